@@ -1,0 +1,55 @@
+// One table of protocol reason codes [P-9]. The number travels on the wire (REJECT, RESYNC);
+// the name is what logs, metrics and APIs show. docs/protocol.md lists the same table and
+// test/protocol/errors.test.ts fails if the two drift apart.
+
+export const REASONS = {
+  DECODE_EMPTY: { no: 1, message: 'empty message' },
+  DECODE_TOO_LARGE: { no: 2, message: 'message over the size cap of its type' },
+  DECODE_TRUNCATED: { no: 3, message: 'message shorter than its fields say' },
+  DECODE_TRAILING: { no: 4, message: 'bytes after the last field' },
+  DECODE_TYPE: { no: 5, message: 'unknown or unexpected message type' },
+  DECODE_VERSION: { no: 6, message: 'unsupported protocol version' },
+  DECODE_COUNT: { no: 7, message: 'a count or length out of its bounds' },
+  DECODE_FIELD: { no: 8, message: 'a field outside its alphabet or range' },
+  KEY_LENGTH: { no: 20, message: 'public key is not 32 bytes' },
+  KEY_NOT_ON_CURVE: { no: 21, message: 'public key does not decode to a curve point' },
+  KEY_NON_CANONICAL: { no: 22, message: 'public key is a non-canonical encoding' },
+  KEY_SMALL_ORDER: { no: 23, message: 'public key is a small-order point' },
+  SIG_INVALID: { no: 30, message: 'signature does not verify' },
+  WRONG_CHANNEL: { no: 40, message: 'message is for another channel' },
+  SEQ_GAP: { no: 41, message: 'first seq is beyond the head + 1' },
+  SEQ_STALE: { no: 42, message: 'seq at or below the head' },
+  BAD_LINK: { no: 43, message: 'prevHash is not the hash of the previous voucher' },
+  UNITS_NOT_INCREASING: { no: 44, message: 'a voucher carries no new unit' },
+  AMOUNT_DECREASED: { no: 45, message: 'cumulative amount went down' },
+  AMOUNT_PRICE_MISMATCH: { no: 46, message: 'amount is not units x price' },
+  OVER_CAPACITY: { no: 47, message: "cumulative amount above the channel's capacity" },
+  U64_OVERFLOW: { no: 48, message: 'a value does not fit in u64' },
+  EQUIVOCATION: { no: 49, message: 'a different voucher for a seq already stored' },
+  DUPLICATE: { no: 50, message: 'an exact copy of stored vouchers (acknowledged, not counted)' },
+  CHANNEL_EXPIRED: { no: 60, message: "voucher after the channel's expiry" },
+  CHANNEL_CLOSED: { no: 61, message: 'channel closed or revoked' },
+  UNKNOWN_DEVICE: { no: 62, message: 'no enrolled device for this key' },
+  UNKNOWN_CHANNEL: { no: 63, message: 'no channel with this id for this device' },
+  TOPIC_MISMATCH: { no: 64, message: "topic does not belong to the channel's device" },
+  REORDER_OVERFLOW: { no: 65, message: 'reorder buffer full' },
+  PROOF_INVALID: { no: 70, message: 'Merkle proof or bundle check failed' },
+} as const satisfies Record<string, { no: number; message: string }>;
+
+export type ReasonCode = keyof typeof REASONS;
+
+/** The result of every decoder and verifier: a value, or a reason. Never an exception. */
+export type Result<T> = { ok: true; value: T } | { ok: false; code: ReasonCode; detail?: string };
+
+export const ok = <T>(value: T): Result<T> => ({ ok: true, value });
+export const fail = <T = never>(code: ReasonCode, detail?: string): Result<T> =>
+  detail === undefined ? { ok: false, code } : { ok: false, code, detail };
+
+const byNumber = new Map<number, ReasonCode>(
+  (Object.keys(REASONS) as ReasonCode[]).map((code) => [REASONS[code].no, code]),
+);
+
+/** The code for a wire number, or undefined for a number this version does not know. */
+export function reasonFromNumber(no: number): ReasonCode | undefined {
+  return byNumber.get(no);
+}

@@ -1,0 +1,30 @@
+// Bundles the three CLIs with esbuild. tally-agent.js is a single file that runs with plain
+// `node` on a device: only better-sqlite3 (a native addon) stays external.
+import { build } from 'esbuild';
+import { existsSync } from 'node:fs';
+
+const entries = [
+  { name: 'tally-agent', src: 'agent/cli.ts' },
+  { name: 'tally-hub', src: 'hub/cli.ts' },
+  { name: 'tally-sim', src: 'simulator/cli.ts' },
+];
+
+for (const { name, src } of entries) {
+  if (!existsSync(src)) continue;
+  await build({
+    entryPoints: [src],
+    outfile: `dist/${name}.js`,
+    bundle: true,
+    platform: 'node',
+    target: 'node20.19',
+    format: 'esm',
+    // Bundled CommonJS dependencies (mqtt's deps) call require(); give ESM output one.
+    banner: {
+      js: "#!/usr/bin/env node\nimport { createRequire as __tallyCreateRequire } from 'node:module';\nconst require = __tallyCreateRequire(import.meta.url);",
+    },
+    external: ['better-sqlite3'],
+    sourcemap: 'linked',
+    legalComments: 'none',
+    logLevel: 'warning',
+  });
+}
