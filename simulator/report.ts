@@ -1,0 +1,131 @@
+// The simulator's report: one object, printed as a readable summary, written as JSON for
+// scripts (`--json FILE`) and as a self-contained page (`--html FILE`). Money and units are
+// decimal strings in JSON so no consumer ever sees a float.
+import type { FaultKind, FaultPlan } from './faults.js';
+import type { ChannelMismatch, Reconciliation } from './ledger.js';
+import type { LatencySummary, TimelinePoint } from './timeline.js';
+
+export interface FaultCount {
+  setting: number;
+  injected: number;
+}
+
+export interface SimReport {
+  ok: boolean;
+  seed: number;
+  devices: number;
+  ratePerDevice: number;
+  durationS: number;
+  hub: 'embedded' | 'remote';
+  units: { signed: string; accepted: string; settled: string };
+  amount: { signed: string; accepted: string; settled: string };
+  lost: string;
+  duplicated: string;
+  unsettled: string;
+  rejected: { total: number; byReason: Record<string, number> };
+  faults: Partial<Record<FaultKind, FaultCount>>;
+  throughput: { vouchersPerSec: number; segmentsPerSec: number };
+  latencyMs: LatencySummary;
+  settlement: { epochs: number[]; bundlesVerified: boolean };
+  mismatches: Array<{ channelId: string; signed: string; accepted: string; settled: string }>;
+  process: { cpuUserS: number; cpuSystemS: number; maxRssMiB: number };
+  timeline: TimelinePoint[];
+}
+
+export interface ReportInput {
+  seed: number;
+  devices: number;
+  ratePerDevice: number;
+  durationS: number;
+  hub: 'embedded' | 'remote';
+  reconciliation: Reconciliation;
+  bundlesVerified: boolean;
+  epochs: number[];
+  rejected: Record<string, number>;
+  faultPlan: FaultPlan;
+  faultsInjected: Partial<Record<FaultKind, number>>;
+  vouchers: number;
+  segments: number;
+  elapsedS: number;
+  latency: LatencySummary;
+  timeline: TimelinePoint[];
+  process: SimReport['process'];
+}
+
+export function buildReport(input: ReportInput): SimReport {
+  const r = input.reconciliation;
+  const faults: SimReport['faults'] = {};
+  for (const kind of Object.keys(input.faultPlan) as FaultKind[]) {
+    faults[kind] = { setting: input.faultPlan[kind]!, injected: input.faultsInjected[kind] ?? 0 };
+  }
+  const total = Object.values(input.rejected).reduce((a, b) => a + b, 0);
+  const perS = (n: number) => Math.round((n / Math.max(input.elapsedS, 0.001)) * 10) / 10;
+  return {
+    ok: r.ok && input.bundlesVerified,
+    seed: input.seed,
+    devices: input.devices,
+    ratePerDevice: input.ratePerDevice,
+    durationS: input.durationS,
+    hub: input.hub,
+    units: { signed: `${r.signed.units}`, accepted: `${r.accepted.units}`, settled: `${r.settled.units}` },
+    amount: { signed: `${r.signed.amount}`, accepted: `${r.accepted.amount}`, settled: `${r.settled.amount}` },
+    lost: `${r.lost}`,
+    duplicated: `${r.duplicated}`,
+    unsettled: `${r.unsettled}`,
+    rejected: { total, byReason: { ...input.rejected } },
+    faults,
+    throughput: { vouchersPerSec: perS(input.vouchers), segmentsPerSec: perS(input.segments) },
+    latencyMs: input.latency,
+    settlement: { epochs: input.epochs, bundlesVerified: input.bundlesVerified },
+    mismatches: r.mismatches.map(describeMismatch),
+    process: input.process,
+    timeline: input.timeline,
+  };
+}
+
+function describeMismatch(m: ChannelMismatch) {
+  const t = (x: { units: bigint; amount: bigint }) => `${x.units} units / ${x.amount}`;
+  return { channelId: m.channelId, signed: t(m.signed), accepted: t(m.accepted), settled: t(m.settled) };
+}
+
+/** The readable summary printed at the end of a run. */
+export function formatReport(r: SimReport): string {
+  const rows: Array<[string, string]> = [
+    ['result', r.ok ? 'OK: signed = accepted = settled' : 'FAILED: conservation does not hold'],
+    ['fleet', `${r.devices} devices x ${r.ratePerDevice} units/s for ${r.durationS} s (${r.hub} hub, seed ${r.seed})`],
+    ['units', `signed ${r.units.signed}, accepted ${r.units.accepted}, settled ${r.units.settled}`],
+    ['amount', `signed ${r.amount.signed}, accepted ${r.amount.accepted}, settled ${r.amount.settled}`],
+    ['lost / duplicated', `${r.lost} / ${r.duplicated}`],
+    ['rejected', r.rejected.total === 0 ? '0' : `${r.rejected.total} (${formatCounts(r.rejected.byReason)})`],
+    ['faults', formatFaults(r.faults)],
+    ['throughput', `${r.throughput.vouchersPerSec} vouchers/s, ${r.throughput.segmentsPerSec} segments/s`],
+    ['latency (sign->receipt)', `p50 ${r.latencyMs.p50} ms, p95 ${r.latencyMs.p95} ms, p99 ${r.latencyMs.p99} ms, max ${r.latencyMs.max} ms`],
+    ['settlement', `epochs ${r.settlement.epochs.join(', ') || 'none'}; bundles ${r.settlement.bundlesVerified ? 'verified offline' : 'FAILED verification'}`],
+    ['process', `cpu ${r.process.cpuUserS} s user + ${r.process.cpuSystemS} s system, max RSS ${r.process.maxRssMiB} MiB`],
+  ];
+  const width = Math.max(...rows.map(([k]) => k.length));
+  const lines = rows.map(([k, v]) => `  ${k.padEnd(width)}  ${v}`);
+  for (const m of r.mismatches.slice(0, 20)) {
+    lines.push(`  channel ${m.channelId}: signed ${m.signed}, accepted ${m.accepted}, settled ${m.settled}`);
+  }
+  if (r.mismatches.length > 20) lines.push(`  ... and ${r.mismatches.length - 20} more channels`);
+  return ['Tally fleet simulation', ...lines].join('\n');
+}
+
+function formatCounts(counts: Record<string, number>): string {
+  return Object.entries(counts)
+    .sort((a, b) => b[1] - a[1])
+    .map(([k, v]) => `${k} ${v}`)
+    .join(', ');
+}
+
+function formatFaults(faults: SimReport['faults']): string {
+  const entries = Object.entries(faults);
+  if (entries.length === 0) return 'none';
+  return entries.map(([k, f]) => `${k}=${f!.setting} (${f!.injected} injected)`).join(', ');
+}
+
+/** JSON with bigint-safe output (bigints never reach here, but be explicit about it). */
+export function reportToJson(r: SimReport): string {
+  return JSON.stringify(r, (_k, v) => (typeof v === 'bigint' ? v.toString() : v), 2);
+}

@@ -1,0 +1,84 @@
+// Latency (sign to receipt) in an HDR histogram, plus per-second buckets of throughput and
+// latency for the charts of the HTML report.
+import hdr from 'hdr-histogram-js';
+
+export interface TimelinePoint {
+  /** Seconds since the start of the run. */
+  t: number;
+  vouchersPerSec: number;
+  p50Ms: number;
+  p99Ms: number;
+  backlog: number;
+}
+
+export interface LatencySummary {
+  p50: number;
+  p95: number;
+  p99: number;
+  max: number;
+  count: number;
+}
+
+// Microsecond resolution, up to 10 minutes, 3 significant digits: a few hundred KiB at most.
+const newHistogram = () =>
+  hdr.build({ lowestDiscernibleValue: 1, highestTrackableValue: 600_000_000, numberOfSignificantValueDigits: 3 });
+
+export class Timeline {
+  readonly #total = newHistogram();
+  #bucket = newHistogram();
+  #bucketVouchers = 0;
+  #bucketStartMs: number;
+  readonly #startMs: number;
+  readonly points: TimelinePoint[] = [];
+
+  constructor(nowMs: number) {
+    this.#startMs = nowMs;
+    this.#bucketStartMs = nowMs;
+  }
+
+  /** A receipt covered `vouchers` vouchers, the oldest of which was signed `latencyMs` ago. */
+  recordReceipt(vouchers: number, latencyMs: number): void {
+    const us = Math.max(1, Math.round(latencyMs * 1000));
+    this.#total.recordValue(us);
+    this.#bucket.recordValue(us);
+    this.#bucketVouchers += vouchers;
+  }
+
+  /** Closes the current bucket (call about once a second). */
+  tick(nowMs: number, backlog: number): TimelinePoint {
+    const spanS = Math.max(0.001, (nowMs - this.#bucketStartMs) / 1000);
+    const point: TimelinePoint = {
+      t: round((nowMs - this.#startMs) / 1000, 3),
+      vouchersPerSec: round(this.#bucketVouchers / spanS, 1),
+      p50Ms: round(this.#bucket.getValueAtPercentile(50) / 1000, 3),
+      p99Ms: round(this.#bucket.getValueAtPercentile(99) / 1000, 3),
+      backlog,
+    };
+    this.points.push(point);
+    this.#bucket.reset();
+    this.#bucketVouchers = 0;
+    this.#bucketStartMs = nowMs;
+    return point;
+  }
+
+  latency(): LatencySummary {
+    const h = this.#total;
+    return {
+      p50: round(h.getValueAtPercentile(50) / 1000, 3),
+      p95: round(h.getValueAtPercentile(95) / 1000, 3),
+      p99: round(h.getValueAtPercentile(99) / 1000, 3),
+      max: round(h.maxValue / 1000, 3),
+      count: h.totalCount,
+    };
+  }
+
+  destroy(): void {
+    this.#total.destroy();
+    this.#bucket.destroy();
+  }
+}
+
+function round(x: number, digits: number): number {
+  const f = 10 ** digits;
+  return Math.round(x * f) / f;
+}

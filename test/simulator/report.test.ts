@@ -1,0 +1,51 @@
+import { describe, expect, it } from 'vitest';
+import { reconcile } from '../../simulator/ledger.js';
+import { buildReport, formatReport, reportToJson } from '../../simulator/report.js';
+import { renderHtml } from '../../simulator/html.js';
+import { Timeline } from '../../simulator/timeline.js';
+
+function sampleReport(acceptedUnits: bigint) {
+  const signed = new Map([['c1', { units: 10n, amount: 30n }]]);
+  const accepted = new Map([['c1', { units: acceptedUnits, amount: acceptedUnits * 3n }]]);
+  const timeline = new Timeline(0);
+  timeline.recordReceipt(10, 12.5);
+  timeline.tick(1000, 0);
+  return buildReport({
+    seed: 1, devices: 1, ratePerDevice: 10, durationS: 1, hub: 'embedded',
+    reconciliation: reconcile(signed, accepted, accepted),
+    bundlesVerified: true, epochs: [1],
+    rejected: { SIG_INVALID: 2 },
+    faultPlan: { tamper: 0.1 }, faultsInjected: { tamper: 2 },
+    vouchers: 10, segments: 1, elapsedS: 1,
+    latency: timeline.latency(), timeline: timeline.points,
+    process: { cpuUserS: 0.1, cpuSystemS: 0, maxRssMiB: 50 },
+  });
+}
+
+describe('simulation report', () => {
+  it('has the fields scripts rely on, with money as strings', () => {
+    const r = JSON.parse(reportToJson(sampleReport(10n)));
+    expect(r.ok).toBe(true);
+    expect(r.units).toEqual({ signed: '10', accepted: '10', settled: '10' });
+    expect(r.amount).toEqual({ signed: '30', accepted: '30', settled: '30' });
+    expect(r.lost).toBe('0');
+    expect(r.rejected).toEqual({ total: 2, byReason: { SIG_INVALID: 2 } });
+    expect(r.faults.tamper).toEqual({ setting: 0.1, injected: 2 });
+    expect(r.latencyMs.p50).toBeCloseTo(12.5, 1);
+    for (const key of ['devices', 'durationS', 'throughput', 'duplicated']) expect(r).toHaveProperty(key);
+  });
+
+  it('fails and names the channel when units were lost', () => {
+    const r = sampleReport(7n);
+    expect(r.ok).toBe(false);
+    expect(r.lost).toBe('3');
+    expect(formatReport(r)).toMatch(/FAILED[\s\S]*channel c1/);
+  });
+
+  it('renders a self-contained page with charts and no external resource', () => {
+    const html = renderHtml(sampleReport(10n));
+    expect(html).toContain('<svg');
+    expect(html).toContain('Conservation holds');
+    expect(html).not.toMatch(/<script|https?:\/\//);
+  });
+});
