@@ -1,0 +1,28 @@
+// One table of management error codes (device, channel, settlement operations), each with the HTTP
+// status the API answers with. The CLI prints the same codes. Handlers throw ApiError(code); the
+// router turns it into `{ "error": { "code", "message" } }`. docs/api.md documents every code.
+
+export const API_ERRORS = {
+  API_UNAUTHORIZED: { status: 401, message: 'missing or wrong admin token (Authorization: Bearer <token>)' },
+  API_NOT_FOUND: { status: 404, message: 'no such resource' },
+  API_METHOD: { status: 405, message: 'method not allowed on this resource' },
+  API_BAD_JSON: { status: 400, message: 'body is not valid JSON' },
+  API_BODY_TOO_LARGE: { status: 413, message: 'request body over the size limit' },
+  API_INVALID: { status: 400, message: 'a field is missing or invalid' },
+  API_CONFLICT: { status: 409, message: 'the resource already exists or is in a state that forbids this' },
+  API_INTERNAL: { status: 500, message: 'internal error; see the hub log' },
+} as const;
+
+export type ApiErrorCode = keyof typeof API_ERRORS;
+
+export class ApiError extends Error {
+  constructor(
+    readonly code: ApiErrorCode,
+    readonly detail?: string,
+  ) {
+    super(detail ?? API_ERRORS[code].message);
+  }
+  get status(): number {
+    return API_ERRORS[this.code].status;
+  }
+}

@@ -1,0 +1,184 @@
+// The hub's storage interface. The ingest pipeline, settlement and the management operations use
+// only this; test/hub/store.contract.ts runs one contract suite against each implementation.
+// Heads and states mirror protocol/ types structurally, so values pass between them unchanged.
+
+export type ChannelStateName = 'open' | 'exhausted' | 'closed' | 'revoked';
+
+export interface HeadRow {
+  seq: bigint;
+  hash: Uint8Array;
+  cumUnits: bigint;
+  cumAmount: bigint;
+}
+
+export interface DeviceRow {
+  deviceKey: Uint8Array;
+  enrolledAtMs: bigint;
+  revokedAtMs: bigint | null;
+}
+
+export interface ChannelRow {
+  channelId: Uint8Array;
+  deviceKey: Uint8Array;
+  /** Canonical opening record [P-3.1]; the id is its tagged hash. */
+  record: Uint8Array;
+  unit: string;
+  pricePerUnit: bigint;
+  capacity: bigint;
+  openedAtMs: bigint;
+  expiresAtMs: bigint;
+  state: ChannelStateName;
+  head: HeadRow;
+  /** The latest receipt bytes [P-5.1], written in the same transaction as the head it covers. */
+  receipt: Uint8Array | null;
+  settled: HeadRow;
+  equivocated: boolean;
+  updatedAtMs: bigint;
+}
+
+export interface NewChannel {
+  channelId: Uint8Array;
+  deviceKey: Uint8Array;
+  record: Uint8Array;
+  unit: string;
+  pricePerUnit: bigint;
+  capacity: bigint;
+  openedAtMs: bigint;
+  expiresAtMs: bigint;
+}
+
+export interface SegmentRow {
+  channelId: Uint8Array;
+  firstSeq: bigint;
+  /** First seq this segment added to the chain (> firstSeq when it overlapped the head). */
+  newFromSeq: bigint;
+  lastSeq: bigint;
+  headHash: Uint8Array;
+  cumUnits: bigint;
+  cumAmount: bigint;
+  /** The segment message exactly as the device sent it [P-6.5]. */
+  bytes: Uint8Array;
+  receivedAtMs: bigint;
+}
+
+export interface RejectionRow {
+  atMs: bigint;
+  stage: string;
+  reason: string;
+  deviceKey: Uint8Array | null;
+  channelId: Uint8Array | null;
+  seq: bigint | null;
+  /** Vouchers the refused message carried (1 when it could not be decoded). */
+  vouchers: number;
+  detail: string | null;
+}
+
+export interface EquivocationRow {
+  channelId: Uint8Array;
+  seq: bigint;
+  storedHash: Uint8Array;
+  segment: Uint8Array;
+  detectedAtMs: bigint;
+}
+
+/** A head move, applied only if the stored head is still `expectedSeq` (a guard against ever
+ *  counting twice, whatever the in-memory state believes). */
+export interface HeadUpdate {
+  channelId: Uint8Array;
+  expectedSeq: bigint;
+  head: HeadRow;
+  state: ChannelStateName;
+  receipt: Uint8Array | null;
+  atMs: bigint;
+}
+
+/** Everything one group commit writes, in one transaction. */
+export interface CommitBatch {
+  segments: SegmentRow[];
+  heads: HeadUpdate[];
+  rejections: RejectionRow[];
+  equivocations: EquivocationRow[];
+  equivocatedChannels: Uint8Array[];
+}
+
+export interface EpochRow {
+  epoch: bigint;
+  closedAtMs: bigint;
+  record: Uint8Array;
+  signature: Uint8Array;
+  root: Uint8Array;
+  entryCount: number;
+  totalDeltaAmount: bigint;
+}
+
+export interface EntryRow {
+  epoch: bigint;
+  channelId: Uint8Array;
+  entry: Uint8Array;
+  toSeq: bigint;
+}
+
+export interface EpochClose {
+  epoch: EpochRow;
+  entries: EntryRow[];
+  /** New settled heads; applied only if the stored settled seq is still `expectedSettledSeq`. */
+  settled: { channelId: Uint8Array; expectedSettledSeq: bigint; head: HeadRow }[];
+}
+
+export interface RejectionCount {
+  reason: string;
+  events: bigint;
+  vouchers: bigint;
+}
+
+export interface RejectionQuery {
+  limit: number;
+  reason?: string;
+  deviceKey?: Uint8Array;
+  channelId?: Uint8Array;
+}
+
+export class StoreConflictError extends Error {
+  readonly code = 'STORE_CONFLICT';
+}
+
+export interface HubStore {
+  getMeta(key: string): string | undefined;
+  setMeta(key: string, value: string): void;
+
+  /** Enrols devices with their first channels atomically: all or none. Throws StoreConflictError
+   *  when a device or channel already exists. */
+  enrol(items: { deviceKey: Uint8Array; atMs: bigint; channel: NewChannel }[]): void;
+  getDevice(deviceKey: Uint8Array): DeviceRow | undefined;
+  listDevices(): DeviceRow[];
+  /** Marks the device revoked and every channel of it 'revoked'. Returns false if unknown. */
+  revokeDevice(deviceKey: Uint8Array, atMs: bigint): boolean;
+
+  getChannel(channelId: Uint8Array): ChannelRow | undefined;
+  listChannels(filter?: { deviceKey?: Uint8Array }): ChannelRow[];
+  setChannelCapacity(channelId: Uint8Array, capacity: bigint, state: ChannelStateName, atMs: bigint): void;
+  setChannelState(channelId: Uint8Array, state: ChannelStateName, atMs: bigint): void;
+
+  /** An accepted segment that holds `seq` (first_seq <= seq <= last_seq). */
+  segmentContaining(channelId: Uint8Array, seq: bigint): SegmentRow | undefined;
+  /** The accepted segment whose signed head is exactly `seq`. */
+  segmentEndingAt(channelId: Uint8Array, seq: bigint): SegmentRow | undefined;
+  countSegments(channelId: Uint8Array): number;
+
+  /** One transaction. Throws (and writes nothing) if any head guard fails. */
+  commit(batch: CommitBatch): void;
+
+  rejectionCounts(): RejectionCount[];
+  recentRejections(query: RejectionQuery): (RejectionRow & { id: bigint })[];
+  pruneRejections(keep: number): void;
+  listEquivocations(channelId?: Uint8Array): (EquivocationRow & { id: bigint })[];
+
+  lastEpoch(): EpochRow | undefined;
+  getEpoch(epoch: bigint): EpochRow | undefined;
+  listEpochs(): EpochRow[];
+  epochEntries(epoch: bigint): EntryRow[];
+  /** One transaction: the epoch, its entries and the settled heads, or nothing. */
+  closeEpoch(close: EpochClose): void;
+
+  close(): void;
+}

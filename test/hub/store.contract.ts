@@ -1,0 +1,177 @@
+// One contract suite for every HubStore implementation (today: SQLite on a real file).
+import { describe, expect, it, beforeEach, afterEach } from 'vitest';
+import { randomBytes } from 'node:crypto';
+import type { CommitBatch, HubStore, NewChannel, SegmentRow } from '../../hub/store/types.js';
+
+const bytes = (n: number): Uint8Array => new Uint8Array(randomBytes(n));
+
+function newChannel(deviceKey: Uint8Array): NewChannel {
+  return {
+    channelId: bytes(32),
+    deviceKey,
+    record: bytes(100),
+    unit: 'Wh',
+    pricePerUnit: 3n,
+    capacity: 18_000_000_000_000_000_000n, // above 2^63: must survive as a u64
+    openedAtMs: 1_700_000_000_000n,
+    expiresAtMs: 0n,
+  };
+}
+
+function segment(channelId: Uint8Array, first: bigint, last: bigint, cumUnits: bigint): SegmentRow {
+  return {
+    channelId,
+    firstSeq: first,
+    newFromSeq: first,
+    lastSeq: last,
+    headHash: bytes(32),
+    cumUnits,
+    cumAmount: cumUnits * 3n,
+    bytes: bytes(200),
+    receivedAtMs: 1n,
+  };
+}
+
+const emptyBatch = (): CommitBatch => ({ segments: [], heads: [], rejections: [], equivocations: [], equivocatedChannels: [] });
+
+export function runStoreContract(name: string, open: () => { store: HubStore; reopen: () => HubStore; cleanup: () => void }) {
+  describe(`HubStore contract: ${name}`, () => {
+    let ctx: ReturnType<typeof open>;
+    let store: HubStore;
+    beforeEach(() => {
+      ctx = open();
+      store = ctx.store;
+    });
+    afterEach(() => {
+      store.close();
+      ctx.cleanup();
+    });
+
+    it('enrols a device with its channel and reads them back with u64 values intact', () => {
+      const dev = bytes(32);
+      const ch = newChannel(dev);
+      store.enrol([{ deviceKey: dev, atMs: 5n, channel: ch }]);
+      const d = store.getDevice(dev)!;
+      expect(Buffer.from(d.deviceKey)).toEqual(Buffer.from(dev));
+      expect(d.revokedAtMs).toBeNull();
+      const c = store.getChannel(ch.channelId)!;
+      expect(c.capacity).toBe(ch.capacity);
+      expect(c.state).toBe('open');
+      expect(c.head.seq).toBe(0n);
+      expect(Buffer.from(c.head.hash)).toEqual(Buffer.from(ch.channelId)); // genesis head [P-4.3]
+      expect(store.listChannels({ deviceKey: dev })).toHaveLength(1);
+    });
+
+    it('enrols a batch atomically: one duplicate key leaves nothing behind', () => {
+      const a = bytes(32);
+      store.enrol([{ deviceKey: a, atMs: 1n, channel: newChannel(a) }]);
+      const b = bytes(32);
+      expect(() =>
+        store.enrol([
+          { deviceKey: b, atMs: 2n, channel: newChannel(b) },
+          { deviceKey: a, atMs: 2n, channel: newChannel(a) },
+        ]),
+      ).toThrowError(expect.objectContaining({ code: 'STORE_CONFLICT' }));
+      expect(store.getDevice(b)).toBeUndefined();
+      expect(store.listDevices()).toHaveLength(1);
+    });
+
+    it('commits segments and heads, and refuses a head move from a stale seq without writing anything', () => {
+      const dev = bytes(32);
+      const ch = newChannel(dev);
+      store.enrol([{ deviceKey: dev, atMs: 1n, channel: ch }]);
+      const s1 = segment(ch.channelId, 1n, 64n, 64n);
+      const batch = emptyBatch();
+      batch.segments.push(s1);
+      batch.heads.push({
+        channelId: ch.channelId,
+        expectedSeq: 0n,
+        head: { seq: 64n, hash: s1.headHash, cumUnits: 64n, cumAmount: 192n },
+        state: 'open',
+        receipt: bytes(162),
+        atMs: 2n,
+      });
+      store.commit(batch);
+      expect(store.getChannel(ch.channelId)!.head.seq).toBe(64n);
+
+      // Replaying the same batch must fail as a whole: the segment is not inserted twice and the
+      // rejection in it is not counted.
+      const replay = { ...batch, rejections: [{ atMs: 3n, stage: 'verify', reason: 'SIG_INVALID', deviceKey: dev, channelId: ch.channelId, seq: 1n, vouchers: 1, detail: null }] };
+      expect(() => store.commit(replay)).toThrow();
+      expect(store.countSegments(ch.channelId)).toBe(1);
+      expect(store.rejectionCounts()).toEqual([]);
+      const c = store.getChannel(ch.channelId)!;
+      expect(c.head.cumAmount).toBe(192n);
+      expect(c.receipt).not.toBeNull();
+    });
+
+    it('finds the segment holding a seq and the one ending at a seq', () => {
+      const dev = bytes(32);
+      const ch = newChannel(dev);
+      store.enrol([{ deviceKey: dev, atMs: 1n, channel: ch }]);
+      const batch = emptyBatch();
+      batch.segments.push(segment(ch.channelId, 1n, 10n, 10n), segment(ch.channelId, 11n, 20n, 20n));
+      store.commit(batch);
+      expect(store.segmentContaining(ch.channelId, 10n)!.lastSeq).toBe(10n);
+      expect(store.segmentContaining(ch.channelId, 11n)!.firstSeq).toBe(11n);
+      expect(store.segmentContaining(ch.channelId, 21n)).toBeUndefined();
+      expect(store.segmentEndingAt(ch.channelId, 20n)!.cumUnits).toBe(20n);
+      expect(store.segmentEndingAt(ch.channelId, 15n)).toBeUndefined();
+    });
+
+    it('counts rejections by reason and keeps a pruned log', () => {
+      const batch = emptyBatch();
+      for (let i = 0; i < 5; i++) {
+        batch.rejections.push({ atMs: BigInt(i), stage: 'decode', reason: i < 3 ? 'DECODE_TRUNCATED' : 'SEQ_GAP', deviceKey: null, channelId: null, seq: null, vouchers: i + 1, detail: null });
+      }
+      store.commit(batch);
+      const counts = Object.fromEntries(store.rejectionCounts().map((c) => [c.reason, [c.events, c.vouchers]]));
+      expect(counts).toEqual({ DECODE_TRUNCATED: [3n, 6n], SEQ_GAP: [2n, 9n] });
+      store.pruneRejections(2);
+      expect(store.recentRejections({ limit: 10 })).toHaveLength(2);
+      expect(store.recentRejections({ limit: 10, reason: 'SEQ_GAP' })).toHaveLength(2);
+      expect(store.rejectionCounts()).toHaveLength(2); // counts survive pruning
+    });
+
+    it('revokes a device and all its channels', () => {
+      const dev = bytes(32);
+      const ch = newChannel(dev);
+      store.enrol([{ deviceKey: dev, atMs: 1n, channel: ch }]);
+      expect(store.revokeDevice(dev, 9n)).toBe(true);
+      expect(store.getDevice(dev)!.revokedAtMs).toBe(9n);
+      expect(store.getChannel(ch.channelId)!.state).toBe('revoked');
+      expect(store.revokeDevice(bytes(32), 9n)).toBe(false);
+    });
+
+    it('closes an epoch atomically and refuses to settle a channel twice from the same point', () => {
+      const dev = bytes(32);
+      const ch = newChannel(dev);
+      store.enrol([{ deviceKey: dev, atMs: 1n, channel: ch }]);
+      const close = {
+        epoch: { epoch: 1n, closedAtMs: 5n, record: bytes(50), signature: bytes(64), root: bytes(32), entryCount: 1, totalDeltaAmount: 30n },
+        entries: [{ epoch: 1n, channelId: ch.channelId, entry: bytes(177), toSeq: 10n }],
+        settled: [{ channelId: ch.channelId, expectedSettledSeq: 0n, head: { seq: 10n, hash: bytes(32), cumUnits: 10n, cumAmount: 30n } }],
+      };
+      store.closeEpoch(close);
+      expect(store.lastEpoch()!.epoch).toBe(1n);
+      expect(store.getChannel(ch.channelId)!.settled.cumAmount).toBe(30n);
+      // Same settled guard again (as after a crash and retry): nothing of epoch 2 may remain.
+      const again = { ...close, epoch: { ...close.epoch, epoch: 2n }, entries: [{ ...close.entries[0]!, epoch: 2n }] };
+      expect(() => store.closeEpoch(again)).toThrow();
+      expect(store.listEpochs()).toHaveLength(1);
+      expect(store.epochEntries(2n)).toEqual([]);
+    });
+
+    it('keeps everything across close and reopen', () => {
+      const dev = bytes(32);
+      const ch = newChannel(dev);
+      store.enrol([{ deviceKey: dev, atMs: 1n, channel: ch }]);
+      store.setMeta('network', 'site-1');
+      store.setChannelCapacity(ch.channelId, 99n, 'open', 3n);
+      store.close();
+      store = ctx.reopen();
+      expect(store.getMeta('network')).toBe('site-1');
+      expect(store.getChannel(ch.channelId)!.capacity).toBe(99n);
+    });
+  });
+}
