@@ -30,8 +30,8 @@ function verifyEquation(signature: Uint8Array, message: Uint8Array, publicKey: U
   const R = Point.fromBytes(rBytes);
   const S = littleEndianToBigInt(signature.subarray(32, 64)); // < L, checked by the pre-checks
   // k = SHA-512(R || A || M) mod L, over the signature's own bytes (RFC 8032 section 5.1.7 step 2).
-  const createK = createHash('sha512').update(rBytes).update(publicKey).update(message);
-  const k = littleEndianToBigInt(createK.digest()) % L;
+  const challenge = createHash('sha512').update(rBytes).update(publicKey).update(message);
+  const k = littleEndianToBigInt(challenge.digest()) % L;
   // [S]B = R + [k]A (RFC 8032 section 5.1.7 step 3, the form "sufficient, but not required").
   // multiply(n, false) is noble's variable-time path; verification handles no secrets.
   return Point.BASE.multiply(S, false).equals(R.add(A.multiply(k, false)));
