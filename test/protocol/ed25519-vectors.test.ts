@@ -1,5 +1,5 @@
 // Both Ed25519 backends against external vectors [P-2.1, P-2.4, P-2.5]. The vector files live in
-// ../shared/vectors/ beside the repository (provenance: test/vectors/README.md).
+// test/vectors/external/ (copied from the project's shared vectors; provenance: test/vectors/README.md).
 
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
@@ -9,10 +9,10 @@ import { hexToBytes, toHex } from '../../protocol/bytes.js';
 import { backends, SMALL_ORDER_ENCODINGS } from '../../protocol/crypto/index.js';
 
 const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
-const vectorsDir = path.resolve(repoRoot, '../shared/vectors');
+const vectorsDir = path.resolve(repoRoot, 'test/vectors/external');
 if (!existsSync(vectorsDir)) {
   throw new Error(
-    `Ed25519 test vectors not found at ${vectorsDir} (expected ../shared/vectors/ next to the ` +
+    `Ed25519 test vectors not found at ${vectorsDir} (expected test/vectors/external/ in the ` +
       'repository; see test/vectors/README.md). These tests must not be skipped.',
   );
 }
