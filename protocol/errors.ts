@@ -33,6 +33,7 @@ export const REASONS = {
   UNKNOWN_CHANNEL: { no: 63, message: 'no channel with this id for this device' },
   TOPIC_MISMATCH: { no: 64, message: "topic does not belong to the channel's device" },
   REORDER_OVERFLOW: { no: 65, message: 'reorder buffer full' },
+  CREDENTIAL_WINDOW: { no: 66, message: "broker credential issued outside the hub's time window" },
   PROOF_INVALID: { no: 70, message: 'Merkle proof or bundle check failed' },
 } as const satisfies Record<string, { no: number; message: string }>;
 
