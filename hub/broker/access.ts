@@ -1,0 +1,94 @@
+// Who may connect to the embedded broker and where they may publish or subscribe [P-6.1, P-6.2,
+// P-6.4]. Pure logic: no sockets, no aedes; hub/broker/embedded.ts wires it into aedes hooks and
+// test/hub/access.test.ts checks it without a network.
+
+import { fromHex, toHex, verifyMqttCredential } from '../../protocol/index.js';
+import type { HubReasonCode } from '../reasons.js';
+
+/** The username of the hub's own MQTT client; its password is the data dir's broker secret. */
+export const HUB_USERNAME = 'tally-hub';
+const TOPIC_PREFIX = 'tally/v1/d/';
+
+export type Session = { role: 'hub' } | { role: 'device'; deviceHex: string };
+
+export type AuthResult = { ok: true; session: Session } | { ok: false; reason: HubReasonCode | 'UNKNOWN_DEVICE'; detail?: string };
+
+export interface AccessPolicy {
+  hubKey: Uint8Array;
+  brokerSecret: string;
+  credentialWindowMs: number;
+  /** Enrolment lookup: undefined when the key is not enrolled. */
+  deviceStatus(deviceHex: string): { revoked: boolean } | undefined;
+}
+
+/** Constant-time string comparison for the internal secret. */
+function secretEquals(a: string, b: string): boolean {
+  const x = Buffer.from(a);
+  const y = Buffer.from(b);
+  let diff = x.length ^ y.length;
+  for (let i = 0; i < Math.max(x.length, y.length); i++) diff |= (x[i] ?? 0) ^ (y[i] ?? 0);
+  return diff === 0;
+}
+
+export function authenticate(
+  policy: AccessPolicy,
+  clientId: string,
+  username: string | undefined,
+  password: Uint8Array | undefined,
+  nowMs: number,
+): AuthResult {
+  const passwordText = password ? Buffer.from(password).toString('utf8') : '';
+  if (username === HUB_USERNAME) {
+    if (!clientId.startsWith('tally-hub-')) return { ok: false, reason: 'HUB_CLIENT_ID', detail: clientId.slice(0, 80) };
+    if (!secretEquals(passwordText, policy.brokerSecret)) return { ok: false, reason: 'HUB_CREDENTIAL_INVALID', detail: 'hub secret' };
+    return { ok: true, session: { role: 'hub' } };
+  }
+  if (username === undefined || !/^[0-9a-f]{64}$/.test(username)) {
+    return { ok: false, reason: 'HUB_CREDENTIAL_INVALID', detail: 'username is not a device key in lowercase hex' };
+  }
+  // [P-6.2] the client id names the same key as the credential, so one device cannot take over
+  // (and disconnect) another device's session.
+  if (clientId !== `tally-${username}`) return { ok: false, reason: 'HUB_CLIENT_ID', detail: clientId.slice(0, 80) };
+  const status = policy.deviceStatus(username);
+  if (!status) return { ok: false, reason: 'UNKNOWN_DEVICE' };
+  if (status.revoked) return { ok: false, reason: 'HUB_DEVICE_REVOKED' };
+  // The window is checked here rather than inside verifyMqttCredential so the two failures get
+  // their own reason codes (an expired credential is a clock or rotation problem, not an attack).
+  const verdict = verifyMqttCredential({
+    hubKey: policy.hubKey,
+    username,
+    password: passwordText,
+    nowMs: BigInt(nowMs),
+    windowMs: 1n << 62n,
+  });
+  if (!verdict.ok) return { ok: false, reason: 'HUB_CREDENTIAL_INVALID', detail: verdict.code };
+  if (toHex(verdict.value.deviceKey) !== username) return { ok: false, reason: 'HUB_CREDENTIAL_INVALID', detail: 'key mismatch' };
+  const skew = verdict.value.issuedAtMs - BigInt(nowMs);
+  const abs = skew < 0n ? -skew : skew;
+  if (abs > BigInt(policy.credentialWindowMs)) {
+    return { ok: false, reason: 'HUB_CREDENTIAL_EXPIRED', detail: `issued ${skew} ms from hub time` };
+  }
+  return { ok: true, session: { role: 'device', deviceHex: username } };
+}
+
+/** [P-6.1] a device publishes only on tally/v1/d/{dev}/up/...; the hub anywhere under tally/v1/. */
+export function mayPublish(session: Session, topic: string): boolean {
+  if (topic.includes('+') || topic.includes('#')) return false;
+  if (session.role === 'hub') return topic.startsWith('tally/v1/');
+  const prefix = `${TOPIC_PREFIX}${session.deviceHex}/up/`;
+  return topic.length > prefix.length && topic.startsWith(prefix);
+}
+
+/** [P-6.1] a device subscribes only inside tally/v1/d/{dev}/down/; the hub to the uplinks. */
+export function maySubscribe(session: Session, filter: string): boolean {
+  if (session.role === 'hub') return filter.startsWith('tally/v1/') || filter.startsWith('$share/');
+  const prefix = `${TOPIC_PREFIX}${session.deviceHex}/down/`;
+  return filter.length > prefix.length && filter.startsWith(prefix);
+}
+
+/** The device key named by a well-formed device topic, or undefined. */
+export function deviceOfTopic(topic: string): Uint8Array | undefined {
+  if (!topic.startsWith(TOPIC_PREFIX)) return undefined;
+  const hex = topic.slice(TOPIC_PREFIX.length, TOPIC_PREFIX.length + 64);
+  return /^[0-9a-f]{64}$/.test(hex) ? fromHex(hex) : undefined;
+}

@@ -1,0 +1,133 @@
+// The embedded MQTT broker: aedes on node:net, with the access rules of access.ts in its hooks.
+// A site needs nothing else. The hub itself talks to it through an ordinary MQTT client, exactly
+// as it would to Mosquitto or EMQX, so both modes share one code path.
+
+import { createServer, type AddressInfo, type Server } from 'node:net';
+import { Aedes, type Client } from 'aedes';
+import type { HostPort } from '../config.js';
+import type { HubReasonCode } from '../reasons.js';
+import { authenticate, mayPublish, maySubscribe, type AccessPolicy, type Session } from './access.js';
+
+export interface BrokerEvents {
+  /** A connection, publish or subscribe refused, with its reason. */
+  onReject(reason: HubReasonCode | 'UNKNOWN_DEVICE', deviceHex: string | null, detail: string | undefined): void;
+  /** A device subscribed inside its downlink subtree: it can now receive a GRANT [P-7.1]. */
+  onDeviceSubscribed(deviceHex: string): void;
+  onDeviceConnected(deviceHex: string): void;
+  onDeviceDisconnected(deviceHex: string): void;
+}
+
+export interface EmbeddedBroker {
+  readonly address: HostPort;
+  readonly url: string;
+  /** Closes a device's connection (after revocation). */
+  disconnectDevice(deviceHex: string): void;
+  close(): Promise<void>;
+}
+
+const STATUS_TOPIC = /^tally\/v1\/d\/[0-9a-f]{64}\/up\/status$/;
+
+export async function startEmbeddedBroker(args: {
+  listen: HostPort;
+  policy: AccessPolicy;
+  events: BrokerEvents;
+  now?: () => number;
+}): Promise<EmbeddedBroker> {
+  const { policy, events } = args;
+  const now = args.now ?? Date.now;
+  const sessions = new WeakMap<Client, Session>();
+
+  const broker = await Aedes.createBroker({
+    // Device client ids are 70 characters (tally- + 64 hex) [P-6.2]; MQTT 3.1.0 capped ids at 23.
+    maxClientsIdLength: 128,
+    connectTimeout: 10_000,
+    drainTimeout: 30_000,
+    // The hub's own client receives every uplink; allow a deep in-flight pipeline to it.
+    concurrency: 1_000,
+    heartbeatInterval: 60_000,
+  });
+
+  broker.authenticate = (client, username, password, done) => {
+    const result = authenticate(policy, client.id, username, password, now());
+    if (!result.ok) {
+      events.onReject(result.reason, /^[0-9a-f]{64}$/.test(username ?? '') ? username! : null, result.detail);
+      const error = Object.assign(new Error(result.reason), {
+        returnCode: result.reason === 'HUB_CLIENT_ID' ? 2 : result.reason === 'HUB_CREDENTIAL_INVALID' ? 4 : 5,
+      });
+      done(error as Parameters<typeof done>[0], false);
+      return;
+    }
+    sessions.set(client, result.session);
+    done(null, true);
+  };
+
+  broker.authorizePublish = (client, packet, callback) => {
+    if (client === null) {
+      // An orphaned last will from a session that ended: only a device status may go through.
+      callback(STATUS_TOPIC.test(packet.topic) ? null : new Error('HUB_TOPIC_DENIED'));
+      return;
+    }
+    const session = sessions.get(client);
+    if (!session || !mayPublish(session, packet.topic)) {
+      events.onReject('HUB_TOPIC_DENIED', session?.role === 'device' ? session.deviceHex : null, `publish ${packet.topic.slice(0, 120)}`);
+      callback(new Error('HUB_TOPIC_DENIED'));
+      return;
+    }
+    if (session.role === 'device' && policy.deviceStatus(session.deviceHex)?.revoked !== false) {
+      // Revoked (or removed) since it connected: refuse, which also closes the connection.
+      events.onReject('HUB_DEVICE_REVOKED', session.deviceHex, undefined);
+      callback(new Error('HUB_DEVICE_REVOKED'));
+      return;
+    }
+    packet.retain = false; // [P-6.1] no Tally message is retained
+    callback(null);
+  };
+
+  broker.authorizeSubscribe = (client, subscription, callback) => {
+    const session = sessions.get(client);
+    if (!session || !maySubscribe(session, subscription.topic)) {
+      events.onReject('HUB_TOPIC_DENIED', session?.role === 'device' ? session.deviceHex : null, `subscribe ${subscription.topic.slice(0, 120)}`);
+      callback(null, null); // a negative SUBACK, the connection stays
+      return;
+    }
+    callback(null, subscription);
+  };
+
+  broker.on('subscribe', (subscriptions, client) => {
+    const session = client && sessions.get(client);
+    if (session?.role === 'device') events.onDeviceSubscribed(session.deviceHex);
+  });
+  broker.on('clientReady', (client) => {
+    const session = sessions.get(client);
+    if (session?.role === 'device') events.onDeviceConnected(session.deviceHex);
+  });
+  broker.on('clientDisconnect', (client) => {
+    const session = sessions.get(client);
+    if (session?.role === 'device') events.onDeviceDisconnected(session.deviceHex);
+  });
+
+  const server: Server = createServer(broker.handle);
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(args.listen.port, args.listen.host, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+  const bound = server.address() as AddressInfo;
+  const address = { host: bound.address, port: bound.port };
+  const hostForUrl = address.host.includes(':') ? `[${address.host}]` : address.host;
+
+  return {
+    address,
+    url: `mqtt://${hostForUrl}:${address.port}`,
+    disconnectDevice(deviceHex) {
+      const clients = (broker as unknown as { clients: Record<string, Client> }).clients;
+      clients[`tally-${deviceHex}`]?.close();
+    },
+    async close() {
+      await new Promise<void>((resolve) => broker.close(() => resolve()));
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    },
+  };
+}

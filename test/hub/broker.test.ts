@@ -1,0 +1,126 @@
+// The embedded broker's access rules over a real aedes on 127.0.0.1 and real MQTT.js clients.
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { generateKeyPair, toHex, topics, type KeyPair } from '../../protocol/index.js';
+import { HUB_USERNAME } from '../../hub/broker/access.js';
+import { startEmbeddedBroker, type EmbeddedBroker } from '../../hub/broker/embedded.js';
+import { closeClient, connectDevice, connectRaw, Inbox } from './helpers/mqtt.js';
+
+describe('embedded broker access', () => {
+  const hub = generateKeyPair();
+  const secret = 'internal-secret-for-test';
+  let broker: EmbeddedBroker;
+  let enrolled: Map<string, { revoked: boolean }>;
+  let rejects: { reason: string; device: string | null }[];
+  const open: { end: (force: boolean, opts: object, cb: () => void) => unknown }[] = [];
+
+  beforeEach(async () => {
+    enrolled = new Map();
+    rejects = [];
+    broker = await startEmbeddedBroker({
+      listen: { host: '127.0.0.1', port: 0 },
+      policy: { hubKey: hub.publicKey, brokerSecret: secret, credentialWindowMs: 60_000, deviceStatus: (hex) => enrolled.get(hex) },
+      events: {
+        onReject: (reason, device) => rejects.push({ reason, device }),
+        onDeviceSubscribed: () => {},
+        onDeviceConnected: () => {},
+        onDeviceDisconnected: () => {},
+      },
+    });
+  });
+  afterEach(async () => {
+    for (const c of open.splice(0)) await new Promise<void>((r) => c.end(true, {}, () => r()));
+    await broker.close();
+  });
+
+  function device(): KeyPair {
+    const kp = generateKeyPair();
+    enrolled.set(toHex(kp.publicKey), { revoked: false });
+    return kp;
+  }
+
+  async function hubClient() {
+    const c = connectRaw(broker.url, { clientId: 'tally-hub-test-1', username: HUB_USERNAME, password: secret });
+    open.push(c.client);
+    expect(await c.result).toEqual({ ok: true });
+    return c.client;
+  }
+
+  it('lets an enrolled device publish in its uplink subtree and the hub receive it', async () => {
+    const hubc = await hubClient();
+    const inbox = new Inbox(hubc);
+    await hubc.subscribeAsync('tally/v1/d/+/up/#', { qos: 1 });
+    const dev = device();
+    const d = connectDevice(broker.url, hub.publicKey, dev);
+    open.push(d.client);
+    expect(await d.result).toEqual({ ok: true });
+    await d.client.publishAsync(topics.status(toHex(dev.publicKey)), Buffer.from([4, 1]), { qos: 1 });
+    const got = await inbox.next();
+    expect(got.topic).toBe(topics.status(toHex(dev.publicKey)));
+  });
+
+  it('refuses an unknown device, a wrong client id, an expired credential and a wrong hub secret', async () => {
+    const stranger = generateKeyPair();
+    const a = connectDevice(broker.url, hub.publicKey, stranger);
+    open.push(a.client);
+    expect((await a.result).ok).toBe(false);
+
+    const dev = device();
+    const b = connectDevice(broker.url, hub.publicKey, dev, { clientId: 'tally-someone-else' });
+    open.push(b.client);
+    expect((await b.result).ok).toBe(false);
+
+    const c = connectDevice(broker.url, hub.publicKey, dev, { issuedAtMs: Date.now() - 3_600_000 });
+    open.push(c.client);
+    expect((await c.result).ok).toBe(false);
+
+    const otherHub = generateKeyPair(); // a credential made for another hub is worthless here [P-6.4]
+    const d = connectDevice(broker.url, otherHub.publicKey, dev);
+    open.push(d.client);
+    expect((await d.result).ok).toBe(false);
+
+    const e = connectRaw(broker.url, { clientId: 'tally-hub-x-1', username: HUB_USERNAME, password: 'guess' });
+    open.push(e.client);
+    expect((await e.result).ok).toBe(false);
+
+    expect(rejects.map((r) => r.reason)).toEqual([
+      'UNKNOWN_DEVICE',
+      'HUB_CLIENT_ID',
+      'HUB_CREDENTIAL_EXPIRED',
+      'HUB_CREDENTIAL_INVALID',
+      'HUB_CREDENTIAL_INVALID',
+    ]);
+  });
+
+  it("confines a device: another device's downlink is refused, publishing outside its uplink disconnects it", async () => {
+    const dev = device();
+    const other = device();
+    const d = connectDevice(broker.url, hub.publicKey, dev);
+    open.push(d.client);
+    expect((await d.result).ok).toBe(true);
+    const own = await d.client.subscribeAsync(`tally/v1/d/${toHex(dev.publicKey)}/down/#`, { qos: 1 });
+    expect(own[0]!.qos).toBe(1);
+    // A refused filter comes back as SUBACK 0x80, which MQTT.js reports as a subscribe error.
+    await expect(d.client.subscribeAsync(`tally/v1/d/${toHex(other.publicKey)}/down/#`, { qos: 1 })).rejects.toThrow();
+    await expect(d.client.subscribeAsync('tally/v1/d/+/down/#', { qos: 1 })).rejects.toThrow();
+
+    const closed = new Promise<void>((r) => d.client.once('close', () => r()));
+    d.client.publish(topics.segment(toHex(other.publicKey)), Buffer.from([1]), { qos: 1 });
+    await closed;
+    expect(rejects.filter((r) => r.reason === 'HUB_TOPIC_DENIED')).toHaveLength(3);
+  });
+
+  it('disconnects a revoked device and refuses it afterwards', async () => {
+    const dev = device();
+    const d = connectDevice(broker.url, hub.publicKey, dev);
+    open.push(d.client);
+    expect((await d.result).ok).toBe(true);
+    const closed = new Promise<void>((r) => d.client.once('close', () => r()));
+    enrolled.set(toHex(dev.publicKey), { revoked: true });
+    broker.disconnectDevice(toHex(dev.publicKey));
+    await closed;
+    const again = connectDevice(broker.url, hub.publicKey, dev);
+    open.push(again.client);
+    expect((await again.result).ok).toBe(false);
+    expect(rejects.at(-1)!.reason).toBe('HUB_DEVICE_REVOKED');
+  });
+});
