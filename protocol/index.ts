@@ -20,3 +20,8 @@ export * from './control.js';
 export * from './status.js';
 export * from './auth.js';
 export * from './topics.js';
+
+export * from './merkle.js';
+export * from './settlement.js';
+export * from './bundle.js';
+export * from './verify-bundle.js';
