@@ -109,7 +109,7 @@ type Statements = ReturnType<typeof prepare>;
 const statementCache = new WeakMap<Db, Statements>();
 
 interface ChannelRow {
-  ch: bigint; channel_id: Buffer; record: Buffer; capacity: string; state: ChannelState;
+  ch: bigint; channel_id: Buffer; device: string; record: Buffer; capacity: string; state: ChannelState;
   head_seq: bigint; head_hash: Buffer; head_units: string; head_amount: string;
   receipt: Buffer | null; receipt_seq: bigint | null; receipt_hash: Buffer | null;
   receipt_units: string | null; receipt_amount: string | null;

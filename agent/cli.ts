@@ -1,0 +1,140 @@
+// tally-agent: a thin command-line wrapper around the Agent library. This is the only agent module
+// that touches process.env, signals and the exit code.
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { Command } from 'commander';
+import { toHex } from '../protocol/index.js';
+import { Agent } from './agent.js';
+import { systemClock } from './clock.js';
+import type { AgentLogEntry } from './codes.js';
+import { ConfigError, resolveConfig, type AgentCommand, type AgentConfig } from './config.js';
+import { ensureDeviceKey, KeyFileError, loadDeviceKey, OUTBOX_FILE } from './keys.js';
+import { createMeterSource } from './meter/index.js';
+import { openOutboxDatabase, openSqliteOutbox } from './outbox/sqlite.js';
+import { formatStatus, readStatus, toJson } from './status-report.js';
+
+const LEVEL_RANK = { debug: 0, info: 1, warn: 2, error: 3 } as const;
+
+function configFor(command: AgentCommand, opts: Record<string, unknown>): AgentConfig {
+  return resolveConfig(command, { flags: opts, env: process.env });
+}
+
+function fail(err: unknown): never {
+  if (err instanceof ConfigError) process.stderr.write(`tally-agent: ${err.message}\n`);
+  else if (err instanceof KeyFileError) process.stderr.write(`tally-agent: ${err.message}\n`);
+  else process.stderr.write(`tally-agent: ${(err as Error).stack ?? String(err)}\n`);
+  process.exit(err instanceof ConfigError ? 2 : 1);
+}
+
+function init(opts: Record<string, unknown>): void {
+  const config = configFor('init', opts);
+  const { keyPair, created } = ensureDeviceKey(config.data);
+  const db = openOutboxDatabase(join(config.data, OUTBOX_FILE));
+  openSqliteOutbox(db, toHex(keyPair.publicKey)).load(); // creates the schema now, not on first run
+  db.close();
+  const publicKey = toHex(keyPair.publicKey);
+  if (config.json) process.stdout.write(`${toJson({ publicKey, data: config.data, created })}\n`);
+  else {
+    process.stdout.write(`${created ? 'created' : 'existing'} device key in ${config.data}\n`);
+    process.stdout.write(`public key (enrol this on the hub): ${publicKey}\n`);
+  }
+}
+
+function status(opts: Record<string, unknown>): void {
+  const config = configFor('status', opts);
+  const { keyPair } = loadDeviceKey(config.data);
+  const path = join(config.data, OUTBOX_FILE);
+  if (!existsSync(path)) throw new KeyFileError('KEY_MISSING', `no outbox at ${path}: run \`tally-agent init\` first`);
+  const db = openOutboxDatabase(path);
+  try {
+    const report = readStatus(openSqliteOutbox(db, toHex(keyPair.publicKey)));
+    process.stdout.write(`${config.json ? toJson(report) : formatStatus(report)}\n`);
+  } finally {
+    db.close();
+  }
+}
+
+async function run(opts: Record<string, unknown>): Promise<void> {
+  const config = configFor('run', opts);
+  const { keyPair, looseMode } = loadDeviceKey(config.data);
+  const print = (e: AgentLogEntry): void => {
+    if (LEVEL_RANK[e.level] < LEVEL_RANK[config.logLevel]) return;
+    const line = config.json
+      ? JSON.stringify({ time: new Date().toISOString(), ...e })
+      : `${new Date().toISOString()} ${e.level.toUpperCase()} ${e.code} ${e.message}${e.detail === undefined ? '' : `: ${e.detail}`}`;
+    process.stderr.write(`${line}\n`);
+  };
+  if (looseMode) print({ level: 'warn', code: 'KEY_PERMISSIONS', message: 'the device key file is readable by other users; chmod 600 it' });
+  const db = openOutboxDatabase(join(config.data, OUTBOX_FILE));
+  const tls = config.tlsCa === undefined && config.tlsCert === undefined ? undefined : {
+    ...(config.tlsCa ? { ca: readFileSync(config.tlsCa) } : {}),
+    ...(config.tlsCert ? { cert: readFileSync(config.tlsCert) } : {}),
+    ...(config.tlsKey ? { key: readFileSync(config.tlsKey) } : {}),
+  };
+  const crashAt = config.crashAt;
+  const agent = new Agent({
+    keyPair, hubKey: config.hubKey!, store: openSqliteOutbox(db, toHex(keyPair.publicKey)),
+    meter: createMeterSource(config.meter, { clock: systemClock, pollMs: config.pollMs, stdin: process.stdin }),
+    broker: { url: config.broker!, ...(tls ? { tls } : {}) },
+    batch: config.batch, batchMs: config.batchMs, window: config.window, maxBacklog: config.maxBacklog,
+    ackTimeoutMs: config.ackTimeoutMs, reconnectMinMs: config.reconnectMinMs, reconnectMaxMs: config.reconnectMaxMs,
+    // Test-only (TALLY_AGENT_CRASH_AT): die like a power cut, with no cleanup at all.
+    ...(crashAt ? { onCrashPoint: (p, n) => { if (p === crashAt.point && n === crashAt.nth) process.kill(process.pid, 'SIGKILL'); } } : {}),
+  });
+  agent.on('log', print);
+  // The agent's timers do not hold the event loop (a simulator runs thousands); the CLI does.
+  const keepAlive = setInterval(() => undefined, 1 << 30);
+  let stopping = false;
+  const shutdown = (signal: string): void => {
+    if (stopping) return;
+    stopping = true;
+    print({ level: 'info', code: 'LINK_DOWN', message: `${signal}: flushing pending units and closing` });
+    agent.stop().then(() => {
+      db.close();
+      clearInterval(keepAlive);
+    }, (err: unknown) => {
+      print({ level: 'error', code: 'FLUSH_FAILED', message: 'shutdown failed', detail: String(err) });
+      db.close();
+      clearInterval(keepAlive);
+      process.exitCode = 1;
+    });
+  };
+  process.on('SIGTERM', () => shutdown('SIGTERM'));
+  process.on('SIGINT', () => shutdown('SIGINT'));
+  agent.start();
+}
+
+const program = new Command('tally-agent')
+  .description('Tally device agent: meters usage into signed vouchers and streams them to the hub')
+  .version('0.1.0');
+
+const common = (cmd: Command): Command =>
+  cmd.option('--data <dir>', 'data directory (device key and outbox)')
+    .option('--config <file>', 'JSON config file')
+    .option('--json', 'machine-readable output');
+
+common(program.command('init').description('create the device key (mode 0600) and the outbox; print the public key'))
+  .action((opts: Record<string, unknown>) => { try { init(opts); } catch (err) { fail(err); } });
+
+common(program.command('status').description('channel, balance left, outbox depth, last receipt'))
+  .action((opts: Record<string, unknown>) => { try { status(opts); } catch (err) { fail(err); } });
+
+const runCmd = common(program.command('run').description('meter, sign and stream vouchers to the hub'))
+  .option('--broker <url>', 'MQTT broker URL (mqtt://, mqtts://, ws://, wss://)')
+  .option('--hub-key <hex>', "the hub's public key (64 hex characters)")
+  .option('--meter <spec>', 'sim:RATE | file:PATH | exec:CMD | stdin')
+  .option('--batch <n>', 'sign a segment every N vouchers')
+  .option('--batch-ms <ms>', 'or every MS milliseconds, whichever comes first')
+  .option('--poll-ms <ms>', 'meter poll period for file: and exec:')
+  .option('--window <n>', 'segments in flight without a receipt')
+  .option('--max-backlog <n>', 'outbox vouchers before new units are held back')
+  .option('--ack-timeout-ms <ms>', 're-send unacknowledged segments after this long')
+  .option('--reconnect-min-ms <ms>', 'first reconnect backoff ceiling')
+  .option('--reconnect-max-ms <ms>', 'largest reconnect backoff ceiling')
+  .option('--tls-ca <file>', 'CA certificate (PEM)')
+  .option('--tls-cert <file>', 'client certificate (PEM)')
+  .option('--tls-key <file>', 'client key (PEM)')
+  .option('--log-level <level>', 'debug | info | warn | error');
+runCmd.action((opts: Record<string, unknown>) => { run(opts).catch(fail); });
+
+program.parseAsync(process.argv).catch(fail);
