@@ -1,0 +1,35 @@
+// Rebuilding single vouchers from the stored segments (the device's own signed bytes), for
+// settlement bundles: the signed head voucher and the voucher before a span [P-8.5].
+
+import { ChainHasher, decodeSegment, type Voucher } from '../../protocol/index.js';
+import type { HubStore, SegmentRow } from '../store/types.js';
+
+function voucherInSegment(row: SegmentRow, seq: bigint): Voucher | undefined {
+  const decoded = decodeSegment(row.bytes);
+  if (!decoded.ok) return undefined;
+  const s = decoded.value;
+  const hasher = new ChainHasher(s.channelId);
+  let prevHash = s.prevHash;
+  for (let j = 0, k = s.firstSeq; j < s.vouchers.length; j++, k++) {
+    const v = s.vouchers[j]!;
+    if (k === seq) return { channelId: s.channelId, seq, cumUnits: v.cumUnits, cumAmount: v.cumAmount, deviceTimeMs: v.deviceTimeMs, prevHash };
+    prevHash = hasher.hash(k, v.cumUnits, v.cumAmount, v.deviceTimeMs, prevHash);
+  }
+  return undefined;
+}
+
+/** The stored voucher at `seq`, or undefined. */
+export function voucherAt(store: HubStore, channelId: Uint8Array, seq: bigint): Voucher | undefined {
+  const row = store.segmentContaining(channelId, seq);
+  return row && voucherInSegment(row, seq);
+}
+
+/** The voucher at a signed head and the device signature over it [P-4.4]. */
+export function signedHeadAt(store: HubStore, channelId: Uint8Array, seq: bigint): { voucher: Voucher; signature: Uint8Array } | undefined {
+  const row = store.segmentEndingAt(channelId, seq);
+  if (!row) return undefined;
+  const decoded = decodeSegment(row.bytes);
+  const voucher = voucherInSegment(row, seq);
+  if (!decoded.ok || !voucher) return undefined;
+  return { voucher, signature: decoded.value.signature };
+}

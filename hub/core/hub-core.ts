@@ -1,0 +1,382 @@
+// The hub's core: registry + store + controls + ingest pipeline, and the management operations
+// (enrol, revoke, top up, close, settle, export). It knows nothing of sockets: the server wires
+// a broker link to it, the CLI uses it directly on a stopped hub, tests drive it either way.
+
+import { randomBytes } from 'node:crypto';
+import {
+  channelIdOf,
+  encodeChannelRecord,
+  parsePublicKeyHex,
+  toHex,
+  U64_MAX,
+  validateChannelRecord,
+  fromHex,
+  type ChannelRecord,
+} from '../../protocol/index.js';
+import { ApiError } from '../admin-errors.js';
+import type { HubConfig } from '../config.js';
+import type { HubIdentity } from '../datadir.js';
+import { IngestPipeline } from '../ingest/pipeline.js';
+import type { Downlink } from '../ingest/types.js';
+import type { HubMetrics } from '../metrics.js';
+import { exportBundle, exportCsv, ExportError } from '../settlement/export.js';
+import { closeEpoch } from '../settlement/settle.js';
+import { StoreConflictError, type HubStore, type NewChannel } from '../store/types.js';
+import { Controls } from './controls.js';
+import { liveChannelFromRow, Registry, type LiveChannel, type LiveDevice } from './registry.js';
+import { channelView, deviceView, epochView, rejectionCountView, rejectionView } from './views.js';
+
+export interface EnrolRequest {
+  publicKey: string;
+  unit: string;
+  pricePerUnit: bigint;
+  capacity: bigint;
+  /** 0 or absent = never. */
+  expiresAtMs?: bigint;
+}
+
+export interface CoreLinks {
+  downlink: Downlink;
+  /** Closes a device's broker connection; absent with an external broker (its ACL must deny). */
+  disconnectDevice?: (deviceHex: string) => void;
+  /** With an external broker the hub cannot see connections, so it sends GRANTs unconditionally. */
+  seesConnections: boolean;
+}
+
+const noDownlink: Downlink = { publishReceipt() {}, publishControl() {} };
+
+export class HubCore {
+  readonly registry: Registry;
+  readonly controls: Controls;
+  readonly pipeline: IngestPipeline;
+  private links: CoreLinks = { downlink: noDownlink, seesConnections: true };
+
+  constructor(
+    readonly config: HubConfig,
+    readonly identity: HubIdentity,
+    readonly store: HubStore,
+    readonly metrics: HubMetrics,
+    readonly now: () => number = Date.now,
+  ) {
+    this.registry = Registry.load(store);
+    const downlink: Downlink = {
+      publishReceipt: (d, b) => this.links.downlink.publishReceipt(d, b),
+      publishControl: (d, b) => this.links.downlink.publishControl(d, b),
+    };
+    this.controls = new Controls(identity.keyPair.secretKey, downlink, metrics, now);
+    this.pipeline = new IngestPipeline({
+      store,
+      registry: this.registry,
+      metrics,
+      controls: this.controls,
+      config,
+      now,
+      onHello: (hex) => this.greet(hex, true),
+      onOffline: (hex) => this.setConnected(hex, false),
+    });
+  }
+
+  attach(links: CoreLinks): void {
+    this.links = links;
+  }
+
+  /** Commits whatever the pipeline holds, so a management operation sees durable state. */
+  flush(): void {
+    this.pipeline.commit.flush();
+  }
+
+  // ---- devices and connections -------------------------------------------------------------
+
+  /** GRANT (and the latest receipt, so a restarted device can prune its outbox) [P-7.1]. */
+  greet(deviceHex: string, fromHello: boolean): void {
+    const device = this.registry.devices.get(deviceHex);
+    const ch = this.registry.currentChannel(deviceHex);
+    if (!device || !ch) return;
+    if (fromHello && !this.links.seesConnections) device.connected = true;
+    this.controls.grant(device, ch);
+    if (ch.lastReceipt && ch.durable.seq > 0n) this.controls.publishReceipt(ch, ch.lastReceipt);
+  }
+
+  setConnected(deviceHex: string, connected: boolean): void {
+    const device = this.registry.devices.get(deviceHex);
+    if (!device || device.connected === connected) return;
+    device.connected = connected;
+    this.metrics.devicesConnected.inc(connected ? 1 : -1);
+  }
+
+  deviceStatus(deviceHex: string): { revoked: boolean } | undefined {
+    const d = this.registry.devices.get(deviceHex);
+    return d && { revoked: d.revoked };
+  }
+
+  private newChannel(req: EnrolRequest, index: number, nowMs: bigint): { record: ChannelRecord; channel: NewChannel } {
+    const where = `devices[${index}]`;
+    const key = parsePublicKeyHex(typeof req.publicKey === 'string' ? req.publicKey.toLowerCase() : '');
+    if (!key.ok) throw new ApiError('API_INVALID', `${where}.publicKey: ${key.code}`);
+    const expiresAtMs = req.expiresAtMs ?? 0n;
+    if (expiresAtMs !== 0n && expiresAtMs <= nowMs) throw new ApiError('API_INVALID', `${where}.expires is in the past`);
+    const record: ChannelRecord = {
+      network: this.identity.network,
+      hubKey: this.identity.keyPair.publicKey,
+      deviceKey: key.value,
+      unit: req.unit,
+      pricePerUnit: req.pricePerUnit,
+      capacity: req.capacity,
+      openedAtMs: nowMs,
+      expiresAtMs,
+      // A fresh nonce makes a reopened channel a new id [P-3.1].
+      nonce: randomBytes(8).readBigUInt64BE(0),
+    };
+    const valid = validateChannelRecord(record);
+    if (!valid.ok) throw new ApiError('API_INVALID', `${where}: ${valid.code}${valid.detail ? ` (${valid.detail})` : ''}`);
+    const bytes = encodeChannelRecord(record);
+    return {
+      record,
+      channel: {
+        channelId: channelIdOf(bytes),
+        deviceKey: key.value,
+        record: bytes,
+        unit: record.unit,
+        pricePerUnit: record.pricePerUnit,
+        capacity: record.capacity,
+        openedAtMs: nowMs,
+        expiresAtMs,
+      },
+    };
+  }
+
+  /** Enrols devices and opens their channels, all or none. */
+  enrol(requests: EnrolRequest[]) {
+    if (requests.length === 0) throw new ApiError('API_INVALID', 'no devices');
+    const nowMs = BigInt(this.now());
+    const built = requests.map((r, i) => this.newChannel(r, i, nowMs));
+    const seen = new Set<string>();
+    for (const b of built) {
+      const hex = toHex(b.channel.deviceKey);
+      if (seen.has(hex) || this.registry.devices.has(hex)) throw new ApiError('API_CONFLICT', `device already enrolled: ${hex}`);
+      seen.add(hex);
+    }
+    try {
+      this.store.enrol(built.map((b) => ({ deviceKey: b.channel.deviceKey, atMs: nowMs, channel: b.channel })));
+    } catch (err) {
+      if (err instanceof StoreConflictError) throw new ApiError('API_CONFLICT', err.message);
+      throw err;
+    }
+    const out = [];
+    for (const b of built) {
+      const device = this.registry.addDevice({ deviceKey: b.channel.deviceKey, enrolledAtMs: nowMs, revokedAtMs: null });
+      const row = this.store.getChannel(b.channel.channelId)!;
+      const ch = liveChannelFromRow(row);
+      this.registry.addChannel(ch);
+      if (device.connected || !this.links.seesConnections) this.controls.grant(device, ch, true);
+      out.push({ device: deviceView(device, ch), channel: channelView(ch) });
+    }
+    return out;
+  }
+
+  findDevice(id: string): LiveDevice {
+    const d = this.registry.devices.get(id.toLowerCase());
+    if (!d) throw new ApiError('API_NOT_FOUND', `no device ${id}`);
+    return d;
+  }
+
+  /** A channel by full id or by a unique prefix of at least 8 hex characters. */
+  findChannel(id: string): LiveChannel {
+    const wanted = id.toLowerCase();
+    const exact = this.registry.channels.get(wanted);
+    if (exact) return exact;
+    if (/^[0-9a-f]{8,63}$/.test(wanted)) {
+      const matches = [...this.registry.channels.values()].filter((c) => c.idHex.startsWith(wanted));
+      if (matches.length === 1) return matches[0]!;
+      if (matches.length > 1) throw new ApiError('API_INVALID', `channel prefix ${id} is ambiguous`);
+    }
+    throw new ApiError('API_NOT_FOUND', `no channel ${id}`);
+  }
+
+  listDevices() {
+    return [...this.registry.devices.values()].map((d) => deviceView(d, this.registry.currentChannel(d.hex)));
+  }
+
+  showDevice(id: string) {
+    const d = this.findDevice(id);
+    return {
+      ...deviceView(d, this.registry.currentChannel(d.hex)),
+      channelDetails: d.channels.map((c) => channelView(this.registry.channels.get(c)!)),
+    };
+  }
+
+  /** Revokes a device: its channels stop accepting, its broker connection is closed. */
+  revoke(id: string) {
+    const d = this.findDevice(id);
+    this.flush();
+    if (!d.revoked) {
+      this.store.revokeDevice(d.key, BigInt(this.now()));
+      d.revoked = true;
+      for (const cid of d.channels) {
+        const ch = this.registry.channels.get(cid)!;
+        ch.state = 'revoked';
+        this.controls.grant(d, ch, true);
+      }
+      this.links.disconnectDevice?.(d.hex);
+    }
+    return this.showDevice(id);
+  }
+
+  listChannels() {
+    return [...this.registry.channels.values()].map(channelView);
+  }
+
+  showChannel(id: string) {
+    const ch = this.findChannel(id);
+    return {
+      ...channelView(ch),
+      segments: this.store.countSegments(ch.id),
+      equivocations: this.store.listEquivocations(ch.id).map((e) => ({
+        seq: e.seq.toString(),
+        storedHash: toHex(e.storedHash),
+        segment: toHex(e.segment),
+        detectedAtMs: e.detectedAtMs.toString(),
+      })),
+    };
+  }
+
+  /** Raises capacity [P-3.3]; an exhausted channel opens again and the device is told [P-7.3]. */
+  topup(id: string, amount: bigint) {
+    const ch = this.findChannel(id);
+    if (amount < 1n) throw new ApiError('API_INVALID', 'amount must be >= 1');
+    if (ch.state === 'closed' || ch.state === 'revoked') throw new ApiError('API_CONFLICT', `channel is ${ch.state}`);
+    const capacity = ch.capacity + amount;
+    if (capacity > U64_MAX) throw new ApiError('API_INVALID', 'capacity would exceed u64');
+    this.flush();
+    const state = ch.state === 'exhausted' && ch.durable.cumAmount + ch.pricePerUnit <= capacity ? 'open' : ch.state;
+    this.store.setChannelCapacity(ch.id, capacity, state, BigInt(this.now()));
+    ch.capacity = capacity;
+    ch.state = state;
+    this.controls.capacity(ch);
+    const device = this.registry.devices.get(ch.deviceHex);
+    if (device) this.controls.grant(device, ch, true);
+    return channelView(ch);
+  }
+
+  /** Closes a channel: nothing more is accepted; what was accepted still settles. */
+  closeChannel(id: string) {
+    const ch = this.findChannel(id);
+    this.flush();
+    if (ch.state !== 'closed' && ch.state !== 'revoked') {
+      this.store.setChannelState(ch.id, 'closed', BigInt(this.now()));
+      ch.state = 'closed';
+      const device = this.registry.devices.get(ch.deviceHex);
+      if (device) this.controls.grant(device, ch, true);
+    }
+    return channelView(ch);
+  }
+
+  // ---- settlement --------------------------------------------------------------------------
+
+  settle(options: { skipEmpty?: boolean } = {}) {
+    this.flush();
+    const result = closeEpoch({
+      store: this.store,
+      hubKey: this.identity.keyPair,
+      network: this.identity.network,
+      nowMs: BigInt(this.now()),
+      ...options,
+    });
+    if (!result) return undefined;
+    for (const [idHex, head] of result.settled) {
+      const ch = this.registry.channels.get(idHex);
+      if (ch) ch.settled = head;
+    }
+    return epochView(result.epoch);
+  }
+
+  listEpochs() {
+    return this.store.listEpochs().map(epochView);
+  }
+
+  showEpoch(epoch: bigint) {
+    const row = this.store.getEpoch(epoch);
+    if (!row) throw new ApiError('API_NOT_FOUND', `no epoch ${epoch}`);
+    return { ...epochView(row), channels: this.store.epochEntries(epoch).map((e) => ({ channelId: toHex(e.channelId), toSeq: e.toSeq.toString() })) };
+  }
+
+  bundle(epoch: bigint, channelIds?: string[]) {
+    try {
+      return exportBundle(this.store, epoch, channelIds);
+    } catch (err) {
+      if (err instanceof ExportError) throw new ApiError(err.code, err.message);
+      throw err;
+    }
+  }
+
+  csv(epoch: bigint): string {
+    try {
+      return exportCsv(this.store, epoch);
+    } catch (err) {
+      if (err instanceof ExportError) throw new ApiError(err.code, err.message);
+      throw err;
+    }
+  }
+
+  // ---- observation -------------------------------------------------------------------------
+
+  rejections(query: { limit?: number; reason?: string; device?: string; channel?: string } = {}) {
+    const deviceKey = query.device ? fromHex(query.device) : undefined;
+    const channelId = query.channel ? fromHex(query.channel) : undefined;
+    return {
+      counts: this.store.rejectionCounts().map(rejectionCountView),
+      recent: this.store
+        .recentRejections({
+          limit: Math.min(Math.max(query.limit ?? 100, 1), 10_000),
+          ...(query.reason ? { reason: query.reason } : {}),
+          ...(deviceKey ? { deviceKey } : {}),
+          ...(channelId ? { channelId } : {}),
+        })
+        .map(rejectionView),
+    };
+  }
+
+  /** Fleet totals from committed state; what a conservation check compares against. */
+  stats() {
+    let vouchers = 0n;
+    let units = 0n;
+    let amount = 0n;
+    let settledAmount = 0n;
+    let connected = 0;
+    let revoked = 0;
+    const byState: Record<string, number> = { open: 0, exhausted: 0, closed: 0, revoked: 0 };
+    for (const ch of this.registry.channels.values()) {
+      vouchers += ch.durable.seq;
+      units += ch.durable.cumUnits;
+      amount += ch.durable.cumAmount;
+      settledAmount += ch.settled.cumAmount;
+      byState[ch.state] = (byState[ch.state] ?? 0) + 1;
+    }
+    for (const d of this.registry.devices.values()) {
+      if (d.connected) connected++;
+      if (d.revoked) revoked++;
+    }
+    let rejectedEvents = 0n;
+    let rejectedVouchers = 0n;
+    for (const c of this.store.rejectionCounts()) {
+      rejectedEvents += c.events;
+      rejectedVouchers += c.vouchers;
+    }
+    return {
+      devices: this.registry.devices.size,
+      devicesConnected: connected,
+      devicesRevoked: revoked,
+      channels: this.registry.channels.size,
+      channelsByState: byState,
+      acceptedVouchers: vouchers.toString(),
+      acceptedUnits: units.toString(),
+      acceptedAmount: amount.toString(),
+      settledAmount: settledAmount.toString(),
+      rejectedEvents: rejectedEvents.toString(),
+      rejectedVouchers: rejectedVouchers.toString(),
+      equivocations: this.store.listEquivocations().length,
+      waitingSegments: this.registry.waitingTotal,
+      lastEpoch: this.store.lastEpoch()?.epoch.toString() ?? null,
+    };
+  }
+}

@@ -1,0 +1,150 @@
+// The hub's in-memory view of devices and channels, loaded from the store at start and kept in
+// step with it by the management operations. The ingest pipeline reads and advances it; the
+// store stays the authority (every head move is guarded there, see HeadUpdate).
+
+import { decodeChannelRecord, toHex, type ChannelRecord, type ChannelState, type Head, type Segment } from '../../protocol/index.js';
+import type { ChannelRow, DeviceRow, HubStore } from '../store/types.js';
+
+/** A segment accepted by the pipeline, waiting for its group commit. */
+export interface PendingSegment {
+  firstSeq: bigint;
+  /** First seq it adds (> firstSeq when it overlapped the head). */
+  newFromSeq: bigint;
+  lastSeq: bigint;
+  /** voucherHash of every voucher from firstSeq, and their cumulative values. */
+  hashes: Uint8Array[];
+  cumUnits: bigint[];
+  cumAmounts: bigint[];
+  bytes: Uint8Array;
+  receivedAtMs: bigint;
+  /** performance.now() when the message reached the hub, for the latency histogram. */
+  arrivedAt: number;
+}
+
+export interface WaitingSegment {
+  segment: Segment;
+  firstSeq: bigint;
+  lastSeq: bigint;
+  bytes: Uint8Array;
+  arrivedAt: number;
+  receivedAtMs: bigint;
+}
+
+export interface LiveChannel {
+  readonly id: Uint8Array;
+  readonly idHex: string;
+  readonly deviceKey: Uint8Array;
+  readonly deviceHex: string;
+  readonly record: ChannelRecord;
+  readonly recordBytes: Uint8Array;
+  readonly pricePerUnit: bigint;
+  readonly expiresAtMs: bigint;
+  capacity: bigint;
+  state: ChannelState;
+  /** Head as committed to the database. */
+  durable: Head;
+  /** Head including segments accepted but not yet committed. */
+  head: Head;
+  pending: PendingSegment[];
+  /** Out-of-order segments waiting for the gap before them [P-5.3]. */
+  waiting: WaitingSegment[];
+  lastReceipt: Uint8Array | null;
+  equivocated: boolean;
+  settled: Head;
+  /** head.seq at which the last RESYNC was sent, so a burst of gaps asks once. */
+  resyncedAtSeq: bigint | null;
+  /** Set when the state changed outside a head move (exhausted), so the next commit writes it. */
+  stateDirty: boolean;
+  /** The state has just become exhausted: tell the device after the commit [P-7.3]. */
+  exhaustedNotice: boolean;
+}
+
+export interface LiveDevice {
+  readonly key: Uint8Array;
+  readonly hex: string;
+  revoked: boolean;
+  enrolledAtMs: bigint;
+  /** Channel ids in opening order; the last one is the current channel. */
+  channels: string[];
+  connected: boolean;
+  /** When and what the last GRANT said, to answer a burst of hellos once. */
+  lastGrant: { atMs: number; key: string } | null;
+}
+
+export function liveChannelFromRow(row: ChannelRow): LiveChannel {
+  const decoded = decodeChannelRecord(row.record);
+  if (!decoded.ok) throw new Error(`stored channel record does not decode: ${decoded.code}`);
+  const head: Head = { ...row.head };
+  return {
+    id: row.channelId,
+    idHex: toHex(row.channelId),
+    deviceKey: row.deviceKey,
+    deviceHex: toHex(row.deviceKey),
+    record: decoded.value,
+    recordBytes: row.record,
+    pricePerUnit: row.pricePerUnit,
+    expiresAtMs: row.expiresAtMs,
+    capacity: row.capacity,
+    state: row.state,
+    durable: head,
+    head,
+    pending: [],
+    waiting: [],
+    lastReceipt: row.receipt,
+    equivocated: row.equivocated,
+    settled: { ...row.settled },
+    resyncedAtSeq: null,
+    stateDirty: false,
+    exhaustedNotice: false,
+  };
+}
+
+export class Registry {
+  readonly devices = new Map<string, LiveDevice>();
+  readonly channels = new Map<string, LiveChannel>();
+  /** Segments waiting in all reorder buffers, to bound memory hub-wide. */
+  waitingTotal = 0;
+
+  static load(store: HubStore): Registry {
+    const registry = new Registry();
+    for (const d of store.listDevices()) registry.addDevice(d);
+    for (const c of store.listChannels()) registry.addChannel(liveChannelFromRow(c));
+    return registry;
+  }
+
+  addDevice(d: DeviceRow): LiveDevice {
+    const device: LiveDevice = {
+      key: d.deviceKey,
+      hex: toHex(d.deviceKey),
+      revoked: d.revokedAtMs !== null,
+      enrolledAtMs: d.enrolledAtMs,
+      channels: [],
+      connected: false,
+      lastGrant: null,
+    };
+    this.devices.set(device.hex, device);
+    return device;
+  }
+
+  addChannel(c: LiveChannel): void {
+    this.channels.set(c.idHex, c);
+    this.devices.get(c.deviceHex)?.channels.push(c.idHex);
+  }
+
+  currentChannel(deviceHex: string): LiveChannel | undefined {
+    const ids = this.devices.get(deviceHex)?.channels;
+    const id = ids?.[ids.length - 1];
+    return id === undefined ? undefined : this.channels.get(id);
+  }
+
+  /** Replaces a channel's live state with what the store holds (after a failed commit). */
+  reloadChannel(store: HubStore, idHex: string): void {
+    const old = this.channels.get(idHex);
+    if (!old) return;
+    const row = store.getChannel(old.id);
+    if (!row) return;
+    this.waitingTotal -= old.waiting.length;
+    this.channels.set(idHex, liveChannelFromRow(row));
+  }
+}
+

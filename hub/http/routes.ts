@@ -1,0 +1,153 @@
+// The routes of the HTTP API, one line each, and the parsing of request bodies. Handlers return
+// views (decimal strings for money) or throw ApiError.
+
+import { ApiError } from '../admin-errors.js';
+import type { EnrolRequest } from '../core/hub-core.js';
+import type { Reply, RequestContext } from './server.js';
+
+export interface Route {
+  method: 'GET' | 'POST';
+  pattern: RegExp;
+  admin: boolean;
+  handler: (ctx: RequestContext) => Reply | Promise<Reply>;
+}
+
+const HEX64 = '([0-9a-fA-F]{64})';
+const ID = '([0-9a-fA-F]{8,64})';
+const EPOCH = '(\\d{1,19})';
+
+/** A u64 given as a decimal string or a safe integer number. */
+export function parseAmount(value: unknown, field: string, min = 0n): bigint {
+  let n: bigint | undefined;
+  if (typeof value === 'string' && /^\d{1,20}$/.test(value)) n = BigInt(value);
+  else if (typeof value === 'number' && Number.isSafeInteger(value)) n = BigInt(value);
+  if (n === undefined || n < min || n > (1n << 64n) - 1n) {
+    throw new ApiError('API_INVALID', `${field} must be an integer ${min}..2^64-1 (decimal string or number)`);
+  }
+  return n;
+}
+
+/** Expiry as an ISO date string (`expires`) or milliseconds (`expiresAtMs`); absent = never. */
+function parseExpiry(o: Record<string, unknown>, where: string): bigint | undefined {
+  if (o.expiresAtMs !== undefined && o.expiresAtMs !== null) return parseAmount(o.expiresAtMs, `${where}.expiresAtMs`);
+  if (o.expires === undefined || o.expires === null) return undefined;
+  const ms = typeof o.expires === 'string' ? Date.parse(o.expires) : NaN;
+  if (!Number.isFinite(ms) || ms <= 0) throw new ApiError('API_INVALID', `${where}.expires must be an ISO 8601 date`);
+  return BigInt(ms);
+}
+
+export function parseEnrolBody(body: unknown): EnrolRequest[] {
+  const list = Array.isArray(body) ? body : body && typeof body === 'object' && Array.isArray((body as { devices?: unknown }).devices) ? (body as { devices: unknown[] }).devices : [body];
+  if (list.length === 0 || list.length > 100_000) throw new ApiError('API_INVALID', 'send 1..100000 devices');
+  return list.map((item, i) => {
+    const where = `devices[${i}]`;
+    if (!item || typeof item !== 'object') throw new ApiError('API_INVALID', `${where} must be an object`);
+    const o = item as Record<string, unknown>;
+    if (typeof o.publicKey !== 'string') throw new ApiError('API_INVALID', `${where}.publicKey must be 64 hex characters`);
+    if (typeof o.unit !== 'string') throw new ApiError('API_INVALID', `${where}.unit is required`);
+    const expiresAtMs = parseExpiry(o, where);
+    return {
+      publicKey: o.publicKey,
+      unit: o.unit,
+      pricePerUnit: parseAmount(o.pricePerUnit ?? o.price, `${where}.pricePerUnit`),
+      capacity: parseAmount(o.capacity, `${where}.capacity`, 1n),
+      ...(expiresAtMs !== undefined ? { expiresAtMs } : {}),
+    };
+  });
+}
+
+const epochParam = (ctx: RequestContext): bigint => BigInt(ctx.params[0]!);
+
+export const ROUTES: Route[] = [
+  { method: 'GET', pattern: /^\/healthz$/, admin: false, handler: () => ({ json: { ok: true } }) },
+  {
+    method: 'GET',
+    pattern: /^\/metrics$/,
+    admin: false,
+    handler: async (ctx) => ({ text: await ctx.metrics.registry.metrics(), contentType: ctx.metrics.registry.contentType }),
+  },
+  {
+    method: 'GET',
+    pattern: /^\/api\/hub$/,
+    admin: false,
+    handler: (ctx) => ({ json: { publicKey: ctx.core.identity.publicKeyHex, network: ctx.core.identity.network } }),
+  },
+  { method: 'GET', pattern: /^\/api\/stats$/, admin: false, handler: (ctx) => ({ json: ctx.core.stats() }) },
+  { method: 'GET', pattern: /^\/api\/devices$/, admin: false, handler: (ctx) => ({ json: { devices: ctx.core.listDevices() } }) },
+  {
+    method: 'POST',
+    pattern: /^\/api\/devices$/,
+    admin: true,
+    handler: (ctx) => {
+      const requests = parseEnrolBody(ctx.body);
+      const enrolled = ctx.core.enrol(requests);
+      // A single object in, a single result out; an array (or {devices}) in, an array out.
+      const single = !Array.isArray(ctx.body) && !(ctx.body && typeof ctx.body === 'object' && 'devices' in ctx.body);
+      return { status: 201, json: single ? enrolled[0] : { enrolled } };
+    },
+  },
+  { method: 'GET', pattern: new RegExp(`^/api/devices/${HEX64}$`), admin: false, handler: (ctx) => ({ json: ctx.core.showDevice(ctx.params[0]!) }) },
+  {
+    method: 'POST',
+    pattern: new RegExp(`^/api/devices/${HEX64}/revoke$`),
+    admin: true,
+    handler: (ctx) => ({ json: ctx.core.revoke(ctx.params[0]!) }),
+  },
+  { method: 'GET', pattern: /^\/api\/channels$/, admin: false, handler: (ctx) => ({ json: { channels: ctx.core.listChannels() } }) },
+  { method: 'GET', pattern: new RegExp(`^/api/channels/${ID}$`), admin: false, handler: (ctx) => ({ json: ctx.core.showChannel(ctx.params[0]!) }) },
+  {
+    method: 'POST',
+    pattern: new RegExp(`^/api/channels/${ID}/topup$`),
+    admin: true,
+    handler: (ctx) => {
+      const amount = parseAmount((ctx.body as { amount?: unknown } | undefined)?.amount, 'amount', 1n);
+      return { json: ctx.core.topup(ctx.params[0]!, amount) };
+    },
+  },
+  {
+    method: 'POST',
+    pattern: new RegExp(`^/api/channels/${ID}/close$`),
+    admin: true,
+    handler: (ctx) => ({ json: ctx.core.closeChannel(ctx.params[0]!) }),
+  },
+  { method: 'GET', pattern: /^\/api\/settlements$/, admin: false, handler: (ctx) => ({ json: { epochs: ctx.core.listEpochs() } }) },
+  {
+    method: 'POST',
+    pattern: /^\/api\/settlements$/,
+    admin: true,
+    handler: (ctx) => ({ status: 201, json: ctx.core.settle() }),
+  },
+  { method: 'GET', pattern: new RegExp(`^/api/settlements/${EPOCH}$`), admin: false, handler: (ctx) => ({ json: ctx.core.showEpoch(epochParam(ctx)) }) },
+  {
+    method: 'GET',
+    pattern: new RegExp(`^/api/settlements/${EPOCH}/bundle$`),
+    admin: false,
+    handler: (ctx) => {
+      const channels = ctx.query.get('channel');
+      return { json: ctx.core.bundle(epochParam(ctx), channels ? channels.toLowerCase().split(',') : undefined) };
+    },
+  },
+  {
+    method: 'GET',
+    pattern: new RegExp(`^/api/settlements/${EPOCH}/csv$`),
+    admin: false,
+    handler: (ctx) => ({ text: ctx.core.csv(epochParam(ctx)), contentType: 'text/csv; charset=utf-8' }),
+  },
+  {
+    method: 'GET',
+    pattern: /^\/api\/rejections$/,
+    admin: false,
+    handler: (ctx) => {
+      const q = ctx.query;
+      const limit = q.get('limit');
+      return {
+        json: ctx.core.rejections({
+          ...(limit && /^\d{1,5}$/.test(limit) ? { limit: Number(limit) } : {}),
+          ...(q.get('reason') ? { reason: q.get('reason')! } : {}),
+          ...(q.get('device') ? { device: q.get('device')! } : {}),
+          ...(q.get('channel') ? { channel: q.get('channel')! } : {}),
+        }),
+      };
+    },
+  },
+];

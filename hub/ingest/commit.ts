@@ -1,0 +1,187 @@
+// Steps 6 and 7, persist and receipt: the group commit. Accepted segments, head moves, rejections
+// and equivocation evidence gathered since the last commit are written in ONE SQLite transaction;
+// only after it returns (durable, synchronous=FULL) are the receipts published [P-5.2]. One
+// receipt per channel per commit covers every segment of that channel in it.
+
+import { performance } from 'node:perf_hooks';
+import type { Controls } from '../core/controls.js';
+import type { LiveChannel, Registry } from '../core/registry.js';
+import type { HubMetrics } from '../metrics.js';
+import type { CommitBatch, EquivocationRow, HeadUpdate, HubStore, RejectionRow, SegmentRow } from '../store/types.js';
+import { dropWaiting } from './reorder.js';
+
+export interface GroupCommitOptions {
+  maxSegments: number;
+  delayMs: number;
+  rejectionLogLimit: number;
+  log: (level: 'info' | 'warn' | 'error', message: string) => void;
+  now: () => number;
+}
+
+export class GroupCommit {
+  /** Channels with accepted segments or a state change waiting for the commit. */
+  private readonly touched = new Set<LiveChannel>();
+  /** Channels that received an exact duplicate and are owed the current receipt [P-5.3]. */
+  private readonly reack = new Set<LiveChannel>();
+  private rejections: RejectionRow[] = [];
+  private equivocations: EquivocationRow[] = [];
+  private equivocated = new Set<LiveChannel>();
+  private pendingSegments = 0;
+  private scheduled = false;
+  private commitsSincePrune = 0;
+  private stopped = false;
+
+  constructor(
+    private readonly store: HubStore,
+    private readonly registry: Registry,
+    private readonly controls: Controls,
+    private readonly metrics: HubMetrics,
+    private readonly options: GroupCommitOptions,
+  ) {}
+
+  accepted(ch: LiveChannel): void {
+    this.touched.add(ch);
+    this.pendingSegments++;
+    if (this.pendingSegments >= this.options.maxSegments) this.flush();
+    else this.schedule();
+  }
+
+  stateChanged(ch: LiveChannel): void {
+    this.touched.add(ch);
+    this.schedule();
+  }
+
+  duplicate(ch: LiveChannel): void {
+    this.reack.add(ch);
+    this.schedule();
+  }
+
+  rejected(row: RejectionRow): void {
+    this.rejections.push(row);
+    this.schedule();
+  }
+
+  evidence(ch: LiveChannel, row: EquivocationRow): void {
+    this.equivocations.push(row);
+    this.equivocated.add(ch);
+    this.schedule();
+  }
+
+  get idle(): boolean {
+    return this.touched.size === 0 && this.reack.size === 0 && this.rejections.length === 0 && this.equivocations.length === 0;
+  }
+
+  private schedule(): void {
+    if (this.scheduled) return;
+    this.scheduled = true;
+    // The end of the current I/O turn: every message already read from the socket joins this commit.
+    if (this.options.delayMs > 0) setTimeout(() => this.flush(), this.options.delayMs);
+    else setImmediate(() => this.flush());
+  }
+
+  /** Final commit at shutdown; anything that arrives later is dropped unacknowledged (the device
+   *  still holds it and re-sends). */
+  stop(): void {
+    this.flush();
+    this.stopped = true;
+  }
+
+  /** Commits everything gathered so far, then publishes receipts and notices. Never throws. */
+  flush(): void {
+    this.scheduled = false;
+    if (this.stopped || this.idle) return;
+    const channels = [...this.touched];
+    const reack = [...this.reack];
+    const nowMs = BigInt(this.options.now());
+    const segments: SegmentRow[] = [];
+    const heads: HeadUpdate[] = [];
+    const receipts = new Map<LiveChannel, Uint8Array>();
+    for (const ch of channels) {
+      for (const p of ch.pending) {
+        const j = p.hashes.length - 1;
+        segments.push({
+          channelId: ch.id,
+          firstSeq: p.firstSeq,
+          newFromSeq: p.newFromSeq,
+          lastSeq: p.lastSeq,
+          headHash: p.hashes[j]!,
+          cumUnits: p.cumUnits[j]!,
+          cumAmount: p.cumAmounts[j]!,
+          bytes: p.bytes,
+          receivedAtMs: p.receivedAtMs,
+        });
+      }
+      const advanced = ch.head.seq !== ch.durable.seq;
+      const receipt = advanced ? this.controls.receiptFor(ch, ch.head) : null;
+      if (receipt) receipts.set(ch, receipt);
+      heads.push({ channelId: ch.id, expectedSeq: ch.durable.seq, head: ch.head, state: ch.state, receipt, atMs: nowMs });
+    }
+    const batch: CommitBatch = {
+      segments,
+      heads,
+      rejections: this.rejections,
+      equivocations: this.equivocations,
+      equivocatedChannels: [...this.equivocated].map((c) => c.id),
+    };
+    this.touched.clear();
+    this.reack.clear();
+    this.rejections = [];
+    this.equivocations = [];
+    this.equivocated = new Set();
+    this.pendingSegments = 0;
+
+    try {
+      this.store.commit(batch);
+    } catch (err) {
+      this.failed(channels, err);
+      return;
+    }
+    if (++this.commitsSincePrune >= 1000) {
+      this.commitsSincePrune = 0;
+      this.store.pruneRejections(this.options.rejectionLogLimit);
+    }
+    this.metrics.commitBatch.observe(segments.length);
+    for (const e of batch.equivocatedChannels) {
+      const ch = this.registry.channels.get(Buffer.from(e).toString('hex'));
+      if (ch) ch.equivocated = true;
+    }
+    const published = performance.now();
+    for (const ch of channels) {
+      const units = ch.head.cumUnits - ch.durable.cumUnits;
+      const vouchers = ch.head.seq - ch.durable.seq;
+      for (const p of ch.pending) this.metrics.ingestLatency.observe((published - p.arrivedAt) / 1000);
+      this.metrics.segmentsAccepted.inc(ch.pending.length);
+      this.metrics.vouchersAccepted.inc(Number(vouchers));
+      this.metrics.unitsAccepted.inc(Number(units));
+      ch.pending = [];
+      ch.durable = ch.head;
+      ch.stateDirty = false;
+      const receipt = receipts.get(ch);
+      if (receipt) {
+        ch.lastReceipt = receipt;
+        this.controls.publishReceipt(ch, receipt);
+      }
+      if (ch.exhaustedNotice) {
+        ch.exhaustedNotice = false;
+        this.controls.capacity(ch);
+      }
+    }
+    for (const ch of reack) {
+      // A duplicate for a channel committed just now already got its fresh receipt above.
+      if (!receipts.has(ch) && ch.lastReceipt) this.controls.publishReceipt(ch, ch.lastReceipt);
+    }
+  }
+
+  /** The database refused the batch: forget what it held and ask each device to resync. */
+  private failed(channels: LiveChannel[], err: unknown): void {
+    this.metrics.commitFailures.inc();
+    this.options.log('error', `group commit failed, ${channels.length} channel(s) rolled back: ${(err as Error).message}`);
+    for (const ch of channels) {
+      this.metrics.vouchersRejected.inc({ reason: 'HUB_COMMIT_FAILED' }, Number(ch.head.seq - ch.durable.seq));
+      dropWaiting(this.registry, ch);
+      this.registry.reloadChannel(this.store, ch.idHex);
+      const fresh = this.registry.channels.get(ch.idHex);
+      if (fresh) this.controls.resync(fresh, fresh.durable, 'SEQ_GAP');
+    }
+  }
+}

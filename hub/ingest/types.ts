@@ -1,0 +1,29 @@
+// What the ingest steps share: the outgoing side (receipts and control messages to devices) and a
+// rejection, the one shape every refusal takes before it is counted and stored.
+
+import type { ReasonCode } from '../../protocol/index.js';
+import type { HubReasonCode, RejectionStage } from '../reasons.js';
+import type { LiveChannel } from '../core/registry.js';
+
+/** Publishes to a device's downlink topics [P-6.1]. Implemented over MQTT by hub/link.ts. */
+export interface Downlink {
+  publishReceipt(deviceHex: string, bytes: Uint8Array): void;
+  publishControl(deviceHex: string, bytes: Uint8Array): void;
+}
+
+export interface Rejection {
+  stage: RejectionStage;
+  reason: ReasonCode | HubReasonCode;
+  deviceHex: string | null;
+  channel: LiveChannel | null;
+  /** Last seq of the refused segment, when it decoded. */
+  seq: bigint | null;
+  vouchers: number;
+  detail?: string;
+}
+
+/** A step either passes a value on or stops the message with a rejection. */
+export type Step<T> = { ok: true; value: T } | { ok: false; rejection: Rejection };
+
+export const pass = <T>(value: T): Step<T> => ({ ok: true, value });
+export const stop = (rejection: Rejection): Step<never> => ({ ok: false, rejection });

@@ -1,0 +1,84 @@
+// The hub's own MQTT client (MQTT.js). It connects to the embedded broker or to an external one
+// with the same code, subscribes to every device uplink at QoS 1 [P-6.1] and publishes receipts
+// and control messages at QoS 1 to each device's downlink.
+
+import { readFileSync } from 'node:fs';
+import mqtt, { type IClientOptions, type MqttClient } from 'mqtt';
+import { HUB_UPLINK_FILTER, sharedUplinkFilter, topics } from '../protocol/index.js';
+import type { BrokerTls } from './config.js';
+import type { Downlink } from './ingest/types.js';
+
+export interface LinkOptions {
+  url: string;
+  clientId: string;
+  username?: string | undefined;
+  password?: string | undefined;
+  tls?: BrokerTls;
+  sharedGroup?: string | undefined;
+  onMessage(topic: string, payload: Uint8Array): void;
+  log: (level: 'info' | 'warn' | 'error', message: string) => void;
+}
+
+export interface HubLink extends Downlink {
+  readonly client: MqttClient;
+  close(): Promise<void>;
+}
+
+export async function connectLink(o: LinkOptions): Promise<HubLink> {
+  const options: IClientOptions = {
+    clientId: o.clientId,
+    protocolVersion: o.sharedGroup ? 5 : 4,
+    // A persistent session: an external broker keeps uplinks queued while the hub restarts.
+    clean: false,
+    keepalive: 30,
+    reconnectPeriod: 1_000,
+    connectTimeout: 10_000,
+    ...(o.username !== undefined ? { username: o.username } : {}),
+    ...(o.password !== undefined ? { password: o.password } : {}),
+  };
+  if (o.tls) {
+    if (o.tls.ca) options.ca = readFileSync(o.tls.ca);
+    if (o.tls.cert) options.cert = readFileSync(o.tls.cert);
+    if (o.tls.key) options.key = readFileSync(o.tls.key);
+    options.rejectUnauthorized = o.tls.rejectUnauthorized;
+  }
+  const client = mqtt.connect(o.url, options);
+  const filter = o.sharedGroup ? sharedUplinkFilter(o.sharedGroup) : HUB_UPLINK_FILTER;
+
+  client.on('message', (topic, payload) => o.onMessage(topic, payload));
+  client.on('error', (err) => o.log('warn', `mqtt: ${err.message}`));
+  client.on('offline', () => o.log('warn', 'mqtt: broker connection lost, reconnecting'));
+  // Subscribe on every (re)connect: a broker that lost the session must not leave us deaf.
+  client.on('connect', (ack) => {
+    if (ack.sessionPresent) return;
+    client.subscribe(filter, { qos: 1 }, (err) => {
+      if (err) o.log('error', `mqtt: subscribe ${filter} failed: ${err.message}`);
+    });
+  });
+
+  await new Promise<void>((resolve, reject) => {
+    const onError = (err: Error) => {
+      client.end(true);
+      reject(new Error(`cannot connect to broker ${o.url}: ${err.message}`));
+    };
+    client.once('error', onError);
+    client.once('connect', () => {
+      client.off('error', onError);
+      resolve();
+    });
+  });
+  // Wait for the SUBACK, so that a caller who starts devices right after start() loses nothing.
+  await client.subscribeAsync(filter, { qos: 1 });
+
+  const publish = (topic: string, bytes: Uint8Array) => {
+    client.publish(topic, Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength), { qos: 1 }, (err) => {
+      if (err) o.log('warn', `mqtt: publish ${topic} failed: ${err.message}`);
+    });
+  };
+  return {
+    client,
+    publishReceipt: (deviceHex, bytes) => publish(topics.receipt(deviceHex), bytes),
+    publishControl: (deviceHex, bytes) => publish(topics.control(deviceHex), bytes),
+    close: () => new Promise<void>((resolve) => client.end(false, {}, () => resolve())),
+  };
+}

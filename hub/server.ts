@@ -1,0 +1,136 @@
+// startHub: the hub as a library. Tests, the benchmark and the fleet simulator embed it in-process;
+// `tally-hub start` is a thin wrapper. One config in, one handle out.
+
+import { clientIdForHub, type KeyPair } from '../protocol/index.js';
+import { HUB_USERNAME } from './broker/access.js';
+import { startEmbeddedBroker, type EmbeddedBroker } from './broker/embedded.js';
+import { resolveConfig, type HostPort, type HubConfig, type HubConfigInput } from './config.js';
+import { HubCore } from './core/hub-core.js';
+import { clearRunningInfo, initDataDir, openStore, writeRunningInfo, type HubIdentity } from './datadir.js';
+import { startHttp, type HttpServer } from './http/server.js';
+import { connectLink, type HubLink } from './link.js';
+import { HubMetrics } from './metrics.js';
+
+export interface HubHandle {
+  readonly config: HubConfig;
+  readonly identity: HubIdentity;
+  readonly hubKey: KeyPair;
+  readonly publicKeyHex: string;
+  readonly core: HubCore;
+  readonly metrics: HubMetrics;
+  /** URL devices connect to (the embedded broker's, or the external one given). */
+  readonly mqttUrl: string;
+  /** Bound address of the embedded broker; undefined with an external broker. */
+  readonly mqttAddress: HostPort | undefined;
+  readonly httpAddress: HostPort;
+  readonly httpUrl: string;
+  readonly adminToken: string;
+  /** Commits what is pending, publishes the last receipts and stops everything. */
+  close(): Promise<void>;
+}
+
+export async function startHub(input: HubConfigInput = {}): Promise<HubHandle> {
+  const config = resolveConfig(input);
+  const { identity } = initDataDir(config.dataDir, {
+    ...(config.network !== undefined ? { network: config.network } : {}),
+    synchronous: config.sqliteSynchronous,
+  });
+  const store = openStore(config.dataDir, config.sqliteSynchronous);
+  const metrics = new HubMetrics({ processMetrics: true });
+  const core = new HubCore(config, identity, store, metrics);
+  const log = config.log;
+
+  let broker: EmbeddedBroker | undefined;
+  let link: HubLink | undefined;
+  let http: HttpServer | undefined;
+  const timers: NodeJS.Timeout[] = [];
+  try {
+    if (!config.brokerUrl) {
+      broker = await startEmbeddedBroker({
+        listen: config.mqttListen,
+        policy: {
+          hubKey: identity.keyPair.publicKey,
+          brokerSecret: identity.brokerSecret,
+          credentialWindowMs: config.credentialWindowMs,
+          deviceStatus: (hex) => core.deviceStatus(hex),
+        },
+        events: {
+          onReject: (reason, device, detail) => core.pipeline.recordBrokerRejection(reason, device, detail),
+          // A device that subscribed to its downlink can receive its GRANT now [P-7.1].
+          onDeviceSubscribed: (hex) => core.greet(hex, false),
+          onDeviceConnected: (hex) => core.setConnected(hex, true),
+          onDeviceDisconnected: (hex) => core.setConnected(hex, false),
+        },
+      });
+    }
+    const mqttUrl = broker ? broker.url : config.brokerUrl!;
+    link = await connectLink({
+      url: mqttUrl,
+      clientId: clientIdForHub(identity.network, 1),
+      username: broker ? HUB_USERNAME : config.brokerUsername,
+      password: broker ? identity.brokerSecret : config.brokerPassword,
+      ...(broker ? {} : { tls: config.brokerTls }),
+      sharedGroup: broker ? undefined : config.sharedGroup,
+      onMessage: (topic, payload) => core.pipeline.onMessage(topic, payload),
+      log,
+    });
+    core.attach({
+      downlink: link,
+      ...(broker ? { disconnectDevice: (hex: string) => broker!.disconnectDevice(hex) } : {}),
+      seesConnections: broker !== undefined,
+    });
+    http = await startHttp({ core, metrics, listen: config.http, adminToken: identity.adminToken, log });
+
+    const sweepEvery = Math.max(50, Math.min(250, Math.floor(config.reorderWindowMs / 4)));
+    timers.push(setInterval(() => core.pipeline.sweep(), sweepEvery));
+    if (config.settleEveryMs > 0) {
+      timers.push(
+        setInterval(() => {
+          try {
+            const epoch = core.settle({ skipEmpty: true });
+            if (epoch) log('info', `settled epoch ${epoch.epoch}: ${epoch.entryCount} channel(s), ${epoch.totalDeltaAmount} minor units`);
+          } catch (err) {
+            log('error', `periodic settlement failed (nothing was written): ${(err as Error).message}`);
+          }
+        }, config.settleEveryMs),
+      );
+    }
+    for (const t of timers) t.unref();
+
+    writeRunningInfo(config.dataDir, { pid: process.pid, http: http.url, mqtt: mqttUrl, startedAtMs: Date.now() });
+    log('info', `hub ${identity.publicKeyHex} (network ${identity.network}) broker ${mqttUrl} http ${http.url}`);
+
+    let closing: Promise<void> | undefined;
+    const handle: HubHandle = {
+      config,
+      identity,
+      hubKey: identity.keyPair,
+      publicKeyHex: identity.publicKeyHex,
+      core,
+      metrics,
+      mqttUrl,
+      mqttAddress: broker?.address,
+      httpAddress: http.address,
+      httpUrl: http.url,
+      adminToken: identity.adminToken,
+      close: () =>
+        (closing ??= (async () => {
+          for (const t of timers) clearInterval(t);
+          await http!.close();
+          core.pipeline.commit.stop();
+          await link!.close();
+          if (broker) await broker.close();
+          store.close();
+          clearRunningInfo(config.dataDir, process.pid);
+        })()),
+    };
+    return handle;
+  } catch (err) {
+    for (const t of timers) clearInterval(t);
+    await http?.close().catch(() => {});
+    await link?.close().catch(() => {});
+    await broker?.close().catch(() => {});
+    store.close();
+    throw err;
+  }
+}

@@ -1,0 +1,74 @@
+// Exports of a closed epoch: the self-contained JSON bundle that `tally-hub verify` (or anyone
+// with protocol/) checks offline [P-8.5], and a CSV for billing systems.
+
+import {
+  buildBundle,
+  decodeChannelRecord,
+  decodeEntry,
+  toHex,
+  type BundleEntryInput,
+  type BundleJson,
+  type SettlementEntry,
+} from '../../protocol/index.js';
+import { signedHeadAt, voucherAt } from '../core/history.js';
+import type { HubStore } from '../store/types.js';
+
+export class ExportError extends Error {
+  constructor(
+    readonly code: 'API_NOT_FOUND' | 'API_INTERNAL',
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+function entriesOf(store: HubStore, epoch: bigint): { bytes: Uint8Array; entry: SettlementEntry }[] {
+  if (!store.getEpoch(epoch)) throw new ExportError('API_NOT_FOUND', `no epoch ${epoch}`);
+  return store.epochEntries(epoch).map((row) => {
+    const decoded = decodeEntry(row.entry);
+    if (!decoded.ok) throw new ExportError('API_INTERNAL', `stored entry does not decode: ${decoded.code}`);
+    return { bytes: row.entry, entry: decoded.value };
+  });
+}
+
+/** The bundle of an epoch; `channelIds` (hex) limits it to some channels (one customer's). */
+export function exportBundle(store: HubStore, epoch: bigint, channelIds?: readonly string[]): BundleJson {
+  const all = entriesOf(store, epoch);
+  const row = store.getEpoch(epoch)!;
+  const wanted = channelIds ? all.filter((e) => channelIds.includes(toHex(e.entry.channelId))) : all;
+  const inputs: BundleEntryInput[] = wanted.map(({ bytes, entry }) => {
+    const channel = store.getChannel(entry.channelId);
+    const head = signedHeadAt(store, entry.channelId, entry.toSeq);
+    if (!channel || !head) throw new ExportError('API_INTERNAL', `evidence missing for channel ${toHex(entry.channelId)}`);
+    const input: BundleEntryInput = { entry: bytes, channelRecord: channel.record, headVoucher: head.voucher, headSignature: head.signature };
+    if (entry.fromSeq > 1n) {
+      const prev = voucherAt(store, entry.channelId, entry.fromSeq - 1n);
+      if (!prev) throw new ExportError('API_INTERNAL', `voucher ${entry.fromSeq - 1n} missing for ${toHex(entry.channelId)}`);
+      input.prevVoucher = prev;
+    }
+    return input;
+  });
+  return buildBundle({ epochRecord: row.record, epochSignature: row.signature, entries: inputs, epochEntries: all.map((e) => e.bytes) });
+}
+
+export const CSV_HEADER =
+  'epoch,closed_at_ms,channel_id,device_key,unit,price_per_unit,from_seq,to_seq,delta_units,delta_amount,cum_units,cum_amount,head_hash';
+
+/** One line per channel settled in the epoch; integers as exact decimals, never floats. */
+export function exportCsv(store: HubStore, epoch: bigint): string {
+  const row = store.getEpoch(epoch);
+  const lines = [CSV_HEADER];
+  for (const { entry: e } of entriesOf(store, epoch)) {
+    const channel = store.getChannel(e.channelId);
+    const record = channel ? decodeChannelRecord(channel.record) : undefined;
+    const unit = record?.ok ? record.value.unit : '';
+    lines.push(
+      [
+        e.epoch, row!.closedAtMs, toHex(e.channelId), channel ? toHex(channel.deviceKey) : '', unit,
+        record?.ok ? record.value.pricePerUnit : '', e.fromSeq, e.toSeq, e.deltaUnits, e.deltaAmount, e.cumUnits,
+        e.cumAmount, toHex(e.headHash),
+      ].join(','),
+    );
+  }
+  return lines.join('\n') + '\n';
+}
