@@ -53,6 +53,9 @@ export interface HubConfig {
   readonly network: string | undefined;
   /** Logger; defaults to silent so embedding code (tests, simulator) stays quiet. */
   readonly log: (level: 'info' | 'warn' | 'error', message: string) => void;
+  /** The hub clock (ms since the epoch): expiry, credential window, timestamps. Tests and the
+   *  simulator may pass their own. */
+  readonly now: () => number;
 }
 
 export type HubConfigInput = Partial<Omit<HubConfig, 'mqttListen' | 'http' | 'brokerTls'>> & {
@@ -147,6 +150,7 @@ export function resolveConfig(input: HubConfigInput = {}): HubConfig {
     rejectionLogLimit: positiveInt('rejectionLogLimit', input.rejectionLogLimit ?? DEFAULTS.rejectionLogLimit),
     network: input.network,
     log: input.log ?? silent,
+    now: input.now ?? Date.now,
   };
   return Object.freeze(config);
 }

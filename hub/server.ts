@@ -37,7 +37,7 @@ export async function startHub(input: HubConfigInput = {}): Promise<HubHandle> {
   });
   const store = openStore(config.dataDir, config.sqliteSynchronous);
   const metrics = new HubMetrics({ processMetrics: true });
-  const core = new HubCore(config, identity, store, metrics);
+  const core = new HubCore(config, identity, store, metrics, config.now);
   const log = config.log;
 
   let broker: EmbeddedBroker | undefined;
@@ -48,6 +48,7 @@ export async function startHub(input: HubConfigInput = {}): Promise<HubHandle> {
     if (!config.brokerUrl) {
       broker = await startEmbeddedBroker({
         listen: config.mqttListen,
+        now: config.now,
         policy: {
           hubKey: identity.keyPair.publicKey,
           brokerSecret: identity.brokerSecret,

@@ -93,6 +93,7 @@ describe('ingest', () => {
     const resync = await d.nextControl('resync');
     expect(resync.reason).toBe('BAD_LINK');
     expect(resync.head.seq).toBe(2n);
+    hub.core.flush(); // control messages go out at once; the rejection row with the next commit
     expect(counts().BAD_LINK).toBe(1n);
     expect(hub.core.store.getChannel(d.channelId!)!.head.seq).toBe(2n);
   });
@@ -110,6 +111,7 @@ describe('ingest', () => {
     await d.publish(clone);
     const reject = await d.nextControl('reject');
     expect(reject.reason).toBe('EQUIVOCATION');
+    hub.core.flush();
     const row = hub.core.store.getChannel(d.channelId!)!;
     expect(row.equivocated).toBe(true);
     expect(row.head.cumUnits).toBe(4n);
@@ -124,6 +126,8 @@ describe('ingest', () => {
     await d.publish(d.build(3, 1n, generateKeyPair()));
     const reject = await d.nextControl('reject');
     expect(reject.reason).toBe('SIG_INVALID');
+    hub.core.flush();
+    expect(counts().SIG_INVALID).toBe(1n);
     expect(hub.core.store.getChannel(d.channelId!)!.head.seq).toBe(0n);
   });
 
