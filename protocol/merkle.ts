@@ -73,6 +73,8 @@ export function merkleProofs(leaves: readonly Uint8Array[]): MerkleProof[] {
 /**
  * Walks from the leaf to the root [P-8.3], skipping the levels where the node is the carried-up
  * last one, and requires every sibling to be used. False for any malformed proof; never throws.
+ * The root proves membership on its own, but not the leaf count: take leafCount from a signed
+ * source (the epoch record's entryCount [P-8.4]), as verifyBundle does.
  */
 export function verifyMerkleProof(leafBytes: Uint8Array, proof: MerkleProof, root: Uint8Array): boolean {
   if (!(leafBytes instanceof Uint8Array) || !(root instanceof Uint8Array) || root.length !== 32) return false;

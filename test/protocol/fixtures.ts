@@ -22,6 +22,7 @@ import {
   type EpochRecord,
   type Head,
   type KeyPair,
+  type SettlementEntry,
   type SegmentChannel,
   type Voucher,
   type VoucherFields,
@@ -92,6 +93,30 @@ export interface EpochFixture {
   bundle: BundleJson;
   record: EpochRecord;
   channels: ChannelFixture[];
+  inputs: BundleEntryInput[];
+}
+
+/**
+ * A bundle signed by the fixture hub over `inputs` (their entries form the whole epoch), with the
+ * record's totals computed from them unless `patch` overrides a field. Lets tests make a hub that
+ * signs wrong entries, to check that the evidence still catches them.
+ */
+export function signBundle(inputs: BundleEntryInput[], patch: Partial<EpochRecord> = {}): { bundle: BundleJson; record: EpochRecord } {
+  const entries = inputs.map((i) => i.entry as SettlementEntry);
+  const leaves = sortEntries(entries).map(encodeEntry);
+  const record: EpochRecord = {
+    network: 'test-net',
+    hubKey: hub.publicKey,
+    epoch: 5n,
+    closedAtMs: 1_700_000_100_000n,
+    entryCount: inputs.length,
+    totalDeltaAmount: entries.reduce((s, e) => s + e.deltaAmount, 0n),
+    prevRoot: new Uint8Array(32).fill(0xab),
+    root: merkleRoot(leaves),
+    ...patch,
+  };
+  const bundle = buildBundle({ epochRecord: encodeEpochRecord(record), epochSignature: signEpoch(record, hub.secretKey), entries: inputs });
+  return { bundle, record };
 }
 
 /**
@@ -101,7 +126,6 @@ export interface EpochFixture {
 export function settledEpoch(n: number, settledBefore = false): EpochFixture {
   const channels: ChannelFixture[] = [];
   const inputs: BundleEntryInput[] = [];
-  const entries = [];
   for (let k = 1; k <= n; k++) {
     const ch = makeChannel({ nonce: BigInt(k) });
     channels.push(ch);
@@ -113,27 +137,13 @@ export function settledEpoch(n: number, settledBefore = false): EpochFixture {
       settled = earlier.head;
     }
     const built = chainSegment(ch, settled, 2 + (k % 3), BigInt(k));
-    const entry = makeEntry(5n, ch.channelId, settled, built.head);
-    entries.push(entry);
     inputs.push({
-      entry,
+      entry: makeEntry(5n, ch.channelId, settled, built.head),
       channelRecord: ch.recordBytes,
       headVoucher: headVoucher(ch, built),
       headSignature: built.segment.signature,
       ...(prevVoucher === undefined ? {} : { prevVoucher: encodeVoucher(prevVoucher) }),
     });
   }
-  const leaves = sortEntries(entries).map(encodeEntry);
-  const record: EpochRecord = {
-    network: 'test-net',
-    hubKey: hub.publicKey,
-    epoch: 5n,
-    closedAtMs: 1_700_000_100_000n,
-    entryCount: n,
-    totalDeltaAmount: entries.reduce((s, e) => s + e.deltaAmount, 0n),
-    prevRoot: new Uint8Array(32).fill(0xab),
-    root: merkleRoot(leaves),
-  };
-  const bundle = buildBundle({ epochRecord: encodeEpochRecord(record), epochSignature: signEpoch(record, hub.secretKey), entries: inputs });
-  return { bundle, record, channels };
+  return { ...signBundle(inputs), channels, inputs };
 }
