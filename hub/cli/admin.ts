@@ -1,0 +1,138 @@
+// Management commands reach the hub one of two ways, chosen per call:
+//   - a hub is running on this data dir (hub.json names its pid and HTTP address): call its API,
+//     so the running hub's in-memory state and its devices are told at once;
+//   - otherwise: open the database directly with a HubCore that has no network attached.
+// Both implement Admin, so every command is written once.
+
+import { ApiError, type ApiErrorCode } from '../admin-errors.js';
+import { resolveConfig } from '../config.js';
+import { HubCore, type EnrolRequest } from '../core/hub-core.js';
+import { loadIdentity, openStore, readRunningInfo } from '../datadir.js';
+import { HubMetrics } from '../metrics.js';
+
+type Json = any; // eslint-disable-line @typescript-eslint/no-explicit-any -- views are printed, not typed here
+
+export interface Admin {
+  readonly mode: 'http' | 'local';
+  enrol(requests: EnrolRequest[]): Promise<Json>;
+  listDevices(): Promise<Json>;
+  showDevice(id: string): Promise<Json>;
+  revoke(id: string): Promise<Json>;
+  listChannels(): Promise<Json>;
+  showChannel(id: string): Promise<Json>;
+  topup(id: string, amount: bigint): Promise<Json>;
+  closeChannel(id: string): Promise<Json>;
+  settle(): Promise<Json>;
+  bundle(epoch: bigint, channels?: string[]): Promise<Json>;
+  csv(epoch: bigint): Promise<string>;
+  rejections(query: { limit?: number; reason?: string }): Promise<Json>;
+  stats(): Promise<Json>;
+  close(): void;
+}
+
+function processAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+class HttpAdmin implements Admin {
+  readonly mode = 'http';
+  constructor(
+    private readonly base: string,
+    private readonly token: string,
+  ) {}
+
+  private async call(method: 'GET' | 'POST', path: string, body?: unknown, raw = false): Promise<Json> {
+    const res = await fetch(this.base + path, {
+      method,
+      headers: { authorization: `Bearer ${this.token}`, ...(body !== undefined ? { 'content-type': 'application/json' } : {}) },
+      ...(body !== undefined ? { body: JSON.stringify(body, (_k, v: unknown) => (typeof v === 'bigint' ? v.toString() : v)) } : {}),
+    });
+    const text = await res.text();
+    if (!res.ok) {
+      let code: ApiErrorCode = 'API_INTERNAL';
+      let message = text;
+      try {
+        const e = (JSON.parse(text) as { error: { code: ApiErrorCode; message: string } }).error;
+        code = e.code;
+        message = e.message;
+      } catch {
+        /* not JSON: keep the text */
+      }
+      throw new ApiError(code, message);
+    }
+    return raw ? text : (JSON.parse(text) as Json);
+  }
+
+  enrol = async (requests: EnrolRequest[]) =>
+    (await this.call('POST', '/api/devices', {
+      devices: requests.map((r) => ({ ...r, pricePerUnit: r.pricePerUnit.toString(), capacity: r.capacity.toString() })),
+    })).enrolled;
+  listDevices = async () => (await this.call('GET', '/api/devices')).devices;
+  showDevice = (id: string) => this.call('GET', `/api/devices/${encodeURIComponent(id)}`);
+  revoke = (id: string) => this.call('POST', `/api/devices/${encodeURIComponent(id)}/revoke`);
+  listChannels = async () => (await this.call('GET', '/api/channels')).channels;
+  showChannel = (id: string) => this.call('GET', `/api/channels/${encodeURIComponent(id)}`);
+  topup = (id: string, amount: bigint) => this.call('POST', `/api/channels/${encodeURIComponent(id)}/topup`, { amount: amount.toString() });
+  closeChannel = (id: string) => this.call('POST', `/api/channels/${encodeURIComponent(id)}/close`);
+  settle = () => this.call('POST', '/api/settlements');
+  bundle = (epoch: bigint, channels?: string[]) =>
+    this.call('GET', `/api/settlements/${epoch}/bundle${channels?.length ? `?channel=${channels.join(',')}` : ''}`);
+  csv = (epoch: bigint) => this.call('GET', `/api/settlements/${epoch}/csv`, undefined, true) as Promise<string>;
+  rejections = (q: { limit?: number; reason?: string }) => {
+    const params = new URLSearchParams();
+    if (q.limit !== undefined) params.set('limit', String(q.limit));
+    if (q.reason) params.set('reason', q.reason);
+    return this.call('GET', `/api/rejections?${params}`);
+  };
+  stats = () => this.call('GET', '/api/stats');
+  close(): void {}
+}
+
+class LocalAdmin implements Admin {
+  readonly mode = 'local';
+  private readonly core: HubCore;
+  constructor(dataDir: string) {
+    const config = resolveConfig({ dataDir });
+    const identity = loadIdentity(config.dataDir);
+    this.core = new HubCore(config, identity, openStore(config.dataDir), new HubMetrics());
+  }
+  enrol = async (r: EnrolRequest[]) => this.core.enrol(r);
+  listDevices = async () => this.core.listDevices();
+  showDevice = async (id: string) => this.core.showDevice(id);
+  revoke = async (id: string) => this.core.revoke(id);
+  listChannels = async () => this.core.listChannels();
+  showChannel = async (id: string) => this.core.showChannel(id);
+  topup = async (id: string, amount: bigint) => this.core.topup(id, amount);
+  closeChannel = async (id: string) => this.core.closeChannel(id);
+  settle = async () => this.core.settle();
+  bundle = async (epoch: bigint, channels?: string[]) => this.core.bundle(epoch, channels);
+  csv = async (epoch: bigint) => this.core.csv(epoch);
+  rejections = async (q: { limit?: number; reason?: string }) => this.core.rejections(q);
+  stats = async () => this.core.stats();
+  close(): void {
+    this.core.store.close();
+  }
+}
+
+/** The running hub's API if there is one on this data dir, else the database directly. */
+export async function openAdmin(dataDir: string): Promise<Admin> {
+  const dir = resolveConfig({ dataDir }).dataDir;
+  const running = readRunningInfo(dir);
+  if (running && processAlive(running.pid)) {
+    const identity = loadIdentity(dir);
+    try {
+      const res = await fetch(`${running.http}/healthz`, { signal: AbortSignal.timeout(3_000) });
+      if (res.ok) return new HttpAdmin(running.http, identity.adminToken);
+    } catch {
+      /* fall through */
+    }
+    // Writing behind a live hub's back would leave its memory wrong: refuse instead.
+    throw new Error(`a hub (pid ${running.pid}) runs on ${dir} but its API at ${running.http} does not answer`);
+  }
+  return new LocalAdmin(dir);
+}
