@@ -61,15 +61,17 @@ function onlyKeys(obj: JsonObject, allowed: readonly string[], where: string, re
 }
 
 /** Lowercase hex of an exact (or any, when length is undefined) byte length; reports otherwise. */
-function hexField(obj: JsonObject, key: string, where: string, report: Report, length?: number): Uint8Array | undefined {
-  const value = obj[key];
+function parseHex(value: unknown, where: string, report: Report, length?: number): Uint8Array | undefined {
   const bytes = typeof value === 'string' && LOWER_HEX.test(value) ? fromHex(value) : undefined;
   if (bytes === undefined || (length !== undefined && bytes.length !== length)) {
-    report('DECODE_FIELD', `${where}.${key} is not lowercase hex${length === undefined ? '' : ` of ${length} bytes`}`);
+    report('DECODE_FIELD', `${where} is not lowercase hex${length === undefined ? '' : ` of ${length} bytes`}`);
     return undefined;
   }
   return bytes;
 }
+
+const hexField = (obj: JsonObject, key: string, where: string, report: Report, length?: number) =>
+  parseHex(obj[key], `${where}.${key}`, report, length);
 
 function proofField(obj: JsonObject, where: string, report: Report): MerkleProof | undefined {
   const proof = obj.proof;
@@ -79,7 +81,7 @@ function proofField(obj: JsonObject, where: string, report: Report): MerkleProof
   const isCount = (n: unknown): n is number => Number.isInteger(n) && (n as number) >= 0 && (n as number) <= MAX_LEAVES;
   if (!isCount(index) || !isCount(leafCount)) return void report('DECODE_FIELD', `${where}.proof index and leafCount are u32`);
   if (!Array.isArray(siblings) || siblings.length > 32) return void report('DECODE_FIELD', `${where}.proof.siblings`);
-  const parsed = siblings.map((s, i) => hexField({ s }, 's', `${where}.proof.siblings[${i}]`, report, 32));
+  const parsed = siblings.map((s: unknown, i) => parseHex(s, `${where}.proof.siblings[${i}]`, report, 32));
   if (parsed.some((s) => s === undefined)) return undefined;
   return { index, leafCount, siblings: parsed as Uint8Array[] };
 }
