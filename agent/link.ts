@@ -68,6 +68,9 @@ export class MqttLink extends EventEmitter<LinkEvents> {
       connectTimeout: 10_000,
       keepalive: this.opts.keepaliveSeconds ?? 30,
       resubscribe: false,
+      // mqtt-packet otherwise pre-builds 65,536 two-byte Buffers for message ids (about 6 MiB of
+      // heap): too much for a 512 MB board, and for a simulator it buys nothing measurable.
+      writeCache: false,
       will: { topic: will.topic, payload: asBuffer(will.payload), qos: 1, retain: false },
       ...(this.opts.tls ?? {}),
     };

@@ -67,6 +67,8 @@ export function openOutboxDatabase(path: string, options: { readonly?: boolean }
   if (options.readonly !== true) {
     db.pragma('journal_mode = WAL');
     db.pragma('synchronous = FULL');
+    // The outbox is appended at one end and deleted at the other: a small page cache is enough.
+    db.pragma('cache_size = -1024');
   }
   db.pragma('busy_timeout = 5000');
   return db;
