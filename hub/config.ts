@@ -2,6 +2,7 @@
 // partial object, `resolveConfig` merges the defaults, validates every field once and returns a
 // frozen result. No other module reads process.env or re-validates.
 
+import { availableParallelism } from 'node:os';
 import { isAbsolute, resolve } from 'node:path';
 
 export interface HostPort {
@@ -45,6 +46,8 @@ export interface HubConfig {
   readonly commitMaxSegments: number;
   /** Extra wait before a commit to gather more segments; 0 = commit at the end of the I/O turn. */
   readonly commitDelayMs: number;
+  /** Worker threads checking device signatures; 0 = on the main thread. */
+  readonly verifyWorkers: number;
   /** SQLite synchronous mode; FULL by default because a receipt promises durability. */
   readonly sqliteSynchronous: 'FULL' | 'NORMAL';
   /** Recent rejection rows kept for inspection (counts are kept forever). */
@@ -146,6 +149,7 @@ export function resolveConfig(input: HubConfigInput = {}): HubConfig {
     reorderMaxTotal: positiveInt('reorderMaxTotal', input.reorderMaxTotal ?? DEFAULTS.reorderMaxTotal),
     commitMaxSegments: positiveInt('commitMaxSegments', input.commitMaxSegments ?? DEFAULTS.commitMaxSegments),
     commitDelayMs: nonNegativeInt('commitDelayMs', input.commitDelayMs ?? DEFAULTS.commitDelayMs),
+    verifyWorkers: nonNegativeInt('verifyWorkers', input.verifyWorkers ?? Math.min(4, Math.max(1, availableParallelism() - 1))),
     sqliteSynchronous: synchronous,
     rejectionLogLimit: positiveInt('rejectionLogLimit', input.rejectionLogLimit ?? DEFAULTS.rejectionLogLimit),
     network: input.network,

@@ -13,6 +13,7 @@ export const HUB_REASONS = {
   HUB_STATUS_INVALID: 'a status message that does not decode [P-6.6]',
   HUB_REORDER_EXPIRED: 'a segment waited in the reorder buffer longer than the reorder window',
   HUB_COMMIT_FAILED: 'the database refused the write; nothing was acknowledged',
+  HUB_AFTER_INVALID: 'chained after a segment whose signature failed; dropped, the device re-sends after RESYNC',
   HUB_INTERNAL: 'an unexpected error while handling the message (a bug); logged, nothing changed',
 } as const;
 

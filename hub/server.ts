@@ -9,6 +9,7 @@ import { HubCore } from './core/hub-core.js';
 import { clearRunningInfo, initDataDir, openStore, writeRunningInfo, type HubIdentity } from './datadir.js';
 import { startHttp, type HttpServer } from './http/server.js';
 import { connectLink, type HubLink } from './link.js';
+import { SignaturePool } from './ingest/signature-pool.js';
 import { HubMetrics } from './metrics.js';
 
 export interface HubHandle {
@@ -37,7 +38,8 @@ export async function startHub(input: HubConfigInput = {}): Promise<HubHandle> {
   });
   const store = openStore(config.dataDir, config.sqliteSynchronous);
   const metrics = new HubMetrics({ processMetrics: true });
-  const core = new HubCore(config, identity, store, metrics, config.now);
+  const pool = config.verifyWorkers > 0 ? new SignaturePool(config.verifyWorkers) : undefined;
+  const core = new HubCore(config, identity, store, metrics, config.now, pool);
   const log = config.log;
 
   let broker: EmbeddedBroker | undefined;
@@ -121,6 +123,7 @@ export async function startHub(input: HubConfigInput = {}): Promise<HubHandle> {
           core.pipeline.commit.stop();
           await link!.close();
           if (broker) await broker.close();
+          await pool?.close();
           store.close();
           clearRunningInfo(config.dataDir, process.pid);
         })()),
@@ -131,6 +134,7 @@ export async function startHub(input: HubConfigInput = {}): Promise<HubHandle> {
     await http?.close().catch(() => {});
     await link?.close().catch(() => {});
     await broker?.close().catch(() => {});
+    await pool?.close();
     store.close();
     throw err;
   }

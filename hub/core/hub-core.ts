@@ -17,6 +17,7 @@ import { ApiError } from '../admin-errors.js';
 import type { HubConfig } from '../config.js';
 import type { HubIdentity } from '../datadir.js';
 import { IngestPipeline } from '../ingest/pipeline.js';
+import type { SignaturePool } from '../ingest/signature-pool.js';
 import type { Downlink } from '../ingest/types.js';
 import type { HubMetrics } from '../metrics.js';
 import { exportBundle, exportCsv, ExportError } from '../settlement/export.js';
@@ -57,6 +58,7 @@ export class HubCore {
     readonly store: HubStore,
     readonly metrics: HubMetrics,
     readonly now: () => number = Date.now,
+    pool?: SignaturePool,
   ) {
     this.registry = Registry.load(store);
     const downlink: Downlink = {
@@ -71,6 +73,7 @@ export class HubCore {
       controls: this.controls,
       config,
       now,
+      pool,
       onHello: (hex) => this.greet(hex, true),
       onOffline: (hex) => this.setConnected(hex, false),
     });

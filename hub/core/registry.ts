@@ -19,6 +19,14 @@ export interface PendingSegment {
   receivedAtMs: bigint;
   /** performance.now() when the message reached the hub, for the latency histogram. */
   arrivedAt: number;
+  /** 'pending' while a worker checks the device signature; only 'ok' segments are committed. */
+  signature: 'ok' | 'pending';
+}
+
+/** The chain head at the end of a pending segment. */
+export function pendingHead(p: PendingSegment) {
+  const j = p.hashes.length - 1;
+  return { seq: p.lastSeq, hash: p.hashes[j]!, cumUnits: p.cumUnits[j]!, cumAmount: p.cumAmounts[j]! };
 }
 
 export interface WaitingSegment {

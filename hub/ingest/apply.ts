@@ -14,6 +14,7 @@ export function applyStep(
   bytes: Uint8Array,
   nowMs: number,
   arrivedAt: number,
+  signature: 'ok' | 'pending',
 ): Step<PendingSegment> {
   const lastSeq = verified.head.seq;
   // Device time is informational [P-4.1]; the hub clock decides expiry.
@@ -30,6 +31,7 @@ export function applyStep(
     bytes,
     receivedAtMs: BigInt(nowMs),
     arrivedAt,
+    signature,
   };
   ch.pending.push(pending);
   ch.head = verified.head;

@@ -5,7 +5,8 @@
 
 import { performance } from 'node:perf_hooks';
 import type { Controls } from '../core/controls.js';
-import type { LiveChannel, Registry } from '../core/registry.js';
+import type { Head } from '../../protocol/index.js';
+import { pendingHead, type LiveChannel, type Registry } from '../core/registry.js';
 import type { HubMetrics } from '../metrics.js';
 import type { CommitBatch, EquivocationRow, HeadUpdate, HubStore, RejectionRow, SegmentRow } from '../store/types.js';
 import { dropWaiting } from './reorder.js';
@@ -67,6 +68,10 @@ export class GroupCommit {
     this.schedule();
   }
 
+  get isStopped(): boolean {
+    return this.stopped;
+  }
+
   get idle(): boolean {
     return this.touched.size === 0 && this.reack.size === 0 && this.rejections.length === 0 && this.equivocations.length === 0;
   }
@@ -96,25 +101,35 @@ export class GroupCommit {
     const segments: SegmentRow[] = [];
     const heads: HeadUpdate[] = [];
     const receipts = new Map<LiveChannel, Uint8Array>();
+    // Per channel, only the prefix of segments whose signature is confirmed can be committed; the
+    // rest wait for their worker (and keep the channel in the next commit).
+    const ready = new Map<LiveChannel, { count: number; head: Head }>();
     for (const ch of channels) {
-      for (const p of ch.pending) {
-        const j = p.hashes.length - 1;
+      let count = 0;
+      while (count < ch.pending.length && ch.pending[count]!.signature === 'ok') count++;
+      const head = count > 0 ? pendingHead(ch.pending[count - 1]!) : ch.durable;
+      ready.set(ch, { count, head });
+      for (let i = 0; i < count; i++) {
+        const p = ch.pending[i]!;
+        const last = pendingHead(p);
         segments.push({
           channelId: ch.id,
           firstSeq: p.firstSeq,
           newFromSeq: p.newFromSeq,
           lastSeq: p.lastSeq,
-          headHash: p.hashes[j]!,
-          cumUnits: p.cumUnits[j]!,
-          cumAmount: p.cumAmounts[j]!,
+          headHash: last.hash,
+          cumUnits: last.cumUnits,
+          cumAmount: last.cumAmount,
           bytes: p.bytes,
           receivedAtMs: p.receivedAtMs,
         });
       }
-      const advanced = ch.head.seq !== ch.durable.seq;
-      const receipt = advanced ? this.controls.receiptFor(ch, ch.head) : null;
+      const advanced = head.seq !== ch.durable.seq;
+      // Segments still waiting for their signature come back here when their worker answers.
+      if (!advanced && !ch.stateDirty) continue;
+      const receipt = advanced ? this.controls.receiptFor(ch, head) : null;
       if (receipt) receipts.set(ch, receipt);
-      heads.push({ channelId: ch.id, expectedSeq: ch.durable.seq, head: ch.head, state: ch.state, receipt, atMs: nowMs });
+      heads.push({ channelId: ch.id, expectedSeq: ch.durable.seq, head, state: ch.state, receipt, atMs: nowMs });
     }
     const batch: CommitBatch = {
       segments,
@@ -147,21 +162,21 @@ export class GroupCommit {
     }
     const published = performance.now();
     for (const ch of channels) {
-      const units = ch.head.cumUnits - ch.durable.cumUnits;
-      const vouchers = ch.head.seq - ch.durable.seq;
-      for (const p of ch.pending) this.metrics.ingestLatency.observe((published - p.arrivedAt) / 1000);
-      this.metrics.segmentsAccepted.inc(ch.pending.length);
-      this.metrics.vouchersAccepted.inc(Number(vouchers));
-      this.metrics.unitsAccepted.inc(Number(units));
-      ch.pending = [];
-      ch.durable = ch.head;
+      const { count, head } = ready.get(ch)!;
+      const committed = ch.pending.splice(0, count);
+      for (const p of committed) this.metrics.ingestLatency.observe((published - p.arrivedAt) / 1000);
+      this.metrics.segmentsAccepted.inc(committed.length);
+      this.metrics.vouchersAccepted.inc(Number(head.seq - ch.durable.seq));
+      this.metrics.unitsAccepted.inc(Number(head.cumUnits - ch.durable.cumUnits));
+      ch.durable = head;
       ch.stateDirty = false;
       const receipt = receipts.get(ch);
       if (receipt) {
         ch.lastReceipt = receipt;
         this.controls.publishReceipt(ch, receipt);
       }
-      if (ch.exhaustedNotice) {
+      // Tell the device only once the head that exhausted the channel is committed [P-7.3].
+      if (ch.exhaustedNotice && ch.pending.length === 0) {
         ch.exhaustedNotice = false;
         this.controls.capacity(ch);
       }

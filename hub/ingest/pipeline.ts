@@ -9,7 +9,7 @@ import { performance } from 'node:perf_hooks';
 import { fromHex, type Segment } from '../../protocol/index.js';
 import type { HubConfig } from '../config.js';
 import type { Controls } from '../core/controls.js';
-import type { LiveChannel, Registry } from '../core/registry.js';
+import { pendingHead, type LiveChannel, type PendingSegment, type Registry } from '../core/registry.js';
 import type { HubMetrics } from '../metrics.js';
 import type { HubStore } from '../store/types.js';
 import { applyStep, markExhausted } from './apply.js';
@@ -18,6 +18,7 @@ import { GroupCommit } from './commit.js';
 import { decodeStep } from './decode.js';
 import { bufferSegment, dropWaiting, gapExpired, takeReady } from './reorder.js';
 import { sequenceStep } from './sequence.js';
+import type { SignaturePool } from './signature-pool.js';
 import type { Rejection } from './types.js';
 import { signedByDevice, verifyStep } from './verify.js';
 
@@ -28,6 +29,8 @@ export interface PipelineDeps {
   controls: Controls;
   config: HubConfig;
   now: () => number;
+  /** Worker threads for signature checks; undefined = check on the main thread. */
+  pool: SignaturePool | undefined;
   /** A device said hello or online [P-6.6]: answer with its GRANT. */
   onHello(deviceHex: string): void;
   onOffline(deviceHex: string): void;
@@ -112,14 +115,53 @@ export class IngestPipeline {
       }
       case 'next':
       case 'tail': {
-        const verified = verifyStep(ch, s, placement.prev);
+        const verified = verifyStep(ch, s, placement.prev, this.d.pool);
         if (!verified.ok) return this.reject(verified.rejection);
-        const applied = applyStep(ch, s, verified.value, placement.newFromSeq, bytes, this.d.now(), arrivedAt);
+        const { check } = verified.value;
+        const applied = applyStep(ch, s, verified.value.verified, placement.newFromSeq, bytes, this.d.now(), arrivedAt, check ? 'pending' : 'ok');
         if (!applied.ok) return this.reject(applied.rejection);
         ch.resyncedAtSeq = null;
         this.commit.accepted(ch);
+        if (check) {
+          const entry = applied.value;
+          void this.d.pool!.verify(check).then((valid) => this.signatureChecked(ch, entry, valid));
+        }
         return;
       }
+    }
+  }
+
+  /**
+   * A worker's verdict on a segment already chained in memory. Valid: it may be committed. Invalid
+   * (or not checkable): it and every segment chained after it are dropped, the live head goes back
+   * to the segment before, and the device is asked to re-send from there [P-5.3].
+   */
+  private signatureChecked(ch: LiveChannel, entry: PendingSegment, valid: boolean | undefined): void {
+    try {
+      if (this.commit.isStopped) return; // shutting down: nothing more is committed or sent
+      const k = ch.pending.indexOf(entry);
+      if (k < 0 || this.d.registry.channels.get(ch.idHex) !== ch) return; // rolled back meanwhile
+      if (valid === true) {
+        entry.signature = 'ok';
+        this.commit.stateChanged(ch);
+        return;
+      }
+      const dropped = ch.pending.splice(k);
+      const before = ch.pending[k - 1];
+      ch.head = before ? pendingHead(before) : ch.durable;
+      if (ch.state === 'exhausted' && ch.head.cumAmount + ch.pricePerUnit <= ch.capacity) {
+        ch.state = 'open';
+        ch.exhaustedNotice = false;
+      }
+      dropped.forEach((p, i) => {
+        const base = { deviceHex: ch.deviceHex, channel: ch, seq: p.lastSeq, vouchers: Number(p.lastSeq - p.newFromSeq + 1n) };
+        if (i === 0) this.reject({ stage: 'verify', ...base, reason: valid === false ? 'SIG_INVALID' : 'HUB_INTERNAL', detail: valid === false ? undefined : 'signature check did not run' } as Rejection);
+        else this.reject({ stage: 'verify', ...base, reason: 'HUB_AFTER_INVALID' }, false);
+      });
+      this.d.controls.resync(ch, ch.head, valid === false ? 'SIG_INVALID' : 'SEQ_GAP');
+      this.commit.stateChanged(ch);
+    } catch (err) {
+      this.d.config.log('error', `ingest: unexpected ${(err as Error).stack ?? String(err)}`);
     }
   }
 

@@ -3,16 +3,27 @@
 
 import { verifySegment, verifySegmentSignature, type Head, type Segment, type VerifiedSegment } from '../../protocol/index.js';
 import type { LiveChannel } from '../core/registry.js';
+import { deferringBackend, type SignatureCheck, type SignaturePool } from './signature-pool.js';
 import { pass, stop, type Step } from './types.js';
 
-export function verifyStep(ch: LiveChannel, s: Segment, prev: Head): Step<VerifiedSegment> {
-  const result = verifySegment(s, prev, {
-    channelId: ch.id,
-    deviceKey: ch.deviceKey,
-    pricePerUnit: ch.pricePerUnit,
-    capacity: ch.capacity,
-  });
-  if (result.ok) return pass(result.value);
+/**
+ * With a signature pool, the chain rules and the strict pre-checks run here and the equation check
+ * is returned as `check` for a worker; without one, everything runs here.
+ */
+export function verifyStep(
+  ch: LiveChannel,
+  s: Segment,
+  prev: Head,
+  pool: SignaturePool | undefined,
+): Step<{ verified: VerifiedSegment; check: SignatureCheck | undefined }> {
+  const deferred = pool ? deferringBackend() : undefined;
+  const result = verifySegment(
+    s,
+    prev,
+    { channelId: ch.id, deviceKey: ch.deviceKey, pricePerUnit: ch.pricePerUnit, capacity: ch.capacity },
+    ...(deferred ? [deferred.backend] : []),
+  );
+  if (result.ok) return pass({ verified: result.value, check: deferred?.take() });
   return stop({
     stage: 'verify',
     reason: result.code,

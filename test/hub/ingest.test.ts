@@ -6,14 +6,15 @@ import type { HubHandle } from '../../hub/server.js';
 import { readyDevice } from './helpers/device.js';
 import { tempDir, testHub } from './helpers/hub.js';
 
-describe('ingest', () => {
+// Once with signatures checked on the main thread, once on worker threads (the default).
+describe.each([0, 2])('ingest (verifyWorkers %i)', (verifyWorkers) => {
   let tmp: ReturnType<typeof tempDir>;
   let hub: HubHandle;
   const devices: { disconnect(): Promise<void> }[] = [];
 
   beforeEach(async () => {
     tmp = tempDir();
-    hub = await testHub(tmp.dir);
+    hub = await testHub(tmp.dir, { verifyWorkers });
   });
   afterEach(async () => {
     for (const d of devices.splice(0)) await d.disconnect();
@@ -64,7 +65,7 @@ describe('ingest', () => {
 
   it('asks for a resync when a gap does not fill, and takes the re-sent stream', async () => {
     await hub.close();
-    hub = await testHub(tmp.dir, { reorderWindowMs: 100 });
+    hub = await testHub(tmp.dir, { reorderWindowMs: 100, verifyWorkers });
     const d = await readyDevice(hub);
     devices.push(d);
     const s1 = d.build(4);
@@ -120,15 +121,28 @@ describe('ingest', () => {
     expect(evidence[0]!.seq).toBe(4n);
   });
 
-  it('refuses a forged signature without changing the balance', async () => {
+  it('refuses a forged signature without changing the balance, and drops what was chained after it', async () => {
     const d = await readyDevice(hub);
     devices.push(d);
-    await d.publish(d.build(3, 1n, generateKeyPair()));
+    const base = d.head!;
+    const forged = d.build(3, 1n, generateKeyPair());
+    const after = d.build(3);
+    await d.publish(forged);
+    await d.publish(after);
     const reject = await d.nextControl('reject');
     expect(reject.reason).toBe('SIG_INVALID');
+    expect(reject.seq).toBe(3n);
+    // The device re-signs and re-sends from the hub's head.
+    d.head = base;
+    d.built.length = 0;
+    const honest = d.build(6);
+    await d.publish(honest);
+    expect((await d.receiptAtLeast(6n)).cumUnits).toBe(6n);
     hub.core.flush();
     expect(counts().SIG_INVALID).toBe(1n);
-    expect(hub.core.store.getChannel(d.channelId!)!.head.seq).toBe(0n);
+    const row = hub.core.store.getChannel(d.channelId!)!;
+    expect(row.head.seq).toBe(6n);
+    expect(row.head.cumUnits).toBe(6n);
   });
 
   it('survives garbage on the uplink: every kind of bad bytes is counted, nothing changes', async () => {

@@ -47,14 +47,16 @@ export async function closeClient(client: MqttClient): Promise<void> {
 export class Inbox {
   readonly messages: { topic: string; payload: Uint8Array }[] = [];
   private waiters: { pred: (m: { topic: string; payload: Uint8Array }) => boolean; resolve: (m: { topic: string; payload: Uint8Array }) => void }[] = [];
-  private cursor = 0;
+  /** Messages already returned by next(): each is returned once, whatever order they are asked in. */
+  private readonly taken = new Set<number>();
 
   constructor(client: MqttClient) {
     client.on('message', (topic, payload) => {
       const m = { topic, payload: new Uint8Array(payload) };
       this.messages.push(m);
       this.waiters = this.waiters.filter((w) => {
-        if (w.pred(m)) {
+        if (!this.taken.has(this.messages.length - 1) && w.pred(m)) {
+          this.taken.add(this.messages.length - 1);
           w.resolve(m);
           return false;
         }
@@ -63,22 +65,14 @@ export class Inbox {
     });
   }
 
-  /** The first message after the last one `next` returned that satisfies pred. */
+  /** The earliest message (past or future) that satisfies pred and was not returned before. */
   next(pred: (m: { topic: string; payload: Uint8Array }) => boolean = () => true): Promise<{ topic: string; payload: Uint8Array }> {
-    for (let i = this.cursor; i < this.messages.length; i++) {
-      if (pred(this.messages[i]!)) {
-        this.cursor = i + 1;
+    for (let i = 0; i < this.messages.length; i++) {
+      if (!this.taken.has(i) && pred(this.messages[i]!)) {
+        this.taken.add(i);
         return Promise.resolve(this.messages[i]!);
       }
     }
-    return new Promise((resolve) => {
-      this.waiters.push({
-        pred,
-        resolve: (m) => {
-          this.cursor = this.messages.indexOf(m) + 1;
-          resolve(m);
-        },
-      });
-    });
+    return new Promise((resolve) => this.waiters.push({ pred, resolve }));
   }
 }

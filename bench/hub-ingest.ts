@@ -1,0 +1,128 @@
+// Hub ingest benchmark: `npx tsx bench/hub-ingest.ts [--devices N] [--vouchers64 N] [--vouchers1 N]`
+// (or `npm run bench hub-ingest`).
+// End to end: publishers -> broker -> hub -> SQLite commit (WAL, synchronous=FULL) -> receipt
+// back to the publisher; the clock runs from "go" until every device holds a receipt covering
+// its last seq. Two shapes: chained segments of 64 vouchers, and one voucher (one signature) per
+// segment. The same payloads are then sent through a plain aedes broker (no hooks) to one MQTT.js
+// subscriber in this process: the raw broker rate the hub is compared with, in the same run.
+// The devices run in a child process (bench/hub-ingest/publisher.ts) with segments signed before
+// the clock starts; the hub and its embedded broker run here.
+import { fork, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { createServer, type AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { Aedes } from 'aedes';
+import mqtt from 'mqtt';
+import { generateKeyPair, toHex } from '../protocol/index.js';
+import { startHub, type HubHandle } from '../hub/server.js';
+import type { DeviceSpec, FromChild, ToChild } from './hub-ingest/publisher.js';
+
+const arg = (name: string, fallback: number): number => {
+  const i = process.argv.indexOf(`--${name}`);
+  return i > 0 ? Number(process.argv[i + 1]) : fallback;
+};
+const DEVICES = arg('devices', 32);
+const VOUCHERS_64 = arg('vouchers64', 640_000);
+const VOUCHERS_1 = arg('vouchers1', 40_000);
+
+function child(): { proc: ChildProcess; next: <K extends FromChild['kind']>(kind: K) => Promise<Extract<FromChild, { kind: K }>>; tell: (m: ToChild) => void } {
+  const proc = fork(fileURLToPath(new URL('./hub-ingest/publisher.ts', import.meta.url)), { execArgv: ['--import', 'tsx'], stdio: 'inherit' });
+  return {
+    proc,
+    tell: (m) => proc.send(m),
+    next: (kind) =>
+      new Promise((resolve, reject) => {
+        const onMessage = (m: FromChild) => {
+          if (m.kind !== kind) return;
+          proc.off('message', onMessage);
+          resolve(m as never);
+        };
+        proc.on('message', onMessage);
+        proc.once('exit', (code) => reject(new Error(`publisher exited with ${code}`)));
+      }),
+  };
+}
+
+async function rawBroker() {
+  const broker = await Aedes.createBroker({ concurrency: 1_000 });
+  const server = createServer(broker.handle);
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const url = `mqtt://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  return { url, close: async () => { await new Promise<void>((r) => broker.close(() => r())); await new Promise<void>((r) => server.close(() => r())); } };
+}
+
+interface Result {
+  shape: string;
+  vouchers: number;
+  messages: number;
+  e2eMs: number;
+  rawMs: number;
+}
+
+async function run(hub: HubHandle, perSegment: number, totalVouchers: number): Promise<Result> {
+  const segmentsPerDevice = Math.max(1, Math.round(totalVouchers / perSegment / DEVICES));
+  const keys = Array.from({ length: DEVICES }, () => generateKeyPair());
+  const enrolled = hub.core.enrol(
+    keys.map((k) => ({ publicKey: toHex(k.publicKey), unit: 'Wh', pricePerUnit: 3n, capacity: 1n << 62n })),
+  );
+  const devices: DeviceSpec[] = keys.map((k, i) => ({
+    secretHex: toHex(k.secretKey),
+    publicHex: toHex(k.publicKey),
+    channelIdHex: enrolled[i]!.channel.channelId,
+    price: '3',
+  }));
+  const c = child();
+  c.tell({ kind: 'setup', url: hub.mqttUrl, hubKeyHex: hub.publicKeyHex, devices, perSegment, segmentsPerDevice });
+  await c.next('ready');
+  const t0 = performance.now();
+  c.tell({ kind: 'go' });
+  const done = await c.next('done');
+  const e2eMs = performance.now() - t0;
+
+  // The same payloads through a plain broker to one subscriber here, in the same run.
+  const raw = await rawBroker();
+  const sub = await mqtt.connectAsync(raw.url, { clientId: 'raw-sub', protocolVersion: 4 });
+  await sub.subscribeAsync('raw/#', { qos: 1 });
+  c.tell({ kind: 'raw-setup', url: raw.url });
+  const { messages } = await c.next('raw-ready');
+  let received = 0;
+  const allIn = new Promise<void>((resolve) => sub.on('message', () => ++received === messages && resolve()));
+  const t1 = performance.now();
+  c.tell({ kind: 'raw-go' });
+  await allIn;
+  const rawMs = performance.now() - t1;
+  c.tell({ kind: 'exit' });
+  await sub.endAsync();
+  await raw.close();
+  return { shape: `segments of ${perSegment}`, vouchers: done.vouchers, messages, e2eMs, rawMs };
+}
+
+const fmt = (n: number) => Math.round(n).toLocaleString('en-US');
+
+async function main(): Promise<void> {
+  const dir = mkdtempSync(join(tmpdir(), 'tally-bench-hub-'));
+  const hub = await startHub({ dataDir: dir, mqttListen: '127.0.0.1:0', http: '127.0.0.1:0', network: 'bench' });
+  try {
+    const results = [await run(hub, 64, VOUCHERS_64), await run(hub, 1, VOUCHERS_1)];
+    const stats = hub.core.stats();
+    console.log(`tally hub ingest: ${DEVICES} devices, embedded aedes, SQLite WAL synchronous=${hub.config.sqliteSynchronous}, node ${process.version}`);
+    console.log('shape               vouchers  e2e vouchers/s  e2e msgs/s  raw broker msgs/s  ratio');
+    for (const r of results) {
+      const e2eMsgs = r.messages / (r.e2eMs / 1000);
+      const rawMsgs = r.messages / (r.rawMs / 1000);
+      console.log(
+        `${r.shape.padEnd(18)} ${fmt(r.vouchers).padStart(9)}  ${fmt(r.vouchers / (r.e2eMs / 1000)).padStart(14)}  ${fmt(e2eMsgs).padStart(10)}  ${fmt(rawMsgs).padStart(17)}  ${(e2eMsgs / rawMsgs).toFixed(2).padStart(5)}`,
+      );
+    }
+    const expected = results.reduce((n, r) => n + r.vouchers, 0);
+    console.log(`committed vouchers ${stats.acceptedVouchers} (expected ${expected}), rejected ${stats.rejectedVouchers}`);
+    if (stats.acceptedVouchers !== String(expected)) process.exitCode = 1;
+  } finally {
+    await hub.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+await main();
