@@ -132,7 +132,7 @@ try {
     console.log(`| RSS streaming sim:10000, ${r.label}: peak / median (private part at peak) | ${r.peakMiB.toFixed(1)} / ${r.medianMiB.toFixed(1)} MiB (${r.anonMiB.toFixed(1)} MiB), ${r.units} units signed |`);
   }
   for (const c of cpu) {
-    console.log(`| CPU per unit at ${c.rate.toLocaleString('en-US')} units/s | ${c.perUnit.toFixed(1)} µs (${c.cpuMicros} µs for ${c.units} units) |`);
+    console.log(`| CPU per unit at ${c.rate.toLocaleString('en-US')} unit${c.rate === 1 ? '' : 's'}/s | ${c.perUnit.toFixed(1)} µs (${c.cpuMicros} µs for ${c.units} units) |`);
   }
   console.log(`| outbox disk per unit (${disk.units.toLocaleString('en-US')} vouchers, 64 per segment) | ${disk.perUnit.toFixed(1)} bytes (${disk.bytes} bytes) |`);
 } finally {
