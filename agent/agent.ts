@@ -121,7 +121,7 @@ export class Agent extends EventEmitter<AgentEvents> {
     });
     this.link.on('up', () => this.onLinkUp());
     this.link.on('down', (why) => this.onLinkDown(why));
-    this.link.on('error', (msg) => this.log('LINK_ERROR', msg));
+    this.link.on('error', (msg) => this.logThrottled('LINK_ERROR', msg));
     this.link.on('message', (topic, payload) => this.onMessage(topic, payload));
   }
 
@@ -421,6 +421,7 @@ export class Agent extends EventEmitter<AgentEvents> {
     });
     if (verdict.ok === 'stale') {
       this.counters.receiptsIgnored++;
+      this.log('RECEIPT_STALE');
       return;
     }
     if (!verdict.ok) {
@@ -568,7 +569,7 @@ export class Agent extends EventEmitter<AgentEvents> {
     this.emit('log', detail === undefined ? { level: def.level, code, message: def.message } : { level: def.level, code, message: def.message, detail });
   }
 
-  /** Repeated meter problems are logged once a minute, not once a poll; they are always counted. */
+  /** Repeated meter and link problems are logged once a minute per code, not once a poll or retry. */
   private logThrottled(code: AgentCode, detail: string): void {
     const now = this.clock.now();
     const last = this.lastMeterLog.get(code);

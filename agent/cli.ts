@@ -6,7 +6,7 @@ import { Command } from 'commander';
 import { toHex } from '../protocol/index.js';
 import { Agent } from './agent.js';
 import { systemClock } from './clock.js';
-import type { AgentLogEntry } from './codes.js';
+import { AGENT_CODES, type AgentLogEntry } from './codes.js';
 import { ConfigError, resolveConfig, type AgentCommand, type AgentConfig } from './config.js';
 import { ensureDeviceKey, KeyFileError, loadDeviceKey, OUTBOX_FILE } from './keys.js';
 import { createMeterSource } from './meter/index.js';
@@ -74,7 +74,8 @@ async function run(opts: Record<string, unknown>): Promise<void> {
   const crashAt = config.crashAt;
   const agent = new Agent({
     keyPair, hubKey: config.hubKey!, store: openSqliteOutbox(db, toHex(keyPair.publicKey)),
-    meter: createMeterSource(config.meter, { clock: systemClock, pollMs: config.pollMs, stdin: process.stdin }),
+    // process.stdin is touched only for the stdin meter: opening it otherwise can hold a terminal.
+    meter: createMeterSource(config.meter, { clock: systemClock, pollMs: config.pollMs, ...(config.meter.kind === 'stdin' ? { stdin: process.stdin } : {}) }),
     broker: { url: config.broker!, ...(tls ? { tls } : {}) },
     batch: config.batch, batchMs: config.batchMs, window: config.window, maxBacklog: config.maxBacklog,
     ackTimeoutMs: config.ackTimeoutMs, reconnectMinMs: config.reconnectMinMs, reconnectMaxMs: config.reconnectMaxMs,
@@ -88,7 +89,7 @@ async function run(opts: Record<string, unknown>): Promise<void> {
   const shutdown = (signal: string): void => {
     if (stopping) return;
     stopping = true;
-    print({ level: 'info', code: 'LINK_DOWN', message: `${signal}: flushing pending units and closing` });
+    print({ level: 'info', code: 'SHUTDOWN', message: AGENT_CODES.SHUTDOWN.message, detail: signal });
     agent.stop().then(() => {
       db.close();
       clearInterval(keepAlive);

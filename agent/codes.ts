@@ -33,6 +33,7 @@ export const AGENT_CODES = {
   CHANNEL_CLOSED: { level: 'warn', message: 'channel closed, revoked or expired: no more vouchers' },
   BACKLOG_HIGH: { level: 'warn', message: 'outbox backlog is growing (hub unreachable or slow)' },
   BACKLOG_FULL: { level: 'error', message: 'outbox is full: new units are held in the meter state until the hub acknowledges' },
+  SHUTDOWN: { level: 'info', message: 'stop requested: signing pending units, publishing, closing' },
   FLUSH_FAILED: { level: 'error', message: 'could not commit vouchers to the outbox; units stay pending' },
 } as const satisfies Record<string, { level: 'debug' | 'info' | 'warn' | 'error'; message: string }>;
 
