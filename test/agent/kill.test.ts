@@ -84,9 +84,9 @@ describe('tally-agent killed with SIGKILL', () => {
   it('SIGTERM flushes pending units into a signed segment before exiting', async () => {
     const t = await setup();
     const r2 = startCli(['run', '--data', t.data, '--broker', t.hub.url, '--hub-key', t.hub.hubKeyHex, '--meter', `file:${join(t.data, '..', 'counter')}`,
-      '--poll-ms', '20', '--batch', '1000', '--batch-ms', '600000'], {});
+      '--poll-ms', '20', '--batch', '1000', '--batch-ms', '600000']);
     cleanups.push(() => { r2.child.kill('SIGKILL'); });
-    await waitFor(() => r2.stderr().includes('LINK_UP'), 'second run connected', 30_000);
+    await waitFor(() => r2.stderr().includes('CHANNEL_GRANTED'), 'the grant', 30_000);
     t.setCounter(5n); // fewer than a batch, and the batch timer is ten minutes away
     // No wait: stop() reads the meter once more before the final flush.
     r2.child.kill('SIGTERM');
