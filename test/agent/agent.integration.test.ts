@@ -163,4 +163,38 @@ describe('agent with a real broker', () => {
     expect(dev.codes()).toContain('RECEIPT_INVALID');
     expect(dev.codes()).toContain('CONTROL_INVALID');
   });
+  it('bounds the outbox: holds units back when the backlog is full, and delivers them after receipts', async () => {
+    const { hub, dev } = await setup();
+    dev.setCounter(0n);
+    const agent = dev.start(hub, { maxBacklog: 32 });
+    await waitFor(() => agent.snapshot().channel !== undefined, 'grant');
+    hub.acking = false;
+    dev.setCounter(100n);
+    await waitFor(() => dev.codes().includes('BACKLOG_FULL'), 'backlog full reported');
+    await waitFor(() => agent.snapshot().pendingUnits === 68n, 'units held back');
+    expect(agent.snapshot().outboxDepth).toBe(32);
+    expect(dev.store!.depth(dev.store!.load().channel!.channelId).vouchers).toBe(32);
+    hub.acking = true;
+    await waitFor(() => hub.channelOf(dev.deviceHex)?.head.cumUnits === 100n, 'all 100 after receipts');
+    expectExactChain(hub, dev.deviceHex, 100n);
+  });
+
+  it('a device restored without its outbox continues from the hub head without reusing a seq', async () => {
+    const { hub, dev } = await setup();
+    dev.setCounter(0n);
+    dev.start(hub);
+    await waitFor(() => hub.channelOf(dev.deviceHex) !== undefined, 'grant');
+    dev.setCounter(50n);
+    await waitFor(() => hub.channelOf(dev.deviceHex)?.head.cumUnits === 50n, '50 units');
+    await dev.stop();
+    const { rmSync } = await import('node:fs');
+    rmSync(dev.dbPath, { force: true });
+    rmSync(`${dev.dbPath}-wal`, { force: true });
+    rmSync(`${dev.dbPath}-shm`, { force: true });
+    const again = dev.start(hub);
+    await waitFor(() => again.snapshot().channel?.headSeq === 50n, 'hub head adopted');
+    dev.setCounter(80n);
+    await waitFor(() => hub.channelOf(dev.deviceHex)?.head.cumUnits === 80n, '30 more units');
+    expectExactChain(hub, dev.deviceHex, 80n);
+  });
 });
