@@ -13,7 +13,7 @@
 // stored or sent, so no one can ever hold two different vouchers for one seq.
 import { EventEmitter } from 'node:events';
 import {
-  bytesEqual, decodeChannelRecord, decodeControl, encodeSegment, encodeStatus, genesisHead, makeMqttCredential, toHex, topics,
+  bytesEqual, decodeChannelRecord, decodeControl, encodeStatus, genesisHead, makeMqttCredential, toHex, topics,
   clientIdForDevice, type ChannelRecord, type Control, type Ed25519Backend, type Head, type KeyPair, type StatusState,
 } from '../protocol/index.js';
 import { buildFlush, unitsAllowed } from './chain.js';
@@ -21,9 +21,10 @@ import { systemClock, type Clock, type Timer } from './clock.js';
 import { AGENT_CODES, type AgentCode, type AgentLogEntry } from './codes.js';
 import type { CrashPoint } from './config.js';
 import { judgeGrant, judgeReceipt } from './downlink.js';
+import { Drain } from './drain.js';
 import { MqttLink } from './link.js';
 import { stepCounter, type MeterSource } from './meter/index.js';
-import type { ChannelState, OutboxStore, OutgoingSegment, StoredReceipt } from './outbox/types.js';
+import type { ChannelState, OutboxStore, StoredReceipt } from './outbox/types.js';
 
 export interface AgentOptions {
   readonly keyPair: KeyPair;
@@ -88,10 +89,7 @@ export class Agent extends EventEmitter<AgentEvents> {
   private running = false;
   private batchTimer: Timer | undefined;
   private flushQueued = false;
-  // Drain state of the current connection: what was sent and still waits for a receipt.
-  private sentUpTo = 0n;
-  private inflight: bigint[] = [];
-  private ackTimer: Timer | undefined;
+  private readonly drain: Drain;
   private lastMeterLog = new Map<AgentCode, number>();
   private crashCounts = new Map<CrashPoint, number>();
 
@@ -118,6 +116,13 @@ export class Agent extends EventEmitter<AgentEvents> {
       clock: this.clock,
       ...(this.o.broker.tls ? { tls: this.o.broker.tls } : {}),
       ...(this.o.random ? { random: this.o.random } : {}),
+    });
+    this.drain = new Drain({
+      store: this.o.store, window: this.o.window, ackTimeoutMs: this.o.ackTimeoutMs, clock: this.clock,
+      send: (bytes) => this.sendSegment(bytes),
+      ackedSeq: () => this.receipt?.seq ?? 0n,
+      onTimeout: (waiting) => this.log('ACK_TIMEOUT', `${waiting} segments after seq ${this.receipt?.seq ?? 0n}`),
+      onError: (msg) => this.log('FLUSH_FAILED', msg),
     });
     this.link.on('up', () => this.onLinkUp());
     this.link.on('down', (why) => this.onLinkDown(why));
@@ -154,7 +159,7 @@ export class Agent extends EventEmitter<AgentEvents> {
     await this.o.meter.stop();
     this.running = false;
     this.batchTimer?.cancel();
-    this.ackTimer?.cancel();
+    this.drain.stop();
     this.flushAll();
     if (this.link.isUp) {
       this.pump();
@@ -340,53 +345,25 @@ export class Agent extends EventEmitter<AgentEvents> {
   private onLinkDown(why: string): void {
     this.log('LINK_DOWN', why);
     this.emit('link', false);
-    this.ackTimer?.cancel();
-    this.ackTimer = undefined;
+    this.drain.stop();
   }
 
-  /** Forgets what was sent on this connection: the next pump sends from `seq + 1`. */
   private rewind(seq: bigint): void {
-    const floor = this.receipt?.seq ?? 0n;
-    this.sentUpTo = seq > floor ? seq : floor;
-    this.inflight = [];
-    this.ackTimer?.cancel();
-    this.ackTimer = undefined;
+    this.drain.rewind(seq);
   }
 
-  /** Sends committed segments in seq order while fewer than `window` wait for a receipt. */
   private pump(): void {
-    const c = this.channel;
-    if (c === undefined || !this.link.isUp) return;
-    const room = this.o.window - this.inflight.length;
-    if (room <= 0 || this.sentUpTo >= c.head.seq) return;
-    let segs: OutgoingSegment[];
-    try {
-      segs = this.o.store.segmentsAfter(c.channelId, this.sentUpTo, room);
-    } catch (err) {
-      this.log('FLUSH_FAILED', `reading the outbox: ${(err as Error).message}`);
-      return;
-    }
-    for (const s of segs) {
-      const bytes = encodeSegment(s);
-      this.sentUpTo = s.lastSeq;
-      this.inflight.push(s.lastSeq);
-      this.counters.segmentsPublished++;
-      this.link.publish(topics.segment(this.deviceHex), bytes).then(
-        () => this.crash('after-publish'),
-        () => undefined, // the link dropped: the next connection re-sends from the receipt
-      );
-    }
-    if (this.inflight.length > 0 && this.ackTimer === undefined) this.armAckTimer();
+    if (this.channel !== undefined && this.link.isUp) this.drain.pump(this.channel.channelId, this.channel.head.seq);
   }
 
-  private armAckTimer(): void {
-    this.ackTimer = this.clock.after(this.o.ackTimeoutMs, () => {
-      this.ackTimer = undefined;
-      if (this.inflight.length === 0 || !this.link.isUp) return;
-      this.log('ACK_TIMEOUT', `${this.inflight.length} segments after seq ${this.receipt?.seq ?? 0n}`);
-      this.rewind(this.receipt?.seq ?? 0n);
-      this.pump();
-    });
+  private sendSegment(bytes: Uint8Array): boolean {
+    if (!this.link.isUp) return false;
+    this.counters.segmentsPublished++;
+    this.link.publish(topics.segment(this.deviceHex), bytes).then(
+      () => this.crash('after-publish'),
+      () => undefined, // the link dropped: the next connection re-sends from the receipt
+    );
+    return true;
   }
 
   private sendStatus(state: StatusState): void {
@@ -440,13 +417,9 @@ export class Agent extends EventEmitter<AgentEvents> {
     this.counters.receiptsApplied++;
     this.outstanding = Number(c!.head.seq - r.seq);
     this.checkBacklog();
-    this.inflight = this.inflight.filter((s) => s > r.seq);
-    if (this.sentUpTo < r.seq) this.sentUpTo = r.seq;
-    this.ackTimer?.cancel();
-    this.ackTimer = undefined;
+    this.drain.acked(r.seq);
     this.emit('receipt', r.seq, r.cumUnits, r.cumAmount);
     this.pump();
-    if (this.inflight.length > 0 && this.ackTimer === undefined) this.armAckTimer();
     if (this.pending > 0n) this.scheduleFlush();
   }
 
