@@ -1,4 +1,5 @@
-// Hub ingest benchmark: `npx tsx bench/hub-ingest.ts [--devices N] [--vouchers64 N] [--vouchers1 N]`
+// Hub ingest benchmark: `npx tsx bench/hub-ingest.ts [--devices N] [--vouchers64 N] [--vouchers1 N]
+// [--verify-workers N] [--commit-delay MS]`
 // (or `npm run bench hub-ingest`).
 // End to end: publishers -> broker -> hub -> SQLite commit (WAL, synchronous=FULL) -> receipt
 // back to the publisher; the clock runs from "go" until every device holds a receipt covering
@@ -10,7 +11,7 @@
 import { fork, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { createServer, type AddressInfo } from 'node:net';
-import { tmpdir } from 'node:os';
+import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Aedes } from 'aedes';
@@ -26,6 +27,8 @@ const arg = (name: string, fallback: number): number => {
 const DEVICES = arg('devices', 32);
 const VOUCHERS_64 = arg('vouchers64', 640_000);
 const VOUCHERS_1 = arg('vouchers1', 40_000);
+const VERIFY_WORKERS = process.argv.includes('--verify-workers') ? arg('verify-workers', 1) : undefined;
+const COMMIT_DELAY_MS = arg('commit-delay', 0);
 
 function child(): { proc: ChildProcess; next: <K extends FromChild['kind']>(kind: K) => Promise<Extract<FromChild, { kind: K }>>; tell: (m: ToChild) => void } {
   const proc = fork(fileURLToPath(new URL('./hub-ingest/publisher.ts', import.meta.url)), { execArgv: ['--import', 'tsx'], stdio: 'inherit' });
@@ -103,11 +106,21 @@ const fmt = (n: number) => Math.round(n).toLocaleString('en-US');
 
 async function main(): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), 'tally-bench-hub-'));
-  const hub = await startHub({ dataDir: dir, mqttListen: '127.0.0.1:0', http: '127.0.0.1:0', network: 'bench' });
+  const hub = await startHub({
+    dataDir: dir,
+    mqttListen: '127.0.0.1:0',
+    http: '127.0.0.1:0',
+    network: 'bench',
+    commitDelayMs: COMMIT_DELAY_MS,
+    ...(VERIFY_WORKERS !== undefined ? { verifyWorkers: VERIFY_WORKERS } : {}),
+  });
   try {
     const results = [await run(hub, 64, VOUCHERS_64), await run(hub, 1, VOUCHERS_1)];
     const stats = hub.core.stats();
-    console.log(`tally hub ingest: ${DEVICES} devices, embedded aedes, SQLite WAL synchronous=${hub.config.sqliteSynchronous}, node ${process.version}`);
+    console.log(
+      `tally hub ingest: ${DEVICES} devices, embedded aedes, SQLite WAL synchronous=${hub.config.sqliteSynchronous}, ` +
+        `${hub.config.verifyWorkers} signature worker(s), commit delay ${hub.config.commitDelayMs} ms, node ${process.version}, ${availableParallelism()} cores`,
+    );
     console.log('shape               vouchers  e2e vouchers/s  e2e msgs/s  raw broker msgs/s  ratio');
     for (const r of results) {
       const e2eMsgs = r.messages / (r.e2eMs / 1000);

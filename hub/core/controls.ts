@@ -34,7 +34,9 @@ export class Controls {
     const key = `${ch.idHex}:${ch.state}:${ch.capacity}:${ch.durable.seq}`;
     const now = this.now();
     if (!force && device.lastGrant && device.lastGrant.key === key && now - device.lastGrant.atMs < GRANT_REPEAT_MS) return;
-    device.lastGrant = { atMs: now, key };
+    // Only answers to a device (subscribe, hello) count for the repeat guard: a GRANT pushed after
+    // an operator's change may have reached nobody, and the device's next hello must get one.
+    if (!force) device.lastGrant = { atMs: now, key };
     const bytes = encodeControl({ kind: 'grant', record: ch.record, capacity: ch.capacity, state: ch.state, head: ch.durable }, this.hubSecret);
     this.send(device.hex, 'grant', bytes);
   }

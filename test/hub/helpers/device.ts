@@ -64,8 +64,8 @@ export class TestDevice {
   }
 
   /** Connects, subscribes to the downlink, says hello and waits for the GRANT. */
-  async connect(url = this.hub.mqttUrl): Promise<Extract<Control, { kind: 'grant' }>> {
-    const c = connectDevice(url, this.hub.hubKey.publicKey, this.key);
+  async connect(url = this.hub.mqttUrl, tls?: { ca: Buffer; cert: Buffer; key: Buffer }): Promise<Extract<Control, { kind: 'grant' }>> {
+    const c = connectDevice(url, this.hub.hubKey.publicKey, this.key, tls ? { tls } : {});
     const result = await c.result;
     if (!result.ok) throw result.error;
     this.client = c.client;

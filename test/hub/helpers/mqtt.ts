@@ -23,7 +23,7 @@ export function connectDevice(
   url: string,
   hubKey: Uint8Array,
   device: KeyPair,
-  opts: { issuedAtMs?: number; clientId?: string; clean?: boolean } = {},
+  opts: { issuedAtMs?: number; clientId?: string; clean?: boolean; tls?: { ca: Buffer; cert: Buffer; key: Buffer } } = {},
 ): ConnectOutcome {
   const { username, password } = makeMqttCredential({
     hubKey,
@@ -36,6 +36,7 @@ export function connectDevice(
     username,
     password,
     clean: opts.clean ?? true,
+    ...(opts.tls ?? {}),
   });
 }
 
