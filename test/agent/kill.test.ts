@@ -95,4 +95,25 @@ describe('tally-agent killed with SIGKILL', () => {
     const report = JSON.parse(runCli(['status', '--data', t.data, '--json']).stdout);
     expect(report.channel.cumUnits).toBe('5');
   });
+  it('killed while units are held back (outbox full): the held units survive in the meter state', async () => {
+    const t = await setup();
+    const args = ['--max-backlog', '1024'];
+    const first = startCli(['run', '--data', t.data, '--broker', t.hub.url, '--hub-key', t.hub.hubKeyHex, '--meter',
+      `file:${join(t.data, '..', 'counter')}`, '--poll-ms', '20', '--batch', '64', '--batch-ms', '50', ...args]);
+    cleanups.push(() => { first.child.kill('SIGKILL'); });
+    await waitFor(() => first.stderr().includes('CHANNEL_GRANTED'), 'the grant', 30_000);
+    t.hub.acking = false;
+    t.setCounter(1500n);
+    await waitFor(() => first.stderr().includes('BACKLOG_FULL'), 'backlog full', 30_000);
+    await new Promise((res) => setTimeout(res, 200)); // let a batch timer pass with the units held
+    first.child.kill('SIGKILL');
+    expect((await first.exited).signal).toBe('SIGKILL');
+    t.hub.acking = true;
+    const second = t.run();
+    await waitFor(() => t.hub.channelOf(t.publicKey)?.head.cumUnits === 1500n, 'all 1500 units', 30_000);
+    expect(t.hub.channelOf(t.publicKey)!.equivocations).toBe(0);
+    expect(t.hub.channelOf(t.publicKey)!.order.length).toBe(1500);
+    second.child.kill('SIGTERM');
+    await second.exited;
+  });
 });
