@@ -44,6 +44,12 @@ export interface AgentOptions {
   readonly backend?: Ed25519Backend;
   /** Test-only kill points (see TALLY_AGENT_CRASH_AT in docs/agent.md). */
   readonly onCrashPoint?: (point: CrashPoint, occurrence: number) => void;
+  /**
+   * Simulation hook: every segment goes through it instead of straight to the link, so the fleet
+   * simulator can duplicate, delay, reorder or forge traffic on the wire. `publish` sends one
+   * payload on the segment topic; the hook must send the genuine payload at some point.
+   */
+  readonly interceptSegment?: (payload: Uint8Array, publish: (payload: Uint8Array) => Promise<void>) => Promise<void>;
 }
 
 interface Channel {
@@ -73,7 +79,7 @@ export class Agent extends EventEmitter<AgentEvents> {
     receiptsIgnored: 0, controlsIgnored: 0, rejects: 0, resyncs: 0, meterProblems: 0, counterResets: 0, linkUps: 0,
   };
 
-  private readonly o: Required<Omit<AgentOptions, 'onCrashPoint' | 'backend' | 'random'>> & AgentOptions;
+  private readonly o: Required<Omit<AgentOptions, 'onCrashPoint' | 'backend' | 'random' | 'interceptSegment'>> & AgentOptions;
   private readonly clock: Clock;
   private readonly link: MqttLink;
   private channel: Channel | undefined;
@@ -166,6 +172,25 @@ export class Agent extends EventEmitter<AgentEvents> {
       await this.link.publish(topics.status(this.deviceHex), this.statusBytes('offline')).catch(() => undefined);
     }
     await this.link.stop(true);
+  }
+
+  /**
+   * A power cut, for the simulator: stops at once with no flush, no last words and no goodbye to
+   * the broker (which then publishes the last will). Whatever was committed stays in the outbox
+   * for the next Agent over the same store; everything else dies with this object.
+   */
+  kill(): void {
+    if (!this.running) return;
+    this.running = false;
+    this.batchTimer?.cancel();
+    this.drain.stop();
+    void this.o.meter.stop();
+    void this.link.stop(false);
+  }
+
+  /** A network cut, for the simulator: drops the connection; the link reconnects with backoff. */
+  dropConnection(): void {
+    this.link.drop();
   }
 
   get isConnected(): boolean {
@@ -359,7 +384,11 @@ export class Agent extends EventEmitter<AgentEvents> {
   private sendSegment(bytes: Uint8Array): boolean {
     if (!this.link.isUp) return false;
     this.counters.segmentsPublished++;
-    this.link.publish(topics.segment(this.deviceHex), bytes).then(
+    const topic = topics.segment(this.deviceHex);
+    const sent = this.o.interceptSegment === undefined
+      ? this.link.publish(topic, bytes)
+      : this.o.interceptSegment(bytes, (payload) => this.link.publish(topic, payload));
+    sent.then(
       () => this.crash('after-publish'),
       () => undefined, // the link dropped: the next connection re-sends from the receipt
     );

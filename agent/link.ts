@@ -121,6 +121,11 @@ export class MqttLink extends EventEmitter<LinkEvents> {
     });
   }
 
+  /** Cuts the connection as a network failure would; the usual backoff then reconnects. */
+  drop(): void {
+    this.client?.stream.destroy();
+  }
+
   /** Closes the link. With graceful, waits (bounded) for in-flight publishes to be acknowledged. */
   async stop(graceful = true): Promise<void> {
     this.stopping = true;

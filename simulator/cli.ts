@@ -1,27 +1,99 @@
-// tally-sim: drives a fleet of virtual meters through the real agent code against a hub.
-import { Command } from 'commander';
+// tally-sim: drives a fleet of virtual meters through the real agent code against a hub, then
+// proves conservation. Exit codes: 0 conservation holds, 1 it does not (channels named), 2 usage.
+import { Command, InvalidArgumentError } from 'commander';
+import { writeFileSync } from 'node:fs';
+import { UsageError, describeFaults, parseFaults } from './faults.js';
+import { renderHtml } from './html.js';
+import { formatReport, reportToJson } from './report.js';
+import { runSimulation } from './run.js';
+
+const EXIT_OK = 0;
+const EXIT_CONSERVATION_FAILED = 1;
+const EXIT_USAGE = 2;
+const EXIT_RUN_FAILED = 3;
+
+function integer(min: number, max: number) {
+  return (raw: string): number => {
+    const n = Number(raw);
+    if (!/^\d+$/.test(raw.trim()) || n < min || n > max) throw new InvalidArgumentError(`expected a whole number from ${min} to ${max}`);
+    return n;
+  };
+}
+
+function positive(raw: string): number {
+  const n = Number(raw);
+  if (!Number.isFinite(n) || n <= 0 || n > 1_000_000) throw new InvalidArgumentError('expected a number > 0');
+  return n;
+}
+
+const collect = (value: string, previous: string[]) => [...previous, value];
 
 const program = new Command()
   .name('tally-sim')
   .description('Fleet simulator: load-tests a Tally hub and proves conservation (signed = accepted = settled).')
-  .showHelpAfterError();
+  .showHelpAfterError()
+  .exitOverride((err) => process.exit(err.exitCode === 0 ? 0 : EXIT_USAGE));
 
 program
   .command('run')
-  .description('run a fleet of virtual meters against an embedded (default) or remote hub')
-  .option('--devices <n>', 'number of virtual meters', '100')
-  .option('--rate <units/s>', 'units per second per device', '1')
-  .option('--duration <seconds>', 'how long the fleet produces units', '10')
-  .option('--seed <n>', 'seed for every random choice, so a run can be repeated', '1')
-  .option('--broker <url>', 'MQTT broker of a running hub (default: start an embedded hub)')
-  .option('--hub-api <url>', 'HTTP API of that hub')
-  .option('--admin-token <token>', "that hub's admin token")
-  .option('--fault <kind=value...>', 'inject faults: disconnect, kill-agent, duplicate, reorder, tamper, replay, broker-restart, clock-skew')
-  .option('--json <file>', 'write the report as JSON')
-  .option('--html <file>', 'write a self-contained HTML report')
-  .action(() => {
-    console.error('tally-sim run: the fleet simulator is not available in this build yet.');
-    process.exitCode = 2;
+  .description('run a fleet of virtual meters against an embedded (default) or a running hub')
+  .option('--devices <n>', 'number of virtual meters, each with its own key, outbox and MQTT connection', integer(1, 100_000), 100)
+  .option('--rate <units/s>', 'units per second per device', positive, 1)
+  .option('--duration <seconds>', 'how long the fleet produces units', integer(1, 86_400), 10)
+  .option('--seed <n>', 'seed for every random choice (keys, arrivals, faults): same seed, same run', integer(0, 2 ** 32 - 1), 1)
+  .option('--poisson', 'Poisson arrivals instead of a constant rate')
+  .option('--batch <n>', 'vouchers per signed segment', integer(1, 1024), 64)
+  .option('--batch-ms <ms>', 'sign a partial segment after this long', integer(10, 600_000), 1000)
+  .option('--window <n>', 'segments in flight per device before waiting for receipts', integer(1, 1024), 8)
+  .option('--drain-timeout <seconds>', 'longest wait for the last receipts after production stops', integer(1, 3600), 120)
+  .option('--broker <url>', 'MQTT broker of a running hub (default: start an embedded hub and broker)')
+  .option('--hub-api <url>', 'HTTP API of that hub, e.g. http://127.0.0.1:8080')
+  .option('--admin-token <token>', "that hub's admin token (to enrol the fleet and settle)")
+  .option('--fault <kind=value>', 'inject a fault; repeatable. disconnect=P, kill-agent=P (per device per second), duplicate=P, reorder=P, tamper=P, replay=P (per segment), broker-restart=SECONDS (embedded hub only), clock-skew=SECONDS (largest offset)', collect, [])
+  .option('--json <file>', 'write the report as JSON (money as decimal strings)')
+  .option('--html <file>', 'write a self-contained HTML report with charts')
+  .option('--quiet', 'print only the final report')
+  .addHelpText('after', `
+Examples:
+  tally-sim run --devices 500 --duration 20
+  tally-sim run --devices 50 --fault tamper=0.05 --fault kill-agent=0.01 --json report.json
+  tally-sim run --broker mqtt://127.0.0.1:1883 --hub-api http://127.0.0.1:8080 --admin-token TOKEN
+
+Exit status: 0 when every channel conserves (signed = accepted = settled, nothing lost or
+doubled, bundles verified offline); 1 when not, naming the channels; 2 for bad usage;
+3 when the run itself could not complete (for example, the hub could not be reached).`)
+  .action(async (opts) => {
+    let faults;
+    try {
+      faults = parseFaults(opts.fault);
+      const remoteParts = [opts.broker, opts.hubApi, opts.adminToken].filter((x) => x !== undefined).length;
+      if (remoteParts !== 0 && remoteParts !== 3) throw new UsageError('a running hub needs all three of --broker, --hub-api and --admin-token');
+      if (remoteParts === 3 && faults['broker-restart'] !== undefined) {
+        throw new UsageError('--fault broker-restart restarts the embedded broker; it cannot restart the broker of a running hub');
+      }
+    } catch (err) {
+      if (!(err instanceof UsageError)) throw err;
+      console.error(`tally-sim: ${err.message}`);
+      process.exit(EXIT_USAGE);
+    }
+    const log = (m: string) => {
+      if (!opts.quiet) console.error(`tally-sim: ${m}`);
+    };
+    log(`${opts.devices} devices x ${opts.rate} units/s for ${opts.duration} s, faults: ${describeFaults(faults)}, seed ${opts.seed}`);
+    const report = await runSimulation({
+      devices: opts.devices, ratePerDevice: opts.rate, durationS: opts.duration, seed: opts.seed,
+      arrivals: opts.poisson ? 'poisson' : 'constant', faults,
+      remote: opts.broker ? { brokerUrl: opts.broker, hubApi: opts.hubApi, adminToken: opts.adminToken } : undefined,
+      batch: opts.batch, batchMs: opts.batchMs, window: opts.window, drainTimeoutS: opts.drainTimeout,
+      progress: process.stderr, log,
+    });
+    console.log(formatReport(report));
+    if (opts.json) writeFileSync(opts.json, reportToJson(report));
+    if (opts.html) writeFileSync(opts.html, renderHtml(report));
+    process.exitCode = report.ok ? EXIT_OK : EXIT_CONSERVATION_FAILED;
   });
 
-await program.parseAsync(process.argv);
+await program.parseAsync(process.argv).catch((err: Error) => {
+  console.error(`tally-sim: the run could not complete: ${err.message}`);
+  process.exit(EXIT_RUN_FAILED);
+});

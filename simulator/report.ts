@@ -17,14 +17,14 @@ export interface SimReport {
   ratePerDevice: number;
   durationS: number;
   hub: 'embedded' | 'remote';
-  units: { signed: string; accepted: string; settled: string };
+  units: { metered: string; signed: string; accepted: string; settled: string };
   amount: { signed: string; accepted: string; settled: string };
   lost: string;
   duplicated: string;
   unsettled: string;
   rejected: { total: number; byReason: Record<string, number> };
   faults: Partial<Record<FaultKind, FaultCount>>;
-  throughput: { vouchersPerSec: number; segmentsPerSec: number };
+  throughput: { vouchersPerSec: number };
   latencyMs: LatencySummary;
   settlement: { epochs: number[]; bundlesVerified: boolean };
   mismatches: Array<{ channelId: string; signed: string; accepted: string; settled: string }>;
@@ -39,13 +39,15 @@ export interface ReportInput {
   durationS: number;
   hub: 'embedded' | 'remote';
   reconciliation: Reconciliation;
+  /** Units the physical meters counted, and those of them no voucher carries (lost before signing). */
+  meteredUnits: bigint;
+  unsignedUnits: bigint;
   bundlesVerified: boolean;
   epochs: number[];
   rejected: Record<string, number>;
   faultPlan: FaultPlan;
   faultsInjected: Partial<Record<FaultKind, number>>;
   vouchers: number;
-  segments: number;
   elapsedS: number;
   latency: LatencySummary;
   timeline: TimelinePoint[];
@@ -61,20 +63,20 @@ export function buildReport(input: ReportInput): SimReport {
   const total = Object.values(input.rejected).reduce((a, b) => a + b, 0);
   const perS = (n: number) => Math.round((n / Math.max(input.elapsedS, 0.001)) * 10) / 10;
   return {
-    ok: r.ok && input.bundlesVerified,
+    ok: r.ok && input.bundlesVerified && input.unsignedUnits === 0n,
     seed: input.seed,
     devices: input.devices,
     ratePerDevice: input.ratePerDevice,
     durationS: input.durationS,
     hub: input.hub,
-    units: { signed: `${r.signed.units}`, accepted: `${r.accepted.units}`, settled: `${r.settled.units}` },
+    units: { metered: `${input.meteredUnits}`, signed: `${r.signed.units}`, accepted: `${r.accepted.units}`, settled: `${r.settled.units}` },
     amount: { signed: `${r.signed.amount}`, accepted: `${r.accepted.amount}`, settled: `${r.settled.amount}` },
-    lost: `${r.lost}`,
+    lost: `${r.lost + input.unsignedUnits}`,
     duplicated: `${r.duplicated}`,
     unsettled: `${r.unsettled}`,
     rejected: { total, byReason: { ...input.rejected } },
     faults,
-    throughput: { vouchersPerSec: perS(input.vouchers), segmentsPerSec: perS(input.segments) },
+    throughput: { vouchersPerSec: perS(input.vouchers) },
     latencyMs: input.latency,
     settlement: { epochs: input.epochs, bundlesVerified: input.bundlesVerified },
     mismatches: r.mismatches.map(describeMismatch),
@@ -93,12 +95,12 @@ export function formatReport(r: SimReport): string {
   const rows: Array<[string, string]> = [
     ['result', r.ok ? 'OK: signed = accepted = settled' : 'FAILED: conservation does not hold'],
     ['fleet', `${r.devices} devices x ${r.ratePerDevice} units/s for ${r.durationS} s (${r.hub} hub, seed ${r.seed})`],
-    ['units', `signed ${r.units.signed}, accepted ${r.units.accepted}, settled ${r.units.settled}`],
+    ['units', `metered ${r.units.metered}, signed ${r.units.signed}, accepted ${r.units.accepted}, settled ${r.units.settled}`],
     ['amount', `signed ${r.amount.signed}, accepted ${r.amount.accepted}, settled ${r.amount.settled}`],
     ['lost / duplicated', `${r.lost} / ${r.duplicated}`],
     ['rejected', r.rejected.total === 0 ? '0' : `${r.rejected.total} (${formatCounts(r.rejected.byReason)})`],
     ['faults', formatFaults(r.faults)],
-    ['throughput', `${r.throughput.vouchersPerSec} vouchers/s, ${r.throughput.segmentsPerSec} segments/s`],
+    ['throughput', `${r.throughput.vouchersPerSec} vouchers/s accepted, end to end`],
     ['latency (sign->receipt)', `p50 ${r.latencyMs.p50} ms, p95 ${r.latencyMs.p95} ms, p99 ${r.latencyMs.p99} ms, max ${r.latencyMs.max} ms`],
     ['settlement', `epochs ${r.settlement.epochs.join(', ') || 'none'}; bundles ${r.settlement.bundlesVerified ? 'verified offline' : 'FAILED verification'}`],
     ['process', `cpu ${r.process.cpuUserS} s user + ${r.process.cpuSystemS} s system, max RSS ${r.process.maxRssMiB} MiB`],

@@ -12,11 +12,11 @@ function sampleReport(acceptedUnits: bigint) {
   timeline.tick(1000, 0);
   return buildReport({
     seed: 1, devices: 1, ratePerDevice: 10, durationS: 1, hub: 'embedded',
-    reconciliation: reconcile(signed, accepted, accepted),
+    reconciliation: reconcile(signed, accepted, accepted), meteredUnits: 10n, unsignedUnits: 0n,
     bundlesVerified: true, epochs: [1],
     rejected: { SIG_INVALID: 2 },
     faultPlan: { tamper: 0.1 }, faultsInjected: { tamper: 2 },
-    vouchers: 10, segments: 1, elapsedS: 1,
+    vouchers: 10, elapsedS: 1,
     latency: timeline.latency(), timeline: timeline.points,
     process: { cpuUserS: 0.1, cpuSystemS: 0, maxRssMiB: 50 },
   });

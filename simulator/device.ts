@@ -1,0 +1,133 @@
+// One virtual device: a key, a physical meter, a view of the shared outbox database, and the real
+// Agent on top. It can be killed (no flush, no goodbye, like a power cut) and restarted from its
+// outbox, and its clock can be skewed. Everything it signs goes into the ground-truth ledger.
+import type Database from 'better-sqlite3';
+import { Agent } from '../agent/agent.js';
+import type { Clock } from '../agent/clock.js';
+import { systemClock } from '../agent/clock.js';
+import { openSqliteOutbox } from '../agent/outbox/sqlite.js';
+import type { KeyPair } from '../protocol/index.js';
+import { toHex } from '../protocol/index.js';
+import type { Ledger } from './ledger.js';
+import type { PhysicalMeter } from './meters.js';
+import type { Rng } from './rng.js';
+import { SegmentFaults } from './segment-faults.js';
+import type { Timeline } from './timeline.js';
+
+export interface DeviceSettings {
+  readonly mqttUrl: string;
+  readonly hubKey: Uint8Array;
+  readonly batch: number;
+  readonly batchMs: number;
+  readonly window: number;
+  readonly ackTimeoutMs: number;
+}
+
+export interface DeviceShared {
+  readonly db: Database.Database;
+  readonly ledger: Ledger;
+  readonly timeline: Timeline;
+  readonly settings: DeviceSettings;
+}
+
+export class VirtualDevice {
+  readonly hex: string;
+  agent: Agent | undefined;
+  channelId: string | undefined;
+  headSeq = 0n;
+  ackedSeq = 0n;
+  kills = 0;
+  /** Commit time of each committed segment batch still waiting for a receipt: [lastSeq, ms]. */
+  #inflight: Array<[bigint, number]> = [];
+  readonly #clock: Clock;
+
+  constructor(
+    readonly keyPair: KeyPair,
+    readonly meter: PhysicalMeter,
+    private readonly shared: DeviceShared,
+    private readonly rng: Rng,
+    clockSkewMs: number,
+    private readonly faults: SegmentFaults | undefined,
+  ) {
+    this.hex = toHex(keyPair.publicKey);
+    this.#clock = clockSkewMs === 0 ? systemClock : { ...systemClock, now: () => Date.now() + clockSkewMs };
+  }
+
+  get backlog(): bigint {
+    return this.headSeq - this.ackedSeq;
+  }
+
+  get connected(): boolean {
+    return this.agent?.isConnected ?? false;
+  }
+
+  start(): void {
+    const s = this.shared.settings;
+    const faults = this.faults;
+    const agent = new Agent({
+      keyPair: this.keyPair,
+      hubKey: s.hubKey,
+      // A fresh view each start: a restarted agent knows only what its outbox committed.
+      store: openSqliteOutbox(this.shared.db, this.hex),
+      meter: this.meter.source(),
+      broker: { url: s.mqttUrl },
+      batch: s.batch,
+      batchMs: s.batchMs,
+      window: s.window,
+      ackTimeoutMs: s.ackTimeoutMs,
+      reconnectMinMs: 200,
+      reconnectMaxMs: 5_000,
+      clock: this.#clock,
+      random: () => this.rng.next(),
+      ...(faults ? { interceptSegment: (payload: Uint8Array, publish: (p: Uint8Array) => Promise<void>) => faults.onSegment(payload, publish) } : {}),
+    });
+    agent.on('channel', (id) => {
+      this.channelId = id;
+    });
+    agent.on('committed', (_first, last) => this.#onCommitted(agent, last));
+    agent.on('receipt', (seq) => this.#onReceipt(seq));
+    this.agent = agent;
+    agent.start();
+  }
+
+  /** A power cut: no flush, no last words. The counter keeps counting meanwhile. */
+  kill(): void {
+    this.kills++;
+    this.faults?.reset();
+    this.meter.detach();
+    this.agent?.kill();
+    this.agent?.removeAllListeners();
+    this.agent = undefined;
+  }
+
+  dropConnection(): void {
+    this.agent?.dropConnection();
+  }
+
+  async stop(): Promise<void> {
+    await this.agent?.stop();
+  }
+
+  #onCommitted(agent: Agent, lastSeq: bigint): void {
+    const ch = agent.snapshot().channel;
+    if (ch === undefined) return;
+    this.channelId = ch.channelId;
+    this.headSeq = ch.headSeq;
+    this.shared.ledger.recordSigned(ch.channelId, { seq: ch.headSeq, units: ch.cumUnits, amount: ch.cumAmount });
+    this.#inflight.push([lastSeq, performance.now()]);
+  }
+
+  #onReceipt(seq: bigint): void {
+    if (seq <= this.ackedSeq) return;
+    const vouchers = Number(seq - this.ackedSeq);
+    this.ackedSeq = seq;
+    const now = performance.now();
+    let oldest: number | undefined;
+    while (this.#inflight.length > 0 && this.#inflight[0]![0] <= seq) {
+      const [, at] = this.#inflight.shift()!;
+      oldest ??= at;
+    }
+    // Latency of a receipt = sign -> receipt of the oldest voucher batch it covers.
+    if (oldest !== undefined) this.shared.timeline.recordReceipt(vouchers, now - oldest);
+  }
+}

@@ -1,0 +1,107 @@
+// The simulator talks to a hub only through its public HTTP API (docs/api.md), the same way for
+// an embedded hub and a remote one: enrolment, channel totals, settlement, bundles, rejections.
+
+export interface EnrolRequest {
+  publicKey: string;
+  unit: string;
+  pricePerUnit: string;
+  capacity: string;
+}
+
+export interface ChannelView {
+  channelId: string;
+  devicePublicKey: string;
+  unit: string;
+  pricePerUnit: string;
+  state: string;
+  head: { seq: string; cumUnits: string; cumAmount: string };
+  settled: { seq: string; cumUnits: string; cumAmount: string };
+}
+
+export interface EpochView {
+  epoch: string;
+  entryCount: number;
+  totalDeltaAmount: string;
+}
+
+export class HubApiError extends Error {
+  override readonly name = 'HubApiError';
+  constructor(message: string, readonly status: number, readonly code: string | undefined) {
+    super(message);
+  }
+}
+
+/** Enrolment goes out in batches of this many devices: one request stays small. */
+const ENROL_BATCH = 2_000;
+
+export class HubApi {
+  constructor(readonly baseUrl: string, private readonly adminToken: string | undefined) {}
+
+  hub(): Promise<{ publicKey: string; network: string }> {
+    return this.request('GET', '/api/hub');
+  }
+
+  stats(): Promise<Record<string, unknown>> {
+    return this.request('GET', '/api/stats');
+  }
+
+  async enrol(devices: readonly EnrolRequest[], onProgress?: (done: number) => void): Promise<Array<{ publicKey: string; channelId: string }>> {
+    const out: Array<{ publicKey: string; channelId: string }> = [];
+    for (let i = 0; i < devices.length; i += ENROL_BATCH) {
+      const batch = devices.slice(i, i + ENROL_BATCH);
+      const res = await this.request<{ enrolled: Array<{ publicKey: string; channelId: string }> }>('POST', '/api/devices', { devices: batch });
+      out.push(...res.enrolled);
+      onProgress?.(out.length);
+    }
+    return out;
+  }
+
+  async channels(): Promise<ChannelView[]> {
+    return (await this.request<{ channels: ChannelView[] }>('GET', '/api/channels')).channels;
+  }
+
+  settle(): Promise<EpochView> {
+    return this.request('POST', '/api/settlements');
+  }
+
+  async epochs(): Promise<EpochView[]> {
+    return (await this.request<{ epochs: EpochView[] }>('GET', '/api/settlements')).epochs;
+  }
+
+  bundle(epoch: string): Promise<unknown> {
+    return this.request('GET', `/api/settlements/${epoch}/bundle`);
+  }
+
+  async rejectionCounts(): Promise<Record<string, number>> {
+    const res = await this.request<{ counts: Array<{ reason: string; events: string }> }>('GET', '/api/rejections?limit=1');
+    return Object.fromEntries(res.counts.map((c) => [c.reason, Number(c.events)]));
+  }
+
+  private async request<T>(method: 'GET' | 'POST', path: string, body?: unknown): Promise<T> {
+    const headers: Record<string, string> = { accept: 'application/json' };
+    if (body !== undefined) headers['content-type'] = 'application/json';
+    if (method === 'POST' && this.adminToken) headers.authorization = `Bearer ${this.adminToken}`;
+    let res: Response;
+    try {
+      res = await fetch(new URL(path, this.baseUrl), {
+        method,
+        headers,
+        ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
+      });
+    } catch (err) {
+      throw new HubApiError(`cannot reach the hub API at ${this.baseUrl}: ${(err as Error).message}`, 0, undefined);
+    }
+    const text = await res.text();
+    let json: unknown;
+    try {
+      json = text === '' ? undefined : JSON.parse(text);
+    } catch {
+      throw new HubApiError(`${method} ${path}: the hub answered ${res.status} with non-JSON`, res.status, undefined);
+    }
+    if (!res.ok) {
+      const err = (json as { error?: { code?: string; message?: string } } | undefined)?.error;
+      throw new HubApiError(`${method} ${path}: ${res.status} ${err?.code ?? ''} ${err?.message ?? text}`.trim(), res.status, err?.code);
+    }
+    return json as T;
+  }
+}
