@@ -9,9 +9,10 @@
 // The devices run in a child process (bench/hub-ingest/publisher.ts) with segments signed before
 // the clock starts; the hub and its embedded broker run here.
 import { fork, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { spawn } from 'node:child_process';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type AddressInfo } from 'node:net';
-import { availableParallelism, tmpdir } from 'node:os';
+import { availableParallelism, tmpdir, userInfo } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Aedes } from 'aedes';
@@ -64,7 +65,7 @@ interface Result {
   rawMs: number;
 }
 
-async function run(hub: HubHandle, perSegment: number, totalVouchers: number): Promise<Result> {
+async function run(hub: HubHandle, perSegment: number, totalVouchers: number, rawUrl?: string): Promise<Result> {
   const segmentsPerDevice = Math.max(1, Math.round(totalVouchers / perSegment / DEVICES));
   const keys = Array.from({ length: DEVICES }, () => generateKeyPair());
   const enrolled = hub.core.enrol(
@@ -85,7 +86,7 @@ async function run(hub: HubHandle, perSegment: number, totalVouchers: number): P
   const e2eMs = performance.now() - t0;
 
   // The same payloads through a plain broker to one subscriber here, in the same run.
-  const raw = await rawBroker();
+  const raw = rawUrl ? { url: rawUrl, close: async () => {} } : await rawBroker();
   const sub = await mqtt.connectAsync(raw.url, { clientId: 'raw-sub', protocolVersion: 4 });
   await sub.subscribeAsync('raw/#', { qos: 1 });
   c.tell({ kind: 'raw-setup', url: raw.url });
@@ -102,7 +103,60 @@ async function run(hub: HubHandle, perSegment: number, totalVouchers: number): P
   return { shape: `segments of ${perSegment}`, vouchers: done.vouchers, messages, e2eMs, rawMs };
 }
 
+/** A throwaway Mosquitto for the benchmark only: plain TCP on 127.0.0.1, anonymous, no queue limits
+ *  (the production configuration with TLS and ACLs is in docs/operations.md). */
+async function startBenchMosquitto(dir: string): Promise<{ url: string; stop: () => Promise<void> } | undefined> {
+  const bin = [process.env.TALLY_MOSQUITTO_BIN, '/usr/sbin/mosquitto', '/usr/local/sbin/mosquitto'].find((b) => b && existsSync(b));
+  if (!bin) return undefined;
+  const s = createServer();
+  await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
+  const port = (s.address() as AddressInfo).port;
+  await new Promise<void>((r) => s.close(() => r()));
+  const conf = join(dir, 'mosquitto.conf');
+  writeFileSync(conf, [`listener ${port} 127.0.0.1`, 'allow_anonymous true', 'max_inflight_messages 0', 'max_queued_messages 0',
+    'persistence false', 'log_dest stderr', 'log_type error', `user ${userInfo().username}`, ''].join('\n'));
+  const proc = spawn(bin, ['-c', conf], { stdio: ['ignore', 'ignore', 'inherit'] });
+  await new Promise((r) => setTimeout(r, 500));
+  if (proc.exitCode !== null) return undefined;
+  return { url: `mqtt://127.0.0.1:${port}`, stop: () => new Promise<void>((r) => { proc.once('exit', () => r()); proc.kill('SIGTERM'); }) };
+}
+
 const fmt = (n: number) => Math.round(n).toLocaleString('en-US');
+
+function table(results: Result[]): void {
+  console.log('shape               vouchers  e2e vouchers/s  e2e msgs/s  raw broker msgs/s  ratio');
+  for (const r of results) {
+    const e2eMsgs = r.messages / (r.e2eMs / 1000);
+    const rawMsgs = r.messages / (r.rawMs / 1000);
+    console.log(
+      `${r.shape.padEnd(18)} ${fmt(r.vouchers).padStart(9)}  ${fmt(r.vouchers / (r.e2eMs / 1000)).padStart(14)}  ${fmt(e2eMsgs).padStart(10)}  ${fmt(rawMsgs).padStart(17)}  ${(e2eMsgs / rawMsgs).toFixed(2).padStart(5)}`,
+    );
+  }
+}
+
+async function overMosquitto(): Promise<void> {
+  const dir = mkdtempSync(join(tmpdir(), 'tally-bench-mosq-'));
+  const mosquitto = await startBenchMosquitto(dir);
+  if (!mosquitto) {
+    console.log('\nMosquitto: NOT RUN (no mosquitto binary; install it or set TALLY_MOSQUITTO_BIN)');
+    rmSync(dir, { recursive: true, force: true });
+    return;
+  }
+  const hub = await startHub({ dataDir: join(dir, 'data'), brokerUrl: mosquitto.url, http: '127.0.0.1:0', network: 'bench', commitDelayMs: COMMIT_DELAY_MS });
+  try {
+    const results = [await run(hub, 64, VOUCHERS_64, mosquitto.url), await run(hub, 1, VOUCHERS_1, mosquitto.url)];
+    console.log(`\nsame over Mosquitto (plain TCP, hub with --broker; raw = same Mosquitto to one subscriber):`);
+    table(results);
+    const expected = results.reduce((n, r) => n + r.vouchers, 0);
+    const stats = hub.core.stats();
+    console.log(`committed vouchers ${stats.acceptedVouchers} (expected ${expected}), rejected ${stats.rejectedVouchers}`);
+    if (stats.acceptedVouchers !== String(expected)) process.exitCode = 1;
+  } finally {
+    await hub.close();
+    await mosquitto.stop();
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
 
 async function main(): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), 'tally-bench-hub-'));
@@ -121,14 +175,7 @@ async function main(): Promise<void> {
       `tally hub ingest: ${DEVICES} devices, embedded aedes, SQLite WAL synchronous=${hub.config.sqliteSynchronous}, ` +
         `${hub.config.verifyWorkers} signature worker(s), commit delay ${hub.config.commitDelayMs} ms, node ${process.version}, ${availableParallelism()} cores`,
     );
-    console.log('shape               vouchers  e2e vouchers/s  e2e msgs/s  raw broker msgs/s  ratio');
-    for (const r of results) {
-      const e2eMsgs = r.messages / (r.e2eMs / 1000);
-      const rawMsgs = r.messages / (r.rawMs / 1000);
-      console.log(
-        `${r.shape.padEnd(18)} ${fmt(r.vouchers).padStart(9)}  ${fmt(r.vouchers / (r.e2eMs / 1000)).padStart(14)}  ${fmt(e2eMsgs).padStart(10)}  ${fmt(rawMsgs).padStart(17)}  ${(e2eMsgs / rawMsgs).toFixed(2).padStart(5)}`,
-      );
-    }
+    table(results);
     const expected = results.reduce((n, r) => n + r.vouchers, 0);
     console.log(`committed vouchers ${stats.acceptedVouchers} (expected ${expected}), rejected ${stats.rejectedVouchers}`);
     if (stats.acceptedVouchers !== String(expected)) process.exitCode = 1;
@@ -139,3 +186,4 @@ async function main(): Promise<void> {
 }
 
 await main();
+if (!process.argv.includes('--no-mosquitto')) await overMosquitto();
