@@ -26,6 +26,12 @@ export interface HubHandle {
   readonly httpAddress: HostPort;
   readonly httpUrl: string;
   readonly adminToken: string;
+  /**
+   * Stops the embedded broker and starts a fresh one on the same address, as a broker restart in
+   * the field would: sessions and queued messages are gone, every client must reconnect. Used by
+   * the simulator's broker-restart fault and the reliability suite. Throws with an external broker.
+   */
+  restartBroker(): Promise<void>;
   /** Commits what is pending, publishes the last receipts and stops everything. */
   close(): Promise<void>;
 }
@@ -47,9 +53,9 @@ export async function startHub(input: HubConfigInput = {}): Promise<HubHandle> {
   let http: HttpServer | undefined;
   const timers: NodeJS.Timeout[] = [];
   try {
-    if (!config.brokerUrl) {
-      broker = await startEmbeddedBroker({
-        listen: config.mqttListen,
+    const launchBroker = (listen: HostPort) =>
+      startEmbeddedBroker({
+        listen,
         now: config.now,
         policy: {
           hubKey: identity.keyPair.publicKey,
@@ -65,7 +71,7 @@ export async function startHub(input: HubConfigInput = {}): Promise<HubHandle> {
           onDeviceDisconnected: (hex) => core.setConnected(hex, false),
         },
       });
-    }
+    if (!config.brokerUrl) broker = await launchBroker(config.mqttListen);
     const mqttUrl = broker ? broker.url : config.brokerUrl!;
     link = await connectLink({
       url: mqttUrl,
@@ -116,6 +122,12 @@ export async function startHub(input: HubConfigInput = {}): Promise<HubHandle> {
       httpAddress: http.address,
       httpUrl: http.url,
       adminToken: identity.adminToken,
+      restartBroker: async () => {
+        if (!broker) throw new Error('restartBroker: the hub uses an external broker');
+        const address = broker.address;
+        await broker.close();
+        broker = await launchBroker(address);
+      },
       close: () =>
         (closing ??= (async () => {
           for (const t of timers) clearInterval(t);

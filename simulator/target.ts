@@ -54,13 +54,12 @@ export async function openTarget(remote: RemoteTarget | undefined): Promise<Targ
     rmSync(dataDir, { recursive: true, force: true });
     throw err;
   }
-  const restart = (hub as HubHandle & { restartBroker?: () => Promise<void> }).restartBroker;
   return {
     kind: 'embedded',
     mqttUrl: hub.mqttUrl,
     api: new HubApi(hub.httpUrl, hub.adminToken),
     hubKey: hub.hubKey.publicKey,
-    restartBroker: restart === undefined ? undefined : () => restart.call(hub),
+    restartBroker: () => hub.restartBroker(),
     close: async () => {
       await hub.close();
       rmSync(dataDir, { recursive: true, force: true });
