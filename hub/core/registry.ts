@@ -56,6 +56,10 @@ export interface LiveChannel {
   pending: PendingSegment[];
   /** Out-of-order segments waiting for the gap before them [P-5.3]. */
   waiting: WaitingSegment[];
+  /** Segments that conflict with vouchers whose signature a worker is still checking: placed
+   *  again once the verdict is in, so a forgery chained first never makes the genuine segment
+   *  look like equivocation. */
+  held: WaitingSegment[];
   lastReceipt: Uint8Array | null;
   equivocated: boolean;
   settled: Head;
@@ -98,6 +102,7 @@ export function liveChannelFromRow(row: ChannelRow): LiveChannel {
     head,
     pending: [],
     waiting: [],
+    held: [],
     lastReceipt: row.receipt,
     equivocated: row.equivocated,
     settled: { ...row.settled },

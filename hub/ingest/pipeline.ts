@@ -36,6 +36,11 @@ export interface PipelineDeps {
   onOffline(deviceHex: string): void;
 }
 
+/** True while a voucher at or below `seq` of the live chain waits for its signature verdict. */
+function awaitsVerdict(ch: LiveChannel, seq: bigint): boolean {
+  return ch.pending.some((p) => p.signature === 'pending' && p.newFromSeq <= seq);
+}
+
 export class IngestPipeline {
   readonly commit: GroupCommit;
 
@@ -59,15 +64,18 @@ export class IngestPipeline {
       if (m.kind === 'status') return this.onStatus(m.deviceHex, m.status.state);
       const authorized = authorizeStep(this.d.registry, m.deviceHex, m.segment);
       if (!authorized.ok) return this.reject(authorized.rejection);
-      const ch = authorized.value;
-      this.place(ch, m.segment, m.bytes, arrivedAt);
-      // Segments that were waiting for this one may follow it now.
-      for (let w = takeReady(this.d.registry, ch); w; w = takeReady(this.d.registry, ch)) {
-        this.place(ch, w.segment, w.bytes, w.arrivedAt);
-      }
+      this.placeAndDrain(authorized.value, m.segment, m.bytes, arrivedAt);
     } catch (err) {
       this.d.config.log('error', `ingest: unexpected ${(err as Error).stack ?? String(err)}`);
       this.d.metrics.vouchersRejected.inc({ reason: 'HUB_INTERNAL' });
+    }
+  }
+
+  private placeAndDrain(ch: LiveChannel, s: Segment, bytes: Uint8Array, arrivedAt: number): void {
+    this.place(ch, s, bytes, arrivedAt);
+    // Segments that were waiting for this one may follow it now.
+    for (let w = takeReady(this.d.registry, ch); w; w = takeReady(this.d.registry, ch)) {
+      this.place(ch, w.segment, w.bytes, w.arrivedAt);
     }
   }
 
@@ -98,6 +106,9 @@ export class IngestPipeline {
         this.d.config.log('error', `channel ${ch.idHex}: no stored voucher at seq ${placement.seq}`);
         return this.reject({ stage: 'sequence', reason: 'SEQ_STALE', ...base, detail: `history missing at ${placement.seq}` });
       case 'conflict': {
+        // The stored side is not known to be signed yet (a forgery may have been chained first):
+        // judge only once the worker has answered. Equivocation is between two signed chains.
+        if (awaitsVerdict(ch, placement.seq)) return this.hold(ch, s, bytes, arrivedAt);
         if (!signedByDevice(ch, s, placement.incomingHashes)) {
           return this.reject({ stage: 'verify', reason: 'SIG_INVALID', ...base, detail: 'conflicting segment, bad signature' });
         }
@@ -140,11 +151,11 @@ export class IngestPipeline {
     try {
       if (this.commit.isStopped) return; // shutting down: nothing more is committed or sent
       const k = ch.pending.indexOf(entry);
-      if (k < 0 || this.d.registry.channels.get(ch.idHex) !== ch) return; // rolled back meanwhile
+      if (k < 0 || this.d.registry.channels.get(ch.idHex) !== ch) return this.releaseHeld(ch); // rolled back meanwhile
       if (valid === true) {
         entry.signature = 'ok';
         this.commit.stateChanged(ch);
-        return;
+        return this.releaseHeld(ch);
       }
       const dropped = ch.pending.splice(k);
       const before = ch.pending[k - 1];
@@ -160,9 +171,31 @@ export class IngestPipeline {
       });
       this.d.controls.resync(ch, ch.head, valid === false ? 'SIG_INVALID' : 'SEQ_GAP');
       this.commit.stateChanged(ch);
+      this.releaseHeld(ch);
     } catch (err) {
       this.d.config.log('error', `ingest: unexpected ${(err as Error).stack ?? String(err)}`);
     }
+  }
+
+  /** Keeps a segment until the verdict on the unverified vouchers it conflicts with. */
+  private hold(ch: LiveChannel, s: Segment, bytes: Uint8Array, arrivedAt: number): void {
+    const lastSeq = s.firstSeq + BigInt(s.vouchers.length) - 1n;
+    if (ch.held.length >= this.d.config.reorderMaxPerChannel) {
+      // Bounded like the reorder buffer; the device still holds it and re-sends after a RESYNC.
+      return this.reject({ stage: 'sequence', reason: 'REORDER_OVERFLOW', deviceHex: ch.deviceHex, channel: ch, seq: lastSeq, vouchers: s.vouchers.length }, false);
+    }
+    ch.held.push({ segment: s, firstSeq: s.firstSeq, lastSeq, bytes, arrivedAt, receivedAtMs: BigInt(this.d.now()) });
+  }
+
+  /** A verdict came in: held segments are placed again, against the channel as it now stands
+   *  (those still conflicting with an unverified segment are held again). */
+  private releaseHeld(ch: LiveChannel): void {
+    if (ch.held.length === 0) return;
+    const held = ch.held;
+    ch.held = [];
+    const current = this.d.registry.channels.get(ch.idHex);
+    if (!current) return;
+    for (const h of held) this.placeAndDrain(current, h.segment, h.bytes, h.arrivedAt);
   }
 
   private wait(ch: LiveChannel, s: Segment, bytes: Uint8Array, arrivedAt: number): void {

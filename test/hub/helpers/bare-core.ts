@@ -1,0 +1,69 @@
+// A hub core with no sockets: the real registry, pipeline, group commit and SQLite store in a temp
+// dir, fed by calling onMessage directly, its downlink captured in arrays. Optionally with a
+// signature pool whose verdicts the test releases by hand, to order "segment placed" and
+// "worker answered" exactly as a race in the field would.
+import { decodeControl, nodeBackend, type Control } from '../../../protocol/index.js';
+import { resolveConfig, type HubConfigInput } from '../../../hub/config.js';
+import { HubCore } from '../../../hub/core/hub-core.js';
+import { initDataDir, openStore } from '../../../hub/datadir.js';
+import type { SignatureCheck, SignaturePool } from '../../../hub/ingest/signature-pool.js';
+import { HubMetrics } from '../../../hub/metrics.js';
+
+/** Holds every signature check until release(); then answers with the real equation check. */
+export class GatedPool {
+  private held: { check: SignatureCheck; resolve: (ok: boolean | undefined) => void }[] = [];
+
+  verify(check: SignatureCheck): Promise<boolean | undefined> {
+    return new Promise((resolve) => this.held.push({ check, resolve }));
+  }
+
+  get waiting(): number {
+    return this.held.length;
+  }
+
+  /** Answers the oldest `n` checks (all by default) and lets their continuations run. */
+  async release(n = this.held.length): Promise<void> {
+    for (const h of this.held.splice(0, n)) h.resolve(nodeBackend.verify(h.check.signature, h.check.message, h.check.publicKey));
+    await new Promise((r) => setImmediate(r));
+  }
+
+  asPool(): SignaturePool {
+    // The pipeline only calls verify(); the class's private fields make a cast necessary.
+    return this as unknown as SignaturePool;
+  }
+}
+
+export interface BareCore {
+  core: HubCore;
+  receipts: { deviceHex: string; bytes: Uint8Array }[];
+  controls: { deviceHex: string; control: Control }[];
+  close(): void;
+}
+
+export function bareCore(dataDir: string, extra: HubConfigInput = {}, pool?: GatedPool): BareCore {
+  const config = resolveConfig({ dataDir, network: 'test-net', verifyWorkers: 0, ...extra });
+  const { identity } = initDataDir(config.dataDir, { network: 'test-net' });
+  const store = openStore(config.dataDir);
+  const core = new HubCore(config, identity, store, new HubMetrics(), config.now, pool?.asPool());
+  const receipts: BareCore['receipts'] = [];
+  const controls: BareCore['controls'] = [];
+  core.attach({
+    seesConnections: true,
+    downlink: {
+      publishReceipt: (deviceHex, bytes) => receipts.push({ deviceHex, bytes }),
+      publishControl: (deviceHex, bytes) => {
+        const c = decodeControl(bytes, identity.keyPair.publicKey);
+        if (c.ok) controls.push({ deviceHex, control: c.value });
+      },
+    },
+  });
+  return {
+    core,
+    receipts,
+    controls,
+    close() {
+      core.pipeline.commit.stop();
+      store.close();
+    },
+  };
+}
