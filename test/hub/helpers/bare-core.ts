@@ -41,9 +41,9 @@ export interface BareCore {
 }
 
 export function bareCore(dataDir: string, extra: HubConfigInput = {}, pool?: GatedPool): BareCore {
-  const config = resolveConfig({ dataDir, network: 'test-net', verifyWorkers: 0, ...extra });
-  const { identity } = initDataDir(config.dataDir, { network: 'test-net' });
-  const store = openStore(config.dataDir);
+  const config = resolveConfig({ network: 'test-net', verifyWorkers: 0, ...extra, dataDir });
+  const { identity } = initDataDir(config.dataDir, { network: config.network ?? 'test-net', synchronous: config.sqliteSynchronous });
+  const store = openStore(config.dataDir, config.sqliteSynchronous);
   const core = new HubCore(config, identity, store, new HubMetrics(), config.now, pool?.asPool());
   const receipts: BareCore['receipts'] = [];
   const controls: BareCore['controls'] = [];

@@ -1,0 +1,151 @@
+// fast-check over the hub's ingest path: the real pipeline, group commit and SQLite store, with
+// signature verdicts released by hand so that arrival and verdict interleave in every order. No
+// input may crash the hub (HUB_INTERNAL) or move a balance off the device's genuine chain.
+// Runs: TALLY_FUZZ_RUNS (default 2000 per property; docs/reliability.md).
+import fc from 'fast-check';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { bytesEqual, encodeSegment, toHex, topics, type BuiltSegment } from '../../protocol/index.js';
+import { bareCore, GatedPool, type BareCore } from '../hub/helpers/bare-core.js';
+import { tempDir } from '../hub/helpers/hub.js';
+import { BareDevice, commitTurn, rejectionCounts } from './helpers/bare-device.js';
+import { envInt, recorder } from './helpers/record.js';
+
+const RUNS = envInt('TALLY_FUZZ_RUNS', 2000);
+const SEED = process.env.TALLY_FUZZ_SEED ? Number(process.env.TALLY_FUZZ_SEED) : undefined;
+const rec = recorder('ingest-fuzz', { TALLY_FUZZ_RUNS: RUNS });
+
+/** One byte-level change to an encoded segment. */
+const mutation = fc.oneof(
+  fc.record({ kind: fc.constant('flip' as const), pos: fc.nat(), bit: fc.nat(7) }),
+  fc.record({ kind: fc.constant('set' as const), pos: fc.nat(), value: fc.nat(255) }),
+  fc.record({ kind: fc.constant('truncate' as const), pos: fc.nat() }),
+  fc.record({ kind: fc.constant('append' as const), extra: fc.uint8Array({ minLength: 1, maxLength: 40 }) }),
+  fc.record({ kind: fc.constant('splice' as const), pos: fc.nat(), junk: fc.uint8Array({ minLength: 1, maxLength: 40 }) }),
+);
+type Mutation = typeof mutation extends fc.Arbitrary<infer T> ? T : never;
+
+function mutate(b: Uint8Array, m: Mutation): Uint8Array {
+  const out = new Uint8Array(b);
+  switch (m.kind) {
+    case 'flip':
+      out[m.pos % out.length]! ^= 1 << m.bit;
+      return out;
+    case 'set':
+      if (out[m.pos % out.length] === m.value) out[m.pos % out.length] = m.value ^ 0x80;
+      else out[m.pos % out.length] = m.value;
+      return out;
+    case 'truncate':
+      return out.subarray(0, m.pos % out.length);
+    case 'append':
+      return new Uint8Array([...out, ...m.extra]);
+    case 'splice': {
+      const p = m.pos % out.length;
+      return new Uint8Array([...out.subarray(0, p), ...m.junk, ...out.subarray(p + 1)]);
+    }
+  }
+}
+
+/** What the fleet of a run does: send genuine segment i, a mutated copy of it, or let verdicts in. */
+const command = fc.oneof(
+  { weight: 4, arbitrary: fc.record({ op: fc.constant('genuine' as const), i: fc.nat(5) }) },
+  { weight: 4, arbitrary: fc.record({ op: fc.constant('forged' as const), i: fc.nat(5), m: mutation }) },
+  { weight: 2, arbitrary: fc.record({ op: fc.constant('verdicts' as const), n: fc.integer({ min: 1, max: 4 }) }) },
+  { weight: 1, arbitrary: fc.record({ op: fc.constant('commit' as const) }) },
+);
+
+describe('fuzzing the ingest path', () => {
+  let tmp: ReturnType<typeof tempDir>;
+  let pool: GatedPool;
+  let hub: BareCore;
+
+  beforeAll(() => {
+    tmp = tempDir();
+    pool = new GatedPool();
+    // Large reorder window: gaps are given up only by the sweep timer, which this test does not run.
+    hub = bareCore(tmp.dir, { sqliteSynchronous: 'NORMAL' }, pool);
+  });
+  afterAll(() => {
+    hub.close();
+    tmp.cleanup();
+  });
+
+  it('keeps every committed head on the genuine chain, whatever forged, repeated or reordered bytes arrive', async () => {
+    let messages = 0;
+    let maxSeq = 0n;
+    await fc.assert(
+      fc.asyncProperty(fc.array(command, { minLength: 1, maxLength: 24 }), fc.integer({ min: 1, max: 4 }), async (commands, per) => {
+        const d = new BareDevice(hub, { price: 2n });
+        const genuine: BuiltSegment[] = Array.from({ length: 6 }, () => d.build(per));
+        const bytes = genuine.map((g) => encodeSegment(g.segment));
+        for (const c of commands) {
+          if (c.op === 'genuine') d.send(bytes[c.i]!);
+          else if (c.op === 'forged') d.send(mutate(bytes[c.i]!, c.m));
+          else if (c.op === 'verdicts') await pool.release(c.n);
+          else await commitTurn();
+          if (c.op === 'genuine' || c.op === 'forged') messages++;
+        }
+        while (pool.waiting > 0) await pool.release();
+        await commitTurn();
+        const head = d.durable();
+        if (head.seq > maxSeq) maxSeq = head.seq;
+        if (head.seq > 0n) {
+          // The committed head is exactly the genuine voucher at that seq: hash, units, amount.
+          const seg = genuine[Number((head.seq - 1n) / BigInt(per))]!;
+          const j = Number((head.seq - 1n) % BigInt(per));
+          expect(bytesEqual(head.hash, seg.hashes[j]!)).toBe(true);
+          expect(head.cumUnits).toBe(seg.segment.vouchers[j]!.cumUnits);
+          expect(head.cumAmount).toBe(seg.segment.vouchers[j]!.cumAmount);
+        }
+        const ch = hub.core.store.getChannel(d.channelId)!;
+        // Only the genuine device signed anything: a forgery can never be taken for equivocation.
+        expect(ch.equivocated).toBe(false);
+      }),
+      { numRuns: RUNS, ...(SEED !== undefined ? { seed: SEED } : {}) },
+    );
+    const counts = rejectionCounts(hub);
+    expect(counts.HUB_INTERNAL).toBeUndefined();
+    expect(counts.EQUIVOCATION).toBeUndefined();
+    rec.record({
+      case: 'fuzz: forged, repeated and reordered segments with interleaved signature verdicts',
+      expected: 'no HUB_INTERNAL, no EQUIVOCATION, every committed head equal to the genuine voucher at its seq',
+      observed: `${RUNS} runs, ${messages} messages; highest committed seq ${maxSeq}; ${Object.entries(counts).map(([k, v]) => `${k} ${v}`).join(', ')}`,
+      figures: { inputs: messages, rejected: Number(Object.values(counts).reduce((a, b) => a + b, 0n)) },
+    });
+  });
+
+  it('survives arbitrary bytes on any topic without a crash or a balance change', async () => {
+    const d = new BareDevice(hub, { price: 2n });
+    d.send(d.build(3));
+    while (pool.waiting > 0) await pool.release();
+    await commitTurn();
+    const before = hub.core.stats();
+    const topic = fc.oneof(
+      fc.constant(topics.segment(d.hex)),
+      fc.constant(topics.status(d.hex)),
+      fc.constant(topics.segment(toHex(new Uint8Array(32).fill(7)))),
+      fc.constant(`tally/v1/d/${d.hex}/up/other`),
+      fc.string({ maxLength: 80 }),
+    );
+    let messages = 0;
+    fc.assert(
+      fc.property(topic, fc.uint8Array({ maxLength: 600 }), (t, payload) => {
+        messages++;
+        hub.core.pipeline.onMessage(t, payload);
+      }),
+      { numRuns: RUNS, ...(SEED !== undefined ? { seed: SEED } : {}) },
+    );
+    while (pool.waiting > 0) await pool.release();
+    await commitTurn();
+    const after = hub.core.stats();
+    const counts = rejectionCounts(hub);
+    expect(counts.HUB_INTERNAL).toBeUndefined();
+    expect(after.acceptedUnits).toBe(before.acceptedUnits);
+    expect(after.acceptedAmount).toBe(before.acceptedAmount);
+    rec.record({
+      case: 'fuzz: arbitrary bytes on device, unknown-device and arbitrary topics',
+      expected: 'no HUB_INTERNAL; accepted units and amount unchanged',
+      observed: `${messages} messages; accepted units ${before.acceptedUnits} -> ${after.acceptedUnits}, amount ${before.acceptedAmount} -> ${after.acceptedAmount}`,
+      figures: { inputs: messages, rejected: Number(BigInt(after.rejectedEvents) - BigInt(before.rejectedEvents)) },
+    });
+  });
+});
