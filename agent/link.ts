@@ -146,5 +146,8 @@ export class MqttLink extends EventEmitter<LinkEvents> {
       });
     });
     client.removeAllListeners();
+    // A socket error can still arrive after the end (a reset from the broker): an EventEmitter
+    // with no 'error' listener would turn it into an uncaught exception and kill the process.
+    client.on('error', () => undefined);
   }
 }
