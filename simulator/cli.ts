@@ -5,7 +5,7 @@ import { writeFileSync } from 'node:fs';
 import { UsageError, describeFaults, parseFaults } from './faults.js';
 import { renderHtml } from './html.js';
 import { formatReport, reportToJson } from './report.js';
-import { runSimulation } from './run.js';
+import { WORKER_THRESHOLD, runSimulation } from './run.js';
 
 const EXIT_OK = 0;
 const EXIT_CONSERVATION_FAILED = 1;
@@ -45,6 +45,7 @@ program
   .option('--batch <n>', 'vouchers per signed segment', integer(1, 1024), 64)
   .option('--batch-ms <ms>', 'sign a partial segment after this long', integer(10, 600_000), 1000)
   .option('--window <n>', 'segments in flight per device before waiting for receipts', integer(1, 1024), 8)
+  .option('--workers <n>', `worker threads for the fleet (0 = beside the hub in one thread; default 1 from ${WORKER_THRESHOLD} devices)`, integer(0, 16))
   .option('--drain-timeout <seconds>', 'longest wait for the last receipts after production stops', integer(1, 3600), 120)
   .option('--broker <url>', 'MQTT broker of a running hub (default: start an embedded hub and broker)')
   .option('--hub-api <url>', 'HTTP API of that hub, e.g. http://127.0.0.1:8080')
@@ -85,6 +86,7 @@ doubled, bundles verified offline); 1 when not, naming the channels; 2 for bad u
       arrivals: opts.poisson ? 'poisson' : 'constant', faults,
       remote: opts.broker ? { brokerUrl: opts.broker, hubApi: opts.hubApi, adminToken: opts.adminToken } : undefined,
       batch: opts.batch, batchMs: opts.batchMs, window: opts.window, drainTimeoutS: opts.drainTimeout,
+      workers: opts.workers ?? (opts.devices >= WORKER_THRESHOLD ? 1 : 0),
       progress: process.stderr, log,
     });
     console.log(formatReport(report));

@@ -6,13 +6,11 @@ import { Agent } from '../agent/agent.js';
 import type { Clock } from '../agent/clock.js';
 import { systemClock } from '../agent/clock.js';
 import { openSqliteOutbox } from '../agent/outbox/sqlite.js';
-import type { KeyPair } from '../protocol/index.js';
+import type { Ed25519Backend, KeyPair } from '../protocol/index.js';
 import { toHex } from '../protocol/index.js';
-import type { Ledger } from './ledger.js';
 import type { PhysicalMeter } from './meters.js';
 import type { Rng } from './rng.js';
 import { SegmentFaults } from './segment-faults.js';
-import type { Timeline } from './timeline.js';
 
 export interface DeviceSettings {
   readonly mqttUrl: string;
@@ -23,11 +21,19 @@ export interface DeviceSettings {
   readonly ackTimeoutMs: number;
 }
 
+/** Where a device reports what it signed and when receipts came back. */
+export interface DeviceEvents {
+  /** A new signed and committed head of the device's channel (ground truth). */
+  signed(channelId: string, seq: bigint, units: bigint, amount: bigint): void;
+  /** A receipt covered `vouchers` new vouchers; the oldest of them was signed `latencyMs` ago. */
+  receipt(vouchers: number, latencyMs: number): void;
+}
+
 export interface DeviceShared {
   readonly db: Database.Database;
-  readonly ledger: Ledger;
-  readonly timeline: Timeline;
+  readonly events: DeviceEvents;
   readonly settings: DeviceSettings;
+  readonly backend: Ed25519Backend;
 }
 
 export class VirtualDevice {
@@ -79,6 +85,7 @@ export class VirtualDevice {
       reconnectMaxMs: 5_000,
       clock: this.#clock,
       random: () => this.rng.next(),
+      backend: this.shared.backend,
       ...(faults ? { interceptSegment: (payload: Uint8Array, publish: (p: Uint8Array) => Promise<void>) => faults.onSegment(payload, publish) } : {}),
     });
     agent.on('channel', (id) => {
@@ -113,7 +120,7 @@ export class VirtualDevice {
     if (ch === undefined) return;
     this.channelId = ch.channelId;
     this.headSeq = ch.headSeq;
-    this.shared.ledger.recordSigned(ch.channelId, { seq: ch.headSeq, units: ch.cumUnits, amount: ch.cumAmount });
+    this.shared.events.signed(ch.channelId, ch.headSeq, ch.cumUnits, ch.cumAmount);
     this.#inflight.push([lastSeq, performance.now()]);
   }
 
@@ -128,6 +135,6 @@ export class VirtualDevice {
       oldest ??= at;
     }
     // Latency of a receipt = sign -> receipt of the oldest voucher batch it covers.
-    if (oldest !== undefined) this.shared.timeline.recordReceipt(vouchers, now - oldest);
+    if (oldest !== undefined) this.shared.events.receipt(vouchers, now - oldest);
   }
 }

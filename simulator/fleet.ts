@@ -1,76 +1,65 @@
-// The fleet: N virtual devices with their keys, meters and faults, over one shared outbox
-// database. It knows nothing of hubs or reports; run.ts drives it.
+// A slice of the fleet: devices [from, to) with their keys, physical meters and wire faults, over
+// one outbox database. It knows nothing of hubs, threads or reports; a Shard drives it.
 import Database from 'better-sqlite3';
 import { join } from 'node:path';
-import { keyPairFromSeed } from '../protocol/index.js';
-import { VirtualDevice, type DeviceSettings } from './device.js';
+import { createNodeBackend } from '../protocol/index.js';
+import { VirtualDevice, type DeviceEvents, type DeviceSettings } from './device.js';
 import type { FaultPlan } from './faults.js';
-import { Ledger } from './ledger.js';
+import { deviceKeyPair, deviceRng } from './identity.js';
 import { MeterDriver, PhysicalMeter, type Arrivals } from './meters.js';
-import type { Rng } from './rng.js';
 import { SegmentFaults, type FaultCounts } from './segment-faults.js';
-import type { Timeline } from './timeline.js';
-
-/** The mix of metered goods: unit and integer price per unit, in minor units. */
-export const PRODUCTS = [
-  { unit: 'Wh', pricePerUnit: 25n },
-  { unit: 'L', pricePerUnit: 3n },
-  { unit: 'KiB', pricePerUnit: 1n },
-  { unit: 's', pricePerUnit: 10n },
-] as const;
 
 export interface FleetOptions {
-  devices: number;
+  seed: number;
+  from: number;
+  to: number;
   ratePerDevice: number;
   arrivals: Arrivals;
   faults: FaultPlan;
   settings: DeviceSettings;
   workDir: string;
-  rng: Rng;
-  timeline: Timeline;
+  events: DeviceEvents;
 }
 
 export class Fleet {
   readonly devices: VirtualDevice[] = [];
-  readonly ledger = new Ledger();
-  readonly driver = new MeterDriver(100);
+  readonly driver: MeterDriver;
   readonly faultCounts: FaultCounts = {};
   readonly db: Database.Database;
 
   constructor(readonly options: FleetOptions) {
-    // One outbox database for the whole fleet. synchronous=OFF: the simulated devices' disks are
-    // this process's page cache; a simulated kill drops the agent, not the operating system.
-    this.db = new Database(join(options.workDir, 'fleet-outbox.db'));
+    const count = options.to - options.from;
+    // Large fleets tick their meters less often: the same units, fewer wake-ups.
+    this.driver = new MeterDriver(count > 2000 ? 250 : 100);
+    // One outbox database per slice. synchronous=OFF: the simulated devices' disks are this
+    // process's page cache; a simulated kill drops the agent, not the operating system.
+    this.db = new Database(join(options.workDir, `fleet-outbox-${options.from}.db`));
     this.db.pragma('journal_mode = WAL');
     this.db.pragma('synchronous = OFF');
-    const { rng } = options;
     const withSegmentFaults = SegmentFaults.applies(options.faults);
     const skewMaxMs = (options.faults['clock-skew'] ?? 0) * 1000;
-    for (let i = 0; i < options.devices; i++) {
-      const deviceRng = rng.fork(i);
-      const seed = new Uint8Array(32);
-      for (let b = 0; b < 32; b++) seed[b] = deviceRng.int(0, 255);
-      const meter = this.driver.add(new PhysicalMeter(options.ratePerDevice, options.arrivals, deviceRng.fork(1)));
-      const skew = skewMaxMs > 0 ? Math.round((deviceRng.next() * 2 - 1) * skewMaxMs) : 0;
+    // A device signs with one key, so the default backend caches a handful of secret keys; a
+    // fleet in one process signs with all of them, and rebuilding a key object per signature
+    // would cost more than the signature itself.
+    const backend = createNodeBackend({ maxSecretKeys: count + 16, maxPublicKeys: 64 });
+    for (let i = options.from; i < options.to; i++) {
+      const rng = deviceRng(options.seed, i);
+      const meter = this.driver.add(new PhysicalMeter(options.ratePerDevice, options.arrivals, rng.fork(1)));
+      const skew = skewMaxMs > 0 ? Math.round((rng.next() * 2 - 1) * skewMaxMs) : 0;
       if (skew !== 0) this.faultCounts['clock-skew'] = (this.faultCounts['clock-skew'] ?? 0) + 1;
-      const faults = withSegmentFaults ? new SegmentFaults(options.faults, deviceRng.fork(2), this.faultCounts) : undefined;
+      const faults = withSegmentFaults ? new SegmentFaults(options.faults, rng.fork(2), this.faultCounts) : undefined;
       this.devices.push(
-        new VirtualDevice(keyPairFromSeed(seed), meter, { db: this.db, ledger: this.ledger, timeline: options.timeline, settings: options.settings }, deviceRng.fork(3), skew, faults),
+        new VirtualDevice(deviceKeyPair(options.seed, i, backend), meter, { db: this.db, events: options.events, settings: options.settings, backend }, rng.fork(3), skew, faults),
       );
     }
   }
 
-  productOf(index: number) {
-    return PRODUCTS[index % PRODUCTS.length]!;
-  }
-
   /** Starts the agents in waves so that the broker is not hit by every CONNECT at once. */
-  async startAgents(onProgress?: (started: number) => void): Promise<void> {
+  async startAgents(): Promise<void> {
     const wave = 250;
     for (let i = 0; i < this.devices.length; i += wave) {
       for (const d of this.devices.slice(i, i + wave)) d.start();
-      onProgress?.(Math.min(i + wave, this.devices.length));
-      await new Promise((r) => setTimeout(r, 20));
+      await new Promise((r) => setTimeout(r, 25));
     }
   }
 
@@ -87,8 +76,12 @@ export class Fleet {
   }
 
   /** Devices whose signed head is not covered by a receipt yet, or that have no channel. */
-  undrained(): VirtualDevice[] {
-    return this.devices.filter((d) => d.agent === undefined || d.channelId === undefined || d.backlog > 0n || d.agent.snapshot().pendingUnits > 0n);
+  undrained(): number {
+    let n = 0;
+    for (const d of this.devices) {
+      if (d.agent === undefined || d.channelId === undefined || d.backlog > 0n || d.agent.snapshot().pendingUnits > 0n) n++;
+    }
+    return n;
   }
 
   async stopAgents(): Promise<void> {

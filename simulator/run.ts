@@ -2,17 +2,20 @@
 // given duration under the fault plan, drain, settle, verify the settlement bundles offline, and
 // reconcile every channel against the ground truth.
 import { mkdtempSync, rmSync } from 'node:fs';
-import type { Writable } from 'node:stream';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { verifyBundle } from '../protocol/index.js';
+import type { Writable } from 'node:stream';
+import { createNodeBackend, toHex } from '../protocol/index.js';
 import type { FaultKind, FaultPlan } from './faults.js';
-import { Fleet } from './fleet.js';
-import { reconcile, type Totals } from './ledger.js';
+import { deviceKeyPair, productOf } from './identity.js';
+import { Ledger, reconcile, type Totals } from './ledger.js';
 import type { Arrivals } from './meters.js';
 import { Progress } from './progress.js';
 import { buildReport, type SimReport } from './report.js';
-import { createRng } from './rng.js';
+import type { FaultCounts } from './segment-faults.js';
+import type { ShardBatch, ShardFinal, ShardStatus } from './shard.js';
+import { localShard, workerShard, type ShardHost } from './shard-host.js';
+import { settleAndVerify } from './settle.js';
 import { openTarget, type RemoteTarget } from './target.js';
 import { Timeline } from './timeline.js';
 
@@ -27,6 +30,8 @@ export interface SimOptions {
   batch: number;
   batchMs: number;
   window: number;
+  /** Worker threads for the fleet; 0 runs it in this thread beside the hub. */
+  workers: number;
   /** Longest wait for the last receipts after production stops. */
   drainTimeoutS: number;
   progress: Writable & { isTTY?: boolean; columns?: number };
@@ -36,36 +41,46 @@ export interface SimOptions {
 /** Capacity of every simulated channel: far beyond what a run can spend. */
 const CAPACITY = 10n ** 15n;
 
+/** Fleets from this size up run in a worker thread by default, so they get a core of their own. */
+export const WORKER_THRESHOLD = 1000;
+
 export async function runSimulation(o: SimOptions): Promise<SimReport> {
-  const rng = createRng(o.seed);
   const target = await openTarget(o.remote);
   const workDir = mkdtempSync(join(tmpdir(), 'tally-sim-'));
   const timeline = new Timeline(performance.now());
+  const ledger = new Ledger();
   const progress = new Progress(o.progress);
-  const fleet = new Fleet({
-    devices: o.devices,
-    ratePerDevice: o.ratePerDevice,
-    arrivals: o.arrivals,
-    faults: o.faults,
-    workDir,
-    rng: rng.fork(1),
-    timeline,
-    settings: { mqttUrl: target.mqttUrl, hubKey: target.hubKey, batch: o.batch, batchMs: o.batchMs, window: o.window, ackTimeoutMs: 10_000 },
-  });
-  const faultRng = rng.fork(2);
+  const statuses: ShardStatus[] = [];
   const cpuStart = process.cpuUsage();
+  const shards: ShardHost[] = [];
   let poll: NodeJS.Timeout | undefined;
   try {
     const rejectedBefore = await target.api.rejectionCounts();
     const epochsBefore = new Set((await target.api.epochs()).map((e) => e.epoch));
 
     o.log(`enrolling ${o.devices} devices with the ${target.kind} hub`);
-    await target.api.enrol(fleet.devices.map((d, i) => {
-      const p = fleet.productOf(i);
-      return { publicKey: d.hex, unit: p.unit, pricePerUnit: `${p.pricePerUnit}`, capacity: `${CAPACITY}` };
+    const keyBackend = createNodeBackend({ maxSecretKeys: 1 });
+    await target.api.enrol(Array.from({ length: o.devices }, (_, i) => {
+      const p = productOf(i);
+      return { publicKey: toHex(deviceKeyPair(o.seed, i, keyBackend).publicKey), unit: p.unit, pricePerUnit: `${p.pricePerUnit}`, capacity: `${CAPACITY}` };
     }));
-    await fleet.startAgents();
-    fleet.driver.start();
+
+    const onBatch = (index: number) => (b: ShardBatch) => {
+      for (const [id, seq, units, amount] of b.signed) ledger.recordSigned(id, { seq, units, amount });
+      for (let k = 0; k < b.receipts.length; k += 2) timeline.recordReceipt(b.receipts[k]!, b.receipts[k + 1]!);
+      statuses[index] = b.status;
+    };
+    const slices = Math.max(1, o.workers);
+    for (let s = 0; s < slices; s++) {
+      const init = {
+        shardIndex: s, seed: o.seed, from: Math.floor((s * o.devices) / slices), to: Math.floor(((s + 1) * o.devices) / slices),
+        ratePerDevice: o.ratePerDevice, arrivals: o.arrivals, faults: o.faults, mqttUrl: target.mqttUrl,
+        hubKeyHex: toHex(target.hubKey), batch: o.batch, batchMs: o.batchMs, window: o.window, workDir,
+      };
+      shards.push(o.workers > 0 ? workerShard(init, onBatch(s)) : localShard(init, onBatch(s)));
+    }
+    o.log(`connecting ${o.devices} agents${o.workers > 0 ? ` in ${o.workers} worker thread(s)` : ''}`);
+    await Promise.all(shards.map((s) => s.start()));
     const started = performance.now();
 
     // The hub's rejection count, polled in the background for the progress line.
@@ -75,97 +90,58 @@ export async function runSimulation(o: SimOptions): Promise<SimReport> {
         rejectedLive = Object.entries(now).reduce((sum, [k, n]) => sum + Math.max(0, n - (rejectedBefore[k] ?? 0)), 0);
       }, () => undefined);
     }, 2000);
+    const sum = (f: (s: ShardStatus) => number) => statuses.reduce((a, s) => a + (s ? f(s) : 0), 0);
+    const show = (phase: string, elapsedS: number, durationS: number) => {
+      const point = timeline.tick(performance.now(), sum((s) => s.backlog));
+      progress.update({
+        phase, elapsedS, durationS, vouchersPerSec: point.vouchersPerSec, p99Ms: point.p99Ms, backlog: point.backlog,
+        rejected: rejectedLive, connected: sum((s) => s.connected), devices: o.devices,
+      });
+    };
 
-    // Production, with per-second faults and a progress line.
-    const restarts = new Set<NodeJS.Timeout>();
+    // Production. Faults that act per device live in the shards; a broker restart lives here.
+    let brokerRestarts = 0;
     let nextBrokerRestart = o.faults['broker-restart'] ?? 0;
-    const count = (k: FaultKind) => (fleet.faultCounts[k] = (fleet.faultCounts[k] ?? 0) + 1);
     for (let second = 1; second <= o.durationS; second++) {
       await sleepUntil(started + second * 1000);
-      for (const d of fleet.devices) {
-        if (d.agent === undefined) continue;
-        if (faultRng.chance(o.faults['kill-agent'] ?? 0)) {
-          count('kill-agent');
-          d.kill();
-          const t = setTimeout(() => {
-            restarts.delete(t);
-            d.start();
-          }, faultRng.int(200, 2000));
-          restarts.add(t);
-        } else if (faultRng.chance(o.faults.disconnect ?? 0)) {
-          count('disconnect');
-          d.dropConnection();
-        }
-      }
-      if (nextBrokerRestart > 0 && second >= nextBrokerRestart) {
+      if (nextBrokerRestart > 0 && second >= nextBrokerRestart && target.restartBroker) {
         nextBrokerRestart += o.faults['broker-restart']!;
-        if (target.restartBroker) {
-          count('broker-restart');
-          await target.restartBroker();
-        }
+        brokerRestarts++;
+        await target.restartBroker();
       }
-      const point = timeline.tick(performance.now(), Number(fleet.backlog()));
-      progress.update({
-        phase: 'run', elapsedS: second, durationS: o.durationS, vouchersPerSec: point.vouchersPerSec, p99Ms: point.p99Ms,
-        backlog: point.backlog, rejected: rejectedLive, connected: fleet.connected(), devices: o.devices,
-      });
+      show('run', second, o.durationS);
     }
 
-    // Drain: counters freeze, killed agents come back, every signed voucher must get its receipt.
-    fleet.driver.stop();
-    for (const t of restarts) clearTimeout(t);
-    for (const d of fleet.devices) if (d.agent === undefined) d.start();
+    // Drain: every signed voucher must get its receipt.
+    for (const s of shards) s.stopProduction();
     const drainStart = performance.now();
-    let undrained = fleet.undrained();
-    while (undrained.length > 0 && performance.now() - drainStart < o.drainTimeoutS * 1000) {
+    statuses.fill(undefined as unknown as ShardStatus);
+    while (performance.now() - drainStart < o.drainTimeoutS * 1000) {
       await sleep(1000);
-      undrained = fleet.undrained();
-      const point = timeline.tick(performance.now(), Number(fleet.backlog()));
-      progress.update({
-        phase: 'drain', elapsedS: (performance.now() - drainStart) / 1000, durationS: o.drainTimeoutS, vouchersPerSec: point.vouchersPerSec,
-        p99Ms: point.p99Ms, backlog: point.backlog, rejected: rejectedLive, connected: fleet.connected(), devices: o.devices,
-      });
+      show('drain', (performance.now() - drainStart) / 1000, o.drainTimeoutS);
+      if (statuses.length === slices && statuses.every((s) => s !== undefined) && sum((s) => s.undrained) === 0) break;
     }
-    clearInterval(poll);
     const elapsedS = (performance.now() - started) / 1000;
     progress.done();
-    if (undrained.length > 0) o.log(`drain timed out after ${o.drainTimeoutS} s with ${undrained.length} devices still waiting for receipts`);
-    await fleet.stopAgents();
+    const undrained = sum((s) => s.undrained);
+    if (undrained > 0) o.log(`drain timed out after ${o.drainTimeoutS} s with ${undrained} devices still waiting for receipts`);
+    clearInterval(poll);
+    const finals: ShardFinal[] = await Promise.all(shards.map((s) => s.finish()));
+    shards.length = 0;
 
     // Settle, verify offline, reconcile.
-    await target.api.settle();
-    const newEpochs = (await target.api.epochs()).filter((e) => !epochsBefore.has(e.epoch));
-    const settled = new Map<string, Totals>();
-    let bundlesVerified = newEpochs.length > 0;
-    for (const e of newEpochs) {
-      const verdict = verifyBundle(await target.api.bundle(e.epoch), { hubKey: target.hubKey });
-      if (!verdict.ok) {
-        bundlesVerified = false;
-        o.log(`bundle of epoch ${e.epoch} does not verify: ${verdict.reasons.slice(0, 3).map((r) => `${r.code} ${r.detail}`).join('; ')}`);
-        continue;
-      }
-      for (const c of verdict.summary.channels) {
-        const known = settled.get(c.channelId);
-        if (known === undefined || c.cumUnits > known.units) settled.set(c.channelId, { units: c.cumUnits, amount: c.cumAmount });
-      }
-    }
-    const ours = new Set(fleet.devices.map((d) => d.channelId).filter((c): c is string => c !== undefined));
-    const accepted = new Map<string, Totals>();
-    let acceptedVouchers = 0n;
-    for (const ch of await target.api.channels()) {
-      if (!ours.has(ch.channelId)) continue;
-      accepted.set(ch.channelId, { units: BigInt(ch.head.cumUnits), amount: BigInt(ch.head.cumAmount) });
-      acceptedVouchers += BigInt(ch.head.seq);
-    }
-    const signed = new Map<string, Totals>([...fleet.ledger.signed()].map(([id, h]) => [id, { units: h.units, amount: h.amount }]));
-    for (const id of [...settled.keys()]) if (!ours.has(id)) settled.delete(id);
+    const ours = new Set(finals.flatMap((f) => f.metered.map(([id]) => id)).filter((id): id is string => id !== null));
+    const { settled, accepted, acceptedVouchers, epochs, bundlesVerified } = await settleAndVerify(target, epochsBefore, ours, o.log);
+    const signed = new Map<string, Totals>([...ledger.signed()].map(([id, h]) => [id, { units: h.units, amount: h.amount }]));
     const reconciliation = reconcile(signed, accepted, settled);
 
     // Units the meters counted but no voucher carries: lost before signing.
+    let metered = 0n;
     let unsigned = 0n;
-    for (const d of fleet.devices) {
-      const s = d.channelId === undefined ? 0n : signed.get(d.channelId)?.units ?? 0n;
-      if (d.meter.counter > s) unsigned += d.meter.counter - s;
+    for (const [id, counter] of finals.flatMap((f) => f.metered)) {
+      metered += counter;
+      const s = id === null ? 0n : signed.get(id)?.units ?? 0n;
+      if (counter > s) unsigned += counter - s;
     }
     if (unsigned > 0n) o.log(`${unsigned} metered units were never signed`);
 
@@ -175,24 +151,25 @@ export async function runSimulation(o: SimOptions): Promise<SimReport> {
       const delta = n - (rejectedBefore[reason] ?? 0);
       if (delta > 0) rejected[reason] = delta;
     }
+    const faultsInjected: FaultCounts = brokerRestarts > 0 ? { 'broker-restart': brokerRestarts } : {};
+    for (const f of finals) {
+      for (const [k, n] of Object.entries(f.status.faultCounts)) faultsInjected[k as FaultKind] = (faultsInjected[k as FaultKind] ?? 0) + n;
+    }
     const cpu = process.cpuUsage(cpuStart);
-    const report = buildReport({
+    return buildReport({
       seed: o.seed, devices: o.devices, ratePerDevice: o.ratePerDevice, durationS: o.durationS, hub: target.kind,
-      reconciliation, meteredUnits: fleet.driver.totalUnits(), unsignedUnits: unsigned,
-      bundlesVerified, epochs: newEpochs.map((e) => Number(e.epoch)), rejected,
-      faultPlan: o.faults, faultsInjected: fleet.faultCounts,
-      vouchers: Number(acceptedVouchers), elapsedS,
+      reconciliation, meteredUnits: metered, unsignedUnits: unsigned, bundlesVerified, epochs, rejected,
+      faultPlan: o.faults, faultsInjected, vouchers: Number(acceptedVouchers), elapsedS,
       latency: timeline.latency(), timeline: timeline.points,
       process: {
+        // process.cpuUsage covers every thread of the process, worker shards included.
         cpuUserS: round1(cpu.user / 1e6), cpuSystemS: round1(cpu.system / 1e6),
         maxRssMiB: Math.round(process.resourceUsage().maxRSS / 1024),
       },
     });
-    return report;
   } finally {
     clearInterval(poll);
-    await fleet.stopAgents().catch(() => undefined);
-    fleet.close();
+    await Promise.all(shards.map((s) => s.finish().catch(() => undefined)));
     timeline.destroy();
     await target.close();
     rmSync(workDir, { recursive: true, force: true });

@@ -10,7 +10,7 @@ const quiet = new Writable({ write: (_c, _e, cb) => cb() });
 function options(overrides: Partial<SimOptions>): SimOptions {
   return {
     devices: 6, ratePerDevice: 20, durationS: 5, seed: 7, arrivals: 'poisson', faults: {}, remote: undefined,
-    batch: 8, batchMs: 300, window: 8, drainTimeoutS: 60, progress: quiet, log: () => {},
+    batch: 8, batchMs: 300, window: 8, workers: 0, drainTimeoutS: 60, progress: quiet, log: () => {},
     ...overrides,
   };
 }

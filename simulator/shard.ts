@@ -1,0 +1,138 @@
+// A shard runs one slice of the fleet and reports to the main thread: the heads its devices
+// signed, the receipt latencies, and its status. The same class runs in the main thread (small
+// fleets) or in a worker thread (large fleets use the second core); only the transport differs.
+import { hexToBytes } from '../protocol/index.js';
+import type { FaultKind, FaultPlan } from './faults.js';
+import { Fleet } from './fleet.js';
+import type { Arrivals } from './meters.js';
+import { createRng } from './rng.js';
+import type { FaultCounts } from './segment-faults.js';
+
+export interface ShardInit {
+  shardIndex: number;
+  seed: number;
+  from: number;
+  to: number;
+  ratePerDevice: number;
+  arrivals: Arrivals;
+  faults: FaultPlan;
+  mqttUrl: string;
+  hubKeyHex: string;
+  batch: number;
+  batchMs: number;
+  window: number;
+  workDir: string;
+}
+
+export interface ShardStatus {
+  connected: number;
+  backlog: number;
+  /** Devices still waiting for a receipt or a channel; counted only while draining. */
+  undrained: number;
+  faultCounts: FaultCounts;
+}
+
+export interface ShardBatch {
+  /** Latest signed head per channel since the last batch: [channelId, seq, units, amount]. */
+  signed: Array<[string, bigint, bigint, bigint]>;
+  /** Receipts since the last batch, flattened pairs: vouchers, latency ms. */
+  receipts: number[];
+  status: ShardStatus;
+}
+
+export interface ShardFinal {
+  /** Per device: its channel (null if it never got one) and its meter's counter. */
+  metered: Array<[string | null, bigint]>;
+  status: ShardStatus;
+}
+
+const REPORT_EVERY_MS = 250;
+
+export class Shard {
+  readonly #fleet: Fleet;
+  readonly #signed = new Map<string, [bigint, bigint, bigint]>();
+  #receipts: number[] = [];
+  #reportTimer: NodeJS.Timeout | undefined;
+  #faultTimer: NodeJS.Timeout | undefined;
+  readonly #restarts = new Set<NodeJS.Timeout>();
+  #draining = false;
+
+  constructor(private readonly init: ShardInit, private readonly post: (batch: ShardBatch) => void) {
+    this.#fleet = new Fleet({
+      seed: init.seed, from: init.from, to: init.to, ratePerDevice: init.ratePerDevice, arrivals: init.arrivals,
+      faults: init.faults, workDir: init.workDir,
+      settings: { mqttUrl: init.mqttUrl, hubKey: hexToBytes(init.hubKeyHex), batch: init.batch, batchMs: init.batchMs, window: init.window, ackTimeoutMs: 10_000 },
+      events: {
+        signed: (channelId, seq, units, amount) => this.#signed.set(channelId, [seq, units, amount]),
+        receipt: (vouchers, ms) => this.#receipts.push(vouchers, ms),
+      },
+    });
+  }
+
+  /** Connects every agent, then starts the meters and the per-second faults. */
+  async start(): Promise<void> {
+    await this.#fleet.startAgents();
+    this.#fleet.driver.start();
+    this.#reportTimer = setInterval(() => this.#report(), REPORT_EVERY_MS);
+    const rng = createRng(this.init.seed).fork(2).fork(this.init.shardIndex);
+    const { faults } = this.init;
+    const count = (k: FaultKind) => (this.#fleet.faultCounts[k] = (this.#fleet.faultCounts[k] ?? 0) + 1);
+    if ((faults['kill-agent'] ?? 0) > 0 || (faults.disconnect ?? 0) > 0) {
+      this.#faultTimer = setInterval(() => {
+        for (const d of this.#fleet.devices) {
+          if (d.agent === undefined) continue;
+          if (rng.chance(faults['kill-agent'] ?? 0)) {
+            count('kill-agent');
+            d.kill();
+            const t = setTimeout(() => {
+              this.#restarts.delete(t);
+              d.start();
+            }, rng.int(200, 2000));
+            this.#restarts.add(t);
+          } else if (rng.chance(faults.disconnect ?? 0)) {
+            count('disconnect');
+            d.dropConnection();
+          }
+        }
+      }, 1000);
+    }
+  }
+
+  /** Production stops: counters freeze, faults stop, killed agents come back to drain. */
+  stopProduction(): void {
+    this.#fleet.driver.stop();
+    clearInterval(this.#faultTimer);
+    for (const t of this.#restarts) clearTimeout(t);
+    this.#restarts.clear();
+    for (const d of this.#fleet.devices) if (d.agent === undefined) d.start();
+    this.#draining = true;
+  }
+
+  async finish(): Promise<ShardFinal> {
+    clearInterval(this.#reportTimer);
+    clearInterval(this.#faultTimer);
+    await this.#fleet.stopAgents();
+    this.#report();
+    const metered = this.#fleet.devices.map((d): [string | null, bigint] => [d.channelId ?? null, d.meter.counter]);
+    const status = this.#status();
+    this.#fleet.close();
+    return { metered, status };
+  }
+
+  #status(): ShardStatus {
+    return {
+      connected: this.#fleet.connected(),
+      backlog: Number(this.#fleet.backlog()),
+      undrained: this.#draining ? this.#fleet.undrained() : this.init.to - this.init.from,
+      faultCounts: { ...this.#fleet.faultCounts },
+    };
+  }
+
+  #report(): void {
+    const signed = [...this.#signed].map(([id, [seq, units, amount]]): [string, bigint, bigint, bigint] => [id, seq, units, amount]);
+    this.#signed.clear();
+    const receipts = this.#receipts;
+    this.#receipts = [];
+    this.post({ signed, receipts, status: this.#status() });
+  }
+}
