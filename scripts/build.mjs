@@ -1,5 +1,5 @@
-// Bundles the three CLIs with esbuild. tally-agent.js is a single file that runs with plain
-// `node` on a device: only better-sqlite3 (a native addon) stays external.
+// Bundles the three CLIs and the operator dashboard with esbuild. tally-agent.js is a single file
+// that runs with plain `node` on a device: only better-sqlite3 (a native addon) stays external.
 import { build } from 'esbuild';
 import { existsSync } from 'node:fs';
 
@@ -28,3 +28,7 @@ for (const { name, src } of entries) {
     logLevel: 'warning',
   });
 }
+
+// The operator dashboard, served by the hub from dist/dashboard/ (hub/http/static.ts).
+const { buildDashboard } = await import('../hub/dashboard/build.mjs');
+await buildDashboard('dist/dashboard');

@@ -5,11 +5,16 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { timingSafeEqual } from 'node:crypto';
+import { gzipSync } from 'node:zlib';
 import { API_ERRORS, ApiError } from '../admin-errors.js';
 import type { HostPort } from '../config.js';
+import { Activity, EpochEntryCache } from '../core/activity.js';
 import type { HubCore } from '../core/hub-core.js';
 import type { HubMetrics } from '../metrics.js';
+import { DASHBOARD_ROUTES } from './dashboard-routes.js';
+import { LiveStreams, liveTick } from './live.js';
 import { ROUTES, type Route } from './routes.js';
+import { findDashboardDir, serveDashboard } from './static.js';
 
 export interface HttpServer {
   readonly address: HostPort;
@@ -25,7 +30,11 @@ export interface RequestContext {
   params: string[];
   query: URLSearchParams;
   body: unknown;
+  /** What the dashboard's read routes need besides the core. */
+  dashboard: { activity: Activity; epochs: EpochEntryCache };
 }
+
+const ALL_ROUTES: Route[] = [...ROUTES, ...DASHBOARD_ROUTES];
 
 export type Reply = { status?: number; json: unknown } | { status?: number; text: string; contentType: string };
 
@@ -54,20 +63,27 @@ async function readBody(req: IncomingMessage): Promise<unknown> {
 const json = (value: unknown): string =>
   JSON.stringify(value, (_k, v: unknown) => (typeof v === 'bigint' ? v.toString() : v), 2) + '\n';
 
-function send(res: ServerResponse, reply: Reply): void {
+/** Responses over this size are gzipped for clients that accept it (the dashboard's lists). */
+const GZIP_MIN = 1024;
+
+function send(req: IncomingMessage, res: ServerResponse, reply: Reply): void {
   const status = reply.status ?? 200;
-  if ('json' in reply) {
-    res.writeHead(status, { 'content-type': 'application/json; charset=utf-8' });
-    res.end(json(reply.json));
-  } else {
-    res.writeHead(status, { 'content-type': reply.contentType });
-    res.end(reply.text);
+  const contentType = 'json' in reply ? 'application/json; charset=utf-8' : reply.contentType;
+  let body = Buffer.from('json' in reply ? json(reply.json) : reply.text);
+  const headers: Record<string, string | number> = { 'content-type': contentType };
+  if (body.length > GZIP_MIN && /\bgzip\b/.test(String(req.headers['accept-encoding'] ?? ''))) {
+    body = gzipSync(body);
+    headers['content-encoding'] = 'gzip';
+    headers.vary = 'accept-encoding';
   }
+  headers['content-length'] = body.length;
+  res.writeHead(status, headers);
+  res.end(body);
 }
 
 function match(method: string, path: string): { route: Route; params: string[] } | 'method' | undefined {
   let pathMatched = false;
-  for (const route of ROUTES) {
+  for (const route of ALL_ROUTES) {
     const m = route.pattern.exec(path);
     if (!m) continue;
     pathMatched = true;
@@ -83,21 +99,37 @@ export async function startHttp(args: {
   adminToken: string;
   log: (level: 'info' | 'warn' | 'error', message: string) => void;
 }): Promise<HttpServer> {
+  const dashboardDir = findDashboardDir();
+  const dashboard = { activity: new Activity(args.core.registry, args.core.store, args.metrics, args.core.now), epochs: new EpochEntryCache(args.core.store) };
+  const live = new LiveStreams();
+  // One sample a second feeds the rate chart and every open live stream.
+  const sampler = setInterval(() => {
+    try {
+      dashboard.activity.sample();
+      if (live.size > 0) live.broadcast(liveTick(args.core, dashboard.activity));
+    } catch (err) {
+      args.log('error', `dashboard sample: ${(err as Error).stack ?? String(err)}`);
+    }
+  }, 1000);
+  sampler.unref();
+
   const handle = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
     const url = new URL(req.url ?? '/', 'http://hub');
+    if (req.method === 'GET' && serveDashboard(url.pathname, req, res, dashboardDir)) return;
+    if (req.method === 'GET' && url.pathname === '/api/live') return live.open(res, args.core, dashboard.activity);
     const found = match(req.method ?? 'GET', url.pathname);
     if (found === undefined) throw new ApiError('API_NOT_FOUND', `no route ${url.pathname}`);
     if (found === 'method') throw new ApiError('API_METHOD', `${req.method} not allowed on ${url.pathname}`);
     if (found.route.admin && !tokenMatches(req.headers.authorization, args.adminToken)) throw new ApiError('API_UNAUTHORIZED');
     const body = req.method === 'POST' ? await readBody(req) : undefined;
-    send(res, await found.route.handler({ core: args.core, metrics: args.metrics, params: found.params, query: url.searchParams, body }));
+    send(req, res, await found.route.handler({ core: args.core, metrics: args.metrics, params: found.params, query: url.searchParams, body, dashboard }));
   };
   const server: Server = createServer((req, res) => {
     handle(req, res).catch((err: unknown) => {
       const e = err instanceof ApiError ? err : new ApiError('API_INTERNAL');
       if (!(err instanceof ApiError)) args.log('error', `http ${req.method} ${req.url}: ${(err as Error).stack ?? String(err)}`);
       if (res.headersSent) return res.destroy();
-      send(res, { status: e.status, json: { error: { code: e.code, message: e.detail ?? API_ERRORS[e.code].message } } });
+      send(req, res, { status: e.status, json: { error: { code: e.code, message: e.detail ?? API_ERRORS[e.code].message } } });
     });
   });
   server.keepAliveTimeout = 5_000;
@@ -115,6 +147,8 @@ export async function startHttp(args: {
     url: `http://${host}:${a.port}`,
     close: () =>
       new Promise<void>((resolve) => {
+        clearInterval(sampler);
+        live.closeAll();
         server.close(() => resolve());
         server.closeAllConnections();
       }),

@@ -1,0 +1,270 @@
+// What the operator dashboard watches, sampled once a second from the registry the ingest pipeline
+// already keeps: fleet rates (units/s, vouchers/s) over the last minutes, each device's last-seen
+// time, and the signals that need attention (resyncs, gaps, equivocations). Sampling the committed
+// heads, instead of hooking every commit, keeps the ingest path untouched and costs one pass over
+// the channels per second (about a millisecond for 10,000).
+// Rates are floats: they are for charts, like the Prometheus metrics. The ledger stays bigint.
+
+import { decodeEntry, toHex } from '../../protocol/index.js';
+import type { HubMetrics } from '../metrics.js';
+import type { HubStore } from '../store/types.js';
+import type { LiveChannel, Registry } from './registry.js';
+
+/** Seconds of fleet rates kept for the live chart. */
+export const SERIES_SECONDS = 600;
+
+/** Reason codes that mean a chain had a hole or a device was asked to re-send. */
+export const GAP_REASONS = new Set(['SEQ_GAP', 'HUB_REORDER_EXPIRED', 'REORDER_OVERFLOW', 'BAD_LINK', 'HUB_AFTER_INVALID', 'HUB_COMMIT_FAILED']);
+
+/** A device with a gap-class rejection or an equivocation this recently needs attention. */
+const ATTENTION_MS = 10 * 60_000;
+
+export interface RatePoint {
+  atMs: number;
+  vouchersPerSec: number;
+  unitsPerSec: number;
+}
+
+export interface Signals {
+  /** RESYNC control messages sent since the hub started. */
+  resyncs: number;
+  /** Segments refused for a gap, a broken link or a full reorder buffer (kept forever). */
+  gapRejections: string;
+  /** Segments waiting in reorder buffers now. */
+  waitingSegments: number;
+  equivocatedChannels: number;
+  exhaustedChannels: number;
+  /** Devices that currently need a look (see needsAttention). */
+  attentionDevices: number;
+}
+
+export interface ActivitySnapshot {
+  atMs: number;
+  devices: number;
+  online: number;
+  offline: number;
+  revoked: number;
+  rate: RatePoint;
+  signals: Signals;
+}
+
+export class Activity {
+  readonly series: RatePoint[] = [];
+  /** Device hex -> ms when it was last connected or its head last moved. */
+  private readonly lastSeen = new Map<string, number>();
+  /** Device hex -> ms of its last gap-class rejection or equivocation. */
+  private readonly lastTrouble = new Map<string, number>();
+  private readonly lastSeq = new Map<string, bigint>();
+  private lastRejectionId = 0n;
+  /** Committed units of the whole fleet at the previous sample; -1 before the first. */
+  private totalUnits = -1n;
+  private lastSampleMs: number | undefined;
+  private resyncs = 0;
+  private current: ActivitySnapshot;
+
+  constructor(
+    private readonly registry: Registry,
+    private readonly store: HubStore,
+    private readonly metrics: HubMetrics,
+    private readonly now: () => number = Date.now,
+  ) {
+    // After a restart, a channel's last write is the best guess of when its device was last seen.
+    for (const row of store.listChannels()) {
+      const hex = Buffer.from(row.deviceKey).toString('hex');
+      if (row.head.seq > 0n && row.updatedAtMs > BigInt(this.lastSeen.get(hex) ?? 0)) this.lastSeen.set(hex, Number(row.updatedAtMs));
+    }
+    for (const ch of registry.channels.values()) this.lastSeq.set(ch.idHex, ch.durable.seq);
+    // Rejections already stored are history, not news.
+    this.lastRejectionId = store.recentRejections({ limit: 1 })[0]?.id ?? 0n;
+    this.current = this.sample();
+  }
+
+  get snapshot(): ActivitySnapshot {
+    return this.current;
+  }
+
+  seenAtMs(deviceHex: string): number | null {
+    return this.lastSeen.get(deviceHex) ?? null;
+  }
+
+  /** Why a device needs a look, or an empty list. */
+  needsAttention(deviceHex: string): string[] {
+    const why: string[] = [];
+    const trouble = this.lastTrouble.get(deviceHex);
+    if (trouble !== undefined && this.now() - trouble < ATTENTION_MS) why.push('recent gap or resync');
+    const ids = this.registry.devices.get(deviceHex)?.channels ?? [];
+    for (const id of ids) {
+      const ch = this.registry.channels.get(id);
+      if (!ch) continue;
+      if (ch.equivocated) why.push('equivocation');
+      if (ch.waiting.length > 0) why.push('segments waiting for a gap');
+      if (ch.state === 'exhausted') why.push('channel exhausted');
+    }
+    return [...new Set(why)];
+  }
+
+  /** Called once a second (by the HTTP server while the dashboard can be watched). */
+  sample(): ActivitySnapshot {
+    const nowMs = this.now();
+    let vouchers = 0n;
+    let totalUnits = 0n;
+    let equivocated = 0;
+    let exhausted = 0;
+    for (const ch of this.registry.channels.values()) {
+      const before = this.lastSeq.get(ch.idHex);
+      const seq = ch.durable.seq;
+      if (before === undefined || seq !== before) {
+        this.lastSeq.set(ch.idHex, seq);
+        if (before !== undefined && seq > before) {
+          vouchers += seq - before;
+          this.lastSeen.set(ch.deviceHex, nowMs);
+        }
+      }
+      totalUnits += ch.durable.cumUnits;
+      if (ch.equivocated) equivocated++;
+      if (ch.state === 'exhausted') exhausted++;
+    }
+    // A failed commit reloads a channel and may lower the total: never report a negative rate.
+    const units = this.totalUnits < 0n || totalUnits < this.totalUnits ? 0n : totalUnits - this.totalUnits;
+    this.totalUnits = totalUnits;
+    let online = 0;
+    let revoked = 0;
+    for (const d of this.registry.devices.values()) {
+      if (d.revoked) revoked++;
+      if (d.connected) {
+        online++;
+        this.lastSeen.set(d.hex, nowMs);
+      }
+    }
+    this.readRejections(nowMs);
+    void this.readResyncs();
+
+    const dtSec = this.lastSampleMs === undefined ? 1 : Math.max(0.001, (nowMs - this.lastSampleMs) / 1000);
+    const first = this.lastSampleMs === undefined;
+    this.lastSampleMs = nowMs;
+    const rate: RatePoint = { atMs: nowMs, vouchersPerSec: first ? 0 : Number(vouchers) / dtSec, unitsPerSec: first ? 0 : Number(units) / dtSec };
+    if (!first) {
+      this.series.push(rate);
+      if (this.series.length > SERIES_SECONDS) this.series.splice(0, this.series.length - SERIES_SECONDS);
+    }
+    let gapRejections = 0n;
+    for (const c of this.store.rejectionCounts()) if (GAP_REASONS.has(c.reason)) gapRejections += c.events;
+    let attention = 0;
+    for (const hex of this.registry.devices.keys()) if (this.needsAttention(hex).length > 0) attention++;
+    this.current = {
+      atMs: nowMs,
+      devices: this.registry.devices.size,
+      online,
+      offline: this.registry.devices.size - online - revoked,
+      revoked,
+      rate,
+      signals: {
+        resyncs: this.resyncs,
+        gapRejections: gapRejections.toString(),
+        waitingSegments: this.registry.waitingTotal,
+        equivocatedChannels: equivocated,
+        exhaustedChannels: exhausted,
+        attentionDevices: attention,
+      },
+    };
+    return this.current;
+  }
+
+  /** New rejections since the last sample: gap-class ones mark their device for attention. */
+  private readRejections(nowMs: number): void {
+    const fresh = this.store.recentRejections({ limit: 500 }).filter((r) => r.id > this.lastRejectionId);
+    for (const r of fresh) {
+      if (r.id > this.lastRejectionId) this.lastRejectionId = r.id;
+      if (r.deviceKey && (GAP_REASONS.has(r.reason) || r.reason === 'EQUIVOCATION')) {
+        this.lastTrouble.set(Buffer.from(r.deviceKey).toString('hex'), nowMs);
+      }
+    }
+  }
+
+  private async readResyncs(): Promise<void> {
+    const metric = await this.metrics.controlsSent.get();
+    this.resyncs = metric.values.filter((v) => v.labels.kind === 'resync').reduce((sum, v) => sum + v.value, 0);
+  }
+}
+
+// ---- per-channel history, read from the store -------------------------------------------------
+
+export interface UsagePoint {
+  atMs: string;
+  seq: string;
+  cumUnits: string;
+  cumAmount: string;
+}
+
+/**
+ * A channel's cumulative usage over its whole life, from the segments the store already keeps:
+ * up to `maxPoints` segments picked evenly by seq, each giving (time received, cumulative units).
+ * Evenly by seq, not by time, so busy periods get more points; the curve survives a hub restart.
+ */
+export function channelUsage(store: HubStore, ch: LiveChannel, maxPoints = 120): UsagePoint[] {
+  const points: UsagePoint[] = [{ atMs: ch.record.openedAtMs.toString(), seq: '0', cumUnits: '0', cumAmount: '0' }];
+  const head = ch.durable.seq;
+  const n = BigInt(Math.max(1, maxPoints));
+  let lastSeq = 0n;
+  let lastAt = ch.record.openedAtMs;
+  for (let k = 1n; k <= n && head > 0n; k++) {
+    const seq = (head * k + n - 1n) / n;
+    if (seq <= lastSeq) continue;
+    const row = store.segmentContaining(ch.id, seq);
+    if (!row || row.lastSeq <= lastSeq) continue;
+    lastSeq = row.lastSeq;
+    // Segments can arrive out of order across reconnects; keep time monotone for the chart.
+    lastAt = row.receivedAtMs > lastAt ? row.receivedAtMs : lastAt;
+    points.push({ atMs: lastAt.toString(), seq: row.lastSeq.toString(), cumUnits: row.cumUnits.toString(), cumAmount: row.cumAmount.toString() });
+  }
+  return points;
+}
+
+export interface ChannelSettlement {
+  epoch: string;
+  closedAtMs: string;
+  fromSeq: string;
+  toSeq: string;
+  deltaUnits: string;
+  deltaAmount: string;
+  cumAmount: string;
+}
+
+/** Closed epochs never change, so their entries are decoded once and kept (the newest few). */
+export class EpochEntryCache {
+  private readonly byEpoch = new Map<bigint, Map<string, ChannelSettlement>>();
+
+  constructor(private readonly store: HubStore, private readonly keep = 20) {}
+
+  /** The channel's entries in the newest `keep` epochs, newest first. */
+  forChannel(channelHex: string): ChannelSettlement[] {
+    const epochs = this.store.listEpochs().sort((a, b) => (a.epoch < b.epoch ? 1 : -1)).slice(0, this.keep);
+    const wanted = new Set(epochs.map((e) => e.epoch));
+    for (const e of this.byEpoch.keys()) if (!wanted.has(e)) this.byEpoch.delete(e);
+    const out: ChannelSettlement[] = [];
+    for (const e of epochs) {
+      let entries = this.byEpoch.get(e.epoch);
+      if (!entries) {
+        entries = new Map();
+        for (const row of this.store.epochEntries(e.epoch)) {
+          const d = decodeEntry(row.entry);
+          if (!d.ok) continue;
+          const v = d.value;
+          entries.set(toHex(v.channelId), {
+            epoch: e.epoch.toString(),
+            closedAtMs: e.closedAtMs.toString(),
+            fromSeq: v.fromSeq.toString(),
+            toSeq: v.toSeq.toString(),
+            deltaUnits: v.deltaUnits.toString(),
+            deltaAmount: v.deltaAmount.toString(),
+            cumAmount: v.cumAmount.toString(),
+          });
+        }
+        this.byEpoch.set(e.epoch, entries);
+      }
+      const mine = entries.get(channelHex);
+      if (mine) out.push(mine);
+    }
+    return out;
+  }
+}

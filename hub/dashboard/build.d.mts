@@ -1,0 +1,1 @@
+export function buildDashboard(outDir: string): Promise<void>;

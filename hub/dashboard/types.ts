@@ -1,0 +1,130 @@
+// JSON shapes the hub sends (docs/api.md). Money, units and seqs are decimal strings.
+
+export interface RatePoint {
+  atMs: number;
+  vouchersPerSec: number;
+  unitsPerSec: number;
+}
+
+export interface Stats {
+  devices: number;
+  devicesConnected: number;
+  channels: number;
+  channelsByState: Record<string, number>;
+  acceptedVouchers: string;
+  acceptedUnits: string;
+  acceptedAmount: string;
+  settledAmount: string;
+  rejectedEvents: string;
+  rejectedVouchers: string;
+  equivocations: number;
+  waitingSegments: number;
+  lastEpoch: string | null;
+}
+
+export interface RejectionCount {
+  reason: string;
+  message: string;
+  events: string;
+  vouchers: string;
+}
+
+export interface Tick {
+  atMs: number;
+  devices: number;
+  online: number;
+  offline: number;
+  revoked: number;
+  rate: RatePoint;
+  signals: {
+    resyncs: number;
+    gapRejections: string;
+    waitingSegments: number;
+    equivocatedChannels: number;
+    exhaustedChannels: number;
+    attentionDevices: number;
+  };
+  stats: Stats;
+  rejections: RejectionCount[];
+}
+
+export interface FleetRow {
+  publicKey: string;
+  connected: boolean;
+  revoked: boolean;
+  lastSeenMs: string | null;
+  attention: string[];
+  channel: { channelId: string; state: string; unit: string; headSeq: string; cumUnits: string; cumAmount: string; capacity: string } | null;
+}
+
+export interface FleetPage {
+  total: number;
+  offset: number;
+  limit: number;
+  devices: FleetRow[];
+}
+
+export interface Head {
+  seq: string;
+  hash: string;
+  cumUnits: string;
+  cumAmount: string;
+}
+
+export interface Channel {
+  channelId: string;
+  devicePublicKey: string;
+  unit: string;
+  pricePerUnit: string;
+  capacity: string;
+  remaining: string;
+  openedAtMs: string;
+  expiresAtMs: string;
+  state: string;
+  head: Head;
+  settled: Head;
+  unsettledAmount: string;
+  lastReceipt: string | null;
+  equivocated: boolean;
+  waitingSegments: number;
+  segments: number;
+}
+
+export interface ChannelHistory {
+  channelId: string;
+  device: { publicKey: string; connected: boolean; revoked: boolean; lastSeenMs: string | null } | null;
+  attention: string[];
+  usage: { atMs: string; seq: string; cumUnits: string; cumAmount: string }[];
+  receipt: { seq: string; cumUnits: string; cumAmount: string; hubTimeMs: string } | null;
+  settlements: { epoch: string; closedAtMs: string; fromSeq: string; toSeq: string; deltaUnits: string; deltaAmount: string; cumAmount: string }[];
+}
+
+export interface Rejection {
+  id: string;
+  atMs: string;
+  stage: string;
+  reason: string;
+  deviceKey: string | null;
+  channelId: string | null;
+  seq: string | null;
+  vouchers: number;
+  detail: string | null;
+}
+
+export interface Epoch {
+  epoch: string;
+  closedAtMs: string;
+  entryCount: number;
+  totalDeltaAmount: string;
+  root: string;
+}
+
+export interface Verdict {
+  epoch: string;
+  ok: boolean;
+  entryCount?: number;
+  totalDeltaAmount?: string;
+  root?: string;
+  complete?: boolean;
+  reasons: { code: string; detail: string }[];
+}

@@ -1,0 +1,159 @@
+// The dashboard in a real browser (Debian's Chromium, driven by playwright-core) against a running
+// hub with a small simulated fleet: live counts, search, a channel's chart, admin actions with and
+// without the token, and a settlement bundle downloaded from the page that verifies offline.
+// Set TALLY_SCREENSHOTS=<dir> to keep screenshots of each page (docs/images/ holds the README's).
+import { mkdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { Browser, BrowserContext, Page } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { CSV_HEADER } from '../../hub/settlement/export.js';
+import { generateKeyPair, toHex, verifyBundle } from '../../protocol/index.js';
+import { buildAssets, CHROMIUM, HAVE_CHROMIUM, IN_CI, launchChromium, startFleetHub, type FleetHub } from './harness.js';
+
+const DEVICES = 4;
+const WAIT = { timeout: 30_000 };
+const SHOTS = process.env.TALLY_SCREENSHOTS;
+
+if (!HAVE_CHROMIUM && !IN_CI) {
+  console.warn(`\n*** dashboard browser tests NOT RUN: ${CHROMIUM} is missing (apt-get install -y chromium). In CI they fail instead. ***\n`);
+}
+
+describe.skipIf(!HAVE_CHROMIUM && !IN_CI)('dashboard in headless Chromium', () => {
+  let env: FleetHub;
+  let browser: Browser;
+  let context: BrowserContext;
+  let page: Page;
+
+  const shot = async (name: string) => {
+    if (!SHOTS) return;
+    mkdirSync(SHOTS, { recursive: true });
+    await page.screenshot({ path: join(SHOTS, `${name}.png`), fullPage: true });
+  };
+  const number = async (selector: string) => Number((await page.textContent(`${selector} .value`))!.replace(/,/g, ''));
+  const api = async <T>(path: string): Promise<{ status: number; body: T }> => {
+    const res = await fetch(`${env.hub.httpUrl}${path}`);
+    return { status: res.status, body: (await res.json()) as T };
+  };
+
+  beforeAll(async () => {
+    // In CI a missing browser is a failure of every test here, never a silent skip.
+    browser = await launchChromium();
+    await buildAssets();
+    env = await startFleetHub({ devices: DEVICES, rate: 20 });
+    context = await browser.newContext({ acceptDownloads: true, viewport: { width: 1280, height: 860 } });
+    page = await context.newPage();
+    page.on('dialog', (d) => void d.accept());
+  });
+
+  afterAll(async () => {
+    await context?.close();
+    await browser?.close();
+    await env?.close();
+  });
+
+  it('shows the fleet and its counts update live, without a reload', async () => {
+    await page.goto(env.hub.httpUrl + '/');
+    await page.waitForFunction((n) => document.querySelector('#devices-total .value')?.textContent === String(n), DEVICES, WAIT);
+    await page.waitForFunction((n) => document.querySelector('#devices-online .value')?.textContent === String(n), DEVICES, WAIT);
+    await page.waitForFunction(() => Number(document.querySelector('#accepted-units .value')?.textContent?.replace(/,/g, '')) > 0, undefined, WAIT);
+    const before = await number('#accepted-units');
+    const navigations: string[] = [];
+    page.on('framenavigated', (f) => navigations.push(f.url()));
+    await page.waitForFunction((b) => Number(document.querySelector('#accepted-units .value')?.textContent?.replace(/,/g, '')) > b, before, WAIT);
+    expect(navigations).toEqual([]);
+    // The rate chart fills from the live stream.
+    await page.waitForFunction(() => Number(document.querySelector('#fleet-chart')?.getAttribute('data-points')) >= 2, undefined, WAIT);
+    expect(await page.locator('#fleet-chart canvas').count()).toBe(1);
+    await page.waitForFunction(() => Number(document.querySelector('#units-rate .value')?.textContent) > 0, undefined, WAIT);
+    expect(await page.textContent('#live-status')).toContain('live');
+    await shot('fleet');
+  });
+
+  it('lists, searches and opens devices', async () => {
+    await page.goto(env.hub.httpUrl + '/#/devices');
+    await page.waitForFunction((n) => document.querySelectorAll('.device-row').length === n, DEVICES, WAIT);
+    expect(await page.textContent('#device-total')).toContain(`${DEVICES} devices`);
+    await shot('devices');
+    const wanted = env.devices[2]!.hex;
+    await page.fill('#device-search', wanted.slice(0, 10));
+    await page.press('#device-search', 'Enter');
+    await page.waitForFunction(() => document.querySelectorAll('.device-row').length === 1, undefined, WAIT);
+    expect(await page.getAttribute('.device-row', 'data-key')).toBe(wanted);
+  });
+
+  it("shows a channel's capacity, head, receipt and usage chart", async () => {
+    const device = env.devices[2]!;
+    await page.click(`.device-row[data-key="${device.hex}"] a`);
+    await page.waitForSelector('#channel-chart canvas', WAIT);
+    expect(await page.textContent('#channel-device')).toBe(device.hex);
+    await page.waitForFunction(() => Number(document.querySelector('#channel-chart')?.getAttribute('data-points')) >= 3, undefined, WAIT);
+    await page.waitForFunction(() => document.querySelector('#channel-receipt')?.textContent?.startsWith('seq '), undefined, WAIT);
+    const channel = (await api<{ capacity: string }>(`/api/channels/${device.channelId}`)).body;
+    expect(await page.textContent('#channel-capacity')).toContain(`of ${BigInt(channel.capacity).toLocaleString('en-US')} used`);
+    expect(await page.locator('.bar .fill').count()).toBe(1);
+    await shot('channel');
+  });
+
+  it('refuses admin actions without the token and performs them with it', async () => {
+    const key = toHex(generateKeyPair().publicKey);
+    await page.goto(env.hub.httpUrl + '/#/admin');
+    await page.fill('#enrol-key', key);
+    await page.click('#enrol-form button[type=submit]');
+    await page.waitForSelector('#enrol-form .action-result', WAIT);
+    expect(await page.textContent('#enrol-form .action-result')).toContain('API_UNAUTHORIZED');
+    expect((await api(`/api/devices/${key}`)).status).toBe(404);
+
+    await page.fill('#admin-token', env.hub.adminToken);
+    await page.click('#token-form button[type=submit]');
+    await page.click('#enrol-form button[type=submit]');
+    await page.waitForFunction(() => document.querySelector('#enrol-form .action-result')?.textContent?.startsWith('enrolled'), undefined, WAIT);
+    expect((await api(`/api/devices/${key}`)).status).toBe(200);
+    await shot('admin');
+
+    // Top up from the channel page, with the token now set.
+    const channelId = env.devices[0]!.channelId!;
+    const before = BigInt((await api<{ capacity: string }>(`/api/channels/${channelId}`)).body.capacity);
+    await page.goto(env.hub.httpUrl + `/#/channel/${channelId}`);
+    await page.fill('#topup-amount', '5000');
+    await page.click('#topup-form button[type=submit]');
+    await page.waitForFunction(() => document.querySelector('#topup-form .action-result')?.textContent?.startsWith('capacity now'), undefined, WAIT);
+    expect(BigInt((await api<{ capacity: string }>(`/api/channels/${channelId}`)).body.capacity)).toBe(before + 5000n);
+
+    // And the same action without it is refused, and changes nothing.
+    await page.goto(env.hub.httpUrl + '/#/admin');
+    await page.click('#token-form button[type=button]');
+    await page.goto(env.hub.httpUrl + `/#/channel/${channelId}`);
+    await page.fill('#topup-amount', '5000');
+    await page.click('#topup-form button[type=submit]');
+    await page.waitForSelector('#topup-form .action-result.error', WAIT);
+    expect(await page.textContent('#topup-form .action-result')).toContain('API_UNAUTHORIZED');
+    expect(BigInt((await api<{ capacity: string }>(`/api/channels/${channelId}`)).body.capacity)).toBe(before + 5000n);
+  });
+
+  it('settles from the page; the downloaded bundle verifies offline and the CSV has every channel', async () => {
+    await page.goto(env.hub.httpUrl + '/#/admin');
+    await page.fill('#admin-token', env.hub.adminToken);
+    await page.click('#token-form button[type=submit]');
+    await page.goto(env.hub.httpUrl + '/#/settlements');
+    await page.click('#settle-now');
+    await page.waitForSelector('.epoch-row', WAIT);
+    const epoch = await page.getAttribute('.epoch-row', 'data-epoch');
+    expect(epoch).toBe('1');
+
+    await page.click('.epoch-row button.verify');
+    await page.waitForSelector('.epoch-row .verdict', WAIT);
+    expect(await page.textContent('.epoch-row .verdict')).toContain('verified');
+    await shot('settlements');
+
+    const [bundleDownload] = await Promise.all([page.waitForEvent('download', WAIT), page.click('.epoch-row .bundle-link')]);
+    const bundleText = readFileSync((await bundleDownload.path())!, 'utf8');
+    const verdict = verifyBundle(bundleText, { hubKey: env.hub.hubKey.publicKey });
+    expect(verdict.ok).toBe(true);
+    if (verdict.ok) expect(verdict.summary.channels.map((c) => c.channelId).sort()).toEqual(env.devices.map((d) => d.channelId).sort());
+
+    const [csvDownload] = await Promise.all([page.waitForEvent('download', WAIT), page.click('.epoch-row .csv-link')]);
+    const lines = readFileSync((await csvDownload.path())!, 'utf8').trim().split('\n');
+    expect(lines[0]).toBe(CSV_HEADER);
+    expect(lines.length).toBe(1 + DEVICES);
+  });
+});
