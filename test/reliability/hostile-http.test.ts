@@ -1,0 +1,114 @@
+// Hostile input on the HTTP API of a real hub (127.0.0.1): every admin route without a token, with
+// a wrong one, with a token of another length; enrolment bodies that are malformed, oversized,
+// negative, overflowing u64, of the wrong types, or carry small-order and non-canonical keys. Each
+// is refused with its documented code, the hub keeps answering, and no device, channel or balance
+// appears or moves.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { generateKeyPair, SMALL_ORDER_ENCODINGS, toHex } from '../../protocol/index.js';
+import type { HubHandle } from '../../hub/server.js';
+import { tempDir, testHub } from '../hub/helpers/hub.js';
+import { recorder } from './helpers/record.js';
+
+const rec = recorder('hostile-http');
+
+describe('hostile HTTP API requests', () => {
+  const tmp = tempDir();
+  let hub: HubHandle;
+  let channelId: string;
+  beforeAll(async () => {
+    hub = await testHub(tmp.dir);
+    const [r] = hub.core.enrol([{ publicKey: toHex(generateKeyPair().publicKey), unit: 'Wh', pricePerUnit: 1n, capacity: 100n }]);
+    channelId = r!.channel.channelId;
+  });
+  afterAll(async () => {
+    await hub.close();
+    tmp.cleanup();
+  });
+
+  async function call(method: string, path: string, body?: string, token: string | null = hub.adminToken) {
+    const res = await fetch(hub.httpUrl + path, {
+      method,
+      headers: { ...(token !== null ? { authorization: `Bearer ${token}` } : {}), 'content-type': 'application/json' },
+      ...(body !== undefined ? { body } : {}),
+    });
+    const text = await res.text();
+    let code: string | undefined;
+    try {
+      code = (JSON.parse(text) as { error?: { code?: string } }).error?.code;
+    } catch {
+      code = undefined;
+    }
+    return { status: res.status, code };
+  }
+
+  it('refuses every admin route without the token, with a wrong one, and with a near miss', async () => {
+    const key = toHex(generateKeyPair().publicKey);
+    const routes: [string, string, string | undefined][] = [
+      ['POST', '/api/devices', JSON.stringify({ publicKey: key, unit: 'Wh', pricePerUnit: '1', capacity: '10' })],
+      ['POST', `/api/devices/${key}/revoke`, undefined],
+      ['POST', `/api/channels/${channelId}/topup`, JSON.stringify({ amount: '1000' })],
+      ['POST', `/api/channels/${channelId}/close`, undefined],
+      ['POST', '/api/settlements', undefined],
+    ];
+    const tokens: (string | null)[] = [null, '', 'wrong', hub.adminToken.slice(0, -1), `${hub.adminToken}x`, hub.adminToken.toUpperCase()];
+    const before = hub.core.stats();
+    let refused = 0;
+    for (const [method, path, body] of routes) {
+      for (const t of tokens) {
+        const r = await call(method, path, body, t);
+        expect(r.status, `${method} ${path} with ${JSON.stringify(t)}`).toBe(401);
+        expect(r.code).toBe('API_UNAUTHORIZED');
+        refused++;
+      }
+    }
+    const after = hub.core.stats();
+    expect(after.devices).toBe(before.devices);
+    expect(hub.core.listChannels()[0]!.state).toBe('open');
+    expect(hub.core.listChannels()[0]!.capacity).toBe('100');
+    expect(after.lastEpoch).toBeNull();
+    rec.record({
+      case: 'admin endpoints without a token or with a wrong token',
+      expected: '401 API_UNAUTHORIZED for every admin route and every wrong token; nothing changes',
+      observed: `${refused} of ${routes.length * tokens.length} requests refused with 401 API_UNAUTHORIZED; devices ${after.devices}, channel still open with capacity 100, no epoch`,
+      figures: { inputs: routes.length * tokens.length, rejected: refused },
+    });
+  });
+
+  it('refuses malformed, oversized, negative, overflowing and hostile-key enrolments', async () => {
+    const key = () => toHex(generateKeyPair().publicKey);
+    const body = (o: Record<string, unknown>) => JSON.stringify({ publicKey: key(), unit: 'Wh', pricePerUnit: '1', capacity: '10', ...o });
+    const cases: [string, string, number, string][] = [
+      ['not JSON', '{"publicKey":', 400, 'API_BAD_JSON'],
+      ['empty body', '', 400, 'API_INVALID'],
+      ['over 16 MiB', `"${'a'.repeat(16 * 1024 * 1024 + 10)}"`, 413, 'API_BODY_TOO_LARGE'],
+      ['negative price', body({ pricePerUnit: '-1' }), 400, 'API_INVALID'],
+      ['negative capacity as a number', body({ capacity: -5 }), 400, 'API_INVALID'],
+      ['capacity beyond u64', body({ capacity: '18446744073709551616' }), 400, 'API_INVALID'],
+      ['price beyond u64', body({ pricePerUnit: '99999999999999999999999' }), 400, 'API_INVALID'],
+      ['fractional price', body({ pricePerUnit: '1.5' }), 400, 'API_INVALID'],
+      ['float price beyond 2^53', body({ pricePerUnit: 1e300 }), 400, 'API_INVALID'],
+      ['price as an object', body({ pricePerUnit: { $gt: 0 } }), 400, 'API_INVALID'],
+      ['key of the wrong length', body({ publicKey: 'abcd' }), 400, 'API_INVALID'],
+      ['small-order key', body({ publicKey: SMALL_ORDER_ENCODINGS[0] }), 400, 'API_INVALID'],
+      ['non-canonical key', body({ publicKey: 'ecffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff7f' }), 400, 'API_INVALID'],
+      ['unit outside its alphabet', body({ unit: 'W h<script>' }), 400, 'API_INVALID'],
+      ['expiry in the past', body({ expiresAtMs: '1' }), 400, 'API_INVALID'],
+      ['a batch with one bad entry', JSON.stringify([JSON.parse(body({})), JSON.parse(body({ capacity: '0' }))]), 400, 'API_INVALID'],
+    ];
+    const before = hub.core.stats().devices;
+    const observed: string[] = [];
+    for (const [name, b, status, code] of cases) {
+      const r = await call('POST', '/api/devices', b);
+      observed.push(`${name}: ${r.status} ${r.code}`);
+      expect([r.status, r.code], name).toEqual([status, code]);
+    }
+    expect(hub.core.stats().devices).toBe(before);
+    expect((await fetch(`${hub.httpUrl}/healthz`)).status).toBe(200);
+    rec.record({
+      case: 'hostile enrolment bodies on the HTTP API',
+      expected: 'each refused with its documented status and code (400 API_BAD_JSON / API_INVALID, 413 API_BODY_TOO_LARGE); no device enrolled; hub still healthy',
+      observed: `${cases.length} bodies refused as documented; devices ${before} -> ${hub.core.stats().devices}; /healthz 200`,
+      figures: { inputs: cases.length, rejected: cases.length },
+    });
+  });
+});
