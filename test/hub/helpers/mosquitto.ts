@@ -45,7 +45,13 @@ export interface RunningMosquitto {
   stop(): Promise<void>;
 }
 
-export async function startMosquitto(bin: string, dir: string): Promise<RunningMosquitto> {
+/** Departures from the documented configuration, for tests that need a smaller broker. */
+export interface MosquittoOverrides {
+  /** Replaces `max_queued_messages` (messages kept per offline persistent session). */
+  maxQueuedMessages?: number;
+}
+
+export async function startMosquitto(bin: string, dir: string, overrides: MosquittoOverrides = {}): Promise<RunningMosquitto> {
   openssl(dir, ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-keyout', 'ca.key', '-out', 'ca.pem', '-days', '2', '-subj', '/CN=tally-test-ca']);
   const server = issueCert(dir, 'server', '127.0.0.1', '127.0.0.1');
   const hub = issueCert(dir, 'hub', 'tally-hub');
@@ -66,7 +72,8 @@ export async function startMosquitto(bin: string, dir: string): Promise<RunningM
       .replace('/etc/mosquitto/tally/acl', join(dir, 'acl'))
       .replace(/^persistence true$/m, 'persistence false')
       .replace(/^persistence_location .*$/m, '')
-      .replace(/^log_dest .*$/m, 'log_dest stderr') +
+      .replace(/^log_dest .*$/m, 'log_dest stderr')
+      .replace(/^max_queued_messages .*$/m, (line) => (overrides.maxQueuedMessages !== undefined ? `max_queued_messages ${overrides.maxQueuedMessages}` : line)) +
       // Started as root, mosquitto would switch to its own user, who cannot read this temp dir.
       `user ${userInfo().username}\n`,
   );
