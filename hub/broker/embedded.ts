@@ -27,6 +27,19 @@ export interface EmbeddedBroker {
 
 const STATUS_TOPIC = /^tally\/v1\/d\/[0-9a-f]{64}\/up\/status$/;
 
+export const BROKER_OPTIONS = {
+  // Device client ids are 70 characters (tally- + 64 hex) [P-6.2]; MQTT 3.1.0 capped ids at 23.
+  maxClientsIdLength: 128,
+  connectTimeout: 10_000,
+  drainTimeout: 30_000,
+  // No in-flight limit in aedes' message emitter. With a limit, publishes beyond it queue, and
+  // the queue is drained by synchronous recursion, one stack frame per queued message: a burst of
+  // a few thousand devices publishing and disconnecting at once overflowed the stack and killed
+  // the hub (mqemitter issue #204, still open; reproduced in test/hub/broker-burst.test.ts).
+  concurrency: 0,
+  heartbeatInterval: 60_000,
+} as const;
+
 export async function startEmbeddedBroker(args: {
   listen: HostPort;
   policy: AccessPolicy;
@@ -37,15 +50,7 @@ export async function startEmbeddedBroker(args: {
   const now = args.now ?? Date.now;
   const sessions = new WeakMap<Client, Session>();
 
-  const broker = await Aedes.createBroker({
-    // Device client ids are 70 characters (tally- + 64 hex) [P-6.2]; MQTT 3.1.0 capped ids at 23.
-    maxClientsIdLength: 128,
-    connectTimeout: 10_000,
-    drainTimeout: 30_000,
-    // The hub's own client receives every uplink; allow a deep in-flight pipeline to it.
-    concurrency: 1_000,
-    heartbeatInterval: 60_000,
-  });
+  const broker = await Aedes.createBroker(BROKER_OPTIONS);
 
   broker.authenticate = (client, username, password, done) => {
     const result = authenticate(policy, client.id, username, password, now());
