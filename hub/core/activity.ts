@@ -142,7 +142,9 @@ export class Activity {
     const dtSec = this.lastSampleMs === undefined ? 1 : Math.max(0.001, (nowMs - this.lastSampleMs) / 1000);
     const first = this.lastSampleMs === undefined;
     this.lastSampleMs = nowMs;
-    const rate: RatePoint = { atMs: nowMs, vouchersPerSec: first ? 0 : Number(vouchers) / dtSec, unitsPerSec: first ? 0 : Number(units) / dtSec };
+    // Two decimals are plenty for a chart and keep the 10-minute series small on the wire.
+    const perSec = (n: bigint) => (first ? 0 : Math.round((Number(n) / dtSec) * 100) / 100);
+    const rate: RatePoint = { atMs: nowMs, vouchersPerSec: perSec(vouchers), unitsPerSec: perSec(units) };
     if (!first) {
       this.series.push(rate);
       if (this.series.length > SERIES_SECONDS) this.series.splice(0, this.series.length - SERIES_SECONDS);

@@ -24,7 +24,7 @@ export function Chart(props: { id: string; title: string; series: ChartSeries[];
         width: Math.max(300, el.clientWidth),
         height: props.height ?? 220,
         series: [{}, ...props.series.map((s) => ({ label: s.label, stroke: s.color, width: 2, scale: s.scale ?? 'y', points: { show: false } }))],
-        axes: [{}, ...scales.map((scale, i) => ({ scale, side: i === 0 ? 3 : 1, grid: { show: i === 0 } }))],
+        axes: [{}, ...scales.map((scale, i) => ({ scale, side: i === 0 ? 3 : 1, grid: { show: i === 0 }, size: 70 }))],
         legend: { live: false },
       },
       props.data,

@@ -102,16 +102,6 @@ export async function startHttp(args: {
   const dashboardDir = findDashboardDir();
   const dashboard = { activity: new Activity(args.core.registry, args.core.store, args.metrics, args.core.now), epochs: new EpochEntryCache(args.core.store) };
   const live = new LiveStreams();
-  // One sample a second feeds the rate chart and every open live stream.
-  const sampler = setInterval(() => {
-    try {
-      dashboard.activity.sample();
-      if (live.size > 0) live.broadcast(liveTick(args.core, dashboard.activity));
-    } catch (err) {
-      args.log('error', `dashboard sample: ${(err as Error).stack ?? String(err)}`);
-    }
-  }, 1000);
-  sampler.unref();
 
   const handle = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
     const url = new URL(req.url ?? '/', 'http://hub');
@@ -140,6 +130,17 @@ export async function startHttp(args: {
       resolve();
     });
   });
+  // One sample a second feeds the rate chart and every open live stream (started once listening,
+  // so a failed start leaves no timer behind).
+  const sampler = setInterval(() => {
+    try {
+      dashboard.activity.sample();
+      if (live.size > 0) live.broadcast(liveTick(args.core, dashboard.activity));
+    } catch (err) {
+      args.log('error', `dashboard sample: ${(err as Error).stack ?? String(err)}`);
+    }
+  }, 1000);
+  sampler.unref();
   const a = server.address() as AddressInfo;
   const host = a.address.includes(':') ? `[${a.address}]` : a.address;
   return {

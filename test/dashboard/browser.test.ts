@@ -11,6 +11,8 @@ import { generateKeyPair, toHex, verifyBundle } from '../../protocol/index.js';
 import { buildAssets, CHROMIUM, HAVE_CHROMIUM, IN_CI, launchChromium, startFleetHub, type FleetHub } from './harness.js';
 
 const DEVICES = 4;
+/** Enrolled but never connected: offline rows, and a second page in the device list. */
+const IDLE = 60;
 const WAIT = { timeout: 30_000 };
 const SHOTS = process.env.TALLY_SCREENSHOTS;
 
@@ -40,6 +42,7 @@ describe.skipIf(!HAVE_CHROMIUM && !IN_CI)('dashboard in headless Chromium', () =
     browser = await launchChromium();
     await buildAssets();
     env = await startFleetHub({ devices: DEVICES, rate: 20 });
+    env.hub.core.enrol(Array.from({ length: IDLE }, () => ({ publicKey: toHex(generateKeyPair().publicKey), unit: 'L', pricePerUnit: 3n, capacity: 9_000n })));
     context = await browser.newContext({ acceptDownloads: true, viewport: { width: 1280, height: 860 } });
     page = await context.newPage();
     page.on('dialog', (d) => void d.accept());
@@ -53,8 +56,9 @@ describe.skipIf(!HAVE_CHROMIUM && !IN_CI)('dashboard in headless Chromium', () =
 
   it('shows the fleet and its counts update live, without a reload', async () => {
     await page.goto(env.hub.httpUrl + '/');
-    await page.waitForFunction((n) => document.querySelector('#devices-total .value')?.textContent === String(n), DEVICES, WAIT);
+    await page.waitForFunction((n) => document.querySelector('#devices-total .value')?.textContent === String(n), DEVICES + IDLE, WAIT);
     await page.waitForFunction((n) => document.querySelector('#devices-online .value')?.textContent === String(n), DEVICES, WAIT);
+    expect(await page.textContent('#devices-offline .value')).toBe(String(IDLE));
     await page.waitForFunction(() => Number(document.querySelector('#accepted-units .value')?.textContent?.replace(/,/g, '')) > 0, undefined, WAIT);
     const before = await number('#accepted-units');
     const navigations: string[] = [];
@@ -69,11 +73,21 @@ describe.skipIf(!HAVE_CHROMIUM && !IN_CI)('dashboard in headless Chromium', () =
     await shot('fleet');
   });
 
-  it('lists, searches and opens devices', async () => {
+  it('lists devices a page at a time, filters and searches them on the hub', async () => {
     await page.goto(env.hub.httpUrl + '/#/devices');
-    await page.waitForFunction((n) => document.querySelectorAll('.device-row').length === n, DEVICES, WAIT);
-    expect(await page.textContent('#device-total')).toContain(`${DEVICES} devices`);
+    await page.waitForFunction(() => document.querySelectorAll('.device-row').length === 50, undefined, WAIT);
+    expect(await page.textContent('#device-total')).toContain(`${DEVICES + IDLE} devices`);
+    expect(await page.textContent('#device-page')).toBe('page 1 of 2');
     await shot('devices');
+    await page.click('#next-page');
+    await page.waitForFunction((n) => document.querySelectorAll('.device-row').length === n, DEVICES + IDLE - 50, WAIT);
+    expect(await page.textContent('#device-page')).toBe('page 2 of 2');
+
+    await page.selectOption('#device-status', 'online');
+    await page.waitForFunction((n) => document.querySelectorAll('.device-row').length === n, DEVICES, WAIT);
+    const online = await page.$$eval('.device-row', (rows) => rows.map((r) => r.getAttribute('data-key')));
+    expect(online.sort()).toEqual(env.devices.map((d) => d.hex).sort());
+
     const wanted = env.devices[2]!.hex;
     await page.fill('#device-search', wanted.slice(0, 10));
     await page.press('#device-search', 'Enter');

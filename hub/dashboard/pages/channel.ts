@@ -13,17 +13,23 @@ import type { Channel, ChannelHistory, Rejection } from '../types.js';
 import { useAction } from './admin-action.js';
 import { CapacityBar, useFirstDataMark } from './common.js';
 
-/** The usage curve, and the rate between consecutive points (units per minute). */
+/**
+ * The usage curve, and the rate over a trailing window (units per minute). Consecutive segments
+ * can be received milliseconds apart, so a point-to-point rate would spike; the window is a 30th
+ * of the span shown, at least a second.
+ */
 function usageData(h: ChannelHistory | undefined): uPlot.AlignedData {
   const pts = h?.usage ?? [];
-  const xs = pts.map((p) => Number(p.atMs) / 1000);
+  const ms = pts.map((p) => Number(p.atMs));
   const cum = pts.map((p) => Number(p.cumUnits));
-  const perMin = pts.map((p, i) => {
-    if (i === 0) return 0;
-    const dt = (Number(p.atMs) - Number(pts[i - 1]!.atMs)) / 60_000;
-    return dt > 0 ? Number(BigInt(p.cumUnits) - BigInt(pts[i - 1]!.cumUnits)) / dt : 0;
+  const windowMs = Math.max(1000, ((ms[ms.length - 1] ?? 0) - (ms[0] ?? 0)) / 30);
+  let j = 0;
+  const perMin = pts.map((_, i) => {
+    while (j < i - 1 && ms[i]! - ms[j + 1]! >= windowMs) j++;
+    const dt = (ms[i]! - ms[j]!) / 60_000;
+    return i === 0 || dt <= 0 ? 0 : (cum[i]! - cum[j]!) / dt;
   });
-  return [xs, cum, perMin];
+  return [ms.map((t) => t / 1000), cum, perMin];
 }
 
 export function ChannelPage(props: { id: string; live: LiveState }) {
