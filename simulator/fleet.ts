@@ -75,13 +75,18 @@ export class Fleet {
     return n;
   }
 
-  /** Devices whose signed head is not covered by a receipt yet, or that have no channel. */
-  undrained(): number {
-    let n = 0;
+  /** Devices whose signed head is not covered by a receipt yet, by cause (for a drain that stalls). */
+  undrained(): { total: number; noChannel: number; unacknowledged: number; unsigned: number } {
+    const out = { total: 0, noChannel: 0, unacknowledged: 0, unsigned: 0 };
     for (const d of this.devices) {
-      if (d.agent === undefined || d.channelId === undefined || d.backlog > 0n || d.agent.snapshot().pendingUnits > 0n) n++;
+      const cause = d.agent === undefined || d.channelId === undefined ? 'noChannel'
+        : d.backlog > 0n ? 'unacknowledged'
+        : d.agent.snapshot().pendingUnits > 0n ? 'unsigned' : undefined;
+      if (cause === undefined) continue;
+      out.total++;
+      out[cause]++;
     }
-    return n;
+    return out;
   }
 
   async stopAgents(): Promise<void> {

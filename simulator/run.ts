@@ -124,7 +124,11 @@ export async function runSimulation(o: SimOptions): Promise<SimReport> {
     const elapsedS = (performance.now() - started) / 1000;
     progress.done();
     const undrained = sum((s) => s.undrained);
-    if (undrained > 0) o.log(`drain timed out after ${o.drainTimeoutS} s with ${undrained} devices still waiting for receipts`);
+    if (undrained > 0) {
+      const why = (k: keyof ShardStatus['undrainedCauses']) => sum((s) => s.undrainedCauses[k]);
+      o.log(`drain timed out after ${o.drainTimeoutS} s with ${undrained} devices not drained: ${why('noChannel')} without a channel, ` +
+        `${why('unacknowledged')} waiting for receipts, ${why('unsigned')} holding unsigned units`);
+    }
     clearInterval(poll);
     const finals: ShardFinal[] = await Promise.all(shards.map((s) => s.finish()));
     shards.length = 0;

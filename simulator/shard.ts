@@ -29,6 +29,7 @@ export interface ShardStatus {
   backlog: number;
   /** Devices still waiting for a receipt or a channel; counted only while draining. */
   undrained: number;
+  undrainedCauses: { noChannel: number; unacknowledged: number; unsigned: number };
   faultCounts: FaultCounts;
 }
 
@@ -123,9 +124,15 @@ export class Shard {
     return {
       connected: this.#fleet.connected(),
       backlog: Number(this.#fleet.backlog()),
-      undrained: this.#draining ? this.#fleet.undrained() : this.init.to - this.init.from,
+      ...this.#undrained(),
       faultCounts: { ...this.#fleet.faultCounts },
     };
+  }
+
+  #undrained(): Pick<ShardStatus, 'undrained' | 'undrainedCauses'> {
+    if (!this.#draining) return { undrained: this.init.to - this.init.from, undrainedCauses: { noChannel: 0, unacknowledged: 0, unsigned: 0 } };
+    const { total, ...undrainedCauses } = this.#fleet.undrained();
+    return { undrained: total, undrainedCauses };
   }
 
   #report(): void {
