@@ -130,11 +130,10 @@ export class Activity {
     let online = 0;
     let revoked = 0;
     for (const d of this.registry.devices.values()) {
+      if (d.connected) this.lastSeen.set(d.hex, nowMs);
+      // A revoked device is counted as revoked only, even in the moment before its disconnect.
       if (d.revoked) revoked++;
-      if (d.connected) {
-        online++;
-        this.lastSeen.set(d.hex, nowMs);
-      }
+      else if (d.connected) online++;
     }
     this.readRejections(nowMs);
     void this.readResyncs();
