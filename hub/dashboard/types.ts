@@ -92,7 +92,7 @@ export interface Channel {
 
 export interface ChannelHistory {
   channelId: string;
-  device: { publicKey: string; connected: boolean; revoked: boolean; lastSeenMs: string | null } | null;
+  device: { publicKey: string; connected: boolean; revoked: boolean; lastSeenMs: string | null; channels: string[] } | null;
   attention: string[];
   usage: { atMs: string; seq: string; cumUnits: string; cumAmount: string }[];
   receipt: { seq: string; cumUnits: string; cumAmount: string; hubTimeMs: string } | null;

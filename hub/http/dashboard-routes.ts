@@ -82,7 +82,15 @@ function channelHistory(ctx: RequestContext) {
   const device = ctx.core.registry.devices.get(ch.deviceHex);
   return {
     channelId: ch.idHex,
-    device: device ? { publicKey: device.hex, connected: device.connected, revoked: device.revoked, lastSeenMs: ctx.dashboard.activity.seenAtMs(device.hex)?.toString() ?? null } : null,
+    device: device
+      ? {
+          publicKey: device.hex,
+          connected: device.connected,
+          revoked: device.revoked,
+          lastSeenMs: ctx.dashboard.activity.seenAtMs(device.hex)?.toString() ?? null,
+          channels: device.channels,
+        }
+      : null,
     attention: ctx.dashboard.activity.needsAttention(ch.deviceHex),
     usage: channelUsage(ctx.core.store, ch, points),
     receipt:

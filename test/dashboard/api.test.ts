@@ -68,8 +68,14 @@ describe('dashboard HTTP endpoints', () => {
   it("gives a channel's usage history, last receipt and settlements", async () => {
     const ch = env.devices[0]!;
     await until(async () => ch.channelId !== undefined && env.hub.core.findChannel(ch.channelId).durable.seq >= 40n);
-    type History = { usage: { atMs: string; seq: string; cumUnits: string }[]; receipt: { seq: string } | null; settlements: { epoch: string; toSeq: string }[] };
+    type History = {
+      device: { publicKey: string; connected: boolean; channels: string[] };
+      usage: { atMs: string; seq: string; cumUnits: string }[];
+      receipt: { seq: string } | null;
+      settlements: { epoch: string; toSeq: string }[];
+    };
     const h = (await get<History>(`/api/channels/${ch.channelId}/history?points=10`)).json;
+    expect(h.device).toMatchObject({ publicKey: ch.hex, connected: true, channels: [ch.channelId] });
     expect(h.usage[0]).toMatchObject({ seq: '0', cumUnits: '0' });
     expect(h.usage.length).toBeGreaterThan(2);
     expect(h.usage.length).toBeLessThanOrEqual(11);

@@ -83,6 +83,16 @@ describe.skipIf(!HAVE_CHROMIUM && !IN_CI)('dashboard in headless Chromium', () =
     await page.waitForFunction((n) => document.querySelectorAll('.device-row').length === n, DEVICES + IDLE - 50, WAIT);
     expect(await page.textContent('#device-page')).toBe('page 2 of 2');
 
+    // Sorted on the hub: page 1 by key holds the 50 smallest keys (enrolment order would not).
+    await page.selectOption('#device-sort', 'key');
+    await page.waitForFunction(() => document.querySelector('#device-page')?.textContent === 'page 1 of 2', undefined, WAIT);
+    const smallest = [...env.hub.core.registry.devices.keys()].sort().slice(0, 50);
+    await page.waitForFunction(
+      (keys) => JSON.stringify([...document.querySelectorAll('.device-row')].map((r) => r.getAttribute('data-key'))) === JSON.stringify(keys),
+      smallest,
+      WAIT,
+    );
+
     await page.selectOption('#device-status', 'online');
     await page.waitForFunction((n) => document.querySelectorAll('.device-row').length === n, DEVICES, WAIT);
     const online = await page.$$eval('.device-row', (rows) => rows.map((r) => r.getAttribute('data-key')));

@@ -68,6 +68,9 @@ export function ChannelPage(props: { id: string; live: LiveState }) {
         <dt>device</dt><dd><code id="channel-device">${ch.devicePublicKey}</code>
           ${device ? html` ${device.revoked ? html`<span class="pill">revoked</span>` : device.connected ? html`<span class="pill ok">online</span>` : html`<span class="pill warn">offline</span>`} last seen ${ago(device.lastSeenMs)}` : null}</dd>
         <dt>channel id</dt><dd><code>${ch.channelId}</code></dd>
+        ${(device?.channels.length ?? 0) > 1
+          ? html`<dt>its channels</dt><dd id="device-channels">${device!.channels.map((c) => html`<a href=${`#/channel/${c}`}><code>${short(c, 10)}</code></a> `)}</dd>`
+          : null}
         <dt>unit, price</dt><dd>${ch.unit}, ${groupDigits(ch.pricePerUnit)} minor units per ${ch.unit}</dd>
         <dt>capacity</dt><dd id="channel-capacity">${groupDigits(used)} of ${groupDigits(ch.capacity)} used <${CapacityBar} used=${used} capacity=${ch.capacity} /></dd>
         <dt>head</dt><dd id="channel-head">seq ${groupDigits(ch.head.seq)}, ${groupDigits(ch.head.cumUnits)} ${ch.unit}, ${groupDigits(ch.head.cumAmount)} minor units</dd>

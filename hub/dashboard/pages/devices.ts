@@ -13,10 +13,11 @@ import { CapacityBar, useFirstDataMark } from './common.js';
 
 const PAGE = 50;
 
-function link(q: string, status: string, page: number): string {
+function link(q: string, status: string, page: number, sort = 'enrolled'): string {
   const p = new URLSearchParams();
   if (q) p.set('q', q);
   if (status !== 'all') p.set('status', status);
+  if (sort !== 'enrolled') p.set('sort', sort);
   if (page > 0) p.set('page', String(page));
   const s = p.toString();
   return `#/devices${s ? `?${s}` : ''}`;
@@ -25,6 +26,7 @@ function link(q: string, status: string, page: number): string {
 export function DevicesPage(props: { route: Route; live: LiveState }) {
   const q = props.route.query.get('q') ?? '';
   const status = props.route.query.get('status') ?? 'all';
+  const sort = props.route.query.get('sort') ?? 'enrolled';
   const page = Number(props.route.query.get('page') ?? '0') || 0;
   const [data, setData] = useState<FleetPage | undefined>();
   const [error, setError] = useState('');
@@ -32,18 +34,18 @@ export function DevicesPage(props: { route: Route; live: LiveState }) {
   useFirstDataMark(data !== undefined, 'tally-first-devices');
 
   useEffect(() => {
-    const params = new URLSearchParams({ q, status, offset: String(page * PAGE), limit: String(PAGE) });
+    const params = new URLSearchParams({ q, status, sort, offset: String(page * PAGE), limit: String(PAGE) });
     let cancelled = false;
     getJson<FleetPage>(`/api/fleet?${params}`).then(
       (d) => !cancelled && (setData(d), setError('')),
       (e: unknown) => !cancelled && setError(describeError(e)),
     );
     return () => void (cancelled = true);
-  }, [q, status, page, props.live.version]);
+  }, [q, status, sort, page, props.live.version]);
 
   const search = (e: Event) => {
     e.preventDefault();
-    location.hash = link(typed.trim().toLowerCase(), status, 0);
+    location.hash = link(typed.trim().toLowerCase(), status, 0, sort);
   };
   const pages = data ? Math.max(1, Math.ceil(data.total / PAGE)) : 1;
   return html`
@@ -51,8 +53,13 @@ export function DevicesPage(props: { route: Route; live: LiveState }) {
     <form class="toolbar" onSubmit=${search}>
       <input id="device-search" placeholder="device key or channel id (hex)" value=${typed} onInput=${(e: Event) => setTyped((e.target as HTMLInputElement).value)} />
       <button type="submit">Search</button>
-      <select id="device-status" value=${status} onChange=${(e: Event) => (location.hash = link(q, (e.target as HTMLSelectElement).value, 0))}>
+      <select id="device-status" value=${status} onChange=${(e: Event) => (location.hash = link(q, (e.target as HTMLSelectElement).value, 0, sort))}>
         ${['all', 'online', 'offline', 'revoked', 'attention'].map((s) => html`<option value=${s}>${s}</option>`)}
+      </select>
+      <select id="device-sort" value=${sort} onChange=${(e: Event) => (location.hash = link(q, status, 0, (e.target as HTMLSelectElement).value))}>
+        <option value="enrolled">enrolment order</option>
+        <option value="seen">last seen first</option>
+        <option value="key">by key</option>
       </select>
       <span id="device-total" class="muted">${data ? `${groupDigits(String(data.total))} device${data.total === 1 ? '' : 's'}` : ''}</span>
     </form>
@@ -74,9 +81,9 @@ export function DevicesPage(props: { route: Route; live: LiveState }) {
       )}
     </table>
     <nav class="pager">
-      ${page > 0 ? html`<a href=${link(q, status, page - 1)}>‹ previous</a>` : html`<span></span>`}
+      ${page > 0 ? html`<a href=${link(q, status, page - 1, sort)}>‹ previous</a>` : html`<span></span>`}
       <span id="device-page">page ${page + 1} of ${pages}</span>
-      ${page + 1 < pages ? html`<a id="next-page" href=${link(q, status, page + 1)}>next ›</a>` : html`<span></span>`}
+      ${page + 1 < pages ? html`<a id="next-page" href=${link(q, status, page + 1, sort)}>next ›</a>` : html`<span></span>`}
     </nav>
   `;
 }
