@@ -37,6 +37,8 @@ export interface AgentOptions {
   readonly window?: number;
   readonly maxBacklog?: number;
   readonly ackTimeoutMs?: number;
+  /** How often a device without a channel says hello again (jittered +-50%). */
+  readonly helloRetryMs?: number;
   readonly reconnectMinMs?: number;
   readonly reconnectMaxMs?: number;
   readonly clock?: Clock;
@@ -71,6 +73,9 @@ export interface AgentEvents {
 /** Vouchers made in one transaction at most; more pending units are flushed in the next turn. */
 const MAX_VOUCHERS_PER_FLUSH = 16_384;
 const METER_LOG_INTERVAL_MS = 60_000;
+/** A device without a channel asks again this often (jittered): a GRANT can be lost when it races
+ *  the device's own subscription on a busy broker, and the hub answers each hello. */
+const HELLO_RETRY_MS = 5_000;
 
 export class Agent extends EventEmitter<AgentEvents> {
   readonly deviceHex: string;
@@ -94,6 +99,7 @@ export class Agent extends EventEmitter<AgentEvents> {
   private backlogLevel = 0;
   private running = false;
   private batchTimer: Timer | undefined;
+  private helloTimer: Timer | undefined;
   private flushQueued = false;
   private readonly drain: Drain;
   private lastMeterLog = new Map<AgentCode, number>();
@@ -102,7 +108,7 @@ export class Agent extends EventEmitter<AgentEvents> {
   constructor(options: AgentOptions) {
     super();
     this.o = {
-      batch: 64, batchMs: 1000, window: 8, maxBacklog: 2_000_000, ackTimeoutMs: 15_000, reconnectMinMs: 500,
+      batch: 64, batchMs: 1000, window: 8, maxBacklog: 2_000_000, ackTimeoutMs: 15_000, helloRetryMs: HELLO_RETRY_MS, reconnectMinMs: 500,
       reconnectMaxMs: 60_000, clock: systemClock, ...options,
     };
     this.clock = this.o.clock;
@@ -165,6 +171,7 @@ export class Agent extends EventEmitter<AgentEvents> {
     await this.o.meter.stop();
     this.running = false;
     this.batchTimer?.cancel();
+    this.helloTimer?.cancel();
     this.drain.stop();
     this.flushAll();
     if (this.link.isUp) {
@@ -183,6 +190,7 @@ export class Agent extends EventEmitter<AgentEvents> {
     if (!this.running) return;
     this.running = false;
     this.batchTimer?.cancel();
+    this.helloTimer?.cancel();
     this.drain.stop();
     void this.o.meter.stop();
     void this.link.stop(false);
@@ -364,10 +372,27 @@ export class Agent extends EventEmitter<AgentEvents> {
     this.emit('link', true);
     this.rewind(0n);
     this.sendStatus('hello'); // [P-6.6] asks for the grant; its head tells us where the hub stands
+    this.armHello();
     this.pump();
   }
 
+  /** Until a channel is granted, says hello again every few seconds while the link is up. */
+  private armHello(): void {
+    this.helloTimer?.cancel();
+    this.helloTimer = undefined;
+    if (this.channel !== undefined || !this.running) return;
+    const delay = this.o.helloRetryMs * (0.5 + (this.o.random ?? Math.random)());
+    this.helloTimer = this.clock.after(delay, () => {
+      this.helloTimer = undefined;
+      if (this.channel !== undefined || !this.link.isUp || !this.running) return;
+      this.sendStatus('hello');
+      this.armHello();
+    });
+  }
+
   private onLinkDown(why: string): void {
+    this.helloTimer?.cancel();
+    this.helloTimer = undefined;
     this.log('LINK_DOWN', why);
     this.emit('link', false);
     this.drain.stop();

@@ -60,6 +60,18 @@ describe('agent with a real broker', () => {
     expectExactChain(hub, dev.deviceHex, 37n);
   });
 
+  it('asks for its channel again when the grant is lost, without reconnecting', async () => {
+    const { hub, dev } = await setup();
+    hub.ignoreHellos = 2; // the answers to the first two hellos never arrive
+    dev.setCounter(0n);
+    const agent = dev.start(hub, { helloRetryMs: 100 });
+    await waitFor(() => agent.isConnected, 'connection');
+    dev.setCounter(12n);
+    await waitFor(() => hub.channelOf(dev.deviceHex)?.head.cumUnits === 12n, '12 units at the hub');
+    expect(hub.brokerConnects).toBe(1);
+    expectExactChain(hub, dev.deviceHex, 12n);
+  });
+
   it('meters while offline, then drains the backlog in order on reconnect', async () => {
     const { hub, dev } = await setup();
     dev.setCounter(0n);

@@ -49,6 +49,8 @@ export class TestHub {
   swallowed = 0;
   /** Drop the next n segments silently, as if lost in transit. */
   dropNext = 0;
+  /** Ignore the next n hellos, as if their GRANT was lost on a busy broker. */
+  ignoreHellos = 0;
   private aedes: Aedes | undefined;
   private server: Server | undefined;
   private client: MqttClient | undefined;
@@ -161,6 +163,10 @@ export class TestHub {
     ch?.statuses.push(s.value.state);
     if (s.value.state !== 'hello') return;
     if (!this.enrolled.has(dev) && this.opts.autoEnrol === false) return;
+    if (this.ignoreHellos > 0) {
+      this.ignoreHellos--;
+      return;
+    }
     const channel = ch ?? this.open(dev);
     channel.statuses.push('hello');
     this.sendGrant(dev, channel);
