@@ -14,6 +14,9 @@ export function liveTick(core: HubCore, activity: Activity) {
   return { ...activity.snapshot, stats: core.stats(), rejections: core.store.rejectionCounts().map(rejectionCountView) };
 }
 
+/** Bytes of unsent ticks a stream may hold (about ten minutes of ticks). */
+const MAX_BUFFERED = 1024 * 1024;
+
 export class LiveStreams {
   private readonly clients = new Set<ServerResponse>();
 
@@ -41,7 +44,16 @@ export class LiveStreams {
   broadcast(tick: unknown): void {
     if (this.clients.size === 0) return;
     const message = `event: tick\ndata: ${json(tick)}\n\n`;
-    for (const res of this.clients) res.write(message);
+    for (const res of this.clients) {
+      // A client that stopped reading would make the hub buffer ticks for it forever: drop it
+      // (EventSource reconnects once it reads again).
+      if (res.writableLength > MAX_BUFFERED) {
+        this.clients.delete(res);
+        res.destroy();
+        continue;
+      }
+      res.write(message);
+    }
   }
 
   closeAll(): void {

@@ -88,7 +88,7 @@ describe.skipIf(!HAVE_CHROMIUM && !IN_CI)('dashboard in headless Chromium', () =
     await page.waitForFunction(() => document.querySelector('#device-page')?.textContent === 'page 1 of 2', undefined, WAIT);
     const smallest = [...env.hub.core.registry.devices.keys()].sort().slice(0, 50);
     await page.waitForFunction(
-      (keys) => JSON.stringify([...document.querySelectorAll('.device-row')].map((r) => r.getAttribute('data-key'))) === JSON.stringify(keys),
+      (keys) => JSON.stringify(Array.from(document.querySelectorAll('.device-row'), (r) => r.getAttribute('data-key'))) === JSON.stringify(keys),
       smallest,
       WAIT,
     );
