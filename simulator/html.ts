@@ -1,6 +1,6 @@
 // A self-contained HTML report: no script, no network, charts drawn as inline SVG at build time,
 // so the page opens anywhere (a CI artefact, an e-mail attachment) and shows the same thing.
-import type { SimReport } from './report.js';
+import { formatCounts, formatFaults, type SimReport } from './report.js';
 import type { TimelinePoint } from './timeline.js';
 
 interface Series {
@@ -23,11 +23,11 @@ export function renderHtml(r: SimReport): string {
   ]);
   const rows: Array<[string, string]> = [
     ['Fleet', `${r.devices} devices x ${r.ratePerDevice} units/s for ${r.durationS} s (${r.hub} hub, seed ${r.seed})`],
-    ['Units signed / accepted / settled', `${r.units.signed} / ${r.units.accepted} / ${r.units.settled}`],
+    ['Units metered / signed / accepted / settled', `${r.units.metered} / ${r.units.signed} / ${r.units.accepted} / ${r.units.settled}`],
     ['Amount signed / accepted / settled', `${r.amount.signed} / ${r.amount.accepted} / ${r.amount.settled}`],
     ['Lost / duplicated', `${r.lost} / ${r.duplicated}`],
-    ['Rejected', `${r.rejected.total} ${JSON.stringify(r.rejected.byReason)}`],
-    ['Faults', JSON.stringify(r.faults)],
+    ['Rejected', r.rejected.total === 0 ? '0' : `${r.rejected.total} (${formatCounts(r.rejected.byReason)})`],
+    ['Faults', formatFaults(r.faults)],
     ['Throughput', `${r.throughput.vouchersPerSec} vouchers/s`],
     ['Latency', `p50 ${r.latencyMs.p50} ms, p95 ${r.latencyMs.p95} ms, p99 ${r.latencyMs.p99} ms, max ${r.latencyMs.max} ms`],
     ['Settlement', `epochs ${r.settlement.epochs.join(', ') || 'none'}, bundles ${r.settlement.bundlesVerified ? 'verified' : 'FAILED'}`],

@@ -114,14 +114,14 @@ export function formatReport(r: SimReport): string {
   return ['Tally fleet simulation', ...lines].join('\n');
 }
 
-function formatCounts(counts: Record<string, number>): string {
+export function formatCounts(counts: Record<string, number>): string {
   return Object.entries(counts)
     .sort((a, b) => b[1] - a[1])
     .map(([k, v]) => `${k} ${v}`)
     .join(', ');
 }
 
-function formatFaults(faults: SimReport['faults']): string {
+export function formatFaults(faults: SimReport['faults']): string {
   const entries = Object.entries(faults);
   if (entries.length === 0) return 'none';
   return entries.map(([k, f]) => `${k}=${f!.setting} (${f!.injected} injected)`).join(', ');
