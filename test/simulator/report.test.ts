@@ -26,7 +26,7 @@ describe('simulation report', () => {
   it('has the fields scripts rely on, with money as strings', () => {
     const r = JSON.parse(reportToJson(sampleReport(10n)));
     expect(r.ok).toBe(true);
-    expect(r.units).toEqual({ signed: '10', accepted: '10', settled: '10' });
+    expect(r.units).toEqual({ metered: '10', signed: '10', accepted: '10', settled: '10' });
     expect(r.amount).toEqual({ signed: '30', accepted: '30', settled: '30' });
     expect(r.lost).toBe('0');
     expect(r.rejected).toEqual({ total: 2, byReason: { SIG_INVALID: 2 } });
