@@ -8,6 +8,7 @@
 // (performance.mark when the first data is on screen), from navigation start; FCP beside it.
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Browser, Response } from 'playwright-core';
+import { Activity } from '../hub/core/activity.js';
 import { generateKeyPair, toHex } from '../protocol/index.js';
 import { buildAssets, launchChromium, startFleetHub } from '../test/dashboard/harness.js';
 
@@ -123,6 +124,17 @@ try {
   console.log(`  GET /api/fleet?q=<8 hex>                 ${(await apiMedianMs(`${base}/api/fleet?q=${rest[99]!.publicKey.slice(0, 8)}`)).toFixed(1)} ms`);
   console.log(`  GET /api/fleet?status=attention&limit=50 ${(await apiMedianMs(`${base}/api/fleet?status=attention&limit=50`)).toFixed(1)} ms`);
   console.log(`  GET /api/devices (every device, for comparison) ${(await apiMedianMs(`${base}/api/devices`, 5)).toFixed(1)} ms`);
+
+  // The once-a-second sample over the real registry and store, as the HTTP server runs it.
+  const activity = new Activity(env.hub.core.registry, env.hub.core.store, env.hub.metrics);
+  const samples: number[] = [];
+  for (let i = 0; i < 50; i++) {
+    const t = performance.now();
+    activity.sample();
+    samples.push(performance.now() - t);
+    await sleep(20);
+  }
+  console.log(`activity sample (once a second) over ${stats.devices} devices and channels: median ${median(samples).toFixed(2)} ms`);
 } finally {
   await browser?.close();
   await env.close();
