@@ -29,6 +29,17 @@ export function pendingHead(p: PendingSegment) {
   return { seq: p.lastSeq, hash: p.hashes[j]!, cumUnits: p.cumUnits[j]!, cumAmount: p.cumAmounts[j]! };
 }
 
+/**
+ * The head a RESYNC may announce: the end of the leading run of pending segments whose signature is
+ * confirmed, else the durable head. A segment still being checked may be a forgery; announcing its
+ * hash would make the device see a head it never signed [P-5.3].
+ */
+export function verifiedHead(ch: Pick<LiveChannel, 'pending' | 'durable'>): Head {
+  let k = 0;
+  while (k < ch.pending.length && ch.pending[k]!.signature === 'ok') k++;
+  return k > 0 ? pendingHead(ch.pending[k - 1]!) : ch.durable;
+}
+
 export interface WaitingSegment {
   segment: Segment;
   firstSeq: bigint;

@@ -9,7 +9,7 @@ import { performance } from 'node:perf_hooks';
 import { fromHex, type Segment } from '../../protocol/index.js';
 import type { HubConfig } from '../config.js';
 import type { Controls } from '../core/controls.js';
-import { pendingHead, type LiveChannel, type PendingSegment, type Registry } from '../core/registry.js';
+import { pendingHead, verifiedHead, type LiveChannel, type PendingSegment, type Registry } from '../core/registry.js';
 import type { HubMetrics } from '../metrics.js';
 import type { HubStore } from '../store/types.js';
 import { applyStep, markExhausted } from './apply.js';
@@ -169,7 +169,7 @@ export class IngestPipeline {
         if (i === 0) this.reject({ stage: 'verify', ...base, reason: valid === false ? 'SIG_INVALID' : 'HUB_INTERNAL', detail: valid === false ? undefined : 'signature check did not run' } as Rejection);
         else this.reject({ stage: 'verify', ...base, reason: 'HUB_AFTER_INVALID' }, false);
       });
-      this.d.controls.resync(ch, ch.head, valid === false ? 'SIG_INVALID' : 'SEQ_GAP');
+      this.d.controls.resync(ch, verifiedHead(ch), valid === false ? 'SIG_INVALID' : 'SEQ_GAP');
       this.commit.stateChanged(ch);
       this.releaseHeld(ch);
     } catch (err) {
@@ -233,7 +233,7 @@ export class IngestPipeline {
         false,
       );
     }
-    this.d.controls.resync(ch, ch.head, reason);
+    this.d.controls.resync(ch, verifiedHead(ch), reason);
   }
 
   /**
@@ -256,7 +256,8 @@ export class IngestPipeline {
     if (!notify || !ch) return;
     if (r.reason === 'BAD_LINK') {
       // [P-5.3] a segment that does not link: ask once per head for a re-send from the head.
-      if (ch.resyncedAtSeq !== ch.head.seq) this.d.controls.resync(ch, ch.head, 'BAD_LINK');
+      const head = verifiedHead(ch);
+      if (ch.resyncedAtSeq !== head.seq) this.d.controls.resync(ch, head, 'BAD_LINK');
       return;
     }
     if (r.seq !== null) this.d.controls.reject(ch, r.seq, r.reason);

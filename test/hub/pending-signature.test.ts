@@ -87,6 +87,19 @@ describe('a conflict with a chain whose signature is still being checked', () =>
     expect(counts().SIG_INVALID).toBe(1n);
   });
 
+  it('never announces a head whose signature is still being checked in a RESYNC', async () => {
+    const genuine = chainFrom(channelId, key, head, 4, 1n);
+    const next = chainFrom(channelId, key, genuine.head, 4, 1n);
+    send(forge(genuine.segment)); // pending at the live head
+    send(next.segment); // links to the genuine head, not to the forgery: BAD_LINK, RESYNC
+    const resyncs = hub.controls.flatMap((c) => (c.control.kind === 'resync' ? [c.control] : []));
+    expect(resyncs.length).toBeGreaterThan(0);
+    // The device can act only on a head it signed itself; a forged head would read as a mismatch.
+    for (const r of resyncs) expect(toHex(r.head.hash)).toBe(toHex(head.hash));
+    await pool.release();
+    await turn();
+  });
+
   it('still records equivocation when the pending chain turns out validly signed', async () => {
     const original = chainFrom(channelId, key, head, 4, 1n);
     const clone = chainFrom(channelId, key, head, 4, 3n); // a restored backup: same seqs, other units
