@@ -2,12 +2,15 @@
 // between a segment's arrival and its commit, some between the commit and the receipt. The agents
 // (real library, real SQLite outboxes) delete only on receipts, so after the last restart the hub
 // must hold exactly what they signed: nothing lost, nothing counted twice, no false equivocation.
+// The hub also closes an epoch every 50 ms, so kills land during settlement too: every epoch left
+// behind must be whole (its bundle verifies offline) and the epochs must add up to what was accepted.
 // Kills: TALLY_HUB_KILLS (default 6; docs/reliability.md).
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createServer } from 'node:net';
 import { performance } from 'node:perf_hooks';
 import { createInterface } from 'node:readline';
 import { afterAll, describe, expect, it } from 'vitest';
+import { verifyBundle } from '../../protocol/index.js';
 import { loadIdentity, openStore } from '../../hub/datadir.js';
 import { AgentFixture } from '../agent/helpers/agent-fixture.js';
 import { waitFor } from '../agent/helpers/test-hub.js';
@@ -28,7 +31,7 @@ async function freePort(): Promise<number> {
 }
 
 function startChild(dataDir: string, listen: string): Promise<ChildProcess> {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'test/reliability/helpers/hub-child.ts', dataDir, listen, '15'], {
+  const child = spawn(process.execPath, ['--import', 'tsx', 'test/reliability/helpers/hub-child.ts', dataDir, listen, '15', '50'], {
     cwd: process.cwd(),
     stdio: ['ignore', 'pipe', 'inherit'],
   });
@@ -106,6 +109,23 @@ describe('hub killed with SIGKILL at random points', () => {
     await killed(child, 'SIGTERM');
     child = undefined;
 
+    // A last epoch on the stopped hub's database, then every epoch is checked offline.
+    const final = bareCore(tmp.dir);
+    final.core.settle();
+    const epochs = final.core.listEpochs();
+    let bundlesVerified = 0;
+    let settledDelta = 0n;
+    for (const e of epochs) {
+      const verdict = verifyBundle(JSON.parse(JSON.stringify(final.core.bundle(BigInt(e.epoch)))), { hubKey: identity.keyPair.publicKey });
+      expect(verdict.ok, `epoch ${e.epoch}`).toBe(true);
+      bundlesVerified++;
+      settledDelta += BigInt(e.totalDeltaAmount);
+    }
+    const totals = final.core.stats();
+    final.close();
+    expect(settledDelta).toBe(BigInt(totals.acceptedAmount));
+    expect(totals.settledAmount).toBe(totals.acceptedAmount);
+
     const store = openStore(tmp.dir);
     let lost = 0n;
     let duplicated = 0n;
@@ -130,9 +150,9 @@ describe('hub killed with SIGKILL at random points', () => {
     expect(lost).toBe(0n);
     expect(duplicated).toBe(0n);
     rec.record({
-      case: `hub SIGKILLed ${KILLS} times at random points while 4 agents stream`,
-      expected: 'after each restart every unit signed before the kill is acknowledged; at the end hub heads = agent heads, no equivocation',
-      observed: `${KILLS} kills, ${signedUnits} units signed and held by the hub exactly; recovery after restart ${Math.min(...recoveries)}-${Math.max(...recoveries)} ms; segments re-sent after a missing receipt (e.g. a kill between commit and receipt) acknowledged as DUPLICATE ${rejections.DUPLICATE ?? 0n}, refused at restart ${Object.entries(rejections).filter(([k]) => k !== 'DUPLICATE').map(([k, v]) => `${k} ${v}`).join(', ') || 'none'}`,
+      case: `hub SIGKILLed ${KILLS} times at random points (ingest and settlement) while 4 agents stream`,
+      expected: 'after each restart every unit signed before the kill is acknowledged; hub heads = agent heads, no equivocation; every epoch whole and verifiable, deltas = accepted',
+      observed: `${KILLS} kills, ${signedUnits} units signed and held by the hub exactly; recovery after restart ${Math.min(...recoveries)}-${Math.max(...recoveries)} ms; segments re-sent after a missing receipt (e.g. a kill between commit and receipt) acknowledged as DUPLICATE ${rejections.DUPLICATE ?? 0n}, other refusals ${Object.entries(rejections).filter(([k]) => k !== 'DUPLICATE').map(([k, v]) => `${k} ${v}`).join(', ') || 'none'}; ${epochs.length} epochs closed across the kills, every bundle verified offline, deltas sum to the accepted amount ${totals.acceptedAmount}`,
       figures: { lost: `${lost}`, duplicated: `${duplicated}`, recoveryMs: Math.max(...recoveries), rejected: Number(Object.values(rejections).reduce((a, b) => a + b, 0n)) },
     });
   });

@@ -2,9 +2,9 @@
 // given as arguments, one JSON line on stdout when it is ready. Test-only.
 import { startHub } from '../../../hub/server.js';
 
-const [dataDir, mqttListen, commitDelayMs] = process.argv.slice(2);
+const [dataDir, mqttListen, commitDelayMs, settleEveryMs] = process.argv.slice(2);
 if (!dataDir || !mqttListen) {
-  process.stderr.write('usage: hub-child DATA_DIR HOST:PORT [COMMIT_DELAY_MS]\n');
+  process.stderr.write('usage: hub-child DATA_DIR HOST:PORT [COMMIT_DELAY_MS [SETTLE_EVERY_MS]]\n');
   process.exit(2);
 }
 const hub = await startHub({
@@ -14,6 +14,8 @@ const hub = await startHub({
   credentialWindowMs: 600_000,
   // A wider gap between a segment's arrival and its commit makes a kill land in it more often.
   commitDelayMs: Number(commitDelayMs ?? 0),
+  // Frequent epochs, so kills also land while an epoch is being closed.
+  settleEveryMs: Number(settleEveryMs ?? 0),
   verifyWorkers: 1,
 });
 process.stdout.write(`${JSON.stringify({ ready: true, mqttUrl: hub.mqttUrl })}\n`);

@@ -5,7 +5,7 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { afterAll, onTestFinished } from 'vitest';
+import { afterAll, afterEach, expect, onTestFinished } from 'vitest';
 
 export const REPORT_DIR = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../../reports/reliability');
 
@@ -37,6 +37,22 @@ export interface ReliabilityRecord {
 /** One recorder per test file; call `record` once per case, inside the test. */
 export function recorder(suite: string, settings: Record<string, string | number> = {}) {
   const records: ReliabilityRecord[] = [];
+  const recordedBy = new Set<string>();
+  // A test that fails before it records still appears in the table, as a failure with its error.
+  afterEach(({ task }) => {
+    if (recordedBy.has(expect.getState().currentTestName ?? task.name)) return;
+    const error = task.result?.errors?.[0]?.message ?? 'no record written';
+    records.push({
+      suite,
+      case: task.name,
+      expected: '(see the test)',
+      observed: `failed before recording its observation: ${error.split('\n')[0]}`,
+      figures: {},
+      state: task.result?.state === 'pass' ? 'pass' : 'fail',
+      settings,
+      finishedAt: new Date().toISOString(),
+    });
+  });
   afterAll(() => {
     mkdirSync(REPORT_DIR, { recursive: true });
     writeFileSync(path.join(REPORT_DIR, `${suite}.json`), `${JSON.stringify(records, null, 2)}\n`);
@@ -54,6 +70,7 @@ export function recorder(suite: string, settings: Record<string, string | number
         finishedAt: new Date().toISOString(),
       };
       records.push(entry);
+      recordedBy.add(expect.getState().currentTestName ?? r.case);
       // The state is vitest's verdict on the whole test, taken once its assertions have run.
       onTestFinished(({ task }) => {
         entry.state = task.result?.state === 'pass' ? 'pass' : 'fail';
