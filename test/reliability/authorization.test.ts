@@ -23,12 +23,20 @@ interface BrokerUnderTest {
   url: string;
   /** TLS material for a key (Mosquitto: a certificate with CN = the key); undefined on aedes. */
   tlsFor(key: KeyPair): Tls | undefined;
+  /** Connects `key` with an expired credential (aedes) or an expired certificate (Mosquitto). */
+  expired(key: KeyPair): ReturnType<typeof connectDevice>;
   stop(): Promise<void>;
 }
 
 async function embedded(dir: string): Promise<BrokerUnderTest> {
   const hub = await testHub(dir, { credentialWindowMs: 60_000 });
-  return { hub, url: hub.mqttUrl, tlsFor: () => undefined, stop: () => hub.close() };
+  return {
+    hub,
+    url: hub.mqttUrl,
+    tlsFor: () => undefined,
+    expired: (key) => connectDevice(hub.mqttUrl, hub.hubKey.publicKey, key, { issuedAtMs: Date.now() - 3_600_000 }),
+    stop: () => hub.close(),
+  };
 }
 
 async function mosquitto(bin: string, dir: string): Promise<BrokerUnderTest> {
@@ -46,6 +54,11 @@ async function mosquitto(bin: string, dir: string): Promise<BrokerUnderTest> {
     tlsFor: (key) => {
       const cert = issueCert(pki, `dev-${n++}`, toHex(key.publicKey));
       return { ca: readFileSync(broker.ca), cert: readFileSync(cert.cert), key: readFileSync(cert.key) };
+    },
+    expired: (key) => {
+      const cert = issueCert(pki, `expired-${n++}`, toHex(key.publicKey), undefined, -1);
+      const tls = { ca: readFileSync(broker.ca), cert: readFileSync(cert.cert), key: readFileSync(cert.key) };
+      return connectDevice(broker.url, hub.hubKey.publicKey, key, { tls });
     },
     stop: async () => {
       await hub.close();
@@ -171,7 +184,7 @@ for (const [kind, available] of kinds) {
       });
     });
 
-    it('refuses unknown and revoked keys, at the broker or at the hub, and counts nothing for them', async () => {
+    it('refuses unknown, expired and revoked keys, at the broker or at the hub, and counts nothing for them', async () => {
       const stranger = generateKeyPair();
       const unknown = raw(stranger);
       const unknownConnected = (await unknown.result).ok;
@@ -182,6 +195,10 @@ for (const [kind, available] of kinds) {
         await unknown.client.publishAsync(topics.segment(toHex(stranger.publicKey)), Buffer.from(fake), { qos: 1 });
       }
       await closeClient(unknown.client);
+      const stale = new TestDevice(b.hub).enrol();
+      const expired = b.expired(stale.key);
+      const expiredConnected = (await expired.result).ok;
+      await closeClient(expired.client);
       const revoked = await device();
       await streamed(revoked, 3);
       b.hub.core.revoke(revoked.hex);
@@ -194,7 +211,9 @@ for (const [kind, available] of kinds) {
       await closeClient(again.client);
       const c = counts();
       expect(b.hub.core.store.getChannel(revoked.channelId!)!.head.seq).toBe(3n);
+      expect(expiredConnected).toBe(false);
       if (kind === 'embedded') {
+        expect(c.HUB_CREDENTIAL_EXPIRED).toBeGreaterThanOrEqual(1n);
         expect(unknownConnected).toBe(false);
         expect(revokedConnected).toBe(false);
         expect(c.UNKNOWN_DEVICE).toBeGreaterThanOrEqual(1n);
@@ -204,10 +223,16 @@ for (const [kind, available] of kinds) {
         expect(c.CHANNEL_CLOSED).toBeGreaterThanOrEqual(1n);
       }
       rec.record({
-        case: `${kind}: unknown and revoked device keys`,
-        expected: kind === 'embedded' ? 'refused at CONNECT (UNKNOWN_DEVICE, HUB_DEVICE_REVOKED)' : 'certificates connect (Mosquitto cannot know enrolment); the hub refuses their segments (UNKNOWN_DEVICE, CHANNEL_CLOSED)',
-        observed: `unknown key ${unknownConnected ? 'connected' : 'refused at CONNECT'}, revoked key ${revokedConnected ? 'connected' : 'refused at CONNECT'}; UNKNOWN_DEVICE ${c.UNKNOWN_DEVICE ?? 0n}, HUB_DEVICE_REVOKED ${c.HUB_DEVICE_REVOKED ?? 0n}, CHANNEL_CLOSED ${c.CHANNEL_CLOSED ?? 0n}; revoked device's head stayed at seq 3`,
-        figures: { inputs: 2, rejected: Number((c.UNKNOWN_DEVICE ?? 0n) + (c.HUB_DEVICE_REVOKED ?? 0n) + (c.CHANNEL_CLOSED ?? 0n)) },
+        case: `${kind}: unknown, expired and revoked device keys`,
+        expected: kind === 'embedded'
+          ? 'refused at CONNECT (UNKNOWN_DEVICE, HUB_CREDENTIAL_EXPIRED, HUB_DEVICE_REVOKED)'
+          : 'an expired certificate is refused at the TLS handshake; certificates of unknown or revoked keys connect (Mosquitto cannot know enrolment) and the hub refuses their segments (UNKNOWN_DEVICE, CHANNEL_CLOSED)',
+        observed: `unknown key ${unknownConnected ? 'connected' : 'refused at CONNECT'}, expired ${kind === 'embedded' ? 'credential' : 'certificate'} ${expiredConnected ? 'connected' : 'refused'}, revoked key ${revokedConnected ? 'connected' : 'refused at CONNECT'}; UNKNOWN_DEVICE ${c.UNKNOWN_DEVICE ?? 0n}, HUB_DEVICE_REVOKED ${c.HUB_DEVICE_REVOKED ?? 0n}, CHANNEL_CLOSED ${c.CHANNEL_CLOSED ?? 0n}; revoked device's head stayed at seq 3`,
+        figures: {
+          inputs: 3,
+          // Each key counts as refused once, at the broker or at the hub.
+          rejected: [!unknownConnected || (c.UNKNOWN_DEVICE ?? 0n) > 0n, !expiredConnected, !revokedConnected || (c.CHANNEL_CLOSED ?? 0n) > 0n].filter(Boolean).length,
+        },
       });
     });
 

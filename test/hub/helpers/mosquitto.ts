@@ -19,12 +19,13 @@ export function findMosquitto(): string | undefined {
 
 const openssl = (dir: string, args: string[]) => execFileSync('openssl', args, { cwd: dir, stdio: 'pipe' });
 
-/** A certificate signed by the test CA, with `cn` as its common name. */
-export function issueCert(dir: string, name: string, cn: string, serverIp?: string): { cert: string; key: string } {
+/** A certificate signed by the test CA, with `cn` as its common name; `days` -1 makes one that
+ *  has already expired. */
+export function issueCert(dir: string, name: string, cn: string, serverIp?: string, days = 2): { cert: string; key: string } {
   openssl(dir, ['req', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-keyout', `${name}.key`, '-out', `${name}.csr`, '-subj', `/CN=${cn}`]);
   const ext = join(dir, `${name}.ext`);
   writeFileSync(ext, serverIp ? `subjectAltName=IP:${serverIp}\n` : 'extendedKeyUsage=clientAuth\n');
-  openssl(dir, ['x509', '-req', '-in', `${name}.csr`, '-CA', 'ca.pem', '-CAkey', 'ca.key', '-CAcreateserial', '-days', '2', '-out', `${name}.pem`, '-extfile', ext]);
+  openssl(dir, ['x509', '-req', '-in', `${name}.csr`, '-CA', 'ca.pem', '-CAkey', 'ca.key', '-CAcreateserial', '-days', String(days), '-out', `${name}.pem`, '-extfile', ext]);
   return { cert: join(dir, `${name}.pem`), key: join(dir, `${name}.key`) };
 }
 
