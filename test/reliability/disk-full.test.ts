@@ -8,7 +8,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { decodeReceipt, type BuiltSegment } from '../../protocol/index.js';
 import { bareCore, type BareCore } from '../hub/helpers/bare-core.js';
 import { tempDir } from '../hub/helpers/hub.js';
-import { BareDevice, commitTurn } from './helpers/bare-device.js';
+import { BareDevice, commitTurn } from '../hub/helpers/bare-device.js';
 import { recorder } from './helpers/record.js';
 
 const rec = recorder('disk-full');

@@ -19,7 +19,7 @@ import {
 import { ApiError } from '../../hub/admin-errors.js';
 import { bareCore, type BareCore } from '../hub/helpers/bare-core.js';
 import { tempDir } from '../hub/helpers/hub.js';
-import { commitTurn, rejectionCounts } from './helpers/bare-device.js';
+import { commitTurn, rejectionCounts } from '../hub/helpers/bare-device.js';
 import { recorder } from './helpers/record.js';
 
 const vectorsDir = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../vectors/external');

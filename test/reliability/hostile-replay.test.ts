@@ -5,7 +5,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { encodeSegment, type BuiltSegment } from '../../protocol/index.js';
 import { bareCore, type BareCore } from '../hub/helpers/bare-core.js';
 import { tempDir } from '../hub/helpers/hub.js';
-import { BareDevice, commitTurn, rejectionCounts } from './helpers/bare-device.js';
+import { BareDevice, commitTurn, rejectionCounts } from '../hub/helpers/bare-device.js';
 import { recorder } from './helpers/record.js';
 
 const L = 2n ** 252n + 27742317777372353535851937790883648493n;

@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { bytesEqual, encodeSegment, toHex, topics, type BuiltSegment } from '../../protocol/index.js';
 import { bareCore, GatedPool, type BareCore } from '../hub/helpers/bare-core.js';
 import { tempDir } from '../hub/helpers/hub.js';
-import { BareDevice, commitTurn, rejectionCounts } from './helpers/bare-device.js';
+import { BareDevice, commitTurn, rejectionCounts } from '../hub/helpers/bare-device.js';
 import { envInt, recorder } from './helpers/record.js';
 
 const RUNS = envInt('TALLY_FUZZ_RUNS', 2000);

@@ -12,7 +12,7 @@ import {
   type KeyPair,
   type Segment,
 } from '../../../protocol/index.js';
-import type { BareCore } from '../../hub/helpers/bare-core.js';
+import type { BareCore } from './bare-core.js';
 
 export class BareDevice {
   readonly hex: string;
