@@ -5,7 +5,7 @@
 
 import { performance } from 'node:perf_hooks';
 import type { Controls } from '../core/controls.js';
-import type { Head } from '../../protocol/index.js';
+import { bytesEqual, type Head } from '../../protocol/index.js';
 import { pendingHead, type LiveChannel, type Registry } from '../core/registry.js';
 import type { HubMetrics } from '../metrics.js';
 import type { CommitBatch, EquivocationRow, HeadUpdate, HubStore, RejectionRow, SegmentRow } from '../store/types.js';
@@ -66,6 +66,13 @@ export class GroupCommit {
     this.equivocations.push(row);
     this.equivocated.add(ch);
     this.schedule();
+  }
+
+  /** True when this exact conflicting segment is already kept as evidence (or about to be). */
+  hasEvidence(ch: LiveChannel, seq: bigint, segment: Uint8Array): boolean {
+    const same = (e: { channelId: Uint8Array; seq: bigint; segment: Uint8Array }) =>
+      e.seq === seq && bytesEqual(e.channelId, ch.id) && bytesEqual(e.segment, segment);
+    return this.equivocations.some(same) || this.store.listEquivocations(ch.id).some(same);
   }
 
   get isStopped(): boolean {

@@ -114,14 +114,18 @@ export class IngestPipeline {
         }
         // Two different signed vouchers for one seq (a cloned or restored device): keep the
         // second as evidence, flag the channel, count only the first [DESIGN: equivocation].
-        this.commit.evidence(ch, {
-          channelId: ch.id,
-          seq: placement.seq,
-          storedHash: placement.storedHash,
-          segment: bytes,
-          detectedAtMs: BigInt(this.d.now()),
-        });
-        this.d.config.log('warn', `channel ${ch.idHex}: equivocation at seq ${placement.seq}`);
+        // A restored device re-sends the same conflicting segment on every receipt timeout: it is
+        // refused each time, but kept once, so the evidence table cannot grow without bound.
+        if (!this.commit.hasEvidence(ch, placement.seq, bytes)) {
+          this.commit.evidence(ch, {
+            channelId: ch.id,
+            seq: placement.seq,
+            storedHash: placement.storedHash,
+            segment: bytes,
+            detectedAtMs: BigInt(this.d.now()),
+          });
+          this.d.config.log('warn', `channel ${ch.idHex}: equivocation at seq ${placement.seq}`);
+        }
         return this.reject({ stage: 'sequence', reason: 'EQUIVOCATION', ...base, detail: `seq ${placement.seq}` });
       }
       case 'next':
