@@ -7,6 +7,8 @@ const entries = [
   { name: 'tally-agent', src: 'agent/cli.ts' },
   { name: 'tally-hub', src: 'hub/cli.ts' },
   { name: 'tally-sim', src: 'simulator/cli.ts' },
+  // The simulator's worker-thread shard, loaded by dist/tally-sim.js from beside it.
+  { name: 'tally-sim-shard', src: 'simulator/shard-worker.ts' },
 ];
 
 for (const { name, src } of entries) {
