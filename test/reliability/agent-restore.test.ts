@@ -54,11 +54,22 @@ describe('an agent restored from an old backup', () => {
     await dev.stop();
     dev.start(toHub);
     await waitFor(() => hub.core.showChannel(channelId).equivocations.length > 0, 'equivocation evidence at the hub');
+    // Without a receipt the device re-sends the same window on every receipt timeout: each copy is
+    // refused again, but the evidence is not stored again.
+    const refusals = () => hub.core.store.rejectionCounts().find((c) => c.reason === 'EQUIVOCATION')?.events ?? 0n;
+    hub.core.flush();
+    const firstRefusals = refusals();
+    const firstEvidence = hub.core.showChannel(channelId).equivocations.length;
+    await waitFor(() => {
+      hub.core.flush();
+      return refusals() >= 2n * firstRefusals + 1n;
+    }, 're-sent conflicting segments', 30_000);
     await dev.stop();
     hub.core.flush();
 
     const after = hub.core.showChannel(channelId);
     expect(after.equivocated).toBe(true);
+    expect(after.equivocations.length).toBe(firstEvidence);
     expect(BigInt(after.equivocations[0]!.seq)).toBeGreaterThanOrEqual(restoredSignedFrom);
     // Counted once: the hub's total is the first chain's, never the sum of both.
     expect(after.head.cumUnits).toBe(before.head.cumUnits);
@@ -67,8 +78,8 @@ describe('an agent restored from an old backup', () => {
     expect(BigInt(settled.totalDeltaAmount)).toBe(BigInt(after.head.cumAmount));
     rec.record({
       case: 'agent restored from an old backup signs the same seqs again',
-      expected: 'EQUIVOCATION evidence kept, channel flagged; the first chain alone is counted and settled',
-      observed: `backup at 100 units, original reached ${before.head.cumUnits}; restored device re-signed seqs ${restoredSignedFrom}-400; hub: ${after.equivocations.length} evidence row(s) from seq ${after.equivocations[0]!.seq}, flagged ${after.equivocated}, head ${after.head.cumUnits} units, settled ${settled.totalDeltaAmount}`,
+      expected: 'EQUIVOCATION evidence kept once per conflicting segment however often re-sent, channel flagged; the first chain alone is counted and settled',
+      observed: `backup at 100 units, original reached ${before.head.cumUnits}; restored device re-signed seqs ${restoredSignedFrom}-400; hub: ${refusals()} EQUIVOCATION refusals (re-sends included), ${after.equivocations.length} evidence row(s) from seq ${after.equivocations[0]!.seq}, flagged ${after.equivocated}, head ${after.head.cumUnits} units, settled ${settled.totalDeltaAmount}`,
       figures: { duplicated: `${BigInt(after.head.cumUnits) > 300n ? BigInt(after.head.cumUnits) - 300n : 0n}`, rejected: after.equivocations.length },
     });
   });
