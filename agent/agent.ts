@@ -16,6 +16,7 @@ import {
   bytesEqual, decodeChannelRecord, decodeControl, encodeStatus, genesisHead, makeMqttCredential, toHex, topics,
   clientIdForDevice, type ChannelRecord, type Control, type Ed25519Backend, type Head, type KeyPair, type StatusState,
 } from '../protocol/index.js';
+import { backoffCeiling } from './backoff.js';
 import { buildFlush, unitsAllowed } from './chain.js';
 import { systemClock, type Clock, type Timer } from './clock.js';
 import { AGENT_CODES, type AgentCode, type AgentLogEntry } from './codes.js';
@@ -37,7 +38,7 @@ export interface AgentOptions {
   readonly window?: number;
   readonly maxBacklog?: number;
   readonly ackTimeoutMs?: number;
-  /** How often a device without a channel says hello again (jittered +-50%). */
+  /** First delay before a device without a channel says hello again; doubles up to 2 minutes. */
   readonly helloRetryMs?: number;
   readonly reconnectMinMs?: number;
   readonly reconnectMaxMs?: number;
@@ -73,9 +74,10 @@ export interface AgentEvents {
 /** Vouchers made in one transaction at most; more pending units are flushed in the next turn. */
 const MAX_VOUCHERS_PER_FLUSH = 16_384;
 const METER_LOG_INTERVAL_MS = 60_000;
-/** A device without a channel asks again this often (jittered): a GRANT can be lost when it races
- *  the device's own subscription on a busy broker, and the hub answers each hello. */
+/** A device without a channel asks again after this long, then backs off (see armHello): a GRANT
+ *  can be lost when it races the device's own subscription on a busy broker. */
 const HELLO_RETRY_MS = 5_000;
+const HELLO_RETRY_MAX_MS = 120_000;
 
 export class Agent extends EventEmitter<AgentEvents> {
   readonly deviceHex: string;
@@ -376,17 +378,22 @@ export class Agent extends EventEmitter<AgentEvents> {
     this.pump();
   }
 
-  /** Until a channel is granted, says hello again every few seconds while the link is up. */
-  private armHello(): void {
+  /**
+   * Until a channel is granted, says hello again while the link is up, backing off exponentially
+   * (5 s, 10 s, 20 s ... 2 min, each jittered): a hub too busy to answer must not be answered with
+   * more hellos from the whole fleet.
+   */
+  private armHello(attempt = 0): void {
     this.helloTimer?.cancel();
     this.helloTimer = undefined;
     if (this.channel !== undefined || !this.running) return;
-    const delay = this.o.helloRetryMs * (0.5 + (this.o.random ?? Math.random)());
+    const ceiling = backoffCeiling(attempt, this.o.helloRetryMs, HELLO_RETRY_MAX_MS);
+    const delay = ceiling * (0.5 + 0.5 * (this.o.random ?? Math.random)());
     this.helloTimer = this.clock.after(delay, () => {
       this.helloTimer = undefined;
       if (this.channel !== undefined || !this.link.isUp || !this.running) return;
       this.sendStatus('hello');
-      this.armHello();
+      this.armHello(attempt + 1);
     });
   }
 
