@@ -11,6 +11,9 @@ import type { HubMetrics } from '../metrics.js';
 import type { CommitBatch, EquivocationRow, HeadUpdate, HubStore, RejectionRow, SegmentRow } from '../store/types.js';
 import { dropWaiting } from './reorder.js';
 
+/** Evidence rows kept in memory across failed commits (each up to a 24 KiB segment). */
+const MAX_HELD_EVIDENCE = 1_000;
+
 export interface GroupCommitOptions {
   maxSegments: number;
   delayMs: number;
@@ -155,7 +158,7 @@ export class GroupCommit {
     try {
       this.store.commit(batch);
     } catch (err) {
-      this.failed(channels, err);
+      this.failed(channels, batch, err);
       return;
     }
     if (++this.commitsSincePrune >= 1000) {
@@ -194,8 +197,15 @@ export class GroupCommit {
     }
   }
 
-  /** The database refused the batch: forget what it held and ask each device to resync. */
-  private failed(channels: LiveChannel[], err: unknown): void {
+  /**
+   * The database refused the batch: forget the segments it held and ask each device to resync (the
+   * devices still hold them). Rejection rows and equivocation evidence are the hub's own record,
+   * which no device re-sends: they wait for the next commit, bounded so a disk that stays full
+   * cannot grow memory without limit.
+   */
+  private failed(channels: LiveChannel[], batch: CommitBatch, err: unknown): void {
+    this.rejections = [...batch.rejections, ...this.rejections].slice(-Math.max(1, this.options.rejectionLogLimit));
+    this.equivocations = [...batch.equivocations, ...this.equivocations].slice(-MAX_HELD_EVIDENCE);
     this.metrics.commitFailures.inc();
     this.options.log('error', `group commit failed, ${channels.length} channel(s) rolled back: ${(err as Error).message}`);
     for (const ch of channels) {
@@ -204,6 +214,10 @@ export class GroupCommit {
       this.registry.reloadChannel(this.store, ch.idHex);
       const fresh = this.registry.channels.get(ch.idHex);
       if (fresh) this.controls.resync(fresh, fresh.durable, 'SEQ_GAP');
+    }
+    for (const id of batch.equivocatedChannels) {
+      const ch = this.registry.channels.get(Buffer.from(id).toString('hex'));
+      if (ch) this.equivocated.add(ch);
     }
   }
 }
