@@ -45,15 +45,16 @@ export class HubApi {
     return this.request('GET', '/api/stats');
   }
 
-  async enrol(devices: readonly EnrolRequest[], onProgress?: (done: number) => void): Promise<Array<{ publicKey: string; channelId: string }>> {
-    const out: Array<{ publicKey: string; channelId: string }> = [];
-    for (let i = 0; i < devices.length; i += ENROL_BATCH) {
-      const batch = devices.slice(i, i + ENROL_BATCH);
-      const res = await this.request<{ enrolled: Array<{ publicKey: string; channelId: string }> }>('POST', '/api/devices', { devices: batch });
-      out.push(...res.enrolled);
-      onProgress?.(out.length);
+  /** Enrols in batches; `requests(from, to)` makes each batch just before it is sent, so that
+   *  deriving 10,000 keys never blocks the event loop for long in one go. */
+  async enrol(count: number, requests: (from: number, to: number) => EnrolRequest[]): Promise<number> {
+    let done = 0;
+    for (let from = 0; from < count; from += ENROL_BATCH) {
+      const batch = requests(from, Math.min(count, from + ENROL_BATCH));
+      const res = await this.request<{ enrolled: unknown[] }>('POST', '/api/devices', { devices: batch });
+      done += res.enrolled.length;
     }
-    return out;
+    return done;
   }
 
   async channels(): Promise<ChannelView[]> {
@@ -78,6 +79,17 @@ export class HubApi {
   }
 
   private async request<T>(method: 'GET' | 'POST', path: string, body?: unknown): Promise<T> {
+    try {
+      return await this.requestOnce<T>(method, path, body);
+    } catch (err) {
+      // A GET is safe to repeat: a kept-alive connection the server closed while it sat idle
+      // is reset on reuse, and the second attempt gets a fresh one. A POST is never repeated.
+      if (method === 'GET' && err instanceof HubApiError && err.status === 0) return this.requestOnce<T>(method, path, body);
+      throw err;
+    }
+  }
+
+  private async requestOnce<T>(method: 'GET' | 'POST', path: string, body?: unknown): Promise<T> {
     const headers: Record<string, string> = { accept: 'application/json' };
     if (body !== undefined) headers['content-type'] = 'application/json';
     if (method === 'POST' && this.adminToken) headers.authorization = `Bearer ${this.adminToken}`;
@@ -89,7 +101,9 @@ export class HubApi {
         ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
       });
     } catch (err) {
-      throw new HubApiError(`cannot reach the hub API at ${this.baseUrl}: ${(err as Error).message}`, 0, undefined);
+      const cause = (err as Error & { cause?: { code?: string; message?: string } }).cause;
+      const why = cause ? ` (${cause.code ?? ''} ${cause.message ?? ''})`.replace('( ', '(') : '';
+      throw new HubApiError(`cannot reach the hub API at ${this.baseUrl}: ${(err as Error).message}${why}`, 0, undefined);
     }
     const text = await res.text();
     let json: unknown;

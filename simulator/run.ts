@@ -60,10 +60,14 @@ export async function runSimulation(o: SimOptions): Promise<SimReport> {
 
     o.log(`enrolling ${o.devices} devices with the ${target.kind} hub`);
     const keyBackend = createNodeBackend({ maxSecretKeys: 1 });
-    await target.api.enrol(Array.from({ length: o.devices }, (_, i) => {
-      const p = productOf(i);
-      return { publicKey: toHex(deviceKeyPair(o.seed, i, keyBackend).publicKey), unit: p.unit, pricePerUnit: `${p.pricePerUnit}`, capacity: `${CAPACITY}` };
-    }));
+    await target.api.enrol(o.devices, (from, to) => {
+      const out = [];
+      for (let i = from; i < to; i++) {
+        const p = productOf(i);
+        out.push({ publicKey: toHex(deviceKeyPair(o.seed, i, keyBackend).publicKey), unit: p.unit, pricePerUnit: `${p.pricePerUnit}`, capacity: `${CAPACITY}` });
+      }
+      return out;
+    });
 
     const onBatch = (index: number) => (b: ShardBatch) => {
       for (const [id, seq, units, amount] of b.signed) ledger.recordSigned(id, { seq, units, amount });
