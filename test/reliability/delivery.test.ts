@@ -2,7 +2,9 @@
 // a broker restart mid-stream, each segment delivered 2-5 times with new packet ids, shuffled
 // windows, a segment lost for good (the gap never fills; RESYNC repairs it), and the whole fleet
 // reconnecting at once with backlogs. Every case ends in exact conservation.
+import { performance } from 'node:perf_hooks';
 import { afterEach, describe, expect, it } from 'vitest';
+import { decodeSegment } from '../../protocol/index.js';
 import type { HubHandle } from '../../hub/server.js';
 import { tempDir, testHub } from '../hub/helpers/hub.js';
 import { conservation, startFleet, type Fleet } from './helpers/fleet.js';
@@ -133,7 +135,8 @@ describe('delivery faults', () => {
 
   it('repairs a gap that never fills with a RESYNC', async () => {
     let dropped = 0;
-    const { hub, fleet } = await hubAndFleet(2, { reorderWindowMs: 300 }, () => {
+    const drops: { at: number; lastSeq: bigint; repairedAfterMs?: number }[] = [];
+    const { hub, fleet } = await hubAndFleet(2, { reorderWindowMs: 300 }, (i) => {
       let n = 0;
       return {
         // The 5th segment of each agent vanishes on the wire (a broker losing it); the agent's copy
@@ -141,18 +144,29 @@ describe('delivery faults', () => {
         interceptSegment: async (payload, publish) => {
           if (++n === 5) {
             dropped++;
+            const s = decodeSegment(payload);
+            if (s.ok) drops[i] = { at: performance.now(), lastSeq: s.value.firstSeq + BigInt(s.value.vouchers.length) - 1n };
             return;
           }
           await publish(payload);
         },
       };
     });
+    // Recovery: from the loss on the wire to the receipt that covers the lost segment.
+    fleet.agents.forEach((a, i) =>
+      a.on('receipt', (seq) => {
+        const d = drops[i];
+        if (d && d.repairedAfterMs === undefined && seq >= d.lastSeq) d.repairedAfterMs = Math.round(performance.now() - d.at);
+      }),
+    );
     fleet.startMetering();
     await new Promise((r) => setTimeout(r, 1500));
     fleet.stopMetering();
-    const recoveryMs = await fleet.drained();
+    await fleet.drained();
+    const recoveryMs = Math.max(...drops.map((d) => d.repairedAfterMs ?? Infinity));
     const { c, rejected, text } = settle(hub, fleet);
     expect(dropped).toBe(2);
+    expect(Number.isFinite(recoveryMs)).toBe(true);
     rec.record({
       case: 'a gap that never fills, repaired by RESYNC',
       expected: 'segments after the gap wait, the window expires, RESYNC, the agent re-sends from the hub head; nothing lost or doubled',
