@@ -47,9 +47,10 @@ export function renderTable(records: ReliabilityRecord[]): string {
   const passed = records.filter((r) => r.state === 'pass').length;
   const settings = new Map<string, string | number>();
   for (const r of records) for (const [k, v] of Object.entries(r.settings)) settings.set(k, v);
-  const last = records.map((r) => r.finishedAt).sort().at(-1) ?? '-';
+  const times = records.map((r) => r.finishedAt).sort();
   const lines = [
-    `${records.length} cases, ${passed} passed, ${records.length - passed} failed; run finished ${last}` +
+    // The span shows a table stitched from runs of different times (a file left from an older run).
+    `${records.length} cases, ${passed} passed, ${records.length - passed} failed; records from ${times[0] ?? '-'} to ${times.at(-1) ?? '-'}` +
       (settings.size > 0 ? `; settings: ${[...settings].map(([k, v]) => `${k}=${v}`).join(', ')}` : '') +
       '.',
     '',

@@ -3,13 +3,15 @@
 // negative, overflowing u64, of the wrong types, or carry small-order and non-canonical keys. Each
 // is refused with its documented code, the hub keeps answering, and no device, channel or balance
 // appears or moves.
+import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { generateKeyPair, SMALL_ORDER_ENCODINGS, toHex } from '../../protocol/index.js';
 import type { HubHandle } from '../../hub/server.js';
 import { tempDir, testHub } from '../hub/helpers/hub.js';
-import { recorder } from './helpers/record.js';
+import { envInt, recorder } from './helpers/record.js';
 
-const rec = recorder('hostile-http');
+const FUZZ_RUNS = envInt('TALLY_FUZZ_RUNS', 2000);
+const rec = recorder('hostile-http', { TALLY_FUZZ_RUNS: FUZZ_RUNS });
 
 describe('hostile HTTP API requests', () => {
   const tmp = tempDir();
@@ -71,6 +73,37 @@ describe('hostile HTTP API requests', () => {
       expected: '401 API_UNAUTHORIZED for every admin route and every wrong token; nothing changes',
       observed: `${refused} of ${routes.length * tokens.length} requests refused with 401 API_UNAUTHORIZED; devices ${after.devices}, channel still open with capacity 100, no epoch`,
       figures: { inputs: routes.length * tokens.length, rejected: refused },
+    });
+  });
+
+  it('answers any JSON on the admin routes with a documented 4xx, never a 500', async () => {
+    const runs = Math.max(200, Math.floor(FUZZ_RUNS / 10));
+    const paths = ['/api/devices', `/api/channels/${channelId}/topup`, '/api/settlements', `/api/channels/${channelId.slice(0, 8)}/topup`];
+    const field = fc.oneof(fc.jsonValue(), fc.bigInt().map(String), fc.constantFrom('18446744073709551616', '-0', '1e3', '0x10', ' 7', ''));
+    const body = fc.oneof(
+      fc.jsonValue().map((v) => JSON.stringify(v)),
+      fc.record({ publicKey: fc.oneof(field, fc.constant(toHex(generateKeyPair().publicKey))), unit: field, pricePerUnit: field, capacity: field, expires: field, expiresAtMs: field }, { requiredKeys: [] }).map((v) => JSON.stringify(v)),
+      fc.record({ amount: field }, { requiredKeys: [] }).map((v) => JSON.stringify(v)),
+      fc.string({ maxLength: 200 }),
+    );
+    const statuses = new Map<number, number>();
+    const before = hub.core.stats();
+    await fc.assert(
+      fc.asyncProperty(fc.constantFrom(...paths), body, async (path, b) => {
+        const r = await call('POST', path, b);
+        statuses.set(r.status, (statuses.get(r.status) ?? 0) + 1);
+        expect(r.status, `${path} ${b.slice(0, 200)}`).not.toBe(500);
+        expect(r.code === undefined || r.status < 300 || /^API_/.test(r.code)).toBe(true);
+      }),
+      { numRuns: runs },
+    );
+    const after = hub.core.stats();
+    expect((await fetch(`${hub.httpUrl}/healthz`)).status).toBe(200);
+    rec.record({
+      case: 'fuzz: arbitrary JSON on the admin routes (enrol, top-up, settle)',
+      expected: 'a documented status and code for every body, never 500; the hub keeps answering',
+      observed: `${runs} bodies; statuses ${[...statuses].sort().map(([k, v]) => `${k}: ${v}`).join(', ')}; devices ${before.devices} -> ${after.devices}`,
+      figures: { inputs: runs, rejected: [...statuses].filter(([k]) => k >= 400).reduce((a, [, v]) => a + v, 0) },
     });
   });
 
