@@ -13,6 +13,7 @@ import { envInt, recorder } from './helpers/record.js';
 const RUNS = envInt('TALLY_FUZZ_RUNS', 2000);
 const SEED = process.env.TALLY_FUZZ_SEED ? Number(process.env.TALLY_FUZZ_SEED) : undefined;
 const rec = recorder('ingest-fuzz', { TALLY_FUZZ_RUNS: RUNS });
+// About 3 ms a run on a loaded 2-core machine; the time limit grows with the runs asked for.
 
 /** One byte-level change to an encoded segment. */
 const mutation = fc.oneof(
@@ -72,7 +73,7 @@ describe('fuzzing the ingest path', () => {
     tmp.cleanup();
   });
 
-  it('keeps every committed head on the genuine chain, whatever forged, repeated or reordered bytes arrive', async () => {
+  it('keeps every committed head on the genuine chain, whatever forged, repeated or reordered bytes arrive', { timeout: 60_000 + RUNS * 30 }, async () => {
     let messages = 0;
     let maxSeq = 0n;
     let resyncs = 0;
@@ -135,7 +136,7 @@ describe('fuzzing the ingest path', () => {
     });
   });
 
-  it('survives arbitrary bytes on any topic without a crash or a balance change', async () => {
+  it('survives arbitrary bytes on any topic without a crash or a balance change', { timeout: 60_000 + RUNS * 5 }, async () => {
     const d = new BareDevice(hub, { price: 2n });
     d.send(d.build(3));
     while (pool.waiting > 0) await pool.release();
