@@ -51,14 +51,14 @@ try {
     const r = JSON.parse(readFileSync(out, 'utf8'));
     rows.push({
       devices, ok: r.ok === true, units: r.units.settled, vps: r.throughput.vouchersPerSec, p50: r.latencyMs.p50,
-      p99: r.latencyMs.p99, cpuS: r.process.cpuUserS + r.process.cpuSystemS, rssMiB: r.process.maxRssMiB, wallS,
+      p99: r.latencyMs.p99, cpuS: r.process.cpuUserS + r.process.cpuSystemS + r.process.fleetCpuS, rssMiB: r.process.maxRssMiB + r.process.fleetMaxRssMiB, wallS,
     });
   }
 } finally {
   rmSync(dir, { recursive: true, force: true });
 }
 
-console.log(`\nfleet: ${rate} unit/s per device for ${seconds} s, a signed segment every ${batchMs} ms, embedded hub, one process (fleet in a worker thread from 1,000 devices)`);
+console.log(`\nfleet: ${rate} unit/s per device for ${seconds} s, a signed segment every ${batchMs} ms, embedded hub, hub and fleet in separate processes from 1,000 devices; cpu and RSS are the sum of both`);
 console.log('devices x rate     conserves  units settled  vouchers/s  p50 ms  p99 ms  cpu s (cores)   max RSS MiB  wall s');
 for (const r of rows) {
   const cores = r.wallS > 0 ? (r.cpuS / r.wallS).toFixed(2) : '-';

@@ -45,7 +45,7 @@ program
   .option('--batch <n>', 'vouchers per signed segment', integer(1, 1024), 64)
   .option('--batch-ms <ms>', 'sign a partial segment after this long', integer(10, 600_000), 1000)
   .option('--window <n>', 'segments in flight per device before waiting for receipts', integer(1, 1024), 8)
-  .option('--workers <n>', `worker threads for the fleet (0 = beside the hub in one thread; default 1 from ${WORKER_THRESHOLD} devices)`, integer(0, 16))
+  .option('--workers <n>', `fleet processes (0 = beside the hub in this process; default 1 from ${WORKER_THRESHOLD} devices)`, integer(0, 16))
   .option('--drain-timeout <seconds>', 'longest wait for the last receipts after production stops', integer(1, 3600), 120)
   .option('--broker <url>', 'MQTT broker of a running hub (default: start an embedded hub and broker)')
   .option('--hub-api <url>', 'HTTP API of that hub, e.g. http://127.0.0.1:8080')

@@ -27,6 +27,8 @@ export interface DeviceEvents {
   signed(channelId: string, seq: bigint, units: bigint, amount: bigint): void;
   /** A receipt covered `vouchers` new vouchers; the oldest of them was signed `latencyMs` ago. */
   receipt(vouchers: number, latencyMs: number): void;
+  /** Something the agent logged (link errors, rejections, meter problems...), by code. */
+  log(code: string): void;
 }
 
 export interface DeviceShared {
@@ -93,6 +95,7 @@ export class VirtualDevice {
     });
     agent.on('committed', (_first, last) => this.#onCommitted(agent, last));
     agent.on('receipt', (seq) => this.#onReceipt(seq));
+    agent.on('log', (entry) => this.shared.events.log(entry.code));
     this.agent = agent;
     agent.start();
   }

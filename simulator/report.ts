@@ -28,7 +28,10 @@ export interface SimReport {
   latencyMs: LatencySummary;
   settlement: { epochs: number[]; bundlesVerified: boolean };
   mismatches: Array<{ channelId: string; signed: string; accepted: string; settled: string }>;
-  process: { cpuUserS: number; cpuSystemS: number; maxRssMiB: number };
+  /** What the agents logged, by code (LINK_UP, CHANNEL_GRANTED, SEGMENT_REJECTED, ...). */
+  agentLog: Record<string, number>;
+  /** This process (with an embedded hub: the hub), and the fleet's own processes if any. */
+  process: { cpuUserS: number; cpuSystemS: number; maxRssMiB: number; fleetCpuS: number; fleetMaxRssMiB: number };
   timeline: TimelinePoint[];
 }
 
@@ -47,6 +50,7 @@ export interface ReportInput {
   rejected: Record<string, number>;
   faultPlan: FaultPlan;
   faultsInjected: Partial<Record<FaultKind, number>>;
+  agentLog: Record<string, number>;
   vouchers: number;
   elapsedS: number;
   latency: LatencySummary;
@@ -80,6 +84,7 @@ export function buildReport(input: ReportInput): SimReport {
     latencyMs: input.latency,
     settlement: { epochs: input.epochs, bundlesVerified: input.bundlesVerified },
     mismatches: r.mismatches.map(describeMismatch),
+    agentLog: { ...input.agentLog },
     process: input.process,
     timeline: input.timeline,
   };
@@ -103,7 +108,9 @@ export function formatReport(r: SimReport): string {
     ['throughput', `${r.throughput.vouchersPerSec} vouchers/s accepted, end to end`],
     ['latency (sign->receipt)', `p50 ${r.latencyMs.p50} ms, p95 ${r.latencyMs.p95} ms, p99 ${r.latencyMs.p99} ms, max ${r.latencyMs.max} ms`],
     ['settlement', `epochs ${r.settlement.epochs.join(', ') || 'none'}; bundles ${r.settlement.bundlesVerified ? 'verified offline' : 'FAILED verification'}`],
-    ['process', `cpu ${r.process.cpuUserS} s user + ${r.process.cpuSystemS} s system, max RSS ${r.process.maxRssMiB} MiB`],
+    ['agent log', formatCounts(r.agentLog) || 'nothing'],
+    ['process', `cpu ${r.process.cpuUserS} s user + ${r.process.cpuSystemS} s system, max RSS ${r.process.maxRssMiB} MiB` +
+      (r.process.fleetCpuS > 0 ? `; fleet processes: cpu ${r.process.fleetCpuS} s, max RSS ${r.process.fleetMaxRssMiB} MiB` : '')],
   ];
   const width = Math.max(...rows.map(([k]) => k.length));
   const lines = rows.map(([k, v]) => `  ${k.padEnd(width)}  ${v}`);

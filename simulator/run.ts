@@ -14,7 +14,7 @@ import { Progress } from './progress.js';
 import { buildReport, type SimReport } from './report.js';
 import type { FaultCounts } from './segment-faults.js';
 import type { ShardBatch, ShardFinal, ShardStatus } from './shard.js';
-import { localShard, workerShard, type ShardHost } from './shard-host.js';
+import { localShard, processShard, type ShardHost } from './shard-host.js';
 import { settleAndVerify } from './settle.js';
 import { openTarget, type RemoteTarget } from './target.js';
 import { Timeline } from './timeline.js';
@@ -30,7 +30,7 @@ export interface SimOptions {
   batch: number;
   batchMs: number;
   window: number;
-  /** Worker threads for the fleet; 0 runs it in this thread beside the hub. */
+  /** Child processes for the fleet; 0 runs it in this process beside the hub. */
   workers: number;
   /** Longest wait for the last receipts after production stops. */
   drainTimeoutS: number;
@@ -41,7 +41,8 @@ export interface SimOptions {
 /** Capacity of every simulated channel: far beyond what a run can spend. */
 const CAPACITY = 10n ** 15n;
 
-/** Fleets from this size up run in a worker thread by default, so they get a core of their own. */
+/** Fleets from this size up run in a child process by default: a core and a file-descriptor limit
+ *  of their own. */
 export const WORKER_THRESHOLD = 1000;
 
 export async function runSimulation(o: SimOptions): Promise<SimReport> {
@@ -81,9 +82,9 @@ export async function runSimulation(o: SimOptions): Promise<SimReport> {
         ratePerDevice: o.ratePerDevice, arrivals: o.arrivals, faults: o.faults, mqttUrl: target.mqttUrl,
         hubKeyHex: toHex(target.hubKey), batch: o.batch, batchMs: o.batchMs, window: o.window, workDir,
       };
-      shards.push(o.workers > 0 ? workerShard(init, onBatch(s)) : localShard(init, onBatch(s)));
+      shards.push(o.workers > 0 ? processShard(init, onBatch(s)) : localShard(init, onBatch(s)));
     }
-    o.log(`connecting ${o.devices} agents${o.workers > 0 ? ` in ${o.workers} worker thread(s)` : ''}`);
+    o.log(`connecting ${o.devices} agents${o.workers > 0 ? ` in ${o.workers} fleet process(es)` : ''}`);
     await Promise.all(shards.map((s) => s.start()));
     const started = performance.now();
 
@@ -163,16 +164,20 @@ export async function runSimulation(o: SimOptions): Promise<SimReport> {
     for (const f of finals) {
       for (const [k, n] of Object.entries(f.status.faultCounts)) faultsInjected[k as FaultKind] = (faultsInjected[k as FaultKind] ?? 0) + n;
     }
+    const agentLog: Record<string, number> = {};
+    for (const f of finals) for (const [k, n] of Object.entries(f.status.agentLog)) agentLog[k] = (agentLog[k] ?? 0) + n;
     const cpu = process.cpuUsage(cpuStart);
     return buildReport({
       seed: o.seed, devices: o.devices, ratePerDevice: o.ratePerDevice, durationS: o.durationS, hub: target.kind,
       reconciliation, meteredUnits: metered, unsignedUnits: unsigned, bundlesVerified, epochs, rejected,
-      faultPlan: o.faults, faultsInjected, vouchers: Number(acceptedVouchers), elapsedS,
+      faultPlan: o.faults, faultsInjected, agentLog, vouchers: Number(acceptedVouchers), elapsedS,
       latency: timeline.latency(), timeline: timeline.points,
       process: {
-        // process.cpuUsage covers every thread of the process, worker shards included.
+        // This process only (the hub, when embedded); fleet processes report on their own.
         cpuUserS: round1(cpu.user / 1e6), cpuSystemS: round1(cpu.system / 1e6),
         maxRssMiB: Math.round(process.resourceUsage().maxRSS / 1024),
+        fleetCpuS: round1(finals.reduce((a, f) => a + (f.usage?.cpuS ?? 0), 0)),
+        fleetMaxRssMiB: Math.round(finals.reduce((a, f) => a + (f.usage?.maxRssMiB ?? 0), 0)),
       },
     });
   } finally {

@@ -1,5 +1,8 @@
-// The main thread's handle on a shard, in the same thread or in a worker thread.
-import { Worker } from 'node:worker_threads';
+// The main process's handle on a shard: in the same process, or in a child process. Large fleets
+// use child processes: each has its own file-descriptor limit (10,000 devices are 10,000 client
+// sockets, and the embedded hub holds the other end of each) and its own core.
+import { fork, type ChildProcess } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
 import { Shard, type ShardBatch, type ShardFinal, type ShardInit } from './shard.js';
 import type { ToShard } from './shard-worker.js';
 
@@ -20,27 +23,24 @@ type FromShard =
   | { type: 'final'; final: ShardFinal }
   | { type: 'error'; message: string };
 
-/**
- * The worker's entry. From the bundle: its own bundled file. From source (tsx, vitest): a small
- * bootstrap that registers tsx in the worker and then imports the TypeScript entry.
- */
-function startWorker(init: ShardInit): Worker {
-  if (!import.meta.url.endsWith('.ts')) return new Worker(new URL('./tally-sim-shard.js', import.meta.url), { workerData: init });
-  const entry = new URL('./shard-worker.ts', import.meta.url).href;
-  const boot = `import('tsx/esm/api').then((tsx) => { tsx.register(); return import(${JSON.stringify(entry)}); });`;
-  return new Worker(boot, { eval: true, workerData: init });
+/** From the bundle: the bundled shard beside it. From source (tsx, vitest): the .ts entry via tsx. */
+function startChild(): ChildProcess {
+  const options = { serialization: 'advanced' as const, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] as ('ignore' | 'inherit' | 'ipc')[] };
+  if (!import.meta.url.endsWith('.ts')) return fork(fileURLToPath(new URL('./tally-sim-shard.js', import.meta.url)), [], options);
+  return fork(fileURLToPath(new URL('./shard-worker.ts', import.meta.url)), [], { ...options, execArgv: ['--import', 'tsx'] });
 }
 
-export function workerShard(init: ShardInit, onBatch: (b: ShardBatch) => void): ShardHost {
-  const worker = startWorker(init);
+export function processShard(init: ShardInit, onBatch: (b: ShardBatch) => void): ShardHost {
+  const child = startChild();
   const waiting = new Map<'started' | 'final', { resolve: (v: unknown) => void; reject: (e: Error) => void }>();
   let failure: Error | undefined;
+  let finished = false;
   const failAll = (err: Error) => {
     failure ??= err;
     for (const w of waiting.values()) w.reject(err);
     waiting.clear();
   };
-  worker.on('message', (msg: FromShard) => {
+  child.on('message', (msg: FromShard) => {
     if (msg.type === 'batch') onBatch(msg.batch);
     else if (msg.type === 'error') failAll(new Error(`shard ${init.shardIndex}: ${msg.message}`));
     else {
@@ -48,20 +48,28 @@ export function workerShard(init: ShardInit, onBatch: (b: ShardBatch) => void): 
       waiting.delete(msg.type);
     }
   });
-  worker.on('error', (err) => failAll(err));
-  worker.on('exit', (code) => failAll(new Error(`shard ${init.shardIndex} worker exited with code ${code}`)));
+  child.on('error', (err) => failAll(err));
+  child.on('exit', (code, signal) => {
+    if (!finished) failAll(new Error(`shard ${init.shardIndex} exited early (${signal ?? `code ${code}`})`));
+  });
+  const send = (msg: ToShard) => child.send(msg);
+  send({ type: 'init', init });
   const ask = <T>(kind: 'started' | 'final', msg: ToShard) =>
     new Promise<T>((resolve, reject) => {
       if (failure) return reject(failure);
       waiting.set(kind, { resolve: resolve as (v: unknown) => void, reject });
-      worker.postMessage(msg);
+      send(msg);
     });
   return {
     start: () => ask<void>('started', { type: 'start' }),
-    stopProduction: () => worker.postMessage({ type: 'stop-production' } satisfies ToShard),
+    stopProduction: () => {
+      if (!failure) send({ type: 'stop-production' });
+    },
     finish: async () => {
+      if (finished) throw new Error('shard already finished');
       const final = await ask<ShardFinal>('final', { type: 'finish' });
-      await worker.terminate();
+      finished = true;
+      if (child.exitCode === null) child.kill();
       return final;
     },
   };

@@ -1,23 +1,29 @@
-// Worker-thread entry of a shard: the main thread sends start / stop-production / finish, the
-// shard posts its batches back. Bundled as dist/tally-sim-shard.js.
-import { parentPort, workerData } from 'node:worker_threads';
+// Child-process entry of a shard: the main process sends init / start / stop-production / finish
+// over IPC (structured clone, so bigints travel), the shard posts its batches back. Bundled as
+// dist/tally-sim-shard.js.
 import { Shard, type ShardInit } from './shard.js';
 
-export type ToShard = { type: 'start' } | { type: 'stop-production' } | { type: 'finish' };
+export type ToShard = { type: 'init'; init: ShardInit } | { type: 'start' } | { type: 'stop-production' } | { type: 'finish' };
 
-const port = parentPort!;
-const shard = new Shard(workerData as ShardInit, (batch) => port.postMessage({ type: 'batch', batch }));
+const send = (msg: unknown) => process.send!(msg);
+let shard: Shard | undefined;
 
-port.on('message', (msg: ToShard) => {
+process.on('message', (msg: ToShard) => {
   const run = async () => {
-    if (msg.type === 'start') {
-      await shard.start();
-      port.postMessage({ type: 'started' });
-    } else if (msg.type === 'stop-production') {
-      shard.stopProduction();
-    } else {
-      port.postMessage({ type: 'final', final: await shard.finish() });
+    if (msg.type === 'init') shard = new Shard(msg.init, (batch) => send({ type: 'batch', batch }));
+    else if (msg.type === 'start') {
+      await shard!.start();
+      send({ type: 'started' });
+    } else if (msg.type === 'stop-production') shard!.stopProduction();
+    else {
+      const final = await shard!.finish();
+      const cpu = process.cpuUsage();
+      final.usage = { cpuS: (cpu.user + cpu.system) / 1e6, maxRssMiB: process.resourceUsage().maxRSS / 1024 };
+      send({ type: 'final', final });
+      process.disconnect();
     }
   };
-  run().catch((err: Error) => port.postMessage({ type: 'error', message: err.stack ?? err.message }));
+  run().catch((err: Error) => send({ type: 'error', message: err.stack ?? err.message }));
 });
+// The main process went away: nothing left to report to.
+process.on('disconnect', () => process.exit(0));

@@ -31,6 +31,8 @@ export interface ShardStatus {
   undrained: number;
   undrainedCauses: { noChannel: number; unacknowledged: number; unsigned: number };
   faultCounts: FaultCounts;
+  /** What the agents logged, by code: the first place to look when a run does not conserve. */
+  agentLog: Record<string, number>;
 }
 
 export interface ShardBatch {
@@ -45,6 +47,8 @@ export interface ShardFinal {
   /** Per device: its channel (null if it never got one) and its meter's counter. */
   metered: Array<[string | null, bigint]>;
   status: ShardStatus;
+  /** CPU and peak memory of the shard's own process (child-process shards only). */
+  usage?: { cpuS: number; maxRssMiB: number };
 }
 
 const REPORT_EVERY_MS = 250;
@@ -57,6 +61,7 @@ export class Shard {
   #faultTimer: NodeJS.Timeout | undefined;
   readonly #restarts = new Set<NodeJS.Timeout>();
   #draining = false;
+  readonly #agentLog: Record<string, number> = {};
 
   constructor(private readonly init: ShardInit, private readonly post: (batch: ShardBatch) => void) {
     this.#fleet = new Fleet({
@@ -66,6 +71,9 @@ export class Shard {
       events: {
         signed: (channelId, seq, units, amount) => this.#signed.set(channelId, [seq, units, amount]),
         receipt: (vouchers, ms) => this.#receipts.push(vouchers, ms),
+        log: (code) => {
+          this.#agentLog[code] = (this.#agentLog[code] ?? 0) + 1;
+        },
       },
     });
   }
@@ -126,6 +134,7 @@ export class Shard {
       backlog: Number(this.#fleet.backlog()),
       ...this.#undrained(),
       faultCounts: { ...this.#fleet.faultCounts },
+      agentLog: { ...this.#agentLog },
     };
   }
 

@@ -15,10 +15,10 @@ function sampleReport(acceptedUnits: bigint) {
     reconciliation: reconcile(signed, accepted, accepted), meteredUnits: 10n, unsignedUnits: 0n,
     bundlesVerified: true, epochs: [1],
     rejected: { SIG_INVALID: 2 },
-    faultPlan: { tamper: 0.1 }, faultsInjected: { tamper: 2 },
+    faultPlan: { tamper: 0.1 }, faultsInjected: { tamper: 2 }, agentLog: { LINK_UP: 1 },
     vouchers: 10, elapsedS: 1,
     latency: timeline.latency(), timeline: timeline.points,
-    process: { cpuUserS: 0.1, cpuSystemS: 0, maxRssMiB: 50 },
+    process: { cpuUserS: 0.1, cpuSystemS: 0, maxRssMiB: 50, fleetCpuS: 0, fleetMaxRssMiB: 0 },
   });
 }
 
