@@ -67,7 +67,8 @@ export function buildReport(input: ReportInput): SimReport {
   const total = Object.values(input.rejected).reduce((a, b) => a + b, 0);
   const perS = (n: number) => Math.round((n / Math.max(input.elapsedS, 0.001)) * 10) / 10;
   return {
-    ok: r.ok && input.bundlesVerified && input.unsignedUnits === 0n,
+    // A run in which nothing was signed proves nothing: 0 = 0 = 0 is not a pass.
+    ok: r.ok && input.bundlesVerified && input.unsignedUnits === 0n && r.signed.units > 0n,
     seed: input.seed,
     devices: input.devices,
     ratePerDevice: input.ratePerDevice,

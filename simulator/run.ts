@@ -46,6 +46,7 @@ const CAPACITY = 10n ** 15n;
 export const WORKER_THRESHOLD = 1000;
 
 export async function runSimulation(o: SimOptions): Promise<SimReport> {
+  validateOptions(o);
   const target = await openTarget(o.remote);
   const workDir = mkdtempSync(join(tmpdir(), 'tally-sim-'));
   const timeline = new Timeline(performance.now());
@@ -187,6 +188,21 @@ export async function runSimulation(o: SimOptions): Promise<SimReport> {
     await target.close();
     rmSync(workDir, { recursive: true, force: true });
   }
+}
+
+/** Options come from the CLI or from code: a run that silently simulates nothing must not happen. */
+function validateOptions(o: SimOptions): void {
+  const whole = (v: unknown, min: number) => typeof v === 'number' && Number.isInteger(v) && v >= min;
+  const problems = [
+    !whole(o.devices, 1) && 'devices must be a whole number >= 1',
+    !whole(o.workers, 0) && 'workers must be a whole number >= 0',
+    !whole(o.durationS, 1) && 'durationS must be a whole number >= 1',
+    !whole(o.batch, 1) && 'batch must be a whole number >= 1',
+    !whole(o.batchMs, 1) && 'batchMs must be a whole number >= 1',
+    !whole(o.window, 1) && 'window must be a whole number >= 1',
+    !(typeof o.ratePerDevice === 'number' && o.ratePerDevice > 0) && 'ratePerDevice must be > 0',
+  ].filter((p): p is string => typeof p === 'string');
+  if (problems.length > 0) throw new TypeError(`runSimulation: ${problems.join('; ')}`);
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));

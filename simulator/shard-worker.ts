@@ -19,8 +19,9 @@ process.on('message', (msg: ToShard) => {
       const final = await shard!.finish();
       const cpu = process.cpuUsage();
       final.usage = { cpuS: (cpu.user + cpu.system) / 1e6, maxRssMiB: process.resourceUsage().maxRSS / 1024 };
+      // Not process.disconnect() here: it can drop this (large) message before it is flushed.
+      // The main process ends this process once it has the report.
       send({ type: 'final', final });
-      process.disconnect();
     }
   };
   run().catch((err: Error) => send({ type: 'error', message: err.stack ?? err.message }));

@@ -42,6 +42,18 @@ describe('simulation report', () => {
     expect(formatReport(r)).toMatch(/FAILED[\s\S]*channel c1/);
   });
 
+  it('does not pass a run that signed nothing', () => {
+    const none = new Map<string, { units: bigint; amount: bigint }>();
+    const r = buildReport({
+      seed: 1, devices: 1, ratePerDevice: 1, durationS: 1, hub: 'embedded',
+      reconciliation: reconcile(none, none, none), meteredUnits: 0n, unsignedUnits: 0n,
+      bundlesVerified: true, epochs: [], rejected: {}, faultPlan: {}, faultsInjected: {}, agentLog: {},
+      vouchers: 0, elapsedS: 1, latency: { p50: 0, p95: 0, p99: 0, max: 0, count: 0 }, timeline: [],
+      process: { cpuUserS: 0, cpuSystemS: 0, maxRssMiB: 0, fleetCpuS: 0, fleetMaxRssMiB: 0 },
+    });
+    expect(r.ok).toBe(false);
+  });
+
   it('renders a self-contained page with charts and no external resource', () => {
     const html = renderHtml(sampleReport(10n));
     expect(html).toContain('<svg');

@@ -16,6 +16,11 @@ function options(overrides: Partial<SimOptions>): SimOptions {
 }
 
 describe('tally-sim', () => {
+  it('refuses options that would simulate nothing', async () => {
+    await expect(runSimulation({ ...options({}), workers: undefined as unknown as number })).rejects.toThrow(/workers must be/);
+    await expect(runSimulation(options({ devices: 0 }))).rejects.toThrow(/devices must be/);
+  });
+
   it('conserves every unit with every fault kind on at once', async () => {
     const faults = parseFaults([
       'disconnect=0.05', 'kill-agent=0.05', 'duplicate=0.2', 'reorder=0.2', 'tamper=0.2', 'replay=0.2',
