@@ -1,18 +1,16 @@
 // exec:CMD: runs CMD through /bin/sh every poll; the last non-empty line of its output is the
 // cumulative counter. A failing, hanging or babbling command is reported and changes nothing.
 import { execFile } from 'node:child_process';
-import type { Clock, Timer } from '../clock.js';
+import type { Clock } from '../clock.js';
+import { createPollingMeter } from './polling.js';
 import { lastLine, parseReading } from './reading.js';
-import type { MeterSink, MeterSource } from './types.js';
+import type { MeterSource } from './types.js';
 
 const MAX_OUTPUT_BYTES = 4096;
 
 export function createExecMeter(command: string, pollMs: number, clock: Clock, description = `exec:${command}`): MeterSource {
-  let timer: Timer | undefined;
-  let sink: MeterSink | undefined;
-  let busy: Promise<void> | undefined;
   const timeoutMs = Math.max(1000, pollMs * 5);
-  const read = (): Promise<void> =>
+  return createPollingMeter(description, pollMs, clock, (sink) =>
     new Promise((resolve) => {
       execFile('/bin/sh', ['-c', command], { timeout: timeoutMs, maxBuffer: MAX_OUTPUT_BYTES, windowsHide: true },
         (err, stdout) => {
@@ -25,21 +23,5 @@ export function createExecMeter(command: string, pollMs: number, clock: Clock, d
           }
           resolve();
         });
-    });
-  const poll = (): Promise<void> => (busy ??= read().finally(() => { busy = undefined; }));
-  return {
-    description,
-    start(s) {
-      sink = s;
-      void poll();
-      timer = clock.every(pollMs, () => void poll());
-    },
-    pollNow: poll,
-    async stop() {
-      timer?.cancel();
-      timer = undefined;
-      await busy;
-      sink = undefined;
-    },
-  };
+    }));
 }

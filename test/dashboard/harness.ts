@@ -13,6 +13,7 @@ import { openSqliteOutbox } from '../../agent/outbox/sqlite.js';
 import { buildDashboard } from '../../hub/dashboard/build.mjs';
 import { startHub, type HubHandle } from '../../hub/server.js';
 import { generateKeyPair, toHex } from '../../protocol/index.js';
+import { PRODUCTS } from '../../simulator/identity.js';
 
 export const CHROMIUM = '/usr/bin/chromium';
 export const IN_CI = process.env.CI === 'true';
@@ -33,13 +34,8 @@ export async function launchChromium(): Promise<Browser> {
   });
 }
 
-/** The mix of metered goods: unit and integer price per unit, in minor units. */
-export const PRODUCTS = [
-  { unit: 'Wh', pricePerUnit: 25n },
-  { unit: 'L', pricePerUnit: 3n },
-  { unit: 'KiB', pricePerUnit: 1n },
-  { unit: 's', pricePerUnit: 10n },
-] as const;
+// The simulator's mix of metered goods, so the dashboard is tested on the same fleet.
+export { PRODUCTS };
 
 export interface Device {
   readonly hex: string;
