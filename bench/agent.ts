@@ -36,8 +36,10 @@ function rssKiB(pid: number): { rss: number; anon: number } {
 }
 
 /** The node flags and environment of the systemd unit in docs/agent.md. */
-export const UNIT_NODE_FLAGS = ['--max-semi-space-size=2', '--max-old-space-size=64'];
-export const UNIT_ENV = { MALLOC_ARENA_MAX: '2' };
+// The systemd unit's settings (docs/agent.md): a small V8 heap, no V8 worker pool, one libuv
+// thread and one malloc arena. Each idle thread or arena holds resident memory a board lacks.
+export const UNIT_NODE_FLAGS = ['--max-semi-space-size=1', '--max-old-space-size=48', '--v8-pool-size=0'];
+export const UNIT_ENV = { MALLOC_ARENA_MAX: '1', UV_THREADPOOL_SIZE: '1' };
 
 async function bundledRss(hub: { url: string; hubKey: string }, dir: string, label: string, nodeFlags: string[], env: Record<string, string>) {
   const dist = join(ROOT, 'dist/tally-agent.js');
@@ -120,7 +122,7 @@ const hub = await startHub();
 try {
   const rss = [
     await bundledRss(hub, dir, 'node dist/tally-agent.js', [], {}),
-    await bundledRss(hub, dir, `systemd unit (${UNIT_NODE_FLAGS.join(' ')}, MALLOC_ARENA_MAX=2)`, UNIT_NODE_FLAGS, UNIT_ENV),
+    await bundledRss(hub, dir, `systemd unit (${UNIT_NODE_FLAGS.join(' ')}, MALLOC_ARENA_MAX=1, UV_THREADPOOL_SIZE=1)`, UNIT_NODE_FLAGS, UNIT_ENV),
   ];
   const cpu = [];
   for (const rate of [1, 100, 10_000]) cpu.push(await cpuPerUnit(hub, dir, rate));
