@@ -104,7 +104,7 @@ program
         if (!quiet || level !== 'info') process.stderr.write(`${new Date().toISOString()} ${level} ${message}\n`);
       },
     });
-    process.stdout.write(`tally-hub ${hub.publicKeyHex}\n  network ${hub.identity.network}\n  mqtt    ${hub.mqttUrl}\n  http    ${hub.httpUrl}\n`);
+    process.stdout.write(`tally-hub ${hub.publicKeyHex}\n  network   ${hub.identity.network}\n  mqtt      ${hub.mqttUrl}\n  http      ${hub.httpUrl}\n  dashboard ${hub.httpUrl}/\n`);
     const stop = (signal: string) => {
       process.stderr.write(`${signal}: committing and stopping\n`);
       hub.close().then(
