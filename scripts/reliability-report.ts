@@ -7,24 +7,7 @@
 import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-
-interface Figures {
-  lost?: string;
-  duplicated?: string;
-  rejected?: number;
-  recoveryMs?: number;
-  inputs?: number;
-}
-interface ReliabilityRecord {
-  suite: string;
-  case: string;
-  expected: string;
-  observed: string;
-  figures: Figures;
-  state: 'pass' | 'fail';
-  settings: Record<string, string | number>;
-  finishedAt: string;
-}
+import type { ReliabilityRecord } from '../test/reliability/helpers/record.js';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const reportDir = path.join(root, 'reports/reliability');

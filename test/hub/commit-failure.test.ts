@@ -5,7 +5,7 @@
 import type Database from 'better-sqlite3';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { toHex, topics } from '../../protocol/index.js';
-import { bareCore, type BareCore } from './helpers/bare-core.js';
+import { bareCore, storeDb, type BareCore } from './helpers/bare-core.js';
 import { BareDevice, commitTurn, rejectionCounts } from './helpers/bare-device.js';
 import { tempDir } from './helpers/hub.js';
 
@@ -16,7 +16,7 @@ describe('a group commit the database refuses', () => {
   beforeEach(() => {
     tmp = tempDir();
     hub = bareCore(tmp.dir);
-    db = (hub.core.store as unknown as { db: Database.Database }).db;
+    db = storeDb(hub);
   });
   afterEach(() => {
     hub.close();

@@ -6,7 +6,7 @@ import type Database from 'better-sqlite3';
 import { performance } from 'node:perf_hooks';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { decodeReceipt, type BuiltSegment } from '../../protocol/index.js';
-import { bareCore, type BareCore } from '../hub/helpers/bare-core.js';
+import { bareCore, storeDb, type BareCore } from '../hub/helpers/bare-core.js';
 import { tempDir } from '../hub/helpers/hub.js';
 import { BareDevice, commitTurn } from '../hub/helpers/bare-device.js';
 import { recorder } from './helpers/record.js';
@@ -21,8 +21,7 @@ describe('the hub database on a full disk', () => {
   beforeEach(() => {
     tmp = tempDir();
     hub = bareCore(tmp.dir);
-    // The store keeps its connection private; max_page_count is per connection, so reach it here.
-    db = (hub.core.store as unknown as { db: Database.Database }).db;
+    db = storeDb(hub);
   });
   afterEach(() => {
     hub.close();

@@ -2,6 +2,7 @@
 // dir, fed by calling onMessage directly, its downlink captured in arrays. Optionally with a
 // signature pool whose verdicts the test releases by hand, to order "segment placed" and
 // "worker answered" exactly as a race in the field would.
+import type Database from 'better-sqlite3';
 import { decodeControl, nodeBackend, type Control } from '../../../protocol/index.js';
 import { resolveConfig, type HubConfigInput } from '../../../hub/config.js';
 import { HubCore } from '../../../hub/core/hub-core.js';
@@ -66,4 +67,12 @@ export function bareCore(dataDir: string, extra: HubConfigInput = {}, pool?: Gat
       store.close();
     },
   };
+}
+
+/**
+ * The store's own SQLite connection, which the store keeps private. Tests that fill the disk need
+ * it: settings such as max_page_count belong to one connection.
+ */
+export function storeDb(hub: BareCore): Database.Database {
+  return (hub.core.store as unknown as { db: Database.Database }).db;
 }
