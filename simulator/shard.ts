@@ -2,27 +2,23 @@
 // signed, the receipt latencies, and its status. The same class runs in the main thread (small
 // fleets) or in a worker thread (large fleets use the second core); only the transport differs.
 import { hexToBytes } from '../protocol/index.js';
-import type { FaultKind, FaultPlan } from './faults.js';
-import { Fleet } from './fleet.js';
-import type { Arrivals } from './meters.js';
+import type { FaultKind } from './faults.js';
+import { Fleet, type FleetOptions } from './fleet.js';
 import { createRng } from './rng.js';
 import type { FaultCounts } from './segment-faults.js';
 
-export interface ShardInit {
+/**
+ * What a shard needs to build its slice of the fleet, in a form that crosses a process boundary:
+ * the fleet's options without the callbacks, and the device settings with the hub key as hex.
+ */
+export type ShardInit = Omit<FleetOptions, 'settings' | 'events'> & {
   shardIndex: number;
-  seed: number;
-  from: number;
-  to: number;
-  ratePerDevice: number;
-  arrivals: Arrivals;
-  faults: FaultPlan;
   mqttUrl: string;
   hubKeyHex: string;
   batch: number;
   batchMs: number;
   window: number;
-  workDir: string;
-}
+};
 
 export interface ShardStatus {
   connected: number;

@@ -17,7 +17,7 @@ export interface DeviceRow {
   revokedAtMs: bigint | null;
 }
 
-export interface ChannelRow {
+export interface NewChannel {
   channelId: Uint8Array;
   deviceKey: Uint8Array;
   /** Canonical opening record [P-3.1]; the id is its tagged hash. */
@@ -27,6 +27,9 @@ export interface ChannelRow {
   capacity: bigint;
   openedAtMs: bigint;
   expiresAtMs: bigint;
+}
+
+export interface ChannelRow extends NewChannel {
   state: ChannelStateName;
   head: HeadRow;
   /** The latest receipt bytes [P-5.1], written in the same transaction as the head it covers. */
@@ -34,17 +37,6 @@ export interface ChannelRow {
   settled: HeadRow;
   equivocated: boolean;
   updatedAtMs: bigint;
-}
-
-export interface NewChannel {
-  channelId: Uint8Array;
-  deviceKey: Uint8Array;
-  record: Uint8Array;
-  unit: string;
-  pricePerUnit: bigint;
-  capacity: bigint;
-  openedAtMs: bigint;
-  expiresAtMs: bigint;
 }
 
 export interface SegmentRow {
