@@ -74,8 +74,10 @@ export interface AgentEvents {
 /** Vouchers made in one transaction at most; more pending units are flushed in the next turn. */
 const MAX_VOUCHERS_PER_FLUSH = 16_384;
 const METER_LOG_INTERVAL_MS = 60_000;
-/** A device without a channel asks again after this long, then backs off (see armHello): a GRANT
- *  can be lost when it races the device's own subscription on a busy broker. */
+/** A device without a channel asks again after this long, then backs off (see armHello). Its hello
+ *  can go unanswered: after a restart of a broker without persistence, a device may reconnect and
+ *  say hello before the hub's own client has subscribed again, and both the hello and the hub's
+ *  grant on subscription are lost. A device that already holds its channel needs no grant. */
 const HELLO_RETRY_MS = 5_000;
 const HELLO_RETRY_MAX_MS = 120_000;
 

@@ -1,6 +1,6 @@
-// The device's MQTT link keeps trying, whatever way a connection attempt fails. A busy broker
-// resets some connections while their CONNECT is in flight (a listen backlog overflowing when a
-// whole fleet connects at once); a device must try again, not fall silent until someone reboots it.
+// The device's MQTT link keeps trying, whatever way a connection attempt fails. Some of 10,000
+// simulated devices connecting at once had their connection reset by the broker host while the
+// CONNECT was in flight; a device must try again, not fall silent until someone reboots it.
 import { createServer, type AddressInfo, type Socket } from 'node:net';
 import { Aedes } from 'aedes';
 import { afterEach, expect, it } from 'vitest';

@@ -49,7 +49,7 @@ export class TestHub {
   swallowed = 0;
   /** Drop the next n segments silently, as if lost in transit. */
   dropNext = 0;
-  /** Ignore the next n hellos, as if their GRANT was lost on a busy broker. */
+  /** Ignore the next n hellos, as if no hub had heard them (its client not yet subscribed). */
   ignoreHellos = 0;
   private aedes: Aedes | undefined;
   private server: Server | undefined;
