@@ -52,7 +52,8 @@ export async function runSimulation(o: SimOptions): Promise<SimReport> {
   const timeline = new Timeline(performance.now());
   const ledger = new Ledger();
   const progress = new Progress(o.progress);
-  const statuses: ShardStatus[] = [];
+  // Each shard's latest status; undefined until it reports (again, after production stops).
+  const statuses: Array<ShardStatus | undefined> = [];
   const cpuStart = process.cpuUsage();
   const shards: ShardHost[] = [];
   let poll: NodeJS.Timeout | undefined;
@@ -121,7 +122,7 @@ export async function runSimulation(o: SimOptions): Promise<SimReport> {
     // Drain: every signed voucher must get its receipt.
     for (const s of shards) s.stopProduction();
     const drainStart = performance.now();
-    statuses.fill(undefined as unknown as ShardStatus);
+    statuses.fill(undefined);
     while (performance.now() - drainStart < o.drainTimeoutS * 1000) {
       await sleep(1000);
       show('drain', (performance.now() - drainStart) / 1000, o.drainTimeoutS);
