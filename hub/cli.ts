@@ -79,6 +79,7 @@ program
   .option('--credential-window <duration>', 'accepted age of a device broker credential', '24h')
   .option('--network <name>', 'network name for a fresh data dir')
   .addOption(new Option('--sqlite-synchronous <mode>', 'SQLite synchronous mode').choices(['FULL', 'NORMAL']).default('FULL'))
+  .option('--verify-workers <n>', 'threads for Ed25519 signature checks, 0 = on the main thread (default: min(4, cores))')
   .option('--quiet', 'log only warnings and errors')
   .action(async (opts: Opts) => {
     const quiet = Boolean(opts.quiet);
@@ -100,6 +101,7 @@ program
       credentialWindowMs: parseDuration(String(opts.credentialWindow)),
       ...(opts.network ? { network: String(opts.network) } : {}),
       sqliteSynchronous: opts.sqliteSynchronous as 'FULL' | 'NORMAL',
+      ...(opts.verifyWorkers !== undefined ? { verifyWorkers: Number(opts.verifyWorkers) } : {}),
       log: (level, message) => {
         if (!quiet || level !== 'info') process.stderr.write(`${new Date().toISOString()} ${level} ${message}\n`);
       },

@@ -2,7 +2,7 @@
 //   hub.db         SQLite database (WAL)
 //   hub-key.json   hub Ed25519 seed and public key, mode 0600
 //   admin-token    bearer token for provisioning over HTTP, mode 0600
-//   broker-secret  password of the hub's own MQTT client on the embedded broker, mode 0600
+//   broker-secret  password of a hub-role MQTT client on the embedded broker, mode 0600
 //   hub.json       written while a hub runs: pid and addresses, so the CLI can reach it
 // The network name and hub public key also live in the database (meta), so a database copied
 // away from its key file is still self-describing.

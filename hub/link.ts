@@ -1,6 +1,6 @@
-// The hub's own MQTT client (MQTT.js). It connects to the embedded broker or to an external one
-// with the same code, subscribes to every device uplink at QoS 1 [P-6.1] and publishes receipts
-// and control messages at QoS 1 to each device's downlink.
+// The hub's MQTT client (MQTT.js) for an external broker; the embedded one is reached in-process
+// (broker/embedded.ts). It subscribes to every device uplink at QoS 1 [P-6.1] and publishes
+// receipts and control messages at QoS 1 to each device's downlink.
 
 import { readFileSync } from 'node:fs';
 import mqtt, { type IClientOptions, type MqttClient } from 'mqtt';

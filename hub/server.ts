@@ -1,8 +1,7 @@
 // startHub: the hub as a library. Tests, the benchmark and the fleet simulator embed it in-process;
 // `tally-hub start` is a thin wrapper. One config in, one handle out.
 
-import { clientIdForHub, type KeyPair } from '../protocol/index.js';
-import { HUB_USERNAME } from './broker/access.js';
+import { clientIdForHub, topics, type KeyPair } from '../protocol/index.js';
 import { startEmbeddedBroker, type EmbeddedBroker } from './broker/embedded.js';
 import { resolveConfig, type HostPort, type HubConfig, type HubConfigInput } from './config.js';
 import { HubCore } from './core/hub-core.js';
@@ -10,6 +9,7 @@ import { clearRunningInfo, initDataDir, openStore, writeRunningInfo, type HubIde
 import { startHttp, type HttpServer } from './http/server.js';
 import { connectLink, type HubLink } from './link.js';
 import { SignaturePool } from './ingest/signature-pool.js';
+import type { Downlink } from './ingest/types.js';
 import { HubMetrics } from './metrics.js';
 
 export interface HubHandle {
@@ -69,22 +69,31 @@ export async function startHub(input: HubConfigInput = {}): Promise<HubHandle> {
           onDeviceSubscribed: (hex) => core.greet(hex, false),
           onDeviceConnected: (hex) => core.setConnected(hex, true),
           onDeviceDisconnected: (hex) => core.setConnected(hex, false),
+          onUplink: (topic, payload) => core.pipeline.onMessage(topic, payload),
         },
       });
     if (!config.brokerUrl) broker = await launchBroker(config.mqttListen);
     const mqttUrl = broker ? broker.url : config.brokerUrl!;
-    link = await connectLink({
-      url: mqttUrl,
-      clientId: clientIdForHub(identity.network, 1),
-      username: broker ? HUB_USERNAME : config.brokerUsername,
-      password: broker ? identity.brokerSecret : config.brokerPassword,
-      ...(broker ? {} : { tls: config.brokerTls }),
-      sharedGroup: broker ? undefined : config.sharedGroup,
-      onMessage: (topic, payload) => core.pipeline.onMessage(topic, payload),
-      log,
-    });
+    // The embedded broker hands uplinks to the pipeline in-process (broker/embedded.ts says why);
+    // an external broker is reached through an MQTT client.
+    if (!broker) {
+      link = await connectLink({
+        url: mqttUrl,
+        clientId: clientIdForHub(identity.network, 1),
+        username: config.brokerUsername,
+        password: config.brokerPassword,
+        tls: config.brokerTls,
+        sharedGroup: config.sharedGroup,
+        onMessage: (topic, payload) => core.pipeline.onMessage(topic, payload),
+        log,
+      });
+    }
+    const downlink: Downlink = link ?? {
+      publishReceipt: (deviceHex, bytes) => broker!.publish(topics.receipt(deviceHex), bytes),
+      publishControl: (deviceHex, bytes) => broker!.publish(topics.control(deviceHex), bytes),
+    };
     core.attach({
-      downlink: link,
+      downlink,
       ...(broker ? { disconnectDevice: (hex: string) => broker!.disconnectDevice(hex) } : {}),
       seesConnections: broker !== undefined,
     });
@@ -133,7 +142,7 @@ export async function startHub(input: HubConfigInput = {}): Promise<HubHandle> {
           for (const t of timers) clearInterval(t);
           await http!.close();
           core.pipeline.commit.stop();
-          await link!.close();
+          await link?.close();
           if (broker) await broker.close();
           await pool?.close();
           store.close();

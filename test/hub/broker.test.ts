@@ -11,11 +11,13 @@ describe('embedded broker access', () => {
   let broker: EmbeddedBroker;
   let enrolled: Map<string, { revoked: boolean }>;
   let rejects: { reason: string; device: string | null }[];
+  let uplinks: { topic: string; payload: string }[];
   const open: { end: (force: boolean, opts: object, cb: () => void) => unknown }[] = [];
 
   beforeEach(async () => {
     enrolled = new Map();
     rejects = [];
+    uplinks = [];
     broker = await startEmbeddedBroker({
       listen: { host: '127.0.0.1', port: 0 },
       policy: { hubKey: hub.publicKey, brokerSecret: secret, credentialWindowMs: 60_000, deviceStatus: (hex) => enrolled.get(hex) },
@@ -24,6 +26,7 @@ describe('embedded broker access', () => {
         onDeviceSubscribed: () => {},
         onDeviceConnected: () => {},
         onDeviceDisconnected: () => {},
+        onUplink: (topic, payload) => uplinks.push({ topic, payload: Buffer.from(payload).toString() }),
       },
     });
   });
@@ -45,7 +48,25 @@ describe('embedded broker access', () => {
     return c.client;
   }
 
-  it('lets an enrolled device publish in its uplink subtree and the hub receive it', async () => {
+  it('hands a device uplink to the hub in-process and delivers what the hub publishes to the device', async () => {
+    const dev = device();
+    const hex = toHex(dev.publicKey);
+    const d = connectDevice(broker.url, hub.publicKey, dev);
+    open.push(d.client);
+    expect(await d.result).toEqual({ ok: true });
+    const inbox = new Inbox(d.client);
+    await d.client.subscribeAsync(`tally/v1/d/${hex}/down/#`, { qos: 1 });
+    // The PUBACK comes after the broker has handed the message on.
+    await d.client.publishAsync(topics.segment(hex), Buffer.from('segment-1'), { qos: 1 });
+    expect(uplinks).toEqual([{ topic: topics.segment(hex), payload: 'segment-1' }]);
+
+    broker.publish(topics.receipt(hex), Buffer.from('receipt-1'));
+    const got = await inbox.next();
+    expect(got.topic).toBe(topics.receipt(hex));
+    expect(Buffer.from(got.payload).toString()).toBe('receipt-1');
+  });
+
+  it('lets an enrolled device publish in its uplink subtree and a hub client receive it', async () => {
     const hubc = await hubClient();
     const inbox = new Inbox(hubc);
     await hubc.subscribeAsync('tally/v1/d/+/up/#', { qos: 1 });
@@ -107,6 +128,7 @@ describe('embedded broker access', () => {
     d.client.publish(topics.segment(toHex(other.publicKey)), Buffer.from([1]), { qos: 1 });
     await closed;
     expect(rejects.filter((r) => r.reason === 'HUB_TOPIC_DENIED')).toHaveLength(3);
+    expect(uplinks).toEqual([]);
   });
 
   it('disconnects a revoked device and refuses it afterwards', async () => {

@@ -2,7 +2,7 @@
 // running hub (so its memory stays right), the same commands on a stopped hub, and `verify`
 // exit codes (0 valid, 1 invalid, 2 unreadable).
 import { execFile } from 'node:child_process';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { generateKeyPair, toHex } from '../../protocol/index.js';
@@ -38,6 +38,14 @@ describe('tally-hub CLI', () => {
     const again = JSON.parse((await cli(['init', '--data', data, '--json'])).stdout) as typeof out;
     expect(again.publicKey).toBe(out.publicKey);
     expect(again.network).toBe('cli-net');
+  });
+
+  it('refuses a start option out of range with exit code 2, before touching the data dir', async () => {
+    const fresh = join(tmp.dir, 'never-created');
+    const bad = await cli(['start', '--data', fresh, '--verify-workers', 'two', '--http', '127.0.0.1:0', '--mqtt-listen', '127.0.0.1:0']);
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toContain('verifyWorkers must be an integer >= 0');
+    expect(existsSync(fresh)).toBe(false);
   });
 
   it('manages a running hub through its API, and settles, exports and verifies', async () => {
