@@ -27,7 +27,7 @@ const arg = (name: string, fallback: number): number => {
 };
 const DEVICES = arg('devices', 32);
 const VOUCHERS_64 = arg('vouchers64', 640_000);
-const VOUCHERS_1 = arg('vouchers1', 40_000);
+const VOUCHERS_1 = arg('vouchers1', 100_000);
 const VERIFY_WORKERS = process.argv.includes('--verify-workers') ? arg('verify-workers', 1) : undefined;
 const COMMIT_DELAY_MS = arg('commit-delay', 0);
 

@@ -3,9 +3,10 @@
 // in the same process does not. It subscribes to the uplinks inside aedes and publishes receipts
 // and control messages straight into it. A loopback MQTT client cost the hub's single thread a
 // second encode, parse, PUBACK and in-flight record for every message in each direction; dropping
-// it raised single-signature ingest from about 7,000 to about 10,000 vouchers/s on 2 cores
-// (bench/hub-ingest.ts, see the README). Delivery guarantees do not change: a device holds a voucher until a
-// receipt covers it, and the receipt still leaves only after the commit.
+// it raised one-signature ingest from 8,571-9,168 to 11,976-13,053 vouchers/s on 2 cores
+// (bench/hub-ingest.ts, interleaved runs; docs/hub.md). Delivery guarantees do not change: a
+// device holds a voucher until a receipt covers it, and a receipt still leaves only after the
+// commit that holds its segments.
 
 import { createServer, type AddressInfo, type Server } from 'node:net';
 import { Aedes, type Client } from 'aedes';
@@ -50,6 +51,32 @@ export const BROKER_OPTIONS = {
   concurrency: 0,
   heartbeatInterval: 60_000,
 } as const;
+
+/** How long close() waits for the hub's own publishes to be written out. */
+const CLOSE_DRAIN_MS = 5_000;
+
+function inflightCounter() {
+  let count = 0;
+  let waiters: (() => void)[] = [];
+  return {
+    started: () => void count++,
+    finished() {
+      if (--count > 0) return;
+      for (const w of waiters) w();
+      waiters = [];
+    },
+    drained(timeoutMs: number): Promise<void> {
+      if (count === 0) return Promise.resolve();
+      return new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, timeoutMs);
+        waiters.push(() => {
+          clearTimeout(timer);
+          resolve();
+        });
+      });
+    },
+  };
+}
 
 export async function startEmbeddedBroker(args: {
   listen: HostPort;
@@ -134,6 +161,7 @@ export async function startEmbeddedBroker(args: {
     ),
   );
 
+  const outgoing = inflightCounter();
   const server: Server = createServer(broker.handle);
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
@@ -152,15 +180,18 @@ export async function startEmbeddedBroker(args: {
     publish(topic, payload) {
       if (broker.closed) return;
       const packet = { cmd: 'publish', topic, payload: Buffer.from(payload.buffer, payload.byteOffset, payload.byteLength), qos: 1, retain: false, dup: false } as const;
-      // An error here means the broker is closing (a restart): the device re-sends and is
-      // acknowledged again, as after any lost receipt [P-5.3].
-      broker.publish(packet as Parameters<Aedes['publish']>[0], () => {});
+      outgoing.started();
+      // aedes calls back once the message is written to every subscriber (or failed because the
+      // broker is closing: the device then re-sends and is acknowledged again [P-5.3]).
+      broker.publish(packet as Parameters<Aedes['publish']>[0], () => outgoing.finished());
     },
     disconnectDevice(deviceHex) {
       const clients = (broker as unknown as { clients: Record<string, Client> }).clients;
       clients[`tally-${deviceHex}`]?.close();
     },
     async close() {
+      // The last receipts of a clean stop are on their way: let them reach the sockets first.
+      await outgoing.drained(CLOSE_DRAIN_MS);
       await new Promise<void>((resolve) => broker.close(() => resolve()));
       await new Promise<void>((resolve) => server.close(() => resolve()));
     },

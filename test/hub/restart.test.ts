@@ -60,4 +60,18 @@ describe('hub restart mid-stream', () => {
     }
     expect(store.countSegments(ch.channelId)).toBe(40);
   });
+
+  it('a clean stop commits what it holds and delivers the last receipt before the broker closes', async () => {
+    // No commit before the stop (a long commit delay) and signatures checked on arrival, so the
+    // stop itself must commit the segment and get its receipt out.
+    hub = await testHub(tmp.dir, { commitDelayMs: 60_000, verifyWorkers: 0 });
+    device = new TestDevice(hub).enrol();
+    await device.connect();
+    await device.publish(device.build(5)); // PUBACK: the hub holds it
+    expect(hub.core.store.listChannels()[0]!.head.seq).toBe(0n);
+    const receipt = device.receiptAtLeast(5n);
+    await hub.close();
+    const timeout = new Promise<never>((_, reject) => setTimeout(() => reject(new Error('no receipt after the stop')), 2_000));
+    expect((await Promise.race([receipt, timeout])).seq).toBe(5n);
+  });
 });
