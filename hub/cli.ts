@@ -73,7 +73,6 @@ program
   .option('--broker-cert <file>', 'client certificate (PEM) for mqtts://')
   .option('--broker-key <file>', 'client key (PEM) for mqtts://')
   .option('--broker-insecure', 'do not verify the broker certificate (lab use only)')
-  .option('--shared-group <name>', 'MQTT 5 shared subscription group for several hub workers')
   .option('--http <host:port>', 'HTTP API address', DEFAULTS.http)
   .option('--settle-every <duration>', 'close an epoch periodically, e.g. 15m, 1h (default: only on demand)')
   .option('--credential-window <duration>', 'accepted age of a device broker credential', '24h')
@@ -96,7 +95,6 @@ program
         ...(opts.brokerKey ? { key: String(opts.brokerKey) } : {}),
         rejectUnauthorized: !opts.brokerInsecure,
       },
-      ...(opts.sharedGroup ? { sharedGroup: String(opts.sharedGroup) } : {}),
       ...(opts.settleEvery ? { settleEveryMs: parseDuration(String(opts.settleEvery)) } : {}),
       credentialWindowMs: parseDuration(String(opts.credentialWindow)),
       ...(opts.network ? { network: String(opts.network) } : {}),

@@ -29,8 +29,6 @@ export interface HubConfig {
   readonly brokerUsername: string | undefined;
   readonly brokerPassword: string | undefined;
   readonly brokerTls: BrokerTls;
-  /** Shared-subscription group for several hub workers on one external broker [P-6.1]. */
-  readonly sharedGroup: string | undefined;
   /** HTTP API listen address; port 0 picks a free port (tests). */
   readonly http: HostPort;
   /** Close an epoch every this many ms; 0 = only on demand. */
@@ -143,7 +141,6 @@ export function resolveConfig(input: HubConfigInput = {}): HubConfig {
     brokerUsername: input.brokerUsername,
     brokerPassword: input.brokerPassword,
     brokerTls: Object.freeze({ rejectUnauthorized: true, ...input.brokerTls }),
-    sharedGroup: input.sharedGroup,
     http: hostPort(input.http, DEFAULTS.http),
     settleEveryMs: nonNegativeInt('settleEveryMs', input.settleEveryMs ?? DEFAULTS.settleEveryMs),
     credentialWindowMs: positiveInt('credentialWindowMs', input.credentialWindowMs ?? DEFAULTS.credentialWindowMs),

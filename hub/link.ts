@@ -4,7 +4,7 @@
 
 import { readFileSync } from 'node:fs';
 import mqtt, { type IClientOptions, type MqttClient } from 'mqtt';
-import { HUB_UPLINK_FILTER, sharedUplinkFilter, topics } from '../protocol/index.js';
+import { HUB_UPLINK_FILTER, topics } from '../protocol/index.js';
 import type { BrokerTls } from './config.js';
 import type { Downlink } from './ingest/types.js';
 
@@ -14,7 +14,6 @@ export interface LinkOptions {
   username?: string | undefined;
   password?: string | undefined;
   tls?: BrokerTls;
-  sharedGroup?: string | undefined;
   onMessage(topic: string, payload: Uint8Array): void;
   log: (level: 'info' | 'warn' | 'error', message: string) => void;
 }
@@ -27,7 +26,7 @@ export interface HubLink extends Downlink {
 export async function connectLink(o: LinkOptions): Promise<HubLink> {
   const options: IClientOptions = {
     clientId: o.clientId,
-    protocolVersion: o.sharedGroup ? 5 : 4,
+    protocolVersion: 4,
     // A persistent session: an external broker keeps uplinks queued while the hub restarts.
     clean: false,
     keepalive: 30,
@@ -43,7 +42,7 @@ export async function connectLink(o: LinkOptions): Promise<HubLink> {
     options.rejectUnauthorized = o.tls.rejectUnauthorized;
   }
   const client = mqtt.connect(o.url, options);
-  const filter = o.sharedGroup ? sharedUplinkFilter(o.sharedGroup) : HUB_UPLINK_FILTER;
+  const filter = HUB_UPLINK_FILTER;
 
   client.on('message', (topic, payload) => o.onMessage(topic, payload));
   client.on('error', (err) => o.log('warn', `mqtt: ${err.message}`));

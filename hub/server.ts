@@ -83,7 +83,6 @@ export async function startHub(input: HubConfigInput = {}): Promise<HubHandle> {
         username: config.brokerUsername,
         password: config.brokerPassword,
         tls: config.brokerTls,
-        sharedGroup: config.sharedGroup,
         onMessage: (topic, payload) => core.pipeline.onMessage(topic, payload),
         log,
       });

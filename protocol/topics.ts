@@ -24,14 +24,6 @@ export const topics = Object.freeze({
 /** What the hub subscribes to [P-6.1]. */
 export const HUB_UPLINK_FILTER = `${ROOT}/+/up/#`;
 
-/** The same filter as an MQTT 5 shared subscription, for several hub workers on one broker. */
-export function sharedUplinkFilter(group: string): string {
-  if (typeof group !== 'string' || group.length === 0 || /[/+#]/.test(group)) {
-    throw new TypeError('a share group name is non-empty and has no /, + or #');
-  }
-  return `$share/${group}/${HUB_UPLINK_FILTER}`;
-}
-
 /** The ACL patterns of one device: where it may publish and what it may subscribe to [P-6.1]. */
 export function deviceAcl(devHex: string): { publish: string; subscribe: string } {
   const dev = checkedDevice(devHex);

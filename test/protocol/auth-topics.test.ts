@@ -7,7 +7,6 @@ import {
   HUB_UPLINK_FILTER,
   makeMqttCredential,
   parseTopic,
-  sharedUplinkFilter,
   tag,
   toHex,
   topics,
@@ -68,7 +67,6 @@ describe('topics [P-6.1, P-6.2]', () => {
     expect(topics.receipt(dev)).toBe(`tally/v1/d/${dev}/down/receipt`);
     expect(topics.control(dev)).toBe(`tally/v1/d/${dev}/down/ctl`);
     expect(HUB_UPLINK_FILTER).toBe('tally/v1/d/+/up/#');
-    expect(sharedUplinkFilter('hubs')).toBe('$share/hubs/tally/v1/d/+/up/#');
     expect(deviceAcl(dev)).toEqual({ publish: `tally/v1/d/${dev}/up/#`, subscribe: `tally/v1/d/${dev}/down/#` });
     expect(clientIdForDevice(dev)).toBe(`tally-${dev}`);
     expect(clientIdForHub('site-1', 0)).toBe('tally-hub-site-1-0');
@@ -89,6 +87,5 @@ describe('topics [P-6.1, P-6.2]', () => {
     for (const t of bad) expect(parseTopic(t), t).toBeUndefined();
     expect(parseTopic(7 as unknown as string)).toBeUndefined();
     expect(() => topics.segment('+')).toThrow(TypeError);
-    expect(() => sharedUplinkFilter('a/b')).toThrow(TypeError);
   });
 });
