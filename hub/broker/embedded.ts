@@ -154,8 +154,12 @@ export async function startEmbeddedBroker(args: {
     broker.subscribe(
       HUB_UPLINK_FILTER,
       (packet, done) => {
-        events.onUplink(packet.topic, packet.payload as Buffer);
-        done();
+        // done() always runs: without it aedes would never PUBACK this device's message.
+        try {
+          events.onUplink(packet.topic, packet.payload as Buffer);
+        } finally {
+          done();
+        }
       },
       () => resolve(),
     ),
