@@ -11,9 +11,9 @@ import type { MqttLink } from './link.js';
 import type { AgentContext } from './state.js';
 
 /** A device without a channel asks again after this long, then backs off (see armHello). Its hello
- *  can go unanswered: after a restart of a broker without persistence, a device may reconnect and
- *  say hello before the hub's own client has subscribed again, and both the hello and the hub's
- *  grant on subscription are lost. A device that already holds its channel needs no grant. */
+ *  can go unanswered: after a restart of an external broker without persistence, a device may
+ *  reconnect and say hello before the hub's MQTT client has subscribed again, and both the hello
+ *  and the hub's grant on subscription are lost. A device that already holds its channel needs no grant. */
 export const HELLO_RETRY_MS = 5_000;
 const HELLO_RETRY_MAX_MS = 120_000;
 

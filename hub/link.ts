@@ -42,7 +42,6 @@ export async function connectLink(o: LinkOptions): Promise<HubLink> {
     options.rejectUnauthorized = o.tls.rejectUnauthorized;
   }
   const client = mqtt.connect(o.url, options);
-  const filter = HUB_UPLINK_FILTER;
 
   client.on('message', (topic, payload) => o.onMessage(topic, payload));
   client.on('error', (err) => o.log('warn', `mqtt: ${err.message}`));
@@ -50,8 +49,8 @@ export async function connectLink(o: LinkOptions): Promise<HubLink> {
   // Subscribe on every (re)connect: a broker that lost the session must not leave us deaf.
   client.on('connect', (ack) => {
     if (ack.sessionPresent) return;
-    client.subscribe(filter, { qos: 1 }, (err) => {
-      if (err) o.log('error', `mqtt: subscribe ${filter} failed: ${err.message}`);
+    client.subscribe(HUB_UPLINK_FILTER, { qos: 1 }, (err) => {
+      if (err) o.log('error', `mqtt: subscribe ${HUB_UPLINK_FILTER} failed: ${err.message}`);
     });
   });
 
@@ -67,7 +66,7 @@ export async function connectLink(o: LinkOptions): Promise<HubLink> {
     });
   });
   // Wait for the SUBACK, so that a caller who starts devices right after start() loses nothing.
-  await client.subscribeAsync(filter, { qos: 1 });
+  await client.subscribeAsync(HUB_UPLINK_FILTER, { qos: 1 });
 
   const publish = (topic: string, bytes: Uint8Array) => {
     client.publish(topic, Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength), { qos: 1 }, (err) => {
@@ -76,8 +75,15 @@ export async function connectLink(o: LinkOptions): Promise<HubLink> {
   };
   return {
     client,
+    ...downlinkVia(publish),
+    close: () => new Promise<void>((resolve) => client.end(false, {}, () => resolve())),
+  };
+}
+
+/** The hub's downlink over any publish function: receipts and control messages to a device's topics [P-6.1]. */
+export function downlinkVia(publish: (topic: string, bytes: Uint8Array) => void): Downlink {
+  return {
     publishReceipt: (deviceHex, bytes) => publish(topics.receipt(deviceHex), bytes),
     publishControl: (deviceHex, bytes) => publish(topics.control(deviceHex), bytes),
-    close: () => new Promise<void>((resolve) => client.end(false, {}, () => resolve())),
   };
 }

@@ -1,15 +1,14 @@
 // startHub: the hub as a library. Tests, the benchmark and the fleet simulator embed it in-process;
 // `tally-hub start` is a thin wrapper. One config in, one handle out.
 
-import { clientIdForHub, topics, type KeyPair } from '../protocol/index.js';
+import { clientIdForHub, type KeyPair } from '../protocol/index.js';
 import { startEmbeddedBroker, type EmbeddedBroker } from './broker/embedded.js';
 import { resolveConfig, type HostPort, type HubConfig, type HubConfigInput } from './config.js';
 import { HubCore } from './core/hub-core.js';
 import { clearRunningInfo, initDataDir, openStore, writeRunningInfo, type HubIdentity } from './datadir.js';
 import { startHttp, type HttpServer } from './http/server.js';
-import { connectLink, type HubLink } from './link.js';
+import { connectLink, downlinkVia, type HubLink } from './link.js';
 import { SignaturePool } from './ingest/signature-pool.js';
-import type { Downlink } from './ingest/types.js';
 import { HubMetrics } from './metrics.js';
 
 export interface HubHandle {
@@ -87,10 +86,8 @@ export async function startHub(input: HubConfigInput = {}): Promise<HubHandle> {
         log,
       });
     }
-    const downlink: Downlink = link ?? {
-      publishReceipt: (deviceHex, bytes) => broker!.publish(topics.receipt(deviceHex), bytes),
-      publishControl: (deviceHex, bytes) => broker!.publish(topics.control(deviceHex), bytes),
-    };
+    // Through whichever broker is current: restartBroker() replaces it.
+    const downlink = link ?? downlinkVia((topic, bytes) => broker!.publish(topic, bytes));
     core.attach({
       downlink,
       ...(broker ? { disconnectDevice: (hex: string) => broker!.disconnectDevice(hex) } : {}),

@@ -1,10 +1,9 @@
 // JSON shapes the hub sends (docs/api.md). Money, units and seqs are decimal strings.
+// The live tick's activity part is the hub's own type (type-only: nothing of it is bundled).
 
-export interface RatePoint {
-  atMs: number;
-  vouchersPerSec: number;
-  unitsPerSec: number;
-}
+import type { ActivitySnapshot, RatePoint } from '../core/activity.js';
+
+export type { RatePoint };
 
 export interface Stats {
   devices: number;
@@ -29,21 +28,7 @@ export interface RejectionCount {
   vouchers: string;
 }
 
-export interface Tick {
-  atMs: number;
-  devices: number;
-  online: number;
-  offline: number;
-  revoked: number;
-  rate: RatePoint;
-  signals: {
-    resyncs: number;
-    gapRejections: string;
-    waitingSegments: number;
-    equivocatedChannels: number;
-    exhaustedChannels: number;
-    attentionDevices: number;
-  };
+export interface Tick extends ActivitySnapshot {
   stats: Stats;
   rejections: RejectionCount[];
 }
