@@ -10,7 +10,7 @@ import type { Ed25519Backend, KeyPair } from '../protocol/index.js';
 import { toHex } from '../protocol/index.js';
 import type { PhysicalMeter } from './meters.js';
 import type { Rng } from './rng.js';
-import { SegmentFaults } from './segment-faults.js';
+import type { SegmentFaults } from './segment-faults.js';
 
 export interface DeviceSettings {
   readonly mqttUrl: string;

@@ -10,6 +10,7 @@ import {
   type ChannelStateName,
   type CommitBatch,
   type DeviceRow,
+  type NewChannel,
   type EntryRow,
   type EpochClose,
   type EpochRow,
@@ -177,7 +178,7 @@ class SqliteStore implements HubStore {
     this.s.setMeta.run(key, value);
   }
 
-  enrol(items: { deviceKey: Uint8Array; atMs: bigint; channel: import('./types.js').NewChannel }[]): void {
+  enrol(items: { deviceKey: Uint8Array; atMs: bigint; channel: NewChannel }[]): void {
     this.db.transaction(() => {
       for (const { deviceKey, atMs, channel: c } of items) {
         try {
@@ -288,9 +289,13 @@ class SqliteStore implements HubStore {
   recentRejections(q: RejectionQuery): (RejectionRow & { id: bigint })[] {
     const where: string[] = [];
     const args: unknown[] = [];
-    if (q.reason !== undefined) (where.push('reason = ?'), args.push(q.reason));
-    if (q.deviceKey !== undefined) (where.push('device_key = ?'), args.push(blob(q.deviceKey)));
-    if (q.channelId !== undefined) (where.push('channel_id = ?'), args.push(blob(q.channelId)));
+    const filter = (clause: string, arg: unknown) => {
+      where.push(clause);
+      args.push(arg);
+    };
+    if (q.reason !== undefined) filter('reason = ?', q.reason);
+    if (q.deviceKey !== undefined) filter('device_key = ?', blob(q.deviceKey));
+    if (q.channelId !== undefined) filter('channel_id = ?', blob(q.channelId));
     const sql = `SELECT * FROM rejections ${where.length ? 'WHERE ' + where.join(' AND ') : ''} ORDER BY id DESC LIMIT ?`;
     return (this.db.prepare(sql).all(...args, q.limit) as Row[]).map((r) => ({
       id: big(r.id),

@@ -19,7 +19,6 @@ export function makeFlush(channelId: Uint8Array, prev: { seq: bigint; cumUnits: 
   count: number, per: number, price = 3n, baseline?: bigint): FlushRecord {
   const vouchers: NewVoucher[] = [];
   const segments = [];
-  let prevHash = prev.hash;
   let segStart = prev.seq + 1n;
   let segPrev = prev.hash;
   for (let i = 1; i <= count; i++) {
@@ -27,11 +26,10 @@ export function makeFlush(channelId: Uint8Array, prev: { seq: bigint; cumUnits: 
     const cumUnits = prev.cumUnits + BigInt(i);
     const v = { seq, cumUnits, cumAmount: cumUnits * price, deviceTimeMs: 1_700_000_000_000n + BigInt(i), hash: bytes(32) };
     vouchers.push(v);
-    prevHash = v.hash;
     if (i % per === 0 || i === count) {
       segments.push({ firstSeq: segStart, lastSeq: seq, prevHash: segPrev, signature: bytes(64) });
       segStart = seq + 1n;
-      segPrev = prevHash;
+      segPrev = v.hash;
     }
   }
   const last = vouchers[vouchers.length - 1]!;

@@ -3,7 +3,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { generateKeyPair, toHex, topics, type KeyPair } from '../../protocol/index.js';
 import { HUB_USERNAME } from '../../hub/broker/access.js';
 import { startEmbeddedBroker, type EmbeddedBroker } from '../../hub/broker/embedded.js';
-import { closeClient, connectDevice, connectRaw, Inbox } from './helpers/mqtt.js';
+import { connectDevice, connectRaw, Inbox } from './helpers/mqtt.js';
 
 describe('embedded broker access', () => {
   const hub = generateKeyPair();

@@ -1,7 +1,8 @@
 // Capacity, top-up, expiry and revocation over a real broker and real SQLite files.
 import { afterEach, describe, expect, it } from 'vitest';
 import type { HubHandle } from '../../hub/server.js';
-import { readyDevice, TestDevice } from './helpers/device.js';
+import type { TestDevice } from './helpers/device.js';
+import { readyDevice } from './helpers/device.js';
 import { tempDir, testHub } from './helpers/hub.js';
 import { connectDevice } from './helpers/mqtt.js';
 

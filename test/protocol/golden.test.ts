@@ -22,6 +22,8 @@ import {
   verifyMqttCredential,
 } from '../../protocol/index.js';
 
+// The vectors file is untyped JSON read field by field by the assertions below.
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
 type Json = any;
 const file: Json = JSON.parse(readFileSync(VECTORS_PATH, 'utf8'));
 const fresh: Json = JSON.parse(vectorsJson());

@@ -113,12 +113,10 @@ describe('hub killed with SIGKILL at random points', () => {
     const final = bareCore(tmp.dir);
     final.core.settle();
     const epochs = final.core.listEpochs();
-    let bundlesVerified = 0;
     let settledDelta = 0n;
     for (const e of epochs) {
       const verdict = verifyBundle(JSON.parse(JSON.stringify(final.core.bundle(BigInt(e.epoch)))), { hubKey: identity.keyPair.publicKey });
       expect(verdict.ok, `epoch ${e.epoch}`).toBe(true);
-      bundlesVerified++;
       settledDelta += BigInt(e.totalDeltaAmount);
     }
     const totals = final.core.stats();
@@ -130,7 +128,7 @@ describe('hub killed with SIGKILL at random points', () => {
     let lost = 0n;
     let duplicated = 0n;
     let signedUnits = 0n;
-    let rejections: Record<string, bigint> = {};
+    let rejections: Record<string, bigint>;
     try {
       rejections = Object.fromEntries(store.rejectionCounts().map((c) => [c.reason, c.events]));
       agents.forEach((a, i) => {
