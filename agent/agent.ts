@@ -17,7 +17,12 @@
 // and hello) and downlink-handler.ts (step 4 and the hub's control messages).
 import { EventEmitter } from 'node:events';
 import {
-  clientIdForDevice, makeMqttCredential, toHex, topics, type Ed25519Backend, type KeyPair,
+  clientIdForDevice,
+  makeMqttCredential,
+  toHex,
+  topics,
+  type Ed25519Backend,
+  type KeyPair,
 } from '../protocol/index.js';
 import { systemClock, type Clock } from './clock.js';
 import { AGENT_CODES, type AgentCode, type AgentLogEntry } from './codes.js';
@@ -72,13 +77,29 @@ const METER_LOG_INTERVAL_MS = 60_000;
 export class Agent extends EventEmitter<AgentEvents> {
   readonly deviceHex: string;
   readonly counters = {
-    unitsMetered: 0n, vouchersCommitted: 0n, segmentsCommitted: 0, segmentsPublished: 0, receiptsApplied: 0,
-    receiptsIgnored: 0, controlsIgnored: 0, rejects: 0, resyncs: 0, meterProblems: 0, counterResets: 0, linkUps: 0,
+    unitsMetered: 0n,
+    vouchersCommitted: 0n,
+    segmentsCommitted: 0,
+    segmentsPublished: 0,
+    receiptsApplied: 0,
+    receiptsIgnored: 0,
+    controlsIgnored: 0,
+    rejects: 0,
+    resyncs: 0,
+    meterProblems: 0,
+    counterResets: 0,
+    linkUps: 0,
   };
 
   private readonly o: ResolvedAgentOptions;
   private readonly clock: Clock;
-  private readonly state: AgentState = { running: false, channel: undefined, receipt: undefined, outstanding: 0, closedLogged: false };
+  private readonly state: AgentState = {
+    running: false,
+    channel: undefined,
+    receipt: undefined,
+    outstanding: 0,
+    closedLogged: false,
+  };
   private readonly link: MqttLink;
   private readonly drain: Drain;
   private readonly uplink: Uplink;
@@ -90,8 +111,16 @@ export class Agent extends EventEmitter<AgentEvents> {
   constructor(options: AgentOptions) {
     super();
     this.o = {
-      batch: 64, batchMs: 1000, window: 8, maxBacklog: 2_000_000, ackTimeoutMs: 15_000, helloRetryMs: HELLO_RETRY_MS, reconnectMinMs: 500,
-      reconnectMaxMs: 60_000, clock: systemClock, ...options,
+      batch: 64,
+      batchMs: 1000,
+      window: 8,
+      maxBacklog: 2_000_000,
+      ackTimeoutMs: 15_000,
+      helloRetryMs: HELLO_RETRY_MS,
+      reconnectMinMs: 500,
+      reconnectMaxMs: 60_000,
+      clock: systemClock,
+      ...options,
     };
     this.clock = this.o.clock;
     this.deviceHex = toHex(options.keyPair.publicKey);
@@ -99,10 +128,13 @@ export class Agent extends EventEmitter<AgentEvents> {
     this.link = new MqttLink({
       url: this.o.broker.url,
       clientId: clientIdForDevice(dev),
-      credential: () => makeMqttCredential({
-        hubKey: this.o.hubKey, deviceSecretKey: this.o.keyPair.secretKey, devicePublicKey: this.o.keyPair.publicKey,
-        issuedAtMs: BigInt(this.clock.now()),
-      }),
+      credential: () =>
+        makeMqttCredential({
+          hubKey: this.o.hubKey,
+          deviceSecretKey: this.o.keyPair.secretKey,
+          devicePublicKey: this.o.keyPair.publicKey,
+          issuedAtMs: BigInt(this.clock.now()),
+        }),
       will: () => ({ topic: topics.status(dev), payload: this.uplink.statusBytes('offline') }), // [P-6.1] last will
       subscriptions: [topics.receipt(dev), topics.control(dev)],
       reconnectMinMs: this.o.reconnectMinMs,
@@ -112,14 +144,22 @@ export class Agent extends EventEmitter<AgentEvents> {
       ...(this.o.random ? { random: this.o.random } : {}),
     });
     this.drain = new Drain({
-      store: this.o.store, window: this.o.window, ackTimeoutMs: this.o.ackTimeoutMs, clock: this.clock,
+      store: this.o.store,
+      window: this.o.window,
+      ackTimeoutMs: this.o.ackTimeoutMs,
+      clock: this.clock,
       send: (bytes) => this.uplink.sendSegment(bytes),
       ackedSeq: () => this.state.receipt?.seq ?? 0n,
       onTimeout: (waiting) => this.log('ACK_TIMEOUT', `${waiting} segments after seq ${this.state.receipt?.seq ?? 0n}`),
       onError: (msg) => this.log('FLUSH_FAILED', msg),
     });
     const ctx: AgentContext = {
-      o: this.o, clock: this.clock, deviceHex: dev, counters: this.counters, state: this.state, events: this,
+      o: this.o,
+      clock: this.clock,
+      deviceHex: dev,
+      counters: this.counters,
+      state: this.state,
+      events: this,
       log: (code, detail) => this.log(code, detail),
       logThrottled: (code, detail) => this.logThrottled(code, detail),
       crash: (point) => this.crash(point),
@@ -141,13 +181,16 @@ export class Agent extends EventEmitter<AgentEvents> {
     this.production.load(snap.meter);
     this.state.receipt = snap.receipt;
     if (snap.channel !== undefined) this.downlink.useStoredChannel(snap.channel);
-    this.o.meter.start({
-      reading: (v) => this.production.onReading(v),
-      problem: (code, detail) => {
-        this.counters.meterProblems++;
-        this.logThrottled(code, detail);
+    this.o.meter.start(
+      {
+        reading: (v) => this.production.onReading(v),
+        problem: (code, detail) => {
+          this.counters.meterProblems++;
+          this.logThrottled(code, detail);
+        },
       },
-    }, snap.meter.baseline);
+      snap.meter.baseline,
+    );
     this.link.start();
     this.production.flushSoonIfPending();
   }
@@ -201,11 +244,20 @@ export class Agent extends EventEmitter<AgentEvents> {
     return {
       deviceKey: this.deviceHex,
       connected: this.link.isUp,
-      channel: c === undefined ? undefined : {
-        channelId: toHex(c.channelId), unit: c.record.unit, pricePerUnit: c.record.pricePerUnit, capacity: c.capacity,
-        state: c.state, headSeq: c.head.seq, cumUnits: c.head.cumUnits, cumAmount: c.head.cumAmount,
-        balanceLeft: c.capacity > c.head.cumAmount ? c.capacity - c.head.cumAmount : 0n,
-      },
+      channel:
+        c === undefined
+          ? undefined
+          : {
+              channelId: toHex(c.channelId),
+              unit: c.record.unit,
+              pricePerUnit: c.record.pricePerUnit,
+              capacity: c.capacity,
+              state: c.state,
+              headSeq: c.head.seq,
+              cumUnits: c.head.cumUnits,
+              cumAmount: c.head.cumAmount,
+              balanceLeft: c.capacity > c.head.cumAmount ? c.capacity - c.head.cumAmount : 0n,
+            },
       exhausted: this.production.isExhausted,
       ackedSeq: receipt?.seq ?? 0n,
       ackedUnits: receipt?.cumUnits ?? 0n,
@@ -219,7 +271,12 @@ export class Agent extends EventEmitter<AgentEvents> {
 
   private log(code: AgentCode, detail?: string): void {
     const def = AGENT_CODES[code];
-    this.emit('log', detail === undefined ? { level: def.level, code, message: def.message } : { level: def.level, code, message: def.message, detail });
+    this.emit(
+      'log',
+      detail === undefined
+        ? { level: def.level, code, message: def.message }
+        : { level: def.level, code, message: def.message, detail },
+    );
   }
 
   /** Repeated meter and link problems are logged once a minute per code, not once a poll or retry. */
@@ -238,4 +295,3 @@ export class Agent extends EventEmitter<AgentEvents> {
     this.o.onCrashPoint(point, n);
   }
 }
-

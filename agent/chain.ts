@@ -43,21 +43,39 @@ export function buildFlush(a: BuildFlushArgs): BuiltFlush {
   const stored: NewSegment[] = [];
   const segments: Segment[] = [];
   let head = a.head;
-  for (let done = 0; done < a.units; ) {
+  for (let done = 0; done < a.units;) {
     const n = Math.min(a.batch, a.units - done);
     const fields = new Array<{ cumUnits: bigint; cumAmount: bigint; deviceTimeMs: bigint }>(n);
     for (let j = 0; j < n; j++) {
       const cumUnits = head.cumUnits + BigInt(j + 1);
       fields[j] = { cumUnits, cumAmount: cumUnits * a.pricePerUnit, deviceTimeMs: a.deviceTimeMs };
     }
-    const built = a.backend === undefined
-      ? buildSegment({ channelId: a.channelId, prev: head, vouchers: fields, secretKey: a.secretKey })
-      : buildSegment({ channelId: a.channelId, prev: head, vouchers: fields, secretKey: a.secretKey, backend: a.backend });
+    const built =
+      a.backend === undefined
+        ? buildSegment({ channelId: a.channelId, prev: head, vouchers: fields, secretKey: a.secretKey })
+        : buildSegment({
+            channelId: a.channelId,
+            prev: head,
+            vouchers: fields,
+            secretKey: a.secretKey,
+            backend: a.backend,
+          });
     for (let j = 0; j < n; j++) {
       const f = fields[j]!;
-      vouchers.push({ seq: head.seq + BigInt(j + 1), cumUnits: f.cumUnits, cumAmount: f.cumAmount, deviceTimeMs: f.deviceTimeMs, hash: built.hashes[j]! });
+      vouchers.push({
+        seq: head.seq + BigInt(j + 1),
+        cumUnits: f.cumUnits,
+        cumAmount: f.cumAmount,
+        deviceTimeMs: f.deviceTimeMs,
+        hash: built.hashes[j]!,
+      });
     }
-    stored.push({ firstSeq: built.segment.firstSeq, lastSeq: built.head.seq, prevHash: built.segment.prevHash, signature: built.segment.signature });
+    stored.push({
+      firstSeq: built.segment.firstSeq,
+      lastSeq: built.head.seq,
+      prevHash: built.segment.prevHash,
+      signature: built.segment.signature,
+    });
     segments.push(built.segment);
     head = built.head;
     done += n;

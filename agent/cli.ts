@@ -64,23 +64,48 @@ async function run(opts: Record<string, unknown>): Promise<void> {
       : `${new Date().toISOString()} ${e.level.toUpperCase()} ${e.code} ${e.message}${e.detail === undefined ? '' : `: ${e.detail}`}`;
     process.stderr.write(`${line}\n`);
   };
-  if (looseMode) print({ level: 'warn', code: 'KEY_PERMISSIONS', message: 'the device key file is readable by other users; chmod 600 it' });
+  if (looseMode)
+    print({
+      level: 'warn',
+      code: 'KEY_PERMISSIONS',
+      message: 'the device key file is readable by other users; chmod 600 it',
+    });
   const db = openOutboxDatabase(join(config.data, OUTBOX_FILE));
-  const tls = config.tlsCa === undefined && config.tlsCert === undefined ? undefined : {
-    ...(config.tlsCa ? { ca: readFileSync(config.tlsCa) } : {}),
-    ...(config.tlsCert ? { cert: readFileSync(config.tlsCert) } : {}),
-    ...(config.tlsKey ? { key: readFileSync(config.tlsKey) } : {}),
-  };
+  const tls =
+    config.tlsCa === undefined && config.tlsCert === undefined
+      ? undefined
+      : {
+          ...(config.tlsCa ? { ca: readFileSync(config.tlsCa) } : {}),
+          ...(config.tlsCert ? { cert: readFileSync(config.tlsCert) } : {}),
+          ...(config.tlsKey ? { key: readFileSync(config.tlsKey) } : {}),
+        };
   const crashAt = config.crashAt;
   const agent = new Agent({
-    keyPair, hubKey: config.hubKey!, store: openSqliteOutbox(db, toHex(keyPair.publicKey)),
+    keyPair,
+    hubKey: config.hubKey!,
+    store: openSqliteOutbox(db, toHex(keyPair.publicKey)),
     // process.stdin is touched only for the stdin meter: opening it otherwise can hold a terminal.
-    meter: createMeterSource(config.meter, { clock: systemClock, pollMs: config.pollMs, ...(config.meter.kind === 'stdin' ? { stdin: process.stdin } : {}) }),
+    meter: createMeterSource(config.meter, {
+      clock: systemClock,
+      pollMs: config.pollMs,
+      ...(config.meter.kind === 'stdin' ? { stdin: process.stdin } : {}),
+    }),
     broker: { url: config.broker!, ...(tls ? { tls } : {}) },
-    batch: config.batch, batchMs: config.batchMs, window: config.window, maxBacklog: config.maxBacklog,
-    ackTimeoutMs: config.ackTimeoutMs, reconnectMinMs: config.reconnectMinMs, reconnectMaxMs: config.reconnectMaxMs,
+    batch: config.batch,
+    batchMs: config.batchMs,
+    window: config.window,
+    maxBacklog: config.maxBacklog,
+    ackTimeoutMs: config.ackTimeoutMs,
+    reconnectMinMs: config.reconnectMinMs,
+    reconnectMaxMs: config.reconnectMaxMs,
     // Test-only (TALLY_AGENT_CRASH_AT): die like a power cut, with no cleanup at all.
-    ...(crashAt ? { onCrashPoint: (p, n) => { if (p === crashAt.point && n === crashAt.nth) process.kill(process.pid, 'SIGKILL'); } } : {}),
+    ...(crashAt
+      ? {
+          onCrashPoint: (p, n) => {
+            if (p === crashAt.point && n === crashAt.nth) process.kill(process.pid, 'SIGKILL');
+          },
+        }
+      : {}),
   });
   agent.on('log', print);
   // The agent's timers do not hold the event loop (a simulator runs thousands); the CLI does.
@@ -90,15 +115,18 @@ async function run(opts: Record<string, unknown>): Promise<void> {
     if (stopping) return;
     stopping = true;
     print({ level: 'info', code: 'SHUTDOWN', message: AGENT_CODES.SHUTDOWN.message, detail: signal });
-    agent.stop().then(() => {
-      db.close();
-      clearInterval(keepAlive);
-    }, (err: unknown) => {
-      print({ level: 'error', code: 'FLUSH_FAILED', message: 'shutdown failed', detail: String(err) });
-      db.close();
-      clearInterval(keepAlive);
-      process.exitCode = 1;
-    });
+    agent.stop().then(
+      () => {
+        db.close();
+        clearInterval(keepAlive);
+      },
+      (err: unknown) => {
+        print({ level: 'error', code: 'FLUSH_FAILED', message: 'shutdown failed', detail: String(err) });
+        db.close();
+        clearInterval(keepAlive);
+        process.exitCode = 1;
+      },
+    );
   };
   process.on('SIGTERM', () => shutdown('SIGTERM'));
   process.on('SIGINT', () => shutdown('SIGINT'));
@@ -110,15 +138,30 @@ const program = new Command('tally-agent')
   .version('0.1.0');
 
 const common = (cmd: Command): Command =>
-  cmd.option('--data <dir>', 'data directory (device key and outbox)')
+  cmd
+    .option('--data <dir>', 'data directory (device key and outbox)')
     .option('--config <file>', 'JSON config file')
     .option('--json', 'machine-readable output');
 
-common(program.command('init').description('create the device key (mode 0600) and the outbox; print the public key'))
-  .action((opts: Record<string, unknown>) => { try { init(opts); } catch (err) { fail(err); } });
+common(
+  program.command('init').description('create the device key (mode 0600) and the outbox; print the public key'),
+).action((opts: Record<string, unknown>) => {
+  try {
+    init(opts);
+  } catch (err) {
+    fail(err);
+  }
+});
 
-common(program.command('status').description('channel, balance left, outbox depth, last receipt'))
-  .action((opts: Record<string, unknown>) => { try { status(opts); } catch (err) { fail(err); } });
+common(program.command('status').description('channel, balance left, outbox depth, last receipt')).action(
+  (opts: Record<string, unknown>) => {
+    try {
+      status(opts);
+    } catch (err) {
+      fail(err);
+    }
+  },
+);
 
 const runCmd = common(program.command('run').description('meter, sign and stream vouchers to the hub'))
   .option('--broker <url>', 'MQTT broker URL (mqtt://, mqtts://, ws://, wss://)')
@@ -136,6 +179,8 @@ const runCmd = common(program.command('run').description('meter, sign and stream
   .option('--tls-cert <file>', 'client certificate (PEM)')
   .option('--tls-key <file>', 'client key (PEM)')
   .option('--log-level <level>', 'debug | info | warn | error');
-runCmd.action((opts: Record<string, unknown>) => { run(opts).catch(fail); });
+runCmd.action((opts: Record<string, unknown>) => {
+  run(opts).catch(fail);
+});
 
 program.parseAsync(process.argv).catch(fail);

@@ -9,7 +9,10 @@ export const AGENT_CODES = {
   KEY_PERMISSIONS: { level: 'warn', message: 'the device key file is readable by other users' },
   METER_UNREADABLE: { level: 'warn', message: 'the meter could not be read; no units counted' },
   METER_BAD_READING: { level: 'warn', message: 'the meter gave something that is not a counter; ignored' },
-  METER_DECREASED: { level: 'warn', message: 'the counter went backwards; treated as a reset (new baseline, no units)' },
+  METER_DECREASED: {
+    level: 'warn',
+    message: 'the counter went backwards; treated as a reset (new baseline, no units)',
+  },
   UNITS_HELD: { level: 'info', message: 'units metered before a channel exists are kept until the grant arrives' },
   LINK_UP: { level: 'info', message: 'connected to the broker' },
   LINK_DOWN: { level: 'warn', message: 'disconnected from the broker; reconnecting with backoff' },
@@ -32,7 +35,10 @@ export const AGENT_CODES = {
   CHANNEL_RESUMED: { level: 'info', message: 'channel has capacity again: billing resumes' },
   CHANNEL_CLOSED: { level: 'warn', message: 'channel closed, revoked or expired: no more vouchers' },
   BACKLOG_HIGH: { level: 'warn', message: 'outbox backlog is growing (hub unreachable or slow)' },
-  BACKLOG_FULL: { level: 'error', message: 'outbox is full: new units are held in the meter state until the hub acknowledges' },
+  BACKLOG_FULL: {
+    level: 'error',
+    message: 'outbox is full: new units are held in the meter state until the hub acknowledges',
+  },
   SHUTDOWN: { level: 'info', message: 'stop requested: signing pending units, publishing, closing' },
   FLUSH_FAILED: { level: 'error', message: 'could not commit vouchers to the outbox; units stay pending' },
 } as const satisfies Record<string, { level: 'debug' | 'info' | 'warn' | 'error'; message: string }>;

@@ -55,7 +55,11 @@ export const OPTIONS = {
   pollMs: { kind: 'int', env: 'TALLY_AGENT_POLL_MS', min: 10, max: 3_600_000, default: 1000 },
   window: { kind: 'int', env: 'TALLY_AGENT_WINDOW', min: 1, max: 1024, default: 8 },
   maxBacklog: {
-    kind: 'int', env: 'TALLY_AGENT_MAX_BACKLOG', min: 1024, max: 1_000_000_000, default: 2_000_000,
+    kind: 'int',
+    env: 'TALLY_AGENT_MAX_BACKLOG',
+    min: 1024,
+    max: 1_000_000_000,
+    default: 2_000_000,
   },
   ackTimeoutMs: { kind: 'int', env: 'TALLY_AGENT_ACK_TIMEOUT_MS', min: 100, max: 3_600_000, default: 15_000 },
   reconnectMinMs: { kind: 'int', env: 'TALLY_AGENT_RECONNECT_MIN_MS', min: 1, max: 3_600_000, default: 500 },
@@ -128,8 +132,11 @@ export function resolveConfig(command: AgentCommand, sources: ConfigSources = {}
   }
   const tls = [out.tlsCert, out.tlsKey].filter((v) => v !== undefined).length;
   if (tls === 1) problems.push('tlsCert and tlsKey must be given together');
-  if (typeof out.reconnectMinMs === 'number' && typeof out.reconnectMaxMs === 'number' &&
-      out.reconnectMinMs > out.reconnectMaxMs) {
+  if (
+    typeof out.reconnectMinMs === 'number' &&
+    typeof out.reconnectMaxMs === 'number' &&
+    out.reconnectMinMs > out.reconnectMaxMs
+  ) {
     problems.push('reconnectMinMs must not exceed reconnectMaxMs');
   }
 
@@ -139,7 +146,9 @@ export function resolveConfig(command: AgentCommand, sources: ConfigSources = {}
 }
 
 function readConfigFile(
-  path: string, readFile: ((p: string) => string) | undefined, problems: string[],
+  path: string,
+  readFile: ((p: string) => string) | undefined,
+  problems: string[],
 ): Record<string, unknown> {
   let text: string;
   try {
@@ -183,7 +192,8 @@ function convert(name: string, spec: OptionSpec, entry: { value: unknown; from: 
     case 'level':
       return (LEVELS as readonly unknown[]).includes(value) ? value : bad(`must be one of ${LEVELS.join(', ')}`);
     case 'int': {
-      const n = typeof value === 'number' ? value : typeof value === 'string' && /^\d+$/.test(value) ? Number(value) : NaN;
+      const n =
+        typeof value === 'number' ? value : typeof value === 'string' && /^\d+$/.test(value) ? Number(value) : NaN;
       if (!Number.isSafeInteger(n)) return bad(`must be a whole number, got ${JSON.stringify(value)}`);
       if (spec.min !== undefined && n < spec.min) return bad(`must be at least ${spec.min}, got ${n}`);
       if (spec.max !== undefined && n > spec.max) return bad(`must be at most ${spec.max}, got ${n}`);
@@ -191,7 +201,8 @@ function convert(name: string, spec: OptionSpec, entry: { value: unknown; from: 
     }
     case 'hex32': {
       const bytes = typeof value === 'string' ? fromHex(value.trim()) : undefined;
-      if (bytes === undefined || bytes.length !== 32) return bad('must be 64 hex characters (a 32-byte Ed25519 public key)');
+      if (bytes === undefined || bytes.length !== 32)
+        return bad('must be 64 hex characters (a 32-byte Ed25519 public key)');
       return bytes;
     }
     case 'meter': {

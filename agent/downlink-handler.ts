@@ -4,7 +4,16 @@
 // apart from production and the link side because these are the hub's decisions: only here does
 // the agent take a channel, hold a new receipt or change its limits; then it asks production to
 // sign what that freed and the link side to send it.
-import { bytesEqual, decodeChannelRecord, decodeControl, genesisHead, toHex, topics, type Control, type Head } from '../protocol/index.js';
+import {
+  bytesEqual,
+  decodeChannelRecord,
+  decodeControl,
+  genesisHead,
+  toHex,
+  topics,
+  type Control,
+  type Head,
+} from '../protocol/index.js';
 import { unitsAllowed } from './chain.js';
 import { judgeGrant, judgeReceipt } from './downlink.js';
 import type { ChannelState, StoredChannel } from './outbox/types.js';
@@ -30,7 +39,13 @@ export class DownlinkHandler {
     const record = decodeChannelRecord(s.record);
     if (!record.ok) throw new Error(`stored channel record does not decode: ${record.code}`); // our own bytes
     const state = this.ctx.state;
-    state.channel = { channelId: s.channelId, record: record.value, capacity: s.capacity, state: s.state, head: s.head };
+    state.channel = {
+      channelId: s.channelId,
+      record: record.value,
+      capacity: s.capacity,
+      state: s.state,
+      head: s.head,
+    };
     state.outstanding = this.ctx.o.store.depth(s.channelId).vouchers;
     state.closedLogged = false;
   }
@@ -39,7 +54,10 @@ export class DownlinkHandler {
     const { o, state, counters } = this.ctx;
     const c = state.channel;
     const verdict = judgeReceipt(bytes, {
-      hubKey: o.hubKey, channelId: c?.channelId, ackedSeq: state.receipt?.seq ?? 0n, head: c?.head,
+      hubKey: o.hubKey,
+      channelId: c?.channelId,
+      ackedSeq: state.receipt?.seq ?? 0n,
+      head: c?.head,
       voucherAt: (seq) => (c === undefined ? undefined : o.store.voucherAt(c.channelId, seq)),
       ...(o.backend ? { backend: o.backend } : {}),
     });
@@ -72,9 +90,8 @@ export class DownlinkHandler {
 
   private onControl(bytes: Uint8Array): void {
     const { o, counters } = this.ctx;
-    const decoded = o.backend === undefined
-      ? decodeControl(bytes, o.hubKey)
-      : decodeControl(bytes, o.hubKey, o.backend);
+    const decoded =
+      o.backend === undefined ? decodeControl(bytes, o.hubKey) : decodeControl(bytes, o.hubKey, o.backend);
     if (!decoded.ok) {
       counters.controlsIgnored++;
       this.ctx.log('CONTROL_INVALID', decoded.code);
@@ -89,7 +106,8 @@ export class DownlinkHandler {
       return;
     }
     if (msg.kind === 'resync') this.onResync(c, msg.head);
-    else if (msg.kind === 'capacity') this.setLimits(c, msg.capacity > c.capacity ? msg.capacity : c.capacity, msg.state);
+    else if (msg.kind === 'capacity')
+      this.setLimits(c, msg.capacity > c.capacity ? msg.capacity : c.capacity, msg.state);
     else this.onReject(c, msg);
   }
 
@@ -106,7 +124,9 @@ export class DownlinkHandler {
     // A channel this device has never seen starts at the hub's head: seq 0 for a new channel, the
     // hub's head for a device restored without its outbox [P-7.1].
     const stored = o.store.saveChannel(
-      { channelId: g.channelId, record: g.recordBytes, capacity: g.capacity, state: g.state }, g.hubHead.seq > 0n ? g.hubHead : genesisHead(g.channelId));
+      { channelId: g.channelId, record: g.recordBytes, capacity: g.capacity, state: g.state },
+      g.hubHead.seq > 0n ? g.hubHead : genesisHead(g.channelId),
+    );
     if (isNew) {
       state.receipt = o.store.load().receipt;
       this.useStoredChannel(stored);
@@ -123,7 +143,10 @@ export class DownlinkHandler {
       this.ctx.log('HUB_BEHIND', `hub at ${g.hubHead.seq}, device holds a receipt for ${state.receipt?.seq}`);
     }
     if (isNew) {
-      this.ctx.log('CHANNEL_GRANTED', `${toHex(c.channelId)} unit ${c.record.unit} price ${c.record.pricePerUnit} capacity ${c.capacity}`);
+      this.ctx.log(
+        'CHANNEL_GRANTED',
+        `${toHex(c.channelId)} unit ${c.record.unit} price ${c.record.pricePerUnit} capacity ${c.capacity}`,
+      );
       this.ctx.events.emit('channel', toHex(c.channelId));
     }
     this.setLimits(c, g.capacity > c.capacity ? g.capacity : c.capacity, g.state);
@@ -140,7 +163,10 @@ export class DownlinkHandler {
       return;
     }
     if (hubHead.seq < acked) {
-      this.ctx.log('HUB_BEHIND', `resync at ${hubHead.seq}, device holds a receipt for ${acked}; re-sending what it still has`);
+      this.ctx.log(
+        'HUB_BEHIND',
+        `resync at ${hubHead.seq}, device holds a receipt for ${acked}; re-sending what it still has`,
+      );
       this.uplink.rewind(acked);
     } else {
       const mine = this.ctx.o.store.hashAt(c.channelId, hubHead.seq);
@@ -158,7 +184,8 @@ export class DownlinkHandler {
     this.ctx.counters.rejects++;
     this.ctx.log('SEGMENT_REJECTED', `segment ending at ${msg.seq}: ${msg.reason}`);
     if (msg.reason === 'OVER_CAPACITY') this.setLimits(c, c.capacity, 'exhausted');
-    else if (msg.reason === 'CHANNEL_CLOSED' || msg.reason === 'CHANNEL_EXPIRED') this.setLimits(c, c.capacity, 'closed');
+    else if (msg.reason === 'CHANNEL_CLOSED' || msg.reason === 'CHANNEL_EXPIRED')
+      this.setLimits(c, c.capacity, 'closed');
   }
 
   private setLimits(c: Channel, capacity: bigint, state: ChannelState): void {
@@ -169,7 +196,8 @@ export class DownlinkHandler {
     }
     if (state === 'open') {
       this.ctx.state.closedLogged = false;
-      if (this.production.isExhausted && unitsAllowed(c.head, c.record.pricePerUnit, capacity) > 0n) this.production.setExhausted(false);
+      if (this.production.isExhausted && unitsAllowed(c.head, c.record.pricePerUnit, capacity) > 0n)
+        this.production.setExhausted(false);
       this.production.flushSoonIfPending();
     } else if (state === 'exhausted') {
       this.production.setExhausted(true);

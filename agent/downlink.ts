@@ -1,8 +1,16 @@
 // Judges what the hub sends down before the agent acts on it. Pure: each function gets what the
 // agent knows and returns a verdict; nothing here touches the outbox or the link.
 import {
-  bytesEqual, channelIdOf, decodeReceipt, encodeChannelRecord, toHex, verifyReceipt,
-  type ChannelRecord, type Control, type Ed25519Backend, type Head,
+  bytesEqual,
+  channelIdOf,
+  decodeReceipt,
+  encodeChannelRecord,
+  toHex,
+  verifyReceipt,
+  type ChannelRecord,
+  type Control,
+  type Ed25519Backend,
+  type Head,
 } from '../protocol/index.js';
 import type { AgentCode } from './codes.js';
 import type { NewVoucher, StoredReceipt } from './outbox/types.js';
@@ -34,7 +42,11 @@ export function judgeReceipt(bytes: Uint8Array, ctx: ReceiptContext): Verdict<St
   }
   if (r.seq <= ctx.ackedSeq) return { ok: 'stale' };
   if (r.seq > ctx.head.seq) {
-    return { ok: false, code: 'RECEIPT_MISMATCH', detail: `receipt seq ${r.seq} beyond the device head ${ctx.head.seq}` };
+    return {
+      ok: false,
+      code: 'RECEIPT_MISMATCH',
+      detail: `receipt seq ${r.seq} beyond the device head ${ctx.head.seq}`,
+    };
   }
   const mine = ctx.voucherAt(r.seq);
   if (mine === undefined) return { ok: false, code: 'RECEIPT_MISMATCH', detail: `no voucher ${r.seq} in the outbox` };
@@ -43,7 +55,14 @@ export function judgeReceipt(bytes: Uint8Array, ctx: ReceiptContext): Verdict<St
   }
   return {
     ok: true,
-    value: { channelId: r.channelId, seq: r.seq, headHash: r.headHash, cumUnits: r.cumUnits, cumAmount: r.cumAmount, bytes },
+    value: {
+      channelId: r.channelId,
+      seq: r.seq,
+      headHash: r.headHash,
+      cumUnits: r.cumUnits,
+      cumAmount: r.cumAmount,
+      bytes,
+    },
   };
 }
 
@@ -58,13 +77,19 @@ export interface GrantedChannel {
 
 /** [P-7.1] A grant is used only if its record names the configured hub key and this device's key. */
 export function judgeGrant(
-  c: Extract<Control, { kind: 'grant' }>, hubKey: Uint8Array, deviceKey: Uint8Array,
+  c: Extract<Control, { kind: 'grant' }>,
+  hubKey: Uint8Array,
+  deviceKey: Uint8Array,
 ): Verdict<GrantedChannel> {
   if (!bytesEqual(c.record.hubKey, hubKey)) {
     return { ok: false, code: 'GRANT_WRONG_HUB', detail: `record names hub ${toHex(c.record.hubKey).slice(0, 16)}` };
   }
   if (!bytesEqual(c.record.deviceKey, deviceKey)) {
-    return { ok: false, code: 'GRANT_WRONG_DEVICE', detail: `record names device ${toHex(c.record.deviceKey).slice(0, 16)}` };
+    return {
+      ok: false,
+      code: 'GRANT_WRONG_DEVICE',
+      detail: `record names device ${toHex(c.record.deviceKey).slice(0, 16)}`,
+    };
   }
   const recordBytes = encodeChannelRecord(c.record);
   const channelId = channelIdOf(recordBytes);

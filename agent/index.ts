@@ -6,7 +6,14 @@ export { systemClock, type Clock, type Timer } from './clock.js';
 export { AGENT_CODES, type AgentCode, type AgentLogEntry, type LogLevel } from './codes.js';
 export { ConfigError, CRASH_POINTS, OPTIONS, resolveConfig, type AgentConfig, type CrashPoint } from './config.js';
 export { ensureDeviceKey, KEY_FILE, KeyFileError, loadDeviceKey, OUTBOX_FILE } from './keys.js';
-export { createMeterSource, parseMeterSpec, stepCounter, type MeterSink, type MeterSource, type MeterSpec } from './meter/index.js';
+export {
+  createMeterSource,
+  parseMeterSpec,
+  stepCounter,
+  type MeterSink,
+  type MeterSource,
+  type MeterSpec,
+} from './meter/index.js';
 export { createExecMeter } from './meter/exec.js';
 export { createFileMeter } from './meter/file.js';
 export { createSimMeter } from './meter/sim.js';

@@ -1,7 +1,17 @@
 // The device key file: the 32-byte Ed25519 seed as hex, mode 0600. Created atomically (written to
 // a temporary file, fsynced, then hard-linked into place, which fails rather than overwrite an
 // existing key), because losing or replacing a device key orphans its channel.
-import { closeSync, fsyncSync, linkSync, mkdirSync, openSync, readFileSync, statSync, unlinkSync, writeSync } from 'node:fs';
+import {
+  closeSync,
+  fsyncSync,
+  linkSync,
+  mkdirSync,
+  openSync,
+  readFileSync,
+  statSync,
+  unlinkSync,
+  writeSync,
+} from 'node:fs';
 import { join } from 'node:path';
 import { fromHex, generateKeyPair, keyPairFromSeed, toHex, type KeyPair } from '../protocol/index.js';
 
@@ -9,7 +19,10 @@ export const KEY_FILE = 'device.key';
 export const OUTBOX_FILE = 'outbox.db';
 
 export class KeyFileError extends Error {
-  constructor(readonly code: 'KEY_MISSING' | 'KEY_INVALID', message: string) {
+  constructor(
+    readonly code: 'KEY_MISSING' | 'KEY_INVALID',
+    message: string,
+  ) {
     super(message);
     this.name = 'KeyFileError';
   }

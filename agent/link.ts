@@ -41,7 +41,11 @@ export class MqttLink extends EventEmitter<LinkEvents> {
 
   constructor(private readonly opts: LinkOptions) {
     super();
-    this.backoff = new Backoff({ minMs: opts.reconnectMinMs, maxMs: opts.reconnectMaxMs, ...(opts.random ? { random: opts.random } : {}) });
+    this.backoff = new Backoff({
+      minMs: opts.reconnectMinMs,
+      maxMs: opts.reconnectMaxMs,
+      ...(opts.random ? { random: opts.random } : {}),
+    });
   }
 
   get isUp(): boolean {

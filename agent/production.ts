@@ -120,8 +120,13 @@ export class Production {
     }
     const n = Number(units);
     const built = buildFlush({
-      channelId: c!.channelId, head: c!.head, units: n, pricePerUnit: c!.record.pricePerUnit, batch: o.batch,
-      deviceTimeMs: BigInt(this.ctx.clock.now()), secretKey: o.keyPair.secretKey,
+      channelId: c!.channelId,
+      head: c!.head,
+      units: n,
+      pricePerUnit: c!.record.pricePerUnit,
+      batch: o.batch,
+      deviceTimeMs: BigInt(this.ctx.clock.now()),
+      secretKey: o.keyPair.secretKey,
       meter: { baseline: this.baseline, carried: this.pending - units },
       ...(o.backend ? { backend: o.backend } : {}),
     });
@@ -178,8 +183,10 @@ export class Production {
     if (now === this.exhausted) return;
     this.exhausted = now;
     const c = this.ctx.state.channel;
-    this.ctx.log(now ? 'CHANNEL_EXHAUSTED' : 'CHANNEL_RESUMED',
-      c === undefined ? undefined : `capacity ${c.capacity}, signed ${c.head.cumAmount}, ${this.pending} units held`);
+    this.ctx.log(
+      now ? 'CHANNEL_EXHAUSTED' : 'CHANNEL_RESUMED',
+      c === undefined ? undefined : `capacity ${c.capacity}, signed ${c.head.cumAmount}, ${this.pending} units held`,
+    );
     this.uplink.sendStatus(now ? 'exhausted' : 'online');
   }
 
@@ -188,7 +195,10 @@ export class Production {
     const ratio = state.outstanding / o.maxBacklog;
     const level = ratio >= 1 ? 3 : ratio >= 0.8 ? 2 : ratio >= 0.5 ? 1 : 0;
     if (level > this.backlogLevel) {
-      this.ctx.log(level === 3 ? 'BACKLOG_FULL' : 'BACKLOG_HIGH', `${state.outstanding} of ${o.maxBacklog} vouchers unacknowledged`);
+      this.ctx.log(
+        level === 3 ? 'BACKLOG_FULL' : 'BACKLOG_HIGH',
+        `${state.outstanding} of ${o.maxBacklog} vouchers unacknowledged`,
+      );
     }
     this.backlogLevel = level;
   }

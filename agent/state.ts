@@ -11,8 +11,10 @@ import type { CrashPoint } from './config.js';
 import type { ChannelState, StoredReceipt } from './outbox/types.js';
 
 /** The options with their defaults filled in (the hooks and injectables stay optional). */
-export type ResolvedAgentOptions =
-  Required<Omit<AgentOptions, 'onCrashPoint' | 'backend' | 'random' | 'interceptSegment'>> & AgentOptions;
+export type ResolvedAgentOptions = Required<
+  Omit<AgentOptions, 'onCrashPoint' | 'backend' | 'random' | 'interceptSegment'>
+> &
+  AgentOptions;
 
 export type AgentCounters = Agent['counters'];
 

@@ -7,8 +7,16 @@ import type { OutboxStore } from './outbox/types.js';
 export interface StatusReport {
   deviceKey: string;
   channel?: {
-    channelId: string; network: string; unit: string; pricePerUnit: bigint; capacity: bigint; state: string;
-    headSeq: bigint; cumUnits: bigint; cumAmount: bigint; balanceLeft: bigint;
+    channelId: string;
+    network: string;
+    unit: string;
+    pricePerUnit: bigint;
+    capacity: bigint;
+    state: string;
+    headSeq: bigint;
+    cumUnits: bigint;
+    cumAmount: bigint;
+    balanceLeft: bigint;
   };
   outbox: { vouchers: number; segments: number };
   meter: { baseline: bigint | undefined; heldUnits: bigint };
@@ -30,7 +38,11 @@ export function readStatus(store: OutboxStore): StatusReport {
       network: record.ok ? record.value.network : '?',
       unit: record.ok ? record.value.unit : '?',
       pricePerUnit: record.ok ? record.value.pricePerUnit : 0n,
-      capacity: c.capacity, state: c.state, headSeq: c.head.seq, cumUnits: c.head.cumUnits, cumAmount: c.head.cumAmount,
+      capacity: c.capacity,
+      state: c.state,
+      headSeq: c.head.seq,
+      cumUnits: c.head.cumUnits,
+      cumAmount: c.head.cumAmount,
       balanceLeft: c.capacity > c.head.cumAmount ? c.capacity - c.head.cumAmount : 0n,
     };
     report.outbox = store.depth(c.channelId);
@@ -38,8 +50,11 @@ export function readStatus(store: OutboxStore): StatusReport {
   if (snap.receipt !== undefined) {
     const r = decodeReceipt(snap.receipt.bytes);
     report.lastReceipt = {
-      seq: snap.receipt.seq, cumUnits: snap.receipt.cumUnits, cumAmount: snap.receipt.cumAmount,
-      hubTimeMs: r.ok ? r.value.hubTimeMs : 0n, hex: toHex(snap.receipt.bytes),
+      seq: snap.receipt.seq,
+      cumUnits: snap.receipt.cumUnits,
+      cumAmount: snap.receipt.cumAmount,
+      hubTimeMs: r.ok ? r.value.hubTimeMs : 0n,
+      hex: toHex(snap.receipt.bytes),
     };
   }
   return report;
@@ -64,7 +79,10 @@ export function formatStatus(s: StatusReport): string {
   }
   lines.push(`outbox      ${s.outbox.vouchers} vouchers in ${s.outbox.segments} segments awaiting a receipt`);
   lines.push(`meter       baseline ${s.meter.baseline ?? 'none'}, ${s.meter.heldUnits} units held`);
-  lines.push(s.lastReceipt === undefined ? 'receipt     none yet'
-    : `receipt     seq ${s.lastReceipt.seq}, ${s.lastReceipt.cumUnits} units, ${s.lastReceipt.cumAmount} at hub time ${s.lastReceipt.hubTimeMs}`);
+  lines.push(
+    s.lastReceipt === undefined
+      ? 'receipt     none yet'
+      : `receipt     seq ${s.lastReceipt.seq}, ${s.lastReceipt.cumUnits} units, ${s.lastReceipt.cumAmount} at hub time ${s.lastReceipt.hubTimeMs}`,
+  );
   return lines.join('\n');
 }

@@ -88,9 +88,10 @@ export class Uplink {
     this.ctx.counters.segmentsPublished++;
     const topic = topics.segment(this.ctx.deviceHex);
     const o = this.ctx.o;
-    const sent = o.interceptSegment === undefined
-      ? this.link.publish(topic, bytes)
-      : o.interceptSegment(bytes, (payload) => this.link.publish(topic, payload));
+    const sent =
+      o.interceptSegment === undefined
+        ? this.link.publish(topic, bytes)
+        : o.interceptSegment(bytes, (payload) => this.link.publish(topic, payload));
     sent.then(
       () => this.ctx.crash('after-publish'),
       () => undefined, // the link dropped: the next connection re-sends from the receipt

@@ -22,7 +22,10 @@ const WINDOW_S = secondsArg > 0 ? Number(process.argv[secondsArg + 1]) : 10;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 async function startHub(): Promise<{ proc: ChildProcess; url: string; hubKey: string }> {
-  const proc = spawn(process.execPath, ['--import', 'tsx', 'bench/agent/hub-process.ts'], { cwd: ROOT, stdio: ['pipe', 'pipe', 'inherit'] });
+  const proc = spawn(process.execPath, ['--import', 'tsx', 'bench/agent/hub-process.ts'], {
+    cwd: ROOT,
+    stdio: ['pipe', 'pipe', 'inherit'],
+  });
   const line = await new Promise<string>((resolve) => createInterface({ input: proc.stdout! }).once('line', resolve));
   const info = JSON.parse(line) as { url: string; hubKey: string };
   return { proc, ...info };
@@ -41,14 +44,37 @@ function rssKiB(pid: number): { rss: number; anon: number } {
 export const UNIT_NODE_FLAGS = ['--max-semi-space-size=1', '--max-old-space-size=48', '--v8-pool-size=0'];
 export const UNIT_ENV = { MALLOC_ARENA_MAX: '1', UV_THREADPOOL_SIZE: '1' };
 
-async function bundledRss(hub: { url: string; hubKey: string }, dir: string, label: string, nodeFlags: string[], env: Record<string, string>) {
+async function bundledRss(
+  hub: { url: string; hubKey: string },
+  dir: string,
+  label: string,
+  nodeFlags: string[],
+  env: Record<string, string>,
+) {
   const dist = join(ROOT, 'dist/tally-agent.js');
   if (!existsSync(dist)) throw new Error('dist/tally-agent.js is missing: run `npm run build` first');
   const data = join(dir, `rss-${label}`);
   const init = spawn(process.execPath, [dist, 'init', '--data', data, '--json']);
   await new Promise((r) => init.once('exit', r));
-  const agent = spawn(process.execPath, [...nodeFlags, dist, 'run', '--data', data, '--broker', hub.url, '--hub-key', hub.hubKey,
-    '--meter', 'sim:10000', '--log-level', 'warn'], { stdio: ['ignore', 'ignore', 'inherit'], env: { ...process.env, ...env } });
+  const agent = spawn(
+    process.execPath,
+    [
+      ...nodeFlags,
+      dist,
+      'run',
+      '--data',
+      data,
+      '--broker',
+      hub.url,
+      '--hub-key',
+      hub.hubKey,
+      '--meter',
+      'sim:10000',
+      '--log-level',
+      'warn',
+    ],
+    { stdio: ['ignore', 'ignore', 'inherit'], env: { ...process.env, ...env } },
+  );
   await sleep(2000);
   let peak = 0;
   let peakAnon = 0;
@@ -65,19 +91,30 @@ async function bundledRss(hub: { url: string; hubKey: string }, dir: string, lab
   await new Promise((r) => agent.once('exit', r));
   const statusOut = spawn(process.execPath, [dist, 'status', '--data', data, '--json']);
   let text = '';
-  statusOut.stdout.on('data', (d: Buffer) => { text += d.toString(); });
+  statusOut.stdout.on('data', (d: Buffer) => {
+    text += d.toString();
+  });
   await new Promise((r) => statusOut.once('exit', r));
   const units = (JSON.parse(text) as { channel?: { cumUnits: string } }).channel?.cumUnits ?? '0';
   samples.sort((a, b) => a - b);
-  return { label, peakMiB: peak / 1024, anonMiB: peakAnon / 1024, medianMiB: samples[Math.floor(samples.length / 2)]! / 1024, units };
+  return {
+    label,
+    peakMiB: peak / 1024,
+    anonMiB: peakAnon / 1024,
+    medianMiB: samples[Math.floor(samples.length / 2)]! / 1024,
+    units,
+  };
 }
 
 async function cpuPerUnit(hub: { url: string; hubKey: string }, dir: string, rate: number) {
   const db = openOutboxDatabase(join(dir, `cpu-${rate}.db`));
   const keyPair = generateKeyPair();
   const agent = new Agent({
-    keyPair, hubKey: fromHex(hub.hubKey)!, store: openSqliteOutbox(db, toHex(keyPair.publicKey)),
-    meter: createSimMeter(BigInt(rate) * 1000n, systemClock), broker: { url: hub.url },
+    keyPair,
+    hubKey: fromHex(hub.hubKey)!,
+    store: openSqliteOutbox(db, toHex(keyPair.publicKey)),
+    meter: createSimMeter(BigInt(rate) * 1000n, systemClock),
+    broker: { url: hub.url },
   });
   agent.start();
   while (agent.snapshot().channel === undefined) await sleep(20);
@@ -99,11 +136,22 @@ function diskPerUnit(dir: string, units = 200_000) {
   const kp = generateKeyPair();
   const store = openSqliteOutbox(db, toHex(kp.publicKey));
   const channelId = new Uint8Array(32).fill(1);
-  store.saveChannel({ channelId, record: new Uint8Array(150), capacity: 1n << 62n, state: 'open' }, genesisHead(channelId));
+  store.saveChannel(
+    { channelId, record: new Uint8Array(150), capacity: 1n << 62n, state: 'open' },
+    genesisHead(channelId),
+  );
   let head = genesisHead(channelId);
   for (let done = 0; done < units; done += 64) {
-    const b = buildFlush({ channelId, head, units: 64, pricePerUnit: 1_000n, batch: 64, deviceTimeMs: BigInt(Date.now()),
-      secretKey: kp.secretKey, meter: { baseline: BigInt(done + 64), carried: 0n } });
+    const b = buildFlush({
+      channelId,
+      head,
+      units: 64,
+      pricePerUnit: 1_000n,
+      batch: 64,
+      deviceTimeMs: BigInt(Date.now()),
+      secretKey: kp.secretKey,
+      meter: { baseline: BigInt(done + 64), carried: 0n },
+    });
     store.commit(b.record);
     head = b.record.head;
   }
@@ -122,7 +170,13 @@ const hub = await startHub();
 try {
   const rss = [
     await bundledRss(hub, dir, 'node dist/tally-agent.js', [], {}),
-    await bundledRss(hub, dir, `systemd unit (${UNIT_NODE_FLAGS.join(' ')}, MALLOC_ARENA_MAX=1, UV_THREADPOOL_SIZE=1)`, UNIT_NODE_FLAGS, UNIT_ENV),
+    await bundledRss(
+      hub,
+      dir,
+      `systemd unit (${UNIT_NODE_FLAGS.join(' ')}, MALLOC_ARENA_MAX=1, UV_THREADPOOL_SIZE=1)`,
+      UNIT_NODE_FLAGS,
+      UNIT_ENV,
+    ),
   ];
   const cpu = [];
   for (const rate of [1, 100, 10_000]) cpu.push(await cpuPerUnit(hub, dir, rate));
@@ -131,12 +185,18 @@ try {
   console.log('| measure | value |');
   console.log('|---|---|');
   for (const r of rss) {
-    console.log(`| RSS streaming sim:10000, ${r.label}: peak / median (private part at peak) | ${r.peakMiB.toFixed(1)} / ${r.medianMiB.toFixed(1)} MiB (${r.anonMiB.toFixed(1)} MiB), ${r.units} units signed |`);
+    console.log(
+      `| RSS streaming sim:10000, ${r.label}: peak / median (private part at peak) | ${r.peakMiB.toFixed(1)} / ${r.medianMiB.toFixed(1)} MiB (${r.anonMiB.toFixed(1)} MiB), ${r.units} units signed |`,
+    );
   }
   for (const c of cpu) {
-    console.log(`| CPU per unit at ${c.rate.toLocaleString('en-US')} unit${c.rate === 1 ? '' : 's'}/s | ${c.perUnit.toFixed(1)} µs (${c.cpuMicros} µs for ${c.units} units) |`);
+    console.log(
+      `| CPU per unit at ${c.rate.toLocaleString('en-US')} unit${c.rate === 1 ? '' : 's'}/s | ${c.perUnit.toFixed(1)} µs (${c.cpuMicros} µs for ${c.units} units) |`,
+    );
   }
-  console.log(`| outbox disk per unit (${disk.units.toLocaleString('en-US')} vouchers, 64 per segment) | ${disk.perUnit.toFixed(1)} bytes (${disk.bytes} bytes) |`);
+  console.log(
+    `| outbox disk per unit (${disk.units.toLocaleString('en-US')} vouchers, 64 per segment) | ${disk.perUnit.toFixed(1)} bytes (${disk.bytes} bytes) |`,
+  );
 } finally {
   hub.proc.stdin!.end();
   await new Promise((r) => hub.proc.once('exit', r));

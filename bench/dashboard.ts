@@ -40,10 +40,13 @@ async function load(browser: Browser, url: string, mark: string): Promise<Load> 
   });
   await page.goto(url);
   await page.waitForFunction((m) => performance.getEntriesByName(m).length > 0, mark, { timeout: 60_000 });
-  const timing = await page.evaluate((m) => ({
-    firstDataMs: performance.getEntriesByName(m)[0]!.startTime,
-    fcpMs: performance.getEntriesByName('first-contentful-paint')[0]?.startTime ?? NaN,
-  }), mark);
+  const timing = await page.evaluate(
+    (m) => ({
+      firstDataMs: performance.getEntriesByName(m)[0]!.startTime,
+      fcpMs: performance.getEntriesByName('first-contentful-paint')[0]?.startTime ?? NaN,
+    }),
+    mark,
+  );
   let transferred = 0;
   let decoded = 0;
   for (const r of responses) {
@@ -82,7 +85,12 @@ let browser: Browser | undefined;
 try {
   const base = env.hub.httpUrl;
   const t0 = performance.now();
-  const rest = Array.from({ length: DEVICES - AGENTS }, () => ({ publicKey: toHex(generateKeyPair().publicKey), unit: 'Wh', pricePerUnit: '25', capacity: '100000000' }));
+  const rest = Array.from({ length: DEVICES - AGENTS }, () => ({
+    publicKey: toHex(generateKeyPair().publicKey),
+    unit: 'Wh',
+    pricePerUnit: '25',
+    capacity: '100000000',
+  }));
   const keysMs = performance.now() - t0;
   const t1 = performance.now();
   const enrol = await fetch(`${base}/api/devices`, {
@@ -93,7 +101,10 @@ try {
   if (enrol.status !== 201) throw new Error(`enrolment failed: ${enrol.status} ${await enrol.text()}`);
   const enrolMs = performance.now() - t1;
   await sleep(5000); // a few seconds of live rates
-  await fetch(`${base}/api/settlements`, { method: 'POST', headers: { authorization: `Bearer ${env.hub.adminToken}` } });
+  await fetch(`${base}/api/settlements`, {
+    method: 'POST',
+    headers: { authorization: `Bearer ${env.hub.adminToken}` },
+  });
   const stats = (await (await fetch(`${base}/api/stats`)).json()) as { devices: number; devicesConnected: number };
 
   browser = await launchChromium();
@@ -105,8 +116,10 @@ try {
     ['channel', `/#/channel/${channel}`, 'tally-first-channel'],
     ['settlements', '/#/settlements', 'tally-first-settlements'],
   ];
-  console.log(`hub with ${stats.devices} devices enrolled (${stats.devicesConnected} agents connected and metering); ` +
-    `batch enrolment of ${DEVICES - AGENTS}: ${Math.round(enrolMs)} ms (key generation ${Math.round(keysMs)} ms, not counted)`);
+  console.log(
+    `hub with ${stats.devices} devices enrolled (${stats.devicesConnected} agents connected and metering); ` +
+      `batch enrolment of ${DEVICES - AGENTS}: ${Math.round(enrolMs)} ms (key generation ${Math.round(keysMs)} ms, not counted)`,
+  );
   console.log(`${RUNS} cold loads per page in headless Chromium, medians:\n`);
   console.log('page                       requests  transferred  decoded     FCP      first render with data');
   for (const [name, path, mark] of pages) {
@@ -118,12 +131,22 @@ try {
       `${name.padEnd(26)} ${String(m('requests')).padStart(8)}  ${kib(m('transferred')).padStart(11)}  ${kib(m('decoded')).padStart(10)}  ${`${Math.round(m('fcpMs'))} ms`.padStart(7)}  ${`${Math.round(m('firstDataMs'))} ms`.padStart(8)}`,
     );
   }
-  console.log(`\nlive stream opening (retry + 10-minute rate series + first tick): ${kib(await firstLiveMessageBytes(base))}`);
+  console.log(
+    `\nlive stream opening (retry + 10-minute rate series + first tick): ${kib(await firstLiveMessageBytes(base))}`,
+  );
   console.log(`API medians over 20 calls with ${stats.devices} devices:`);
-  console.log(`  GET /api/fleet?limit=50                  ${(await apiMedianMs(`${base}/api/fleet?limit=50`)).toFixed(1)} ms`);
-  console.log(`  GET /api/fleet?q=<8 hex>                 ${(await apiMedianMs(`${base}/api/fleet?q=${rest[99]!.publicKey.slice(0, 8)}`)).toFixed(1)} ms`);
-  console.log(`  GET /api/fleet?status=attention&limit=50 ${(await apiMedianMs(`${base}/api/fleet?status=attention&limit=50`)).toFixed(1)} ms`);
-  console.log(`  GET /api/devices (every device, for comparison) ${(await apiMedianMs(`${base}/api/devices`, 5)).toFixed(1)} ms`);
+  console.log(
+    `  GET /api/fleet?limit=50                  ${(await apiMedianMs(`${base}/api/fleet?limit=50`)).toFixed(1)} ms`,
+  );
+  console.log(
+    `  GET /api/fleet?q=<8 hex>                 ${(await apiMedianMs(`${base}/api/fleet?q=${rest[99]!.publicKey.slice(0, 8)}`)).toFixed(1)} ms`,
+  );
+  console.log(
+    `  GET /api/fleet?status=attention&limit=50 ${(await apiMedianMs(`${base}/api/fleet?status=attention&limit=50`)).toFixed(1)} ms`,
+  );
+  console.log(
+    `  GET /api/devices (every device, for comparison) ${(await apiMedianMs(`${base}/api/devices`, 5)).toFixed(1)} ms`,
+  );
 
   // The once-a-second sample over the real registry and store, as the HTTP server runs it.
   const activity = new Activity(env.hub.core.registry, env.hub.core.store, env.hub.metrics);
@@ -134,7 +157,9 @@ try {
     samples.push(performance.now() - t);
     await sleep(20);
   }
-  console.log(`activity sample (once a second) over ${stats.devices} devices and channels: median ${median(samples).toFixed(2)} ms`);
+  console.log(
+    `activity sample (once a second) over ${stats.devices} devices and channels: median ${median(samples).toFixed(2)} ms`,
+  );
 } finally {
   await browser?.close();
   await env.close();

@@ -38,10 +38,25 @@ try {
   for (const devices of sizes) {
     const out = join(dir, `${devices}.json`);
     const t0 = performance.now();
-    const run = spawnSync(process.execPath, [
-      'dist/tally-sim.js', 'run', '--devices', `${devices}`, '--rate', `${rate}`, '--duration', `${seconds}`,
-      '--batch-ms', `${batchMs}`, '--json', out, '--quiet',
-    ], { encoding: 'utf8', stdio: ['ignore', 'ignore', 'inherit'] });
+    const run = spawnSync(
+      process.execPath,
+      [
+        'dist/tally-sim.js',
+        'run',
+        '--devices',
+        `${devices}`,
+        '--rate',
+        `${rate}`,
+        '--duration',
+        `${seconds}`,
+        '--batch-ms',
+        `${batchMs}`,
+        '--json',
+        out,
+        '--quiet',
+      ],
+      { encoding: 'utf8', stdio: ['ignore', 'ignore', 'inherit'] },
+    );
     const wallS = (performance.now() - t0) / 1000;
     if (!existsSync(out)) {
       console.error(`${devices} devices: the simulator did not produce a report (exit ${run.status})`);
@@ -50,16 +65,27 @@ try {
     }
     const r = JSON.parse(readFileSync(out, 'utf8'));
     rows.push({
-      devices, ok: r.ok === true, units: r.units.settled, vps: r.throughput.vouchersPerSec, p50: r.latencyMs.p50,
-      p99: r.latencyMs.p99, cpuS: r.process.cpuUserS + r.process.cpuSystemS + r.process.fleetCpuS, rssMiB: r.process.maxRssMiB + r.process.fleetMaxRssMiB, wallS,
+      devices,
+      ok: r.ok === true,
+      units: r.units.settled,
+      vps: r.throughput.vouchersPerSec,
+      p50: r.latencyMs.p50,
+      p99: r.latencyMs.p99,
+      cpuS: r.process.cpuUserS + r.process.cpuSystemS + r.process.fleetCpuS,
+      rssMiB: r.process.maxRssMiB + r.process.fleetMaxRssMiB,
+      wallS,
     });
   }
 } finally {
   rmSync(dir, { recursive: true, force: true });
 }
 
-console.log(`\nfleet: ${rate} unit/s per device for ${seconds} s, a signed segment every ${batchMs} ms, embedded hub, hub and fleet in separate processes from 1,000 devices; cpu and RSS are the sum of both`);
-console.log('devices x rate     conserves  units settled  vouchers/s  p50 ms  p99 ms  cpu s (cores)   max RSS MiB  wall s');
+console.log(
+  `\nfleet: ${rate} unit/s per device for ${seconds} s, a signed segment every ${batchMs} ms, embedded hub, hub and fleet in separate processes from 1,000 devices; cpu and RSS are the sum of both`,
+);
+console.log(
+  'devices x rate     conserves  units settled  vouchers/s  p50 ms  p99 ms  cpu s (cores)   max RSS MiB  wall s',
+);
 for (const r of rows) {
   const cores = r.wallS > 0 ? (r.cpuS / r.wallS).toFixed(2) : '-';
   console.log(
@@ -67,5 +93,9 @@ for (const r of rows) {
   );
 }
 const best = rows.filter((r) => r.ok).sort((a, b) => b.devices - a.devices)[0];
-console.log(best ? `\nlargest conserving fleet: ${best.devices} devices x ${rate} unit/s for ${seconds} s` : '\nno size conserved');
+console.log(
+  best
+    ? `\nlargest conserving fleet: ${best.devices} devices x ${rate} unit/s for ${seconds} s`
+    : '\nno size conserved',
+);
 process.exit(rows.every((r) => r.ok) ? 0 : 1);

@@ -31,8 +31,15 @@ const VOUCHERS_1 = arg('vouchers1', 100_000);
 const VERIFY_WORKERS = process.argv.includes('--verify-workers') ? arg('verify-workers', 1) : undefined;
 const COMMIT_DELAY_MS = arg('commit-delay', 0);
 
-function child(): { proc: ChildProcess; next: <K extends FromChild['kind']>(kind: K) => Promise<Extract<FromChild, { kind: K }>>; tell: (m: ToChild) => void } {
-  const proc = fork(fileURLToPath(new URL('./hub-ingest/publisher.ts', import.meta.url)), { execArgv: ['--import', 'tsx'], stdio: 'inherit' });
+function child(): {
+  proc: ChildProcess;
+  next: <K extends FromChild['kind']>(kind: K) => Promise<Extract<FromChild, { kind: K }>>;
+  tell: (m: ToChild) => void;
+} {
+  const proc = fork(fileURLToPath(new URL('./hub-ingest/publisher.ts', import.meta.url)), {
+    execArgv: ['--import', 'tsx'],
+    stdio: 'inherit',
+  });
   return {
     proc,
     tell: (m) => proc.send(m),
@@ -54,7 +61,13 @@ async function rawBroker() {
   const server = createServer(broker.handle);
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
   const url = `mqtt://127.0.0.1:${(server.address() as AddressInfo).port}`;
-  return { url, close: async () => { await new Promise<void>((r) => broker.close(() => r())); await new Promise<void>((r) => server.close(() => r())); } };
+  return {
+    url,
+    close: async () => {
+      await new Promise<void>((r) => broker.close(() => r()));
+      await new Promise<void>((r) => server.close(() => r()));
+    },
+  };
 }
 
 interface Result {
@@ -106,19 +119,40 @@ async function run(hub: HubHandle, perSegment: number, totalVouchers: number, ra
 /** A throwaway Mosquitto for the benchmark only: plain TCP on 127.0.0.1, anonymous, no queue limits
  *  (the production configuration with TLS and ACLs is in docs/operations.md). */
 async function startBenchMosquitto(dir: string): Promise<{ url: string; stop: () => Promise<void> } | undefined> {
-  const bin = [process.env.TALLY_MOSQUITTO_BIN, '/usr/sbin/mosquitto', '/usr/local/sbin/mosquitto'].find((b) => b && existsSync(b));
+  const bin = [process.env.TALLY_MOSQUITTO_BIN, '/usr/sbin/mosquitto', '/usr/local/sbin/mosquitto'].find(
+    (b) => b && existsSync(b),
+  );
   if (!bin) return undefined;
   const s = createServer();
   await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
   const port = (s.address() as AddressInfo).port;
   await new Promise<void>((r) => s.close(() => r()));
   const conf = join(dir, 'mosquitto.conf');
-  writeFileSync(conf, [`listener ${port} 127.0.0.1`, 'allow_anonymous true', 'max_inflight_messages 0', 'max_queued_messages 0',
-    'persistence false', 'log_dest stderr', 'log_type error', `user ${userInfo().username}`, ''].join('\n'));
+  writeFileSync(
+    conf,
+    [
+      `listener ${port} 127.0.0.1`,
+      'allow_anonymous true',
+      'max_inflight_messages 0',
+      'max_queued_messages 0',
+      'persistence false',
+      'log_dest stderr',
+      'log_type error',
+      `user ${userInfo().username}`,
+      '',
+    ].join('\n'),
+  );
   const proc = spawn(bin, ['-c', conf], { stdio: ['ignore', 'ignore', 'inherit'] });
   await new Promise((r) => setTimeout(r, 500));
   if (proc.exitCode !== null) return undefined;
-  return { url: `mqtt://127.0.0.1:${port}`, stop: () => new Promise<void>((r) => { proc.once('exit', () => r()); proc.kill('SIGTERM'); }) };
+  return {
+    url: `mqtt://127.0.0.1:${port}`,
+    stop: () =>
+      new Promise<void>((r) => {
+        proc.once('exit', () => r());
+        proc.kill('SIGTERM');
+      }),
+  };
 }
 
 const fmt = (n: number) => Math.round(n).toLocaleString('en-US');
@@ -142,14 +176,22 @@ async function overMosquitto(): Promise<void> {
     rmSync(dir, { recursive: true, force: true });
     return;
   }
-  const hub = await startHub({ dataDir: join(dir, 'data'), brokerUrl: mosquitto.url, http: '127.0.0.1:0', network: 'bench', commitDelayMs: COMMIT_DELAY_MS });
+  const hub = await startHub({
+    dataDir: join(dir, 'data'),
+    brokerUrl: mosquitto.url,
+    http: '127.0.0.1:0',
+    network: 'bench',
+    commitDelayMs: COMMIT_DELAY_MS,
+  });
   try {
     const results = [await run(hub, 64, VOUCHERS_64, mosquitto.url), await run(hub, 1, VOUCHERS_1, mosquitto.url)];
     console.log(`\nsame over Mosquitto (plain TCP, hub with --broker; raw = same Mosquitto to one subscriber):`);
     table(results);
     const expected = results.reduce((n, r) => n + r.vouchers, 0);
     const stats = hub.core.stats();
-    console.log(`committed vouchers ${stats.acceptedVouchers} (expected ${expected}), rejected ${stats.rejectedVouchers}`);
+    console.log(
+      `committed vouchers ${stats.acceptedVouchers} (expected ${expected}), rejected ${stats.rejectedVouchers}`,
+    );
     if (stats.acceptedVouchers !== String(expected)) process.exitCode = 1;
   } finally {
     await hub.close();
@@ -177,7 +219,9 @@ async function main(): Promise<void> {
     );
     table(results);
     const expected = results.reduce((n, r) => n + r.vouchers, 0);
-    console.log(`committed vouchers ${stats.acceptedVouchers} (expected ${expected}), rejected ${stats.rejectedVouchers}`);
+    console.log(
+      `committed vouchers ${stats.acceptedVouchers} (expected ${expected}), rejected ${stats.rejectedVouchers}`,
+    );
     if (stats.acceptedVouchers !== String(expected)) process.exitCode = 1;
   } finally {
     await hub.close();

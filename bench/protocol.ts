@@ -79,7 +79,14 @@ const wire = encodeSegment(built.segment);
 const ctx = { channelId, deviceKey: device.publicKey, pricePerUnit: 25n, capacity: record.capacity };
 const voucherBytes = encodeVoucher({ channelId, seq: 1n, ...vouchers[0]!, prevHash: channelId });
 const receipt = makeReceipt(
-  { channelId, seq: 64n, headHash: built.head.hash, cumUnits: built.head.cumUnits, cumAmount: built.head.cumAmount, hubTimeMs: 1n },
+  {
+    channelId,
+    seq: 64n,
+    headHash: built.head.hash,
+    cumUnits: built.head.cumUnits,
+    cumAmount: built.head.cumAmount,
+    hubTimeMs: 1n,
+  },
   hub.secretKey,
 );
 const message = new Uint8Array(49).fill(7);
@@ -97,14 +104,32 @@ for (const backend of backends) {
 }
 for (const backend of backends) {
   mustVerify(backend);
-  rows.push(measure(`verifySegment per voucher, 64/segment (${backend.name})`, () => verifySegment(built.segment, genesis, ctx, backend), SEGMENT));
+  rows.push(
+    measure(
+      `verifySegment per voucher, 64/segment (${backend.name})`,
+      () => verifySegment(built.segment, genesis, ctx, backend),
+      SEGMENT,
+    ),
+  );
 }
-rows.push(measure('decode + verifySegment per voucher (node)', () => {
-  const s = decodeSegment(wire);
-  if (s.ok) verifySegment(s.value, genesis, ctx, nodeBackend);
-}, SEGMENT));
+rows.push(
+  measure(
+    'decode + verifySegment per voucher (node)',
+    () => {
+      const s = decodeSegment(wire);
+      if (s.ok) verifySegment(s.value, genesis, ctx, nodeBackend);
+    },
+    SEGMENT,
+  ),
+);
 rows.push(measure('voucherHash (96-byte voucher)', () => voucherHash(voucherBytes)));
-rows.push(measure('buildSegment per voucher, 64/segment (node)', () => buildSegment({ channelId, prev: genesis, vouchers, secretKey: device.secretKey }), SEGMENT));
+rows.push(
+  measure(
+    'buildSegment per voucher, 64/segment (node)',
+    () => buildSegment({ channelId, prev: genesis, vouchers, secretKey: device.secretKey }),
+    SEGMENT,
+  ),
+);
 rows.push(measure('encodeSegment per voucher', () => encodeSegment(built.segment), SEGMENT));
 rows.push(measure('decodeSegment per voucher', () => decodeSegment(wire), SEGMENT));
 rows.push(measure('receipt encode + decode', () => decodeReceipt(encodeReceipt(receipt))));
@@ -116,4 +141,6 @@ for (const r of rows) {
   const ops = Math.round(r.opsPerSec).toLocaleString('en-US');
   console.log(`${r.name.padEnd(width)}  ${ops.padStart(12)}  ${r.usPerOp.toFixed(3).padStart(9)}`);
 }
-console.log(`\nnode ${process.version}, ${process.platform}/${process.arch}; target: verifySegment (node) < 4 us per voucher`);
+console.log(
+  `\nnode ${process.version}, ${process.platform}/${process.arch}; target: verifySegment (node) < 4 us per voucher`,
+);

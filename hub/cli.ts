@@ -23,7 +23,10 @@ function fail(err: unknown): never {
 }
 
 /** Runs a management command against the running hub or the database, and prints its result. */
-function manage(action: (admin: Awaited<ReturnType<typeof openAdmin>>, opts: Opts, args: string[]) => Promise<unknown>, print: (value: unknown, opts: Opts) => void) {
+function manage(
+  action: (admin: Awaited<ReturnType<typeof openAdmin>>, opts: Opts, args: string[]) => Promise<unknown>,
+  print: (value: unknown, opts: Opts) => void,
+) {
   return async (...raw: unknown[]) => {
     const command = raw[raw.length - 1] as Command;
     const opts = command.optsWithGlobals();
@@ -54,9 +57,18 @@ program
   .addOption(jsonOption())
   .option('--network <name>', 'network name in channel records [a-z0-9._-]{1,64} (default: derived from the hub key)')
   .action((opts: Opts) => {
-    const config = resolveConfig({ dataDir: String(opts.data), ...(opts.network ? { network: String(opts.network) } : {}) });
+    const config = resolveConfig({
+      dataDir: String(opts.data),
+      ...(opts.network ? { network: String(opts.network) } : {}),
+    });
     const { identity, created } = initDataDir(config.dataDir, config.network ? { network: config.network } : {});
-    const out = { publicKey: identity.publicKeyHex, network: identity.network, adminToken: identity.adminToken, dataDir: config.dataDir, created };
+    const out = {
+      publicKey: identity.publicKeyHex,
+      network: identity.network,
+      adminToken: identity.adminToken,
+      dataDir: config.dataDir,
+      created,
+    };
     if (opts.json) printJson(out);
     else printBlock(out);
   });
@@ -65,7 +77,9 @@ program
   .command('start')
   .description('run the hub (initialises a fresh data dir)')
   .addOption(dataOption())
-  .addOption(new Option('--mqtt-listen <host:port>', 'embedded broker address').default(DEFAULTS.mqttListen).conflicts('broker'))
+  .addOption(
+    new Option('--mqtt-listen <host:port>', 'embedded broker address').default(DEFAULTS.mqttListen).conflicts('broker'),
+  )
   .option('--broker <url>', 'use an external broker (mqtt:// or mqtts://) instead of the embedded one')
   .option('--broker-username <name>', 'username of the hub at the external broker')
   .option('--broker-password <secret>', 'password of the hub at the external broker')
@@ -77,8 +91,13 @@ program
   .option('--settle-every <duration>', 'close an epoch periodically, e.g. 15m, 1h (default: only on demand)')
   .option('--credential-window <duration>', 'accepted age of a device broker credential', '24h')
   .option('--network <name>', 'network name for a fresh data dir')
-  .addOption(new Option('--sqlite-synchronous <mode>', 'SQLite synchronous mode').choices(['FULL', 'NORMAL']).default('FULL'))
-  .option('--verify-workers <n>', 'threads for Ed25519 signature checks, 0 = on the main thread (default: min(4, cores))')
+  .addOption(
+    new Option('--sqlite-synchronous <mode>', 'SQLite synchronous mode').choices(['FULL', 'NORMAL']).default('FULL'),
+  )
+  .option(
+    '--verify-workers <n>',
+    'threads for Ed25519 signature checks, 0 = on the main thread (default: min(4, cores))',
+  )
   .option('--quiet', 'log only warnings and errors')
   .action(async (opts: Opts) => {
     const quiet = Boolean(opts.quiet);
@@ -104,7 +123,9 @@ program
         if (!quiet || level !== 'info') process.stderr.write(`${new Date().toISOString()} ${level} ${message}\n`);
       },
     });
-    process.stdout.write(`tally-hub ${hub.publicKeyHex}\n  network   ${hub.identity.network}\n  mqtt      ${hub.mqttUrl}\n  http      ${hub.httpUrl}\n  dashboard ${hub.httpUrl}/\n`);
+    process.stdout.write(
+      `tally-hub ${hub.publicKeyHex}\n  network   ${hub.identity.network}\n  mqtt      ${hub.mqttUrl}\n  http      ${hub.httpUrl}\n  dashboard ${hub.httpUrl}/\n`,
+    );
     const stop = (signal: string) => {
       process.stderr.write(`${signal}: committing and stopping\n`);
       hub.close().then(
@@ -130,7 +151,13 @@ device
   .action(
     manage(
       async (admin, o) => {
-        const [request] = parseEnrolBody({ publicKey: o.publicKey, unit: o.unit, pricePerUnit: o.price, capacity: o.capacity, ...(o.expires ? { expires: o.expires } : {}) });
+        const [request] = parseEnrolBody({
+          publicKey: o.publicKey,
+          unit: o.unit,
+          pricePerUnit: o.price,
+          capacity: o.capacity,
+          ...(o.expires ? { expires: o.expires } : {}),
+        });
         const [result] = (await admin.enrol([request!])) as unknown[];
         return result;
       },
@@ -141,52 +168,92 @@ device
   .command('list')
   .addOption(dataOption())
   .addOption(jsonOption())
-  .action(manage((a) => a.listDevices(), (v) => printTable(v as Record<string, unknown>[], DEVICE_COLUMNS)));
+  .action(
+    manage(
+      (a) => a.listDevices(),
+      (v) => printTable(v as Record<string, unknown>[], DEVICE_COLUMNS),
+    ),
+  );
 device
   .command('show <id>')
   .description('a device by public key (hex)')
   .addOption(dataOption())
   .addOption(jsonOption())
-  .action(manage((a, _o, [id]) => a.showDevice(id!), (v) => printBlock(v as Record<string, unknown>)));
+  .action(
+    manage(
+      (a, _o, [id]) => a.showDevice(id!),
+      (v) => printBlock(v as Record<string, unknown>),
+    ),
+  );
 device
   .command('revoke <id>')
   .description('refuse the device from now on and disconnect it')
   .addOption(dataOption())
   .addOption(jsonOption())
-  .action(manage((a, _o, [id]) => a.revoke(id!), (v) => printBlock(v as Record<string, unknown>)));
+  .action(
+    manage(
+      (a, _o, [id]) => a.revoke(id!),
+      (v) => printBlock(v as Record<string, unknown>),
+    ),
+  );
 
 const channel = program.command('channel').description('list, show, top up and close channels');
 channel
   .command('list')
   .addOption(dataOption())
   .addOption(jsonOption())
-  .action(manage((a) => a.listChannels(), (v) => printTable(v as Record<string, unknown>[], CHANNEL_COLUMNS)));
+  .action(
+    manage(
+      (a) => a.listChannels(),
+      (v) => printTable(v as Record<string, unknown>[], CHANNEL_COLUMNS),
+    ),
+  );
 channel
   .command('show <id>')
   .description('a channel by id (hex, or a unique prefix of 8+ characters)')
   .addOption(dataOption())
   .addOption(jsonOption())
-  .action(manage((a, _o, [id]) => a.showChannel(id!), (v) => printBlock(v as Record<string, unknown>)));
+  .action(
+    manage(
+      (a, _o, [id]) => a.showChannel(id!),
+      (v) => printBlock(v as Record<string, unknown>),
+    ),
+  );
 channel
   .command('topup <id>')
   .description('raise the capacity; an exhausted channel opens again')
   .addOption(dataOption())
   .addOption(jsonOption())
   .requiredOption('--amount <minor>', 'capacity to add, in minor units')
-  .action(manage((a, o, [id]) => a.topup(id!, parseAmount(o.amount, '--amount', 1n)), (v) => printBlock(v as Record<string, unknown>)));
+  .action(
+    manage(
+      (a, o, [id]) => a.topup(id!, parseAmount(o.amount, '--amount', 1n)),
+      (v) => printBlock(v as Record<string, unknown>),
+    ),
+  );
 channel
   .command('close <id>')
   .description('accept nothing more on the channel (what was accepted still settles)')
   .addOption(dataOption())
   .addOption(jsonOption())
-  .action(manage((a, _o, [id]) => a.closeChannel(id!), (v) => printBlock(v as Record<string, unknown>)));
+  .action(
+    manage(
+      (a, _o, [id]) => a.closeChannel(id!),
+      (v) => printBlock(v as Record<string, unknown>),
+    ),
+  );
 
 program
   .command('settle')
   .description('close the current epoch now')
   .addOption(dataOption())
   .addOption(jsonOption())
-  .action(manage((a) => a.settle(), (v) => printBlock(v as Record<string, unknown>)));
+  .action(
+    manage(
+      (a) => a.settle(),
+      (v) => printBlock(v as Record<string, unknown>),
+    ),
+  );
 
 program
   .command('export <epoch>')
@@ -204,7 +271,11 @@ program
         const text =
           o.format === 'csv'
             ? await a.csv(epoch)
-            : JSON.stringify(await a.bundle(epoch, o.channel ? String(o.channel).toLowerCase().split(',') : undefined), null, 2) + '\n';
+            : JSON.stringify(
+                await a.bundle(epoch, o.channel ? String(o.channel).toLowerCase().split(',') : undefined),
+                null,
+                2,
+              ) + '\n';
         writeFileSync(String(o.out), text);
         return { epoch: epoch.toString(), format: o.format, out: o.out, bytes: Buffer.byteLength(text) };
       },
@@ -233,17 +304,23 @@ program
       hubKey = Uint8Array.from(Buffer.from(String(opts.hubKey), 'hex'));
     }
     const verdict = verifyBundle(doc, hubKey ? { hubKey } : {});
-    if (opts.json) printJson(verdict.ok ? { valid: true, summary: verdict.summary } : { valid: false, reasons: verdict.reasons });
+    if (opts.json)
+      printJson(verdict.ok ? { valid: true, summary: verdict.summary } : { valid: false, reasons: verdict.reasons });
     else if (verdict.ok) {
       const s = verdict.summary;
       process.stdout.write(`valid: epoch ${s.epoch} of ${s.network}, hub ${s.hubKey}\n`);
-      process.stdout.write(`  ${s.channels.length} of ${s.entryCount} entries${s.complete ? ' (complete)' : ''}, total delta ${s.totalDeltaAmount}, root ${s.root}\n`);
+      process.stdout.write(
+        `  ${s.channels.length} of ${s.entryCount} entries${s.complete ? ' (complete)' : ''}, total delta ${s.totalDeltaAmount}, root ${s.root}\n`,
+      );
       for (const c of s.channels) {
-        process.stdout.write(`  ${c.channelId} seq ${c.fromSeq}..${c.toSeq} +${c.deltaUnits} ${c.unit} = +${c.deltaAmount} (cum ${c.cumAmount})\n`);
+        process.stdout.write(
+          `  ${c.channelId} seq ${c.fromSeq}..${c.toSeq} +${c.deltaUnits} ${c.unit} = +${c.deltaAmount} (cum ${c.cumAmount})\n`,
+        );
       }
     } else {
       process.stdout.write(`INVALID: ${verdict.reasons.length} problem(s)\n`);
-      for (const r of verdict.reasons) process.stdout.write(`  ${r.code}${r.channelId ? ` [${r.channelId}]` : ''}: ${r.detail}\n`);
+      for (const r of verdict.reasons)
+        process.stdout.write(`  ${r.code}${r.channelId ? ` [${r.channelId}]` : ''}: ${r.detail}\n`);
     }
     process.exit(verdict.ok ? 0 : 1);
   });
@@ -260,9 +337,21 @@ program
       (a, o) => a.rejections({ limit: Number(o.limit), ...(o.reason ? { reason: String(o.reason) } : {}) }),
       (v) => {
         const r = v as { counts: Record<string, unknown>[]; recent: Record<string, unknown>[] };
-        printTable(r.counts, [['reason', 'REASON'], ['events', 'EVENTS'], ['vouchers', 'VOUCHERS'], ['message', 'MEANING']]);
+        printTable(r.counts, [
+          ['reason', 'REASON'],
+          ['events', 'EVENTS'],
+          ['vouchers', 'VOUCHERS'],
+          ['message', 'MEANING'],
+        ]);
         process.stdout.write('\n');
-        printTable(r.recent, [['atMs', 'AT_MS'], ['stage', 'STAGE'], ['reason', 'REASON'], ['deviceKey', 'DEVICE'], ['seq', 'SEQ'], ['detail', 'DETAIL']]);
+        printTable(r.recent, [
+          ['atMs', 'AT_MS'],
+          ['stage', 'STAGE'],
+          ['reason', 'REASON'],
+          ['deviceKey', 'DEVICE'],
+          ['seq', 'SEQ'],
+          ['detail', 'DETAIL'],
+        ]);
       },
     ),
   );
@@ -272,6 +361,11 @@ program
   .description('fleet totals: devices, accepted and settled amounts, rejections')
   .addOption(dataOption())
   .addOption(jsonOption())
-  .action(manage((a) => a.stats(), (v) => printBlock(v as Record<string, unknown>)));
+  .action(
+    manage(
+      (a) => a.stats(),
+      (v) => printBlock(v as Record<string, unknown>),
+    ),
+  );
 
 program.parseAsync(process.argv).catch(fail);

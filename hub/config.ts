@@ -145,7 +145,10 @@ export function resolveConfig(input: HubConfigInput = {}): HubConfig {
     settleEveryMs: nonNegativeInt('settleEveryMs', input.settleEveryMs ?? DEFAULTS.settleEveryMs),
     credentialWindowMs: positiveInt('credentialWindowMs', input.credentialWindowMs ?? DEFAULTS.credentialWindowMs),
     reorderWindowMs: positiveInt('reorderWindowMs', input.reorderWindowMs ?? DEFAULTS.reorderWindowMs),
-    reorderMaxPerChannel: positiveInt('reorderMaxPerChannel', input.reorderMaxPerChannel ?? DEFAULTS.reorderMaxPerChannel),
+    reorderMaxPerChannel: positiveInt(
+      'reorderMaxPerChannel',
+      input.reorderMaxPerChannel ?? DEFAULTS.reorderMaxPerChannel,
+    ),
     reorderMaxTotal: positiveInt('reorderMaxTotal', input.reorderMaxTotal ?? DEFAULTS.reorderMaxTotal),
     commitMaxSegments: positiveInt('commitMaxSegments', input.commitMaxSegments ?? DEFAULTS.commitMaxSegments),
     commitDelayMs: nonNegativeInt('commitDelayMs', input.commitDelayMs ?? DEFAULTS.commitDelayMs),

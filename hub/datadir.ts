@@ -55,7 +55,10 @@ export function isInitialised(dir: string): boolean {
  * Creates the data directory if needed and returns its identity. Idempotent: an existing directory
  * keeps its key, token and network (a different `network` for an existing one is an error).
  */
-export function initDataDir(dir: string, options: { network?: string; synchronous?: 'FULL' | 'NORMAL' } = {}): {
+export function initDataDir(
+  dir: string,
+  options: { network?: string; synchronous?: 'FULL' | 'NORMAL' } = {},
+): {
   identity: HubIdentity;
   created: boolean;
 } {
@@ -64,7 +67,10 @@ export function initDataDir(dir: string, options: { network?: string; synchronou
   const keyPath = join(dir, FILES.key);
   if (!existsSync(keyPath)) {
     const kp = generateKeyPair();
-    writeSecret(keyPath, JSON.stringify({ version: 1, publicKey: toHex(kp.publicKey), secretKey: toHex(kp.secretKey) }) + '\n');
+    writeSecret(
+      keyPath,
+      JSON.stringify({ version: 1, publicKey: toHex(kp.publicKey), secretKey: toHex(kp.secretKey) }) + '\n',
+    );
     created = true;
   }
   for (const file of [FILES.adminToken, FILES.brokerSecret]) {

@@ -20,12 +20,4 @@ export const HUB_REASONS = {
 export type HubReasonCode = keyof typeof HUB_REASONS;
 
 /** Where in the hub a refusal happened; stored with each rejection row. */
-export type RejectionStage =
-  | 'broker'
-  | 'decode'
-  | 'authorize'
-  | 'sequence'
-  | 'verify'
-  | 'apply'
-  | 'persist'
-  | 'status';
+export type RejectionStage = 'broker' | 'decode' | 'authorize' | 'sequence' | 'verify' | 'apply' | 'persist' | 'status';

@@ -102,7 +102,11 @@ export async function startHub(input: HubConfigInput = {}): Promise<HubHandle> {
         setInterval(() => {
           try {
             const epoch = core.settle({ skipEmpty: true });
-            if (epoch) log('info', `settled epoch ${epoch.epoch}: ${epoch.entryCount} channel(s), ${epoch.totalDeltaAmount} minor units`);
+            if (epoch)
+              log(
+                'info',
+                `settled epoch ${epoch.epoch}: ${epoch.entryCount} channel(s), ${epoch.totalDeltaAmount} minor units`,
+              );
           } catch (err) {
             log('error', `periodic settlement failed (nothing was written): ${(err as Error).message}`);
           }

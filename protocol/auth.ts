@@ -57,7 +57,8 @@ export function verifyMqttCredential(args: {
   backend?: Ed25519Backend;
 }): Result<{ deviceKey: Uint8Array; issuedAtMs: bigint }> {
   const { hubKey, username, password, nowMs, windowMs, backend = defaultBackend } = args;
-  if (typeof username !== 'string' || !DEVICE_HEX.test(username)) return fail('DECODE_FIELD', 'username is not 64 lowercase hex');
+  if (typeof username !== 'string' || !DEVICE_HEX.test(username))
+    return fail('DECODE_FIELD', 'username is not 64 lowercase hex');
   const deviceKey = Uint8Array.from(Buffer.from(username, 'hex'));
   const key = validatePublicKey(deviceKey);
   if (!key.ok) return key;

@@ -5,7 +5,13 @@
 import { bytesEqual, toHex } from './bytes.js';
 import { encodeChannelRecord, type ChannelRecord } from './channel.js';
 import { merkleProofs } from './merkle.js';
-import { compareChannelIds, encodeEntry, encodeEpochRecord, type EpochRecord, type SettlementEntry } from './settlement.js';
+import {
+  compareChannelIds,
+  encodeEntry,
+  encodeEpochRecord,
+  type EpochRecord,
+  type SettlementEntry,
+} from './settlement.js';
 import { encodeVoucher, type Voucher } from './voucher.js';
 
 export const BUNDLE_FORMAT = 'tally-settlement-bundle/1';
@@ -69,10 +75,13 @@ export function buildBundle(args: {
     const index = leaves.findIndex((leaf) => bytesEqual(leaf, e.bytes));
     if (index < 0) throw new TypeError('bundle entry is not among the epoch entries');
     const proof = proofs[index]!;
-    const prevVoucher = e.prevVoucher instanceof Uint8Array || e.prevVoucher === undefined ? e.prevVoucher : encodeVoucher(e.prevVoucher);
+    const prevVoucher =
+      e.prevVoucher instanceof Uint8Array || e.prevVoucher === undefined ? e.prevVoucher : encodeVoucher(e.prevVoucher);
     const json: BundleEntryJson = {
       entry: toHex(e.bytes),
-      channelRecord: toHex(e.channelRecord instanceof Uint8Array ? e.channelRecord : encodeChannelRecord(e.channelRecord)),
+      channelRecord: toHex(
+        e.channelRecord instanceof Uint8Array ? e.channelRecord : encodeChannelRecord(e.channelRecord),
+      ),
       headVoucher: toHex(e.headVoucher instanceof Uint8Array ? e.headVoucher : encodeVoucher(e.headVoucher)),
       headSignature: toHex(e.headSignature),
       ...(prevVoucher === undefined ? {} : { prevVoucher: toHex(prevVoucher) }),

@@ -70,7 +70,8 @@ export function channelRecordSize(r: ChannelRecord): number {
 /** Canonical bytes of a record [P-3.1]. Throws a TypeError on an invalid record (programmer error). */
 export function encodeChannelRecord(r: ChannelRecord): Uint8Array {
   const valid = validateChannelRecord(r);
-  if (!valid.ok) throw new TypeError(`invalid channel record: ${valid.code}${valid.detail ? ` (${valid.detail})` : ''}`);
+  if (!valid.ok)
+    throw new TypeError(`invalid channel record: ${valid.code}${valid.detail ? ` (${valid.detail})` : ''}`);
   return new ByteWriter(channelRecordSize(r))
     .u8(CHANNEL_RECORD_VERSION, 'version')
     .string(r.network, 'network')

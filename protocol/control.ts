@@ -44,7 +44,10 @@ function bodySize(c: Control): number {
 }
 
 function writeHead(w: ByteWriter, head: Head): void {
-  w.u64(head.seq, 'headSeq').fixed(head.hash, 32, 'headHash').u64(head.cumUnits, 'headUnits').u64(head.cumAmount, 'headAmount');
+  w.u64(head.seq, 'headSeq')
+    .fixed(head.hash, 32, 'headHash')
+    .u64(head.cumUnits, 'headUnits')
+    .u64(head.cumAmount, 'headAmount');
 }
 
 function reasonNumber(code: ReasonCode): number {
@@ -54,7 +57,11 @@ function reasonNumber(code: ReasonCode): number {
 }
 
 /** Encodes and signs a control message with the hub key [P-7]. Throws a TypeError on bad fields. */
-export function encodeControl(c: Control, hubSecretKey: Uint8Array, backend: Ed25519Backend = defaultBackend): Uint8Array {
+export function encodeControl(
+  c: Control,
+  hubSecretKey: Uint8Array,
+  backend: Ed25519Backend = defaultBackend,
+): Uint8Array {
   const size = 2 + bodySize(c) + SIGNATURE_SIZE;
   const w = new ByteWriter(size).u8(MESSAGE_TYPES[c.kind], 'type').u8(PROTOCOL_VERSION, 'version');
   switch (c.kind) {
@@ -92,7 +99,12 @@ function signedMessage(bytes: Uint8Array, signedLength: number): Uint8Array {
 }
 
 function readHead(r: ByteReader): Head {
-  return { seq: r.u64('headSeq'), hash: r.fixed(32, 'headHash'), cumUnits: r.u64('headUnits'), cumAmount: r.u64('headAmount') };
+  return {
+    seq: r.u64('headSeq'),
+    hash: r.fixed(32, 'headHash'),
+    cumUnits: r.u64('headUnits'),
+    cumAmount: r.u64('headAmount'),
+  };
 }
 
 function readState(r: ByteReader): ChannelState {
@@ -145,7 +157,11 @@ function readControl(r: ByteReader, type: number): { body: Body; signature: Uint
  * Decodes a control message and verifies the hub's signature [P-7]: DECODE_* (a GRANT's record
  * may also give KEY_*), then SIG_INVALID. The signature is checked last, over the exact bytes.
  */
-export function decodeControl(bytes: Uint8Array, hubKey: Uint8Array, backend: Ed25519Backend = defaultBackend): Result<Control> {
+export function decodeControl(
+  bytes: Uint8Array,
+  hubKey: Uint8Array,
+  backend: Ed25519Backend = defaultBackend,
+): Result<Control> {
   const framed = decodeFramed(bytes, FRAMES.control, readControl);
   if (!framed.ok) return framed;
   const { body, signature } = framed.value;

@@ -101,7 +101,8 @@ export class ByteReader {
 
   /** Rejects trailing bytes, then reports the first deferred field failure, if any. */
   end(): void {
-    if (this.remaining !== 0) throw new DecodeFailure('DECODE_TRAILING', `${this.remaining} bytes after the last field`);
+    if (this.remaining !== 0)
+      throw new DecodeFailure('DECODE_TRAILING', `${this.remaining} bytes after the last field`);
     if (this.fieldError !== undefined) throw this.fieldError;
   }
 }
@@ -134,11 +135,7 @@ export interface Frame {
  * anything else (a huge payload costs nothing), then emptiness, type, version; `read` gets the type
  * byte and a reader positioned after the version, and trailing bytes are rejected after it returns.
  */
-export function decodeFramed<T>(
-  bytes: Uint8Array,
-  frame: Frame,
-  read: (r: ByteReader, type: number) => T,
-): Result<T> {
+export function decodeFramed<T>(bytes: Uint8Array, frame: Frame, read: (r: ByteReader, type: number) => T): Result<T> {
   if (bytes instanceof Uint8Array && bytes.length > frame.cap) {
     return fail('DECODE_TOO_LARGE', `${frame.name}: ${bytes.length} bytes, cap ${frame.cap}`);
   }

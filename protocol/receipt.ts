@@ -48,7 +48,11 @@ function signedMessage(body: Uint8Array): Uint8Array {
 }
 
 /** Signs a receipt with the hub key [P-5.1]. Throws a TypeError on out-of-range fields. */
-export function makeReceipt(fields: ReceiptFields, hubSecretKey: Uint8Array, backend: Ed25519Backend = defaultBackend): Receipt {
+export function makeReceipt(
+  fields: ReceiptFields,
+  hubSecretKey: Uint8Array,
+  backend: Ed25519Backend = defaultBackend,
+): Receipt {
   const body = writeBody(fields).bytes;
   const signature = backend.sign(signedMessage(body), hubSecretKey);
   return {

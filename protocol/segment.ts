@@ -3,7 +3,15 @@
 // the channel id, seq and prevHash once, then three u64 per voucher.
 
 import { concatBytes, isU64, U64_MAX } from './bytes.js';
-import { FRAMES, MAX_SEGMENT_VOUCHERS, MESSAGE_TYPES, PROTOCOL_VERSION, SEGMENT_HEADER_SIZE, SEGMENT_VOUCHER_SIZE, SIGNATURE_SIZE } from './codec.js';
+import {
+  FRAMES,
+  MAX_SEGMENT_VOUCHERS,
+  MESSAGE_TYPES,
+  PROTOCOL_VERSION,
+  SEGMENT_HEADER_SIZE,
+  SEGMENT_VOUCHER_SIZE,
+  SIGNATURE_SIZE,
+} from './codec.js';
 import { defaultBackend, type Ed25519Backend } from './crypto/index.js';
 import type { Result } from './errors.js';
 import { tag } from './hash.js';
@@ -38,7 +46,11 @@ export function segmentHeadSeq(s: Segment): bigint {
 const SEGMENT_TAG = tag('segment');
 
 /** sig = Ed25519(deviceKey, tag("segment") || voucherHash(head)) [P-4.4]. */
-export function signSegmentHead(headHash: Uint8Array, secretKey: Uint8Array, backend: Ed25519Backend = defaultBackend): Uint8Array {
+export function signSegmentHead(
+  headHash: Uint8Array,
+  secretKey: Uint8Array,
+  backend: Ed25519Backend = defaultBackend,
+): Uint8Array {
   return backend.sign(concatBytes(SEGMENT_TAG, headHash), secretKey);
 }
 
@@ -124,7 +136,8 @@ export function encodeSegment(s: Segment): Uint8Array {
     .u64(s.firstSeq, 'firstSeq')
     .fixed(s.prevHash, 32, 'prevHash')
     .u16(s.vouchers.length, 'count');
-  for (const v of s.vouchers) w.u64(v.cumUnits, 'cumUnits').u64(v.cumAmount, 'cumAmount').u64(v.deviceTimeMs, 'deviceTimeMs');
+  for (const v of s.vouchers)
+    w.u64(v.cumUnits, 'cumUnits').u64(v.cumAmount, 'cumAmount').u64(v.deviceTimeMs, 'deviceTimeMs');
   return w.fixed(s.signature, SIGNATURE_SIZE, 'signature').finish();
 }
 
@@ -136,7 +149,10 @@ export function decodeSegment(bytes: Uint8Array): Result<Segment> {
     const prevHash = r.fixed(32, 'prevHash');
     const count = r.count16(1, MAX_SEGMENT_VOUCHERS, 'voucher count');
     if (r.remaining < count * SEGMENT_VOUCHER_SIZE + SIGNATURE_SIZE) {
-      r.stop('DECODE_TRUNCATED', `${count} vouchers and a signature need ${count * SEGMENT_VOUCHER_SIZE + SIGNATURE_SIZE} bytes`);
+      r.stop(
+        'DECODE_TRUNCATED',
+        `${count} vouchers and a signature need ${count * SEGMENT_VOUCHER_SIZE + SIGNATURE_SIZE} bytes`,
+      );
     }
     const vouchers: VoucherFields[] = new Array(count);
     for (let j = 0; j < count; j++) {

@@ -167,7 +167,11 @@ export function decodeEpochRecord(bytes: Uint8Array): Result<EpochRecord> {
 const EPOCH_TAG = tag('epoch');
 
 /** signature = Ed25519(hubKey, tag("epoch") || record) [P-8.4]. */
-export function signEpoch(record: EpochRecord | Uint8Array, hubSecretKey: Uint8Array, backend: Ed25519Backend = defaultBackend): Uint8Array {
+export function signEpoch(
+  record: EpochRecord | Uint8Array,
+  hubSecretKey: Uint8Array,
+  backend: Ed25519Backend = defaultBackend,
+): Uint8Array {
   const bytes = record instanceof Uint8Array ? record : encodeEpochRecord(record);
   return backend.sign(concatBytes(EPOCH_TAG, bytes), hubSecretKey);
 }
@@ -187,4 +191,3 @@ export function verifyEpoch(
   }
   return backend.verify(signature, concatBytes(EPOCH_TAG, bytes), hubKey);
 }
-

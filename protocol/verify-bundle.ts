@@ -9,7 +9,14 @@ import { channelIdOf, decodeChannelRecord, type ChannelRecord } from './channel.
 import { defaultBackend, type Ed25519Backend } from './crypto/index.js';
 import type { ReasonCode } from './errors.js';
 import { MAX_LEAVES, verifyMerkleProof, type MerkleProof } from './merkle.js';
-import { compareChannelIds, decodeEntry, decodeEpochRecord, verifyEpoch, type EpochRecord, type SettlementEntry } from './settlement.js';
+import {
+  compareChannelIds,
+  decodeEntry,
+  decodeEpochRecord,
+  verifyEpoch,
+  type EpochRecord,
+  type SettlementEntry,
+} from './settlement.js';
 import { verifySegmentSignature } from './segment.js';
 import { decodeVoucher, voucherHash } from './voucher.js';
 
@@ -57,7 +64,8 @@ const isObject = (v: unknown): v is JsonObject => typeof v === 'object' && v !==
 
 /** Rejects keys this format does not define: an unverified field must not ride along. */
 function onlyKeys(obj: JsonObject, allowed: readonly string[], where: string, report: Report): void {
-  for (const key of Object.keys(obj)) if (!allowed.includes(key)) report('DECODE_FIELD', `${where}: unknown field ${key}`);
+  for (const key of Object.keys(obj))
+    if (!allowed.includes(key)) report('DECODE_FIELD', `${where}: unknown field ${key}`);
 }
 
 /** Lowercase hex of an exact (or any, when length is undefined) byte length; reports otherwise. */
@@ -79,7 +87,8 @@ function proofField(obj: JsonObject, where: string, report: Report): MerkleProof
   onlyKeys(proof, ['index', 'leafCount', 'siblings'], `${where}.proof`, report);
   const { index, leafCount, siblings } = proof;
   const isCount = (n: unknown): n is number => Number.isInteger(n) && (n as number) >= 0 && (n as number) <= MAX_LEAVES;
-  if (!isCount(index) || !isCount(leafCount)) return void report('DECODE_FIELD', `${where}.proof index and leafCount are u32`);
+  if (!isCount(index) || !isCount(leafCount))
+    return void report('DECODE_FIELD', `${where}.proof index and leafCount are u32`);
   if (!Array.isArray(siblings) || siblings.length > 32) return void report('DECODE_FIELD', `${where}.proof.siblings`);
   const parsed = siblings.map((s: unknown, i) => parseHex(s, `${where}.proof.siblings[${i}]`, report, 32));
   if (parsed.some((s) => s === undefined)) return undefined;
@@ -98,7 +107,8 @@ function verifyEntry(
 ): BundleChannelSummary | undefined {
   const before = reasons.length;
   let channelHex: string | undefined;
-  const report: Report = (code, detail) => reasons.push(channelHex === undefined ? { code, detail } : { code, detail, channelId: channelHex });
+  const report: Report = (code, detail) =>
+    reasons.push(channelHex === undefined ? { code, detail } : { code, detail, channelId: channelHex });
   if (!isObject(raw)) return void report('DECODE_FIELD', `${where} is not an object`);
   onlyKeys(raw, ENTRY_KEYS, where, report);
   const entryBytes = hexField(raw, 'entry', where, report);
@@ -116,8 +126,10 @@ function verifyEntry(
 
   if (epoch !== undefined) {
     if (e.epoch !== epoch.epoch) report('PROOF_INVALID', `entry is for epoch ${e.epoch}, record for ${epoch.epoch}`);
-    if (proof.leafCount !== epoch.entryCount) report('PROOF_INVALID', `proof leafCount ${proof.leafCount}, epoch has ${epoch.entryCount}`);
-    else if (!verifyMerkleProof(entryBytes, proof, epoch.root)) report('PROOF_INVALID', 'inclusion proof does not reach the root');
+    if (proof.leafCount !== epoch.entryCount)
+      report('PROOF_INVALID', `proof leafCount ${proof.leafCount}, epoch has ${epoch.entryCount}`);
+    else if (!verifyMerkleProof(entryBytes, proof, epoch.root))
+      report('PROOF_INVALID', 'inclusion proof does not reach the root');
   }
 
   const record = checkChannel(recordBytes, e, epoch, report);
@@ -141,11 +153,20 @@ function verifyEntry(
 }
 
 /** Opening record -> channel id [P-3.2], and the channel belongs to the epoch's hub and network. */
-function checkChannel(bytes: Uint8Array, e: SettlementEntry, epoch: EpochRecord | undefined, report: Report): ChannelRecord | undefined {
+function checkChannel(
+  bytes: Uint8Array,
+  e: SettlementEntry,
+  epoch: EpochRecord | undefined,
+  report: Report,
+): ChannelRecord | undefined {
   const record = decodeChannelRecord(bytes);
   if (!record.ok) return void report(record.code, `channelRecord: ${record.detail ?? 'does not decode'}`);
-  if (!bytesEqual(channelIdOf(bytes), e.channelId)) report('WRONG_CHANNEL', 'channel record does not hash to the entry channel id');
-  if (epoch !== undefined && (!bytesEqual(record.value.hubKey, epoch.hubKey) || record.value.network !== epoch.network)) {
+  if (!bytesEqual(channelIdOf(bytes), e.channelId))
+    report('WRONG_CHANNEL', 'channel record does not hash to the entry channel id');
+  if (
+    epoch !== undefined &&
+    (!bytesEqual(record.value.hubKey, epoch.hubKey) || record.value.network !== epoch.network)
+  ) {
     report('WRONG_CHANNEL', 'channel belongs to another hub or network');
   }
   return record.value;
@@ -163,7 +184,8 @@ function checkHead(
   const head = decodeVoucher(bytes);
   if (!head.ok) return report(head.code, `headVoucher: ${head.detail ?? 'does not decode'}`);
   const v = head.value;
-  if (!bytesEqual(voucherHash(bytes), e.headHash)) report('BAD_LINK', 'head voucher does not hash to the entry head hash');
+  if (!bytesEqual(voucherHash(bytes), e.headHash))
+    report('BAD_LINK', 'head voucher does not hash to the entry head hash');
   if (!bytesEqual(v.channelId, e.channelId)) report('WRONG_CHANNEL', 'head voucher names another channel');
   if (v.seq !== e.toSeq || v.cumUnits !== e.cumUnits || v.cumAmount !== e.cumAmount) {
     report('PROOF_INVALID', 'head voucher seq or totals differ from the entry');
@@ -179,14 +201,16 @@ function checkSpan(prevBytes: Uint8Array | undefined, e: SettlementEntry, report
   if (e.fromSeq === 1n) {
     if (prevBytes !== undefined) report('DECODE_FIELD', 'prevVoucher given for a span starting at seq 1');
     if (!bytesEqual(e.prevHeadHash, e.channelId)) report('BAD_LINK', 'prevHeadHash of seq 1 must be the channel id');
-    if (e.deltaUnits !== e.cumUnits || e.deltaAmount !== e.cumAmount) report('PROOF_INVALID', 'delta is not cum - 0 for a first span');
+    if (e.deltaUnits !== e.cumUnits || e.deltaAmount !== e.cumAmount)
+      report('PROOF_INVALID', 'delta is not cum - 0 for a first span');
     return;
   }
   if (prevBytes === undefined) return report('DECODE_FIELD', 'prevVoucher missing for a span after seq 1');
   const prev = decodeVoucher(prevBytes);
   if (!prev.ok) return report(prev.code, `prevVoucher: ${prev.detail ?? 'does not decode'}`);
   const p = prev.value;
-  if (!bytesEqual(voucherHash(prevBytes), e.prevHeadHash)) report('BAD_LINK', 'prev voucher does not hash to prevHeadHash');
+  if (!bytesEqual(voucherHash(prevBytes), e.prevHeadHash))
+    report('BAD_LINK', 'prev voucher does not hash to prevHeadHash');
   if (!bytesEqual(p.channelId, e.channelId)) report('WRONG_CHANNEL', 'prev voucher names another channel');
   if (p.seq !== e.fromSeq - 1n) report('PROOF_INVALID', 'prev voucher is not at fromSeq - 1');
   if (p.cumUnits > e.cumUnits || p.cumAmount > e.cumAmount) report('AMOUNT_DECREASED', 'cumulative totals went down');
@@ -211,7 +235,10 @@ function checkPrices(e: SettlementEntry, price: bigint, report: Report): void {
  * Verifies a settlement bundle (the parsed JSON or its text) with nothing but itself [P-8.5].
  * `hubKey`, when given, must be the key that signed the epoch. Returns every reason it finds.
  */
-export function verifyBundle(json: unknown, options: { hubKey?: Uint8Array; backend?: Ed25519Backend } = {}): BundleVerdict {
+export function verifyBundle(
+  json: unknown,
+  options: { hubKey?: Uint8Array; backend?: Ed25519Backend } = {},
+): BundleVerdict {
   const backend = options.backend ?? defaultBackend;
   const reasons: BundleReason[] = [];
   const report: Report = (code, detail) => reasons.push({ code, detail });
@@ -259,7 +286,8 @@ export function verifyBundle(json: unknown, options: { hubKey?: Uint8Array; back
   const complete = channels.length === epoch.entryCount;
   if (complete) {
     const total = channels.reduce((sum, c) => sum + c.deltaAmount, 0n);
-    if (total !== epoch.totalDeltaAmount) report('PROOF_INVALID', `entries sum to ${total}, record says ${epoch.totalDeltaAmount}`);
+    if (total !== epoch.totalDeltaAmount)
+      report('PROOF_INVALID', `entries sum to ${total}, record says ${epoch.totalDeltaAmount}`);
   }
   if (reasons.length > 0) return failed();
   return {
@@ -280,14 +308,21 @@ export function verifyBundle(json: unknown, options: { hubKey?: Uint8Array; back
 }
 
 /** Epoch record decodes and the hub signed it (with `hubKey`, when the caller expects one) [P-8.4]. */
-function checkEpoch(raw: JsonObject, hubKey: Uint8Array | undefined, backend: Ed25519Backend, report: Report): EpochRecord | undefined {
+function checkEpoch(
+  raw: JsonObject,
+  hubKey: Uint8Array | undefined,
+  backend: Ed25519Backend,
+  report: Report,
+): EpochRecord | undefined {
   onlyKeys(raw, ['record', 'signature'], 'epoch', report);
   const bytes = hexField(raw, 'record', 'epoch', report);
   const signature = hexField(raw, 'signature', 'epoch', report, 64);
   if (bytes === undefined || signature === undefined) return undefined;
   const record = decodeEpochRecord(bytes);
   if (!record.ok) return void report(record.code, `epoch.record: ${record.detail ?? 'does not decode'}`);
-  if (hubKey !== undefined && !bytesEqual(record.value.hubKey, hubKey)) report('SIG_INVALID', 'epoch signed by another hub key');
-  if (!verifyEpoch(bytes, signature, record.value.hubKey, backend)) return void report('SIG_INVALID', 'hub signature over the epoch record');
+  if (hubKey !== undefined && !bytesEqual(record.value.hubKey, hubKey))
+    report('SIG_INVALID', 'epoch signed by another hub key');
+  if (!verifyEpoch(bytes, signature, record.value.hubKey, backend))
+    return void report('SIG_INVALID', 'hub signature over the epoch record');
   return record.value;
 }

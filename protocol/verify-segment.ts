@@ -34,7 +34,8 @@ const isU64Value = (v: unknown): boolean => typeof v === 'bigint' && isU64(v);
  */
 function shapeProblem(s: Segment): Result<never> | undefined {
   if (typeof s !== 'object' || s === null) return fail('DECODE_FIELD', 'not a segment');
-  if (!isBytes(s.channelId, 32) || !isBytes(s.prevHash, 32)) return fail('DECODE_FIELD', 'channelId and prevHash are 32 bytes');
+  if (!isBytes(s.channelId, 32) || !isBytes(s.prevHash, 32))
+    return fail('DECODE_FIELD', 'channelId and prevHash are 32 bytes');
   if (!isBytes(s.signature, SIGNATURE_SIZE)) return fail('DECODE_FIELD', 'signature is 64 bytes');
   if (!Array.isArray(s.vouchers) || s.vouchers.length < 1 || s.vouchers.length > MAX_SEGMENT_VOUCHERS) {
     return fail('DECODE_COUNT', `a segment holds 1..${MAX_SEGMENT_VOUCHERS} vouchers`);
@@ -53,7 +54,8 @@ function contextProblem(prev: Head, channel: SegmentChannel): Result<never> | un
   if (typeof prev !== 'object' || prev === null || typeof channel !== 'object' || channel === null) {
     return fail('DECODE_FIELD', 'head and channel are required');
   }
-  if (!isBytes(channel.channelId, 32) || !isBytes(prev.hash, 32)) return fail('DECODE_FIELD', 'channel id and head hash are 32 bytes');
+  if (!isBytes(channel.channelId, 32) || !isBytes(prev.hash, 32))
+    return fail('DECODE_FIELD', 'channel id and head hash are 32 bytes');
   if (![prev.seq, prev.cumUnits, prev.cumAmount, channel.pricePerUnit, channel.capacity].every(isU64Value)) {
     return fail('U64_OVERFLOW', 'head or channel value');
   }

@@ -110,11 +110,7 @@ export class ChainHasher {
 
 /** One voucher against its predecessor and the channel's price and capacity [P-4.3]. */
 export type VoucherRuleCode =
-  | 'UNITS_NOT_INCREASING'
-  | 'AMOUNT_DECREASED'
-  | 'U64_OVERFLOW'
-  | 'AMOUNT_PRICE_MISMATCH'
-  | 'OVER_CAPACITY';
+  'UNITS_NOT_INCREASING' | 'AMOUNT_DECREASED' | 'U64_OVERFLOW' | 'AMOUNT_PRICE_MISMATCH' | 'OVER_CAPACITY';
 
 /**
  * The value rules of [P-4.3] in their order (seq and link are implicit in a segment and checked

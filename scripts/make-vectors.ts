@@ -53,7 +53,8 @@ function plain(value: unknown): unknown {
   if (typeof value === 'bigint') return value.toString();
   if (value instanceof Uint8Array) return toHex(value);
   if (Array.isArray(value)) return value.map(plain);
-  if (typeof value === 'object' && value !== null) return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, plain(v)]));
+  if (typeof value === 'object' && value !== null)
+    return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, plain(v)]));
   return value;
 }
 
@@ -94,13 +95,30 @@ export function computeVectors(): Record<string, unknown> {
   const channelId = channelIdOf(recordBytes);
 
   const sign = (prev: Head, count: number) =>
-    buildSegment({ channelId, prev, vouchers: fields(prev, count, record.pricePerUnit), secretKey: device.secretKey, backend });
+    buildSegment({
+      channelId,
+      prev,
+      vouchers: fields(prev, count, record.pricePerUnit),
+      secretKey: device.secretKey,
+      backend,
+    });
   const seg3 = sign(genesisHead(channelId), 3);
   const seg64 = sign(seg3.head, 64);
   const first3 = fullVouchers(channelId, seg3);
   const last64 = fullVouchers(channelId, seg64);
 
-  const receipt = makeReceipt({ channelId, seq: seg64.head.seq, headHash: seg64.head.hash, cumUnits: seg64.head.cumUnits, cumAmount: seg64.head.cumAmount, hubTimeMs: T0 + 70_000n }, hub.secretKey, backend);
+  const receipt = makeReceipt(
+    {
+      channelId,
+      seq: seg64.head.seq,
+      headHash: seg64.head.hash,
+      cumUnits: seg64.head.cumUnits,
+      cumAmount: seg64.head.cumAmount,
+      hubTimeMs: T0 + 70_000n,
+    },
+    hub.secretKey,
+    backend,
+  );
 
   const controls: Record<string, Control> = {
     grant: { kind: 'grant', record, capacity: 1_000_000n, state: 'open', head: seg3.head },
@@ -108,8 +126,20 @@ export function computeVectors(): Record<string, unknown> {
     capacity: { kind: 'capacity', channelId, capacity: 2_000_000n, cumAmount: seg64.head.cumAmount, state: 'open' },
     reject: { kind: 'reject', channelId, seq: seg64.head.seq, reason: 'OVER_CAPACITY' },
   };
-  const status = { state: 'online' as const, channelId, ackedSeq: seg64.head.seq, outboxDepth: 12, deviceTimeMs: T0 + 71_000n };
-  const credential = makeMqttCredential({ hubKey: hub.publicKey, deviceSecretKey: device.secretKey, devicePublicKey: device.publicKey, issuedAtMs: T0, backend });
+  const status = {
+    state: 'online' as const,
+    channelId,
+    ackedSeq: seg64.head.seq,
+    outboxDepth: 12,
+    deviceTimeMs: T0 + 71_000n,
+  };
+  const credential = makeMqttCredential({
+    hubKey: hub.publicKey,
+    deviceSecretKey: device.secretKey,
+    devicePublicKey: device.publicKey,
+    issuedAtMs: T0,
+    backend,
+  });
 
   // Epoch 1 settles this channel's first segment; epoch 2 settles the 64 after it, with two more
   // channels (nonces 2 and 3) so the tree has an odd level.
@@ -117,7 +147,13 @@ export function computeVectors(): Record<string, unknown> {
   const others = [2n, 3n].map((nonce) => {
     const r = { ...record, nonce };
     const id = channelIdOf(r);
-    const built = buildSegment({ channelId: id, prev: genesisHead(id), vouchers: fields(genesisHead(id), 2, r.pricePerUnit), secretKey: device.secretKey, backend });
+    const built = buildSegment({
+      channelId: id,
+      prev: genesisHead(id),
+      vouchers: fields(genesisHead(id), 2, r.pricePerUnit),
+      secretKey: device.secretKey,
+      backend,
+    });
     return { record: r, id, built, entry: makeEntry(2n, id, genesisHead(id), built.head) };
   });
   const entry2 = makeEntry(2n, channelId, seg3.head, seg64.head);
@@ -140,8 +176,19 @@ export function computeVectors(): Record<string, unknown> {
     epochRecord,
     epochSignature,
     entries: [
-      { entry: entry2, channelRecord: recordBytes, headVoucher: last64[63]!, headSignature: seg64.segment.signature, prevVoucher: first3[2]! },
-      ...others.map((o) => ({ entry: o.entry, channelRecord: o.record, headVoucher: fullVouchers(o.id, o.built)[1]!, headSignature: o.built.segment.signature })),
+      {
+        entry: entry2,
+        channelRecord: recordBytes,
+        headVoucher: last64[63]!,
+        headSignature: seg64.segment.signature,
+        prevVoucher: first3[2]!,
+      },
+      ...others.map((o) => ({
+        entry: o.entry,
+        channelRecord: o.record,
+        headVoucher: fullVouchers(o.id, o.built)[1]!,
+        headSignature: o.built.segment.signature,
+      })),
     ],
   });
 
@@ -154,7 +201,12 @@ export function computeVectors(): Record<string, unknown> {
     },
     channel: { record, recordBytes, channelId },
     vouchers: first3.map((v) => ({ voucher: v, bytes: encodeVoucher(v), hash: voucherHash(v) })),
-    segment3: { firstSeq: seg3.segment.firstSeq, head: seg3.head, signature: seg3.segment.signature, wire: encodeSegment(seg3.segment) },
+    segment3: {
+      firstSeq: seg3.segment.firstSeq,
+      head: seg3.head,
+      signature: seg3.segment.signature,
+      wire: encodeSegment(seg3.segment),
+    },
     segment64: {
       firstSeq: seg64.segment.firstSeq,
       head: seg64.head,
@@ -163,7 +215,9 @@ export function computeVectors(): Record<string, unknown> {
       wire: encodeSegment(seg64.segment),
     },
     receipt: { receipt, wire: encodeReceipt(receipt) },
-    control: Object.fromEntries(Object.entries(controls).map(([name, c]) => [name, encodeControl(c, hub.secretKey, backend)])),
+    control: Object.fromEntries(
+      Object.entries(controls).map(([name, c]) => [name, encodeControl(c, hub.secretKey, backend)]),
+    ),
     status: { status, wire: encodeStatus(status) },
     mqttCredential: { hubKey: hub.publicKey, issuedAtMs: T0, ...credential },
     settlement: {

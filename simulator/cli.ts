@@ -15,7 +15,8 @@ const EXIT_RUN_FAILED = 3;
 function integer(min: number, max: number) {
   return (raw: string): number => {
     const n = Number(raw);
-    if (!/^\d+$/.test(raw.trim()) || n < min || n > max) throw new InvalidArgumentError(`expected a whole number from ${min} to ${max}`);
+    if (!/^\d+$/.test(raw.trim()) || n < min || n > max)
+      throw new InvalidArgumentError(`expected a whole number from ${min} to ${max}`);
     return n;
   };
 }
@@ -37,24 +38,50 @@ const program = new Command()
 program
   .command('run')
   .description('run a fleet of virtual meters against an embedded (default) or a running hub')
-  .option('--devices <n>', 'number of virtual meters, each with its own key, outbox and MQTT connection', integer(1, 100_000), 100)
+  .option(
+    '--devices <n>',
+    'number of virtual meters, each with its own key, outbox and MQTT connection',
+    integer(1, 100_000),
+    100,
+  )
   .option('--rate <units/s>', 'units per second per device', positive, 1)
   .option('--duration <seconds>', 'how long the fleet produces units', integer(1, 86_400), 10)
-  .option('--seed <n>', 'seed for every random choice (keys, arrivals, faults): same seed, same run', integer(0, 2 ** 32 - 1), 1)
+  .option(
+    '--seed <n>',
+    'seed for every random choice (keys, arrivals, faults): same seed, same run',
+    integer(0, 2 ** 32 - 1),
+    1,
+  )
   .option('--poisson', 'Poisson arrivals instead of a constant rate')
   .option('--batch <n>', 'vouchers per signed segment', integer(1, 1024), 64)
   .option('--batch-ms <ms>', 'sign a partial segment after this long', integer(10, 600_000), 1000)
   .option('--window <n>', 'segments in flight per device before waiting for receipts', integer(1, 1024), 8)
-  .option('--workers <n>', `fleet processes (0 = beside the hub in this process; default 1 from ${WORKER_THRESHOLD} devices)`, integer(0, 16))
-  .option('--drain-timeout <seconds>', 'longest wait for the last receipts after production stops', integer(1, 3600), 120)
+  .option(
+    '--workers <n>',
+    `fleet processes (0 = beside the hub in this process; default 1 from ${WORKER_THRESHOLD} devices)`,
+    integer(0, 16),
+  )
+  .option(
+    '--drain-timeout <seconds>',
+    'longest wait for the last receipts after production stops',
+    integer(1, 3600),
+    120,
+  )
   .option('--broker <url>', 'MQTT broker of a running hub (default: start an embedded hub and broker)')
   .option('--hub-api <url>', 'HTTP API of that hub, e.g. http://127.0.0.1:8080')
   .option('--admin-token <token>', "that hub's admin token (to enrol the fleet and settle)")
-  .option('--fault <kind=value>', 'inject a fault; repeatable. disconnect=P, kill-agent=P (per device per second), duplicate=P, reorder=P, tamper=P, replay=P (per segment), broker-restart=SECONDS (embedded hub only), clock-skew=SECONDS (largest offset)', collect, [])
+  .option(
+    '--fault <kind=value>',
+    'inject a fault; repeatable. disconnect=P, kill-agent=P (per device per second), duplicate=P, reorder=P, tamper=P, replay=P (per segment), broker-restart=SECONDS (embedded hub only), clock-skew=SECONDS (largest offset)',
+    collect,
+    [],
+  )
   .option('--json <file>', 'write the report as JSON (money as decimal strings)')
   .option('--html <file>', 'write a self-contained HTML report with charts')
   .option('--quiet', 'print only the final report')
-  .addHelpText('after', `
+  .addHelpText(
+    'after',
+    `
 Examples:
   tally-sim run --devices 500 --duration 20
   tally-sim run --devices 50 --fault tamper=0.05 --fault kill-agent=0.01 --json report.json
@@ -62,15 +89,19 @@ Examples:
 
 Exit status: 0 when every channel conserves (signed = accepted = settled, nothing lost or
 doubled, bundles verified offline); 1 when not, naming the channels; 2 for bad usage;
-3 when the run itself could not complete (for example, the hub could not be reached).`)
+3 when the run itself could not complete (for example, the hub could not be reached).`,
+  )
   .action(async (opts) => {
     let faults;
     try {
       faults = parseFaults(opts.fault);
       const remoteParts = [opts.broker, opts.hubApi, opts.adminToken].filter((x) => x !== undefined).length;
-      if (remoteParts !== 0 && remoteParts !== 3) throw new UsageError('a running hub needs all three of --broker, --hub-api and --admin-token');
+      if (remoteParts !== 0 && remoteParts !== 3)
+        throw new UsageError('a running hub needs all three of --broker, --hub-api and --admin-token');
       if (remoteParts === 3 && faults['broker-restart'] !== undefined) {
-        throw new UsageError('--fault broker-restart restarts the embedded broker; it cannot restart the broker of a running hub');
+        throw new UsageError(
+          '--fault broker-restart restarts the embedded broker; it cannot restart the broker of a running hub',
+        );
       }
     } catch (err) {
       if (!(err instanceof UsageError)) throw err;
@@ -80,14 +111,24 @@ doubled, bundles verified offline); 1 when not, naming the channels; 2 for bad u
     const log = (m: string) => {
       if (!opts.quiet) console.error(`tally-sim: ${m}`);
     };
-    log(`${opts.devices} devices x ${opts.rate} units/s for ${opts.duration} s, faults: ${describeFaults(faults)}, seed ${opts.seed}`);
+    log(
+      `${opts.devices} devices x ${opts.rate} units/s for ${opts.duration} s, faults: ${describeFaults(faults)}, seed ${opts.seed}`,
+    );
     const report = await runSimulation({
-      devices: opts.devices, ratePerDevice: opts.rate, durationS: opts.duration, seed: opts.seed,
-      arrivals: opts.poisson ? 'poisson' : 'constant', faults,
+      devices: opts.devices,
+      ratePerDevice: opts.rate,
+      durationS: opts.duration,
+      seed: opts.seed,
+      arrivals: opts.poisson ? 'poisson' : 'constant',
+      faults,
       remote: opts.broker ? { brokerUrl: opts.broker, hubApi: opts.hubApi, adminToken: opts.adminToken } : undefined,
-      batch: opts.batch, batchMs: opts.batchMs, window: opts.window, drainTimeoutS: opts.drainTimeout,
+      batch: opts.batch,
+      batchMs: opts.batchMs,
+      window: opts.window,
+      drainTimeoutS: opts.drainTimeout,
       workers: opts.workers ?? (opts.devices >= WORKER_THRESHOLD ? 1 : 0),
-      progress: process.stderr, log,
+      progress: process.stderr,
+      log,
     });
     console.log(formatReport(report));
     if (opts.json) writeFileSync(opts.json, reportToJson(report));

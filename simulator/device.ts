@@ -88,7 +88,12 @@ export class VirtualDevice {
       clock: this.#clock,
       random: () => this.rng.next(),
       backend: this.shared.backend,
-      ...(faults ? { interceptSegment: (payload: Uint8Array, publish: (p: Uint8Array) => Promise<void>) => faults.onSegment(payload, publish) } : {}),
+      ...(faults
+        ? {
+            interceptSegment: (payload: Uint8Array, publish: (p: Uint8Array) => Promise<void>) =>
+              faults.onSegment(payload, publish),
+          }
+        : {}),
     });
     agent.on('channel', (id) => {
       this.channelId = id;

@@ -49,7 +49,14 @@ export class Fleet {
       if (skew !== 0) this.faultCounts['clock-skew'] = (this.faultCounts['clock-skew'] ?? 0) + 1;
       const faults = withSegmentFaults ? new SegmentFaults(options.faults, rng.fork(2), this.faultCounts) : undefined;
       this.devices.push(
-        new VirtualDevice(deviceKeyPair(options.seed, i, backend), meter, { db: this.db, events: options.events, settings: options.settings, backend }, rng.fork(3), skew, faults),
+        new VirtualDevice(
+          deviceKeyPair(options.seed, i, backend),
+          meter,
+          { db: this.db, events: options.events, settings: options.settings, backend },
+          rng.fork(3),
+          skew,
+          faults,
+        ),
       );
     }
   }
@@ -79,9 +86,14 @@ export class Fleet {
   undrained(): { total: number; noChannel: number; unacknowledged: number; unsigned: number } {
     const out = { total: 0, noChannel: 0, unacknowledged: 0, unsigned: 0 };
     for (const d of this.devices) {
-      const cause = d.agent === undefined || d.channelId === undefined ? 'noChannel'
-        : d.backlog > 0n ? 'unacknowledged'
-        : d.agent.snapshot().pendingUnits > 0n ? 'unsigned' : undefined;
+      const cause =
+        d.agent === undefined || d.channelId === undefined
+          ? 'noChannel'
+          : d.backlog > 0n
+            ? 'unacknowledged'
+            : d.agent.snapshot().pendingUnits > 0n
+              ? 'unsigned'
+              : undefined;
       if (cause === undefined) continue;
       out.total++;
       out[cause]++;

@@ -23,14 +23,23 @@ export function renderHtml(r: SimReport): string {
   ]);
   const rows: Array<[string, string]> = [
     ['Fleet', `${r.devices} devices x ${r.ratePerDevice} units/s for ${r.durationS} s (${r.hub} hub, seed ${r.seed})`],
-    ['Units metered / signed / accepted / settled', `${r.units.metered} / ${r.units.signed} / ${r.units.accepted} / ${r.units.settled}`],
+    [
+      'Units metered / signed / accepted / settled',
+      `${r.units.metered} / ${r.units.signed} / ${r.units.accepted} / ${r.units.settled}`,
+    ],
     ['Amount signed / accepted / settled', `${r.amount.signed} / ${r.amount.accepted} / ${r.amount.settled}`],
     ['Lost / duplicated', `${r.lost} / ${r.duplicated}`],
     ['Rejected', r.rejected.total === 0 ? '0' : `${r.rejected.total} (${formatCounts(r.rejected.byReason)})`],
     ['Faults', formatFaults(r.faults)],
     ['Throughput', `${r.throughput.vouchersPerSec} vouchers/s`],
-    ['Latency', `p50 ${r.latencyMs.p50} ms, p95 ${r.latencyMs.p95} ms, p99 ${r.latencyMs.p99} ms, max ${r.latencyMs.max} ms`],
-    ['Settlement', `epochs ${r.settlement.epochs.join(', ') || 'none'}, bundles ${r.settlement.bundlesVerified ? 'verified' : 'FAILED'}`],
+    [
+      'Latency',
+      `p50 ${r.latencyMs.p50} ms, p95 ${r.latencyMs.p95} ms, p99 ${r.latencyMs.p99} ms, max ${r.latencyMs.max} ms`,
+    ],
+    [
+      'Settlement',
+      `epochs ${r.settlement.epochs.join(', ') || 'none'}, bundles ${r.settlement.bundlesVerified ? 'verified' : 'FAILED'}`,
+    ],
   ];
   const verdict = r.ok ? 'Conservation holds' : 'Conservation FAILED';
   return `<!doctype html>
@@ -62,8 +71,11 @@ function lineChart(title: string, xs: number[], series: Series[]): string {
   const y = (v: number) => H - PAD.bottom - (v / maxY) * (H - PAD.top - PAD.bottom);
   const ticks = [0, 0.25, 0.5, 0.75, 1].map((f) => f * maxY);
   const grid = ticks
-    .map((v) => `<line x1="${PAD.left}" x2="${W - PAD.right}" y1="${y(v)}" y2="${y(v)}" stroke="#eee"/>` +
-      `<text x="${PAD.left - 6}" y="${y(v) + 4}" text-anchor="end" font-size="11" fill="#555">${formatTick(v)}</text>`)
+    .map(
+      (v) =>
+        `<line x1="${PAD.left}" x2="${W - PAD.right}" y1="${y(v)}" y2="${y(v)}" stroke="#eee"/>` +
+        `<text x="${PAD.left - 6}" y="${y(v) + 4}" text-anchor="end" font-size="11" fill="#555">${formatTick(v)}</text>`,
+    )
     .join('');
   const lines = series
     .map((s) => {
@@ -72,9 +84,13 @@ function lineChart(title: string, xs: number[], series: Series[]): string {
     })
     .join('');
   const legend = series
-    .map((s, i) => `<text x="${PAD.left + 10 + i * 90}" y="${PAD.top + 12}" font-size="12" fill="${s.color}">— ${escape(s.name)}</text>`)
+    .map(
+      (s, i) =>
+        `<text x="${PAD.left + 10 + i * 90}" y="${PAD.top + 12}" font-size="12" fill="${s.color}">— ${escape(s.name)}</text>`,
+    )
     .join('');
-  const axis = `<text x="${W - PAD.right}" y="${H - 6}" text-anchor="end" font-size="11" fill="#555">${maxX.toFixed(0)} s</text>` +
+  const axis =
+    `<text x="${W - PAD.right}" y="${H - 6}" text-anchor="end" font-size="11" fill="#555">${maxX.toFixed(0)} s</text>` +
     `<text x="${PAD.left}" y="${H - 6}" font-size="11" fill="#555">0 s</text>`;
   return `<figure><figcaption>${escape(title)}</figcaption><svg viewBox="0 0 ${W} ${H}" width="100%" role="img" aria-label="${escape(title)}">${grid}${lines}${legend}${axis}</svg></figure>`;
 }

@@ -26,7 +26,11 @@ export interface EpochView {
 
 export class HubApiError extends Error {
   override readonly name = 'HubApiError';
-  constructor(message: string, readonly status: number, readonly code: string | undefined) {
+  constructor(
+    message: string,
+    readonly status: number,
+    readonly code: string | undefined,
+  ) {
     super(message);
   }
 }
@@ -35,7 +39,10 @@ export class HubApiError extends Error {
 const ENROL_BATCH = 2_000;
 
 export class HubApi {
-  constructor(readonly baseUrl: string, private readonly adminToken: string | undefined) {}
+  constructor(
+    readonly baseUrl: string,
+    private readonly adminToken: string | undefined,
+  ) {}
 
   hub(): Promise<{ publicKey: string; network: string }> {
     return this.request('GET', '/api/hub');
@@ -74,7 +81,10 @@ export class HubApi {
   }
 
   async rejectionCounts(): Promise<Record<string, number>> {
-    const res = await this.request<{ counts: Array<{ reason: string; events: string }> }>('GET', '/api/rejections?limit=1');
+    const res = await this.request<{ counts: Array<{ reason: string; events: string }> }>(
+      'GET',
+      '/api/rejections?limit=1',
+    );
     return Object.fromEntries(res.counts.map((c) => [c.reason, Number(c.events)]));
   }
 
@@ -84,7 +94,8 @@ export class HubApi {
     } catch (err) {
       // A GET is safe to repeat: a kept-alive connection the server closed while it sat idle
       // is reset on reuse, and the second attempt gets a fresh one. A POST is never repeated.
-      if (method === 'GET' && err instanceof HubApiError && err.status === 0) return this.requestOnce<T>(method, path, body);
+      if (method === 'GET' && err instanceof HubApiError && err.status === 0)
+        return this.requestOnce<T>(method, path, body);
       throw err;
     }
   }
@@ -103,7 +114,11 @@ export class HubApi {
     } catch (err) {
       const cause = (err as Error & { cause?: { code?: string; message?: string } }).cause;
       const why = cause ? ` (${cause.code ?? ''} ${cause.message ?? ''})`.replace('( ', '(') : '';
-      throw new HubApiError(`cannot reach the hub API at ${this.baseUrl}: ${(err as Error).message}${why}`, 0, undefined);
+      throw new HubApiError(
+        `cannot reach the hub API at ${this.baseUrl}: ${(err as Error).message}${why}`,
+        0,
+        undefined,
+      );
     }
     const text = await res.text();
     let json: unknown;
@@ -114,7 +129,11 @@ export class HubApi {
     }
     if (!res.ok) {
       const err = (json as { error?: { code?: string; message?: string } } | undefined)?.error;
-      throw new HubApiError(`${method} ${path}: ${res.status} ${err?.code ?? ''} ${err?.message ?? text}`.trim(), res.status, err?.code);
+      throw new HubApiError(
+        `${method} ${path}: ${res.status} ${err?.code ?? ''} ${err?.message ?? text}`.trim(),
+        res.status,
+        err?.code,
+      );
     }
     return json as T;
   }

@@ -13,7 +13,11 @@ export class PhysicalMeter {
   #fraction = 0;
   #sink: MeterSink | undefined;
 
-  constructor(readonly ratePerSec: number, private readonly arrivals: Arrivals, private readonly rng: Rng) {
+  constructor(
+    readonly ratePerSec: number,
+    private readonly arrivals: Arrivals,
+    private readonly rng: Rng,
+  ) {
     // A random phase, so that a fleet on constant rates does not tick in lockstep.
     this.#fraction = rng.next();
   }

@@ -74,7 +74,12 @@ export function buildReport(input: ReportInput): SimReport {
     ratePerDevice: input.ratePerDevice,
     durationS: input.durationS,
     hub: input.hub,
-    units: { metered: `${input.meteredUnits}`, signed: `${r.signed.units}`, accepted: `${r.accepted.units}`, settled: `${r.settled.units}` },
+    units: {
+      metered: `${input.meteredUnits}`,
+      signed: `${r.signed.units}`,
+      accepted: `${r.accepted.units}`,
+      settled: `${r.settled.units}`,
+    },
     amount: { signed: `${r.signed.amount}`, accepted: `${r.accepted.amount}`, settled: `${r.settled.amount}` },
     lost: `${r.lost + input.unsignedUnits}`,
     duplicated: `${r.duplicated}`,
@@ -101,17 +106,31 @@ export function formatReport(r: SimReport): string {
   const rows: Array<[string, string]> = [
     ['result', r.ok ? 'OK: signed = accepted = settled' : 'FAILED: conservation does not hold'],
     ['fleet', `${r.devices} devices x ${r.ratePerDevice} units/s for ${r.durationS} s (${r.hub} hub, seed ${r.seed})`],
-    ['units', `metered ${r.units.metered}, signed ${r.units.signed}, accepted ${r.units.accepted}, settled ${r.units.settled}`],
+    [
+      'units',
+      `metered ${r.units.metered}, signed ${r.units.signed}, accepted ${r.units.accepted}, settled ${r.units.settled}`,
+    ],
     ['amount', `signed ${r.amount.signed}, accepted ${r.amount.accepted}, settled ${r.amount.settled}`],
     ['lost / duplicated', `${r.lost} / ${r.duplicated}`],
     ['rejected', r.rejected.total === 0 ? '0' : `${r.rejected.total} (${formatCounts(r.rejected.byReason)})`],
     ['faults', formatFaults(r.faults)],
     ['throughput', `${r.throughput.vouchersPerSec} vouchers/s accepted, end to end`],
-    ['latency (sign->receipt)', `p50 ${r.latencyMs.p50} ms, p95 ${r.latencyMs.p95} ms, p99 ${r.latencyMs.p99} ms, max ${r.latencyMs.max} ms`],
-    ['settlement', `epochs ${r.settlement.epochs.join(', ') || 'none'}; bundles ${r.settlement.bundlesVerified ? 'verified offline' : 'FAILED verification'}`],
+    [
+      'latency (sign->receipt)',
+      `p50 ${r.latencyMs.p50} ms, p95 ${r.latencyMs.p95} ms, p99 ${r.latencyMs.p99} ms, max ${r.latencyMs.max} ms`,
+    ],
+    [
+      'settlement',
+      `epochs ${r.settlement.epochs.join(', ') || 'none'}; bundles ${r.settlement.bundlesVerified ? 'verified offline' : 'FAILED verification'}`,
+    ],
     ['agent log', formatCounts(r.agentLog) || 'nothing'],
-    ['process', `cpu ${r.process.cpuUserS} s user + ${r.process.cpuSystemS} s system, max RSS ${r.process.maxRssMiB} MiB` +
-      (r.process.fleetCpuS > 0 ? `; fleet processes: cpu ${r.process.fleetCpuS} s, max RSS ${r.process.fleetMaxRssMiB} MiB` : '')],
+    [
+      'process',
+      `cpu ${r.process.cpuUserS} s user + ${r.process.cpuSystemS} s system, max RSS ${r.process.maxRssMiB} MiB` +
+        (r.process.fleetCpuS > 0
+          ? `; fleet processes: cpu ${r.process.fleetCpuS} s, max RSS ${r.process.fleetMaxRssMiB} MiB`
+          : ''),
+    ],
   ];
   const width = Math.max(...rows.map(([k]) => k.length));
   const lines = rows.map(([k, v]) => `  ${k.padEnd(width)}  ${v}`);

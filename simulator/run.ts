@@ -67,7 +67,12 @@ export async function runSimulation(o: SimOptions): Promise<SimReport> {
       const out = [];
       for (let i = from; i < to; i++) {
         const p = productOf(i);
-        out.push({ publicKey: toHex(deviceKeyPair(o.seed, i, keyBackend).publicKey), unit: p.unit, pricePerUnit: `${p.pricePerUnit}`, capacity: `${CAPACITY}` });
+        out.push({
+          publicKey: toHex(deviceKeyPair(o.seed, i, keyBackend).publicKey),
+          unit: p.unit,
+          pricePerUnit: `${p.pricePerUnit}`,
+          capacity: `${CAPACITY}`,
+        });
       }
       return out;
     });
@@ -80,9 +85,19 @@ export async function runSimulation(o: SimOptions): Promise<SimReport> {
     const slices = Math.max(1, o.workers);
     for (let s = 0; s < slices; s++) {
       const init = {
-        shardIndex: s, seed: o.seed, from: Math.floor((s * o.devices) / slices), to: Math.floor(((s + 1) * o.devices) / slices),
-        ratePerDevice: o.ratePerDevice, arrivals: o.arrivals, faults: o.faults, mqttUrl: target.mqttUrl,
-        hubKeyHex: toHex(target.hubKey), batch: o.batch, batchMs: o.batchMs, window: o.window, workDir,
+        shardIndex: s,
+        seed: o.seed,
+        from: Math.floor((s * o.devices) / slices),
+        to: Math.floor(((s + 1) * o.devices) / slices),
+        ratePerDevice: o.ratePerDevice,
+        arrivals: o.arrivals,
+        faults: o.faults,
+        mqttUrl: target.mqttUrl,
+        hubKeyHex: toHex(target.hubKey),
+        batch: o.batch,
+        batchMs: o.batchMs,
+        window: o.window,
+        workDir,
       };
       shards.push(o.workers > 0 ? processShard(init, onBatch(s)) : localShard(init, onBatch(s)));
     }
@@ -93,16 +108,32 @@ export async function runSimulation(o: SimOptions): Promise<SimReport> {
     // The hub's rejection count, polled in the background for the progress line.
     let rejectedLive = 0;
     poll = setInterval(() => {
-      target.api.rejectionCounts().then((now) => {
-        rejectedLive = Object.entries(now).reduce((sum, [k, n]) => sum + Math.max(0, n - (rejectedBefore[k] ?? 0)), 0);
-      }, () => undefined);
+      target.api.rejectionCounts().then(
+        (now) => {
+          rejectedLive = Object.entries(now).reduce(
+            (sum, [k, n]) => sum + Math.max(0, n - (rejectedBefore[k] ?? 0)),
+            0,
+          );
+        },
+        () => undefined,
+      );
     }, 2000);
     const sum = (f: (s: ShardStatus) => number) => statuses.reduce((a, s) => a + (s ? f(s) : 0), 0);
     const show = (phase: string, elapsedS: number, durationS: number) => {
-      const point = timeline.tick(performance.now(), sum((s) => s.backlog));
+      const point = timeline.tick(
+        performance.now(),
+        sum((s) => s.backlog),
+      );
       progress.update({
-        phase, elapsedS, durationS, vouchersPerSec: point.vouchersPerSec, p99Ms: point.p99Ms, backlog: point.backlog,
-        rejected: rejectedLive, connected: sum((s) => s.connected), devices: o.devices,
+        phase,
+        elapsedS,
+        durationS,
+        vouchersPerSec: point.vouchersPerSec,
+        p99Ms: point.p99Ms,
+        backlog: point.backlog,
+        rejected: rejectedLive,
+        connected: sum((s) => s.connected),
+        devices: o.devices,
       });
     };
 
@@ -133,8 +164,10 @@ export async function runSimulation(o: SimOptions): Promise<SimReport> {
     const undrained = sum((s) => s.undrained);
     if (undrained > 0) {
       const why = (k: keyof ShardStatus['undrainedCauses']) => sum((s) => s.undrainedCauses[k]);
-      o.log(`drain timed out after ${o.drainTimeoutS} s with ${undrained} devices not drained: ${why('noChannel')} without a channel, ` +
-        `${why('unacknowledged')} waiting for receipts, ${why('unsigned')} holding unsigned units`);
+      o.log(
+        `drain timed out after ${o.drainTimeoutS} s with ${undrained} devices not drained: ${why('noChannel')} without a channel, ` +
+          `${why('unacknowledged')} waiting for receipts, ${why('unsigned')} holding unsigned units`,
+      );
     }
     clearInterval(poll);
     const finals: ShardFinal[] = await Promise.all(shards.map((s) => s.finish()));
@@ -142,8 +175,15 @@ export async function runSimulation(o: SimOptions): Promise<SimReport> {
 
     // Settle, verify offline, reconcile.
     const ours = new Set(finals.flatMap((f) => f.metered.map(([id]) => id)).filter((id): id is string => id !== null));
-    const { settled, accepted, acceptedVouchers, epochs, bundlesVerified } = await settleAndVerify(target, epochsBefore, ours, o.log);
-    const signed = new Map<string, Totals>([...ledger.signed()].map(([id, h]) => [id, { units: h.units, amount: h.amount }]));
+    const { settled, accepted, acceptedVouchers, epochs, bundlesVerified } = await settleAndVerify(
+      target,
+      epochsBefore,
+      ours,
+      o.log,
+    );
+    const signed = new Map<string, Totals>(
+      [...ledger.signed()].map(([id, h]) => [id, { units: h.units, amount: h.amount }]),
+    );
     const reconciliation = reconcile(signed, accepted, settled);
 
     // Units the meters counted but no voucher carries: lost before signing.
@@ -151,7 +191,7 @@ export async function runSimulation(o: SimOptions): Promise<SimReport> {
     let unsigned = 0n;
     for (const [id, counter] of finals.flatMap((f) => f.metered)) {
       metered += counter;
-      const s = id === null ? 0n : signed.get(id)?.units ?? 0n;
+      const s = id === null ? 0n : (signed.get(id)?.units ?? 0n);
       if (counter > s) unsigned += counter - s;
     }
     if (unsigned > 0n) o.log(`${unsigned} metered units were never signed`);
@@ -164,19 +204,36 @@ export async function runSimulation(o: SimOptions): Promise<SimReport> {
     }
     const faultsInjected: FaultCounts = brokerRestarts > 0 ? { 'broker-restart': brokerRestarts } : {};
     for (const f of finals) {
-      for (const [k, n] of Object.entries(f.status.faultCounts)) faultsInjected[k as FaultKind] = (faultsInjected[k as FaultKind] ?? 0) + n;
+      for (const [k, n] of Object.entries(f.status.faultCounts))
+        faultsInjected[k as FaultKind] = (faultsInjected[k as FaultKind] ?? 0) + n;
     }
     const agentLog: Record<string, number> = {};
-    for (const f of finals) for (const [k, n] of Object.entries(f.status.agentLog)) agentLog[k] = (agentLog[k] ?? 0) + n;
+    for (const f of finals)
+      for (const [k, n] of Object.entries(f.status.agentLog)) agentLog[k] = (agentLog[k] ?? 0) + n;
     const cpu = process.cpuUsage(cpuStart);
     return buildReport({
-      seed: o.seed, devices: o.devices, ratePerDevice: o.ratePerDevice, durationS: o.durationS, hub: target.kind,
-      reconciliation, meteredUnits: metered, unsignedUnits: unsigned, bundlesVerified, epochs, rejected,
-      faultPlan: o.faults, faultsInjected, agentLog, vouchers: Number(acceptedVouchers), elapsedS,
-      latency: timeline.latency(), timeline: timeline.points,
+      seed: o.seed,
+      devices: o.devices,
+      ratePerDevice: o.ratePerDevice,
+      durationS: o.durationS,
+      hub: target.kind,
+      reconciliation,
+      meteredUnits: metered,
+      unsignedUnits: unsigned,
+      bundlesVerified,
+      epochs,
+      rejected,
+      faultPlan: o.faults,
+      faultsInjected,
+      agentLog,
+      vouchers: Number(acceptedVouchers),
+      elapsedS,
+      latency: timeline.latency(),
+      timeline: timeline.points,
       process: {
         // This process only (the hub, when embedded); fleet processes report on their own.
-        cpuUserS: round1(cpu.user / 1e6), cpuSystemS: round1(cpu.system / 1e6),
+        cpuUserS: round1(cpu.user / 1e6),
+        cpuSystemS: round1(cpu.system / 1e6),
         maxRssMiB: Math.round(process.resourceUsage().maxRSS / 1024),
         fleetCpuS: round1(finals.reduce((a, f) => a + (f.usage?.cpuS ?? 0), 0)),
         fleetMaxRssMiB: Math.round(finals.reduce((a, f) => a + (f.usage?.maxRssMiB ?? 0), 0)),

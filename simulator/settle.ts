@@ -28,13 +28,19 @@ export async function settleAndVerify(
     const verdict = verifyBundle(await target.api.bundle(e.epoch), { hubKey: target.hubKey });
     if (!verdict.ok) {
       bundlesVerified = false;
-      log(`bundle of epoch ${e.epoch} does not verify: ${verdict.reasons.slice(0, 3).map((r) => `${r.code} ${r.detail}`).join('; ')}`);
+      log(
+        `bundle of epoch ${e.epoch} does not verify: ${verdict.reasons
+          .slice(0, 3)
+          .map((r) => `${r.code} ${r.detail}`)
+          .join('; ')}`,
+      );
       continue;
     }
     for (const c of verdict.summary.channels) {
       if (!ours.has(c.channelId)) continue;
       const known = settled.get(c.channelId);
-      if (known === undefined || c.cumUnits > known.units) settled.set(c.channelId, { units: c.cumUnits, amount: c.cumAmount });
+      if (known === undefined || c.cumUnits > known.units)
+        settled.set(c.channelId, { units: c.cumUnits, amount: c.cumAmount });
     }
   }
   const accepted = new Map<string, Totals>();

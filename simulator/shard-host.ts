@@ -25,9 +25,16 @@ type FromShard =
 
 /** From the bundle: the bundled shard beside it. From source (tsx, vitest): the .ts entry via tsx. */
 function startChild(): ChildProcess {
-  const options = { serialization: 'advanced' as const, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] as ('ignore' | 'inherit' | 'ipc')[] };
-  if (!import.meta.url.endsWith('.ts')) return fork(fileURLToPath(new URL('./tally-sim-shard.js', import.meta.url)), [], options);
-  return fork(fileURLToPath(new URL('./shard-worker.ts', import.meta.url)), [], { ...options, execArgv: ['--import', 'tsx'] });
+  const options = {
+    serialization: 'advanced' as const,
+    stdio: ['ignore', 'inherit', 'inherit', 'ipc'] as ('ignore' | 'inherit' | 'ipc')[],
+  };
+  if (!import.meta.url.endsWith('.ts'))
+    return fork(fileURLToPath(new URL('./tally-sim-shard.js', import.meta.url)), [], options);
+  return fork(fileURLToPath(new URL('./shard-worker.ts', import.meta.url)), [], {
+    ...options,
+    execArgv: ['--import', 'tsx'],
+  });
 }
 
 export function processShard(init: ShardInit, onBatch: (b: ShardBatch) => void): ShardHost {

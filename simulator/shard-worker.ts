@@ -3,7 +3,8 @@
 // dist/tally-sim-shard.js.
 import { Shard, type ShardInit } from './shard.js';
 
-export type ToShard = { type: 'init'; init: ShardInit } | { type: 'start' } | { type: 'stop-production' } | { type: 'finish' };
+export type ToShard =
+  { type: 'init'; init: ShardInit } | { type: 'start' } | { type: 'stop-production' } | { type: 'finish' };
 
 const send = (msg: unknown) => process.send!(msg);
 let shard: Shard | undefined;

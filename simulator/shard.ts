@@ -59,11 +59,26 @@ export class Shard {
   #draining = false;
   readonly #agentLog: Record<string, number> = {};
 
-  constructor(private readonly init: ShardInit, private readonly post: (batch: ShardBatch) => void) {
+  constructor(
+    private readonly init: ShardInit,
+    private readonly post: (batch: ShardBatch) => void,
+  ) {
     this.#fleet = new Fleet({
-      seed: init.seed, from: init.from, to: init.to, ratePerDevice: init.ratePerDevice, arrivals: init.arrivals,
-      faults: init.faults, workDir: init.workDir,
-      settings: { mqttUrl: init.mqttUrl, hubKey: hexToBytes(init.hubKeyHex), batch: init.batch, batchMs: init.batchMs, window: init.window, ackTimeoutMs: 10_000 },
+      seed: init.seed,
+      from: init.from,
+      to: init.to,
+      ratePerDevice: init.ratePerDevice,
+      arrivals: init.arrivals,
+      faults: init.faults,
+      workDir: init.workDir,
+      settings: {
+        mqttUrl: init.mqttUrl,
+        hubKey: hexToBytes(init.hubKeyHex),
+        batch: init.batch,
+        batchMs: init.batchMs,
+        window: init.window,
+        ackTimeoutMs: 10_000,
+      },
       events: {
         signed: (channelId, seq, units, amount) => this.#signed.set(channelId, [seq, units, amount]),
         receipt: (vouchers, ms) => this.#receipts.push(vouchers, ms),
@@ -89,10 +104,13 @@ export class Shard {
           if (rng.chance(faults['kill-agent'] ?? 0)) {
             count('kill-agent');
             d.kill();
-            const t = setTimeout(() => {
-              this.#restarts.delete(t);
-              d.start();
-            }, rng.int(200, 2000));
+            const t = setTimeout(
+              () => {
+                this.#restarts.delete(t);
+                d.start();
+              },
+              rng.int(200, 2000),
+            );
             this.#restarts.add(t);
           } else if (rng.chance(faults.disconnect ?? 0)) {
             count('disconnect');
@@ -135,13 +153,22 @@ export class Shard {
   }
 
   #undrained(): Pick<ShardStatus, 'undrained' | 'undrainedCauses'> {
-    if (!this.#draining) return { undrained: this.init.to - this.init.from, undrainedCauses: { noChannel: 0, unacknowledged: 0, unsigned: 0 } };
+    if (!this.#draining)
+      return {
+        undrained: this.init.to - this.init.from,
+        undrainedCauses: { noChannel: 0, unacknowledged: 0, unsigned: 0 },
+      };
     const { total, ...undrainedCauses } = this.#fleet.undrained();
     return { undrained: total, undrainedCauses };
   }
 
   #report(): void {
-    const signed = [...this.#signed].map(([id, [seq, units, amount]]): [string, bigint, bigint, bigint] => [id, seq, units, amount]);
+    const signed = [...this.#signed].map(([id, [seq, units, amount]]): [string, bigint, bigint, bigint] => [
+      id,
+      seq,
+      units,
+      amount,
+    ]);
     this.#signed.clear();
     const receipts = this.#receipts;
     this.#receipts = [];

@@ -17,9 +17,12 @@ export interface MeterContext {
 
 export function createMeterSource(spec: MeterSpec, ctx: MeterContext): MeterSource {
   switch (spec.kind) {
-    case 'sim': return createSimMeter(spec.milliUnitsPerSecond, ctx.clock, spec.text);
-    case 'file': return createFileMeter(spec.path, ctx.pollMs, ctx.clock, spec.text);
-    case 'exec': return createExecMeter(spec.command, ctx.pollMs, ctx.clock, spec.text);
+    case 'sim':
+      return createSimMeter(spec.milliUnitsPerSecond, ctx.clock, spec.text);
+    case 'file':
+      return createFileMeter(spec.path, ctx.pollMs, ctx.clock, spec.text);
+    case 'exec':
+      return createExecMeter(spec.command, ctx.pollMs, ctx.clock, spec.text);
     case 'stdin':
       if (ctx.stdin === undefined) throw new TypeError('the stdin meter needs an input stream');
       return createStreamMeter(ctx.stdin, spec.text);

@@ -5,11 +5,19 @@ import type { Clock, Timer } from '../clock.js';
 import type { MeterSink, MeterSource } from './types.js';
 
 /** `read` reports through the sink it is given: a reading, or a problem. It must not throw. */
-export function createPollingMeter(description: string, pollMs: number, clock: Clock, read: (sink: MeterSink | undefined) => Promise<void>): MeterSource {
+export function createPollingMeter(
+  description: string,
+  pollMs: number,
+  clock: Clock,
+  read: (sink: MeterSink | undefined) => Promise<void>,
+): MeterSource {
   let timer: Timer | undefined;
   let sink: MeterSink | undefined;
   let busy: Promise<void> | undefined;
-  const poll = (): Promise<void> => (busy ??= read(sink).finally(() => { busy = undefined; }));
+  const poll = (): Promise<void> =>
+    (busy ??= read(sink).finally(() => {
+      busy = undefined;
+    }));
   return {
     description,
     start(s) {

@@ -5,8 +5,15 @@
 import Database from 'better-sqlite3';
 import type { Head } from '../../protocol/index.js';
 import type {
-  ChannelState, FlushRecord, MeterState, NewVoucher, OutboxSnapshot, OutboxStore, OutgoingSegment,
-  StoredChannel, StoredReceipt,
+  ChannelState,
+  FlushRecord,
+  MeterState,
+  NewVoucher,
+  OutboxSnapshot,
+  OutboxStore,
+  OutgoingSegment,
+  StoredChannel,
+  StoredReceipt,
 } from './types.js';
 
 type Db = Database.Database;
@@ -94,12 +101,20 @@ function prepare(db: Db) {
       head_amount = @amount WHERE ch = @ch`),
     setReceipt: db.prepare(`UPDATE agent_channel SET receipt = @bytes, receipt_seq = @seq, receipt_hash = @hash,
       receipt_units = @units, receipt_amount = @amount WHERE ch = @ch`),
-    insertVoucher: db.prepare('INSERT INTO agent_voucher (ch, seq, units, amount, time, hash) VALUES (?, ?, ?, ?, ?, ?)'),
-    insertSegment: db.prepare('INSERT INTO agent_segment (ch, last_seq, first_seq, prev_hash, signature) VALUES (?, ?, ?, ?, ?)'),
-    segmentsAfter: big(db.prepare(`SELECT last_seq, first_seq, prev_hash, signature FROM agent_segment
-      WHERE ch = ? AND last_seq > ? ORDER BY last_seq LIMIT ?`)),
-    vouchersBetween: big(db.prepare(`SELECT seq, units, amount, time FROM agent_voucher
-      WHERE ch = ? AND seq >= ? AND seq <= ? ORDER BY seq`)),
+    insertVoucher: db.prepare(
+      'INSERT INTO agent_voucher (ch, seq, units, amount, time, hash) VALUES (?, ?, ?, ?, ?, ?)',
+    ),
+    insertSegment: db.prepare(
+      'INSERT INTO agent_segment (ch, last_seq, first_seq, prev_hash, signature) VALUES (?, ?, ?, ?, ?)',
+    ),
+    segmentsAfter: big(
+      db.prepare(`SELECT last_seq, first_seq, prev_hash, signature FROM agent_segment
+      WHERE ch = ? AND last_seq > ? ORDER BY last_seq LIMIT ?`),
+    ),
+    vouchersBetween: big(
+      db.prepare(`SELECT seq, units, amount, time FROM agent_voucher
+      WHERE ch = ? AND seq >= ? AND seq <= ? ORDER BY seq`),
+    ),
     voucherAt: big(db.prepare('SELECT seq, units, amount, time, hash FROM agent_voucher WHERE ch = ? AND seq = ?')),
     deleteVouchers: db.prepare('DELETE FROM agent_voucher WHERE ch = ? AND seq <= ?'),
     deleteSegments: db.prepare('DELETE FROM agent_segment WHERE ch = ? AND last_seq <= ?'),
@@ -111,10 +126,21 @@ type Statements = ReturnType<typeof prepare>;
 const statementCache = new WeakMap<Db, Statements>();
 
 interface ChannelRow {
-  ch: bigint; channel_id: Buffer; device: string; record: Buffer; capacity: string; state: ChannelState;
-  head_seq: bigint; head_hash: Buffer; head_units: string; head_amount: string;
-  receipt: Buffer | null; receipt_seq: bigint | null; receipt_hash: Buffer | null;
-  receipt_units: string | null; receipt_amount: string | null;
+  ch: bigint;
+  channel_id: Buffer;
+  device: string;
+  record: Buffer;
+  capacity: string;
+  state: ChannelState;
+  head_seq: bigint;
+  head_hash: Buffer;
+  head_units: string;
+  head_amount: string;
+  receipt: Buffer | null;
+  receipt_seq: bigint | null;
+  receipt_hash: Buffer | null;
+  receipt_units: string | null;
+  receipt_amount: string | null;
 }
 
 const u8 = (b: Buffer): Uint8Array => new Uint8Array(b.buffer, b.byteOffset, b.byteLength);
@@ -134,7 +160,8 @@ export function openSqliteOutbox(db: Db, deviceHex: string): OutboxStore {
     let ch = keys.get(hex);
     if (ch === undefined) {
       const row = s.channelById.get(channelId) as ChannelRow | undefined;
-      if (row === undefined || row.device !== deviceHex) throw new Error(`unknown channel ${hex} for device ${deviceHex}`);
+      if (row === undefined || row.device !== deviceHex)
+        throw new Error(`unknown channel ${hex} for device ${deviceHex}`);
       ch = row.ch;
       keys.set(hex, ch);
     }
@@ -145,34 +172,55 @@ export function openSqliteOutbox(db: Db, deviceHex: string): OutboxStore {
     record: u8(row.record),
     capacity: BigInt(row.capacity),
     state: row.state,
-    head: { seq: row.head_seq, hash: u8(row.head_hash), cumUnits: BigInt(row.head_units), cumAmount: BigInt(row.head_amount) },
+    head: {
+      seq: row.head_seq,
+      hash: u8(row.head_hash),
+      cumUnits: BigInt(row.head_units),
+      cumAmount: BigInt(row.head_amount),
+    },
   });
   const receiptOf = (row: ChannelRow): StoredReceipt | undefined =>
-    row.receipt === null || row.receipt_seq === null || row.receipt_hash === null ? undefined : {
-      channelId: u8(row.channel_id),
-      seq: row.receipt_seq,
-      headHash: u8(row.receipt_hash),
-      cumUnits: BigInt(row.receipt_units ?? '0'),
-      cumAmount: BigInt(row.receipt_amount ?? '0'),
-      bytes: u8(row.receipt),
-    };
+    row.receipt === null || row.receipt_seq === null || row.receipt_hash === null
+      ? undefined
+      : {
+          channelId: u8(row.channel_id),
+          seq: row.receipt_seq,
+          headHash: u8(row.receipt_hash),
+          cumUnits: BigInt(row.receipt_units ?? '0'),
+          cumAmount: BigInt(row.receipt_amount ?? '0'),
+          bytes: u8(row.receipt),
+        };
   const meterRow = (): MeterState => {
     const row = s.device.get(deviceHex) as { meter_baseline: string | null; meter_carried: string } | undefined;
     return row === undefined
       ? { baseline: undefined, carried: 0n }
-      : { baseline: row.meter_baseline === null ? undefined : BigInt(row.meter_baseline), carried: BigInt(row.meter_carried) };
+      : {
+          baseline: row.meter_baseline === null ? undefined : BigInt(row.meter_baseline),
+          carried: BigInt(row.meter_carried),
+        };
   };
   const writeMeter = (m: MeterState): void => {
-    s.upsertDevice.run({ device: deviceHex, baseline: m.baseline === undefined ? null : m.baseline.toString(), carried: m.carried.toString() });
+    s.upsertDevice.run({
+      device: deviceHex,
+      baseline: m.baseline === undefined ? null : m.baseline.toString(),
+      carried: m.carried.toString(),
+    });
   };
   const writeHead = (ch: bigint, head: Head): void => {
-    s.setHead.run({ ch, seq: head.seq, hash: head.hash, units: head.cumUnits.toString(), amount: head.cumAmount.toString() });
+    s.setHead.run({
+      ch,
+      seq: head.seq,
+      hash: head.hash,
+      units: head.cumUnits.toString(),
+      amount: head.cumAmount.toString(),
+    });
   };
 
   const commitTx = db.transaction((f: FlushRecord) => {
     const ch = keyOf(f.channelId);
     for (const v of f.vouchers) {
-      if (v.cumAmount > SQLITE_INT_MAX || v.cumUnits > SQLITE_INT_MAX) throw new RangeError('voucher value beyond 2^63-1');
+      if (v.cumAmount > SQLITE_INT_MAX || v.cumUnits > SQLITE_INT_MAX)
+        throw new RangeError('voucher value beyond 2^63-1');
       s.insertVoucher.run(ch, v.seq, v.cumUnits, v.cumAmount, v.deviceTimeMs, v.hash);
     }
     for (const g of f.segments) s.insertSegment.run(ch, g.lastSeq, g.firstSeq, g.prevHash, g.signature);
@@ -181,7 +229,14 @@ export function openSqliteOutbox(db: Db, deviceHex: string): OutboxStore {
   });
   const receiptTx = db.transaction((r: StoredReceipt) => {
     const ch = keyOf(r.channelId);
-    s.setReceipt.run({ ch, bytes: r.bytes, seq: r.seq, hash: r.headHash, units: r.cumUnits.toString(), amount: r.cumAmount.toString() });
+    s.setReceipt.run({
+      ch,
+      bytes: r.bytes,
+      seq: r.seq,
+      hash: r.headHash,
+      units: r.cumUnits.toString(),
+      amount: r.cumAmount.toString(),
+    });
     s.deleteVouchers.run(ch, r.seq);
     s.deleteSegments.run(ch, r.seq);
   });
@@ -190,8 +245,15 @@ export function openSqliteOutbox(db: Db, deviceHex: string): OutboxStore {
     if (row !== undefined && row.device !== deviceHex) throw new Error('channel belongs to another device');
     if (row === undefined) {
       s.insertChannel.run({
-        channelId: c.channelId, device: deviceHex, record: c.record, capacity: c.capacity.toString(), state: c.state,
-        seq: head.seq, hash: head.hash, units: head.cumUnits.toString(), amount: head.cumAmount.toString(),
+        channelId: c.channelId,
+        device: deviceHex,
+        record: c.record,
+        capacity: c.capacity.toString(),
+        state: c.state,
+        seq: head.seq,
+        hash: head.hash,
+        units: head.cumUnits.toString(),
+        amount: head.cumAmount.toString(),
       });
     } else {
       s.setLimits.run(c.capacity.toString(), c.state, row.ch);
@@ -238,17 +300,30 @@ export function openSqliteOutbox(db: Db, deviceHex: string): OutboxStore {
     commit: (f) => commitTx(f),
     segmentsAfter(channelId, afterSeq, limit): OutgoingSegment[] {
       const ch = keyOf(channelId);
-      const rows = s.segmentsAfter.all(ch, afterSeq, limit) as
-        { last_seq: bigint; first_seq: bigint; prev_hash: Buffer; signature: Buffer }[];
+      const rows = s.segmentsAfter.all(ch, afterSeq, limit) as {
+        last_seq: bigint;
+        first_seq: bigint;
+        prev_hash: Buffer;
+        signature: Buffer;
+      }[];
       const out: OutgoingSegment[] = [];
       for (const g of rows) {
         const first = g.first_seq > afterSeq ? g.first_seq : afterSeq + 1n;
         const prevHash = first === g.first_seq ? u8(g.prev_hash) : hashAt(channelId, first - 1n);
         if (prevHash === undefined) break; // the link before this tail is gone: nothing valid to send
-        const vs = s.vouchersBetween.all(ch, first, g.last_seq) as { seq: bigint; units: bigint; amount: bigint; time: bigint }[];
+        const vs = s.vouchersBetween.all(ch, first, g.last_seq) as {
+          seq: bigint;
+          units: bigint;
+          amount: bigint;
+          time: bigint;
+        }[];
         if (vs.length !== Number(g.last_seq - first + 1n)) break; // incomplete rows: never send a broken chain
         out.push({
-          channelId, firstSeq: first, lastSeq: g.last_seq, prevHash, signature: u8(g.signature),
+          channelId,
+          firstSeq: first,
+          lastSeq: g.last_seq,
+          prevHash,
+          signature: u8(g.signature),
           vouchers: vs.map((v) => ({ cumUnits: v.units, cumAmount: v.amount, deviceTimeMs: v.time })),
         });
       }
@@ -258,7 +333,8 @@ export function openSqliteOutbox(db: Db, deviceHex: string): OutboxStore {
     voucherAt(channelId, seq): NewVoucher | undefined {
       const v = s.voucherAt.get(keyOf(channelId), seq) as
         { seq: bigint; units: bigint; amount: bigint; time: bigint; hash: Buffer } | undefined;
-      return v === undefined ? undefined
+      return v === undefined
+        ? undefined
         : { seq: v.seq, cumUnits: v.units, cumAmount: v.amount, deviceTimeMs: v.time, hash: u8(v.hash) };
     },
     applyReceipt: (r) => receiptTx(r),

@@ -78,7 +78,10 @@ export interface OutboxStore {
   load(): OutboxSnapshot;
   /** Makes `channel` the device's current channel. A channel seen before keeps its head; a new
    *  one starts at `head` (the genesis head, or the hub's head for a restored device). */
-  saveChannel(channel: { channelId: Uint8Array; record: Uint8Array; capacity: bigint; state: ChannelState }, head: Head): StoredChannel;
+  saveChannel(
+    channel: { channelId: Uint8Array; record: Uint8Array; capacity: bigint; state: ChannelState },
+    head: Head,
+  ): StoredChannel;
   setChannelLimits(channelId: Uint8Array, capacity: bigint, state: ChannelState): void;
   /** Moves the head of a channel forward to the hub's head, dropping any voucher at or below it
    *  (a device restored from an old copy of its outbox). */

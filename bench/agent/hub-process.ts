@@ -4,7 +4,9 @@ import { TestHub } from '../../test/agent/helpers/test-hub.js';
 
 const hub = new TestHub({ capacity: 1n << 62n, pricePerUnit: 1n });
 await hub.start();
-process.stdout.write(`${JSON.stringify({ url: hub.url, hubKey: hub.hubKeyHex, hubSecret: Buffer.from(hub.keyPair.secretKey).toString('hex') })}\n`);
+process.stdout.write(
+  `${JSON.stringify({ url: hub.url, hubKey: hub.hubKeyHex, hubSecret: Buffer.from(hub.keyPair.secretKey).toString('hex') })}\n`,
+);
 process.stdin.resume();
 process.stdin.on('end', () => {
   void hub.stop().then(() => process.exit(0));

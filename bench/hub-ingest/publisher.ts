@@ -22,13 +22,21 @@ export interface DeviceSpec {
 }
 
 export type ToChild =
-  | { kind: 'setup'; url: string; hubKeyHex: string; devices: DeviceSpec[]; perSegment: number; segmentsPerDevice: number }
+  | {
+      kind: 'setup';
+      url: string;
+      hubKeyHex: string;
+      devices: DeviceSpec[];
+      perSegment: number;
+      segmentsPerDevice: number;
+    }
   | { kind: 'go' }
   | { kind: 'raw-setup'; url: string }
   | { kind: 'raw-go' }
   | { kind: 'exit' };
 
-export type FromChild = { kind: 'ready' } | { kind: 'done'; vouchers: number } | { kind: 'raw-ready'; messages: number };
+export type FromChild =
+  { kind: 'ready' } | { kind: 'done'; vouchers: number } | { kind: 'raw-ready'; messages: number };
 
 const send = (m: FromChild) => process.send!(m);
 
@@ -73,8 +81,18 @@ async function setup(m: Extract<ToChild, { kind: 'setup' }>): Promise<void> {
   }
   clients = await Promise.all(
     devices.map((d) => {
-      const cred = makeMqttCredential({ hubKey, deviceSecretKey: fromHex(d.secretHex)!, devicePublicKey: fromHex(d.publicHex)!, issuedAtMs: BigInt(Date.now()) });
-      return connect(m.url, { clientId: `tally-${d.publicHex}`, username: cred.username, password: cred.password, clean: true });
+      const cred = makeMqttCredential({
+        hubKey,
+        deviceSecretKey: fromHex(d.secretHex)!,
+        devicePublicKey: fromHex(d.publicHex)!,
+        issuedAtMs: BigInt(Date.now()),
+      });
+      return connect(m.url, {
+        clientId: `tally-${d.publicHex}`,
+        username: cred.username,
+        password: cred.password,
+        clean: true,
+      });
     }),
   );
   await Promise.all(clients.map((c, i) => c.subscribeAsync(`tally/v1/d/${devices[i]!.publicHex}/down/#`, { qos: 1 })));
@@ -97,7 +115,8 @@ function go(): void {
   // Interleave the devices, as a fleet would.
   const rounds = payloads[0]!.length;
   for (let r = 0; r < rounds; r++) {
-    for (let i = 0; i < clients.length; i++) clients[i]!.publish(topics.segment(devices[i]!.publicHex), payloads[i]![r]!, { qos: 1 });
+    for (let i = 0; i < clients.length; i++)
+      clients[i]!.publish(topics.segment(devices[i]!.publicHex), payloads[i]![r]!, { qos: 1 });
   }
 }
 

@@ -11,7 +11,8 @@ const TOPIC_PREFIX = 'tally/v1/d/';
 
 export type Session = { role: 'hub' } | { role: 'device'; deviceHex: string };
 
-export type AuthResult = { ok: true; session: Session } | { ok: false; reason: HubReasonCode | 'UNKNOWN_DEVICE'; detail?: string };
+export type AuthResult =
+  { ok: true; session: Session } | { ok: false; reason: HubReasonCode | 'UNKNOWN_DEVICE'; detail?: string };
 
 export interface AccessPolicy {
   hubKey: Uint8Array;
@@ -39,8 +40,10 @@ export function authenticate(
 ): AuthResult {
   const passwordText = password ? Buffer.from(password).toString('utf8') : '';
   if (username === HUB_USERNAME) {
-    if (!clientId.startsWith('tally-hub-')) return { ok: false, reason: 'HUB_CLIENT_ID', detail: clientId.slice(0, 80) };
-    if (!secretEquals(passwordText, policy.brokerSecret)) return { ok: false, reason: 'HUB_CREDENTIAL_INVALID', detail: 'hub secret' };
+    if (!clientId.startsWith('tally-hub-'))
+      return { ok: false, reason: 'HUB_CLIENT_ID', detail: clientId.slice(0, 80) };
+    if (!secretEquals(passwordText, policy.brokerSecret))
+      return { ok: false, reason: 'HUB_CREDENTIAL_INVALID', detail: 'hub secret' };
     return { ok: true, session: { role: 'hub' } };
   }
   if (username === undefined || !/^[0-9a-f]{64}$/.test(username)) {
@@ -62,7 +65,8 @@ export function authenticate(
     windowMs: 1n << 62n,
   });
   if (!verdict.ok) return { ok: false, reason: 'HUB_CREDENTIAL_INVALID', detail: verdict.code };
-  if (toHex(verdict.value.deviceKey) !== username) return { ok: false, reason: 'HUB_CREDENTIAL_INVALID', detail: 'key mismatch' };
+  if (toHex(verdict.value.deviceKey) !== username)
+    return { ok: false, reason: 'HUB_CREDENTIAL_INVALID', detail: 'key mismatch' };
   const skew = verdict.value.issuedAtMs - BigInt(nowMs);
   const abs = skew < 0n ? -skew : skew;
   if (abs > BigInt(policy.credentialWindowMs)) {

@@ -112,7 +112,11 @@ export async function startEmbeddedBroker(args: {
     }
     const session = sessions.get(client);
     if (!session || !mayPublish(session, packet.topic)) {
-      events.onReject('HUB_TOPIC_DENIED', session?.role === 'device' ? session.deviceHex : null, `publish ${packet.topic.slice(0, 120)}`);
+      events.onReject(
+        'HUB_TOPIC_DENIED',
+        session?.role === 'device' ? session.deviceHex : null,
+        `publish ${packet.topic.slice(0, 120)}`,
+      );
       callback(new Error('HUB_TOPIC_DENIED'));
       return;
     }
@@ -129,7 +133,11 @@ export async function startEmbeddedBroker(args: {
   broker.authorizeSubscribe = (client, subscription, callback) => {
     const session = sessions.get(client);
     if (!session || !maySubscribe(session, subscription.topic)) {
-      events.onReject('HUB_TOPIC_DENIED', session?.role === 'device' ? session.deviceHex : null, `subscribe ${subscription.topic.slice(0, 120)}`);
+      events.onReject(
+        'HUB_TOPIC_DENIED',
+        session?.role === 'device' ? session.deviceHex : null,
+        `subscribe ${subscription.topic.slice(0, 120)}`,
+      );
       callback(null, null); // a negative SUBACK, the connection stays
       return;
     }
@@ -183,7 +191,14 @@ export async function startEmbeddedBroker(args: {
     url: `mqtt://${hostForUrl}:${address.port}`,
     publish(topic, payload) {
       if (broker.closed) return;
-      const packet = { cmd: 'publish', topic, payload: Buffer.from(payload.buffer, payload.byteOffset, payload.byteLength), qos: 1, retain: false, dup: false } as const;
+      const packet = {
+        cmd: 'publish',
+        topic,
+        payload: Buffer.from(payload.buffer, payload.byteOffset, payload.byteLength),
+        qos: 1,
+        retain: false,
+        dup: false,
+      } as const;
       outgoing.started();
       // aedes calls back once the message is written to every subscriber (or failed because the
       // broker is closing: the device then re-sends and is acknowledged again [P-5.3]).

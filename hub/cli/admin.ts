@@ -49,8 +49,13 @@ class HttpAdmin implements Admin {
   private async call(method: 'GET' | 'POST', path: string, body?: unknown, raw = false): Promise<Json> {
     const res = await fetch(this.base + path, {
       method,
-      headers: { authorization: `Bearer ${this.token}`, ...(body !== undefined ? { 'content-type': 'application/json' } : {}) },
-      ...(body !== undefined ? { body: JSON.stringify(body, (_k, v: unknown) => (typeof v === 'bigint' ? v.toString() : v)) } : {}),
+      headers: {
+        authorization: `Bearer ${this.token}`,
+        ...(body !== undefined ? { 'content-type': 'application/json' } : {}),
+      },
+      ...(body !== undefined
+        ? { body: JSON.stringify(body, (_k, v: unknown) => (typeof v === 'bigint' ? v.toString() : v)) }
+        : {}),
     });
     const text = await res.text();
     if (!res.ok) {
@@ -69,15 +74,22 @@ class HttpAdmin implements Admin {
   }
 
   enrol = async (requests: EnrolRequest[]) =>
-    (await this.call('POST', '/api/devices', {
-      devices: requests.map((r) => ({ ...r, pricePerUnit: r.pricePerUnit.toString(), capacity: r.capacity.toString() })),
-    })).enrolled;
+    (
+      await this.call('POST', '/api/devices', {
+        devices: requests.map((r) => ({
+          ...r,
+          pricePerUnit: r.pricePerUnit.toString(),
+          capacity: r.capacity.toString(),
+        })),
+      })
+    ).enrolled;
   listDevices = async () => (await this.call('GET', '/api/devices')).devices;
   showDevice = (id: string) => this.call('GET', `/api/devices/${encodeURIComponent(id)}`);
   revoke = (id: string) => this.call('POST', `/api/devices/${encodeURIComponent(id)}/revoke`);
   listChannels = async () => (await this.call('GET', '/api/channels')).channels;
   showChannel = (id: string) => this.call('GET', `/api/channels/${encodeURIComponent(id)}`);
-  topup = (id: string, amount: bigint) => this.call('POST', `/api/channels/${encodeURIComponent(id)}/topup`, { amount: amount.toString() });
+  topup = (id: string, amount: bigint) =>
+    this.call('POST', `/api/channels/${encodeURIComponent(id)}/topup`, { amount: amount.toString() });
   closeChannel = (id: string) => this.call('POST', `/api/channels/${encodeURIComponent(id)}/close`);
   settle = () => this.call('POST', '/api/settlements');
   bundle = (epoch: bigint, channels?: string[]) =>

@@ -17,9 +17,15 @@ export function printTable(rows: Row[], columns: [key: string, title: string][])
     process.stdout.write('(none)\n');
     return;
   }
-  const cells = rows.map((r) => columns.map(([k]) => short(k.split('.').reduce<unknown>((o, p) => (o as Row | undefined)?.[p], r))));
+  const cells = rows.map((r) =>
+    columns.map(([k]) => short(k.split('.').reduce<unknown>((o, p) => (o as Row | undefined)?.[p], r))),
+  );
   const widths = columns.map(([, t], i) => Math.max(t.length, ...cells.map((c) => c[i]!.length)));
-  const line = (values: string[]) => values.map((v, i) => v.padEnd(widths[i]!)).join('  ').trimEnd() + '\n';
+  const line = (values: string[]) =>
+    values
+      .map((v, i) => v.padEnd(widths[i]!))
+      .join('  ')
+      .trimEnd() + '\n';
   process.stdout.write(line(columns.map(([, t]) => t)));
   for (const c of cells) process.stdout.write(line(c));
 }

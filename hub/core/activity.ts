@@ -14,7 +14,14 @@ import type { LiveChannel, Registry } from './registry.js';
 export const SERIES_SECONDS = 600;
 
 /** Reason codes that mean a chain had a hole or a device was asked to re-send. */
-export const GAP_REASONS = new Set(['SEQ_GAP', 'HUB_REORDER_EXPIRED', 'REORDER_OVERFLOW', 'BAD_LINK', 'HUB_AFTER_INVALID', 'HUB_COMMIT_FAILED']);
+export const GAP_REASONS = new Set([
+  'SEQ_GAP',
+  'HUB_REORDER_EXPIRED',
+  'REORDER_OVERFLOW',
+  'BAD_LINK',
+  'HUB_AFTER_INVALID',
+  'HUB_COMMIT_FAILED',
+]);
 
 /** A device with a gap-class rejection or an equivocation this recently needs attention. */
 const ATTENTION_MS = 10 * 60_000;
@@ -71,7 +78,8 @@ export class Activity {
     // After a restart, a channel's last write is the best guess of when its device was last seen.
     for (const row of store.listChannels()) {
       const hex = Buffer.from(row.deviceKey).toString('hex');
-      if (row.head.seq > 0n && row.updatedAtMs > BigInt(this.lastSeen.get(hex) ?? 0)) this.lastSeen.set(hex, Number(row.updatedAtMs));
+      if (row.head.seq > 0n && row.updatedAtMs > BigInt(this.lastSeen.get(hex) ?? 0))
+        this.lastSeen.set(hex, Number(row.updatedAtMs));
     }
     for (const ch of registry.channels.values()) this.lastSeq.set(ch.idHex, ch.durable.seq);
     // Rejections already stored are history, not news.
@@ -221,7 +229,12 @@ export function channelUsage(store: HubStore, ch: LiveChannel, maxPoints = 120):
     lastSeq = row.lastSeq;
     // Segments can arrive out of order across reconnects; keep time monotone for the chart.
     lastAt = row.receivedAtMs > lastAt ? row.receivedAtMs : lastAt;
-    points.push({ atMs: lastAt.toString(), seq: row.lastSeq.toString(), cumUnits: row.cumUnits.toString(), cumAmount: row.cumAmount.toString() });
+    points.push({
+      atMs: lastAt.toString(),
+      seq: row.lastSeq.toString(),
+      cumUnits: row.cumUnits.toString(),
+      cumAmount: row.cumAmount.toString(),
+    });
   }
   return points;
 }
@@ -240,11 +253,17 @@ export interface ChannelSettlement {
 export class EpochEntryCache {
   private readonly byEpoch = new Map<bigint, Map<string, ChannelSettlement>>();
 
-  constructor(private readonly store: HubStore, private readonly keep = 20) {}
+  constructor(
+    private readonly store: HubStore,
+    private readonly keep = 20,
+  ) {}
 
   /** The channel's entries in the newest `keep` epochs, newest first. */
   forChannel(channelHex: string): ChannelSettlement[] {
-    const epochs = this.store.listEpochs().sort((a, b) => (a.epoch < b.epoch ? 1 : -1)).slice(0, this.keep);
+    const epochs = this.store
+      .listEpochs()
+      .sort((a, b) => (a.epoch < b.epoch ? 1 : -1))
+      .slice(0, this.keep);
     const wanted = new Set(epochs.map((e) => e.epoch));
     for (const e of this.byEpoch.keys()) if (!wanted.has(e)) this.byEpoch.delete(e);
     const out: ChannelSettlement[] = [];

@@ -12,7 +12,15 @@ function voucherInSegment(row: SegmentRow, seq: bigint): Voucher | undefined {
   let prevHash = s.prevHash;
   for (let j = 0, k = s.firstSeq; j < s.vouchers.length; j++, k++) {
     const v = s.vouchers[j]!;
-    if (k === seq) return { channelId: s.channelId, seq, cumUnits: v.cumUnits, cumAmount: v.cumAmount, deviceTimeMs: v.deviceTimeMs, prevHash };
+    if (k === seq)
+      return {
+        channelId: s.channelId,
+        seq,
+        cumUnits: v.cumUnits,
+        cumAmount: v.cumAmount,
+        deviceTimeMs: v.deviceTimeMs,
+        prevHash,
+      };
     prevHash = hasher.hash(k, v.cumUnits, v.cumAmount, v.deviceTimeMs, prevHash);
   }
   return undefined;
@@ -25,7 +33,11 @@ export function voucherAt(store: HubStore, channelId: Uint8Array, seq: bigint): 
 }
 
 /** The voucher at a signed head and the device signature over it [P-4.4]. */
-export function signedHeadAt(store: HubStore, channelId: Uint8Array, seq: bigint): { voucher: Voucher; signature: Uint8Array } | undefined {
+export function signedHeadAt(
+  store: HubStore,
+  channelId: Uint8Array,
+  seq: bigint,
+): { voucher: Voucher; signature: Uint8Array } | undefined {
   const row = store.segmentEndingAt(channelId, seq);
   if (!row) return undefined;
   const decoded = decodeSegment(row.bytes);

@@ -117,7 +117,8 @@ export class HubCore {
     const key = parsePublicKeyHex(typeof req.publicKey === 'string' ? req.publicKey.toLowerCase() : '');
     if (!key.ok) throw new ApiError('API_INVALID', `${where}.publicKey: ${key.code}`);
     const expiresAtMs = req.expiresAtMs ?? 0n;
-    if (expiresAtMs !== 0n && expiresAtMs <= nowMs) throw new ApiError('API_INVALID', `${where}.expires is in the past`);
+    if (expiresAtMs !== 0n && expiresAtMs <= nowMs)
+      throw new ApiError('API_INVALID', `${where}.expires is in the past`);
     const record: ChannelRecord = {
       network: this.identity.network,
       hubKey: this.identity.keyPair.publicKey,
@@ -131,7 +132,8 @@ export class HubCore {
       nonce: randomBytes(8).readBigUInt64BE(0),
     };
     const valid = validateChannelRecord(record);
-    if (!valid.ok) throw new ApiError('API_INVALID', `${where}: ${valid.code}${valid.detail ? ` (${valid.detail})` : ''}`);
+    if (!valid.ok)
+      throw new ApiError('API_INVALID', `${where}: ${valid.code}${valid.detail ? ` (${valid.detail})` : ''}`);
     const bytes = encodeChannelRecord(record);
     return {
       record,
@@ -156,7 +158,8 @@ export class HubCore {
     const seen = new Set<string>();
     for (const b of built) {
       const hex = toHex(b.channel.deviceKey);
-      if (seen.has(hex) || this.registry.devices.has(hex)) throw new ApiError('API_CONFLICT', `device already enrolled: ${hex}`);
+      if (seen.has(hex) || this.registry.devices.has(hex))
+        throw new ApiError('API_CONFLICT', `device already enrolled: ${hex}`);
       seen.add(hex);
     }
     try {
@@ -167,7 +170,11 @@ export class HubCore {
     }
     const out = [];
     for (const b of built) {
-      const device = this.registry.addDevice({ deviceKey: b.channel.deviceKey, enrolledAtMs: nowMs, revokedAtMs: null });
+      const device = this.registry.addDevice({
+        deviceKey: b.channel.deviceKey,
+        enrolledAtMs: nowMs,
+        revokedAtMs: null,
+      });
       const row = this.store.getChannel(b.channel.channelId)!;
       const ch = liveChannelFromRow(row);
       this.registry.addChannel(ch);
@@ -300,7 +307,12 @@ export class HubCore {
   showEpoch(epoch: bigint) {
     const row = this.store.getEpoch(epoch);
     if (!row) throw new ApiError('API_NOT_FOUND', `no epoch ${epoch}`);
-    return { ...epochView(row), channels: this.store.epochEntries(epoch).map((e) => ({ channelId: toHex(e.channelId), toSeq: e.toSeq.toString() })) };
+    return {
+      ...epochView(row),
+      channels: this.store
+        .epochEntries(epoch)
+        .map((e) => ({ channelId: toHex(e.channelId), toSeq: e.toSeq.toString() })),
+    };
   }
 
   bundle(epoch: bigint, channelIds?: string[]) {

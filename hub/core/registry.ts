@@ -2,7 +2,14 @@
 // step with it by the management operations. The ingest pipeline reads and advances it; the
 // store stays the authority (every head move is guarded there, see HeadUpdate).
 
-import { decodeChannelRecord, toHex, type ChannelRecord, type ChannelState, type Head, type Segment } from '../../protocol/index.js';
+import {
+  decodeChannelRecord,
+  toHex,
+  type ChannelRecord,
+  type ChannelState,
+  type Head,
+  type Segment,
+} from '../../protocol/index.js';
 import type { ChannelRow, DeviceRow, HubStore } from '../store/types.js';
 
 /** A segment accepted by the pipeline, waiting for its group commit. */
@@ -171,4 +178,3 @@ export class Registry {
     this.channels.set(idHex, liveChannelFromRow(row));
   }
 }
-

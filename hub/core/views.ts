@@ -66,7 +66,12 @@ export function reasonMessage(reason: string): string {
 }
 
 export function rejectionCountView(c: RejectionCount) {
-  return { reason: c.reason, message: reasonMessage(c.reason), events: c.events.toString(), vouchers: c.vouchers.toString() };
+  return {
+    reason: c.reason,
+    message: reasonMessage(c.reason),
+    events: c.events.toString(),
+    vouchers: c.vouchers.toString(),
+  };
 }
 
 export function rejectionView(r: RejectionRow & { id: bigint }) {

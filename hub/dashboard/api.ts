@@ -5,7 +5,11 @@
 const TOKEN_KEY = 'tally-admin-token';
 
 export class ApiFailure extends Error {
-  constructor(readonly code: string, message: string, readonly status: number) {
+  constructor(
+    readonly code: string,
+    message: string,
+    readonly status: number,
+  ) {
     super(message);
   }
 }
@@ -21,7 +25,8 @@ export function setAdminToken(token: string): void {
 
 async function parse<T>(res: Response): Promise<T> {
   const body = (await res.json().catch(() => null)) as { error?: { code: string; message: string } } | null;
-  if (!res.ok) throw new ApiFailure(body?.error?.code ?? `HTTP_${res.status}`, body?.error?.message ?? res.statusText, res.status);
+  if (!res.ok)
+    throw new ApiFailure(body?.error?.code ?? `HTTP_${res.status}`, body?.error?.message ?? res.statusText, res.status);
   return body as T;
 }
 
@@ -37,4 +42,5 @@ export async function postJson<T>(path: string, body?: unknown): Promise<T> {
   return parse<T>(await fetch(path, { method: 'POST', headers, body: body === undefined ? '' : JSON.stringify(body) }));
 }
 
-export const describeError = (err: unknown): string => (err instanceof ApiFailure ? `${err.code}: ${err.message}` : String(err));
+export const describeError = (err: unknown): string =>
+  err instanceof ApiFailure ? `${err.code}: ${err.message}` : String(err);

@@ -12,7 +12,13 @@ export interface ChartSeries {
   scale?: string;
 }
 
-export function Chart(props: { id: string; title: string; series: ChartSeries[]; data: uPlot.AlignedData; height?: number }) {
+export function Chart(props: {
+  id: string;
+  title: string;
+  series: ChartSeries[];
+  data: uPlot.AlignedData;
+  height?: number;
+}) {
   const box = useRef<HTMLDivElement>(null);
   const plot = useRef<uPlot | null>(null);
   useEffect(() => {
@@ -23,7 +29,16 @@ export function Chart(props: { id: string; title: string; series: ChartSeries[];
         title: props.title,
         width: Math.max(300, el.clientWidth),
         height: props.height ?? 220,
-        series: [{}, ...props.series.map((s) => ({ label: s.label, stroke: s.color, width: 2, scale: s.scale ?? 'y', points: { show: false } }))],
+        series: [
+          {},
+          ...props.series.map((s) => ({
+            label: s.label,
+            stroke: s.color,
+            width: 2,
+            scale: s.scale ?? 'y',
+            points: { show: false },
+          })),
+        ],
         axes: [{}, ...scales.map((scale, i) => ({ scale, side: i === 0 ? 3 : 1, grid: { show: i === 0 }, size: 70 }))],
         legend: { live: false },
       },

@@ -27,7 +27,10 @@ export function ago(ms: string | number | null, now = Date.now()): string {
 }
 
 export function when(ms: string | number): string {
-  return new Date(Number(ms)).toISOString().replace('T', ' ').replace(/\.\d+Z$/, 'Z');
+  return new Date(Number(ms))
+    .toISOString()
+    .replace('T', ' ')
+    .replace(/\.\d+Z$/, 'Z');
 }
 
 /** used / capacity as a percentage with one decimal, computed on bigints. */

@@ -36,7 +36,8 @@ function connect(): void {
   source.addEventListener('tick', (e) => {
     const tick = JSON.parse((e as MessageEvent<string>).data) as Tick;
     const last = state.series[state.series.length - 1];
-    const series = last && last.atMs >= tick.rate.atMs ? state.series : [...state.series, tick.rate].slice(-SERIES_SECONDS);
+    const series =
+      last && last.atMs >= tick.rate.atMs ? state.series : [...state.series, tick.rate].slice(-SERIES_SECONDS);
     publish({ connected: true, tick, series, version: state.version + 1 });
   });
 }

@@ -59,8 +59,12 @@ function App() {
   return html`
     <header>
       <strong class="brand">Tally hub</strong>
-      <nav>${NAV.map(([p, label]) => html`<a href=${`#/${p}`} class=${route.page === p || (p === 'devices' && route.page === 'channel') ? 'active' : ''}>${label}</a>`)}</nav>
-      <span id="live-status" class=${live.connected ? 'ok' : 'bad'}>${live.connected ? '● live' : '○ reconnecting'}</span>
+      <nav>
+        ${NAV.map(([p, label]) => html`<a href=${`#/${p}`} class=${route.page === p || (p === 'devices' && route.page === 'channel') ? 'active' : ''}>${label}</a>`)}
+      </nav>
+      <span id="live-status" class=${live.connected ? 'ok' : 'bad'}
+        >${live.connected ? '● live' : '○ reconnecting'}</span
+      >
       <span class="token">${adminToken() ? 'admin token set' : 'read-only'}</span>
     </header>
     <main>${page}</main>

@@ -39,7 +39,15 @@ export interface FleetRow {
   revoked: boolean;
   lastSeenMs: string | null;
   attention: string[];
-  channel: { channelId: string; state: string; unit: string; headSeq: string; cumUnits: string; cumAmount: string; capacity: string } | null;
+  channel: {
+    channelId: string;
+    state: string;
+    unit: string;
+    headSeq: string;
+    cumUnits: string;
+    cumAmount: string;
+    capacity: string;
+  } | null;
 }
 
 export interface FleetPage {
@@ -77,11 +85,25 @@ export interface Channel {
 
 export interface ChannelHistory {
   channelId: string;
-  device: { publicKey: string; connected: boolean; revoked: boolean; lastSeenMs: string | null; channels: string[] } | null;
+  device: {
+    publicKey: string;
+    connected: boolean;
+    revoked: boolean;
+    lastSeenMs: string | null;
+    channels: string[];
+  } | null;
   attention: string[];
   usage: { atMs: string; seq: string; cumUnits: string; cumAmount: string }[];
   receipt: { seq: string; cumUnits: string; cumAmount: string; hubTimeMs: string } | null;
-  settlements: { epoch: string; closedAtMs: string; fromSeq: string; toSeq: string; deltaUnits: string; deltaAmount: string; cumAmount: string }[];
+  settlements: {
+    epoch: string;
+    closedAtMs: string;
+    fromSeq: string;
+    toSeq: string;
+    deltaUnits: string;
+    deltaAmount: string;
+    cumAmount: string;
+  }[];
 }
 
 export interface Rejection {

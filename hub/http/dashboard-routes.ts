@@ -24,11 +24,13 @@ function intParam(q: URLSearchParams, name: string, fallback: number, max: numbe
 function fleetPage(ctx: RequestContext) {
   const q = ctx.query;
   const search = (q.get('q') ?? '').trim().toLowerCase();
-  if (!/^[0-9a-f]{0,64}$/.test(search)) throw new ApiError('API_INVALID', 'q must be hex (part of a device key or channel id)');
+  if (!/^[0-9a-f]{0,64}$/.test(search))
+    throw new ApiError('API_INVALID', 'q must be hex (part of a device key or channel id)');
   const status = (q.get('status') ?? 'all') as Status;
   if (!STATUSES.includes(status)) throw new ApiError('API_INVALID', `status must be one of ${STATUSES.join(', ')}`);
   const sort = q.get('sort') ?? 'enrolled';
-  if (!['enrolled', 'key', 'seen'].includes(sort)) throw new ApiError('API_INVALID', 'sort must be enrolled, key or seen');
+  if (!['enrolled', 'key', 'seen'].includes(sort))
+    throw new ApiError('API_INVALID', 'sort must be enrolled, key or seen');
   const offset = intParam(q, 'offset', 0, 1e9);
   const limit = Math.max(1, intParam(q, 'limit', 50, 500));
   const { registry } = ctx.core;
@@ -114,7 +116,15 @@ function verifyEpoch(ctx: RequestContext) {
   const verdict = verifyBundle(text, { hubKey: ctx.core.identity.keyPair.publicKey });
   if (!verdict.ok) return { epoch: epoch.toString(), ok: false, reasons: verdict.reasons };
   const s = verdict.summary;
-  return { epoch: s.epoch.toString(), ok: true, entryCount: s.entryCount, totalDeltaAmount: s.totalDeltaAmount.toString(), root: s.root, complete: s.complete, reasons: [] };
+  return {
+    epoch: s.epoch.toString(),
+    ok: true,
+    entryCount: s.entryCount,
+    totalDeltaAmount: s.totalDeltaAmount.toString(),
+    root: s.root,
+    complete: s.complete,
+    reasons: [],
+  };
 }
 
 export const DASHBOARD_ROUTES: Route[] = [
@@ -125,6 +135,16 @@ export const DASHBOARD_ROUTES: Route[] = [
     admin: false,
     handler: (ctx) => ({ json: { ...ctx.dashboard.activity.snapshot, series: ctx.dashboard.activity.series } }),
   },
-  { method: 'GET', pattern: new RegExp(`^/api/channels/${ID}/history$`), admin: false, handler: (ctx) => ({ json: channelHistory(ctx) }) },
-  { method: 'GET', pattern: new RegExp(`^/api/settlements/${EPOCH}/verify$`), admin: false, handler: (ctx) => ({ json: verifyEpoch(ctx) }) },
+  {
+    method: 'GET',
+    pattern: new RegExp(`^/api/channels/${ID}/history$`),
+    admin: false,
+    handler: (ctx) => ({ json: channelHistory(ctx) }),
+  },
+  {
+    method: 'GET',
+    pattern: new RegExp(`^/api/settlements/${EPOCH}/verify$`),
+    admin: false,
+    handler: (ctx) => ({ json: verifyEpoch(ctx) }),
+  },
 ];

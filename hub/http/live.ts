@@ -7,11 +7,16 @@ import type { Activity } from '../core/activity.js';
 import type { HubCore } from '../core/hub-core.js';
 import { rejectionCountView } from '../core/views.js';
 
-const json = (value: unknown): string => JSON.stringify(value, (_k, v: unknown) => (typeof v === 'bigint' ? v.toString() : v));
+const json = (value: unknown): string =>
+  JSON.stringify(value, (_k, v: unknown) => (typeof v === 'bigint' ? v.toString() : v));
 
 /** What every tick carries: the activity snapshot, the fleet totals and rejections by reason. */
 export function liveTick(core: HubCore, activity: Activity) {
-  return { ...activity.snapshot, stats: core.stats(), rejections: core.store.rejectionCounts().map(rejectionCountView) };
+  return {
+    ...activity.snapshot,
+    stats: core.stats(),
+    rejections: core.store.rejectionCounts().map(rejectionCountView),
+  };
 }
 
 /** Bytes of unsent ticks a stream may hold (about ten minutes of ticks). */

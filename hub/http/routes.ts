@@ -37,13 +37,18 @@ function parseExpiry(o: Record<string, unknown>, where: string): bigint | undefi
 }
 
 export function parseEnrolBody(body: unknown): EnrolRequest[] {
-  const list = Array.isArray(body) ? body : body && typeof body === 'object' && Array.isArray((body as { devices?: unknown }).devices) ? (body as { devices: unknown[] }).devices : [body];
+  const list = Array.isArray(body)
+    ? body
+    : body && typeof body === 'object' && Array.isArray((body as { devices?: unknown }).devices)
+      ? (body as { devices: unknown[] }).devices
+      : [body];
   if (list.length === 0 || list.length > 100_000) throw new ApiError('API_INVALID', 'send 1..100000 devices');
   return list.map((item, i) => {
     const where = `devices[${i}]`;
     if (!item || typeof item !== 'object') throw new ApiError('API_INVALID', `${where} must be an object`);
     const o = item as Record<string, unknown>;
-    if (typeof o.publicKey !== 'string') throw new ApiError('API_INVALID', `${where}.publicKey must be 64 hex characters`);
+    if (typeof o.publicKey !== 'string')
+      throw new ApiError('API_INVALID', `${where}.publicKey must be 64 hex characters`);
     if (typeof o.unit !== 'string') throw new ApiError('API_INVALID', `${where}.unit is required`);
     const expiresAtMs = parseExpiry(o, where);
     return {
@@ -64,7 +69,10 @@ export const ROUTES: Route[] = [
     method: 'GET',
     pattern: /^\/metrics$/,
     admin: false,
-    handler: async (ctx) => ({ text: await ctx.metrics.registry.metrics(), contentType: ctx.metrics.registry.contentType }),
+    handler: async (ctx) => ({
+      text: await ctx.metrics.registry.metrics(),
+      contentType: ctx.metrics.registry.contentType,
+    }),
   },
   {
     method: 'GET',
@@ -73,7 +81,12 @@ export const ROUTES: Route[] = [
     handler: (ctx) => ({ json: { publicKey: ctx.core.identity.publicKeyHex, network: ctx.core.identity.network } }),
   },
   { method: 'GET', pattern: /^\/api\/stats$/, admin: false, handler: (ctx) => ({ json: ctx.core.stats() }) },
-  { method: 'GET', pattern: /^\/api\/devices$/, admin: false, handler: (ctx) => ({ json: { devices: ctx.core.listDevices() } }) },
+  {
+    method: 'GET',
+    pattern: /^\/api\/devices$/,
+    admin: false,
+    handler: (ctx) => ({ json: { devices: ctx.core.listDevices() } }),
+  },
   {
     method: 'POST',
     pattern: /^\/api\/devices$/,
@@ -86,15 +99,30 @@ export const ROUTES: Route[] = [
       return { status: 201, json: single ? enrolled[0] : { enrolled } };
     },
   },
-  { method: 'GET', pattern: new RegExp(`^/api/devices/${HEX64}$`), admin: false, handler: (ctx) => ({ json: ctx.core.showDevice(ctx.params[0]!) }) },
+  {
+    method: 'GET',
+    pattern: new RegExp(`^/api/devices/${HEX64}$`),
+    admin: false,
+    handler: (ctx) => ({ json: ctx.core.showDevice(ctx.params[0]!) }),
+  },
   {
     method: 'POST',
     pattern: new RegExp(`^/api/devices/${HEX64}/revoke$`),
     admin: true,
     handler: (ctx) => ({ json: ctx.core.revoke(ctx.params[0]!) }),
   },
-  { method: 'GET', pattern: /^\/api\/channels$/, admin: false, handler: (ctx) => ({ json: { channels: ctx.core.listChannels() } }) },
-  { method: 'GET', pattern: new RegExp(`^/api/channels/${ID}$`), admin: false, handler: (ctx) => ({ json: ctx.core.showChannel(ctx.params[0]!) }) },
+  {
+    method: 'GET',
+    pattern: /^\/api\/channels$/,
+    admin: false,
+    handler: (ctx) => ({ json: { channels: ctx.core.listChannels() } }),
+  },
+  {
+    method: 'GET',
+    pattern: new RegExp(`^/api/channels/${ID}$`),
+    admin: false,
+    handler: (ctx) => ({ json: ctx.core.showChannel(ctx.params[0]!) }),
+  },
   {
     method: 'POST',
     pattern: new RegExp(`^/api/channels/${ID}/topup$`),
@@ -110,14 +138,24 @@ export const ROUTES: Route[] = [
     admin: true,
     handler: (ctx) => ({ json: ctx.core.closeChannel(ctx.params[0]!) }),
   },
-  { method: 'GET', pattern: /^\/api\/settlements$/, admin: false, handler: (ctx) => ({ json: { epochs: ctx.core.listEpochs() } }) },
+  {
+    method: 'GET',
+    pattern: /^\/api\/settlements$/,
+    admin: false,
+    handler: (ctx) => ({ json: { epochs: ctx.core.listEpochs() } }),
+  },
   {
     method: 'POST',
     pattern: /^\/api\/settlements$/,
     admin: true,
     handler: (ctx) => ({ status: 201, json: ctx.core.settle() }),
   },
-  { method: 'GET', pattern: new RegExp(`^/api/settlements/${EPOCH}$`), admin: false, handler: (ctx) => ({ json: ctx.core.showEpoch(epochParam(ctx)) }) },
+  {
+    method: 'GET',
+    pattern: new RegExp(`^/api/settlements/${EPOCH}$`),
+    admin: false,
+    handler: (ctx) => ({ json: ctx.core.showEpoch(epochParam(ctx)) }),
+  },
   {
     method: 'GET',
     pattern: new RegExp(`^/api/settlements/${EPOCH}/bundle$`),

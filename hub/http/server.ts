@@ -100,7 +100,10 @@ export async function startHttp(args: {
   log: (level: 'info' | 'warn' | 'error', message: string) => void;
 }): Promise<HttpServer> {
   const dashboardDir = findDashboardDir();
-  const dashboard = { activity: new Activity(args.core.registry, args.core.store, args.metrics, args.core.now), epochs: new EpochEntryCache(args.core.store) };
+  const dashboard = {
+    activity: new Activity(args.core.registry, args.core.store, args.metrics, args.core.now),
+    epochs: new EpochEntryCache(args.core.store),
+  };
   const live = new LiveStreams();
 
   const handle = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
@@ -110,16 +113,32 @@ export async function startHttp(args: {
     const found = match(req.method ?? 'GET', url.pathname);
     if (found === undefined) throw new ApiError('API_NOT_FOUND', `no route ${url.pathname}`);
     if (found === 'method') throw new ApiError('API_METHOD', `${req.method} not allowed on ${url.pathname}`);
-    if (found.route.admin && !tokenMatches(req.headers.authorization, args.adminToken)) throw new ApiError('API_UNAUTHORIZED');
+    if (found.route.admin && !tokenMatches(req.headers.authorization, args.adminToken))
+      throw new ApiError('API_UNAUTHORIZED');
     const body = req.method === 'POST' ? await readBody(req) : undefined;
-    send(req, res, await found.route.handler({ core: args.core, metrics: args.metrics, params: found.params, query: url.searchParams, body, dashboard }));
+    send(
+      req,
+      res,
+      await found.route.handler({
+        core: args.core,
+        metrics: args.metrics,
+        params: found.params,
+        query: url.searchParams,
+        body,
+        dashboard,
+      }),
+    );
   };
   const server: Server = createServer((req, res) => {
     handle(req, res).catch((err: unknown) => {
       const e = err instanceof ApiError ? err : new ApiError('API_INTERNAL');
-      if (!(err instanceof ApiError)) args.log('error', `http ${req.method} ${req.url}: ${(err as Error).stack ?? String(err)}`);
+      if (!(err instanceof ApiError))
+        args.log('error', `http ${req.method} ${req.url}: ${(err as Error).stack ?? String(err)}`);
       if (res.headersSent) return res.destroy();
-      send(req, res, { status: e.status, json: { error: { code: e.code, message: e.detail ?? API_ERRORS[e.code].message } } });
+      send(req, res, {
+        status: e.status,
+        json: { error: { code: e.code, message: e.detail ?? API_ERRORS[e.code].message } },
+      });
     });
   });
   server.keepAliveTimeout = 5_000;

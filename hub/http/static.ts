@@ -43,9 +43,15 @@ function load(path: string): { raw: Buffer; gzip: Buffer } {
 }
 
 /** Answers `/` and `/assets/*`; returns false for any other path. */
-export function serveDashboard(path: string, req: IncomingMessage, res: ServerResponse, dir: string | undefined): boolean {
+export function serveDashboard(
+  path: string,
+  req: IncomingMessage,
+  res: ServerResponse,
+  dir: string | undefined,
+): boolean {
   const asset = ASSET.exec(path)?.[1];
-  const file = path === '/' || path === '/index.html' ? 'index.html' : asset === undefined ? undefined : `assets/${asset}`;
+  const file =
+    path === '/' || path === '/index.html' ? 'index.html' : asset === undefined ? undefined : `assets/${asset}`;
   if (file === undefined) return false;
   if (dir === undefined) {
     res.writeHead(503, { 'content-type': 'text/plain; charset=utf-8' });

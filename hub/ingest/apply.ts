@@ -19,7 +19,14 @@ export function applyStep(
   const lastSeq = verified.head.seq;
   // Device time is informational [P-4.1]; the hub clock decides expiry.
   if (ch.expiresAtMs !== 0n && BigInt(nowMs) >= ch.expiresAtMs) {
-    return stop({ stage: 'apply', reason: 'CHANNEL_EXPIRED', deviceHex: ch.deviceHex, channel: ch, seq: lastSeq, vouchers: s.vouchers.length });
+    return stop({
+      stage: 'apply',
+      reason: 'CHANNEL_EXPIRED',
+      deviceHex: ch.deviceHex,
+      channel: ch,
+      seq: lastSeq,
+      vouchers: s.vouchers.length,
+    });
   }
   const pending: PendingSegment = {
     firstSeq: s.firstSeq,

@@ -17,7 +17,15 @@ export function authorizeStep(registry: Registry, deviceHex: string, segment: Se
     return stop({ stage: 'authorize', reason: 'TOPIC_MISMATCH', deviceHex, channel: null, seq, vouchers });
   }
   if (device.revoked || channel.state === 'closed' || channel.state === 'revoked') {
-    return stop({ stage: 'authorize', reason: 'CHANNEL_CLOSED', deviceHex, channel, seq, vouchers, detail: channel.state });
+    return stop({
+      stage: 'authorize',
+      reason: 'CHANNEL_CLOSED',
+      deviceHex,
+      channel,
+      seq,
+      vouchers,
+      detail: channel.state,
+    });
   }
   return pass(channel);
 }

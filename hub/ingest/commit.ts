@@ -83,7 +83,12 @@ export class GroupCommit {
   }
 
   get idle(): boolean {
-    return this.touched.size === 0 && this.reack.size === 0 && this.rejections.length === 0 && this.equivocations.length === 0;
+    return (
+      this.touched.size === 0 &&
+      this.reack.size === 0 &&
+      this.rejections.length === 0 &&
+      this.equivocations.length === 0
+    );
   }
 
   private schedule(): void {
@@ -207,7 +212,10 @@ export class GroupCommit {
     this.rejections = [...batch.rejections, ...this.rejections].slice(-Math.max(1, this.options.rejectionLogLimit));
     this.equivocations = [...batch.equivocations, ...this.equivocations].slice(-MAX_HELD_EVIDENCE);
     this.metrics.commitFailures.inc();
-    this.options.log('error', `group commit failed, ${channels.length} channel(s) rolled back: ${(err as Error).message}`);
+    this.options.log(
+      'error',
+      `group commit failed, ${channels.length} channel(s) rolled back: ${(err as Error).message}`,
+    );
     for (const ch of channels) {
       this.metrics.vouchersRejected.inc({ reason: 'HUB_COMMIT_FAILED' }, Number(ch.head.seq - ch.durable.seq));
       dropWaiting(this.registry, ch);

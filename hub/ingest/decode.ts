@@ -11,13 +11,29 @@ export type Decoded =
 export function decodeStep(topic: string, payload: Uint8Array): Step<Decoded> {
   const parsed = parseTopic(topic);
   if (!parsed || (parsed.kind !== 'seg' && parsed.kind !== 'status')) {
-    return stop({ stage: 'decode', reason: 'HUB_UNEXPECTED_TOPIC', deviceHex: null, channel: null, seq: null, vouchers: 1, detail: topic.slice(0, 120) });
+    return stop({
+      stage: 'decode',
+      reason: 'HUB_UNEXPECTED_TOPIC',
+      deviceHex: null,
+      channel: null,
+      seq: null,
+      vouchers: 1,
+      detail: topic.slice(0, 120),
+    });
   }
   const deviceHex = parsed.deviceHex;
   if (parsed.kind === 'status') {
     const status = decodeStatus(payload);
     if (!status.ok) {
-      return stop({ stage: 'status', reason: 'HUB_STATUS_INVALID', deviceHex, channel: null, seq: null, vouchers: 0, detail: status.code });
+      return stop({
+        stage: 'status',
+        reason: 'HUB_STATUS_INVALID',
+        deviceHex,
+        channel: null,
+        seq: null,
+        vouchers: 0,
+        detail: status.code,
+      });
     }
     return pass({ kind: 'status', deviceHex, status: status.value });
   }

@@ -82,7 +82,14 @@ export class IngestPipeline {
   private onStatus(deviceHex: string, state: string): void {
     const device = this.d.registry.devices.get(deviceHex);
     if (!device) {
-      return this.reject({ stage: 'status', reason: 'UNKNOWN_DEVICE', deviceHex, channel: null, seq: null, vouchers: 0 });
+      return this.reject({
+        stage: 'status',
+        reason: 'UNKNOWN_DEVICE',
+        deviceHex,
+        channel: null,
+        seq: null,
+        vouchers: 0,
+      });
     }
     if (state === 'hello' || state === 'online') this.d.onHello(deviceHex);
     else if (state === 'offline') this.d.onOffline(deviceHex);
@@ -104,13 +111,23 @@ export class IngestPipeline {
         return this.reject({ stage: 'sequence', reason: 'DUPLICATE', ...base }, false);
       case 'lost':
         this.d.config.log('error', `channel ${ch.idHex}: no stored voucher at seq ${placement.seq}`);
-        return this.reject({ stage: 'sequence', reason: 'SEQ_STALE', ...base, detail: `history missing at ${placement.seq}` });
+        return this.reject({
+          stage: 'sequence',
+          reason: 'SEQ_STALE',
+          ...base,
+          detail: `history missing at ${placement.seq}`,
+        });
       case 'conflict': {
         // The stored side is not known to be signed yet (a forgery may have been chained first):
         // judge only once the worker has answered. Equivocation is between two signed chains.
         if (awaitsVerdict(ch, placement.seq)) return this.hold(ch, s, bytes, arrivedAt);
         if (!signedByDevice(ch, s, placement.incomingHashes)) {
-          return this.reject({ stage: 'verify', reason: 'SIG_INVALID', ...base, detail: 'conflicting segment, bad signature' });
+          return this.reject({
+            stage: 'verify',
+            reason: 'SIG_INVALID',
+            ...base,
+            detail: 'conflicting segment, bad signature',
+          });
         }
         // Two different signed vouchers for one seq (a cloned or restored device): keep the
         // second as evidence, flag the channel, count only the first [DESIGN: equivocation].
@@ -133,7 +150,16 @@ export class IngestPipeline {
         const verified = verifyStep(ch, s, placement.prev, this.d.pool);
         if (!verified.ok) return this.reject(verified.rejection);
         const { check } = verified.value;
-        const applied = applyStep(ch, s, verified.value.verified, placement.newFromSeq, bytes, this.d.now(), arrivedAt, check ? 'pending' : 'ok');
+        const applied = applyStep(
+          ch,
+          s,
+          verified.value.verified,
+          placement.newFromSeq,
+          bytes,
+          this.d.now(),
+          arrivedAt,
+          check ? 'pending' : 'ok',
+        );
         if (!applied.ok) return this.reject(applied.rejection);
         ch.resyncedAtSeq = null;
         this.commit.accepted(ch);
@@ -169,8 +195,19 @@ export class IngestPipeline {
         ch.exhaustedNotice = false;
       }
       dropped.forEach((p, i) => {
-        const base = { deviceHex: ch.deviceHex, channel: ch, seq: p.lastSeq, vouchers: Number(p.lastSeq - p.newFromSeq + 1n) };
-        if (i === 0) this.reject({ stage: 'verify', ...base, reason: valid === false ? 'SIG_INVALID' : 'HUB_INTERNAL', detail: valid === false ? undefined : 'signature check did not run' } as Rejection);
+        const base = {
+          deviceHex: ch.deviceHex,
+          channel: ch,
+          seq: p.lastSeq,
+          vouchers: Number(p.lastSeq - p.newFromSeq + 1n),
+        };
+        if (i === 0)
+          this.reject({
+            stage: 'verify',
+            ...base,
+            reason: valid === false ? 'SIG_INVALID' : 'HUB_INTERNAL',
+            detail: valid === false ? undefined : 'signature check did not run',
+          } as Rejection);
         else this.reject({ stage: 'verify', ...base, reason: 'HUB_AFTER_INVALID' }, false);
       });
       this.d.controls.resync(ch, verifiedHead(ch), valid === false ? 'SIG_INVALID' : 'SEQ_GAP');
@@ -186,7 +223,17 @@ export class IngestPipeline {
     const lastSeq = s.firstSeq + BigInt(s.vouchers.length) - 1n;
     if (ch.held.length >= this.d.config.reorderMaxPerChannel) {
       // Bounded like the reorder buffer; the device still holds it and re-sends after a RESYNC.
-      return this.reject({ stage: 'sequence', reason: 'REORDER_OVERFLOW', deviceHex: ch.deviceHex, channel: ch, seq: lastSeq, vouchers: s.vouchers.length }, false);
+      return this.reject(
+        {
+          stage: 'sequence',
+          reason: 'REORDER_OVERFLOW',
+          deviceHex: ch.deviceHex,
+          channel: ch,
+          seq: lastSeq,
+          vouchers: s.vouchers.length,
+        },
+        false,
+      );
     }
     ch.held.push({ segment: s, firstSeq: s.firstSeq, lastSeq, bytes, arrivedAt, receivedAtMs: BigInt(this.d.now()) });
   }
@@ -212,13 +259,34 @@ export class IngestPipeline {
     );
     if (outcome === 'waiting') return;
     // Full: give up on this gap. Everything waiting is refused and the device re-sends from the head.
-    this.reject({ stage: 'sequence', reason: 'REORDER_OVERFLOW', deviceHex: ch.deviceHex, channel: ch, seq: lastSeq, vouchers: s.vouchers.length }, false);
+    this.reject(
+      {
+        stage: 'sequence',
+        reason: 'REORDER_OVERFLOW',
+        deviceHex: ch.deviceHex,
+        channel: ch,
+        seq: lastSeq,
+        vouchers: s.vouchers.length,
+      },
+      false,
+    );
     this.giveUp(ch, 'REORDER_OVERFLOW');
   }
 
   /** A refusal by the embedded broker (connection, publish or subscribe), counted like the rest. */
   recordBrokerRejection(reason: Rejection['reason'], deviceHex: string | null, detail: string | undefined): void {
-    this.reject({ stage: 'broker', reason, deviceHex, channel: null, seq: null, vouchers: 0, ...(detail !== undefined ? { detail } : {}) }, false);
+    this.reject(
+      {
+        stage: 'broker',
+        reason,
+        deviceHex,
+        channel: null,
+        seq: null,
+        vouchers: 0,
+        ...(detail !== undefined ? { detail } : {}),
+      },
+      false,
+    );
   }
 
   /** Called on a timer: gaps older than the reorder window are given up [P-5.3]. */
@@ -233,7 +301,14 @@ export class IngestPipeline {
   private giveUp(ch: LiveChannel, reason: 'SEQ_GAP' | 'REORDER_OVERFLOW'): void {
     for (const w of dropWaiting(this.d.registry, ch)) {
       this.reject(
-        { stage: 'sequence', reason: reason === 'SEQ_GAP' ? 'HUB_REORDER_EXPIRED' : 'REORDER_OVERFLOW', deviceHex: ch.deviceHex, channel: ch, seq: w.lastSeq, vouchers: w.segment.vouchers.length },
+        {
+          stage: 'sequence',
+          reason: reason === 'SEQ_GAP' ? 'HUB_REORDER_EXPIRED' : 'REORDER_OVERFLOW',
+          deviceHex: ch.deviceHex,
+          channel: ch,
+          seq: w.lastSeq,
+          vouchers: w.segment.vouchers.length,
+        },
         false,
       );
     }

@@ -1,7 +1,13 @@
 // Step 4, verify: the chain rules and the device signature [P-4.3, P-4.4, P-4.5], by protocol/.
 // Also the evidence check for a conflicting segment: did the device really sign it?
 
-import { verifySegment, verifySegmentSignature, type Head, type Segment, type VerifiedSegment } from '../../protocol/index.js';
+import {
+  verifySegment,
+  verifySegmentSignature,
+  type Head,
+  type Segment,
+  type VerifiedSegment,
+} from '../../protocol/index.js';
 import type { LiveChannel } from '../core/registry.js';
 import { deferringBackend, type SignatureCheck, type SignaturePool } from './signature-pool.js';
 import { pass, stop, type Step } from './types.js';

@@ -39,16 +39,28 @@ export function exportBundle(store: HubStore, epoch: bigint, channelIds?: readon
   const inputs: BundleEntryInput[] = wanted.map(({ bytes, entry }) => {
     const channel = store.getChannel(entry.channelId);
     const head = signedHeadAt(store, entry.channelId, entry.toSeq);
-    if (!channel || !head) throw new ExportError('API_INTERNAL', `evidence missing for channel ${toHex(entry.channelId)}`);
-    const input: BundleEntryInput = { entry: bytes, channelRecord: channel.record, headVoucher: head.voucher, headSignature: head.signature };
+    if (!channel || !head)
+      throw new ExportError('API_INTERNAL', `evidence missing for channel ${toHex(entry.channelId)}`);
+    const input: BundleEntryInput = {
+      entry: bytes,
+      channelRecord: channel.record,
+      headVoucher: head.voucher,
+      headSignature: head.signature,
+    };
     if (entry.fromSeq > 1n) {
       const prev = voucherAt(store, entry.channelId, entry.fromSeq - 1n);
-      if (!prev) throw new ExportError('API_INTERNAL', `voucher ${entry.fromSeq - 1n} missing for ${toHex(entry.channelId)}`);
+      if (!prev)
+        throw new ExportError('API_INTERNAL', `voucher ${entry.fromSeq - 1n} missing for ${toHex(entry.channelId)}`);
       input.prevVoucher = prev;
     }
     return input;
   });
-  return buildBundle({ epochRecord: row.record, epochSignature: row.signature, entries: inputs, epochEntries: all.map((e) => e.bytes) });
+  return buildBundle({
+    epochRecord: row.record,
+    epochSignature: row.signature,
+    entries: inputs,
+    epochEntries: all.map((e) => e.bytes),
+  });
 }
 
 export const CSV_HEADER =
@@ -64,9 +76,19 @@ export function exportCsv(store: HubStore, epoch: bigint): string {
     const unit = record?.ok ? record.value.unit : '';
     lines.push(
       [
-        e.epoch, row!.closedAtMs, toHex(e.channelId), channel ? toHex(channel.deviceKey) : '', unit,
-        record?.ok ? record.value.pricePerUnit : '', e.fromSeq, e.toSeq, e.deltaUnits, e.deltaAmount, e.cumUnits,
-        e.cumAmount, toHex(e.headHash),
+        e.epoch,
+        row!.closedAtMs,
+        toHex(e.channelId),
+        channel ? toHex(channel.deviceKey) : '',
+        unit,
+        record?.ok ? record.value.pricePerUnit : '',
+        e.fromSeq,
+        e.toSeq,
+        e.deltaUnits,
+        e.deltaAmount,
+        e.cumUnits,
+        e.cumAmount,
+        toHex(e.headHash),
       ].join(','),
     );
   }

@@ -184,8 +184,17 @@ class SqliteStore implements HubStore {
         try {
           this.s.insertDevice.run(blob(deviceKey), atMs);
           this.s.insertChannel.run(
-            blob(c.channelId), blob(c.deviceKey), blob(c.record), c.unit, c.pricePerUnit.toString(),
-            c.capacity.toString(), c.openedAtMs, c.expiresAtMs, blob(c.channelId), blob(c.channelId), atMs,
+            blob(c.channelId),
+            blob(c.deviceKey),
+            blob(c.record),
+            c.unit,
+            c.pricePerUnit.toString(),
+            c.capacity.toString(),
+            c.openedAtMs,
+            c.expiresAtMs,
+            blob(c.channelId),
+            blob(c.channelId),
+            atMs,
           );
         } catch (err) {
           if ((err as { code?: string }).code?.startsWith('SQLITE_CONSTRAINT')) {
@@ -251,14 +260,28 @@ class SqliteStore implements HubStore {
     this.db.transaction(() => {
       for (const g of batch.segments) {
         this.s.insertSegment.run(
-          blob(g.channelId), g.firstSeq, g.newFromSeq, g.lastSeq, blob(g.headHash), g.cumUnits.toString(),
-          g.cumAmount.toString(), blob(g.bytes), g.receivedAtMs,
+          blob(g.channelId),
+          g.firstSeq,
+          g.newFromSeq,
+          g.lastSeq,
+          blob(g.headHash),
+          g.cumUnits.toString(),
+          g.cumAmount.toString(),
+          blob(g.bytes),
+          g.receivedAtMs,
         );
       }
       for (const h of batch.heads) {
         const info = this.s.updateHead.run(
-          h.head.seq, blob(h.head.hash), h.head.cumUnits.toString(), h.head.cumAmount.toString(),
-          h.receipt ? blob(h.receipt) : null, h.state, h.atMs, blob(h.channelId), h.expectedSeq,
+          h.head.seq,
+          blob(h.head.hash),
+          h.head.cumUnits.toString(),
+          h.head.cumAmount.toString(),
+          h.receipt ? blob(h.receipt) : null,
+          h.state,
+          h.atMs,
+          blob(h.channelId),
+          h.expectedSeq,
         );
         if (info.changes !== 1) {
           throw new StoreConflictError(`head guard failed for channel ${Buffer.from(h.channelId).toString('hex')}`);
@@ -270,8 +293,14 @@ class SqliteStore implements HubStore {
       for (const id of batch.equivocatedChannels) this.s.flagEquivocated.run(blob(id));
       for (const r of batch.rejections) {
         this.s.insertRejection.run(
-          r.atMs, r.stage, r.reason, r.deviceKey && blob(r.deviceKey), r.channelId && blob(r.channelId), r.seq,
-          r.vouchers, r.detail,
+          r.atMs,
+          r.stage,
+          r.reason,
+          r.deviceKey && blob(r.deviceKey),
+          r.channelId && blob(r.channelId),
+          r.seq,
+          r.vouchers,
+          r.detail,
         );
         this.s.countRejection.run(r.reason, r.vouchers);
       }
@@ -353,14 +382,24 @@ class SqliteStore implements HubStore {
     this.db.transaction(() => {
       const e = close.epoch;
       this.s.insertEpoch.run(
-        e.epoch, e.closedAtMs, blob(e.record), blob(e.signature), blob(e.root), e.entryCount,
+        e.epoch,
+        e.closedAtMs,
+        blob(e.record),
+        blob(e.signature),
+        blob(e.root),
+        e.entryCount,
         e.totalDeltaAmount.toString(),
       );
       for (const x of close.entries) this.s.insertEntry.run(x.epoch, blob(x.channelId), blob(x.entry), x.toSeq);
       for (const s of close.settled) {
         const h: HeadRow = s.head;
         const info = this.s.updateSettled.run(
-          h.seq, blob(h.hash), h.cumUnits.toString(), h.cumAmount.toString(), blob(s.channelId), s.expectedSettledSeq,
+          h.seq,
+          blob(h.hash),
+          h.cumUnits.toString(),
+          h.cumAmount.toString(),
+          blob(s.channelId),
+          s.expectedSettledSeq,
         );
         if (info.changes !== 1) {
           throw new StoreConflictError(`settled guard failed for ${Buffer.from(s.channelId).toString('hex')}`);

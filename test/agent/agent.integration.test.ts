@@ -23,7 +23,10 @@ describe('agent with a real broker', () => {
     const hub = new TestHub(opts);
     await hub.start();
     const dev = new AgentFixture();
-    cleanups.push(() => hub.stop(), () => dev.cleanup());
+    cleanups.push(
+      () => hub.stop(),
+      () => dev.cleanup(),
+    );
     return { hub, dev };
   };
 
@@ -164,12 +167,28 @@ describe('agent with a real broker', () => {
     const ch = hub.channelOf(dev.deviceHex)!;
     const { makeReceipt, encodeReceipt, topics } = await import('../../protocol/index.js');
     const intruder = generateKeyPair();
-    const forged = makeReceipt({ channelId: ch.channelId, seq: 16n, headHash: new Uint8Array(32), cumUnits: 16n, cumAmount: 112n,
-      hubTimeMs: 1n }, intruder.secretKey);
+    const forged = makeReceipt(
+      {
+        channelId: ch.channelId,
+        seq: 16n,
+        headHash: new Uint8Array(32),
+        cumUnits: 16n,
+        cumAmount: 112n,
+        hubTimeMs: 1n,
+      },
+      intruder.secretKey,
+    );
     hub.sendRaw(topics.receipt(dev.deviceHex), encodeReceipt(forged));
-    hub.sendControl(dev.deviceHex, { kind: 'capacity', channelId: ch.channelId, capacity: 1n, cumAmount: 0n, state: 'exhausted' }, intruder);
+    hub.sendControl(
+      dev.deviceHex,
+      { kind: 'capacity', channelId: ch.channelId, capacity: 1n, cumAmount: 0n, state: 'exhausted' },
+      intruder,
+    );
     hub.sendRaw(topics.receipt(dev.deviceHex), new Uint8Array([2, 1, 0]));
-    await waitFor(() => agent.counters.receiptsIgnored >= 2 && agent.counters.controlsIgnored >= 1, 'forgeries counted');
+    await waitFor(
+      () => agent.counters.receiptsIgnored >= 2 && agent.counters.controlsIgnored >= 1,
+      'forgeries counted',
+    );
     expect(agent.snapshot().outboxDepth).toBe(16);
     expect(agent.snapshot().exhausted).toBe(false);
     expect(dev.codes()).toContain('RECEIPT_INVALID');

@@ -4,16 +4,25 @@ import { Backoff, backoffCeiling, fullJitterDelay } from '../../agent/backoff.js
 
 describe('backoff with full jitter', () => {
   it('doubles the ceiling up to the maximum', () => {
-    expect([0, 1, 2, 3, 10, 60, 1000].map((n) => backoffCeiling(n, 100, 5000))).toEqual([100, 200, 400, 800, 5000, 5000, 5000]);
+    expect([0, 1, 2, 3, 10, 60, 1000].map((n) => backoffCeiling(n, 100, 5000))).toEqual([
+      100, 200, 400, 800, 5000, 5000, 5000,
+    ]);
   });
 
   it('draws every delay within [0, ceiling]', () => {
-    fc.assert(fc.property(fc.nat(200), fc.integer({ min: 1, max: 10_000 }), fc.integer({ min: 1, max: 100_000 }),
-      fc.double({ min: 0, max: 1, maxExcluded: true, noNaN: true }), (attempt, min, extra, r) => {
-        const max = min + extra;
-        const d = fullJitterDelay(attempt, { minMs: min, maxMs: max, random: () => r });
-        return Number.isInteger(d) && d >= 0 && d <= backoffCeiling(attempt, min, max);
-      }));
+    fc.assert(
+      fc.property(
+        fc.nat(200),
+        fc.integer({ min: 1, max: 10_000 }),
+        fc.integer({ min: 1, max: 100_000 }),
+        fc.double({ min: 0, max: 1, maxExcluded: true, noNaN: true }),
+        (attempt, min, extra, r) => {
+          const max = min + extra;
+          const d = fullJitterDelay(attempt, { minMs: min, maxMs: max, random: () => r });
+          return Number.isInteger(d) && d >= 0 && d <= backoffCeiling(attempt, min, max);
+        },
+      ),
+    );
   });
 
   it('spans the whole window (full jitter, not a fixed period) and resets after success', () => {

@@ -10,10 +10,13 @@ describe('docs/agent.md', () => {
   it.each(Object.keys(AGENT_CODES))('documents the code %s', (code) => {
     expect(doc).toContain(`\`${code}\``);
   });
-  it.each(Object.entries(OPTIONS).map(([name, spec]) => [name, spec.env]))('documents option %s and %s', (name, env) => {
-    expect(doc).toContain(`\`${env}\``);
-    expect(doc).toContain(`\`${name}\``);
-  });
+  it.each(Object.entries(OPTIONS).map(([name, spec]) => [name, spec.env]))(
+    'documents option %s and %s',
+    (name, env) => {
+      expect(doc).toContain(`\`${env}\``);
+      expect(doc).toContain(`\`${name}\``);
+    },
+  );
   it('documents the test-only crash hook', () => {
     expect(doc).toContain(CRASH_ENV);
   });

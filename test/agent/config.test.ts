@@ -29,7 +29,9 @@ describe('resolveConfig', () => {
   });
 
   it('takes flags over environment over file over defaults, one option at a time', () => {
-    const readFile = files({ 'a.json': JSON.stringify({ batch: 10, batchMs: 200, window: 3, broker: 'mqtt://file:1883', hubKey: HUB }) });
+    const readFile = files({
+      'a.json': JSON.stringify({ batch: 10, batchMs: 200, window: 3, broker: 'mqtt://file:1883', hubKey: HUB }),
+    });
     const c = resolveConfig('run', {
       flags: { config: 'a.json', batch: '30' },
       env: { TALLY_AGENT_BATCH: '20', TALLY_AGENT_BATCH_MS: '300' },
@@ -43,7 +45,10 @@ describe('resolveConfig', () => {
   });
 
   it('finds the config file from the environment too', () => {
-    const c = resolveConfig('status', { env: { TALLY_AGENT_CONFIG: 'b.json' }, readFile: files({ 'b.json': '{"data":"/srv/x"}' }) });
+    const c = resolveConfig('status', {
+      env: { TALLY_AGENT_CONFIG: 'b.json' },
+      readFile: files({ 'b.json': '{"data":"/srv/x"}' }),
+    });
     expect(c.data).toBe('/srv/x');
   });
 
@@ -56,9 +61,12 @@ describe('resolveConfig', () => {
   });
 
   it('rejects bad values with the source they came from', () => {
-    const p = problemsOf(() => resolveConfig('run', {
-      flags: { broker: 'http://x', hubKey: 'zz' }, env: { TALLY_AGENT_BATCH: '2000', TALLY_AGENT_LOG_LEVEL: 'loud' },
-    }));
+    const p = problemsOf(() =>
+      resolveConfig('run', {
+        flags: { broker: 'http://x', hubKey: 'zz' },
+        env: { TALLY_AGENT_BATCH: '2000', TALLY_AGENT_LOG_LEVEL: 'loud' },
+      }),
+    );
     expect(p.some((m) => m.includes('TALLY_AGENT_BATCH') && m.includes('at most 1024'))).toBe(true);
     expect(p.some((m) => m.includes('--hub-key') && m.includes('64 hex'))).toBe(true);
     expect(p.some((m) => m.includes('mqtt://'))).toBe(true);
@@ -66,24 +74,40 @@ describe('resolveConfig', () => {
   });
 
   it('rejects unknown keys, bad JSON and unreadable config files', () => {
-    expect(problemsOf(() => resolveConfig('init', { flags: { config: 'c.json' }, readFile: files({ 'c.json': '{"batchSize":3}' }) }))[0])
-      .toMatch(/unknown option "batchSize"/);
-    expect(problemsOf(() => resolveConfig('init', { flags: { config: 'c.json' }, readFile: files({ 'c.json': '{' }) }))[0])
-      .toMatch(/not valid JSON/);
-    expect(problemsOf(() => resolveConfig('init', { flags: { config: 'c.json' }, readFile: files({ 'c.json': '[1]' }) }))[0])
-      .toMatch(/JSON object/);
-    expect(problemsOf(() => resolveConfig('init', { flags: { config: 'missing.json' }, readFile: files({}) }))[0])
-      .toMatch(/cannot be read/);
+    expect(
+      problemsOf(() =>
+        resolveConfig('init', { flags: { config: 'c.json' }, readFile: files({ 'c.json': '{"batchSize":3}' }) }),
+      )[0],
+    ).toMatch(/unknown option "batchSize"/);
+    expect(
+      problemsOf(() => resolveConfig('init', { flags: { config: 'c.json' }, readFile: files({ 'c.json': '{' }) }))[0],
+    ).toMatch(/not valid JSON/);
+    expect(
+      problemsOf(() => resolveConfig('init', { flags: { config: 'c.json' }, readFile: files({ 'c.json': '[1]' }) }))[0],
+    ).toMatch(/JSON object/);
+    expect(
+      problemsOf(() => resolveConfig('init', { flags: { config: 'missing.json' }, readFile: files({}) }))[0],
+    ).toMatch(/cannot be read/);
   });
 
   it('parses the test-only crash point from the environment only', () => {
-    expect(resolveConfig('init', { env: { TALLY_AGENT_CRASH_AT: 'after-commit:4' } }).crashAt).toEqual({ point: 'after-commit', nth: 4 });
-    expect(resolveConfig('init', { env: { TALLY_AGENT_CRASH_AT: 'before-commit' } }).crashAt).toEqual({ point: 'before-commit', nth: 1 });
-    expect(problemsOf(() => resolveConfig('init', { env: { TALLY_AGENT_CRASH_AT: 'somewhere' } }))[0]).toMatch(/TALLY_AGENT_CRASH_AT/);
+    expect(resolveConfig('init', { env: { TALLY_AGENT_CRASH_AT: 'after-commit:4' } }).crashAt).toEqual({
+      point: 'after-commit',
+      nth: 4,
+    });
+    expect(resolveConfig('init', { env: { TALLY_AGENT_CRASH_AT: 'before-commit' } }).crashAt).toEqual({
+      point: 'before-commit',
+      nth: 1,
+    });
+    expect(problemsOf(() => resolveConfig('init', { env: { TALLY_AGENT_CRASH_AT: 'somewhere' } }))[0]).toMatch(
+      /TALLY_AGENT_CRASH_AT/,
+    );
   });
 
   it('checks options that go together', () => {
     expect(problemsOf(() => resolveConfig('init', { flags: { tlsCert: 'c.pem' } }))[0]).toMatch(/together/);
-    expect(problemsOf(() => resolveConfig('init', { flags: { reconnectMinMs: '500', reconnectMaxMs: '100' } }))[0]).toMatch(/reconnectMinMs/);
+    expect(
+      problemsOf(() => resolveConfig('init', { flags: { reconnectMinMs: '500', reconnectMaxMs: '100' } }))[0],
+    ).toMatch(/reconnectMinMs/);
   });
 });

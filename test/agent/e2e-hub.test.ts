@@ -16,7 +16,12 @@ describe('agent against the real hub', () => {
   });
 
   async function hubAt(dataDir: string, port = 0): Promise<HubHandle> {
-    const hub = await startHub({ dataDir, mqttListen: `127.0.0.1:${port}`, http: '127.0.0.1:0', credentialWindowMs: 600_000 });
+    const hub = await startHub({
+      dataDir,
+      mqttListen: `127.0.0.1:${port}`,
+      http: '127.0.0.1:0',
+      credentialWindowMs: 600_000,
+    });
     cleanups.push(() => hub.close());
     return hub;
   }

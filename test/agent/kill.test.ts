@@ -17,7 +17,10 @@ describe('tally-agent killed with SIGKILL', () => {
     const hub = new TestHub();
     await hub.start();
     const dir = mkdtempSync(join(tmpdir(), 'tally-agent-kill-'));
-    cleanups.push(() => hub.stop(), () => rmSync(dir, { recursive: true, force: true }));
+    cleanups.push(
+      () => hub.stop(),
+      () => rmSync(dir, { recursive: true, force: true }),
+    );
     const data = join(dir, 'data');
     const init = runCli(['init', '--data', data, '--json']);
     expect(init.status).toBe(0);
@@ -30,19 +33,55 @@ describe('tally-agent killed with SIGKILL', () => {
     };
     setCounter(0n);
     const run = (env: Record<string, string> = {}): ChildRun => {
-      const r = startCli(['run', '--data', data, '--broker', hub.url, '--hub-key', hub.hubKeyHex, '--meter', `file:${counter}`,
-        '--poll-ms', '20', '--batch', '16', '--batch-ms', '50', '--ack-timeout-ms', '1500', '--reconnect-min-ms', '20',
-        '--reconnect-max-ms', '200'], env);
-      cleanups.push(() => { r.child.kill('SIGKILL'); });
+      const r = startCli(
+        [
+          'run',
+          '--data',
+          data,
+          '--broker',
+          hub.url,
+          '--hub-key',
+          hub.hubKeyHex,
+          '--meter',
+          `file:${counter}`,
+          '--poll-ms',
+          '20',
+          '--batch',
+          '16',
+          '--batch-ms',
+          '50',
+          '--ack-timeout-ms',
+          '1500',
+          '--reconnect-min-ms',
+          '20',
+          '--reconnect-max-ms',
+          '200',
+        ],
+        env,
+      );
+      cleanups.push(() => {
+        r.child.kill('SIGKILL');
+      });
       return r;
     };
-    return { hub, data, publicKey, setCounter, get value() { return value; }, run };
+    return {
+      hub,
+      data,
+      publicKey,
+      setCounter,
+      get value() {
+        return value;
+      },
+      run,
+    };
   }
 
   /** Raises the counter in small steps until the child dies. */
   async function meterUntilDeath(t: Awaited<ReturnType<typeof setup>>, r: ChildRun) {
     let dead = false;
-    void r.exited.then(() => { dead = true; });
+    void r.exited.then(() => {
+      dead = true;
+    });
     for (let i = 0; i < 2000 && !dead; i++) {
       t.setCounter(t.value + 7n);
       await new Promise((res) => setTimeout(res, 15));
@@ -83,9 +122,26 @@ describe('tally-agent killed with SIGKILL', () => {
 
   it('SIGTERM flushes pending units into a signed segment before exiting', async () => {
     const t = await setup();
-    const r2 = startCli(['run', '--data', t.data, '--broker', t.hub.url, '--hub-key', t.hub.hubKeyHex, '--meter', `file:${join(t.data, '..', 'counter')}`,
-      '--poll-ms', '20', '--batch', '1000', '--batch-ms', '600000']);
-    cleanups.push(() => { r2.child.kill('SIGKILL'); });
+    const r2 = startCli([
+      'run',
+      '--data',
+      t.data,
+      '--broker',
+      t.hub.url,
+      '--hub-key',
+      t.hub.hubKeyHex,
+      '--meter',
+      `file:${join(t.data, '..', 'counter')}`,
+      '--poll-ms',
+      '20',
+      '--batch',
+      '1000',
+      '--batch-ms',
+      '600000',
+    ]);
+    cleanups.push(() => {
+      r2.child.kill('SIGKILL');
+    });
     await waitFor(() => r2.stderr().includes('CHANNEL_GRANTED'), 'the grant', 30_000);
     t.setCounter(5n); // fewer than a batch, and the batch timer is ten minutes away
     // No wait: stop() reads the meter once more before the final flush.
@@ -98,9 +154,27 @@ describe('tally-agent killed with SIGKILL', () => {
   it('killed while units are held back (outbox full): the held units survive in the meter state', async () => {
     const t = await setup();
     const args = ['--max-backlog', '1024'];
-    const first = startCli(['run', '--data', t.data, '--broker', t.hub.url, '--hub-key', t.hub.hubKeyHex, '--meter',
-      `file:${join(t.data, '..', 'counter')}`, '--poll-ms', '20', '--batch', '64', '--batch-ms', '50', ...args]);
-    cleanups.push(() => { first.child.kill('SIGKILL'); });
+    const first = startCli([
+      'run',
+      '--data',
+      t.data,
+      '--broker',
+      t.hub.url,
+      '--hub-key',
+      t.hub.hubKeyHex,
+      '--meter',
+      `file:${join(t.data, '..', 'counter')}`,
+      '--poll-ms',
+      '20',
+      '--batch',
+      '64',
+      '--batch-ms',
+      '50',
+      ...args,
+    ]);
+    cleanups.push(() => {
+      first.child.kill('SIGKILL');
+    });
     await waitFor(() => first.stderr().includes('CHANNEL_GRANTED'), 'the grant', 30_000);
     t.hub.acking = false;
     t.setCounter(1500n);

@@ -14,7 +14,10 @@ afterEach(async () => {
 
 /** A TCP front that resets the first `resets` connections, as soon as they are accepted or when
  *  their CONNECT arrives, then hands the rest to a real broker. */
-async function resettingBroker(resets: number, when: 'on-accept' | 'on-connect-packet'): Promise<{ url: string; attempts: () => number }> {
+async function resettingBroker(
+  resets: number,
+  when: 'on-accept' | 'on-connect-packet',
+): Promise<{ url: string; attempts: () => number }> {
   const broker = await Aedes.createBroker();
   let attempts = 0;
   const front = createServer((socket: Socket) => {
@@ -37,9 +40,14 @@ async function resettingBroker(resets: number, when: 'on-accept' | 'on-connect-p
 it.each(['on-accept', 'on-connect-packet'] as const)('reconnects after connections reset %s', async (when) => {
   const broker = await resettingBroker(3, when);
   const link = new MqttLink({
-    url: broker.url, clientId: 'tally-test', credential: () => ({ username: 'u', password: 'p' }),
-    will: () => ({ topic: 'w', payload: new Uint8Array(1) }), subscriptions: ['x/#'],
-    reconnectMinMs: 10, reconnectMaxMs: 50, clock: systemClock,
+    url: broker.url,
+    clientId: 'tally-test',
+    credential: () => ({ username: 'u', password: 'p' }),
+    will: () => ({ topic: 'w', payload: new Uint8Array(1) }),
+    subscriptions: ['x/#'],
+    reconnectMinMs: 10,
+    reconnectMaxMs: 50,
+    clock: systemClock,
   });
   link.on('error', () => undefined);
   closers.push(() => link.stop(false));

@@ -19,8 +19,24 @@ function manualClock(start = 1_000_000) {
   const timers: { at: number; every?: number; fn: () => void; live: boolean }[] = [];
   const clock: Clock = {
     now: () => now,
-    after(ms, fn): Timer { const t = { at: now + ms, fn, live: true }; timers.push(t); return { cancel: () => { t.live = false; } }; },
-    every(ms, fn): Timer { const t = { at: now + ms, every: ms, fn, live: true }; timers.push(t); return { cancel: () => { t.live = false; } }; },
+    after(ms, fn): Timer {
+      const t = { at: now + ms, fn, live: true };
+      timers.push(t);
+      return {
+        cancel: () => {
+          t.live = false;
+        },
+      };
+    },
+    every(ms, fn): Timer {
+      const t = { at: now + ms, every: ms, fn, live: true };
+      timers.push(t);
+      return {
+        cancel: () => {
+          t.live = false;
+        },
+      };
+    },
   };
   const advance = (ms: number) => {
     const end = now + ms;
@@ -28,7 +44,8 @@ function manualClock(start = 1_000_000) {
       const due = timers.filter((t) => t.live && t.at <= end).sort((a, b) => a.at - b.at)[0];
       if (due === undefined) break;
       now = due.at;
-      if (due.every !== undefined) due.at += due.every; else due.live = false;
+      if (due.every !== undefined) due.at += due.every;
+      else due.live = false;
       due.fn();
     }
     now = end;
@@ -39,7 +56,10 @@ function manualClock(start = 1_000_000) {
 function sink() {
   const readings: bigint[] = [];
   const problems: string[] = [];
-  const s: MeterSink = { reading: (v) => readings.push(v), problem: (code, detail) => problems.push(`${code} ${detail}`) };
+  const s: MeterSink = {
+    reading: (v) => readings.push(v),
+    problem: (code, detail) => problems.push(`${code} ${detail}`),
+  };
   return { s, readings, problems };
 }
 
@@ -48,7 +68,11 @@ describe('counter rule', () => {
     expect(stepCounter(undefined, 500n)).toEqual({ units: 0n, baseline: 500n });
     expect(stepCounter(500n, 503n)).toEqual({ units: 3n, baseline: 503n });
     expect(stepCounter(503n, 503n)).toEqual({ units: 0n, baseline: 503n });
-    expect(stepCounter(503n, 2n)).toEqual({ units: 0n, baseline: 2n, event: { code: 'METER_DECREASED', from: 503n, to: 2n } });
+    expect(stepCounter(503n, 2n)).toEqual({
+      units: 0n,
+      baseline: 2n,
+      event: { code: 'METER_DECREASED', from: 503n, to: 2n },
+    });
     const max = (1n << 64n) - 1n;
     expect(stepCounter(0n, max).units).toBe(max);
   });
@@ -76,8 +100,14 @@ describe('readings and specs', () => {
 
 describe('meter sources', () => {
   const dirs: string[] = [];
-  afterEach(() => { for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true }); });
-  const tmp = () => { const d = mkdtempSync(join(tmpdir(), 'tally-meter-')); dirs.push(d); return d; };
+  afterEach(() => {
+    for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
+  });
+  const tmp = () => {
+    const d = mkdtempSync(join(tmpdir(), 'tally-meter-'));
+    dirs.push(d);
+    return d;
+  };
 
   it('sim counts units of the injected clock from where the agent left off', async () => {
     const { clock, advance } = manualClock();

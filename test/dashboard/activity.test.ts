@@ -22,7 +22,15 @@ function setup() {
     registry.addDevice({ deviceKey: key(b), enrolledAtMs: 0n, revokedAtMs: null });
     const head = { seq: 0n, hash: new Uint8Array(32), cumUnits: 0n, cumAmount: 0n };
     // Only the fields Activity reads; the rest of a live channel does not matter here.
-    const ch = { idHex: hex(b + 100), deviceHex: hex(b), durable: head, head, state: 'open', equivocated: false, waiting: [] } as unknown as LiveChannel;
+    const ch = {
+      idHex: hex(b + 100),
+      deviceHex: hex(b),
+      durable: head,
+      head,
+      state: 'open',
+      equivocated: false,
+      waiting: [],
+    } as unknown as LiveChannel;
     registry.addChannel(ch);
     channels.push(ch);
   }
@@ -90,8 +98,28 @@ describe('Activity', () => {
     expect(t.activity.needsAttention(hex(2))).toEqual(['channel exhausted']);
     (t.channels[1] as { state: string }).state = 'open';
 
-    t.rejections.push({ id: 1n, atMs: 0n, stage: 'sequence', reason: 'HUB_REORDER_EXPIRED', deviceKey: key(2), channelId: null, seq: 5n, vouchers: 1, detail: null });
-    t.rejections.push({ id: 2n, atMs: 0n, stage: 'sequence', reason: 'DUPLICATE', deviceKey: key(1), channelId: null, seq: 5n, vouchers: 1, detail: null });
+    t.rejections.push({
+      id: 1n,
+      atMs: 0n,
+      stage: 'sequence',
+      reason: 'HUB_REORDER_EXPIRED',
+      deviceKey: key(2),
+      channelId: null,
+      seq: 5n,
+      vouchers: 1,
+      detail: null,
+    });
+    t.rejections.push({
+      id: 2n,
+      atMs: 0n,
+      stage: 'sequence',
+      reason: 'DUPLICATE',
+      deviceKey: key(1),
+      channelId: null,
+      seq: 5n,
+      vouchers: 1,
+      detail: null,
+    });
     t.advance(1000);
     const s = t.activity.sample();
     expect(t.activity.needsAttention(hex(2))).toEqual(['recent gap or resync']);

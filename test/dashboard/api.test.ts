@@ -11,7 +11,12 @@ describe('dashboard HTTP endpoints', () => {
   const get = async <T>(path: string, headers: Record<string, string> = {}) => {
     const res = await fetch(env.hub.httpUrl + path, { headers });
     const text = await res.text();
-    return { status: res.status, headers: res.headers, text, json: (text.startsWith('{') ? JSON.parse(text) : undefined) as T };
+    return {
+      status: res.status,
+      headers: res.headers,
+      text,
+      json: (text.startsWith('{') ? JSON.parse(text) : undefined) as T,
+    };
   };
   const until = async (check: () => Promise<boolean>) => {
     for (let i = 0; i < 300 && !(await check()); i++) await new Promise((r) => setTimeout(r, 100));
@@ -21,7 +26,14 @@ describe('dashboard HTTP endpoints', () => {
   beforeAll(async () => {
     await buildAssets();
     env = await startFleetHub({ devices: 2, rate: 20 });
-    env.hub.core.enrol(Array.from({ length: ENROLLED }, () => ({ publicKey: toHex(generateKeyPair().publicKey), unit: 'Wh', pricePerUnit: 2n, capacity: 1000n })));
+    env.hub.core.enrol(
+      Array.from({ length: ENROLLED }, () => ({
+        publicKey: toHex(generateKeyPair().publicKey),
+        unit: 'Wh',
+        pricePerUnit: 2n,
+        capacity: 1000n,
+      })),
+    );
   });
   afterAll(() => env?.close());
 
@@ -48,10 +60,14 @@ describe('dashboard HTTP endpoints', () => {
     const keys = [...env.hub.core.registry.devices.keys()];
     expect(all.json.devices.map((d) => d.publicKey)).toEqual(keys.slice(100));
 
-    const one = await get<{ total: number; devices: { publicKey: string; channel: { channelId: string } }[] }>(`/api/fleet?q=${keys[7]!.slice(0, 12).toUpperCase()}`);
+    const one = await get<{ total: number; devices: { publicKey: string; channel: { channelId: string } }[] }>(
+      `/api/fleet?q=${keys[7]!.slice(0, 12).toUpperCase()}`,
+    );
     expect(one.json.total).toBe(1);
     expect(one.json.devices[0]!.publicKey).toBe(keys[7]);
-    const byChannel = await get<{ total: number }>(`/api/fleet?q=${one.json.devices[0]!.channel.channelId.slice(0, 12)}`);
+    const byChannel = await get<{ total: number }>(
+      `/api/fleet?q=${one.json.devices[0]!.channel.channelId.slice(0, 12)}`,
+    );
     expect(byChannel.json.total).toBe(1);
 
     await until(async () => (await get<{ total: number }>('/api/fleet?status=online')).json.total === 2);
@@ -99,13 +115,18 @@ describe('dashboard HTTP endpoints', () => {
 
   it('checks a settlement bundle with the offline verifier', async () => {
     const epoch = env.hub.core.settle()!;
-    const v = (await get<{ ok: boolean; entryCount: number; root: string }>(`/api/settlements/${epoch.epoch}/verify`)).json;
+    const v = (await get<{ ok: boolean; entryCount: number; root: string }>(`/api/settlements/${epoch.epoch}/verify`))
+      .json;
     expect(v).toMatchObject({ ok: true, entryCount: epoch.entryCount, root: epoch.root });
     expect((await get('/api/settlements/999/verify')).status).toBe(404);
   });
 
   it('streams live ticks with the fleet counts and the rate series', async () => {
-    await until(async () => (await get<{ series: { vouchersPerSec: number }[] }>('/api/activity')).json.series.some((p) => p.vouchersPerSec > 0));
+    await until(async () =>
+      (await get<{ series: { vouchersPerSec: number }[] }>('/api/activity')).json.series.some(
+        (p) => p.vouchersPerSec > 0,
+      ),
+    );
     const ctl = new AbortController();
     const res = await fetch(`${env.hub.httpUrl}/api/live`, { signal: ctl.signal });
     expect(res.headers.get('content-type')).toContain('text/event-stream');
@@ -117,7 +138,11 @@ describe('dashboard HTTP endpoints', () => {
     const events = text.split('\n\n').filter((e) => e.startsWith('event:'));
     const series = JSON.parse(events[0]!.split('data: ')[1]!) as { series: unknown[] };
     expect(series.series.length).toBeGreaterThan(0);
-    const tick = JSON.parse(events[1]!.split('data: ')[1]!) as { devices: number; online: number; stats: { devices: number; acceptedUnits: string } };
+    const tick = JSON.parse(events[1]!.split('data: ')[1]!) as {
+      devices: number;
+      online: number;
+      stats: { devices: number; acceptedUnits: string };
+    };
     expect(tick.devices).toBe(ENROLLED + 2);
     expect(tick.stats.devices).toBe(ENROLLED + 2);
     expect(tick.online).toBe(2);

@@ -8,7 +8,15 @@ import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CSV_HEADER } from '../../hub/settlement/export.js';
 import { generateKeyPair, toHex, verifyBundle } from '../../protocol/index.js';
-import { buildAssets, CHROMIUM, HAVE_CHROMIUM, IN_CI, launchChromium, startFleetHub, type FleetHub } from './harness.js';
+import {
+  buildAssets,
+  CHROMIUM,
+  HAVE_CHROMIUM,
+  IN_CI,
+  launchChromium,
+  startFleetHub,
+  type FleetHub,
+} from './harness.js';
 
 const DEVICES = 4;
 /** Enrolled but never connected: offline rows, and a second page in the device list. */
@@ -19,10 +27,14 @@ const SHOTS = process.env.TALLY_SCREENSHOTS;
 if (!HAVE_CHROMIUM && IN_CI) {
   // In CI a missing browser is a failed test, never a silent skip.
   it('runs the dashboard in headless Chromium', () => {
-    throw new Error(`Chromium is missing at ${CHROMIUM}: .ci/run installs Debian's chromium package; the browser tests did not run`);
+    throw new Error(
+      `Chromium is missing at ${CHROMIUM}: .ci/run installs Debian's chromium package; the browser tests did not run`,
+    );
   });
 } else if (!HAVE_CHROMIUM) {
-  console.warn(`\n*** dashboard browser tests NOT RUN: ${CHROMIUM} is missing (apt-get install -y chromium). In CI they fail instead. ***\n`);
+  console.warn(
+    `\n*** dashboard browser tests NOT RUN: ${CHROMIUM} is missing (apt-get install -y chromium). In CI they fail instead. ***\n`,
+  );
 }
 
 // Outside CI without Chromium the suite is listed as skipped; in CI it is not registered at all,
@@ -48,7 +60,14 @@ if (!HAVE_CHROMIUM && IN_CI) {
     browser = await launchChromium();
     await buildAssets();
     env = await startFleetHub({ devices: DEVICES, rate: 20 });
-    env.hub.core.enrol(Array.from({ length: IDLE }, () => ({ publicKey: toHex(generateKeyPair().publicKey), unit: 'L', pricePerUnit: 3n, capacity: 9_000n })));
+    env.hub.core.enrol(
+      Array.from({ length: IDLE }, () => ({
+        publicKey: toHex(generateKeyPair().publicKey),
+        unit: 'L',
+        pricePerUnit: 3n,
+        capacity: 9_000n,
+      })),
+    );
     context = await browser.newContext({ acceptDownloads: true, viewport: { width: 1280, height: 860 } });
     page = await context.newPage();
     page.on('dialog', (d) => void d.accept());
@@ -62,19 +81,43 @@ if (!HAVE_CHROMIUM && IN_CI) {
 
   it('shows the fleet and its counts update live, without a reload', async () => {
     await page.goto(env.hub.httpUrl + '/');
-    await page.waitForFunction((n) => document.querySelector('#devices-total .value')?.textContent === String(n), DEVICES + IDLE, WAIT);
-    await page.waitForFunction((n) => document.querySelector('#devices-online .value')?.textContent === String(n), DEVICES, WAIT);
+    await page.waitForFunction(
+      (n) => document.querySelector('#devices-total .value')?.textContent === String(n),
+      DEVICES + IDLE,
+      WAIT,
+    );
+    await page.waitForFunction(
+      (n) => document.querySelector('#devices-online .value')?.textContent === String(n),
+      DEVICES,
+      WAIT,
+    );
     expect(await page.textContent('#devices-offline .value')).toBe(String(IDLE));
-    await page.waitForFunction(() => Number(document.querySelector('#accepted-units .value')?.textContent?.replace(/,/g, '')) > 0, undefined, WAIT);
+    await page.waitForFunction(
+      () => Number(document.querySelector('#accepted-units .value')?.textContent?.replace(/,/g, '')) > 0,
+      undefined,
+      WAIT,
+    );
     const before = await number('#accepted-units');
     const navigations: string[] = [];
     page.on('framenavigated', (f) => navigations.push(f.url()));
-    await page.waitForFunction((b) => Number(document.querySelector('#accepted-units .value')?.textContent?.replace(/,/g, '')) > b, before, WAIT);
+    await page.waitForFunction(
+      (b) => Number(document.querySelector('#accepted-units .value')?.textContent?.replace(/,/g, '')) > b,
+      before,
+      WAIT,
+    );
     expect(navigations).toEqual([]);
     // The rate chart fills from the live stream.
-    await page.waitForFunction(() => Number(document.querySelector('#fleet-chart')?.getAttribute('data-points')) >= 2, undefined, WAIT);
+    await page.waitForFunction(
+      () => Number(document.querySelector('#fleet-chart')?.getAttribute('data-points')) >= 2,
+      undefined,
+      WAIT,
+    );
     expect(await page.locator('#fleet-chart canvas').count()).toBe(1);
-    await page.waitForFunction(() => Number(document.querySelector('#units-rate .value')?.textContent) > 0, undefined, WAIT);
+    await page.waitForFunction(
+      () => Number(document.querySelector('#units-rate .value')?.textContent) > 0,
+      undefined,
+      WAIT,
+    );
     expect(await page.textContent('#live-status')).toContain('live');
     await shot('fleet');
   });
@@ -91,10 +134,16 @@ if (!HAVE_CHROMIUM && IN_CI) {
 
     // Sorted on the hub: page 1 by key holds the 50 smallest keys (enrolment order would not).
     await page.selectOption('#device-sort', 'key');
-    await page.waitForFunction(() => document.querySelector('#device-page')?.textContent === 'page 1 of 2', undefined, WAIT);
+    await page.waitForFunction(
+      () => document.querySelector('#device-page')?.textContent === 'page 1 of 2',
+      undefined,
+      WAIT,
+    );
     const smallest = [...env.hub.core.registry.devices.keys()].sort().slice(0, 50);
     await page.waitForFunction(
-      (keys) => JSON.stringify(Array.from(document.querySelectorAll('.device-row'), (r) => r.getAttribute('data-key'))) === JSON.stringify(keys),
+      (keys) =>
+        JSON.stringify(Array.from(document.querySelectorAll('.device-row'), (r) => r.getAttribute('data-key'))) ===
+        JSON.stringify(keys),
       smallest,
       WAIT,
     );
@@ -116,10 +165,20 @@ if (!HAVE_CHROMIUM && IN_CI) {
     await page.click(`.device-row[data-key="${device.hex}"] a`);
     await page.waitForSelector('#channel-chart canvas', WAIT);
     expect(await page.textContent('#channel-device')).toBe(device.hex);
-    await page.waitForFunction(() => Number(document.querySelector('#channel-chart')?.getAttribute('data-points')) >= 3, undefined, WAIT);
-    await page.waitForFunction(() => document.querySelector('#channel-receipt')?.textContent?.startsWith('seq '), undefined, WAIT);
+    await page.waitForFunction(
+      () => Number(document.querySelector('#channel-chart')?.getAttribute('data-points')) >= 3,
+      undefined,
+      WAIT,
+    );
+    await page.waitForFunction(
+      () => document.querySelector('#channel-receipt')?.textContent?.startsWith('seq '),
+      undefined,
+      WAIT,
+    );
     const channel = (await api<{ capacity: string }>(`/api/channels/${device.channelId}`)).body;
-    expect(await page.textContent('#channel-capacity')).toContain(`of ${BigInt(channel.capacity).toLocaleString('en-US')} used`);
+    expect(await page.textContent('#channel-capacity')).toContain(
+      `of ${BigInt(channel.capacity).toLocaleString('en-US')} used`,
+    );
     expect(await page.locator('.bar .fill').count()).toBe(1);
     await shot('channel');
   });
@@ -136,7 +195,11 @@ if (!HAVE_CHROMIUM && IN_CI) {
     await page.fill('#admin-token', env.hub.adminToken);
     await page.click('#token-form button[type=submit]');
     await page.click('#enrol-form button[type=submit]');
-    await page.waitForFunction(() => document.querySelector('#enrol-form .action-result')?.textContent?.startsWith('enrolled'), undefined, WAIT);
+    await page.waitForFunction(
+      () => document.querySelector('#enrol-form .action-result')?.textContent?.startsWith('enrolled'),
+      undefined,
+      WAIT,
+    );
     expect((await api(`/api/devices/${key}`)).status).toBe(200);
     await shot('admin');
 
@@ -146,7 +209,11 @@ if (!HAVE_CHROMIUM && IN_CI) {
     await page.goto(env.hub.httpUrl + `/#/channel/${channelId}`);
     await page.fill('#topup-amount', '5000');
     await page.click('#topup-form button[type=submit]');
-    await page.waitForFunction(() => document.querySelector('#topup-form .action-result')?.textContent?.startsWith('capacity now'), undefined, WAIT);
+    await page.waitForFunction(
+      () => document.querySelector('#topup-form .action-result')?.textContent?.startsWith('capacity now'),
+      undefined,
+      WAIT,
+    );
     expect(BigInt((await api<{ capacity: string }>(`/api/channels/${channelId}`)).body.capacity)).toBe(before + 5000n);
 
     // And the same action without it is refused, and changes nothing.
@@ -175,14 +242,22 @@ if (!HAVE_CHROMIUM && IN_CI) {
     expect(await page.textContent('.epoch-row .verdict')).toContain('verified');
     await shot('settlements');
 
-    const [bundleDownload] = await Promise.all([page.waitForEvent('download', WAIT), page.click('.epoch-row .bundle-link')]);
+    const [bundleDownload] = await Promise.all([
+      page.waitForEvent('download', WAIT),
+      page.click('.epoch-row .bundle-link'),
+    ]);
     const bundleText = readFileSync((await bundleDownload.path())!, 'utf8');
     const verdict = verifyBundle(bundleText, { hubKey: env.hub.hubKey.publicKey });
     expect(verdict.ok).toBe(true);
-    if (verdict.ok) expect(verdict.summary.channels.map((c) => c.channelId).sort()).toEqual(env.devices.map((d) => d.channelId).sort());
+    if (verdict.ok)
+      expect(verdict.summary.channels.map((c) => c.channelId).sort()).toEqual(
+        env.devices.map((d) => d.channelId).sort(),
+      );
 
     const [csvDownload] = await Promise.all([page.waitForEvent('download', WAIT), page.click('.epoch-row .csv-link')]);
-    const lines = readFileSync((await csvDownload.path())!, 'utf8').trim().split('\n');
+    const lines = readFileSync((await csvDownload.path())!, 'utf8')
+      .trim()
+      .split('\n');
     expect(lines[0]).toBe(CSV_HEADER);
     expect(lines.length).toBe(1 + DEVICES);
   });

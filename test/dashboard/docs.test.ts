@@ -7,11 +7,23 @@ const api = readFileSync('docs/api.md', 'utf8');
 const headings = api.split('\n').filter((l) => l.startsWith('### '));
 
 const documentedPath = (pattern: RegExp): string =>
-  pattern.source.replace(/^\^|\$$/g, '').replace(/\\\//g, '/').replace('([0-9a-fA-F]{8,64})', '{id}').replace('(\\d{1,19})', '{epoch}');
+  pattern.source
+    .replace(/^\^|\$$/g, '')
+    .replace(/\\\//g, '/')
+    .replace('([0-9a-fA-F]{8,64})', '{id}')
+    .replace('(\\d{1,19})', '{epoch}');
 
 describe('dashboard documentation', () => {
   it('documents every dashboard route, the page and the live stream', () => {
-    const wanted = [...DASHBOARD_ROUTES.map((r) => `\`${r.method} ${documentedPath(r.pattern)}`), '`GET /`', '`GET /api/live`'];
-    for (const heading of wanted) expect(headings.some((l) => l.includes(heading)), heading).toBe(true);
+    const wanted = [
+      ...DASHBOARD_ROUTES.map((r) => `\`${r.method} ${documentedPath(r.pattern)}`),
+      '`GET /`',
+      '`GET /api/live`',
+    ];
+    for (const heading of wanted)
+      expect(
+        headings.some((l) => l.includes(heading)),
+        heading,
+      ).toBe(true);
   });
 });

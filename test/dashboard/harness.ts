@@ -27,10 +27,20 @@ export async function buildAssets(): Promise<void> {
 }
 
 export async function launchChromium(): Promise<Browser> {
-  if (!HAVE_CHROMIUM) throw new Error(`Chromium is missing at ${CHROMIUM}: apt-get install -y chromium (.ci/run does it in CI)`);
+  if (!HAVE_CHROMIUM)
+    throw new Error(`Chromium is missing at ${CHROMIUM}: apt-get install -y chromium (.ci/run does it in CI)`);
   return chromium.launch({
     executablePath: CHROMIUM,
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+    args: [
+      '--headless',
+      '--no-sandbox',
+      '--disable-gpu',
+      '--disable-quic',
+      '--no-first-run',
+      '--disable-background-networking',
+      '--disable-component-update',
+      '--disable-sync',
+    ],
   });
 }
 
@@ -96,14 +106,25 @@ function interceptor(f: WireFaults): AgentOptions['interceptSegment'] {
 export async function startFleetHub(o: FleetHubOptions): Promise<FleetHub> {
   const dataDir = mkdtempSync(join(tmpdir(), 'tally-dash-hub-'));
   const workDir = mkdtempSync(join(tmpdir(), 'tally-dash-fleet-'));
-  const hub = await startHub({ dataDir, mqttListen: { host: '127.0.0.1', port: 0 }, http: { host: '127.0.0.1', port: 0 }, verifyWorkers: 0, log: () => {} });
+  const hub = await startHub({
+    dataDir,
+    mqttListen: { host: '127.0.0.1', port: 0 },
+    http: { host: '127.0.0.1', port: 0 },
+    verifyWorkers: 0,
+    log: () => {},
+  });
   const db = new Database(join(workDir, 'outboxes.db'));
   db.pragma('journal_mode = WAL');
   const keys = Array.from({ length: o.devices }, () => generateKeyPair());
   hub.core.enrol(
     keys.map((k, i) => {
       const p = PRODUCTS[i % PRODUCTS.length]!;
-      return { publicKey: toHex(k.publicKey), unit: p.unit, pricePerUnit: p.pricePerUnit, capacity: o.capacity?.(i) ?? 10n ** 12n };
+      return {
+        publicKey: toHex(k.publicKey),
+        unit: p.unit,
+        pricePerUnit: p.pricePerUnit,
+        capacity: o.capacity?.(i) ?? 10n ** 12n,
+      };
     }),
   );
   const devices: Device[] = keys.map((keyPair) => {

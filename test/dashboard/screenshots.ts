@@ -21,7 +21,11 @@ const env = await startFleetHub({
 });
 const browser = await launchChromium();
 try {
-  const settle = () => fetch(`${env.hub.httpUrl}/api/settlements`, { method: 'POST', headers: { authorization: `Bearer ${env.hub.adminToken}` } });
+  const settle = () =>
+    fetch(`${env.hub.httpUrl}/api/settlements`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${env.hub.adminToken}` },
+    });
   await sleep((RUN_S * 1000) / 2);
   await settle();
   await sleep((RUN_S * 1000) / 2);

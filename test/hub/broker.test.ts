@@ -20,7 +20,12 @@ describe('embedded broker access', () => {
     uplinks = [];
     broker = await startEmbeddedBroker({
       listen: { host: '127.0.0.1', port: 0 },
-      policy: { hubKey: hub.publicKey, brokerSecret: secret, credentialWindowMs: 60_000, deviceStatus: (hex) => enrolled.get(hex) },
+      policy: {
+        hubKey: hub.publicKey,
+        brokerSecret: secret,
+        credentialWindowMs: 60_000,
+        deviceStatus: (hex) => enrolled.get(hex),
+      },
       events: {
         onReject: (reason, device) => rejects.push({ reason, device }),
         onDeviceSubscribed: () => {},

@@ -23,7 +23,8 @@ describe('channel terms', () => {
     return hub;
   }
 
-  const rejections = (h: HubHandle) => Object.fromEntries(h.core.store.rejectionCounts().map((c) => [c.reason, c.vouchers]));
+  const rejections = (h: HubHandle) =>
+    Object.fromEntries(h.core.store.rejectionCounts().map((c) => [c.reason, c.vouchers]));
 
   it('refuses units beyond capacity, tells the device, and takes them after a top-up', async () => {
     const h = await start();

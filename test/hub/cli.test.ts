@@ -12,9 +12,14 @@ import { tempDir, testHub } from './helpers/hub.js';
 
 function cli(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
-    execFile(process.execPath, ['--import', 'tsx', 'hub/cli.ts', ...args], { cwd: process.cwd() }, (err, stdout, stderr) => {
-      resolve({ code: err ? ((err as { code?: number }).code ?? 1) : 0, stdout, stderr });
-    });
+    execFile(
+      process.execPath,
+      ['--import', 'tsx', 'hub/cli.ts', ...args],
+      { cwd: process.cwd() },
+      (err, stdout, stderr) => {
+        resolve({ code: err ? ((err as { code?: number }).code ?? 1) : 0, stdout, stderr });
+      },
+    );
   });
 }
 
@@ -42,7 +47,17 @@ describe('tally-hub CLI', () => {
 
   it('refuses a start option out of range with exit code 2, before touching the data dir', async () => {
     const fresh = join(tmp.dir, 'never-created');
-    const bad = await cli(['start', '--data', fresh, '--verify-workers', 'two', '--http', '127.0.0.1:0', '--mqtt-listen', '127.0.0.1:0']);
+    const bad = await cli([
+      'start',
+      '--data',
+      fresh,
+      '--verify-workers',
+      'two',
+      '--http',
+      '127.0.0.1:0',
+      '--mqtt-listen',
+      '127.0.0.1:0',
+    ]);
     expect(bad.code).toBe(2);
     expect(bad.stderr).toContain('verifyWorkers must be an integer >= 0');
     expect(existsSync(fresh)).toBe(false);
@@ -51,7 +66,21 @@ describe('tally-hub CLI', () => {
   it('manages a running hub through its API, and settles, exports and verifies', async () => {
     hub = await testHub(data, { network: 'cli-net' });
     const key = generateKeyPair();
-    const add = await cli(['device', 'add', '--data', data, '--json', '--public-key', toHex(key.publicKey), '--unit', 'kWh', '--price', '250', '--capacity', '1000000']);
+    const add = await cli([
+      'device',
+      'add',
+      '--data',
+      data,
+      '--json',
+      '--public-key',
+      toHex(key.publicKey),
+      '--unit',
+      'kWh',
+      '--price',
+      '250',
+      '--capacity',
+      '1000000',
+    ]);
     expect(add.code, add.stderr).toBe(0);
     // The running hub knows the device at once: no restart, no stale memory.
     expect(hub.core.registry.devices.has(toHex(key.publicKey))).toBe(true);
@@ -61,13 +90,26 @@ describe('tally-hub CLI', () => {
     await device.publish(device.build(12));
     await device.receiptAtLeast(12n);
 
-    const small = await cli(['device', 'add', '--data', data, '--public-key', '00'.repeat(32), '--unit', 'Wh', '--price', '1', '--capacity', '5']);
+    const small = await cli([
+      'device',
+      'add',
+      '--data',
+      data,
+      '--public-key',
+      '00'.repeat(32),
+      '--unit',
+      'Wh',
+      '--price',
+      '1',
+      '--capacity',
+      '5',
+    ]);
     expect(small.code).toBe(1);
     expect(small.stderr).toContain('KEY_SMALL_ORDER');
 
     const settle = await cli(['settle', '--data', data, '--json']);
     expect(settle.code, settle.stderr).toBe(0);
-    const epoch = (JSON.parse(settle.stdout) as { epoch: string; totalDeltaAmount: string });
+    const epoch = JSON.parse(settle.stdout) as { epoch: string; totalDeltaAmount: string };
     expect(epoch.totalDeltaAmount).toBe(String(12 * 250));
 
     const bundle = join(tmp.dir, 'bundle.json');
@@ -108,7 +150,10 @@ describe('tally-hub CLI', () => {
     expect(channels).toHaveLength(1);
     expect(channels[0]!.state).toBe('revoked');
     expect(channels[0]!.head.seq).toBe('12');
-    const stats = JSON.parse((await cli(['stats', '--data', data, '--json'])).stdout) as { acceptedAmount: string; settledAmount: string };
+    const stats = JSON.parse((await cli(['stats', '--data', data, '--json'])).stdout) as {
+      acceptedAmount: string;
+      settledAmount: string;
+    };
     expect(stats).toMatchObject({ acceptedAmount: '3000', settledAmount: '3000' });
   });
 });

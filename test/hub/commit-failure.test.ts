@@ -34,7 +34,8 @@ describe('a group commit the database refuses', () => {
     const big = d.build(1000);
     d.send(big);
     d.send(clone);
-    for (let i = 0; i < 50; i++) hub.core.pipeline.onMessage(topics.segment(toHex(d.key.publicKey)), new Uint8Array([1, 2, 3]));
+    for (let i = 0; i < 50; i++)
+      hub.core.pipeline.onMessage(topics.segment(toHex(d.key.publicKey)), new Uint8Array([1, 2, 3]));
     await commitTurn();
     expect(hub.core.store.getChannel(d.channelId)!.head.seq).toBe(4n); // the commit did fail
     db.pragma('max_page_count = 1073741823');

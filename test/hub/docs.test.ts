@@ -21,7 +21,8 @@ function documentedPath(pattern: RegExp): string {
 
 describe('documentation', () => {
   it('lists every API error code with its HTTP status in docs/api.md', () => {
-    for (const [code, { status }] of Object.entries(API_ERRORS)) expect(api, code).toContain(`| \`${code}\` | ${status} |`);
+    for (const [code, { status }] of Object.entries(API_ERRORS))
+      expect(api, code).toContain(`| \`${code}\` | ${status} |`);
   });
 
   it('documents every route in docs/api.md, and marks the admin ones', () => {

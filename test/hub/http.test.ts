@@ -35,7 +35,12 @@ describe('HTTP API', () => {
     return { status: res.status, json, text };
   }
 
-  const terms = (key = generateKeyPair()) => ({ publicKey: toHex(key.publicKey), unit: 'Wh', pricePerUnit: '4', capacity: '18446744073709551615' });
+  const terms = (key = generateKeyPair()) => ({
+    publicKey: toHex(key.publicKey),
+    unit: 'Wh',
+    pricePerUnit: '4',
+    capacity: '18446744073709551615',
+  });
 
   it('refuses provisioning without the admin token', async () => {
     expect((await call('POST', '/api/devices', terms(), null)).json.error.code).toBe('API_UNAUTHORIZED');

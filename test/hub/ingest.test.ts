@@ -149,12 +149,21 @@ describe.each([0, 2])('ingest (verifyWorkers %i)', (verifyWorkers) => {
     const d = await readyDevice(hub);
     devices.push(d);
     const good = encodeSegment(d.build(2).segment);
-    const junk = [new Uint8Array(0), new Uint8Array([1]), good.subarray(0, 50), new Uint8Array(30_000), Buffer.concat([good, Buffer.from([0])]), new Uint8Array(good.length)];
+    const junk = [
+      new Uint8Array(0),
+      new Uint8Array([1]),
+      good.subarray(0, 50),
+      new Uint8Array(30_000),
+      Buffer.concat([good, Buffer.from([0])]),
+      new Uint8Array(good.length),
+    ];
     for (const j of junk) await d.publish(j);
     await d.publish(good);
     expect((await d.receiptAtLeast(2n)).seq).toBe(2n);
     const c = counts();
-    const decodeRejections = Object.entries(c).filter(([k]) => k.startsWith('DECODE_')).reduce((n, [, v]) => n + v, 0n);
+    const decodeRejections = Object.entries(c)
+      .filter(([k]) => k.startsWith('DECODE_'))
+      .reduce((n, [, v]) => n + v, 0n);
     expect(decodeRejections).toBe(BigInt(junk.length));
     expect(hub.core.store.getChannel(d.channelId!)!.head.cumUnits).toBe(2n);
   });

@@ -19,7 +19,9 @@ if (!bin) {
         throw new Error('mosquitto not found: install it or set TALLY_MOSQUITTO_BIN');
       });
     } else {
-      console.warn('test/hub/mosquitto.test.ts NOT RUN: no mosquitto binary (install mosquitto or set TALLY_MOSQUITTO_BIN)');
+      console.warn(
+        'test/hub/mosquitto.test.ts NOT RUN: no mosquitto binary (install mosquitto or set TALLY_MOSQUITTO_BIN)',
+      );
       it.skip('NOT RUN: no mosquitto binary found (install mosquitto or set TALLY_MOSQUITTO_BIN)', () => {});
     }
   });

@@ -24,7 +24,8 @@ describe('hub restart mid-stream', () => {
     const total = 40n * 16n;
 
     // Fire the whole stream without waiting, and stop the hub as soon as part of it is committed.
-    for (const s of segments) device.client!.publish(`tally/v1/d/${device.hex}/up/seg`, Buffer.from(encodeSegment(s.segment)), { qos: 1 });
+    for (const s of segments)
+      device.client!.publish(`tally/v1/d/${device.hex}/up/seg`, Buffer.from(encodeSegment(s.segment)), { qos: 1 });
     await device.receiptAtLeast(160n);
     await hub.close();
     await device.disconnect();
@@ -71,7 +72,9 @@ describe('hub restart mid-stream', () => {
     expect(hub.core.store.listChannels()[0]!.head.seq).toBe(0n);
     const receipt = device.receiptAtLeast(5n);
     await hub.close();
-    const timeout = new Promise<never>((_, reject) => setTimeout(() => reject(new Error('no receipt after the stop')), 2_000));
+    const timeout = new Promise<never>((_, reject) =>
+      setTimeout(() => reject(new Error('no receipt after the stop')), 2_000),
+    );
     expect((await Promise.race([receipt, timeout])).seq).toBe(5n);
   });
 });

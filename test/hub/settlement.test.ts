@@ -45,7 +45,9 @@ describe('settlement', () => {
     expect(BigInt(e3.totalDeltaAmount)).toBe(6n * 3n);
 
     for (const epoch of [1n, 2n, 3n]) {
-      const verdict = verifyBundle(JSON.parse(JSON.stringify(hub.core.bundle(epoch))), { hubKey: hub.hubKey.publicKey });
+      const verdict = verifyBundle(JSON.parse(JSON.stringify(hub.core.bundle(epoch))), {
+        hubKey: hub.hubKey.publicKey,
+      });
       expect(verdict.ok, verdict.ok ? '' : JSON.stringify(verdict.reasons)).toBe(true);
     }
     // Epoch 3's entry starts mid-chain: fromSeq 11, proved by the voucher before it.
@@ -55,7 +57,12 @@ describe('settlement', () => {
 
     const csv = hub.core.csv(1n).trim().split('\n');
     expect(csv).toHaveLength(3);
-    expect(csv.slice(1).map((l) => l.split(',')[9]).sort()).toEqual(['55', '60']);
+    expect(
+      csv
+        .slice(1)
+        .map((l) => l.split(',')[9])
+        .sort(),
+    ).toEqual(['55', '60']);
   });
 
   it('rejects a bundle with any single byte changed', async () => {
@@ -71,7 +78,9 @@ describe('settlement', () => {
     const fields: [Record<string, string>, string][] = [
       [doc.epoch, 'record'],
       [doc.epoch, 'signature'],
-      ...(['entry', 'channelRecord', 'headVoucher', 'headSignature'] as const).map((f) => [doc.entries[0]!, f] as [Record<string, string>, string]),
+      ...(['entry', 'channelRecord', 'headVoucher', 'headSignature'] as const).map(
+        (f) => [doc.entries[0]!, f] as [Record<string, string>, string],
+      ),
     ];
     for (const [obj, field] of fields) {
       const original = obj[field]!;

@@ -32,9 +32,18 @@ function segment(channelId: Uint8Array, first: bigint, last: bigint, cumUnits: b
   };
 }
 
-const emptyBatch = (): CommitBatch => ({ segments: [], heads: [], rejections: [], equivocations: [], equivocatedChannels: [] });
+const emptyBatch = (): CommitBatch => ({
+  segments: [],
+  heads: [],
+  rejections: [],
+  equivocations: [],
+  equivocatedChannels: [],
+});
 
-export function runStoreContract(name: string, open: () => { store: HubStore; reopen: () => HubStore; cleanup: () => void }) {
+export function runStoreContract(
+  name: string,
+  open: () => { store: HubStore; reopen: () => HubStore; cleanup: () => void },
+) {
   describe(`HubStore contract: ${name}`, () => {
     let ctx: ReturnType<typeof open>;
     let store: HubStore;
@@ -96,7 +105,21 @@ export function runStoreContract(name: string, open: () => { store: HubStore; re
 
       // Replaying the same batch must fail as a whole: the segment is not inserted twice and the
       // rejection in it is not counted.
-      const replay = { ...batch, rejections: [{ atMs: 3n, stage: 'verify', reason: 'SIG_INVALID', deviceKey: dev, channelId: ch.channelId, seq: 1n, vouchers: 1, detail: null }] };
+      const replay = {
+        ...batch,
+        rejections: [
+          {
+            atMs: 3n,
+            stage: 'verify',
+            reason: 'SIG_INVALID',
+            deviceKey: dev,
+            channelId: ch.channelId,
+            seq: 1n,
+            vouchers: 1,
+            detail: null,
+          },
+        ],
+      };
       expect(() => store.commit(replay)).toThrow();
       expect(store.countSegments(ch.channelId)).toBe(1);
       expect(store.rejectionCounts()).toEqual([]);
@@ -122,7 +145,16 @@ export function runStoreContract(name: string, open: () => { store: HubStore; re
     it('counts rejections by reason and keeps a pruned log', () => {
       const batch = emptyBatch();
       for (let i = 0; i < 5; i++) {
-        batch.rejections.push({ atMs: BigInt(i), stage: 'decode', reason: i < 3 ? 'DECODE_TRUNCATED' : 'SEQ_GAP', deviceKey: null, channelId: null, seq: null, vouchers: i + 1, detail: null });
+        batch.rejections.push({
+          atMs: BigInt(i),
+          stage: 'decode',
+          reason: i < 3 ? 'DECODE_TRUNCATED' : 'SEQ_GAP',
+          deviceKey: null,
+          channelId: null,
+          seq: null,
+          vouchers: i + 1,
+          detail: null,
+        });
       }
       store.commit(batch);
       const counts = Object.fromEntries(store.rejectionCounts().map((c) => [c.reason, [c.events, c.vouchers]]));
@@ -148,9 +180,23 @@ export function runStoreContract(name: string, open: () => { store: HubStore; re
       const ch = newChannel(dev);
       store.enrol([{ deviceKey: dev, atMs: 1n, channel: ch }]);
       const close = {
-        epoch: { epoch: 1n, closedAtMs: 5n, record: bytes(50), signature: bytes(64), root: bytes(32), entryCount: 1, totalDeltaAmount: 30n },
+        epoch: {
+          epoch: 1n,
+          closedAtMs: 5n,
+          record: bytes(50),
+          signature: bytes(64),
+          root: bytes(32),
+          entryCount: 1,
+          totalDeltaAmount: 30n,
+        },
         entries: [{ epoch: 1n, channelId: ch.channelId, entry: bytes(177), toSeq: 10n }],
-        settled: [{ channelId: ch.channelId, expectedSettledSeq: 0n, head: { seq: 10n, hash: bytes(32), cumUnits: 10n, cumAmount: 30n } }],
+        settled: [
+          {
+            channelId: ch.channelId,
+            expectedSettledSeq: 0n,
+            head: { seq: 10n, hash: bytes(32), cumUnits: 10n, cumAmount: 30n },
+          },
+        ],
       };
       store.closeEpoch(close);
       expect(store.lastEpoch()!.epoch).toBe(1n);

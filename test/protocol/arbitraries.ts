@@ -61,7 +61,10 @@ export const segment: fc.Arbitrary<Segment> = fc
   .record({
     channelId: bytes(32),
     prevHash: bytes(32),
-    vouchers: fc.array(fc.record({ cumUnits: u64, cumAmount: u64, deviceTimeMs: u64 }), { minLength: 1, maxLength: 40 }),
+    vouchers: fc.array(fc.record({ cumUnits: u64, cumAmount: u64, deviceTimeMs: u64 }), {
+      minLength: 1,
+      maxLength: 40,
+    }),
     seqDraw: fc.bigInt({ min: 1n, max: U64_MAX }),
     signature: bytes(64),
   })
@@ -91,7 +94,13 @@ export const status: fc.Arbitrary<Status> = fc.record({
 export const control: fc.Arbitrary<Control> = fc.oneof(
   fc.record({ kind: fc.constant('grant' as const), record: channelRecord, capacity: u64, state: channelState, head }),
   fc.record({ kind: fc.constant('resync' as const), channelId: bytes(32), head, reason }),
-  fc.record({ kind: fc.constant('capacity' as const), channelId: bytes(32), capacity: u64, cumAmount: u64, state: channelState }),
+  fc.record({
+    kind: fc.constant('capacity' as const),
+    channelId: bytes(32),
+    capacity: u64,
+    cumAmount: u64,
+    state: channelState,
+  }),
   fc.record({ kind: fc.constant('reject' as const), channelId: bytes(32), seq: u64, reason }),
 );
 

@@ -16,7 +16,12 @@ import { device, hub, otherDevice } from './fixtures.js';
 
 const codeOf = (r: { ok: boolean; code?: string }) => (r.ok ? 'ok' : r.code);
 const issuedAtMs = 1_700_000_000_000n;
-const cred = makeMqttCredential({ hubKey: hub.publicKey, deviceSecretKey: device.secretKey, devicePublicKey: device.publicKey, issuedAtMs });
+const cred = makeMqttCredential({
+  hubKey: hub.publicKey,
+  deviceSecretKey: device.secretKey,
+  devicePublicKey: device.publicKey,
+  issuedAtMs,
+});
 const check = (over: Partial<Parameters<typeof verifyMqttCredential>[0]> = {}) =>
   verifyMqttCredential({ hubKey: hub.publicKey, ...cred, nowMs: issuedAtMs + 1000n, windowMs: 60_000n, ...over });
 
@@ -28,7 +33,9 @@ describe('broker credential [P-6.4]', () => {
     const payload = Buffer.from(cred.password.slice(3), 'base64url');
     expect(payload.length).toBe(72);
     expect(payload.readBigUInt64BE(0)).toBe(issuedAtMs);
-    const message = new Uint8Array(Buffer.concat([tag('mqtt-auth'), hub.publicKey, device.publicKey, payload.subarray(0, 8)]));
+    const message = new Uint8Array(
+      Buffer.concat([tag('mqtt-auth'), hub.publicKey, device.publicKey, payload.subarray(0, 8)]),
+    );
     for (const backend of backends) expect(backend.verify(payload.subarray(8), message, device.publicKey)).toBe(true);
   });
 
@@ -73,16 +80,29 @@ describe('topics [P-6.1, P-6.2]', () => {
   });
 
   it('parses its own topics back', () => {
-    for (const [make, kind] of [[topics.segment, 'seg'], [topics.status, 'status'], [topics.receipt, 'receipt'], [topics.control, 'ctl']] as const) {
+    for (const [make, kind] of [
+      [topics.segment, 'seg'],
+      [topics.status, 'status'],
+      [topics.receipt, 'receipt'],
+      [topics.control, 'ctl'],
+    ] as const) {
       expect(parseTopic(make(dev))).toEqual({ deviceHex: dev, kind });
     }
   });
 
   it('rejects anything else', () => {
     const bad = [
-      '', 'tally/v1/d', `tally/v1/d/${dev}/up/ctl`, `tally/v1/d/${dev}/down/seg`, `tally/v2/d/${dev}/up/seg`,
-      `tally/v1/d/${dev.toUpperCase()}/up/seg`, `tally/v1/d/${dev.slice(1)}/up/seg`, `tally/v1/d/${dev}/up/seg/x`,
-      `tally/v1/d/+/up/seg`, `tally/v1/d/${dev}/up/toString`, `tally/v1/d/${dev}/up/__proto__`,
+      '',
+      'tally/v1/d',
+      `tally/v1/d/${dev}/up/ctl`,
+      `tally/v1/d/${dev}/down/seg`,
+      `tally/v2/d/${dev}/up/seg`,
+      `tally/v1/d/${dev.toUpperCase()}/up/seg`,
+      `tally/v1/d/${dev.slice(1)}/up/seg`,
+      `tally/v1/d/${dev}/up/seg/x`,
+      `tally/v1/d/+/up/seg`,
+      `tally/v1/d/${dev}/up/toString`,
+      `tally/v1/d/${dev}/up/__proto__`,
     ];
     for (const t of bad) expect(parseTopic(t), t).toBeUndefined();
     expect(parseTopic(7 as unknown as string)).toBeUndefined();

@@ -38,10 +38,15 @@ function hexFields(b: BundleJson): Array<{ name: string; get: () => string; set:
   ];
   b.entries.forEach((e, i) => {
     for (const key of ['entry', 'channelRecord', 'headVoucher', 'headSignature', 'prevVoucher'] as const) {
-      if (e[key] !== undefined) fields.push({ name: `entries[${i}].${key}`, get: () => e[key]!, set: (v) => void (e[key] = v) });
+      if (e[key] !== undefined)
+        fields.push({ name: `entries[${i}].${key}`, get: () => e[key]!, set: (v) => void (e[key] = v) });
     }
     e.proof.siblings.forEach((_, k) => {
-      fields.push({ name: `entries[${i}].siblings[${k}]`, get: () => e.proof.siblings[k]!, set: (v) => void (e.proof.siblings[k] = v) });
+      fields.push({
+        name: `entries[${i}].siblings[${k}]`,
+        get: () => e.proof.siblings[k]!,
+        set: (v) => void (e.proof.siblings[k] = v),
+      });
     });
   });
   return fields;
@@ -55,7 +60,13 @@ function flipByte(hex: string, at: number, mask: number): string {
 
 describe('verifyBundle: valid bundles', () => {
   it('verifies first spans, later spans, a single entry and an empty epoch', () => {
-    for (const [n, later] of [[3, false], [4, true], [1, false], [1, true], [0, false]] as const) {
+    for (const [n, later] of [
+      [3, false],
+      [4, true],
+      [1, false],
+      [1, true],
+      [0, false],
+    ] as const) {
       const { bundle, record } = settledEpoch(n, later);
       const v = verifyBundle(bundle);
       expect(v, `n=${n} later=${later} ${JSON.stringify(codes(v))}`).toMatchObject({ ok: true });
@@ -78,7 +89,12 @@ describe('verifyBundle: valid bundles', () => {
     const { inputs, bundle: full } = settledEpoch(5, true);
     const { record } = signBundle(inputs);
     const epochEntries = inputs.map((i) => encodeEntry(i.entry as SettlementEntry));
-    const subset: BundleJson = buildBundle({ epochRecord: encodeEpochRecord(record), epochSignature: signEpoch(record, hub.secretKey), entries: [inputs[2]!], epochEntries });
+    const subset: BundleJson = buildBundle({
+      epochRecord: encodeEpochRecord(record),
+      epochSignature: signEpoch(record, hub.secretKey),
+      entries: [inputs[2]!],
+      epochEntries,
+    });
     const v = verifyBundle(subset);
     expect(v.ok && v.summary.complete).toBe(false);
     expect(v.ok && v.summary.channels.length).toBe(1);
@@ -109,12 +125,15 @@ describe('verifyBundle: tampering', () => {
 
   it('fails for random byte changes too', () => {
     const names = hexFields(clone(bundle)).map((f) => f.name);
-    fc.assert(fc.property(fc.constantFrom(...names), fc.nat(), fc.integer({ min: 1, max: 255 }), (name, pos, mask) => {
-      const copy = clone(bundle);
-      const field = hexFields(copy).find((f) => f.name === name)!;
-      field.set(flipByte(field.get(), pos % (field.get().length / 2), mask));
-      expectRejected(verifyBundle(copy));
-    }), { numRuns: 150 });
+    fc.assert(
+      fc.property(fc.constantFrom(...names), fc.nat(), fc.integer({ min: 1, max: 255 }), (name, pos, mask) => {
+        const copy = clone(bundle);
+        const field = hexFields(copy).find((f) => f.name === name)!;
+        field.set(flipByte(field.get(), pos % (field.get().length / 2), mask));
+        expectRejected(verifyBundle(copy));
+      }),
+      { numRuns: 150 },
+    );
   });
 
   it('fails when any number changes', () => {
@@ -138,7 +157,10 @@ describe('verifyBundle: tampering', () => {
     delete noPrev.entries[1]!.prevVoucher;
     expectRejected(verifyBundle(noPrev), 'DECODE_FIELD');
     const swapped = clone(bundle);
-    [swapped.entries[0]!.headSignature, swapped.entries[1]!.headSignature] = [swapped.entries[1]!.headSignature, swapped.entries[0]!.headSignature];
+    [swapped.entries[0]!.headSignature, swapped.entries[1]!.headSignature] = [
+      swapped.entries[1]!.headSignature,
+      swapped.entries[0]!.headSignature,
+    ];
     expectRejected(verifyBundle(swapped), 'SIG_INVALID');
     const upper = clone(bundle);
     upper.entries[0]!.headSignature = upper.entries[0]!.headSignature.toUpperCase();
@@ -152,14 +174,25 @@ describe('verifyBundle: tampering', () => {
 describe('verifyBundle: a hub that signs what the evidence does not support', () => {
   const { inputs } = settledEpoch(3, true);
   const withEntry = (i: number, patch: Partial<SettlementEntry>) =>
-    inputs.map((input, k) => (k === i ? { ...input, entry: { ...(input.entry as SettlementEntry), ...patch } } : input));
+    inputs.map((input, k) =>
+      k === i ? { ...input, entry: { ...(input.entry as SettlementEntry), ...patch } } : input,
+    );
   const entryOf = (i: number) => inputs[i]!.entry as SettlementEntry;
 
   it('catches an inflated amount, a wrong delta, a wrong span and a wrong head', () => {
     const e = entryOf(1);
-    expectRejected(verifyBundle(signBundle(withEntry(1, { cumAmount: e.cumAmount + 7n, deltaAmount: e.deltaAmount + 7n })).bundle), 'PROOF_INVALID');
-    expectRejected(verifyBundle(signBundle(withEntry(1, { deltaAmount: e.deltaAmount + 1n })).bundle), 'AMOUNT_PRICE_MISMATCH');
-    expectRejected(verifyBundle(signBundle(withEntry(1, { deltaUnits: e.deltaUnits - 1n, deltaAmount: e.deltaAmount - 7n })).bundle), 'PROOF_INVALID');
+    expectRejected(
+      verifyBundle(signBundle(withEntry(1, { cumAmount: e.cumAmount + 7n, deltaAmount: e.deltaAmount + 7n })).bundle),
+      'PROOF_INVALID',
+    );
+    expectRejected(
+      verifyBundle(signBundle(withEntry(1, { deltaAmount: e.deltaAmount + 1n })).bundle),
+      'AMOUNT_PRICE_MISMATCH',
+    );
+    expectRejected(
+      verifyBundle(signBundle(withEntry(1, { deltaUnits: e.deltaUnits - 1n, deltaAmount: e.deltaAmount - 7n })).bundle),
+      'PROOF_INVALID',
+    );
     expectRejected(verifyBundle(signBundle(withEntry(1, { fromSeq: e.fromSeq + 1n })).bundle), 'PROOF_INVALID');
     expectRejected(verifyBundle(signBundle(withEntry(1, { headHash: new Uint8Array(32) })).bundle), 'BAD_LINK');
     expectRejected(verifyBundle(signBundle(withEntry(1, { prevHeadHash: new Uint8Array(32) })).bundle), 'BAD_LINK');
@@ -168,7 +201,10 @@ describe('verifyBundle: a hub that signs what the evidence does not support', ()
 
   it('catches a wrong total and a wrong entry count in the signed record', () => {
     const { record } = signBundle(inputs);
-    expectRejected(verifyBundle(signBundle(inputs, { totalDeltaAmount: record.totalDeltaAmount + 1n }).bundle), 'PROOF_INVALID');
+    expectRejected(
+      verifyBundle(signBundle(inputs, { totalDeltaAmount: record.totalDeltaAmount + 1n }).bundle),
+      'PROOF_INVALID',
+    );
     expectRejected(verifyBundle(signBundle(inputs, { entryCount: 4 }).bundle), 'PROOF_INVALID');
     expectRejected(verifyBundle(signBundle(inputs, { network: 'other-net' }).bundle), 'WRONG_CHANNEL');
     expectRejected(verifyBundle(signBundle(inputs, { hubKey: device.publicKey }).bundle), 'SIG_INVALID');
@@ -177,9 +213,13 @@ describe('verifyBundle: a hub that signs what the evidence does not support', ()
   it('catches a first span that claims a previous head', () => {
     const first = settledEpoch(2, false);
     const e = first.inputs[0]!.entry as SettlementEntry;
-    const patched = first.inputs.map((input, k) => (k === 0 ? { ...input, entry: { ...e, deltaUnits: e.deltaUnits - 1n, deltaAmount: e.deltaAmount - 7n } } : input));
+    const patched = first.inputs.map((input, k) =>
+      k === 0 ? { ...input, entry: { ...e, deltaUnits: e.deltaUnits - 1n, deltaAmount: e.deltaAmount - 7n } } : input,
+    );
     expectRejected(verifyBundle(signBundle(patched).bundle), 'PROOF_INVALID');
-    const withPrev = first.inputs.map((input, k) => (k === 0 ? { ...input, prevVoucher: inputs[0]!.prevVoucher! } : input));
+    const withPrev = first.inputs.map((input, k) =>
+      k === 0 ? { ...input, prevVoucher: inputs[0]!.prevVoucher! } : input,
+    );
     expectRejected(verifyBundle(signBundle(withPrev).bundle), 'DECODE_FIELD');
   });
 
@@ -195,11 +235,17 @@ describe('verifyBundle: a hub that signs what the evidence does not support', ()
 
 describe('verifyBundle: garbage', () => {
   it('answers arbitrary JSON values with reasons', () => {
-    fc.assert(fc.property(fc.jsonValue(), (json) => expectRejected(verifyBundle(json))), { numRuns: 300 });
+    fc.assert(
+      fc.property(fc.jsonValue(), (json) => expectRejected(verifyBundle(json))),
+      { numRuns: 300 },
+    );
   });
 
   it('answers arbitrary text with reasons', () => {
-    fc.assert(fc.property(fc.string(), (text) => expectRejected(verifyBundle(text))), { numRuns: 200 });
+    fc.assert(
+      fc.property(fc.string(), (text) => expectRejected(verifyBundle(text))),
+      { numRuns: 200 },
+    );
     expectRejected(verifyBundle('{"format":'), 'DECODE_FIELD');
     for (const v of [undefined, null, 0, [], true, new Uint8Array(3)]) expectRejected(verifyBundle(v));
   });
@@ -212,13 +258,16 @@ describe('verifyBundle: garbage', () => {
       if (typeof node === 'object' && node !== null) for (const [k, v] of Object.entries(node)) walk(v, [...path, k]);
     };
     walk(bundle, []);
-    fc.assert(fc.property(fc.constantFrom(...paths.filter((p) => p.length > 0)), fc.jsonValue(), (path, value) => {
-      const copy = clone(bundle) as unknown as Record<string, unknown>;
-      let node = copy;
-      for (const key of path.slice(0, -1)) node = node[key] as Record<string, unknown>;
-      node[path[path.length - 1]!] = value;
-      const v = verifyBundle(copy);
-      if (!v.ok) for (const r of v.reasons) expect(Object.hasOwn(REASONS, r.code)).toBe(true);
-    }), { numRuns: 300 });
+    fc.assert(
+      fc.property(fc.constantFrom(...paths.filter((p) => p.length > 0)), fc.jsonValue(), (path, value) => {
+        const copy = clone(bundle) as unknown as Record<string, unknown>;
+        let node = copy;
+        for (const key of path.slice(0, -1)) node = node[key] as Record<string, unknown>;
+        node[path[path.length - 1]!] = value;
+        const v = verifyBundle(copy);
+        if (!v.ok) for (const r of v.reasons) expect(Object.hasOwn(REASONS, r.code)).toBe(true);
+      }),
+      { numRuns: 300 },
+    );
   });
 });

@@ -48,8 +48,15 @@ describe('channel record [P-3.1]', () => {
     expect(channelIdOf(bytes)).toEqual(taggedHash('channel', bytes));
     expect(channelIdOf(base)).toEqual(channelIdOf(bytes));
     const variants: Partial<ChannelRecord>[] = [
-      { network: 'other-net' }, { unit: 'kWh' }, { pricePerUnit: 8n }, { capacity: 2n }, { openedAtMs: 1n },
-      { expiresAtMs: base.openedAtMs + 1n }, { nonce: 2n }, { hubKey: base.deviceKey }, { deviceKey: base.hubKey },
+      { network: 'other-net' },
+      { unit: 'kWh' },
+      { pricePerUnit: 8n },
+      { capacity: 2n },
+      { openedAtMs: 1n },
+      { expiresAtMs: base.openedAtMs + 1n },
+      { nonce: 2n },
+      { hubKey: base.deviceKey },
+      { deviceKey: base.hubKey },
     ];
     const ids = new Set(variants.map((v) => Buffer.from(channelIdOf(withRecord(v))).toString('hex')));
     ids.add(Buffer.from(channelIdOf(base)).toString('hex'));
@@ -77,7 +84,9 @@ describe('channel record [P-3.1]', () => {
       expect(codeOf(validateChannelRecord(withRecord(patch))), JSON.stringify(Object.keys(patch))).toBe(code);
       expect(() => encodeChannelRecord(withRecord(patch))).toThrow(TypeError);
     }
-    expect(codeOf(validateChannelRecord(withRecord({ unit: 'm3/h', network: 'a.b_c-9', pricePerUnit: 0n, capacity: 1n })))).toBe('ok');
+    expect(
+      codeOf(validateChannelRecord(withRecord({ unit: 'm3/h', network: 'a.b_c-9', pricePerUnit: 0n, capacity: 1n }))),
+    ).toBe('ok');
   });
 
   it('decoding applies the same rules, structure first', () => {

@@ -28,7 +28,8 @@ const messages: Control[] = [
 
 describe('control messages [P-7]', () => {
   it('round-trip through encode, decode and the signature check', () => {
-    for (const c of messages) expect(decodeControl(encodeControl(c, hub.secretKey), hub.publicKey)).toEqual({ ok: true, value: c });
+    for (const c of messages)
+      expect(decodeControl(encodeControl(c, hub.secretKey), hub.publicKey)).toEqual({ ok: true, value: c });
   });
 
   it('carry type, version, body and a hub signature over tag("control") || type || version || body', () => {
@@ -38,7 +39,9 @@ describe('control messages [P-7]', () => {
       const bytes = encodeControl(c, hub.secretKey);
       expect(bytes[1]).toBe(1);
       const body = bytes.subarray(0, bytes.length - 64);
-      expect(defaultBackend.verify(bytes.subarray(bytes.length - 64), concatBytes(tag('control'), body), hub.publicKey)).toBe(true);
+      expect(
+        defaultBackend.verify(bytes.subarray(bytes.length - 64), concatBytes(tag('control'), body), hub.publicKey),
+      ).toBe(true);
       expect(bytes.length).toBeLessThanOrEqual(SIZE_CAPS.control);
     }
   });
@@ -102,7 +105,14 @@ describe('control messages [P-7]', () => {
   });
 
   it('throws when asked to encode what the wire cannot carry', () => {
-    expect(() => encodeControl({ ...(messages[4] as Extract<Control, { kind: 'reject' }>), reason: 'NOPE' as never }, hub.secretKey)).toThrow(TypeError);
-    expect(() => encodeControl({ ...(messages[3] as Extract<Control, { kind: 'capacity' }>), state: 'x' as never }, hub.secretKey)).toThrow(TypeError);
+    expect(() =>
+      encodeControl(
+        { ...(messages[4] as Extract<Control, { kind: 'reject' }>), reason: 'NOPE' as never },
+        hub.secretKey,
+      ),
+    ).toThrow(TypeError);
+    expect(() =>
+      encodeControl({ ...(messages[3] as Extract<Control, { kind: 'capacity' }>), state: 'x' as never }, hub.secretKey),
+    ).toThrow(TypeError);
   });
 });

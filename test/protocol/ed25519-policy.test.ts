@@ -73,7 +73,9 @@ describe('isCanonicalY [P-2.2 step 3]', () => {
     const encoding = fc.oneof(
       bytes32.map(fromLE),
       near(P).filter((y) => y < 2n ** 255n),
-      near(P).filter((y) => y < 2n ** 255n).map((y) => y | (1n << 255n)),
+      near(P)
+        .filter((y) => y < 2n ** 255n)
+        .map((y) => y | (1n << 255n)),
     );
     fc.assert(
       fc.property(encoding, (e) => {

@@ -21,12 +21,26 @@ function readVectors<T>(file: string): T {
   return JSON.parse(readFileSync(path.join(vectorsDir, file), 'utf8')) as T;
 }
 
-interface RfcVector { priv: string; pub: string; msg: string; sig: string }
+interface RfcVector {
+  priv: string;
+  pub: string;
+  msg: string;
+  sig: string;
+}
 interface WycheproofFile {
   numberOfTests: number;
-  testGroups: { publicKey: { pk: string }; tests: { tcId: number; comment: string; msg: string; sig: string; result: 'valid' | 'invalid' | 'acceptable' }[] }[];
+  testGroups: {
+    publicKey: { pk: string };
+    tests: { tcId: number; comment: string; msg: string; sig: string; result: 'valid' | 'invalid' | 'acceptable' }[];
+  }[];
 }
-interface CctvVector { number: number; key: string; sig: string; msg: string; flags: string[] | null }
+interface CctvVector {
+  number: number;
+  key: string;
+  sig: string;
+  msg: string;
+  flags: string[] | null;
+}
 
 describe('RFC 8032 section 7.1 vectors', () => {
   const vectors = readVectors<RfcVector[]>('rfc8032-ed25519.json');

@@ -101,7 +101,10 @@ export interface EpochFixture {
  * record's totals computed from them unless `patch` overrides a field. Lets tests make a hub that
  * signs wrong entries, to check that the evidence still catches them.
  */
-export function signBundle(inputs: BundleEntryInput[], patch: Partial<EpochRecord> = {}): { bundle: BundleJson; record: EpochRecord } {
+export function signBundle(
+  inputs: BundleEntryInput[],
+  patch: Partial<EpochRecord> = {},
+): { bundle: BundleJson; record: EpochRecord } {
   const entries = inputs.map((i) => i.entry as SettlementEntry);
   const leaves = sortEntries(entries).map(encodeEntry);
   const record: EpochRecord = {
@@ -115,7 +118,11 @@ export function signBundle(inputs: BundleEntryInput[], patch: Partial<EpochRecor
     root: merkleRoot(leaves),
     ...patch,
   };
-  const bundle = buildBundle({ epochRecord: encodeEpochRecord(record), epochSignature: signEpoch(record, hub.secretKey), entries: inputs });
+  const bundle = buildBundle({
+    epochRecord: encodeEpochRecord(record),
+    epochSignature: signEpoch(record, hub.secretKey),
+    entries: inputs,
+  });
   return { bundle, record };
 }
 

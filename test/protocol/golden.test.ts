@@ -80,7 +80,10 @@ describe('golden vectors: the committed bytes check out independently', () => {
   });
 
   it('segments decode, re-encode to the same bytes, and carry a valid device signature [P-4.4, P-6.5]', () => {
-    for (const [seg, size] of [[file.segment3, 212], [file.segment64, 1676]] as const) {
+    for (const [seg, size] of [
+      [file.segment3, 212],
+      [file.segment64, 1676],
+    ] as const) {
       const wire = h(seg.wire);
       expect(wire.length).toBe(size);
       const decoded = decodeSegment(wire);
@@ -125,7 +128,13 @@ describe('golden vectors: the committed bytes check out independently', () => {
 
   it('the broker credential verifies for its hub [P-6.4]', () => {
     const c = file.mqttCredential;
-    const result = verifyMqttCredential({ hubKey, username: c.username, password: c.password, nowMs: BigInt(c.issuedAtMs), windowMs: 0n });
+    const result = verifyMqttCredential({
+      hubKey,
+      username: c.username,
+      password: c.password,
+      nowMs: BigInt(c.issuedAtMs),
+      windowMs: 0n,
+    });
     expect(result.ok).toBe(true);
   });
 

@@ -13,9 +13,7 @@ async function referenceSha256(...parts: Uint8Array[]): Promise<Uint8Array> {
 
 describe('sha256', () => {
   it('matches the FIPS 180-2 known answers', () => {
-    expect(toHex(sha256(ascii('abc')))).toBe(
-      'ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad',
-    );
+    expect(toHex(sha256(ascii('abc')))).toBe('ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad');
     expect(toHex(sha256())).toBe('e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855');
   });
 
@@ -40,8 +38,17 @@ describe('tag [P-1.4]', () => {
   it('covers exactly the tag table of clause 1.4', () => {
     expect([...TAG_NAMES].sort()).toEqual(
       [
-        'channel', 'channel-sig', 'voucher', 'segment', 'receipt', 'control',
-        'merkle-leaf', 'merkle-node', 'merkle-empty', 'epoch', 'mqtt-auth',
+        'channel',
+        'channel-sig',
+        'voucher',
+        'segment',
+        'receipt',
+        'control',
+        'merkle-leaf',
+        'merkle-node',
+        'merkle-empty',
+        'epoch',
+        'mqtt-auth',
       ].sort(),
     );
     for (const name of TAG_NAMES) {

@@ -1,12 +1,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { hexToBytes, toHex } from '../../protocol/bytes.js';
-import {
-  backends,
-  isCanonicalY,
-  isSmallOrderEncoding,
-  SMALL_ORDER_ENCODINGS,
-} from '../../protocol/crypto/index.js';
+import { backends, isCanonicalY, isSmallOrderEncoding, SMALL_ORDER_ENCODINGS } from '../../protocol/crypto/index.js';
 import { generateKeyPair, keyPairFromSeed, parsePublicKeyHex, validatePublicKey } from '../../protocol/keys.js';
 
 // RFC 8032 section 7.1, TEST 1.
@@ -60,7 +55,10 @@ describe('validatePublicKey [P-2.3]', () => {
     for (const n of [0, 1, 31, 33, 64]) {
       expect(validatePublicKey(new Uint8Array(n))).toMatchObject({ ok: false, code: 'KEY_LENGTH' });
     }
-    expect(validatePublicKey('00'.repeat(32) as unknown as Uint8Array)).toMatchObject({ ok: false, code: 'KEY_LENGTH' });
+    expect(validatePublicKey('00'.repeat(32) as unknown as Uint8Array)).toMatchObject({
+      ok: false,
+      code: 'KEY_LENGTH',
+    });
   });
 
   it('rejects each of the 14 small-order encodings: canonical ones as small order', () => {

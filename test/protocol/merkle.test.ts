@@ -1,8 +1,19 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { EMPTY_ROOT, leafHash, merkleProof, merkleProofs, merkleRoot, nodeHash, taggedHash, toHex, verifyMerkleProof } from '../../protocol/index.js';
+import {
+  EMPTY_ROOT,
+  leafHash,
+  merkleProof,
+  merkleProofs,
+  merkleRoot,
+  nodeHash,
+  taggedHash,
+  toHex,
+  verifyMerkleProof,
+} from '../../protocol/index.js';
 
-const leavesOf = (n: number, salt = 0): Uint8Array[] => Array.from({ length: n }, (_, i) => Uint8Array.of(salt, i, i >> 8, 7));
+const leavesOf = (n: number, salt = 0): Uint8Array[] =>
+  Array.from({ length: n }, (_, i) => Uint8Array.of(salt, i, i >> 8, 7));
 
 describe('Merkle tree [P-8.3]', () => {
   it('hashes leaves and nodes under their own tags; the empty root is H(tag("merkle-empty"))', () => {
@@ -42,7 +53,8 @@ describe('Merkle tree [P-8.3]', () => {
           expect(verifyMerkleProof(leaves[i]!, { ...proof, siblings }, root)).toBe(false);
         });
         for (let j = 0; j < n; j++) {
-          if (j !== i) expect(verifyMerkleProof(leaves[i]!, { ...proof, index: j }, root), `n=${n} i=${i} as ${j}`).toBe(false);
+          if (j !== i)
+            expect(verifyMerkleProof(leaves[i]!, { ...proof, index: j }, root), `n=${n} i=${i} as ${j}`).toBe(false);
         }
         expect(verifyMerkleProof(leaves[i]!, { ...proof, index: n }, root)).toBe(false);
         expect(verifyMerkleProof(leaves[i]!, { ...proof, siblings: [...proof.siblings, root] }, root)).toBe(false);
@@ -84,12 +96,14 @@ describe('Merkle tree [P-8.3]', () => {
 
   it('never accepts a proof for a random list from another random list', () => {
     const list = fc.array(fc.uint8Array({ minLength: 1, maxLength: 8 }), { minLength: 1, maxLength: 12 });
-    fc.assert(fc.property(list, list, fc.nat(), (x, y, k) => {
-      fc.pre(x.length !== y.length || x.some((leaf, i) => toHex(leaf) !== toHex(y[i]!)));
-      expect(toHex(merkleRoot(x))).not.toBe(toHex(merkleRoot(y)));
-      const i = k % x.length;
-      expect(verifyMerkleProof(x[i]!, merkleProof(x, i), merkleRoot(y))).toBe(false);
-    }));
+    fc.assert(
+      fc.property(list, list, fc.nat(), (x, y, k) => {
+        fc.pre(x.length !== y.length || x.some((leaf, i) => toHex(leaf) !== toHex(y[i]!)));
+        expect(toHex(merkleRoot(x))).not.toBe(toHex(merkleRoot(y)));
+        const i = k % x.length;
+        expect(verifyMerkleProof(x[i]!, merkleProof(x, i), merkleRoot(y))).toBe(false);
+      }),
+    );
   });
 
   it('rejects malformed proofs without throwing', () => {
@@ -97,8 +111,15 @@ describe('Merkle tree [P-8.3]', () => {
     const root = merkleRoot(leaves);
     const proof = merkleProof(leaves, 1);
     const bad: unknown[] = [
-      null, {}, { ...proof, siblings: null }, { ...proof, index: -1 }, { ...proof, index: 1.5 }, { ...proof, leafCount: 0 },
-      { ...proof, leafCount: 2 ** 40 }, { ...proof, siblings: ['x', 'y'] }, { ...proof, siblings: [new Uint8Array(31), proof.siblings[1]] },
+      null,
+      {},
+      { ...proof, siblings: null },
+      { ...proof, index: -1 },
+      { ...proof, index: 1.5 },
+      { ...proof, leafCount: 0 },
+      { ...proof, leafCount: 2 ** 40 },
+      { ...proof, siblings: ['x', 'y'] },
+      { ...proof, siblings: [new Uint8Array(31), proof.siblings[1]] },
     ];
     for (const p of bad) expect(verifyMerkleProof(leaves[1]!, p as never, root)).toBe(false);
     expect(verifyMerkleProof(leaves[1]!, proof, new Uint8Array(31))).toBe(false);

@@ -26,7 +26,12 @@ function encodeTest(values: bigint[], name: string): Uint8Array {
 
 describe('ByteWriter', () => {
   it('writes big-endian fixed-width integers', () => {
-    const bytes = new ByteWriter(15).u8(0xab, 'a').u16(0x0102, 'b').u32(0x03040506, 'c').u64(0x0708090a0b0c0d0en, 'd').finish();
+    const bytes = new ByteWriter(15)
+      .u8(0xab, 'a')
+      .u16(0x0102, 'b')
+      .u32(0x03040506, 'c')
+      .u64(0x0708090a0b0c0d0en, 'd')
+      .finish();
     expect(Array.from(bytes)).toEqual([0xab, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14]);
   });
   it('rejects values out of range instead of wrapping them [P-1.1]', () => {

@@ -19,7 +19,14 @@ import { device, hub, makeChannel } from './fixtures.js';
 
 const ch = makeChannel();
 const codeOf = (r: { ok: boolean; code?: string }) => (r.ok ? 'ok' : r.code);
-const fields = { channelId: ch.channelId, seq: 64n, headHash: new Uint8Array(32).fill(5), cumUnits: 64n, cumAmount: 448n, hubTimeMs: 1_700_000_000_123n };
+const fields = {
+  channelId: ch.channelId,
+  seq: 64n,
+  headHash: new Uint8Array(32).fill(5),
+  cumUnits: 64n,
+  cumAmount: 448n,
+  hubTimeMs: 1_700_000_000_123n,
+};
 
 describe('receipt [P-5.1]', () => {
   const receipt = makeReceipt(fields, hub.secretKey);
@@ -33,7 +40,9 @@ describe('receipt [P-5.1]', () => {
     expect(view.getBigUint64(34)).toBe(64n);
     expect(view.getBigUint64(90)).toBe(fields.hubTimeMs);
     for (const backend of backends) {
-      expect(backend.verify(bytes.subarray(98), concatBytes(tag('receipt'), bytes.subarray(0, 98)), hub.publicKey)).toBe(true);
+      expect(
+        backend.verify(bytes.subarray(98), concatBytes(tag('receipt'), bytes.subarray(0, 98)), hub.publicKey),
+      ).toBe(true);
     }
   });
 
@@ -46,8 +55,12 @@ describe('receipt [P-5.1]', () => {
 
   it('fails verification when any field changes', () => {
     const changes: Partial<Receipt>[] = [
-      { seq: 65n }, { cumUnits: 65n }, { cumAmount: 449n }, { hubTimeMs: 0n },
-      { headHash: new Uint8Array(32).fill(6) }, { channelId: new Uint8Array(32) },
+      { seq: 65n },
+      { cumUnits: 65n },
+      { cumAmount: 449n },
+      { hubTimeMs: 0n },
+      { headHash: new Uint8Array(32).fill(6) },
+      { channelId: new Uint8Array(32) },
     ];
     for (const change of changes) expect(verifyReceipt({ ...receipt, ...change }, hub.publicKey)).toBe(false);
     expect(verifyReceipt({ ...receipt, seq: U64_MAX + 1n }, hub.publicKey)).toBe(false);
@@ -66,7 +79,13 @@ describe('receipt [P-5.1]', () => {
 });
 
 describe('status [P-6.6]', () => {
-  const status: Status = { state: 'hello', channelId: new Uint8Array(32), ackedSeq: 12n, outboxDepth: 70_000, deviceTimeMs: 5n };
+  const status: Status = {
+    state: 'hello',
+    channelId: new Uint8Array(32),
+    ackedSeq: 12n,
+    outboxDepth: 70_000,
+    deviceTimeMs: 5n,
+  };
 
   it('is 55 bytes with the state numbered 1..4', () => {
     const bytes = encodeStatus(status);
@@ -74,7 +93,9 @@ describe('status [P-6.6]', () => {
     expect(STATUS_SIZE).toBe(55);
     expect([bytes[0], bytes[1], bytes[2]]).toEqual([0x04, 1, 4]);
     expect(new DataView(bytes.buffer).getUint32(43)).toBe(70_000);
-    const states = (['online', 'offline', 'exhausted', 'hello'] as const).map((state) => encodeStatus({ ...status, state })[2]);
+    const states = (['online', 'offline', 'exhausted', 'hello'] as const).map(
+      (state) => encodeStatus({ ...status, state })[2],
+    );
     expect(states).toEqual([1, 2, 3, 4]);
   });
 

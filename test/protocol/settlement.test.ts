@@ -27,11 +27,25 @@ const second = chainSegment(ch, first.head, 5, 3n);
 describe('settlement entry [P-8.2]', () => {
   it('spans from the settled head to the new head', () => {
     expect(makeEntry(1n, ch.channelId, g, first.head)).toEqual({
-      epoch: 1n, channelId: ch.channelId, fromSeq: 1n, toSeq: 10n, deltaUnits: 10n, deltaAmount: 70n,
-      cumUnits: 10n, cumAmount: 70n, headHash: first.head.hash, prevHeadHash: ch.channelId,
+      epoch: 1n,
+      channelId: ch.channelId,
+      fromSeq: 1n,
+      toSeq: 10n,
+      deltaUnits: 10n,
+      deltaAmount: 70n,
+      cumUnits: 10n,
+      cumAmount: 70n,
+      headHash: first.head.hash,
+      prevHeadHash: ch.channelId,
     });
     const later = makeEntry(2n, ch.channelId, first.head, second.head);
-    expect([later.fromSeq, later.toSeq, later.deltaUnits, later.deltaAmount, later.cumUnits]).toEqual([11n, 15n, 15n, 105n, 25n]);
+    expect([later.fromSeq, later.toSeq, later.deltaUnits, later.deltaAmount, later.cumUnits]).toEqual([
+      11n,
+      15n,
+      15n,
+      105n,
+      25n,
+    ]);
     expect(later.prevHeadHash).toEqual(first.head.hash);
     expect(() => makeEntry(3n, ch.channelId, second.head, second.head)).toThrow(TypeError);
   });
@@ -71,8 +85,14 @@ describe('settlement entry [P-8.2]', () => {
 
 describe('epoch record [P-8.4]', () => {
   const record: EpochRecord = {
-    network: 'test-net', hubKey: hub.publicKey, epoch: 7n, closedAtMs: 1_700_000_000_000n, entryCount: 3,
-    totalDeltaAmount: 999n, prevRoot: new Uint8Array(32), root: new Uint8Array(32).fill(1),
+    network: 'test-net',
+    hubKey: hub.publicKey,
+    epoch: 7n,
+    closedAtMs: 1_700_000_000_000n,
+    entryCount: 3,
+    totalDeltaAmount: 999n,
+    prevRoot: new Uint8Array(32),
+    root: new Uint8Array(32).fill(1),
   };
 
   it('is laid out as the clause says and round-trips', () => {

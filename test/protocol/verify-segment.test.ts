@@ -145,7 +145,12 @@ describe('verifySegment: every reason code [P-4.3, P-4.5]', () => {
     const vouchers = first.segment.vouchers.map((v) => ({ ...v }));
     vouchers[1]!.deviceTimeMs += 1n; // not a rule, but it changes every later hash
     expect(codeOf(verifySegment({ ...first.segment, vouchers }, genesis, ch.ctx))).toBe('SIG_INVALID');
-    const stranger = buildSegment({ channelId: ch.channelId, prev: genesis, vouchers: nextVouchers(genesis, 2, 7n), secretKey: otherDevice.secretKey });
+    const stranger = buildSegment({
+      channelId: ch.channelId,
+      prev: genesis,
+      vouchers: nextVouchers(genesis, 2, 7n),
+      secretKey: otherDevice.secretKey,
+    });
     expect(codeOf(verifySegment(stranger.segment, genesis, ch.ctx))).toBe('SIG_INVALID');
   });
 });
@@ -157,7 +162,11 @@ describe('verifySegment: order of checks [P-4.5]', () => {
     const gap = { ...first.segment, firstSeq: 5n };
     expect(codeOf(verifySegment(gap, genesis, other.ctx))).toBe('WRONG_CHANNEL');
     expect(codeOf(verifySegment({ ...gap, prevHash: new Uint8Array(32) }, genesis, ch.ctx))).toBe('SEQ_GAP');
-    const badLinkAndRule = { ...first.segment, prevHash: new Uint8Array(32), vouchers: [{ cumUnits: 0n, cumAmount: 0n, deviceTimeMs: 0n }] };
+    const badLinkAndRule = {
+      ...first.segment,
+      prevHash: new Uint8Array(32),
+      vouchers: [{ cumUnits: 0n, cumAmount: 0n, deviceTimeMs: 0n }],
+    };
     expect(codeOf(verifySegment(badLinkAndRule, genesis, ch.ctx))).toBe('BAD_LINK');
   });
   it('reports a rule before the signature, and the first failing voucher', () => {
@@ -179,9 +188,19 @@ describe('verifySegment never throws on malformed arguments', () => {
     ['1025 vouchers', { ...s, vouchers: new Array(1025).fill(s.vouchers[0]) }, genesis, ch.ctx],
     ['vouchers not an array', { ...s, vouchers: 'x' }, genesis, ch.ctx],
     ['null voucher', { ...s, vouchers: [null] }, genesis, ch.ctx],
-    ['number instead of bigint', { ...s, vouchers: [{ cumUnits: 1, cumAmount: 7n, deviceTimeMs: 0n }] }, genesis, ch.ctx],
+    [
+      'number instead of bigint',
+      { ...s, vouchers: [{ cumUnits: 1, cumAmount: 7n, deviceTimeMs: 0n }] },
+      genesis,
+      ch.ctx,
+    ],
     ['negative seq', { ...s, firstSeq: -1n }, genesis, ch.ctx],
-    ['u64 overflow of a field', { ...s, vouchers: [{ cumUnits: U64_MAX + 1n, cumAmount: 7n, deviceTimeMs: 0n }] }, genesis, ch.ctx],
+    [
+      'u64 overflow of a field',
+      { ...s, vouchers: [{ cumUnits: U64_MAX + 1n, cumAmount: 7n, deviceTimeMs: 0n }] },
+      genesis,
+      ch.ctx,
+    ],
     ['last seq beyond u64', { ...s, firstSeq: U64_MAX }, { ...genesis, seq: U64_MAX - 1n }, ch.ctx],
     ['null head', s, null, ch.ctx],
     ['null channel', s, genesis, null],

@@ -27,19 +27,33 @@ const genesis = genesisHead(ch.channelId);
 const codeOf = (r: { ok: boolean; code?: string }) => (r.ok ? 'ok' : r.code);
 
 describe('voucher [P-4.1, P-4.2]', () => {
-  const v: Voucher = { channelId: ch.channelId, seq: 1n, cumUnits: 3n, cumAmount: 21n, deviceTimeMs: 99n, prevHash: ch.channelId };
+  const v: Voucher = {
+    channelId: ch.channelId,
+    seq: 1n,
+    cumUnits: 3n,
+    cumAmount: 21n,
+    deviceTimeMs: 99n,
+    prevHash: ch.channelId,
+  };
 
   it('is 96 bytes at the offsets of the table', () => {
     const bytes = encodeVoucher(v);
     const view = new DataView(bytes.buffer);
     expect(bytes.length).toBe(96);
     expect(bytes.subarray(0, 32)).toEqual(ch.channelId);
-    expect([view.getBigUint64(32), view.getBigUint64(40), view.getBigUint64(48), view.getBigUint64(56)]).toEqual([1n, 3n, 21n, 99n]);
+    expect([view.getBigUint64(32), view.getBigUint64(40), view.getBigUint64(48), view.getBigUint64(56)]).toEqual([
+      1n,
+      3n,
+      21n,
+      99n,
+    ]);
     expect(bytes.subarray(64)).toEqual(ch.channelId);
   });
 
   it('hashes as SHA-256 of the voucher tag and the bytes, from bytes or object', () => {
-    const expected = sha256(concatBytes(new TextEncoder().encode('tally/v1/voucher'), new Uint8Array([0]), encodeVoucher(v)));
+    const expected = sha256(
+      concatBytes(new TextEncoder().encode('tally/v1/voucher'), new Uint8Array([0]), encodeVoucher(v)),
+    );
     expect(voucherHash(v)).toEqual(expected);
     expect(voucherHash(encodeVoucher(v))).toEqual(expected);
     expect(() => voucherHash(new Uint8Array(95))).toThrow(TypeError);

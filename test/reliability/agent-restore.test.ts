@@ -26,7 +26,11 @@ describe('an agent restored from an old backup', () => {
     cleanups.push(() => dev.cleanup());
     hub.core.enrol([{ publicKey: dev.deviceHex, unit: 'Wh', pricePerUnit: 2n, capacity: 10n ** 12n }]);
     const toHub = { url: hub.mqttUrl, keyPair: hub.hubKey };
-    const acked = (units: bigint) => waitFor(() => dev.agent!.snapshot().ackedUnits === units && dev.agent!.snapshot().outboxDepth === 0, `${units} units acknowledged`);
+    const acked = (units: bigint) =>
+      waitFor(
+        () => dev.agent!.snapshot().ackedUnits === units && dev.agent!.snapshot().outboxDepth === 0,
+        `${units} units acknowledged`,
+      );
 
     dev.setCounter(0n);
     dev.start(toHub);
@@ -60,10 +64,14 @@ describe('an agent restored from an old backup', () => {
     hub.core.flush();
     const firstRefusals = refusals();
     const firstEvidence = hub.core.showChannel(channelId).equivocations.length;
-    await waitFor(() => {
-      hub.core.flush();
-      return refusals() >= 2n * firstRefusals + 1n;
-    }, 're-sent conflicting segments', 30_000);
+    await waitFor(
+      () => {
+        hub.core.flush();
+        return refusals() >= 2n * firstRefusals + 1n;
+      },
+      're-sent conflicting segments',
+      30_000,
+    );
     await dev.stop();
     hub.core.flush();
 
@@ -78,9 +86,13 @@ describe('an agent restored from an old backup', () => {
     expect(BigInt(settled.totalDeltaAmount)).toBe(BigInt(after.head.cumAmount));
     rec.record({
       case: 'agent restored from an old backup signs the same seqs again',
-      expected: 'EQUIVOCATION evidence kept once per conflicting segment however often re-sent, channel flagged; the first chain alone is counted and settled',
+      expected:
+        'EQUIVOCATION evidence kept once per conflicting segment however often re-sent, channel flagged; the first chain alone is counted and settled',
       observed: `backup at 100 units, original reached ${before.head.cumUnits}; restored device re-signed seqs ${restoredSignedFrom}-400; hub: ${refusals()} EQUIVOCATION refusals (re-sends included), ${after.equivocations.length} evidence row(s) from seq ${after.equivocations[0]!.seq}, flagged ${after.equivocated}, head ${after.head.cumUnits} units, settled ${settled.totalDeltaAmount}`,
-      figures: { duplicated: `${BigInt(after.head.cumUnits) > 300n ? BigInt(after.head.cumUnits) - 300n : 0n}`, rejected: after.equivocations.length },
+      figures: {
+        duplicated: `${BigInt(after.head.cumUnits) > 300n ? BigInt(after.head.cumUnits) - 300n : 0n}`,
+        rejected: after.equivocations.length,
+      },
     });
   });
 });

@@ -112,7 +112,10 @@ for (const [kind, available] of kinds) {
 
     /** A raw connection under `key` (enrolled or not), optionally with another client id. */
     function raw(key: KeyPair, clientId?: string, tls = b.tlsFor(key)) {
-      return connectDevice(b.url, b.hub.hubKey.publicKey, key, { ...(clientId ? { clientId } : {}), ...(tls ? { tls } : {}) });
+      return connectDevice(b.url, b.hub.hubKey.publicKey, key, {
+        ...(clientId ? { clientId } : {}),
+        ...(tls ? { tls } : {}),
+      });
     }
 
     /** B streams one segment and gets its receipt: a barrier after which anything routed is delivered. */
@@ -191,7 +194,15 @@ for (const [kind, available] of kinds) {
       if (unknownConnected) {
         // Mosquitto cannot know enrolment: a certificate issued by mistake connects, and the hub
         // refuses what it publishes.
-        const fake = new Uint8Array(encodeSegment({ channelId: new Uint8Array(32).fill(1), firstSeq: 1n, prevHash: new Uint8Array(32), vouchers: [{ cumUnits: 1n, cumAmount: 2n, deviceTimeMs: 1n }], signature: new Uint8Array(64) }));
+        const fake = new Uint8Array(
+          encodeSegment({
+            channelId: new Uint8Array(32).fill(1),
+            firstSeq: 1n,
+            prevHash: new Uint8Array(32),
+            vouchers: [{ cumUnits: 1n, cumAmount: 2n, deviceTimeMs: 1n }],
+            signature: new Uint8Array(64),
+          }),
+        );
         await unknown.client.publishAsync(topics.segment(toHex(stranger.publicKey)), Buffer.from(fake), { qos: 1 });
       }
       await closeClient(unknown.client);
@@ -204,7 +215,12 @@ for (const [kind, available] of kinds) {
       b.hub.core.revoke(revoked.hex);
       const again = raw(revoked.key);
       const revokedConnected = (await again.result).ok;
-      if (revokedConnected) await again.client.publishAsync(topics.segment(revoked.hex), Buffer.from(encodeSegment(revoked.build(3).segment)), { qos: 1 });
+      if (revokedConnected)
+        await again.client.publishAsync(
+          topics.segment(revoked.hex),
+          Buffer.from(encodeSegment(revoked.build(3).segment)),
+          { qos: 1 },
+        );
       // Barrier for the hub side: another device's round trip through the same hub.
       const witness = await device();
       await streamed(witness, 1);
@@ -224,14 +240,19 @@ for (const [kind, available] of kinds) {
       }
       rec.record({
         case: `${kind}: unknown, expired and revoked device keys`,
-        expected: kind === 'embedded'
-          ? 'refused at CONNECT (UNKNOWN_DEVICE, HUB_CREDENTIAL_EXPIRED, HUB_DEVICE_REVOKED)'
-          : 'an expired certificate is refused at the TLS handshake; certificates of unknown or revoked keys connect (Mosquitto cannot know enrolment) and the hub refuses their segments (UNKNOWN_DEVICE, CHANNEL_CLOSED)',
+        expected:
+          kind === 'embedded'
+            ? 'refused at CONNECT (UNKNOWN_DEVICE, HUB_CREDENTIAL_EXPIRED, HUB_DEVICE_REVOKED)'
+            : 'an expired certificate is refused at the TLS handshake; certificates of unknown or revoked keys connect (Mosquitto cannot know enrolment) and the hub refuses their segments (UNKNOWN_DEVICE, CHANNEL_CLOSED)',
         observed: `unknown key ${unknownConnected ? 'connected' : 'refused at CONNECT'}, expired ${kind === 'embedded' ? 'credential' : 'certificate'} ${expiredConnected ? 'connected' : 'refused'}, revoked key ${revokedConnected ? 'connected' : 'refused at CONNECT'}; UNKNOWN_DEVICE ${c.UNKNOWN_DEVICE ?? 0n}, HUB_DEVICE_REVOKED ${c.HUB_DEVICE_REVOKED ?? 0n}, CHANNEL_CLOSED ${c.CHANNEL_CLOSED ?? 0n}; revoked device's head stayed at seq 3`,
         figures: {
           inputs: 3,
           // Each key counts as refused once, at the broker or at the hub.
-          rejected: [!unknownConnected || (c.UNKNOWN_DEVICE ?? 0n) > 0n, !expiredConnected, !revokedConnected || (c.CHANNEL_CLOSED ?? 0n) > 0n].filter(Boolean).length,
+          rejected: [
+            !unknownConnected || (c.UNKNOWN_DEVICE ?? 0n) > 0n,
+            !expiredConnected,
+            !revokedConnected || (c.CHANNEL_CLOSED ?? 0n) > 0n,
+          ].filter(Boolean).length,
         },
       });
     });
@@ -257,7 +278,9 @@ for (const [kind, available] of kinds) {
         takeover.client.publish(topics.segment(owner.hex), Buffer.from(encodeSegment(misdirected.segment)), { qos: 1 });
         // Barrier: the intruder's own segment on the same connection, after the one above; its
         // receipt means the hub has seen whatever the broker let through before it.
-        takeover.client.publish(topics.segment(intruder.hex), Buffer.from(encodeSegment(intruder.build(1).segment)), { qos: 1 });
+        takeover.client.publish(topics.segment(intruder.hex), Buffer.from(encodeSegment(intruder.build(1).segment)), {
+          qos: 1,
+        });
         await spy.next((m) => m.topic === topics.receipt(intruder.hex));
         expect(spy.messages.filter((m) => m.topic.includes(owner.hex))).toEqual([]);
         expect(counts().TOPIC_MISMATCH).toBeUndefined();
@@ -274,7 +297,10 @@ for (const [kind, available] of kinds) {
       if (kind === 'embedded') expect(tookOver).toBe(false);
       rec.record({
         case: `${kind}: a client id taken over by another device`,
-        expected: kind === 'embedded' ? 'refused (HUB_CLIENT_ID): the client id must be tally-<own key>' : "Mosquitto lets the session be taken over (documented); the intruder stays confined to its own subtree and the owner's balance is untouched",
+        expected:
+          kind === 'embedded'
+            ? 'refused (HUB_CLIENT_ID): the client id must be tally-<own key>'
+            : "Mosquitto lets the session be taken over (documented); the intruder stays confined to its own subtree and the owner's balance is untouched",
         observed: `takeover ${tookOver ? 'accepted' : 'refused'}${tookOver ? `, owner ${ownerKicked ? 'disconnected' : 'kept its connection'}` : ''}; owner's head seq ${row.head.seq}, units ${row.head.cumUnits} (its own 4)`,
         figures: { lost: '0', duplicated: '0' },
       });

@@ -20,14 +20,19 @@ describe('delivery faults', () => {
     for (const c of cleanups.splice(0).reverse()) await c();
   });
 
-  async function hubAndFleet(n: number, hubOptions: Parameters<typeof testHub>[1] = {}, extra: Parameters<typeof startFleet>[3] = () => ({})) {
+  async function hubAndFleet(
+    n: number,
+    hubOptions: Parameters<typeof testHub>[1] = {},
+    extra: Parameters<typeof startFleet>[3] = () => ({}),
+  ) {
     const tmp = tempDir();
     cleanups.push(() => tmp.cleanup());
     const hub = await testHub(tmp.dir, { credentialWindowMs: 600_000, ...hubOptions });
     cleanups.push(() => hub.close());
     const fleet = await startFleet(
       n,
-      (keys) => hub.core.enrol(keys.map((publicKey) => ({ publicKey, unit: 'Wh', pricePerUnit: 2n, capacity: 10n ** 15n }))),
+      (keys) =>
+        hub.core.enrol(keys.map((publicKey) => ({ publicKey, unit: 'Wh', pricePerUnit: 2n, capacity: 10n ** 15n }))),
       { url: hub.mqttUrl, keyPair: hub.hubKey },
       extra,
     );
@@ -44,7 +49,14 @@ describe('delivery faults', () => {
     expect(c.mismatchedHeads).toBe(0);
     expect(c.equivocations).toBe(0);
     expect(c.signedUnits).toBe(fleet.counters.reduce((a, b) => a + b, 0n));
-    return { c, rejected, text: Object.entries(rejected).map(([k, v]) => `${k} ${v}`).join(', ') || 'none' };
+    return {
+      c,
+      rejected,
+      text:
+        Object.entries(rejected)
+          .map(([k, v]) => `${k} ${v}`)
+          .join(', ') || 'none',
+    };
   }
 
   it('loses nothing when the broker restarts mid-stream', async () => {
@@ -95,7 +107,12 @@ describe('delivery faults', () => {
       case: 'the same segment delivered 2-5 times with new packet ids',
       expected: 'every extra copy acknowledged as DUPLICATE, counted once',
       observed: `${extraCopies} extra copies sent, DUPLICATE ${rejected.DUPLICATE ?? 0n}; ${c.signedUnits} units committed exactly; rejected: ${text}`,
-      figures: { lost: `${c.lost}`, duplicated: `${c.duplicated}`, rejected: Number(rejected.DUPLICATE ?? 0n), inputs: extraCopies },
+      figures: {
+        lost: `${c.lost}`,
+        duplicated: `${c.duplicated}`,
+        rejected: Number(rejected.DUPLICATE ?? 0n),
+        inputs: extraCopies,
+      },
     });
   });
 
@@ -137,7 +154,12 @@ describe('delivery faults', () => {
       case: 'shuffled windows (up to 4 segments per window)',
       expected: 'out-of-order segments wait in the reorder buffer and are taken in order; nothing lost or doubled',
       observed: `${shuffledWindows} windows shuffled; ${c.signedUnits} units committed exactly; rejected: ${text}`,
-      figures: { lost: `${c.lost}`, duplicated: `${c.duplicated}`, rejected: Number(Object.values(rejected).reduce((a, b) => a + b, 0n)), inputs: shuffledWindows },
+      figures: {
+        lost: `${c.lost}`,
+        duplicated: `${c.duplicated}`,
+        rejected: Number(Object.values(rejected).reduce((a, b) => a + b, 0n)),
+        inputs: shuffledWindows,
+      },
     });
   });
 
@@ -153,7 +175,8 @@ describe('delivery faults', () => {
           if (++n === 5) {
             dropped++;
             const s = decodeSegment(payload);
-            if (s.ok) drops[i] = { at: performance.now(), lastSeq: s.value.firstSeq + BigInt(s.value.vouchers.length) - 1n };
+            if (s.ok)
+              drops[i] = { at: performance.now(), lastSeq: s.value.firstSeq + BigInt(s.value.vouchers.length) - 1n };
             return;
           }
           await publish(payload);
@@ -164,7 +187,8 @@ describe('delivery faults', () => {
     fleet.agents.forEach((a, i) =>
       a.on('receipt', (seq) => {
         const d = drops[i];
-        if (d && d.repairedAfterMs === undefined && seq >= d.lastSeq) d.repairedAfterMs = Math.round(performance.now() - d.at);
+        if (d && d.repairedAfterMs === undefined && seq >= d.lastSeq)
+          d.repairedAfterMs = Math.round(performance.now() - d.at);
       }),
     );
     fleet.startMetering();
@@ -177,9 +201,15 @@ describe('delivery faults', () => {
     expect(Number.isFinite(recoveryMs)).toBe(true);
     rec.record({
       case: 'a gap that never fills, repaired by RESYNC',
-      expected: 'segments after the gap wait, the window expires, RESYNC, the agent re-sends from the hub head; nothing lost or doubled',
+      expected:
+        'segments after the gap wait, the window expires, RESYNC, the agent re-sends from the hub head; nothing lost or doubled',
       observed: `${dropped} segments dropped on the wire; ${c.signedUnits} units committed exactly; rejected: ${text}`,
-      figures: { lost: `${c.lost}`, duplicated: `${c.duplicated}`, rejected: Number(Object.values(rejected).reduce((a, b) => a + b, 0n)), recoveryMs },
+      figures: {
+        lost: `${c.lost}`,
+        duplicated: `${c.duplicated}`,
+        rejected: Number(Object.values(rejected).reduce((a, b) => a + b, 0n)),
+        recoveryMs,
+      },
     });
   });
 
@@ -191,7 +221,8 @@ describe('delivery faults', () => {
     const port = hub.mqttAddress!.port;
     const fleet = await startFleet(
       devices,
-      (keys) => hub.core.enrol(keys.map((publicKey) => ({ publicKey, unit: 'Wh', pricePerUnit: 2n, capacity: 10n ** 15n }))),
+      (keys) =>
+        hub.core.enrol(keys.map((publicKey) => ({ publicKey, unit: 'Wh', pricePerUnit: 2n, capacity: 10n ** 15n }))),
       { url: hub.mqttUrl, keyPair: hub.hubKey },
       () => ({ reconnectMinMs: 50, reconnectMaxMs: 500 }),
     );

@@ -109,7 +109,8 @@ describe('the hub database on a full disk', () => {
     expect(duplicated).toBe(0n);
     rec.record({
       case: 'database on a full disk (max_page_count), then space returns',
-      expected: 'commits fail whole, no receipt beyond the committed head, devices resynced; after space returns nothing lost or doubled, settlement exact',
+      expected:
+        'commits fail whole, no receipt beyond the committed head, devices resynced; after space returns nothing lost or doubled, settlement exact',
       observed: `${failedCommits} of 40 commit rounds refused, ${behind} of ${devices.length} devices behind; ${receipts} receipts all within committed heads; settlement on the full disk ${settleRefused ? 'refused' : 'succeeded'} (${epochsDuringFull} epoch(s)); after space returned every device at its signed head, epoch ${epoch?.epoch ?? '-'} settled ${stats.settledAmount} = accepted ${stats.acceptedAmount}`,
       figures: { lost: `${lost}`, duplicated: `${duplicated}`, rejected: failedCommits, recoveryMs },
     });

@@ -19,7 +19,9 @@ describe('hostile HTTP API requests', () => {
   let channelId: string;
   beforeAll(async () => {
     hub = await testHub(tmp.dir);
-    const [r] = hub.core.enrol([{ publicKey: toHex(generateKeyPair().publicKey), unit: 'Wh', pricePerUnit: 1n, capacity: 100n }]);
+    const [r] = hub.core.enrol([
+      { publicKey: toHex(generateKeyPair().publicKey), unit: 'Wh', pricePerUnit: 1n, capacity: 100n },
+    ]);
     channelId = r!.channel.channelId;
   });
   afterAll(async () => {
@@ -52,7 +54,14 @@ describe('hostile HTTP API requests', () => {
       ['POST', `/api/channels/${channelId}/close`, undefined],
       ['POST', '/api/settlements', undefined],
     ];
-    const tokens: (string | null)[] = [null, '', 'wrong', hub.adminToken.slice(0, -1), `${hub.adminToken}x`, hub.adminToken.toUpperCase()];
+    const tokens: (string | null)[] = [
+      null,
+      '',
+      'wrong',
+      hub.adminToken.slice(0, -1),
+      `${hub.adminToken}x`,
+      hub.adminToken.toUpperCase(),
+    ];
     const before = hub.core.stats();
     let refused = 0;
     for (const [method, path, body] of routes) {
@@ -77,40 +86,69 @@ describe('hostile HTTP API requests', () => {
   });
 
   const httpRuns = Math.max(200, Math.floor(FUZZ_RUNS / 10));
-  it('answers any JSON on the admin routes with a documented 4xx, never a 500', { timeout: 60_000 + httpRuns * 50 }, async () => {
-    const runs = httpRuns;
-    const paths = ['/api/devices', `/api/channels/${channelId}/topup`, '/api/settlements', `/api/channels/${channelId.slice(0, 8)}/topup`];
-    const field = fc.oneof(fc.jsonValue(), fc.bigInt().map(String), fc.constantFrom('18446744073709551616', '-0', '1e3', '0x10', ' 7', ''));
-    const body = fc.oneof(
-      fc.jsonValue().map((v) => JSON.stringify(v)),
-      fc.record({ publicKey: fc.oneof(field, fc.constant(toHex(generateKeyPair().publicKey))), unit: field, pricePerUnit: field, capacity: field, expires: field, expiresAtMs: field }, { requiredKeys: [] }).map((v) => JSON.stringify(v)),
-      fc.record({ amount: field }, { requiredKeys: [] }).map((v) => JSON.stringify(v)),
-      fc.string({ maxLength: 200 }),
-    );
-    const statuses = new Map<number, number>();
-    const before = hub.core.stats();
-    await fc.assert(
-      fc.asyncProperty(fc.constantFrom(...paths), body, async (path, b) => {
-        const r = await call('POST', path, b);
-        statuses.set(r.status, (statuses.get(r.status) ?? 0) + 1);
-        expect(r.status, `${path} ${b.slice(0, 200)}`).not.toBe(500);
-        expect(r.code === undefined || r.status < 300 || /^API_/.test(r.code)).toBe(true);
-      }),
-      { numRuns: runs },
-    );
-    const after = hub.core.stats();
-    expect((await fetch(`${hub.httpUrl}/healthz`)).status).toBe(200);
-    rec.record({
-      case: 'fuzz: arbitrary JSON on the admin routes (enrol, top-up, settle)',
-      expected: 'a documented status and code for every body, never 500; the hub keeps answering',
-      observed: `${runs} bodies; statuses ${[...statuses].sort().map(([k, v]) => `${k}: ${v}`).join(', ')}; devices ${before.devices} -> ${after.devices}`,
-      figures: { inputs: runs, rejected: [...statuses].filter(([k]) => k >= 400).reduce((a, [, v]) => a + v, 0) },
-    });
-  });
+  it(
+    'answers any JSON on the admin routes with a documented 4xx, never a 500',
+    { timeout: 60_000 + httpRuns * 50 },
+    async () => {
+      const runs = httpRuns;
+      const paths = [
+        '/api/devices',
+        `/api/channels/${channelId}/topup`,
+        '/api/settlements',
+        `/api/channels/${channelId.slice(0, 8)}/topup`,
+      ];
+      const field = fc.oneof(
+        fc.jsonValue(),
+        fc.bigInt().map(String),
+        fc.constantFrom('18446744073709551616', '-0', '1e3', '0x10', ' 7', ''),
+      );
+      const body = fc.oneof(
+        fc.jsonValue().map((v) => JSON.stringify(v)),
+        fc
+          .record(
+            {
+              publicKey: fc.oneof(field, fc.constant(toHex(generateKeyPair().publicKey))),
+              unit: field,
+              pricePerUnit: field,
+              capacity: field,
+              expires: field,
+              expiresAtMs: field,
+            },
+            { requiredKeys: [] },
+          )
+          .map((v) => JSON.stringify(v)),
+        fc.record({ amount: field }, { requiredKeys: [] }).map((v) => JSON.stringify(v)),
+        fc.string({ maxLength: 200 }),
+      );
+      const statuses = new Map<number, number>();
+      const before = hub.core.stats();
+      await fc.assert(
+        fc.asyncProperty(fc.constantFrom(...paths), body, async (path, b) => {
+          const r = await call('POST', path, b);
+          statuses.set(r.status, (statuses.get(r.status) ?? 0) + 1);
+          expect(r.status, `${path} ${b.slice(0, 200)}`).not.toBe(500);
+          expect(r.code === undefined || r.status < 300 || /^API_/.test(r.code)).toBe(true);
+        }),
+        { numRuns: runs },
+      );
+      const after = hub.core.stats();
+      expect((await fetch(`${hub.httpUrl}/healthz`)).status).toBe(200);
+      rec.record({
+        case: 'fuzz: arbitrary JSON on the admin routes (enrol, top-up, settle)',
+        expected: 'a documented status and code for every body, never 500; the hub keeps answering',
+        observed: `${runs} bodies; statuses ${[...statuses]
+          .sort()
+          .map(([k, v]) => `${k}: ${v}`)
+          .join(', ')}; devices ${before.devices} -> ${after.devices}`,
+        figures: { inputs: runs, rejected: [...statuses].filter(([k]) => k >= 400).reduce((a, [, v]) => a + v, 0) },
+      });
+    },
+  );
 
   it('refuses malformed, oversized, negative, overflowing and hostile-key enrolments', async () => {
     const key = () => toHex(generateKeyPair().publicKey);
-    const body = (o: Record<string, unknown>) => JSON.stringify({ publicKey: key(), unit: 'Wh', pricePerUnit: '1', capacity: '10', ...o });
+    const body = (o: Record<string, unknown>) =>
+      JSON.stringify({ publicKey: key(), unit: 'Wh', pricePerUnit: '1', capacity: '10', ...o });
     const cases: [string, string, number, string][] = [
       ['not JSON', '{"publicKey":', 400, 'API_BAD_JSON'],
       ['empty body', '', 400, 'API_INVALID'],
@@ -124,10 +162,20 @@ describe('hostile HTTP API requests', () => {
       ['price as an object', body({ pricePerUnit: { $gt: 0 } }), 400, 'API_INVALID'],
       ['key of the wrong length', body({ publicKey: 'abcd' }), 400, 'API_INVALID'],
       ['small-order key', body({ publicKey: SMALL_ORDER_ENCODINGS[0] }), 400, 'API_INVALID'],
-      ['non-canonical key', body({ publicKey: 'ecffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff7f' }), 400, 'API_INVALID'],
+      [
+        'non-canonical key',
+        body({ publicKey: 'ecffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff7f' }),
+        400,
+        'API_INVALID',
+      ],
       ['unit outside its alphabet', body({ unit: 'W h<script>' }), 400, 'API_INVALID'],
       ['expiry in the past', body({ expiresAtMs: '1' }), 400, 'API_INVALID'],
-      ['a batch with one bad entry', JSON.stringify([JSON.parse(body({})), JSON.parse(body({ capacity: '0' }))]), 400, 'API_INVALID'],
+      [
+        'a batch with one bad entry',
+        JSON.stringify([JSON.parse(body({})), JSON.parse(body({ capacity: '0' }))]),
+        400,
+        'API_INVALID',
+      ],
     ];
     const before = hub.core.stats().devices;
     const observed: string[] = [];
@@ -140,7 +188,8 @@ describe('hostile HTTP API requests', () => {
     expect((await fetch(`${hub.httpUrl}/healthz`)).status).toBe(200);
     rec.record({
       case: 'hostile enrolment bodies on the HTTP API',
-      expected: 'each refused with its documented status and code (400 API_BAD_JSON / API_INVALID, 413 API_BODY_TOO_LARGE); no device enrolled; hub still healthy',
+      expected:
+        'each refused with its documented status and code (400 API_BAD_JSON / API_INVALID, 413 API_BODY_TOO_LARGE); no device enrolled; hub still healthy',
       observed: `${cases.length} bodies refused as documented; devices ${before} -> ${hub.core.stats().devices}; /healthz 200`,
       figures: { inputs: cases.length, rejected: cases.length },
     });

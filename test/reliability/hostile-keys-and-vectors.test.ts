@@ -24,8 +24,14 @@ import { recorder } from './helpers/record.js';
 
 const vectorsDir = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../vectors/external');
 const read = <T>(file: string): T => JSON.parse(readFileSync(path.join(vectorsDir, file), 'utf8')) as T;
-interface Wycheproof { testGroups: { publicKey: { pk: string }; tests: { tcId: number; sig: string }[] }[] }
-interface Cctv { number: number; key: string; sig: string }
+interface Wycheproof {
+  testGroups: { publicKey: { pk: string }; tests: { tcId: number; sig: string }[] }[];
+}
+interface Cctv {
+  number: number;
+  key: string;
+  sig: string;
+}
 
 const rec = recorder('hostile-keys-and-vectors');
 
@@ -60,11 +66,13 @@ describe('signature vectors and hostile keys', () => {
     const nonCanonical = Array.from({ length: 19 }, (_, i) => le(p + BigInt(i)));
     const keys = [...SMALL_ORDER_ENCODINGS, ...nonCanonical];
     const refusals = keys.map((k) => enrol(k));
-    for (const [i, r] of refusals.entries()) expect(r, keys[i]).toMatch(/^API_INVALID: .*KEY_(SMALL_ORDER|NON_CANONICAL|NOT_ON_CURVE)/);
+    for (const [i, r] of refusals.entries())
+      expect(r, keys[i]).toMatch(/^API_INVALID: .*KEY_(SMALL_ORDER|NON_CANONICAL|NOT_ON_CURVE)/);
     expect(hub.core.registry.devices.size).toBe(0);
     rec.record({
       case: 'low-order and non-canonical device keys at enrolment',
-      expected: 'every one refused (API_INVALID with KEY_SMALL_ORDER / KEY_NON_CANONICAL / KEY_NOT_ON_CURVE); none enrolled',
+      expected:
+        'every one refused (API_INVALID with KEY_SMALL_ORDER / KEY_NON_CANONICAL / KEY_NOT_ON_CURVE); none enrolled',
       observed: `${refusals.length} keys refused, 0 enrolled`,
       figures: { inputs: keys.length, rejected: refusals.length },
     });
@@ -72,7 +80,8 @@ describe('signature vectors and hostile keys', () => {
 
   it('refuses every Wycheproof and CCTV vector wrapped in a segment, and moves no balance', async () => {
     const pairs: { key: string; sig: string }[] = [];
-    for (const g of read<Wycheproof>('wycheproof-ed25519_test.json').testGroups) for (const t of g.tests) pairs.push({ key: g.publicKey.pk, sig: t.sig });
+    for (const g of read<Wycheproof>('wycheproof-ed25519_test.json').testGroups)
+      for (const t of g.tests) pairs.push({ key: g.publicKey.pk, sig: t.sig });
     for (const v of read<Cctv[]>('cctv-ed25519vectors.json')) pairs.push({ key: v.key, sig: v.sig });
 
     /** Channel id per enrolled key; null for a key refused at enrolment. */
@@ -118,8 +127,13 @@ describe('signature vectors and hostile keys', () => {
     expect(hub.core.stats().acceptedUnits).toBe('0');
     rec.record({
       case: 'every Wycheproof and CCTV signature vector wrapped in a real segment',
-      expected: 'keys enrolled exactly when the key policy accepts them; every wrapped vector refused (SIG_INVALID or DECODE_*); 0 units accepted',
-      observed: `${pairs.length} vectors over ${devices.size} keys (${enrolledKeys} enrolled, ${refusedKeys} refused at enrolment); ${sent} segments sent, ${refused} refused (${Object.entries(counts).map(([k, v]) => `${k} ${v}`).join(', ')}); accepted units ${hub.core.stats().acceptedUnits}`,
+      expected:
+        'keys enrolled exactly when the key policy accepts them; every wrapped vector refused (SIG_INVALID or DECODE_*); 0 units accepted',
+      observed: `${pairs.length} vectors over ${devices.size} keys (${enrolledKeys} enrolled, ${refusedKeys} refused at enrolment); ${sent} segments sent, ${refused} refused (${Object.entries(
+        counts,
+      )
+        .map(([k, v]) => `${k} ${v}`)
+        .join(', ')}); accepted units ${hub.core.stats().acceptedUnits}`,
       figures: { inputs: pairs.length, rejected: Number(refused) + refusedKeys },
     });
   });

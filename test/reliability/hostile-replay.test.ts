@@ -86,10 +86,17 @@ describe('replayed, misdirected and skewed vouchers', () => {
     expect(there.UNKNOWN_CHANNEL).toBe(1n);
     expect(here.CHANNEL_CLOSED).toBe(2n);
     expect(here.CHANNEL_EXPIRED).toBe(1n);
-    expect([a.durable().seq, b.durable().seq, c.durable().seq, e.durable().seq, aThere.durable().seq]).toEqual([3n, 3n, 2n, 2n, 0n]);
+    expect([a.durable().seq, b.durable().seq, c.durable().seq, e.durable().seq, aThere.durable().seq]).toEqual([
+      3n,
+      3n,
+      2n,
+      2n,
+      0n,
+    ]);
     rec.record({
       case: 'voucher replayed on another channel, another hub, after close, after expiry',
-      expected: 'TOPIC_MISMATCH (or SIG_INVALID when rewritten) on another channel, UNKNOWN_CHANNEL on another hub, CHANNEL_CLOSED, CHANNEL_EXPIRED; no balance moves',
+      expected:
+        'TOPIC_MISMATCH (or SIG_INVALID when rewritten) on another channel, UNKNOWN_CHANNEL on another hub, CHANNEL_CLOSED, CHANNEL_EXPIRED; no balance moves',
       observed: `TOPIC_MISMATCH ${here.TOPIC_MISMATCH}, SIG_INVALID ${here.SIG_INVALID}, UNKNOWN_CHANNEL ${there.UNKNOWN_CHANNEL}, CHANNEL_CLOSED ${here.CHANNEL_CLOSED}, CHANNEL_EXPIRED ${here.CHANNEL_EXPIRED}; heads 3,3,2,2,0`,
       figures: { inputs: 6, rejected: 6, lost: '0', duplicated: '0' },
     });
@@ -110,7 +117,11 @@ describe('replayed, misdirected and skewed vouchers', () => {
       case: 'malleable signature (S + L)',
       expected: 'refused SIG_INVALID before the canonical one; the canonical one counted once',
       observed: `SIG_INVALID ${counts.SIG_INVALID}; head seq 5, 5 units; the later S + L copy ${counts.DUPLICATE ? 'acknowledged as a duplicate, not counted' : 'refused'}`,
-      figures: { inputs: 3, rejected: Number(counts.SIG_INVALID ?? 0n) + Number(counts.DUPLICATE ?? 0n), duplicated: '0' },
+      figures: {
+        inputs: 3,
+        rejected: Number(counts.SIG_INVALID ?? 0n) + Number(counts.DUPLICATE ?? 0n),
+        duplicated: '0',
+      },
     });
   });
 

@@ -2,13 +2,7 @@
 // every malformed, oversized, out-of-rule or replayed segment is refused with its reason code,
 // counted, and moves no balance; valid traffic afterwards is still taken.
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import {
-  buildSegment,
-  encodeSegment,
-  genesisHead,
-  SIZE_CAPS,
-  U64_MAX,
-} from '../../protocol/index.js';
+import { buildSegment, encodeSegment, genesisHead, SIZE_CAPS, U64_MAX } from '../../protocol/index.js';
 import { bareCore, type BareCore } from '../hub/helpers/bare-core.js';
 import { tempDir } from '../hub/helpers/hub.js';
 import { BareDevice, commitTurn, rejectionCounts } from '../hub/helpers/bare-device.js';
@@ -64,8 +58,22 @@ describe('hostile segments on the uplink', () => {
       ['one MiB', new Uint8Array(1 << 20).fill(0xff), 'DECODE_TOO_LARGE'],
       ['wrong version', mutate((b) => (b[1] = 2)), 'DECODE_VERSION'],
       ['wrong type', mutate((b) => (b[0] = 0x7f)), 'DECODE_TYPE'],
-      ['count 0', mutate((b) => { b[74] = 0; b[75] = 0; }), 'DECODE_COUNT'],
-      ['count 65535', mutate((b) => { b[74] = 0xff; b[75] = 0xff; }), 'DECODE_COUNT'],
+      [
+        'count 0',
+        mutate((b) => {
+          b[74] = 0;
+          b[75] = 0;
+        }),
+        'DECODE_COUNT',
+      ],
+      [
+        'count 65535',
+        mutate((b) => {
+          b[74] = 0xff;
+          b[75] = 0xff;
+        }),
+        'DECODE_COUNT',
+      ],
       ['firstSeq 0', mutate((b) => b.fill(0, 34, 42)), 'DECODE_FIELD'],
       ['last seq beyond u64', mutate((b) => b.fill(0xff, 34, 42)), 'U64_OVERFLOW'],
     ];
@@ -103,23 +111,30 @@ describe('hostile segments on the uplink', () => {
           secretKey: d.key.secretKey,
         }).segment,
       );
-    const unsigned = encodeSegment({ ...d.build(2, 5n, { prev: genesisHead(d.channelId), advance: false }).segment, signature: new Uint8Array(64).fill(9) });
+    const unsigned = encodeSegment({
+      ...d.build(2, 5n, { prev: genesisHead(d.channelId), advance: false }).segment,
+      signature: new Uint8Array(64).fill(9),
+    });
     const cases: [string, Uint8Array, string][] = [
       ['higher seq, lower amount', signedWith([{ cumUnits: 5n, cumAmount: 3n }]), 'AMOUNT_DECREASED'],
       ['units not increasing', signedWith([{ cumUnits: 4n, cumAmount: 12n }]), 'UNITS_NOT_INCREASING'],
       ['amount not units x price', signedWith([{ cumUnits: 5n, cumAmount: 16n }]), 'AMOUNT_PRICE_MISMATCH'],
       ['amount at u64 max', signedWith([{ cumUnits: 5n, cumAmount: U64_MAX }]), 'AMOUNT_PRICE_MISMATCH'],
-      ['units at u64 max (price x units overflows)', signedWith([{ cumUnits: U64_MAX, cumAmount: U64_MAX }]), 'U64_OVERFLOW'],
+      [
+        'units at u64 max (price x units overflows)',
+        signedWith([{ cumUnits: U64_MAX, cumAmount: U64_MAX }]),
+        'U64_OVERFLOW',
+      ],
       ['over capacity', signedWith([{ cumUnits: 11n, cumAmount: 33n }]), 'OVER_CAPACITY'],
       ['lower seq, other content, bad signature', unsigned, 'SIG_INVALID'],
     ];
     for (const [name, bytes, reason] of cases) expect(await refused(d, bytes), name).toEqual([reason]);
     rec.record({
       case: 'lower seq, higher seq with lower amount, huge and overflowing amounts, over capacity',
-      expected: 'refused with AMOUNT_DECREASED, UNITS_NOT_INCREASING, AMOUNT_PRICE_MISMATCH, U64_OVERFLOW, OVER_CAPACITY, SIG_INVALID; balance unchanged',
+      expected:
+        'refused with AMOUNT_DECREASED, UNITS_NOT_INCREASING, AMOUNT_PRICE_MISMATCH, U64_OVERFLOW, OVER_CAPACITY, SIG_INVALID; balance unchanged',
       observed: `${cases.length} signed out-of-rule segments refused with the expected codes; head stayed at seq 4`,
       figures: { inputs: cases.length, rejected: cases.length },
     });
   });
 });
-

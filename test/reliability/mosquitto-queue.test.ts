@@ -85,7 +85,8 @@ if (!bin) {
       expect(c.equivocations).toBe(0);
       rec.record({
         case: 'hub cut off longer than the Mosquitto queue (max_queued_messages 10)',
-        expected: 'Mosquitto drops uplinks beyond its queue; agents re-send after the receipt timeout; nothing lost or doubled',
+        expected:
+          'Mosquitto drops uplinks beyond its queue; agents re-send after the receipt timeout; nothing lost or doubled',
         observed: `${backlog} vouchers outstanding when the hub came back; Mosquitto logged dropped messages: ${dropped}; ${c.signedUnits} units committed exactly`,
         figures: { lost: `${c.lost}`, duplicated: `${c.duplicated}`, recoveryMs },
       });

@@ -5,9 +5,18 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { renderTable, replaceGenerated } from '../../scripts/reliability-report.js';
 
-const record = (over: Record<string, unknown>) => ({
-  suite: 's', case: 'c', expected: 'e', observed: 'o', figures: {}, state: 'pass', settings: {}, finishedAt: '2026-01-01T00:00:00.000Z', ...over,
-}) as Parameters<typeof renderTable>[0][number];
+const record = (over: Record<string, unknown>) =>
+  ({
+    suite: 's',
+    case: 'c',
+    expected: 'e',
+    observed: 'o',
+    figures: {},
+    state: 'pass',
+    settings: {},
+    finishedAt: '2026-01-01T00:00:00.000Z',
+    ...over,
+  }) as Parameters<typeof renderTable>[0][number];
 
 describe('reliability report', () => {
   it('renders one row per record, marks failures, and escapes pipes', () => {

@@ -16,12 +16,30 @@ const quiet = new Writable({ write: (_c, _e, cb) => cb() });
 describe('soak with every fault on', () => {
   it('ends in exact conservation', { timeout: 120_000 + SECONDS * 3_000 }, async () => {
     const faults = parseFaults([
-      'disconnect=0.05', 'kill-agent=0.05', 'duplicate=0.2', 'reorder=0.2', 'tamper=0.1', 'replay=0.1',
-      'broker-restart=5', 'clock-skew=7200',
+      'disconnect=0.05',
+      'kill-agent=0.05',
+      'duplicate=0.2',
+      'reorder=0.2',
+      'tamper=0.1',
+      'replay=0.1',
+      'broker-restart=5',
+      'clock-skew=7200',
     ]);
     const r = await runSimulation({
-      devices: DEVICES, ratePerDevice: 20, durationS: SECONDS, seed: SEED, arrivals: 'poisson', faults, remote: undefined,
-      batch: 16, batchMs: 300, window: 8, workers: 0, drainTimeoutS: 120, progress: quiet, log: () => {},
+      devices: DEVICES,
+      ratePerDevice: 20,
+      durationS: SECONDS,
+      seed: SEED,
+      arrivals: 'poisson',
+      faults,
+      remote: undefined,
+      batch: 16,
+      batchMs: 300,
+      window: 8,
+      workers: 0,
+      drainTimeoutS: 120,
+      progress: quiet,
+      log: () => {},
     });
     expect(BigInt(r.units.signed)).toBeGreaterThan(BigInt(DEVICES * SECONDS));
     expect(r.mismatches).toEqual([]);
@@ -33,14 +51,25 @@ describe('soak with every fault on', () => {
     expect(r.amount.settled).toBe(r.amount.signed);
     expect(r.settlement.bundlesVerified).toBe(true);
     expect(r.rejected.byReason.EQUIVOCATION).toBeUndefined();
-    for (const kind of Object.keys(faults)) expect(r.faults[kind as keyof typeof r.faults]?.injected, kind).toBeGreaterThan(0);
-    const injected = Object.entries(r.faults).map(([k, v]) => `${k} ${v.injected}`).join(', ');
-    const rejected = Object.entries(r.rejected.byReason).map(([k, v]) => `${k} ${v}`).join(', ');
+    for (const kind of Object.keys(faults))
+      expect(r.faults[kind as keyof typeof r.faults]?.injected, kind).toBeGreaterThan(0);
+    const injected = Object.entries(r.faults)
+      .map(([k, v]) => `${k} ${v.injected}`)
+      .join(', ');
+    const rejected = Object.entries(r.rejected.byReason)
+      .map(([k, v]) => `${k} ${v}`)
+      .join(', ');
     rec.record({
       case: `soak: ${DEVICES} devices x 20 units/s for ${SECONDS} s, every fault kind on`,
-      expected: 'signed = accepted = settled, nothing lost or doubled, no EQUIVOCATION from forgeries, bundles verified offline',
+      expected:
+        'signed = accepted = settled, nothing lost or doubled, no EQUIVOCATION from forgeries, bundles verified offline',
       observed: `units signed ${r.units.signed}, accepted ${r.units.accepted}, settled ${r.units.settled}; faults injected: ${injected}; rejected: ${rejected}; sign-to-receipt p50 ${r.latencyMs.p50} ms, max ${r.latencyMs.max} ms`,
-      figures: { lost: r.lost, duplicated: r.duplicated, rejected: r.rejected.total, recoveryMs: Math.round(r.latencyMs.max) },
+      figures: {
+        lost: r.lost,
+        duplicated: r.duplicated,
+        rejected: r.rejected.total,
+        recoveryMs: Math.round(r.latencyMs.max),
+      },
     });
   });
 });

@@ -4,7 +4,9 @@ import { createRng } from '../../simulator/rng.js';
 
 describe('--fault parsing', () => {
   it('accepts every documented kind with a value in range', () => {
-    const specs = Object.keys(FAULT_KINDS).map((k) => `${k}=${FAULT_KINDS[k as keyof typeof FAULT_KINDS].max === 1 ? 0.5 : 30}`);
+    const specs = Object.keys(FAULT_KINDS).map(
+      (k) => `${k}=${FAULT_KINDS[k as keyof typeof FAULT_KINDS].max === 1 ? 0.5 : 30}`,
+    );
     const plan = parseFaults(specs);
     expect(Object.keys(plan).sort()).toEqual(Object.keys(FAULT_KINDS).sort());
     expect(plan['broker-restart']).toBe(30);

@@ -16,7 +16,10 @@ describe('ground-truth ledger', () => {
 
 describe('reconcile', () => {
   it('holds when signed = accepted = settled on every channel', () => {
-    const m = new Map([['a', t(10n, 100n)], ['b', t(3n, 9n)]]);
+    const m = new Map([
+      ['a', t(10n, 100n)],
+      ['b', t(3n, 9n)],
+    ]);
     const r = reconcile(m, new Map(m), new Map(m));
     expect(r.ok).toBe(true);
     expect(r.lost).toBe(0n);
@@ -25,8 +28,14 @@ describe('reconcile', () => {
   });
 
   it('names the channel that lost units', () => {
-    const signed = new Map([['a', t(10n, 100n)], ['b', t(3n, 9n)]]);
-    const accepted = new Map([['a', t(8n, 80n)], ['b', t(3n, 9n)]]);
+    const signed = new Map([
+      ['a', t(10n, 100n)],
+      ['b', t(3n, 9n)],
+    ]);
+    const accepted = new Map([
+      ['a', t(8n, 80n)],
+      ['b', t(3n, 9n)],
+    ]);
     const r = reconcile(signed, accepted, accepted);
     expect(r.ok).toBe(false);
     expect(r.lost).toBe(2n);

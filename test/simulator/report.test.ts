@@ -11,13 +11,24 @@ function sampleReport(acceptedUnits: bigint) {
   timeline.recordReceipt(10, 12.5);
   timeline.tick(1000, 0);
   return buildReport({
-    seed: 1, devices: 1, ratePerDevice: 10, durationS: 1, hub: 'embedded',
-    reconciliation: reconcile(signed, accepted, accepted), meteredUnits: 10n, unsignedUnits: 0n,
-    bundlesVerified: true, epochs: [1],
+    seed: 1,
+    devices: 1,
+    ratePerDevice: 10,
+    durationS: 1,
+    hub: 'embedded',
+    reconciliation: reconcile(signed, accepted, accepted),
+    meteredUnits: 10n,
+    unsignedUnits: 0n,
+    bundlesVerified: true,
+    epochs: [1],
     rejected: { SIG_INVALID: 2 },
-    faultPlan: { tamper: 0.1 }, faultsInjected: { tamper: 2 }, agentLog: { LINK_UP: 1 },
-    vouchers: 10, elapsedS: 1,
-    latency: timeline.latency(), timeline: timeline.points,
+    faultPlan: { tamper: 0.1 },
+    faultsInjected: { tamper: 2 },
+    agentLog: { LINK_UP: 1 },
+    vouchers: 10,
+    elapsedS: 1,
+    latency: timeline.latency(),
+    timeline: timeline.points,
     process: { cpuUserS: 0.1, cpuSystemS: 0, maxRssMiB: 50, fleetCpuS: 0, fleetMaxRssMiB: 0 },
   });
 }
@@ -45,10 +56,24 @@ describe('simulation report', () => {
   it('does not pass a run that signed nothing', () => {
     const none = new Map<string, { units: bigint; amount: bigint }>();
     const r = buildReport({
-      seed: 1, devices: 1, ratePerDevice: 1, durationS: 1, hub: 'embedded',
-      reconciliation: reconcile(none, none, none), meteredUnits: 0n, unsignedUnits: 0n,
-      bundlesVerified: true, epochs: [], rejected: {}, faultPlan: {}, faultsInjected: {}, agentLog: {},
-      vouchers: 0, elapsedS: 1, latency: { p50: 0, p95: 0, p99: 0, max: 0, count: 0 }, timeline: [],
+      seed: 1,
+      devices: 1,
+      ratePerDevice: 1,
+      durationS: 1,
+      hub: 'embedded',
+      reconciliation: reconcile(none, none, none),
+      meteredUnits: 0n,
+      unsignedUnits: 0n,
+      bundlesVerified: true,
+      epochs: [],
+      rejected: {},
+      faultPlan: {},
+      faultsInjected: {},
+      agentLog: {},
+      vouchers: 0,
+      elapsedS: 1,
+      latency: { p50: 0, p95: 0, p99: 0, max: 0, count: 0 },
+      timeline: [],
       process: { cpuUserS: 0, cpuSystemS: 0, maxRssMiB: 0, fleetCpuS: 0, fleetMaxRssMiB: 0 },
     });
     expect(r.ok).toBe(false);

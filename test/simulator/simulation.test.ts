@@ -9,22 +9,42 @@ const quiet = new Writable({ write: (_c, _e, cb) => cb() });
 
 function options(overrides: Partial<SimOptions>): SimOptions {
   return {
-    devices: 6, ratePerDevice: 20, durationS: 5, seed: 7, arrivals: 'poisson', faults: {}, remote: undefined,
-    batch: 8, batchMs: 300, window: 8, workers: 0, drainTimeoutS: 60, progress: quiet, log: () => {},
+    devices: 6,
+    ratePerDevice: 20,
+    durationS: 5,
+    seed: 7,
+    arrivals: 'poisson',
+    faults: {},
+    remote: undefined,
+    batch: 8,
+    batchMs: 300,
+    window: 8,
+    workers: 0,
+    drainTimeoutS: 60,
+    progress: quiet,
+    log: () => {},
     ...overrides,
   };
 }
 
 describe('tally-sim', () => {
   it('refuses options that would simulate nothing', async () => {
-    await expect(runSimulation({ ...options({}), workers: undefined as unknown as number })).rejects.toThrow(/workers must be/);
+    await expect(runSimulation({ ...options({}), workers: undefined as unknown as number })).rejects.toThrow(
+      /workers must be/,
+    );
     await expect(runSimulation(options({ devices: 0 }))).rejects.toThrow(/devices must be/);
   });
 
   it('conserves every unit with every fault kind on at once', async () => {
     const faults = parseFaults([
-      'disconnect=0.05', 'kill-agent=0.05', 'duplicate=0.2', 'reorder=0.2', 'tamper=0.2', 'replay=0.2',
-      'broker-restart=2', 'clock-skew=7200',
+      'disconnect=0.05',
+      'kill-agent=0.05',
+      'duplicate=0.2',
+      'reorder=0.2',
+      'tamper=0.2',
+      'replay=0.2',
+      'broker-restart=2',
+      'clock-skew=7200',
     ]);
     const r = await runSimulation(options({ devices: 8, durationS: 6, faults }));
     expect(r.mismatches).toEqual([]);
@@ -37,7 +57,8 @@ describe('tally-sim', () => {
     expect(r.units.settled).toBe(r.units.signed);
     expect(r.amount.settled).toBe(r.amount.signed);
     expect(r.settlement.bundlesVerified).toBe(true);
-    for (const kind of Object.keys(faults)) expect(r.faults[kind as keyof typeof r.faults]?.injected, kind).toBeGreaterThan(0);
+    for (const kind of Object.keys(faults))
+      expect(r.faults[kind as keyof typeof r.faults]?.injected, kind).toBeGreaterThan(0);
     // Forgeries must never pass as a device's own double-signing.
     expect(r.rejected.byReason.EQUIVOCATION).toBeUndefined();
   });

@@ -6,7 +6,10 @@ import { useEffect } from 'preact/hooks';
 import { percent } from '../format.js';
 
 export function Card(props: { label: string; value: string | number; id?: string; tone?: string }) {
-  return html`<div class=${`card ${props.tone ?? ''}`} id=${props.id}><div class="value">${props.value}</div><div class="label">${props.label}</div></div>`;
+  return html`<div class=${`card ${props.tone ?? ''}`} id=${props.id}>
+    <div class="value">${props.value}</div>
+    <div class="label">${props.label}</div>
+  </div>`;
 }
 
 export function CapacityBar(props: { used: string; capacity: string; compact?: boolean }) {

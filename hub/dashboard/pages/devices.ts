@@ -51,33 +51,67 @@ export function DevicesPage(props: { route: Route; live: LiveState }) {
   return html`
     <h1>Devices</h1>
     <form class="toolbar" onSubmit=${search}>
-      <input id="device-search" placeholder="device key or channel id (hex)" value=${typed} onInput=${(e: Event) => setTyped((e.target as HTMLInputElement).value)} />
+      <input
+        id="device-search"
+        placeholder="device key or channel id (hex)"
+        value=${typed}
+        onInput=${(e: Event) => setTyped((e.target as HTMLInputElement).value)}
+      />
       <button type="submit">Search</button>
-      <select id="device-status" value=${status} onChange=${(e: Event) => (location.hash = link(q, (e.target as HTMLSelectElement).value, 0, sort))}>
+      <select
+        id="device-status"
+        value=${status}
+        onChange=${(e: Event) => (location.hash = link(q, (e.target as HTMLSelectElement).value, 0, sort))}
+      >
         ${['all', 'online', 'offline', 'revoked', 'attention'].map((s) => html`<option value=${s}>${s}</option>`)}
       </select>
-      <select id="device-sort" value=${sort} onChange=${(e: Event) => (location.hash = link(q, status, 0, (e.target as HTMLSelectElement).value))}>
+      <select
+        id="device-sort"
+        value=${sort}
+        onChange=${(e: Event) => (location.hash = link(q, status, 0, (e.target as HTMLSelectElement).value))}
+      >
         <option value="enrolled">enrolment order</option>
         <option value="seen">last seen first</option>
         <option value="key">by key</option>
       </select>
-      <span id="device-total" class="muted">${data ? `${groupDigits(String(data.total))} device${data.total === 1 ? '' : 's'}` : ''}</span>
+      <span id="device-total" class="muted"
+        >${data ? `${groupDigits(String(data.total))} device${data.total === 1 ? '' : 's'}` : ''}</span
+      >
     </form>
     ${error && html`<p class="error">${error}</p>`}
     <table id="device-table" class="list">
-      <tr><th>device</th><th>status</th><th>last seen</th><th>channel</th><th>state</th><th class="num">head seq</th><th class="num">units</th><th>capacity</th><th>attention</th></tr>
+      <tr>
+        <th>device</th>
+        <th>status</th>
+        <th>last seen</th>
+        <th>channel</th>
+        <th>state</th>
+        <th class="num">head seq</th>
+        <th class="num">units</th>
+        <th>capacity</th>
+        <th>attention</th>
+      </tr>
       ${(data?.devices ?? []).map(
-        (d) => html`<tr class="device-row" data-key=${d.publicKey}>
-          <td><a href=${d.channel ? `#/channel/${d.channel.channelId}` : '#/devices'}><code>${short(d.publicKey, 16)}</code></a></td>
-          <td>${d.revoked ? html`<span class="pill">revoked</span>` : d.connected ? html`<span class="pill ok">online</span>` : html`<span class="pill warn">offline</span>`}</td>
-          <td>${ago(d.lastSeenMs)}</td>
-          <td><code>${d.channel ? short(d.channel.channelId, 10) : '—'}</code></td>
-          <td>${d.channel?.state ?? '—'}</td>
-          <td class="num">${d.channel ? groupDigits(d.channel.headSeq) : '—'}</td>
-          <td class="num">${d.channel ? `${groupDigits(d.channel.cumUnits)} ${d.channel.unit}` : '—'}</td>
-          <td>${d.channel ? html`<${CapacityBar} used=${d.channel.cumAmount} capacity=${d.channel.capacity} compact />` : null}</td>
-          <td>${d.attention.map((a) => html`<span class="pill bad">${a}</span>`)}</td>
-        </tr>`,
+        (d) =>
+          html`<tr class="device-row" data-key=${d.publicKey}>
+            <td>
+              <a href=${d.channel ? `#/channel/${d.channel.channelId}` : '#/devices'}
+                ><code>${short(d.publicKey, 16)}</code></a
+              >
+            </td>
+            <td>
+              ${d.revoked ? html`<span class="pill">revoked</span>` : d.connected ? html`<span class="pill ok">online</span>` : html`<span class="pill warn">offline</span>`}
+            </td>
+            <td>${ago(d.lastSeenMs)}</td>
+            <td><code>${d.channel ? short(d.channel.channelId, 10) : '—'}</code></td>
+            <td>${d.channel?.state ?? '—'}</td>
+            <td class="num">${d.channel ? groupDigits(d.channel.headSeq) : '—'}</td>
+            <td class="num">${d.channel ? `${groupDigits(d.channel.cumUnits)} ${d.channel.unit}` : '—'}</td>
+            <td>
+              ${d.channel ? html`<${CapacityBar} used=${d.channel.cumAmount} capacity=${d.channel.capacity} compact />` : null}
+            </td>
+            <td>${d.attention.map((a) => html`<span class="pill bad">${a}</span>`)}</td>
+          </tr>`,
       )}
     </table>
     <nav class="pager">

@@ -24,14 +24,23 @@ export function FleetPage(props: { live: LiveState }) {
     <section class="cards">
       <${Card} id="devices-total" label="devices" value=${groupDigits(String(tick.devices))} />
       <${Card} id="devices-online" label="online" value=${groupDigits(String(tick.online))} tone="ok" />
-      <${Card} id="devices-offline" label="offline" value=${groupDigits(String(tick.offline))} tone=${tick.offline > 0 ? 'warn' : ''} />
+      <${Card}
+        id="devices-offline"
+        label="offline"
+        value=${groupDigits(String(tick.offline))}
+        tone=${tick.offline > 0 ? 'warn' : ''}
+      />
       <${Card} id="devices-revoked" label="revoked" value=${groupDigits(String(tick.revoked))} />
       <${Card} id="units-rate" label="units/s" value=${rate(tick.rate.unitsPerSec)} />
       <${Card} id="vouchers-rate" label="vouchers/s" value=${rate(tick.rate.vouchersPerSec)} />
     </section>
     <section class="cards">
       <${Card} id="accepted-units" label="units accepted" value=${groupDigits(tick.stats.acceptedUnits)} />
-      <${Card} id="accepted-amount" label="amount accepted (minor units)" value=${groupDigits(tick.stats.acceptedAmount)} />
+      <${Card}
+        id="accepted-amount"
+        label="amount accepted (minor units)"
+        value=${groupDigits(tick.stats.acceptedAmount)}
+      />
       <${Card} id="settled-amount" label="amount settled" value=${groupDigits(tick.stats.settledAmount)} />
       <${Card} id="last-epoch" label="last epoch" value=${tick.stats.lastEpoch ?? '—'} />
     </section>
@@ -48,24 +57,58 @@ export function FleetPage(props: { live: LiveState }) {
     </section>
     <div class="columns">
       <section class="panel" id="signals">
-        <h2>Needs attention ${attention ? html`<span class="pill bad">${s.attentionDevices} devices</span>` : html`<span class="pill ok">all clear</span>`}</h2>
+        <h2>
+          Needs attention
+          ${attention ? html`<span class="pill bad">${s.attentionDevices} devices</span>` : html`<span class="pill ok">all clear</span>`}
+        </h2>
         <table>
-          <tr><td>Devices needing a look</td><td class="num"><a href="#/devices?status=attention">${s.attentionDevices}</a></td></tr>
-          <tr><td>Resyncs sent (since start)</td><td class="num">${s.resyncs}</td></tr>
-          <tr><td>Gap and link rejections</td><td class="num">${groupDigits(s.gapRejections)}</td></tr>
-          <tr><td>Segments waiting for a gap</td><td class="num">${s.waitingSegments}</td></tr>
-          <tr><td>Equivocated channels</td><td class=${`num ${s.equivocatedChannels > 0 ? 'bad' : ''}`}>${s.equivocatedChannels}</td></tr>
-          <tr><td>Exhausted channels</td><td class="num">${s.exhaustedChannels}</td></tr>
+          <tr>
+            <td>Devices needing a look</td>
+            <td class="num"><a href="#/devices?status=attention">${s.attentionDevices}</a></td>
+          </tr>
+          <tr>
+            <td>Resyncs sent (since start)</td>
+            <td class="num">${s.resyncs}</td>
+          </tr>
+          <tr>
+            <td>Gap and link rejections</td>
+            <td class="num">${groupDigits(s.gapRejections)}</td>
+          </tr>
+          <tr>
+            <td>Segments waiting for a gap</td>
+            <td class="num">${s.waitingSegments}</td>
+          </tr>
+          <tr>
+            <td>Equivocated channels</td>
+            <td class=${`num ${s.equivocatedChannels > 0 ? 'bad' : ''}`}>${s.equivocatedChannels}</td>
+          </tr>
+          <tr>
+            <td>Exhausted channels</td>
+            <td class="num">${s.exhaustedChannels}</td>
+          </tr>
         </table>
       </section>
       <section class="panel" id="rejections">
         <h2>Rejections by reason</h2>
-        ${tick.rejections.length === 0
-          ? html`<p class="muted">None.</p>`
-          : html`<table>
-              <tr><th>reason</th><th class="num">events</th><th class="num">vouchers</th></tr>
-              ${tick.rejections.map((r) => html`<tr title=${r.message}><td><code>${r.reason}</code></td><td class="num">${groupDigits(r.events)}</td><td class="num">${groupDigits(r.vouchers)}</td></tr>`)}
-            </table>`}
+        ${
+          tick.rejections.length === 0
+            ? html`<p class="muted">None.</p>`
+            : html`<table>
+                <tr>
+                  <th>reason</th>
+                  <th class="num">events</th>
+                  <th class="num">vouchers</th>
+                </tr>
+                ${tick.rejections.map(
+                  (r) =>
+                    html`<tr title=${r.message}>
+                      <td><code>${r.reason}</code></td>
+                      <td class="num">${groupDigits(r.events)}</td>
+                      <td class="num">${groupDigits(r.vouchers)}</td>
+                    </tr>`,
+                )}
+              </table>`
+        }
       </section>
     </div>
   `;

@@ -15,12 +15,16 @@ function VerifyCell(props: { epoch: string }) {
   const [verdict, setVerdict] = useState<Verdict | string | undefined>();
   const verify = () => {
     setVerdict('checking…');
-    getJson<Verdict>(`/api/settlements/${props.epoch}/verify`).then(setVerdict, (e: unknown) => setVerdict(describeError(e)));
+    getJson<Verdict>(`/api/settlements/${props.epoch}/verify`).then(setVerdict, (e: unknown) =>
+      setVerdict(describeError(e)),
+    );
   };
   if (verdict === undefined) return html`<button class="verify" onClick=${verify}>Verify</button>`;
   if (typeof verdict === 'string') return html`<span class="muted">${verdict}</span>`;
   return verdict.ok
-    ? html`<span class="success verdict" title=${`root ${verdict.root}`}>✓ verified: ${verdict.entryCount} entries, ${groupDigits(verdict.totalDeltaAmount ?? '0')}</span>`
+    ? html`<span class="success verdict" title=${`root ${verdict.root}`}
+        >✓ verified: ${verdict.entryCount} entries, ${groupDigits(verdict.totalDeltaAmount ?? '0')}</span
+      >`
     : html`<span class="error verdict">✗ ${verdict.reasons.map((r) => `${r.code} ${r.detail}`).join('; ')}</span>`;
 }
 
@@ -40,26 +44,53 @@ export function SettlementsPage(props: { live: LiveState }) {
   return html`
     <h1>Settlements</h1>
     <section class="panel admin">
-      <button id="settle-now" onClick=${() =>
-        settle(async () => {
-          const e = await postJson<Epoch>('/api/settlements');
-          setReload((n) => n + 1);
-          return `epoch ${e.epoch} closed: ${e.entryCount} channel(s), ${groupDigits(e.totalDeltaAmount)} minor units`;
-        })}>Settle now</button>
+      <button
+        id="settle-now"
+        onClick=${() =>
+          settle(async () => {
+            const e = await postJson<Epoch>('/api/settlements');
+            setReload((n) => n + 1);
+            return `epoch ${e.epoch} closed: ${e.entryCount} channel(s), ${groupDigits(e.totalDeltaAmount)} minor units`;
+          })}
+      >
+        Settle now
+      </button>
       ${settleResult}
     </section>
     ${error && html`<p class="error">${error}</p>`}
     ${epochs && epochs.length === 0 ? html`<p class="muted">No epoch closed yet.</p>` : null}
     <table id="epoch-table" class="list">
-      <tr><th>epoch</th><th>closed</th><th class="num">channels</th><th class="num">total delta (minor units)</th><th>root</th><th>download</th><th>verification</th></tr>
+      <tr>
+        <th>epoch</th>
+        <th>closed</th>
+        <th class="num">channels</th>
+        <th class="num">total delta (minor units)</th>
+        <th>root</th>
+        <th>download</th>
+        <th>verification</th>
+      </tr>
       ${(epochs ?? []).map(
-        (e) => html`<tr class="epoch-row" data-epoch=${e.epoch}>
-          <td>${e.epoch}</td><td>${when(e.closedAtMs)}</td><td class="num">${groupDigits(String(e.entryCount))}</td>
-          <td class="num">${groupDigits(e.totalDeltaAmount)}</td><td><code title=${e.root}>${short(e.root, 16)}</code></td>
-          <td><a class="bundle-link" href=${`/api/settlements/${e.epoch}/bundle`} download=${`tally-epoch-${e.epoch}.json`}>bundle</a>
-            · <a class="csv-link" href=${`/api/settlements/${e.epoch}/csv`} download=${`tally-epoch-${e.epoch}.csv`}>CSV</a></td>
-          <td><${VerifyCell} epoch=${e.epoch} /></td>
-        </tr>`,
+        (e) =>
+          html`<tr class="epoch-row" data-epoch=${e.epoch}>
+            <td>${e.epoch}</td>
+            <td>${when(e.closedAtMs)}</td>
+            <td class="num">${groupDigits(String(e.entryCount))}</td>
+            <td class="num">${groupDigits(e.totalDeltaAmount)}</td>
+            <td><code title=${e.root}>${short(e.root, 16)}</code></td>
+            <td>
+              <a
+                class="bundle-link"
+                href=${`/api/settlements/${e.epoch}/bundle`}
+                download=${`tally-epoch-${e.epoch}.json`}
+                >bundle</a
+              >
+              ·
+              <a class="csv-link" href=${`/api/settlements/${e.epoch}/csv`} download=${`tally-epoch-${e.epoch}.csv`}
+                >CSV</a
+              >
+            </td>
+            <td><${VerifyCell} epoch=${e.epoch} /></td>
+          </tr>`,
       )}
     </table>
   `;

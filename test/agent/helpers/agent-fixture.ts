@@ -33,9 +33,17 @@ export class AgentFixture {
     this.db = openOutboxDatabase(this.dbPath);
     this.store = openSqliteOutbox(this.db, this.deviceHex);
     const agent = new Agent({
-      keyPair: this.keyPair, hubKey: hub.keyPair.publicKey, store: this.store,
+      keyPair: this.keyPair,
+      hubKey: hub.keyPair.publicKey,
+      store: this.store,
       meter: createFileMeter(this.counterPath, 20, systemClock),
-      broker: { url: hub.url }, batch: 16, batchMs: 50, window: 4, ackTimeoutMs: 2000, reconnectMinMs: 20, reconnectMaxMs: 200,
+      broker: { url: hub.url },
+      batch: 16,
+      batchMs: 50,
+      window: 4,
+      ackTimeoutMs: 2000,
+      reconnectMinMs: 20,
+      reconnectMaxMs: 200,
       ...extra,
     });
     agent.on('log', (e) => this.logs.push(e));

@@ -7,9 +7,28 @@ import { createServer, type Server } from 'node:net';
 import { Aedes } from 'aedes';
 import mqtt, { type MqttClient } from 'mqtt';
 import {
-  bytesEqual, channelIdOf, decodeSegment, decodeStatus, encodeChannelRecord, encodeControl, encodeReceipt, generateKeyPair,
-  genesisHead, HUB_UPLINK_FILTER, makeReceipt, parseTopic, segmentHeadSeq, toHex, topics, verifyMqttCredential,
-  verifySegment, type ChannelRecord, type Control, type Head, type KeyPair, type Segment,
+  bytesEqual,
+  channelIdOf,
+  decodeSegment,
+  decodeStatus,
+  encodeChannelRecord,
+  encodeControl,
+  encodeReceipt,
+  generateKeyPair,
+  genesisHead,
+  HUB_UPLINK_FILTER,
+  makeReceipt,
+  parseTopic,
+  segmentHeadSeq,
+  toHex,
+  topics,
+  verifyMqttCredential,
+  verifySegment,
+  type ChannelRecord,
+  type Control,
+  type Head,
+  type KeyPair,
+  type Segment,
 } from '../../../protocol/index.js';
 
 export interface HubChannel {
@@ -75,7 +94,11 @@ export class TestHub {
     aedes.authenticate = (client, username, password, done) => {
       if (username === 'test-hub') return done(null, true);
       const v = verifyMqttCredential({
-        hubKey: this.keyPair.publicKey, username, password: password?.toString(), nowMs: BigInt(Date.now()), windowMs: 600_000n,
+        hubKey: this.keyPair.publicKey,
+        username,
+        password: password?.toString(),
+        nowMs: BigInt(Date.now()),
+        windowMs: 600_000n,
       });
       const ok = v.ok && client.id === `tally-${username}`;
       if (!ok) this.authFailures++;
@@ -104,11 +127,18 @@ export class TestHub {
 
   async startHubClient(): Promise<void> {
     const client = mqtt.connect(this.url, {
-      clientId: 'tally-hub-test-0', username: 'test-hub', password: 'x', clean: false, reconnectPeriod: 100, protocolVersion: 4,
+      clientId: 'tally-hub-test-0',
+      username: 'test-hub',
+      password: 'x',
+      clean: false,
+      reconnectPeriod: 100,
+      protocolVersion: 4,
     });
     this.client = client;
     await new Promise<void>((resolve, reject) => {
-      client.once('connect', () => client.subscribe(HUB_UPLINK_FILTER, { qos: 1 }, (err) => (err ? reject(err) : resolve())));
+      client.once('connect', () =>
+        client.subscribe(HUB_UPLINK_FILTER, { qos: 1 }, (err) => (err ? reject(err) : resolve())),
+      );
       client.once('error', reject);
     });
     client.on('message', (topic, payload) => this.onMessage(topic, new Uint8Array(payload)));
@@ -138,7 +168,13 @@ export class TestHub {
     const ch = this.channels.get(deviceHex)!;
     ch.capacity = capacity;
     ch.state = 'open';
-    this.sendControl(deviceHex, { kind: 'capacity', channelId: ch.channelId, capacity, cumAmount: ch.head.cumAmount, state: 'open' });
+    this.sendControl(deviceHex, {
+      kind: 'capacity',
+      channelId: ch.channelId,
+      capacity,
+      cumAmount: ch.head.cumAmount,
+      state: 'open',
+    });
   }
 
   sendControl(deviceHex: string, c: Control, signer: KeyPair = this.keyPair): void {
@@ -174,14 +210,30 @@ export class TestHub {
 
   private open(dev: string): HubChannel {
     const record: ChannelRecord = {
-      network: 'test-net', hubKey: this.keyPair.publicKey, deviceKey: Buffer.from(dev, 'hex'), unit: 'Wh',
-      pricePerUnit: this.opts.pricePerUnit ?? 7n, capacity: this.opts.capacity ?? 1_000_000_000n,
-      openedAtMs: BigInt(Date.now()), expiresAtMs: 0n, nonce: 1n,
+      network: 'test-net',
+      hubKey: this.keyPair.publicKey,
+      deviceKey: Buffer.from(dev, 'hex'),
+      unit: 'Wh',
+      pricePerUnit: this.opts.pricePerUnit ?? 7n,
+      capacity: this.opts.capacity ?? 1_000_000_000n,
+      openedAtMs: BigInt(Date.now()),
+      expiresAtMs: 0n,
+      nonce: 1n,
     };
     const channelId = channelIdOf(encodeChannelRecord(record));
     const ch: HubChannel = {
-      record, channelId, capacity: record.capacity, state: 'open', head: genesisHead(channelId), accepted: new Map(),
-      order: [], equivocations: 0, duplicates: 0, gaps: 0, rejects: [], statuses: [],
+      record,
+      channelId,
+      capacity: record.capacity,
+      state: 'open',
+      head: genesisHead(channelId),
+      accepted: new Map(),
+      order: [],
+      equivocations: 0,
+      duplicates: 0,
+      gaps: 0,
+      rejects: [],
+      statuses: [],
     };
     this.channels.set(dev, ch);
     return ch;
@@ -193,8 +245,17 @@ export class TestHub {
 
   private receipt(dev: string, ch: HubChannel): void {
     if (ch.head.seq === 0n) return;
-    const r = makeReceipt({ channelId: ch.channelId, seq: ch.head.seq, headHash: ch.head.hash, cumUnits: ch.head.cumUnits,
-      cumAmount: ch.head.cumAmount, hubTimeMs: BigInt(Date.now()) }, this.keyPair.secretKey);
+    const r = makeReceipt(
+      {
+        channelId: ch.channelId,
+        seq: ch.head.seq,
+        headHash: ch.head.hash,
+        cumUnits: ch.head.cumUnits,
+        cumAmount: ch.head.cumAmount,
+        hubTimeMs: BigInt(Date.now()),
+      },
+      this.keyPair.secretKey,
+    );
     this.sendRaw(topics.receipt(dev), encodeReceipt(r));
   }
 
@@ -211,7 +272,12 @@ export class TestHub {
       return;
     }
     const seg = decoded.value;
-    const ctx = { channelId: ch.channelId, deviceKey: ch.record.deviceKey, pricePerUnit: ch.record.pricePerUnit, capacity: ch.capacity };
+    const ctx = {
+      channelId: ch.channelId,
+      deviceKey: ch.record.deviceKey,
+      pricePerUnit: ch.record.pricePerUnit,
+      capacity: ch.capacity,
+    };
     if (seg.firstSeq > ch.head.seq + 1n) {
       ch.gaps++;
       this.sendControl(dev, { kind: 'resync', channelId: ch.channelId, head: ch.head, reason: 'SEQ_GAP' });
@@ -226,8 +292,19 @@ export class TestHub {
       ch.rejects.push(v.code);
       if (v.code === 'OVER_CAPACITY') {
         ch.state = 'exhausted';
-        this.sendControl(dev, { kind: 'reject', channelId: ch.channelId, seq: segmentHeadSeq(seg), reason: 'OVER_CAPACITY' });
-        this.sendControl(dev, { kind: 'capacity', channelId: ch.channelId, capacity: ch.capacity, cumAmount: ch.head.cumAmount, state: 'exhausted' });
+        this.sendControl(dev, {
+          kind: 'reject',
+          channelId: ch.channelId,
+          seq: segmentHeadSeq(seg),
+          reason: 'OVER_CAPACITY',
+        });
+        this.sendControl(dev, {
+          kind: 'capacity',
+          channelId: ch.channelId,
+          capacity: ch.capacity,
+          cumAmount: ch.head.cumAmount,
+          state: 'exhausted',
+        });
       } else if (v.code === 'BAD_LINK') {
         this.sendControl(dev, { kind: 'resync', channelId: ch.channelId, head: ch.head, reason: 'BAD_LINK' });
       }

@@ -24,7 +24,8 @@ export class GatedPool {
 
   /** Answers the oldest `n` checks (all by default) and lets their continuations run. */
   async release(n = this.held.length): Promise<void> {
-    for (const h of this.held.splice(0, n)) h.resolve(nodeBackend.verify(h.check.signature, h.check.message, h.check.publicKey));
+    for (const h of this.held.splice(0, n))
+      h.resolve(nodeBackend.verify(h.check.signature, h.check.message, h.check.publicKey));
     await new Promise((r) => setImmediate(r));
   }
 
@@ -43,7 +44,10 @@ export interface BareCore {
 
 export function bareCore(dataDir: string, extra: HubConfigInput = {}, pool?: GatedPool): BareCore {
   const config = resolveConfig({ network: 'test-net', verifyWorkers: 0, ...extra, dataDir });
-  const { identity } = initDataDir(config.dataDir, { network: config.network ?? 'test-net', synchronous: config.sqliteSynchronous });
+  const { identity } = initDataDir(config.dataDir, {
+    network: config.network ?? 'test-net',
+    synchronous: config.sqliteSynchronous,
+  });
   const store = openStore(config.dataDir, config.sqliteSynchronous);
   const core = new HubCore(config, identity, store, new HubMetrics(), config.now, pool?.asPool());
   const receipts: BareCore['receipts'] = [];

@@ -42,13 +42,21 @@ export class BareDevice {
   }
 
   /** The next `count` vouchers of `unitsEach` units, signed, from `prev` (default: own head). */
-  build(count: number, unitsEach = 1n, opts: { prev?: Head; timeShiftMs?: bigint; advance?: boolean } = {}): BuiltSegment {
+  build(
+    count: number,
+    unitsEach = 1n,
+    opts: { prev?: Head; timeShiftMs?: bigint; advance?: boolean } = {},
+  ): BuiltSegment {
     const prev = opts.prev ?? this.head;
     const vouchers = [];
     let units = prev.cumUnits;
     for (let i = 0; i < count; i++) {
       units += unitsEach;
-      vouchers.push({ cumUnits: units, cumAmount: units * this.price, deviceTimeMs: this.time++ + (opts.timeShiftMs ?? 0n) });
+      vouchers.push({
+        cumUnits: units,
+        cumAmount: units * this.price,
+        deviceTimeMs: this.time++ + (opts.timeShiftMs ?? 0n),
+      });
     }
     const built = buildSegment({ channelId: this.channelId, prev, vouchers, secretKey: this.key.secretKey });
     if (opts.advance !== false) this.head = built.head;

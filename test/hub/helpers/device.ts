@@ -64,7 +64,10 @@ export class TestDevice {
   }
 
   /** Connects, subscribes to the downlink, says hello and waits for the GRANT. */
-  async connect(url = this.hub.mqttUrl, tls?: { ca: Buffer; cert: Buffer; key: Buffer }): Promise<Extract<Control, { kind: 'grant' }>> {
+  async connect(
+    url = this.hub.mqttUrl,
+    tls?: { ca: Buffer; cert: Buffer; key: Buffer },
+  ): Promise<Extract<Control, { kind: 'grant' }>> {
     const c = connectDevice(url, this.hub.hubKey.publicKey, this.key, tls ? { tls } : {});
     const result = await c.result;
     if (!result.ok) throw result.error;
@@ -78,7 +81,13 @@ export class TestDevice {
   }
 
   async hello(): Promise<void> {
-    const status = encodeStatus({ state: 'hello', channelId: new Uint8Array(32), ackedSeq: 0n, outboxDepth: 0, deviceTimeMs: 0n });
+    const status = encodeStatus({
+      state: 'hello',
+      channelId: new Uint8Array(32),
+      ackedSeq: 0n,
+      outboxDepth: 0,
+      deviceTimeMs: 0n,
+    });
     await this.client!.publishAsync(topics.status(this.hex), Buffer.from(status), { qos: 1 });
   }
 

@@ -8,7 +8,12 @@ import { userInfo } from 'node:os';
 import { join } from 'node:path';
 
 export function findMosquitto(): string | undefined {
-  const candidates = [process.env.TALLY_MOSQUITTO_BIN, '/usr/sbin/mosquitto', '/usr/local/sbin/mosquitto', '/opt/homebrew/sbin/mosquitto'];
+  const candidates = [
+    process.env.TALLY_MOSQUITTO_BIN,
+    '/usr/sbin/mosquitto',
+    '/usr/local/sbin/mosquitto',
+    '/opt/homebrew/sbin/mosquitto',
+  ];
   for (const c of candidates) if (c && existsSync(c)) return c;
   try {
     return execFileSync('sh', ['-c', 'command -v mosquitto'], { encoding: 'utf8' }).trim() || undefined;
@@ -21,11 +26,46 @@ const openssl = (dir: string, args: string[]) => execFileSync('openssl', args, {
 
 /** A certificate signed by the test CA, with `cn` as its common name; `days` -1 makes one that
  *  has already expired. */
-export function issueCert(dir: string, name: string, cn: string, serverIp?: string, days = 2): { cert: string; key: string } {
-  openssl(dir, ['req', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-keyout', `${name}.key`, '-out', `${name}.csr`, '-subj', `/CN=${cn}`]);
+export function issueCert(
+  dir: string,
+  name: string,
+  cn: string,
+  serverIp?: string,
+  days = 2,
+): { cert: string; key: string } {
+  openssl(dir, [
+    'req',
+    '-newkey',
+    'ec',
+    '-pkeyopt',
+    'ec_paramgen_curve:prime256v1',
+    '-nodes',
+    '-keyout',
+    `${name}.key`,
+    '-out',
+    `${name}.csr`,
+    '-subj',
+    `/CN=${cn}`,
+  ]);
   const ext = join(dir, `${name}.ext`);
   writeFileSync(ext, serverIp ? `subjectAltName=IP:${serverIp}\n` : 'extendedKeyUsage=clientAuth\n');
-  openssl(dir, ['x509', '-req', '-in', `${name}.csr`, '-CA', 'ca.pem', '-CAkey', 'ca.key', '-CAcreateserial', '-days', String(days), '-out', `${name}.pem`, '-extfile', ext]);
+  openssl(dir, [
+    'x509',
+    '-req',
+    '-in',
+    `${name}.csr`,
+    '-CA',
+    'ca.pem',
+    '-CAkey',
+    'ca.key',
+    '-CAcreateserial',
+    '-days',
+    String(days),
+    '-out',
+    `${name}.pem`,
+    '-extfile',
+    ext,
+  ]);
   return { cert: join(dir, `${name}.pem`), key: join(dir, `${name}.key`) };
 }
 
@@ -52,8 +92,28 @@ export interface MosquittoOverrides {
   maxQueuedMessages?: number;
 }
 
-export async function startMosquitto(bin: string, dir: string, overrides: MosquittoOverrides = {}): Promise<RunningMosquitto> {
-  openssl(dir, ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-keyout', 'ca.key', '-out', 'ca.pem', '-days', '2', '-subj', '/CN=tally-test-ca']);
+export async function startMosquitto(
+  bin: string,
+  dir: string,
+  overrides: MosquittoOverrides = {},
+): Promise<RunningMosquitto> {
+  openssl(dir, [
+    'req',
+    '-x509',
+    '-newkey',
+    'ec',
+    '-pkeyopt',
+    'ec_paramgen_curve:prime256v1',
+    '-nodes',
+    '-keyout',
+    'ca.key',
+    '-out',
+    'ca.pem',
+    '-days',
+    '2',
+    '-subj',
+    '/CN=tally-test-ca',
+  ]);
   const server = issueCert(dir, 'server', '127.0.0.1', '127.0.0.1');
   const hub = issueCert(dir, 'hub', 'tally-hub');
   // The ACL and configuration are the ones docs/operations.md gives; the test keeps them in step.
@@ -74,7 +134,9 @@ export async function startMosquitto(bin: string, dir: string, overrides: Mosqui
       .replace(/^persistence true$/m, 'persistence false')
       .replace(/^persistence_location .*$/m, '')
       .replace(/^log_dest .*$/m, 'log_dest stderr')
-      .replace(/^max_queued_messages .*$/m, (line) => (overrides.maxQueuedMessages !== undefined ? `max_queued_messages ${overrides.maxQueuedMessages}` : line)) +
+      .replace(/^max_queued_messages .*$/m, (line) =>
+        overrides.maxQueuedMessages !== undefined ? `max_queued_messages ${overrides.maxQueuedMessages}` : line,
+      ) +
       // Started as root, mosquitto would switch to its own user, who cannot read this temp dir.
       `user ${userInfo().username}\n`,
   );

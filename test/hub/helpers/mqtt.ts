@@ -23,7 +23,12 @@ export function connectDevice(
   url: string,
   hubKey: Uint8Array,
   device: KeyPair,
-  opts: { issuedAtMs?: number; clientId?: string; clean?: boolean; tls?: { ca: Buffer; cert: Buffer; key: Buffer } } = {},
+  opts: {
+    issuedAtMs?: number;
+    clientId?: string;
+    clean?: boolean;
+    tls?: { ca: Buffer; cert: Buffer; key: Buffer };
+  } = {},
 ): ConnectOutcome {
   const { username, password } = makeMqttCredential({
     hubKey,
@@ -47,7 +52,10 @@ export async function closeClient(client: MqttClient): Promise<void> {
 /** Collects messages on a client; `next(pred)` resolves with the first (past or future) match. */
 export class Inbox {
   readonly messages: { topic: string; payload: Uint8Array }[] = [];
-  private waiters: { pred: (m: { topic: string; payload: Uint8Array }) => boolean; resolve: (m: { topic: string; payload: Uint8Array }) => void }[] = [];
+  private waiters: {
+    pred: (m: { topic: string; payload: Uint8Array }) => boolean;
+    resolve: (m: { topic: string; payload: Uint8Array }) => void;
+  }[] = [];
   /** Messages already returned by next(): each is returned once, whatever order they are asked in. */
   private readonly taken = new Set<number>();
 
@@ -67,7 +75,9 @@ export class Inbox {
   }
 
   /** The earliest message (past or future) that satisfies pred and was not returned before. */
-  next(pred: (m: { topic: string; payload: Uint8Array }) => boolean = () => true): Promise<{ topic: string; payload: Uint8Array }> {
+  next(
+    pred: (m: { topic: string; payload: Uint8Array }) => boolean = () => true,
+  ): Promise<{ topic: string; payload: Uint8Array }> {
     for (let i = 0; i < this.messages.length; i++) {
       if (!this.taken.has(i) && pred(this.messages[i]!)) {
         this.taken.add(i);

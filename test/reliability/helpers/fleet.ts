@@ -66,10 +66,11 @@ export async function startFleet(
     async drained(timeoutMs = 60_000) {
       const start = since();
       await waitFor(
-        () => agents.every((a, i) => {
-          const s = a.snapshot();
-          return s.channel!.cumUnits === counters[i] && s.ackedUnits === counters[i] && s.outboxDepth === 0;
-        }),
+        () =>
+          agents.every((a, i) => {
+            const s = a.snapshot();
+            return s.channel!.cumUnits === counters[i] && s.ackedUnits === counters[i] && s.outboxDepth === 0;
+          }),
         'the fleet drained',
         timeoutMs,
       );
@@ -78,7 +79,11 @@ export async function startFleet(
     async caughtUp(timeoutMs = 60_000) {
       const start = since();
       const signed = agents.map((a) => a.snapshot().channel!.cumUnits);
-      await waitFor(() => agents.every((a, i) => a.snapshot().ackedUnits >= signed[i]!), 'receipts for what was signed', timeoutMs);
+      await waitFor(
+        () => agents.every((a, i) => a.snapshot().ackedUnits >= signed[i]!),
+        'receipts for what was signed',
+        timeoutMs,
+      );
       return Math.round(since() - start);
     },
     async close() {
