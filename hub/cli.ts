@@ -6,6 +6,8 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { Command, Option } from 'commander';
 import { verifyBundle } from '../protocol/index.js';
 import { ApiError } from './admin-errors.js';
+import { anchorCommand } from './anchor/commands.js';
+import { isAnchorError } from './anchor/codes.js';
 import { openAdmin } from './cli/admin.js';
 import { CHANNEL_COLUMNS, DEVICE_COLUMNS, printBlock, printJson, printTable } from './cli/format.js';
 import { ConfigError, DEFAULTS, parseDuration, resolveConfig } from './config.js';
@@ -16,7 +18,7 @@ import { startHub } from './server.js';
 type Opts = Record<string, unknown>;
 
 function fail(err: unknown): never {
-  if (err instanceof ApiError) process.stderr.write(`tally-hub: ${err.code}: ${err.message}\n`);
+  if (err instanceof ApiError || isAnchorError(err)) process.stderr.write(`tally-hub: ${err.code}: ${err.message}\n`);
   else if (err instanceof ConfigError) process.stderr.write(`tally-hub: ${err.message}\n`);
   else process.stderr.write(`tally-hub: ${(err as Error).message ?? String(err)}\n`);
   process.exit(err instanceof ConfigError ? 2 : 1);
@@ -367,5 +369,7 @@ program
       (v) => printBlock(v as Record<string, unknown>),
     ),
   );
+
+program.addCommand(anchorCommand((code) => process.exit(code)));
 
 program.parseAsync(process.argv).catch(fail);

@@ -9,6 +9,8 @@ const entries = [
   { name: 'tally-sim', src: 'simulator/cli.ts' },
   // The simulator's worker-thread shard, loaded by dist/tally-sim.js from beside it.
   { name: 'tally-sim-shard', src: 'simulator/shard-worker.ts' },
+  // Anchoring on an EVM chain (viem), loaded by dist/tally-hub.js from beside it only when it anchors.
+  { name: 'tally-anchor', src: 'hub/anchor/client.ts' },
 ];
 
 for (const { name, src } of entries) {
@@ -29,6 +31,13 @@ for (const { name, src } of entries) {
     legalComments: 'none',
     logLevel: 'warning',
   });
+}
+
+// The anchoring contract: compiled with solc into dist/contracts/ (for source verification on a block
+// explorer) and checked against the committed hub/anchor/contract.ts, which is what the hub runs.
+const { buildContract } = await import('./compile-contract.mjs');
+if ((await buildContract()).stale) {
+  console.warn('warning: hub/anchor/contract.ts is stale against contracts/TallyAnchor.sol; run `npm run contract`');
 }
 
 // The operator dashboard, served by the hub from dist/dashboard/ (hub/http/static.ts).

@@ -37,3 +37,14 @@ export class AnchorError extends Error {
     this.name = 'AnchorError';
   }
 }
+
+/**
+ * True for an AnchorError, also one thrown by the separately bundled client (dist/tally-anchor.js
+ * has its own copy of this class, so instanceof alone does not see it).
+ */
+export function isAnchorError(err: unknown): err is AnchorError {
+  return (
+    err instanceof AnchorError ||
+    (err instanceof Error && err.name === 'AnchorError' && typeof (err as AnchorError).code === 'string')
+  );
+}

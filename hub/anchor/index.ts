@@ -12,6 +12,14 @@ export { assertBatch, targetOfRecord, type AnchorTarget } from './target.js';
 
 export type AnchorClient = typeof Client;
 
+/**
+ * From the bundle: dist/tally-anchor.js beside it (scripts/build.mjs), with viem inside, read from
+ * disk only now. From source (tsx, vitest): client.ts. The specifier is a variable so that esbuild
+ * leaves the import alone instead of pulling viem into the hub's bundle.
+ */
 export function loadAnchorClient(): Promise<AnchorClient> {
-  return import('./client.js');
+  const specifier = import.meta.url.endsWith('.ts')
+    ? './client.js'
+    : new URL('./tally-anchor.js', import.meta.url).href;
+  return import(specifier) as Promise<AnchorClient>;
 }

@@ -36,8 +36,14 @@ export async function untilDone<T>(
   hooks: RetryHooks,
 ): Promise<T> {
   let failures = 0;
+  let lastError: unknown;
+  const aborted = () => {
+    const reason = (hooks.signal?.reason as Error | undefined)?.message ?? 'aborted';
+    const last = lastError === undefined ? '' : `; last error: ${describe(lastError)}`;
+    return new AnchorError('ANCHOR_GAVE_UP', `${reason}${last}`);
+  };
   for (;;) {
-    if (hooks.signal?.aborted) throw new AnchorError('ANCHOR_GAVE_UP', 'aborted');
+    if (hooks.signal?.aborted) throw aborted();
     let delay = hooks.pollMs;
     try {
       const result = await step();
@@ -45,6 +51,7 @@ export async function untilDone<T>(
       failures = 0;
     } catch (err) {
       if (hooks.isFatal(err)) throw err;
+      lastError = err;
       failures += 1;
       if (failures >= policy.maxAttempts)
         throw new AnchorError('ANCHOR_GAVE_UP', `${failures} attempts; last: ${describe(err)}`);
@@ -54,7 +61,7 @@ export async function untilDone<T>(
     try {
       await sleep(delay, undefined, hooks.signal ? { signal: hooks.signal } : {});
     } catch {
-      throw new AnchorError('ANCHOR_GAVE_UP', 'aborted');
+      throw aborted();
     }
   }
 }
