@@ -1,6 +1,7 @@
 // Anchoring against a real EVM: Hardhat's EDR started in this process behind an HTTP JSON-RPC
 // endpoint on loopback. The contract is the committed build of contracts/TallyAnchor.sol; the
 // publisher and the verifier talk to the node over HTTP with viem, as they would to any chain.
+import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   createPublicClient,
@@ -171,6 +172,20 @@ describe('anchoring epoch roots on an in-process EVM node (EDR)', () => {
       fromBlock: deployment.blockNumber,
     });
     expect(logs.map((l) => [l.args.firstEpoch, l.args.roots])).toEqual([[1n, [toHex(target(epoch!.bytes).root)]]]);
+  });
+
+  it("costs the gas docs/settlement.md quotes for a namespace's first anchor and for a later one", async () => {
+    const doc = readFileSync('docs/settlement.md', 'utf8');
+    const quoted = (row: string) => Number(new RegExp(`${row}\\s+1\\s+([0-9,]+)`).exec(doc)![1]!.replace(/,/g, ''));
+    const gasOf = async (hash: Hex) =>
+      Number(BigInt((await node.rpc<{ gasUsed: Hex }>('eth_getTransactionReceipt', [hash])).gasUsed));
+    // Calldata costs more for non-zero bytes: the same byte pattern as bench/anchor-gas.ts.
+    const hubKey = new Uint8Array(32).fill(0x6b);
+    const root = new Uint8Array(32).fill(0xa5);
+    const [first] = await publisher().publish([{ hubKey, epoch: 1n, root }]);
+    const [second] = await publisher().publish([{ hubKey, epoch: 2n, root }]);
+    expect(await gasOf(first!.proof.txHash)).toBe(quoted("first anchor of an account's hub key"));
+    expect(await gasOf(second!.proof.txHash)).toBe(quoted('anchor 1 epoch'));
   });
 
   it('publishing an anchored epoch again returns its anchor and sends nothing (a retry after a crash)', async () => {
