@@ -32,7 +32,8 @@ export async function deployAnchorContract(
   let pending: PendingTx | undefined;
   const step = async (): Promise<Deployment | undefined> => {
     if (!pending) {
-      pending = await sender.sendNew(undefined, TALLY_ANCHOR_BYTECODE);
+      pending = await sender.create(undefined, TALLY_ANCHOR_BYTECODE);
+      if ((await sender.send(pending)) === 'spent') pending = undefined;
       return undefined;
     }
     const receipt = await sender.receipt(pending);

@@ -137,7 +137,8 @@ export class AnchorPublisher {
         functionName: 'anchor',
         args: [hubKey, first, rest.map((t) => hex32(t.root))],
       });
-      pending = await this.sender.sendNew(contract, data);
+      pending = await this.sender.create(contract, data);
+      if ((await this.sender.send(pending)) === 'spent') pending = undefined;
       return undefined;
     };
 

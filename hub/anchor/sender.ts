@@ -85,17 +85,32 @@ export class TxSender {
     return this.chainId;
   }
 
-  /** Signs a new transaction with the account's next nonce and broadcasts it. */
-  async sendNew(to: Hex | undefined, data: Hex): Promise<PendingTx> {
+  /**
+   * Signs a new transaction without sending it: the caller keeps it before send(), so that a send
+   * whose answer is lost is watched and sent again, never re-created. The nonce and the gas estimate
+   * are taken at the latest block, not the pending one: a transaction of an earlier run still in the
+   * mempool (a restart) is then replaced or joined under the same nonce instead of queued behind, and
+   * the estimate does not fail on the anchor that transaction would make.
+   */
+  async create(to: Hex | undefined, data: Hex): Promise<PendingTx> {
     const from = this.account.address;
-    const nonce = await this.client.getTransactionCount({ address: from, blockTag: 'pending' });
-    const estimate = await this.client.estimateGas({ account: from, ...(to ? { to } : {}), data });
+    const nonce = await this.client.getTransactionCount({ address: from, blockTag: 'latest' });
+    const estimate = await this.client.estimateGas({
+      account: from,
+      ...(to ? { to } : {}),
+      data,
+      blockTag: 'latest',
+    });
     const gas = (estimate * BigInt(100 + this.options.gasMarginPercent)) / 100n;
     const fees = await this.currentFees();
     const tx: PendingTx = { nonce, to, data, gas, fees, raw: '0x', hashes: [], sentAt: 0, rebroadcasts: 0 };
     await this.sign(tx);
-    await this.broadcast(tx, 'new');
     return tx;
+  }
+
+  /** First broadcast of a created transaction; 'spent' when its nonce was taken meanwhile. */
+  send(tx: PendingTx): Promise<'waiting' | 'spent'> {
+    return this.broadcast(tx, 'new');
   }
 
   /** The first receipt among the versions of tx, if one was mined. */
@@ -163,7 +178,11 @@ export class TxSender {
     } catch (err) {
       const text = String((err as Error).message ?? err);
       if (NONCE_SPENT.test(text)) return 'spent';
-      if (!ALREADY_KNOWN.test(text)) throw err;
+      if (!ALREADY_KNOWN.test(text)) {
+        // The node may have taken it before the answer was lost: broadcast again at the next step.
+        tx.sentAt = Number.NEGATIVE_INFINITY;
+        throw err;
+      }
     }
     return 'waiting';
   }

@@ -283,6 +283,63 @@ describe('anchoring epoch roots on an in-process EVM node (EDR)', () => {
     }
   });
 
+  it('a send whose answer was lost is watched and sent again, never re-created as a second transaction', async () => {
+    const [epoch] = epochChain(1);
+    const account = privateKeyToAddress(TEST_KEYS[0]);
+    const nonce = async () => BigInt(await node.rpc<Hex>('eth_getTransactionCount', [account, 'latest']));
+    const before = await nonce();
+    const sent: Hex[] = [];
+    // The node takes the transaction into its mempool (automine off) and the answer is lost; it is
+    // mined only when the next transaction arrives.
+    node.onSend = async (raw) => {
+      sent.push(keccak256(raw as Hex));
+      if (sent.length > 1) return 'forward-and-mine';
+      await node.rpc('evm_setAutomine', [false]);
+      return 'lose-answer';
+    };
+    try {
+      const events: AnchorEvent[] = [];
+      const [anchored] = await publisher({ onEvent: (e) => events.push(e) }).publishRecords([epoch!.bytes]);
+      expect(node.answersLost).toHaveLength(1);
+      expect(events.filter((e) => e.type === 'sent').map((e) => e.how)).toEqual(['new', 'rebroadcast']);
+      // Both sends were the same transaction, and it is the one mined: one nonce used.
+      expect(new Set(sent).size).toBe(1);
+      expect(anchored!.proof.txHash).toBe(sent[0]);
+      expect((await nonce()) - before).toBe(1n);
+    } finally {
+      node.onSend = undefined;
+      node.answersLost.length = 0;
+      await node.rpc('evm_setAutomine', [true]);
+    }
+  });
+
+  it('after a restart with its transaction still in the mempool, anchors under the same nonce, once', async () => {
+    const [epoch] = epochChain(1);
+    const account = privateKeyToAddress(TEST_KEYS[0]);
+    const nonce = async () => BigInt(await node.rpc<Hex>('eth_getTransactionCount', [account, 'latest']));
+    const before = await nonce();
+    await node.rpc('evm_setAutomine', [false]);
+    try {
+      // The first run sends and stops (a crash) while the transaction waits in the mempool.
+      const crash = new AbortController();
+      const firstRun = publisher({
+        signal: crash.signal,
+        onEvent: (e) => e.type === 'sent' && crash.abort(new Error('crash')),
+      }).publishRecords([epoch!.bytes]);
+      await expect(firstRun).rejects.toMatchObject({ code: 'ANCHOR_GAVE_UP' });
+      // The next run knows nothing of it; the block is mined when its transaction arrives.
+      node.onSend = async () => 'forward-and-mine';
+      const [anchored] = await publisher().publishRecords([epoch!.bytes]);
+      expect((await nonce()) - before).toBe(1n);
+      expect(await confirmEpochRecord(node.url, epoch!.bytes, proofToJson(anchored!.proof))).toMatchObject({
+        ok: true,
+      });
+    } finally {
+      node.onSend = undefined;
+      await node.rpc('evm_setAutomine', [true]);
+    }
+  });
+
   it('replaces a transaction that stays lost with the same nonce and higher fees; one version is mined', async () => {
     const [epoch] = epochChain(1);
     const events: AnchorEvent[] = [];

@@ -33,8 +33,14 @@ interface JsonRpcRequest {
   params?: unknown[];
 }
 
-/** What the endpoint does with a raw transaction: pass it on, or accept it and lose it. */
-export type SendHook = (raw: string, node: EvmNode) => Promise<'forward' | 'drop'>;
+/**
+ * What the endpoint does with a raw transaction: pass it on; accept it and lose it; pass it on and
+ * lose the answer (the client sees a 503, the node has the transaction); or pass it on and then mine
+ * whatever is pending (after a test turned automine off).
+ */
+export type SendHook = (raw: string, node: EvmNode) => Promise<'forward' | 'drop' | 'lose-answer' | 'forward-and-mine'>;
+
+const LOST = Symbol('answer lost');
 
 let context: InstanceType<typeof EdrContext> | undefined;
 
@@ -52,6 +58,8 @@ export class EvmNode {
   readonly calls = new Map<string, number>();
   /** Raw transactions the endpoint accepted and then lost on purpose. */
   readonly dropped: string[] = [];
+  /** Raw transactions passed on whose answer the endpoint lost on purpose. */
+  readonly answersLost: string[] = [];
   onSend: SendHook | undefined;
   private unavailableFor = 0;
   private server: Server | undefined;
@@ -161,6 +169,10 @@ export class EvmNode {
     const answer = Array.isArray(body)
       ? await Promise.all(body.map((r) => this.viaEndpoint(r)))
       : await this.viaEndpoint(body);
+    if (answer === LOST) {
+      res.writeHead(503, { 'content-type': 'text/plain' }).end('unavailable');
+      return;
+    }
     res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(answer));
   }
 
@@ -168,11 +180,23 @@ export class EvmNode {
     this.calls.set(method, (this.calls.get(method) ?? 0) + 1);
   }
 
-  private async viaEndpoint(request: JsonRpcRequest): Promise<Record<string, unknown>> {
+  private async viaEndpoint(request: JsonRpcRequest): Promise<Record<string, unknown> | typeof LOST> {
     this.count(request.method);
     if (request.method === 'eth_sendRawTransaction' && this.onSend) {
       const raw = String(request.params?.[0]);
-      if ((await this.onSend(raw, this)) === 'drop') return this.acceptAndLose(request, raw);
+      const fate = await this.onSend(raw, this);
+      if (fate === 'drop') return this.acceptAndLose(request, raw);
+      if (fate === 'lose-answer') {
+        await this.handle(request);
+        this.answersLost.push(raw);
+        return LOST;
+      }
+      if (fate === 'forward-and-mine') {
+        const answer = await this.handle(request);
+        await this.rpc('evm_mine');
+        await this.rpc('evm_setAutomine', [true]);
+        return answer;
+      }
     }
     return this.handle(request);
   }
