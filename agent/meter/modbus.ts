@@ -7,7 +7,7 @@
 // (docs/agent.md, "Modbus RTU"). Modbus TCP needs nothing more.
 import type * as ModbusSerial from 'modbus-serial';
 import type { Clock } from '../clock.js';
-import { toNanos, type Decimal } from './decimal.js';
+import { NANO, toNanos, type Decimal } from './decimal.js';
 import { parseChoice, parseScale, parseWhole, readParams, type Parsed } from './params.js';
 import { createPollingMeter } from './polling.js';
 import {
@@ -20,7 +20,6 @@ import {
   type WordOrder,
 } from './registers.js';
 import type { MeterSource } from './types.js';
-import { NANO } from './decimal.js';
 
 // modbus-serial is CommonJS with `module.exports.default = module.exports`, so `.default.default`
 // is its client class both to TypeScript (NodeNext) and at run time (Node or the bundle).
@@ -197,14 +196,19 @@ async function connect(spec: ModbusSpec): Promise<ModbusRTU> {
   const ModbusClient = (await import('modbus-serial')).default.default;
   const c = new ModbusClient();
   const link = spec.link;
-  if (link.type === 'tcp') await c.connectTCP(link.host, { port: link.port, timeout: spec.timeoutMs });
-  else {
-    await c.connectRTUBuffered(link.path, {
-      baudRate: link.baudRate,
-      parity: link.parity,
-      stopBits: link.stopBits,
-      dataBits: 8,
-    });
+  try {
+    if (link.type === 'tcp') await c.connectTCP(link.host, { port: link.port, timeout: spec.timeoutMs });
+    else {
+      await c.connectRTUBuffered(link.path, {
+        baudRate: link.baudRate,
+        parity: link.parity,
+        stopBits: link.stopBits,
+        dataBits: 8,
+      });
+    }
+  } catch (err) {
+    if (c.isOpen) c.close(() => undefined); // a half-open port must not hold the device
+    throw err;
   }
   c.setID(spec.unit);
   c.setTimeout(spec.timeoutMs);
