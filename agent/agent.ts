@@ -30,7 +30,9 @@ import type { CrashPoint } from './config.js';
 import { DownlinkHandler } from './downlink-handler.js';
 import { Drain } from './drain.js';
 import { MqttLink } from './link.js';
+import { NANO } from './meter/decimal.js';
 import type { MeterSource } from './meter/index.js';
+import { MeterWatch } from './meter-watch.js';
 import type { OutboxStore } from './outbox/types.js';
 import { Production } from './production.js';
 import type { AgentContext, AgentState, ResolvedAgentOptions } from './state.js';
@@ -47,6 +49,10 @@ export interface AgentOptions {
   readonly window?: number;
   readonly maxBacklog?: number;
   readonly ackTimeoutMs?: number;
+  /** A meter with no reading for this long is reported stale (METER_STALE); 0 turns it off. */
+  readonly meterStaleMs?: number;
+  /** A meter whose counter has not moved for this long is reported frozen (METER_FROZEN); 0 = off. */
+  readonly meterFrozenMs?: number;
   /** First delay before a device without a channel says hello again; doubles up to 2 minutes. */
   readonly helloRetryMs?: number;
   readonly reconnectMinMs?: number;
@@ -88,6 +94,7 @@ export class Agent extends EventEmitter<AgentEvents> {
     resyncs: 0,
     meterProblems: 0,
     counterResets: 0,
+    counterRollovers: 0,
     linkUps: 0,
   };
 
@@ -105,6 +112,7 @@ export class Agent extends EventEmitter<AgentEvents> {
   private readonly uplink: Uplink;
   private readonly production: Production;
   private readonly downlink: DownlinkHandler;
+  private readonly meterWatch: MeterWatch;
   private lastMeterLog = new Map<AgentCode, number>();
   private crashCounts = new Map<CrashPoint, number>();
 
@@ -116,6 +124,8 @@ export class Agent extends EventEmitter<AgentEvents> {
       window: 8,
       maxBacklog: 2_000_000,
       ackTimeoutMs: 15_000,
+      meterStaleMs: 900_000,
+      meterFrozenMs: 0,
       helloRetryMs: HELLO_RETRY_MS,
       reconnectMinMs: 500,
       reconnectMaxMs: 60_000,
@@ -167,6 +177,13 @@ export class Agent extends EventEmitter<AgentEvents> {
     this.uplink = new Uplink(ctx, this.link, this.drain);
     this.production = new Production(ctx, this.uplink);
     this.downlink = new DownlinkHandler(ctx, this.uplink, this.production);
+    this.meterWatch = new MeterWatch({
+      staleMs: this.o.meterStaleMs,
+      frozenMs: this.o.meterFrozenMs,
+      clock: this.clock,
+      store: this.o.store,
+      log: ctx.log,
+    });
     this.link.on('up', () => this.uplink.onLinkUp());
     this.link.on('down', (why) => this.uplink.onLinkDown(why));
     this.link.on('error', (msg) => this.logThrottled('LINK_ERROR', msg));
@@ -181,9 +198,13 @@ export class Agent extends EventEmitter<AgentEvents> {
     this.production.load(snap.meter);
     this.state.receipt = snap.receipt;
     if (snap.channel !== undefined) this.downlink.useStoredChannel(snap.channel);
+    this.meterWatch.start(snap.meterHealth);
     this.o.meter.start(
       {
-        reading: (v) => this.production.onReading(v),
+        reading: (v, nanos) => {
+          this.production.onReading(v, nanos);
+          this.meterWatch.reading(v * NANO + (nanos ?? 0n));
+        },
         problem: (code, detail) => {
           this.counters.meterProblems++;
           this.logThrottled(code, detail);
@@ -201,6 +222,7 @@ export class Agent extends EventEmitter<AgentEvents> {
     if (!this.state.running) return;
     await this.o.meter.pollNow().catch(() => undefined);
     await this.o.meter.stop();
+    this.meterWatch.stop();
     this.state.running = false;
     this.production.cancelTimer();
     this.uplink.cancelHello();
@@ -224,6 +246,7 @@ export class Agent extends EventEmitter<AgentEvents> {
     this.production.cancelTimer();
     this.uplink.cancelHello();
     this.drain.stop();
+    this.meterWatch.stop();
     void this.o.meter.stop();
     void this.link.stop(false);
   }
@@ -263,6 +286,7 @@ export class Agent extends EventEmitter<AgentEvents> {
       ackedUnits: receipt?.cumUnits ?? 0n,
       outboxDepth: this.state.outstanding,
       pendingUnits: this.production.pendingUnits,
+      meter: { source: this.o.meter.description, health: this.meterWatch.state, since: this.meterWatch.since },
       counters: { ...this.counters },
     };
   }

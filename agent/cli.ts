@@ -93,6 +93,8 @@ async function run(opts: Record<string, unknown>): Promise<void> {
     broker: { url: config.broker!, ...(tls ? { tls } : {}) },
     batch: config.batch,
     batchMs: config.batchMs,
+    meterStaleMs: config.meterStaleMs,
+    meterFrozenMs: config.meterFrozenMs,
     window: config.window,
     maxBacklog: config.maxBacklog,
     ackTimeoutMs: config.ackTimeoutMs,
@@ -166,10 +168,12 @@ common(program.command('status').description('channel, balance left, outbox dept
 const runCmd = common(program.command('run').description('meter, sign and stream vouchers to the hub'))
   .option('--broker <url>', 'MQTT broker URL (mqtt://, mqtts://, ws://, wss://)')
   .option('--hub-key <hex>', "the hub's public key (64 hex characters)")
-  .option('--meter <spec>', 'sim:RATE | file:PATH | exec:CMD | stdin')
+  .option('--meter <spec>', 'meter source (see "Meter specs" below)')
   .option('--batch <n>', 'sign a segment every N vouchers')
   .option('--batch-ms <ms>', 'or every MS milliseconds, whichever comes first')
-  .option('--poll-ms <ms>', 'meter poll period for file: and exec:')
+  .option('--poll-ms <ms>', 'poll period of file:, exec:, Modbus and prometheus: meters')
+  .option('--meter-stale-ms <ms>', 'report the meter stale after this long without a reading (0 = never)')
+  .option('--meter-frozen-ms <ms>', 'report the meter frozen when its counter has not moved this long (0 = never)')
   .option('--window <n>', 'segments in flight without a receipt')
   .option('--max-backlog <n>', 'outbox vouchers before new units are held back')
   .option('--ack-timeout-ms <ms>', 're-send unacknowledged segments after this long')
@@ -178,7 +182,25 @@ const runCmd = common(program.command('run').description('meter, sign and stream
   .option('--tls-ca <file>', 'CA certificate (PEM)')
   .option('--tls-cert <file>', 'client certificate (PEM)')
   .option('--tls-key <file>', 'client key (PEM)')
-  .option('--log-level <level>', 'debug | info | warn | error');
+  .option('--log-level <level>', 'debug | info | warn | error')
+  .addHelpText(
+    'after',
+    `
+Meter specs (quote them: ? & { # are special to the shell):
+  sim:RATE                      synthetic counter, RATE units/s (default sim:1)
+  file:PATH | exec:CMD | stdin  a cumulative counter as text, one reading per poll or line
+  modbus-tcp://HOST[:PORT]/UNIT/REGISTER[?type=float32&order=ABCD&scale=1000&fc=4]
+  modbus-rtu:/dev/ttyUSB0?unit=1&register=0x0048[&type=..&baud=9600&parity=none&stopbits=1]
+  sdm630:/dev/ttyUSB0 | sdm630://GATEWAY[:PORT][/UNIT]   Eastron SDM630 total import, in Wh
+  mqtt://[USER:PASS@]BROKER/TOPIC[?path=ENERGY.Total&scale=1000]   JSON over MQTT
+  prometheus:http://HOST:9100/metrics#METRIC{label="value"}[?scale=S]
+
+Examples:
+  tally-agent run --broker mqtts://hub.example.net:8883 --hub-key <hex> --meter sdm630:/dev/ttyUSB0
+  tally-agent run ... --meter 'mqtt://127.0.0.1/tele/tasmota_A1B2C3/SENSOR?path=ENERGY.Total&scale=1000'
+  tally-agent run ... --meter 'mqtt://127.0.0.1/shellyplusplugs-a8032ab12345/status/switch:0?path=aenergy.total'
+Full reference: docs/agent.md, "Meter sources".`,
+  );
 runCmd.action((opts: Record<string, unknown>) => {
   run(opts).catch(fail);
 });

@@ -11,8 +11,12 @@ export const AGENT_CODES = {
   METER_BAD_READING: { level: 'warn', message: 'the meter gave something that is not a counter; ignored' },
   METER_DECREASED: {
     level: 'warn',
-    message: 'the counter went backwards; treated as a reset (new baseline, no units)',
+    message: 'the counter went backwards: a reset or a replaced meter (new baseline, no units)',
   },
+  METER_ROLLOVER: { level: 'info', message: 'the register wrapped past its top: units counted across the wrap' },
+  METER_STALE: { level: 'warn', message: 'no reading from the meter for too long; no units counted meanwhile' },
+  METER_FROZEN: { level: 'warn', message: 'the meter keeps answering but its counter has not moved for too long' },
+  METER_RECOVERED: { level: 'info', message: 'the meter gives fresh, moving readings again' },
   UNITS_HELD: { level: 'info', message: 'units metered before a channel exists are kept until the grant arrives' },
   LINK_UP: { level: 'info', message: 'connected to the broker' },
   LINK_DOWN: { level: 'warn', message: 'disconnected from the broker; reconnecting with backoff' },

@@ -20,6 +20,8 @@ export interface AgentConfig {
   readonly batch: number;
   readonly batchMs: number;
   readonly pollMs: number;
+  readonly meterStaleMs: number;
+  readonly meterFrozenMs: number;
   readonly window: number;
   readonly maxBacklog: number;
   readonly ackTimeoutMs: number;
@@ -53,6 +55,10 @@ export const OPTIONS = {
   batch: { kind: 'int', env: 'TALLY_AGENT_BATCH', min: 1, max: 1024, default: 64 },
   batchMs: { kind: 'int', env: 'TALLY_AGENT_BATCH_MS', min: 10, max: 3_600_000, default: 1000 },
   pollMs: { kind: 'int', env: 'TALLY_AGENT_POLL_MS', min: 10, max: 3_600_000, default: 1000 },
+  // 15 minutes: three times Tasmota's default telemetry period (300 s). 0 turns the check off.
+  meterStaleMs: { kind: 'int', env: 'TALLY_AGENT_METER_STALE_MS', min: 0, max: 604_800_000, default: 900_000 },
+  // Off by default: an idle load is not a fault.
+  meterFrozenMs: { kind: 'int', env: 'TALLY_AGENT_METER_FROZEN_MS', min: 0, max: 604_800_000, default: 0 },
   window: { kind: 'int', env: 'TALLY_AGENT_WINDOW', min: 1, max: 1024, default: 8 },
   maxBacklog: {
     kind: 'int',

@@ -16,6 +16,9 @@ export {
 } from './meter/index.js';
 export { createExecMeter } from './meter/exec.js';
 export { createFileMeter } from './meter/file.js';
+export { createModbusMeter } from './meter/modbus.js';
+export { createMqttMeter } from './meter/mqtt-json.js';
+export { createPrometheusMeter } from './meter/prometheus.js';
 export { createSimMeter } from './meter/sim.js';
 export { createStreamMeter } from './meter/stream.js';
 export { openOutboxDatabase, openSqliteOutbox, SQLITE_INT_MAX } from './outbox/sqlite.js';

@@ -5,7 +5,8 @@
 // bound, nothing on a closed channel. What it commits, the link side sends.
 import { buildFlush, unitsAllowed } from './chain.js';
 import type { Timer } from './clock.js';
-import { stepCounter } from './meter/index.js';
+import { EMPTY_COUNTER, stepCounter, type CounterState } from './meter/counter.js';
+import { formatNanos, NANO } from './meter/decimal.js';
 import type { MeterState } from './outbox/types.js';
 import type { AgentContext, Channel } from './state.js';
 import type { Uplink } from './uplink.js';
@@ -14,7 +15,7 @@ import type { Uplink } from './uplink.js';
 const MAX_VOUCHERS_PER_FLUSH = 16_384;
 
 export class Production {
-  private baseline: bigint | undefined;
+  private counter: CounterState = EMPTY_COUNTER;
   private pending = 0n;
   private committedCarried = 0n;
   private meterDirty = false;
@@ -39,19 +40,31 @@ export class Production {
 
   /** Takes up the committed meter state: its held units are pending again. */
   load(meter: MeterState): void {
-    this.baseline = meter.baseline;
+    this.counter = {
+      baseline: meter.baseline === undefined ? undefined : meter.baseline * NANO + (meter.baselineNanos ?? 0n),
+      remainder: meter.carriedNanos ?? 0n,
+    };
     this.pending = meter.carried;
     this.committedCarried = meter.carried;
   }
 
-  onReading(value: bigint): void {
-    const step = stepCounter(this.baseline, value);
-    if (step.event !== undefined) {
+  /** A cumulative reading: `value` whole units and `nanos` billionths of one (meter/counter.ts). */
+  onReading(value: bigint, nanos = 0n): void {
+    const before = this.counter;
+    const step = stepCounter(before, value * NANO + nanos, this.ctx.clock.now(), this.ctx.o.meter.wrapsAt);
+    const e = step.event;
+    if (e?.code === 'METER_DECREASED') {
       this.ctx.counters.counterResets++;
-      this.ctx.log('METER_DECREASED', `from ${step.event.from} to ${step.event.to}`);
+      this.ctx.log(e.code, `from ${formatNanos(e.from)} to ${formatNanos(e.to)}: new baseline, no units`);
+    } else if (e?.code === 'METER_ROLLOVER') {
+      this.ctx.counters.counterRollovers++;
+      this.ctx.log(
+        e.code,
+        `from ${formatNanos(e.from)} to ${formatNanos(e.to)}: ${formatNanos(e.across)} units across the wrap`,
+      );
     }
-    if (step.baseline !== this.baseline) this.meterDirty = true;
-    this.baseline = step.baseline;
+    this.counter = step.state;
+    if (step.state.baseline !== before.baseline || step.state.remainder !== before.remainder) this.meterDirty = true;
     if (step.units === 0n) {
       if (this.meterDirty) this.armBatchTimer();
       return;
@@ -127,7 +140,7 @@ export class Production {
       batch: o.batch,
       deviceTimeMs: BigInt(this.ctx.clock.now()),
       secretKey: o.keyPair.secretKey,
-      meter: { baseline: this.baseline, carried: this.pending - units },
+      meter: this.meterState(this.pending - units),
       ...(o.backend ? { backend: o.backend } : {}),
     });
     this.ctx.crash('before-commit');
@@ -156,12 +169,24 @@ export class Production {
 
   private saveMeter(): void {
     try {
-      this.ctx.o.store.saveMeter({ baseline: this.baseline, carried: this.pending });
+      this.ctx.o.store.saveMeter(this.meterState(this.pending));
       this.meterDirty = false;
       this.committedCarried = this.pending;
     } catch (err) {
       this.ctx.log('FLUSH_FAILED', (err as Error).message);
     }
+  }
+
+  /** The counter as committed: whole units plus the billionths the counter carries. */
+  private meterState(carried: bigint): MeterState {
+    const { baseline, remainder } = this.counter;
+    const fraction = baseline === undefined ? 0n : baseline % NANO;
+    return {
+      baseline: baseline === undefined ? undefined : baseline / NANO,
+      carried,
+      ...(fraction !== 0n ? { baselineNanos: fraction } : {}),
+      ...(remainder !== 0n ? { carriedNanos: remainder } : {}),
+    };
   }
 
   private channelUsable(c: Channel): boolean {

@@ -2,7 +2,8 @@
 // a reader see the last committed state without blocking it). Money and units stay bigint; the
 // JSON form prints them as decimal strings.
 import { decodeChannelRecord, decodeReceipt, toHex } from '../protocol/index.js';
-import type { OutboxStore } from './outbox/types.js';
+import { formatNanos, NANO } from './meter/decimal.js';
+import type { MeterHealthRecord, OutboxStore } from './outbox/types.js';
 
 export interface StatusReport {
   deviceKey: string;
@@ -19,7 +20,15 @@ export interface StatusReport {
     balanceLeft: bigint;
   };
   outbox: { vouchers: number; segments: number };
-  meter: { baseline: bigint | undefined; heldUnits: bigint };
+  meter: {
+    baseline: bigint | undefined;
+    heldUnits: bigint;
+    /** The last reading and the carried sub-unit remainder, exact (decimal text). */
+    exactBaseline: string | undefined;
+    remainder: string;
+    /** Stale or frozen, as the agent last reported it (absent: never reported). */
+    health?: MeterHealthRecord;
+  };
   lastReceipt?: { seq: bigint; cumUnits: bigint; cumAmount: bigint; hubTimeMs: bigint; hex: string };
 }
 
@@ -28,7 +37,16 @@ export function readStatus(store: OutboxStore): StatusReport {
   const report: StatusReport = {
     deviceKey: store.deviceHex,
     outbox: { vouchers: 0, segments: 0 },
-    meter: { baseline: snap.meter.baseline, heldUnits: snap.meter.carried },
+    meter: {
+      baseline: snap.meter.baseline,
+      heldUnits: snap.meter.carried,
+      exactBaseline:
+        snap.meter.baseline === undefined
+          ? undefined
+          : formatNanos(snap.meter.baseline * NANO + (snap.meter.baselineNanos ?? 0n)),
+      remainder: formatNanos(snap.meter.carriedNanos ?? 0n),
+      ...(snap.meterHealth === undefined ? {} : { health: snap.meterHealth }),
+    },
   };
   const c = snap.channel;
   if (c !== undefined) {
@@ -78,7 +96,17 @@ export function formatStatus(s: StatusReport): string {
     );
   }
   lines.push(`outbox      ${s.outbox.vouchers} vouchers in ${s.outbox.segments} segments awaiting a receipt`);
-  lines.push(`meter       baseline ${s.meter.baseline ?? 'none'}, ${s.meter.heldUnits} units held`);
+  const m = s.meter;
+  const carried = m.remainder === '0' ? '' : ` (+${m.remainder} carried)`;
+  lines.push(`meter       baseline ${m.exactBaseline ?? 'none'}, ${m.heldUnits} units held${carried}`);
+  if (m.health !== undefined) {
+    const since = new Date(m.health.sinceMs).toISOString();
+    lines.push(
+      m.health.state === 'ok'
+        ? `meter       readings ok since ${since}`
+        : `meter       ${m.health.state} since ${since}${m.health.detail === undefined ? '' : ` (${m.health.detail})`}`,
+    );
+  }
   lines.push(
     s.lastReceipt === undefined
       ? 'receipt     none yet'

@@ -1,5 +1,6 @@
 // Bundles the three CLIs and the operator dashboard with esbuild. tally-agent.js is a single file
-// that runs with plain `node` on a device: only better-sqlite3 (a native addon) stays external.
+// that runs with plain `node` on a device: only native addons stay external: better-sqlite3, and
+// serialport, which modbus-serial loads only for a Modbus RTU meter (docs/agent.md, "Modbus RTU").
 import { build } from 'esbuild';
 import { existsSync } from 'node:fs';
 
@@ -26,7 +27,7 @@ for (const { name, src } of entries) {
     banner: {
       js: "#!/usr/bin/env node\nimport { createRequire as __tallyCreateRequire } from 'node:module';\nconst require = __tallyCreateRequire(import.meta.url);",
     },
-    external: ['better-sqlite3'],
+    external: ['better-sqlite3', 'serialport', '@serialport/*'],
     sourcemap: 'linked',
     legalComments: 'none',
     logLevel: 'warning',

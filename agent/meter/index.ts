@@ -3,6 +3,9 @@ import type { Readable } from 'node:stream';
 import type { Clock } from '../clock.js';
 import { createExecMeter } from './exec.js';
 import { createFileMeter } from './file.js';
+import { createModbusMeter } from './modbus.js';
+import { createMqttMeter } from './mqtt-json.js';
+import { createPrometheusMeter } from './prometheus.js';
 import { createSimMeter } from './sim.js';
 import type { MeterSpec } from './spec.js';
 import { createStreamMeter } from './stream.js';
@@ -26,9 +29,15 @@ export function createMeterSource(spec: MeterSpec, ctx: MeterContext): MeterSour
     case 'stdin':
       if (ctx.stdin === undefined) throw new TypeError('the stdin meter needs an input stream');
       return createStreamMeter(ctx.stdin, spec.text);
+    case 'modbus':
+      return createModbusMeter(spec, ctx.pollMs, ctx.clock, spec.text);
+    case 'mqtt':
+      return createMqttMeter(spec, spec.text);
+    case 'prometheus':
+      return createPrometheusMeter(spec, ctx.pollMs, ctx.clock, spec.text);
   }
 }
 
 export type { MeterSink, MeterSource, MeterProblemCode } from './types.js';
 export { parseMeterSpec, type MeterSpec } from './spec.js';
-export { stepCounter } from './counter.js';
+export { EMPTY_COUNTER, stepCounter, type CounterEvent, type CounterState, type CounterStep } from './counter.js';

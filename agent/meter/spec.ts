@@ -1,10 +1,21 @@
-// Parses the --meter option: sim:RATE | file:PATH | exec:CMD | stdin.
+// Parses the --meter option: sim:RATE | file:PATH | exec:CMD | stdin | modbus-tcp://... |
+// modbus-rtu:... | sdm630:... | mqtt://... | prometheus:... . The kind is the text before the
+// first colon; the URL-shaped kinds parse their own options next to their source.
+import { parseModbusSpec, type ModbusSpec } from './modbus.js';
+import { parseMqttMeterSpec, type MqttMeterSpec } from './mqtt-json.js';
+import { parsePrometheusSpec, type PrometheusSpec } from './prometheus.js';
 
 export type MeterSpec =
   | { readonly kind: 'sim'; readonly milliUnitsPerSecond: bigint; readonly text: string }
   | { readonly kind: 'file'; readonly path: string; readonly text: string }
   | { readonly kind: 'exec'; readonly command: string; readonly text: string }
-  | { readonly kind: 'stdin'; readonly text: string };
+  | { readonly kind: 'stdin'; readonly text: string }
+  | ModbusSpec
+  | MqttMeterSpec
+  | PrometheusSpec;
+
+/** For messages and --help. */
+export const METER_KINDS = 'sim, file, exec, stdin, modbus-tcp, modbus-rtu, sdm630, mqtt, mqtts or prometheus';
 
 export type SpecResult = { ok: true; value: MeterSpec } | { ok: false; reason: string };
 
@@ -15,7 +26,7 @@ export function parseMeterSpec(text: string): SpecResult {
   const bad = (why: string): SpecResult => ({ ok: false, reason: `meter "${text}": ${why}` });
   if (text === 'stdin') return { ok: true, value: Object.freeze({ kind: 'stdin', text }) };
   const colon = text.indexOf(':');
-  if (colon < 0) return bad('expected sim:RATE, file:PATH, exec:CMD or stdin');
+  if (colon < 0) return bad(`expected KIND:ARGUMENT with KIND one of ${METER_KINDS}`);
   const kind = text.slice(0, colon);
   const arg = text.slice(colon + 1);
   switch (kind) {
@@ -35,7 +46,23 @@ export function parseMeterSpec(text: string): SpecResult {
     case 'exec':
       if (arg.trim().length === 0) return bad('CMD is empty');
       return { ok: true, value: Object.freeze({ kind: 'exec', command: arg, text }) };
+    case 'modbus-tcp':
+    case 'modbus-rtu':
+    case 'sdm630':
+      return wrap(parseModbusSpec(kind, text), bad);
+    case 'mqtt':
+    case 'mqtts':
+      return wrap(parseMqttMeterSpec(text), bad);
+    case 'prometheus':
+      return wrap(parsePrometheusSpec(text), bad);
     default:
-      return bad(`unknown meter kind "${kind}"; expected sim, file, exec or stdin`);
+      return bad(`unknown meter kind "${kind}"; expected ${METER_KINDS}`);
   }
+}
+
+function wrap(
+  r: { ok: true; value: MeterSpec } | { ok: false; reason: string },
+  bad: (why: string) => SpecResult,
+): SpecResult {
+  return r.ok ? r : bad(r.reason);
 }

@@ -3,10 +3,12 @@
 // a voucher row costs its own fields, not a 32-byte channel id. Statements are prepared once per
 // database and shared by every device view over it.
 import Database from 'better-sqlite3';
+import { formatNanos, NANO, parseNanos } from '../meter/decimal.js';
 import type { Head } from '../../protocol/index.js';
 import type {
   ChannelState,
   FlushRecord,
+  MeterHealthRecord,
   MeterState,
   NewVoucher,
   OutboxSnapshot,
@@ -81,11 +83,26 @@ export function openOutboxDatabase(path: string, options: { readonly?: boolean }
   return db;
 }
 
+/** Columns added after the first release: an outbox made by an older agent gains them on open. */
+const ADDED_COLUMNS = [{ table: 'agent_device', column: 'meter_health', type: 'TEXT' }] as const;
+
+function migrate(db: Db): void {
+  for (const { table, column, type } of ADDED_COLUMNS) {
+    const have = (db.prepare(`PRAGMA table_info(${table})`).all() as { name: string }[]).some((c) => c.name === column);
+    if (!have) db.exec(`ALTER TABLE ${table} ADD COLUMN ${column} ${type}`);
+  }
+}
+
 function prepare(db: Db) {
   db.exec(SCHEMA);
+  migrate(db);
   const big = <T extends Database.Statement>(s: T): T => s.safeIntegers(true) as T;
   return {
-    device: big(db.prepare('SELECT meter_baseline, meter_carried, channel FROM agent_device WHERE device = ?')),
+    device: big(
+      db.prepare('SELECT meter_baseline, meter_carried, meter_health, channel FROM agent_device WHERE device = ?'),
+    ),
+    setHealth: db.prepare(`INSERT INTO agent_device (device, meter_carried, meter_health) VALUES (?, '0', ?)
+      ON CONFLICT (device) DO UPDATE SET meter_health = excluded.meter_health`),
     upsertDevice: db.prepare(`INSERT INTO agent_device (device, meter_baseline, meter_carried, channel)
       VALUES (@device, @baseline, @carried, NULL)
       ON CONFLICT (device) DO UPDATE SET meter_baseline = @baseline, meter_carried = @carried`),
@@ -143,6 +160,13 @@ interface ChannelRow {
   receipt_amount: string | null;
 }
 
+interface DeviceRow {
+  meter_baseline: string | null;
+  meter_carried: string;
+  meter_health: string | null;
+  channel: bigint | null;
+}
+
 const u8 = (b: Buffer): Uint8Array => new Uint8Array(b.buffer, b.byteOffset, b.byteLength);
 
 /** An outbox view for one device over an open database (which the caller owns and closes). */
@@ -190,20 +214,32 @@ export function openSqliteOutbox(db: Db, deviceHex: string): OutboxStore {
           cumAmount: BigInt(row.receipt_amount ?? '0'),
           bytes: u8(row.receipt),
         };
-  const meterRow = (): MeterState => {
-    const row = s.device.get(deviceHex) as { meter_baseline: string | null; meter_carried: string } | undefined;
-    return row === undefined
-      ? { baseline: undefined, carried: 0n }
-      : {
-          baseline: row.meter_baseline === null ? undefined : BigInt(row.meter_baseline),
-          carried: BigInt(row.meter_carried),
-        };
+  // Meter values are stored as exact decimal text: "1234" for a whole-number meter (as older
+  // agents wrote them), "1234.567" when a fractional reading left billionths of a unit.
+  const meterOf = (row: DeviceRow | undefined): MeterState => {
+    if (row === undefined) return { baseline: undefined, carried: 0n };
+    const carried = parseNanos(row.meter_carried);
+    const baseline = row.meter_baseline === null ? undefined : parseNanos(row.meter_baseline);
+    return {
+      baseline: baseline === undefined ? undefined : baseline / NANO,
+      carried: carried / NANO,
+      ...(baseline !== undefined && baseline % NANO !== 0n ? { baselineNanos: baseline % NANO } : {}),
+      ...(carried % NANO !== 0n ? { carriedNanos: carried % NANO } : {}),
+    };
+  };
+  const healthOf = (row: DeviceRow | undefined): MeterHealthRecord | undefined => {
+    if (row?.meter_health == null) return undefined;
+    try {
+      return JSON.parse(row.meter_health) as MeterHealthRecord;
+    } catch {
+      return undefined; // a damaged status line must not stop the agent
+    }
   };
   const writeMeter = (m: MeterState): void => {
     s.upsertDevice.run({
       device: deviceHex,
-      baseline: m.baseline === undefined ? null : m.baseline.toString(),
-      carried: m.carried.toString(),
+      baseline: m.baseline === undefined ? null : formatNanos(m.baseline * NANO + (m.baselineNanos ?? 0n)),
+      carried: formatNanos(m.carried * NANO + (m.carriedNanos ?? 0n)),
     });
   };
   const writeHead = (ch: bigint, head: Head): void => {
@@ -283,10 +319,12 @@ export function openSqliteOutbox(db: Db, deviceHex: string): OutboxStore {
   return {
     deviceHex,
     load(): OutboxSnapshot {
-      const dev = s.device.get(deviceHex) as { channel: bigint | null } | undefined;
+      const dev = s.device.get(deviceHex) as DeviceRow | undefined;
       const row = dev?.channel == null ? undefined : (s.channelByKey.get(dev.channel) as ChannelRow | undefined);
+      const health = healthOf(dev);
       return {
-        meter: meterRow(),
+        meter: meterOf(dev),
+        ...(health === undefined ? {} : { meterHealth: health }),
         channel: row === undefined ? undefined : channelOf(row),
         receipt: row === undefined ? undefined : receiptOf(row),
       };
@@ -297,6 +335,9 @@ export function openSqliteOutbox(db: Db, deviceHex: string): OutboxStore {
     },
     adoptHead: (channelId, head) => adoptTx(channelId, head),
     saveMeter: writeMeter,
+    saveMeterHealth(health) {
+      s.setHealth.run(deviceHex, JSON.stringify(health));
+    },
     commit: (f) => commitTx(f),
     segmentsAfter(channelId, afterSeq, limit): OutgoingSegment[] {
       const ch = keyOf(channelId);

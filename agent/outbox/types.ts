@@ -6,10 +6,23 @@ import type { Head } from '../../protocol/index.js';
 export type ChannelState = 'open' | 'exhausted' | 'closed' | 'revoked';
 
 /** Counter state that produced the committed vouchers: readings up to `baseline` are accounted for,
- *  and `carried` units were metered but not vouchered yet (no channel, exhausted, backlog full). */
+ *  and `carried` units were metered but not vouchered yet (no channel, exhausted, backlog full).
+ *  A meter with fractional readings (kWh into Wh) also has billionths of a unit (0..999,999,999):
+ *  the last reading's fraction, and the metered remainder that is not a whole unit yet. Absent
+ *  means zero, so a whole-number meter's state is exactly `{ baseline, carried }`. */
 export interface MeterState {
   readonly baseline: bigint | undefined;
   readonly carried: bigint;
+  readonly baselineNanos?: bigint;
+  readonly carriedNanos?: bigint;
+}
+
+/** What the agent last said about its meter's readings (docs/agent.md, "Stale and frozen"). */
+export interface MeterHealthRecord {
+  readonly state: 'ok' | 'stale' | 'frozen';
+  /** Since when (ms since the epoch, agent clock). */
+  readonly sinceMs: number;
+  readonly detail?: string;
 }
 
 export interface StoredChannel {
@@ -68,6 +81,8 @@ export interface OutgoingSegment {
 
 export interface OutboxSnapshot {
   readonly meter: MeterState;
+  /** Absent until the agent first reported on its meter. */
+  readonly meterHealth?: MeterHealthRecord;
   readonly channel: StoredChannel | undefined;
   readonly receipt: StoredReceipt | undefined;
 }
@@ -87,6 +102,8 @@ export interface OutboxStore {
    *  (a device restored from an old copy of its outbox). */
   adoptHead(channelId: Uint8Array, head: Head): void;
   saveMeter(meter: MeterState): void;
+  /** Keeps what `tally-agent status` shows about the meter (written only when it changes). */
+  saveMeterHealth(health: MeterHealthRecord): void;
   /** Vouchers, segments, head and meter state in ONE transaction. */
   commit(flush: FlushRecord): void;
   /** Stored segments holding vouchers after `afterSeq`, in seq order, at most `limit`. A segment

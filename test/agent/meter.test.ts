@@ -4,7 +4,8 @@ import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { Clock, Timer } from '../../agent/clock.js';
-import { stepCounter } from '../../agent/meter/counter.js';
+import { EMPTY_COUNTER, stepCounter } from '../../agent/meter/counter.js';
+import { NANO } from '../../agent/meter/decimal.js';
 import { createExecMeter } from '../../agent/meter/exec.js';
 import { createFileMeter } from '../../agent/meter/file.js';
 import { parseReading } from '../../agent/meter/reading.js';
@@ -65,16 +66,18 @@ function sink() {
 
 describe('counter rule', () => {
   it('turns increases into units, sets a baseline first, and treats a decrease as a reset', () => {
-    expect(stepCounter(undefined, 500n)).toEqual({ units: 0n, baseline: 500n });
-    expect(stepCounter(500n, 503n)).toEqual({ units: 3n, baseline: 503n });
-    expect(stepCounter(503n, 503n)).toEqual({ units: 0n, baseline: 503n });
-    expect(stepCounter(503n, 2n)).toEqual({
+    const N = NANO;
+    const at = (baseline: bigint) => ({ baseline: baseline * N, remainder: 0n });
+    expect(stepCounter(EMPTY_COUNTER, 500n * N, 0)).toMatchObject({ units: 0n, state: { baseline: 500n * N } });
+    expect(stepCounter(at(500n), 503n * N, 0)).toMatchObject({ units: 3n, state: { baseline: 503n * N } });
+    expect(stepCounter(at(503n), 503n * N, 0)).toMatchObject({ units: 0n, state: { baseline: 503n * N } });
+    expect(stepCounter(at(503n), 2n * N, 0)).toMatchObject({
       units: 0n,
-      baseline: 2n,
-      event: { code: 'METER_DECREASED', from: 503n, to: 2n },
+      state: { baseline: 2n * N },
+      event: { code: 'METER_DECREASED', from: 503n * N, to: 2n * N },
     });
     const max = (1n << 64n) - 1n;
-    expect(stepCounter(0n, max).units).toBe(max);
+    expect(stepCounter(at(0n), max * N, 0).units).toBe(max);
   });
 });
 

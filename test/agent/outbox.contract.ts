@@ -92,6 +92,34 @@ export function outboxContract(name: string, harness: () => OutboxHarness): void
     );
 
     it(
+      'keeps fractional meter state exactly, and omits fractions that are zero',
+      withStore((h, device, store) => {
+        const m = { baseline: 1234n, carried: 3n, baselineNanos: 567_000_001n, carriedNanos: 999_999_999n };
+        store.saveMeter(m);
+        const again = h.reopen(device);
+        expect(again.load().meter).toEqual(m);
+        again.saveMeter({ baseline: 1235n, carried: 0n, baselineNanos: 0n, carriedNanos: 0n });
+        expect(h.reopen(device).load().meter).toEqual({ baseline: 1235n, carried: 0n });
+      }),
+    );
+
+    it(
+      'keeps the last meter health for status, apart from the counter state',
+      withStore((h, device, store) => {
+        expect(store.load().meterHealth).toBeUndefined();
+        store.saveMeter({ baseline: 7n, carried: 1n });
+        store.saveMeterHealth({ state: 'stale', sinceMs: 1_700_000_000_000, detail: 'no reading for 900 s' });
+        const snap = h.reopen(device).load();
+        expect(snap.meterHealth).toEqual({
+          state: 'stale',
+          sinceMs: 1_700_000_000_000,
+          detail: 'no reading for 900 s',
+        });
+        expect(snap.meter).toEqual({ baseline: 7n, carried: 1n });
+      }),
+    );
+
+    it(
       'commits vouchers, segments, head and meter together and reads them back after a reopen',
       withStore((h, device, store) => {
         const channelId = openChannel(store);
