@@ -4,16 +4,22 @@
 // message the device receives, in order [P-5]. A hub built from docs/protocol.md alone must do the
 // same.
 
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { decodeChannelRecord, decodeControl, decodeReceipt, hexToBytes, toHex, topics } from '../../protocol/index.js';
+import {
+  decodeChannelRecord,
+  decodeControl,
+  decodeReceipt,
+  hexToBytes,
+  topics,
+  verifyReceipt,
+} from '../../protocol/index.js';
 import { initDataDir, openStore } from '../../hub/datadir.js';
 import { bareCore, GatedPool } from './helpers/bare-core.js';
 import { commitTurn } from './helpers/bare-device.js';
 import { tempDir } from './helpers/hub.js';
 import { NEGATIVE_VECTORS_PATH } from '../../scripts/make-vectors.js';
-import { readFileSync } from 'node:fs';
 
 // The vectors file is untyped JSON read field by field below.
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
@@ -61,8 +67,9 @@ async function vectorHub(dir: string, c: Json, pool: GatedPool | undefined) {
     seesConnections: true,
     downlink: {
       publishReceipt: (_d, bytes) => {
-        const r = decodeReceipt(bytes, hubPublic);
-        log.push(r.ok ? { kind: 'receipt', seq: r.value.seq.toString() } : { kind: 'bad receipt' });
+        const r = decodeReceipt(bytes);
+        const valid = r.ok && verifyReceipt(r.value, hubPublic);
+        log.push(valid ? { kind: 'receipt', seq: r.value.seq.toString() } : { kind: 'bad receipt' });
       },
       publishControl: (_d, bytes) => {
         const m = decodeControl(bytes, hubPublic);
