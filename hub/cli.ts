@@ -290,6 +290,19 @@ program
   )
   .addOption(jsonOption())
   .option('--hub-key <hex>', 'also require that this hub key signed the epoch')
+  .addHelpText(
+    'after',
+    `
+One file: every check of docs/protocol.md clause 8.5; each problem is printed with its code and
+the check that failed (e.g. "SIG_INVALID (8.5.31)"). A version-1 bundle verifies with a warning:
+its deltas rest on the hub's word, not the device's signatures.
+Several files (a customer's bundles of consecutive epochs): each on its own, then together
+(clause 8.6): each channel's spans must follow one another, so no unit is billed twice.
+
+Examples:
+  tally-hub verify epoch-7.json --hub-key 8a88...
+  tally-hub verify epoch-5.json epoch-6.json epoch-7.json --json`,
+  )
   .action((files: string[], opts: Opts) => {
     let hubKey: Uint8Array | undefined;
     if (opts.hubKey) {
