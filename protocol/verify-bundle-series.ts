@@ -30,6 +30,14 @@ export interface SeriesSummary {
   warnings: string[];
 }
 
+/** Two summaries of one epoch come from the same signed record (hub and network: check 2). */
+const sameRecord = (a: BundleSummary, b: BundleSummary): boolean =>
+  a.root === b.root &&
+  a.prevRoot === b.prevRoot &&
+  a.closedAtMs === b.closedAtMs &&
+  a.entryCount === b.entryCount &&
+  a.totalDeltaAmount === b.totalDeltaAmount;
+
 export type SeriesVerdict = { ok: true; summary: SeriesSummary } | { ok: false; reasons: BundleReason[] };
 
 /**
@@ -90,7 +98,7 @@ export function verifyBundleSeries(
       });
       continue;
     }
-    if (last.summary.root !== summary.root || last.summary.closedAtMs !== summary.closedAtMs) {
+    if (!sameRecord(last.summary, summary)) {
       reportFor(at)(3, 'PROOF_INVALID', `two different signed records for epoch ${summary.epoch}`);
       continue;
     }
