@@ -1,15 +1,15 @@
 // tally-hub: a thin commander wrapper. It parses flags, builds the config once (resolveConfig) and
 // calls the library: startHub for `start`, Admin (HTTP to a running hub, or the database) for
-// management, protocol's verifyBundle for `verify`. The only hub module that touches process.*.
+// management, protocol's bundle verifiers for `verify` (cli/verify.ts). The only hub module that touches process.*.
 
-import { readFileSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import { Command, Option } from 'commander';
-import { verifyBundle } from '../protocol/index.js';
 import { ApiError } from './admin-errors.js';
 import { anchorCommand } from './anchor/commands.js';
 import { isAnchorError } from './anchor/codes.js';
 import { openAdmin } from './cli/admin.js';
 import { CHANNEL_COLUMNS, DEVICE_COLUMNS, printBlock, printJson, printTable } from './cli/format.js';
+import { runVerify } from './cli/verify.js';
 import { ConfigError, DEFAULTS, parseDuration, resolveConfig } from './config.js';
 import { initDataDir } from './datadir.js';
 import { parseAmount, parseEnrolBody } from './http/routes.js';
@@ -286,45 +286,32 @@ program
   );
 
 program
-  .command('verify <file>')
-  .description('check a settlement bundle offline: exit 0 valid, 1 invalid (reasons printed), 2 unreadable')
+  .command('verify <file...>')
+  .description(
+    'check settlement bundles offline: one bundle, or several epochs together (nothing billed twice); exit 0 valid, 1 invalid (reasons printed), 2 unreadable',
+  )
   .addOption(jsonOption())
   .option('--hub-key <hex>', 'also require that this hub key signed the epoch')
-  .action((file: string, opts: Opts) => {
-    let text: string;
-    let doc: unknown;
-    try {
-      text = readFileSync(file, 'utf8');
-      doc = JSON.parse(text) as unknown;
-    } catch (err) {
-      process.stderr.write(`tally-hub: cannot read ${file}: ${(err as Error).message}\n`);
-      process.exit(2);
-    }
+  .addHelpText(
+    'after',
+    `
+One file: every check of docs/protocol.md clause 8.5; each problem is printed with its code and
+the check that failed (e.g. "SIG_INVALID (8.5.31)"). A version-1 bundle verifies with a warning:
+its deltas rest on the hub's word, not the device's signatures.
+Several files (a customer's bundles of consecutive epochs): each on its own, then together
+(clause 8.6): each channel's spans must follow one another, so no unit is billed twice.
+
+Examples:
+  tally-hub verify epoch-7.json --hub-key 8a88...
+  tally-hub verify epoch-5.json epoch-6.json epoch-7.json --json`,
+  )
+  .action((files: string[], opts: Opts) => {
     let hubKey: Uint8Array | undefined;
     if (opts.hubKey) {
       if (!/^[0-9a-fA-F]{64}$/.test(String(opts.hubKey))) fail(new ConfigError('--hub-key must be 64 hex characters'));
       hubKey = Uint8Array.from(Buffer.from(String(opts.hubKey), 'hex'));
     }
-    const verdict = verifyBundle(doc, hubKey ? { hubKey } : {});
-    if (opts.json)
-      printJson(verdict.ok ? { valid: true, summary: verdict.summary } : { valid: false, reasons: verdict.reasons });
-    else if (verdict.ok) {
-      const s = verdict.summary;
-      process.stdout.write(`valid: epoch ${s.epoch} of ${s.network}, hub ${s.hubKey}\n`);
-      process.stdout.write(
-        `  ${s.channels.length} of ${s.entryCount} entries${s.complete ? ' (complete)' : ''}, total delta ${s.totalDeltaAmount}, root ${s.root}\n`,
-      );
-      for (const c of s.channels) {
-        process.stdout.write(
-          `  ${c.channelId} seq ${c.fromSeq}..${c.toSeq} +${c.deltaUnits} ${c.unit} = +${c.deltaAmount} (cum ${c.cumAmount})\n`,
-        );
-      }
-    } else {
-      process.stdout.write(`INVALID: ${verdict.reasons.length} problem(s)\n`);
-      for (const r of verdict.reasons)
-        process.stdout.write(`  ${r.code}${r.channelId ? ` [${r.channelId}]` : ''}: ${r.detail}\n`);
-    }
-    process.exit(verdict.ok ? 0 : 1);
+    process.exit(runVerify(files, { json: Boolean(opts.json), ...(hubKey ? { hubKey } : {}) }));
   });
 
 program

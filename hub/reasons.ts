@@ -5,7 +5,6 @@
 
 export const HUB_REASONS = {
   HUB_CREDENTIAL_INVALID: 'broker credential malformed, wrongly signed or for another hub [P-6.4]',
-  HUB_CREDENTIAL_EXPIRED: 'broker credential issued outside the credential window [P-6.4]',
   HUB_DEVICE_REVOKED: 'the device was revoked; its credential and messages are refused',
   HUB_CLIENT_ID: 'MQTT client id is not tally-{dev} for the credential used [P-6.2]',
   HUB_TOPIC_DENIED: 'publish or subscribe outside the device subtree [P-6.1]',

@@ -1,6 +1,12 @@
 // Settlement bundles [P-8.5]: a JSON document that proves one epoch's settlements (all of them, or
 // one customer's) with nothing but itself. Everything binary is lowercase hex of the exact bytes
 // that were hashed or signed, so the verifier re-derives every value instead of trusting one.
+//
+// Versions: a bundle names its format, `tally-settlement-bundle/<n>`. Version 2 adds the device's
+// signature over the voucher before each span (`prevSignature`), so a span's start, and with it the
+// delta, rests on the device's signatures alone; version 1 lacks it (its deltas are hub-attested)
+// and still verifies. A later version adds fields beside these (BUNDLE_FORMATS in verify-bundle.ts
+// is the one table of what each version carries).
 
 import { bytesEqual, toHex } from './bytes.js';
 import { encodeChannelRecord, type ChannelRecord } from './channel.js';
@@ -14,7 +20,13 @@ import {
 } from './settlement.js';
 import { encodeVoucher, type Voucher } from './voucher.js';
 
-export const BUNDLE_FORMAT = 'tally-settlement-bundle/1';
+export type BundleVersion = 1 | 2;
+/** The version buildBundle writes unless told otherwise. */
+export const BUNDLE_VERSION: BundleVersion = 2;
+export const bundleFormat = (version: BundleVersion) => `tally-settlement-bundle/${version}` as const;
+export type BundleFormat = ReturnType<typeof bundleFormat>;
+/** The current format. */
+export const BUNDLE_FORMAT: BundleFormat = bundleFormat(BUNDLE_VERSION);
 
 export interface BundleProofJson {
   index: number;
@@ -33,11 +45,13 @@ export interface BundleEntryJson {
   headSignature: string;
   /** The voucher at fromSeq - 1, present exactly when fromSeq > 1: it gives the previous cum. */
   prevVoucher?: string;
+  /** Version 2: the device's segment signature over prevHeadHash, present exactly when fromSeq > 1. */
+  prevSignature?: string;
   proof: BundleProofJson;
 }
 
 export interface BundleJson {
-  format: typeof BUNDLE_FORMAT;
+  format: BundleFormat;
   epoch: { record: string; signature: string };
   entries: BundleEntryJson[];
 }
@@ -49,23 +63,29 @@ export interface BundleEntryInput {
   headSignature: Uint8Array;
   /** Required when the entry's fromSeq > 1 [P-8.5]. */
   prevVoucher?: Voucher | Uint8Array;
+  /** The device's signature over the previous (settled) head; required in version 2 when fromSeq > 1. */
+  prevSignature?: Uint8Array;
 }
 
 const entryBytes = (e: SettlementEntry | Uint8Array): Uint8Array => (e instanceof Uint8Array ? e : encodeEntry(e));
 const channelIdOfEntryBytes = (bytes: Uint8Array): Uint8Array => bytes.subarray(9, 41); // [P-8.2] offset 9
+const voucherBytes = (v: Voucher | Uint8Array): Uint8Array => (v instanceof Uint8Array ? v : encodeVoucher(v));
 
 /**
- * Builds a bundle [P-8.5]. `epochEntries` are the bytes of every entry of the epoch, for the proofs;
- * when omitted, `entries` are taken to be the whole epoch. Entries come out in tree order. Throws a
- * TypeError when an entry is not among the epoch's entries or a value does not encode (programmer
- * error); it does not judge the evidence: verifyBundle does.
+ * Builds a bundle [P-8.5], version 2 unless `version` says 1. `epochEntries` are the bytes of every
+ * entry of the epoch, for the proofs; when omitted, `entries` are taken to be the whole epoch.
+ * Entries come out in tree order. Throws a TypeError when an entry is not among the epoch's entries
+ * or a value does not encode (programmer error); it does not judge the evidence: verifyBundle does.
  */
 export function buildBundle(args: {
   epochRecord: EpochRecord | Uint8Array;
   epochSignature: Uint8Array;
   entries: readonly BundleEntryInput[];
   epochEntries?: readonly Uint8Array[];
+  version?: BundleVersion;
 }): BundleJson {
+  const version = args.version ?? BUNDLE_VERSION;
+  if (version !== 1 && version !== 2) throw new TypeError(`unknown bundle version ${String(version)}`);
   const included = args.entries.map((e) => ({ ...e, bytes: entryBytes(e.entry) }));
   const leaves = [...(args.epochEntries ?? included.map((e) => e.bytes))].sort((a, b) =>
     compareChannelIds(channelIdOfEntryBytes(a), channelIdOfEntryBytes(b)),
@@ -75,21 +95,25 @@ export function buildBundle(args: {
     const index = leaves.findIndex((leaf) => bytesEqual(leaf, e.bytes));
     if (index < 0) throw new TypeError('bundle entry is not among the epoch entries');
     const proof = proofs[index]!;
-    const prevVoucher =
-      e.prevVoucher instanceof Uint8Array || e.prevVoucher === undefined ? e.prevVoucher : encodeVoucher(e.prevVoucher);
     const json: BundleEntryJson = {
       entry: toHex(e.bytes),
       channelRecord: toHex(
         e.channelRecord instanceof Uint8Array ? e.channelRecord : encodeChannelRecord(e.channelRecord),
       ),
-      headVoucher: toHex(e.headVoucher instanceof Uint8Array ? e.headVoucher : encodeVoucher(e.headVoucher)),
+      headVoucher: toHex(voucherBytes(e.headVoucher)),
       headSignature: toHex(e.headSignature),
-      ...(prevVoucher === undefined ? {} : { prevVoucher: toHex(prevVoucher) }),
+      ...(e.prevVoucher === undefined ? {} : { prevVoucher: toHex(voucherBytes(e.prevVoucher)) }),
+      // Version 1 has no such field: a signature given for it is left out, not smuggled in.
+      ...(version < 2 || e.prevSignature === undefined ? {} : { prevSignature: toHex(e.prevSignature) }),
       proof: { index: proof.index, leafCount: proof.leafCount, siblings: proof.siblings.map(toHex) },
     };
     return json;
   });
   entries.sort((a, b) => a.proof.index - b.proof.index);
   const record = args.epochRecord instanceof Uint8Array ? args.epochRecord : encodeEpochRecord(args.epochRecord);
-  return { format: BUNDLE_FORMAT, epoch: { record: toHex(record), signature: toHex(args.epochSignature) }, entries };
+  return {
+    format: bundleFormat(version),
+    epoch: { record: toHex(record), signature: toHex(args.epochSignature) },
+    entries,
+  };
 }

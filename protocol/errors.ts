@@ -1,6 +1,7 @@
 // One table of protocol reason codes [P-9]. The number travels on the wire (REJECT, RESYNC);
 // the name is what logs, metrics and APIs show. docs/protocol.md lists the same table and
-// test/protocol/errors.test.ts fails if the two drift apart.
+// test/protocol/errors.test.ts fails if the two drift apart; test/hub/reason-codes.test.ts fails if
+// a code here is emitted by nothing, or an emitted code is missing.
 
 export const REASONS = {
   DECODE_EMPTY: { no: 1, message: 'empty message' },
@@ -16,25 +17,25 @@ export const REASONS = {
   KEY_NON_CANONICAL: { no: 22, message: 'public key is a non-canonical encoding' },
   KEY_SMALL_ORDER: { no: 23, message: 'public key is a small-order point' },
   SIG_INVALID: { no: 30, message: 'signature does not verify' },
-  WRONG_CHANNEL: { no: 40, message: 'message is for another channel' },
-  SEQ_GAP: { no: 41, message: 'first seq is beyond the head + 1' },
-  SEQ_STALE: { no: 42, message: 'seq at or below the head' },
-  BAD_LINK: { no: 43, message: 'prevHash is not the hash of the previous voucher' },
+  WRONG_CHANNEL: { no: 40, message: 'names another channel, hub or network' },
+  SEQ_GAP: { no: 41, message: 'seqs missing: beyond the head + 1, or between bundles' },
+  SEQ_STALE: { no: 42, message: 'seqs already taken: at or below the head, or billed twice' },
+  BAD_LINK: { no: 43, message: 'a hash does not link to the one before' },
   UNITS_NOT_INCREASING: { no: 44, message: 'a voucher carries no new unit' },
   AMOUNT_DECREASED: { no: 45, message: 'cumulative amount went down' },
   AMOUNT_PRICE_MISMATCH: { no: 46, message: 'amount is not units x price' },
   OVER_CAPACITY: { no: 47, message: "cumulative amount above the channel's capacity" },
   U64_OVERFLOW: { no: 48, message: 'a value does not fit in u64' },
-  EQUIVOCATION: { no: 49, message: 'a different voucher for a seq already stored' },
+  EQUIVOCATION: { no: 49, message: 'a different signed voucher for a seq already stored' },
   DUPLICATE: { no: 50, message: 'an exact copy of stored vouchers (acknowledged, not counted)' },
   CHANNEL_EXPIRED: { no: 60, message: "voucher after the channel's expiry" },
-  CHANNEL_CLOSED: { no: 61, message: 'channel closed or revoked' },
+  CHANNEL_CLOSED: { no: 61, message: 'channel closed or revoked, or its device revoked' },
   UNKNOWN_DEVICE: { no: 62, message: 'no enrolled device for this key' },
-  UNKNOWN_CHANNEL: { no: 63, message: 'no channel with this id for this device' },
-  TOPIC_MISMATCH: { no: 64, message: "topic does not belong to the channel's device" },
+  UNKNOWN_CHANNEL: { no: 63, message: 'no channel with this id' },
+  TOPIC_MISMATCH: { no: 64, message: "the channel belongs to another device than the topic's" },
   REORDER_OVERFLOW: { no: 65, message: 'reorder buffer full' },
   CREDENTIAL_WINDOW: { no: 66, message: "broker credential issued outside the hub's time window" },
-  PROOF_INVALID: { no: 70, message: 'Merkle proof or bundle check failed' },
+  PROOF_INVALID: { no: 70, message: "a bundle's entry, proof or total disagrees with the signed evidence" },
 } as const satisfies Record<string, { no: number; message: string }>;
 
 export type ReasonCode = keyof typeof REASONS;

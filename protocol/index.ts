@@ -25,3 +25,4 @@ export * from './merkle.js';
 export * from './settlement.js';
 export * from './bundle.js';
 export * from './verify-bundle.js';
+export * from './verify-bundle-series.js';

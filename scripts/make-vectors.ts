@@ -1,16 +1,15 @@
 // Tally's golden vectors: `npx tsx scripts/make-vectors.ts` (or `npm run vectors`) writes
-// test/vectors/tally-v1.json, the exact bytes of every protocol structure built from fixed seeds.
-// test/protocol/golden.test.ts recomputes them with computeVectors() and fails on any drift, so
-// regenerate only for a deliberate change of the protocol, and say so in the commit.
+// test/vectors/tally-v1.json, the exact bytes of every protocol structure built from fixed seeds,
+// and test/vectors/tally-v1-negative.json, invalid bundles and segments with the exact reason a
+// conforming verifier or hub gives (scripts/vectors/). test/protocol/golden.test.ts and
+// test/protocol/negative-vectors.test.ts recompute them and fail on any drift, so regenerate only
+// for a deliberate change of the protocol, and say so in the commit.
 // Ed25519 signatures are deterministic (RFC 8032), so signatures are pinned exactly too.
 
 import { writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import {
   buildBundle,
-  buildSegment,
-  channelIdOf,
-  encodeChannelRecord,
   encodeControl,
   encodeEntry,
   encodeEpochRecord,
@@ -19,91 +18,29 @@ import {
   encodeStatus,
   encodeVoucher,
   genesisHead,
-  keyPairFromSeed,
   makeEntry,
   makeMqttCredential,
   makeReceipt,
   merkleProof,
   merkleRoot,
-  nobleBackend,
   signEpoch,
   sortEntries,
-  toHex,
   voucherHash,
-  type BuiltSegment,
-  type ChannelRecord,
+  type BundleEntryInput,
   type Control,
   type EpochRecord,
-  type Head,
-  type Voucher,
-  type VoucherFields,
 } from '../protocol/index.js';
+import { negativeVectors } from './vectors/negative.js';
+import { backend, DEVICE_SEED, fullVouchers, HUB_SEED, makeWorld, plain, T0 } from './vectors/world.js';
 
 export const VECTORS_PATH = fileURLToPath(new URL('../test/vectors/tally-v1.json', import.meta.url));
-
-// The reference backend signs: the vectors must not depend on OpenSSL, and the golden test checks
-// that the node:crypto backend produces the same bytes.
-const backend = nobleBackend;
-const HUB_SEED = new Uint8Array(32).fill(0x01);
-const DEVICE_SEED = new Uint8Array(32).fill(0x02);
-const T0 = 1_700_000_000_000n; // fixed clock: 2023-11-14T22:13:20Z
-
-/** bigint -> decimal string, bytes -> lowercase hex, recursively: JSON has neither. */
-function plain(value: unknown): unknown {
-  if (typeof value === 'bigint') return value.toString();
-  if (value instanceof Uint8Array) return toHex(value);
-  if (Array.isArray(value)) return value.map(plain);
-  if (typeof value === 'object' && value !== null)
-    return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, plain(v)]));
-  return value;
-}
-
-/** Vouchers k+1.. after `prev`, unit steps 1, 2, 3, 1, 2, 3... at `price`. */
-function fields(prev: Head, count: number, price: bigint): VoucherFields[] {
-  let units = prev.cumUnits;
-  return Array.from({ length: count }, (_, j) => {
-    units += BigInt((Number(prev.seq) + j) % 3) + 1n;
-    return { cumUnits: units, cumAmount: units * price, deviceTimeMs: T0 + 1000n * (prev.seq + BigInt(j) + 1n) };
-  });
-}
-
-function fullVouchers(channelId: Uint8Array, built: BuiltSegment): Voucher[] {
-  return built.segment.vouchers.map((f, j) => ({
-    channelId,
-    seq: built.segment.firstSeq + BigInt(j),
-    ...f,
-    prevHash: j === 0 ? built.segment.prevHash : built.hashes[j - 1]!,
-  }));
-}
+export const NEGATIVE_VECTORS_PATH = fileURLToPath(new URL('../test/vectors/tally-v1-negative.json', import.meta.url));
 
 /** Every vector, computed from the fixed seeds above. Pure: same code, same output. */
 export function computeVectors(): Record<string, unknown> {
-  const hub = keyPairFromSeed(HUB_SEED, backend);
-  const device = keyPairFromSeed(DEVICE_SEED, backend);
-  const record: ChannelRecord = {
-    network: 'tally-test',
-    hubKey: hub.publicKey,
-    deviceKey: device.publicKey,
-    unit: 'Wh',
-    pricePerUnit: 25n,
-    capacity: 1_000_000n,
-    openedAtMs: T0,
-    expiresAtMs: T0 + 86_400_000n,
-    nonce: 1n,
-  };
-  const recordBytes = encodeChannelRecord(record);
-  const channelId = channelIdOf(recordBytes);
-
-  const sign = (prev: Head, count: number) =>
-    buildSegment({
-      channelId,
-      prev,
-      vouchers: fields(prev, count, record.pricePerUnit),
-      secretKey: device.secretKey,
-      backend,
-    });
-  const seg3 = sign(genesisHead(channelId), 3);
-  const seg64 = sign(seg3.head, 64);
+  const world = makeWorld();
+  const { hub, device, record, seg3, seg64 } = world;
+  const { recordBytes, channelId } = world.a;
   const first3 = fullVouchers(channelId, seg3);
   const last64 = fullVouchers(channelId, seg64);
 
@@ -145,16 +82,14 @@ export function computeVectors(): Record<string, unknown> {
   // channels (nonces 2 and 3) so the tree has an odd level.
   const entry1 = makeEntry(1n, channelId, genesisHead(channelId), seg3.head);
   const others = [2n, 3n].map((nonce) => {
-    const r = { ...record, nonce };
-    const id = channelIdOf(r);
-    const built = buildSegment({
-      channelId: id,
-      prev: genesisHead(id),
-      vouchers: fields(genesisHead(id), 2, r.pricePerUnit),
-      secretKey: device.secretKey,
-      backend,
-    });
-    return { record: r, id, built, entry: makeEntry(2n, id, genesisHead(id), built.head) };
+    const ch = world.channel({ nonce });
+    const built = ch.sign(genesisHead(ch.channelId), 2);
+    return {
+      record: ch.record,
+      id: ch.channelId,
+      built,
+      entry: makeEntry(2n, ch.channelId, genesisHead(ch.channelId), built.head),
+    };
   });
   const entry2 = makeEntry(2n, channelId, seg3.head, seg64.head);
   const epochEntries = sortEntries([entry2, ...others.map((o) => o.entry)]);
@@ -172,25 +107,26 @@ export function computeVectors(): Record<string, unknown> {
     root,
   };
   const epochSignature = signEpoch(epochRecord, hub.secretKey, backend);
-  const bundle = buildBundle({
-    epochRecord,
-    epochSignature,
-    entries: [
-      {
-        entry: entry2,
-        channelRecord: recordBytes,
-        headVoucher: last64[63]!,
-        headSignature: seg64.segment.signature,
-        prevVoucher: first3[2]!,
-      },
-      ...others.map((o) => ({
-        entry: o.entry,
-        channelRecord: o.record,
-        headVoucher: fullVouchers(o.id, o.built)[1]!,
-        headSignature: o.built.segment.signature,
-      })),
-    ],
-  });
+  const inputs: BundleEntryInput[] = [
+    {
+      entry: entry2,
+      channelRecord: recordBytes,
+      headVoucher: last64[63]!,
+      headSignature: seg64.segment.signature,
+      prevVoucher: first3[2]!,
+      prevSignature: seg3.segment.signature,
+    },
+    ...others.map((o) => ({
+      entry: o.entry,
+      channelRecord: o.record,
+      headVoucher: fullVouchers(o.id, o.built)[1]!,
+      headSignature: o.built.segment.signature,
+    })),
+  ];
+  // Version 2 is what a hub exports; version 1 (the same evidence without the device's signature over
+  // the voucher before a span) still verifies, its deltas hub-attested [P-8.5, P-8.7].
+  const bundle = buildBundle({ epochRecord, epochSignature, entries: inputs });
+  const bundleV1 = buildBundle({ epochRecord, epochSignature, entries: inputs, version: 1 });
 
   return {
     format: 'tally-vectors/1',
@@ -227,6 +163,7 @@ export function computeVectors(): Record<string, unknown> {
       proof: merkleProof(leaves, index),
       epochRecord: { record: epochRecord, bytes: encodeEpochRecord(epochRecord), signature: epochSignature },
       bundle,
+      bundleV1,
     },
   };
 }
@@ -236,7 +173,14 @@ export function vectorsJson(): string {
   return `${JSON.stringify(plain(computeVectors()), null, 2)}\n`;
 }
 
+/** The JSON text of the negative vectors, as written to disk. */
+export function negativeVectorsJson(): string {
+  return `${JSON.stringify(plain(negativeVectors()), null, 2)}\n`;
+}
+
 if (process.argv[1] !== undefined && fileURLToPath(import.meta.url) === process.argv[1]) {
   writeFileSync(VECTORS_PATH, vectorsJson());
   console.log(`wrote ${VECTORS_PATH}`);
+  writeFileSync(NEGATIVE_VECTORS_PATH, negativeVectorsJson());
+  console.log(`wrote ${NEGATIVE_VECTORS_PATH}`);
 }

@@ -11,8 +11,11 @@ const TOPIC_PREFIX = 'tally/v1/d/';
 
 export type Session = { role: 'hub' } | { role: 'device'; deviceHex: string };
 
-export type AuthResult =
-  { ok: true; session: Session } | { ok: false; reason: HubReasonCode | 'UNKNOWN_DEVICE'; detail?: string };
+/** Why the broker refuses: the hub's own codes, and the protocol's where the protocol names the
+ *  case (an unknown key, a credential outside the window [P-6.4, P-9]). */
+export type BrokerRefusal = HubReasonCode | 'UNKNOWN_DEVICE' | 'CREDENTIAL_WINDOW';
+
+export type AuthResult = { ok: true; session: Session } | { ok: false; reason: BrokerRefusal; detail?: string };
 
 export interface AccessPolicy {
   hubKey: Uint8Array;
@@ -55,8 +58,9 @@ export function authenticate(
   const status = policy.deviceStatus(username);
   if (!status) return { ok: false, reason: 'UNKNOWN_DEVICE' };
   if (status.revoked) return { ok: false, reason: 'HUB_DEVICE_REVOKED' };
-  // The window is checked here rather than inside verifyMqttCredential so the two failures get
-  // their own reason codes (an expired credential is a clock or rotation problem, not an attack).
+  // The window is checked after the signature (verifyMqttCredential checks it before), so only a
+  // credential the device really signed is told it is merely late: CREDENTIAL_WINDOW [P-6.4] is a
+  // clock or rotation problem, not an attack.
   const verdict = verifyMqttCredential({
     hubKey: policy.hubKey,
     username,
@@ -70,7 +74,7 @@ export function authenticate(
   const skew = verdict.value.issuedAtMs - BigInt(nowMs);
   const abs = skew < 0n ? -skew : skew;
   if (abs > BigInt(policy.credentialWindowMs)) {
-    return { ok: false, reason: 'HUB_CREDENTIAL_EXPIRED', detail: `issued ${skew} ms from hub time` };
+    return { ok: false, reason: 'CREDENTIAL_WINDOW', detail: `issued ${skew} ms from hub time` };
   }
   return { ok: true, session: { role: 'device', deviceHex: username } };
 }

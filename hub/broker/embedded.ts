@@ -12,12 +12,18 @@ import { createServer, type AddressInfo, type Server } from 'node:net';
 import { Aedes, type Client } from 'aedes';
 import { HUB_UPLINK_FILTER } from '../../protocol/index.js';
 import type { HostPort } from '../config.js';
-import type { HubReasonCode } from '../reasons.js';
-import { authenticate, mayPublish, maySubscribe, type AccessPolicy, type Session } from './access.js';
+import {
+  authenticate,
+  mayPublish,
+  maySubscribe,
+  type AccessPolicy,
+  type BrokerRefusal,
+  type Session,
+} from './access.js';
 
 export interface BrokerEvents {
   /** A connection, publish or subscribe refused, with its reason. */
-  onReject(reason: HubReasonCode | 'UNKNOWN_DEVICE', deviceHex: string | null, detail: string | undefined): void;
+  onReject(reason: BrokerRefusal, deviceHex: string | null, detail: string | undefined): void;
   /** A device subscribed inside its downlink subtree: it can now receive a GRANT [P-7.1]. */
   onDeviceSubscribed(deviceHex: string): void;
   onDeviceConnected(deviceHex: string): void;

@@ -148,7 +148,13 @@ export class IngestPipeline {
       case 'next':
       case 'tail': {
         const verified = verifyStep(ch, s, placement.prev, this.d.pool);
-        if (!verified.ok) return this.reject(verified.rejection);
+        if (!verified.ok) {
+          this.reject(verified.rejection);
+          // [P-5.5] a signature refused here gets a RESYNC too, as one a worker refuses: the device
+          // re-sends from the hub's head whatever it sent after.
+          if (verified.rejection.reason === 'SIG_INVALID') this.d.controls.resync(ch, verifiedHead(ch), 'SIG_INVALID');
+          return;
+        }
         const { check } = verified.value;
         const applied = applyStep(
           ch,

@@ -1,5 +1,5 @@
-// Exports of a closed epoch: the self-contained JSON bundle that `tally-hub verify` (or anyone
-// with protocol/) checks offline [P-8.5], and a CSV for billing systems.
+// Exports of a closed epoch: the self-contained JSON bundle (format version 2) that `tally-hub
+// verify` (or anyone with protocol/) checks offline [P-8.5], and a CSV for billing systems.
 
 import {
   buildBundle,
@@ -10,7 +10,7 @@ import {
   type BundleJson,
   type SettlementEntry,
 } from '../../protocol/index.js';
-import { signedHeadAt, voucherAt } from '../core/history.js';
+import { signedHeadAt } from '../core/history.js';
 import type { HubStore } from '../store/types.js';
 
 export class ExportError extends Error {
@@ -48,10 +48,17 @@ export function exportBundle(store: HubStore, epoch: bigint, channelIds?: readon
       headSignature: head.signature,
     };
     if (entry.fromSeq > 1n) {
-      const prev = voucherAt(store, entry.channelId, entry.fromSeq - 1n);
+      // The previous settled head is always the head of an accepted segment, so the device's own
+      // signature over it is stored: the span's start, and the delta, need no trust in the hub
+      // [P-8.5 check 31].
+      const prev = signedHeadAt(store, entry.channelId, entry.fromSeq - 1n);
       if (!prev)
-        throw new ExportError('API_INTERNAL', `voucher ${entry.fromSeq - 1n} missing for ${toHex(entry.channelId)}`);
-      input.prevVoucher = prev;
+        throw new ExportError(
+          'API_INTERNAL',
+          `signed head ${entry.fromSeq - 1n} missing for ${toHex(entry.channelId)}`,
+        );
+      input.prevVoucher = prev.voucher;
+      input.prevSignature = prev.signature;
     }
     return input;
   });

@@ -111,7 +111,7 @@ describe('embedded broker access', () => {
     expect(rejects.map((r) => r.reason)).toEqual([
       'UNKNOWN_DEVICE',
       'HUB_CLIENT_ID',
-      'HUB_CREDENTIAL_EXPIRED',
+      'CREDENTIAL_WINDOW',
       'HUB_CREDENTIAL_INVALID',
       'HUB_CREDENTIAL_INVALID',
     ]);

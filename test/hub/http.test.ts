@@ -91,7 +91,7 @@ describe('HTTP API', () => {
     expect(settled.status).toBe(201);
     const epoch = settled.json.epoch as string;
     const bundle = await call('GET', `/api/settlements/${epoch}/bundle?channel=${channelId}`);
-    expect(bundle.json.format).toBe('tally-settlement-bundle/1');
+    expect(bundle.json.format).toBe('tally-settlement-bundle/2');
     expect(bundle.json.entries).toHaveLength(1);
     const csv = await call('GET', `/api/settlements/${epoch}/csv`);
     expect(csv.text.split('\n')[0]).toContain('delta_amount');

@@ -1,6 +1,6 @@
 // Settlement epochs and offline verification of the exported bundle, over a real broker and files.
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { verifyBundle } from '../../protocol/index.js';
+import { toHex, verifyBundle, verifyBundleSeries } from '../../protocol/index.js';
 import type { HubHandle } from '../../hub/server.js';
 import { readyDevice, type TestDevice } from './helpers/device.js';
 import { tempDir, testHub } from './helpers/hub.js';
@@ -50,10 +50,22 @@ describe('settlement', () => {
       });
       expect(verdict.ok, verdict.ok ? '' : JSON.stringify(verdict.reasons)).toBe(true);
     }
-    // Epoch 3's entry starts mid-chain: fromSeq 11, proved by the voucher before it.
-    const v3 = verifyBundle(hub.core.bundle(3n));
+    // Epoch 3's entry starts mid-chain: fromSeq 11, proved by the voucher before it, which the
+    // device signed as the head of its first segment (bundle version 2) [P-8.5].
+    const bundle3 = hub.core.bundle(3n);
+    expect(bundle3.format).toBe('tally-settlement-bundle/2');
+    expect(bundle3.entries[0]!.prevSignature).toMatch(/^[0-9a-f]{128}$/);
+    const v3 = verifyBundle(bundle3);
     expect(v3.ok && v3.summary.channels[0]!.fromSeq).toBe(11n);
     expect(v3.ok && v3.summary.channels[0]!.cumAmount).toBe(26n * 3n);
+    expect(v3.ok && v3.summary.deltas).toBe('device-signed');
+
+    // The three epochs together: each channel's spans follow one another, nothing billed twice,
+    // and from seq 1 their deltas add up to what the device signed [P-8.6].
+    const series = verifyBundleSeries([1n, 2n, 3n].map((e) => JSON.parse(JSON.stringify(hub.core.bundle(e)))));
+    expect(series.ok, series.ok ? '' : JSON.stringify(series.reasons)).toBe(true);
+    const spanA = series.ok ? series.summary.channels.find((c) => c.channelId === toHex(a.channelId!)) : undefined;
+    expect(spanA).toMatchObject({ fromSeq: 1n, toSeq: 16n, units: 26n, amount: 78n, fromGenesis: true });
 
     const csv = hub.core.csv(1n).trim().split('\n');
     expect(csv).toHaveLength(3);

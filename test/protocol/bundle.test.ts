@@ -6,7 +6,9 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import {
   buildBundle,
+  decodeVoucher,
   encodeEntry,
+  encodeVoucher,
   encodeEpochRecord,
   fromHex,
   REASONS,
@@ -16,6 +18,7 @@ import {
   type BundleJson,
   type BundleVerdict,
   type SettlementEntry,
+  voucherHash,
 } from '../../protocol/index.js';
 import { device, hub, settledEpoch, signBundle } from './fixtures.js';
 
@@ -37,7 +40,14 @@ function hexFields(b: BundleJson): Array<{ name: string; get: () => string; set:
     { name: 'epoch.signature', get: () => b.epoch.signature, set: (v: string) => void (b.epoch.signature = v) },
   ];
   b.entries.forEach((e, i) => {
-    for (const key of ['entry', 'channelRecord', 'headVoucher', 'headSignature', 'prevVoucher'] as const) {
+    for (const key of [
+      'entry',
+      'channelRecord',
+      'headVoucher',
+      'headSignature',
+      'prevVoucher',
+      'prevSignature',
+    ] as const) {
       if (e[key] !== undefined)
         fields.push({ name: `entries[${i}].${key}`, get: () => e[key]!, set: (v) => void (e[key] = v) });
     }
@@ -269,5 +279,69 @@ describe('verifyBundle: garbage', () => {
       }),
       { numRuns: 300 },
     );
+  });
+});
+
+describe('verifyBundle: versions [P-8.5, P-8.7]', () => {
+  const { inputs } = settledEpoch(3, true);
+  const reasonsOf = (v: BundleVerdict) => (v.ok ? [] : v.reasons.map((r) => `${r.clause} ${r.code}`));
+
+  /** A forgery version 1 cannot catch: a made-up voucher before the span, with lower totals (so a
+   *  bigger delta), its hash put in the entry; the device's signature over the real one is kept. */
+  const fabricated = inputs.map((input, k) => {
+    if (k !== 1) return input;
+    const e = input.entry as SettlementEntry;
+    const real = decodeVoucher(input.prevVoucher as Uint8Array);
+    if (!real.ok) throw new Error('fixture');
+    const fake = { ...real.value, cumUnits: 1n, cumAmount: 7n };
+    return {
+      ...input,
+      prevVoucher: encodeVoucher(fake),
+      entry: {
+        ...e,
+        prevHeadHash: voucherHash(fake),
+        deltaUnits: e.cumUnits - fake.cumUnits,
+        deltaAmount: e.cumAmount - fake.cumAmount,
+      },
+    };
+  });
+
+  it('builds version 2 by default, whose deltas are device-signed', () => {
+    const { bundle } = settledEpoch(3, true);
+    expect(bundle.format).toBe('tally-settlement-bundle/2');
+    expect(bundle.entries.every((e) => e.prevSignature !== undefined)).toBe(true);
+    const v = verifyBundle(bundle);
+    expect(v.ok && v.summary.deltas).toBe('device-signed');
+    expect(v.ok && v.summary.warnings).toEqual([]);
+  });
+
+  it('refuses a version-2 bundle whose previous voucher the device did not sign', () => {
+    expect(reasonsOf(verifyBundle(signBundle(fabricated).bundle))).toEqual(['8.5.31 SIG_INVALID']);
+    // The real voucher with its real signature verifies: the check is the signature, not the values.
+    expect(verifyBundle(signBundle(inputs).bundle).ok).toBe(true);
+  });
+
+  it('still verifies version 1, and says its deltas are hub-attested', () => {
+    const honest = verifyBundle(signBundle(inputs, {}, 1).bundle);
+    expect(honest.ok && honest.summary.version).toBe(1);
+    expect(honest.ok && honest.summary.deltas).toBe('hub-attested');
+    expect(honest.ok && honest.summary.warnings.join()).toContain('hub-attested');
+    // Which is why version 2 exists: the same fabrication passes every version-1 check.
+    const fake = verifyBundle(signBundle(fabricated, {}, 1).bundle);
+    expect(fake.ok && fake.summary.deltas).toBe('hub-attested');
+    // A version-1 bundle of first spans only has nothing to attest.
+    const first = verifyBundle(signBundle(settledEpoch(2, false).inputs, {}, 1).bundle);
+    expect(first.ok && first.summary.deltas).toBe('device-signed');
+  });
+
+  it('holds each version to its own fields', () => {
+    const v2 = clone(signBundle(inputs).bundle);
+    delete v2.entries[1]!.prevSignature;
+    expect(reasonsOf(verifyBundle(v2))).toEqual(['8.5.26 DECODE_FIELD']);
+    const v1 = clone(signBundle(inputs, {}, 1).bundle);
+    v1.entries[1]!.prevSignature = signBundle(inputs).bundle.entries[1]!.prevSignature!;
+    expect(reasonsOf(verifyBundle(v1))).toEqual(['8.5.9 DECODE_FIELD']);
+    const unknown = { ...clone(v2), format: 'tally-settlement-bundle/9' };
+    expect(reasonsOf(verifyBundle(unknown))).toEqual(['8.5.2 DECODE_VERSION']);
   });
 });

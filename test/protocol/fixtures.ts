@@ -18,6 +18,7 @@ import {
   type BuiltSegment,
   type BundleEntryInput,
   type BundleJson,
+  type BundleVersion,
   type ChannelRecord,
   type EpochRecord,
   type Head,
@@ -104,6 +105,7 @@ export interface EpochFixture {
 export function signBundle(
   inputs: BundleEntryInput[],
   patch: Partial<EpochRecord> = {},
+  version: BundleVersion = 2,
 ): { bundle: BundleJson; record: EpochRecord } {
   const entries = inputs.map((i) => i.entry as SettlementEntry);
   const leaves = sortEntries(entries).map(encodeEntry);
@@ -122,13 +124,15 @@ export function signBundle(
     epochRecord: encodeEpochRecord(record),
     epochSignature: signEpoch(record, hub.secretKey),
     entries: inputs,
+    version,
   });
   return { bundle, record };
 }
 
 /**
  * An epoch over `n` channels (nonces 1..n). Channel k was settled up to seq k in an earlier epoch
- * when `settledBefore` is true, so its span starts after seq 1 and carries a prevVoucher.
+ * when `settledBefore` is true, so its span starts after seq 1 and carries a prevVoucher and the
+ * device's signature over it (bundle version 2).
  */
 export function settledEpoch(n: number, settledBefore = false): EpochFixture {
   const channels: ChannelFixture[] = [];
@@ -138,9 +142,11 @@ export function settledEpoch(n: number, settledBefore = false): EpochFixture {
     channels.push(ch);
     let settled = genesisHead(ch.channelId);
     let prevVoucher: Voucher | undefined;
+    let prevSignature: Uint8Array | undefined;
     if (settledBefore) {
       const earlier = chainSegment(ch, settled, k);
       prevVoucher = headVoucher(ch, earlier);
+      prevSignature = earlier.segment.signature;
       settled = earlier.head;
     }
     const built = chainSegment(ch, settled, 2 + (k % 3), BigInt(k));
@@ -149,7 +155,7 @@ export function settledEpoch(n: number, settledBefore = false): EpochFixture {
       channelRecord: ch.recordBytes,
       headVoucher: headVoucher(ch, built),
       headSignature: built.segment.signature,
-      ...(prevVoucher === undefined ? {} : { prevVoucher: encodeVoucher(prevVoucher) }),
+      ...(prevVoucher === undefined ? {} : { prevVoucher: encodeVoucher(prevVoucher), prevSignature: prevSignature! }),
     });
   }
   return { ...signBundle(inputs), channels, inputs };

@@ -151,6 +151,15 @@ describe('golden vectors: the committed bytes check out independently', () => {
     expect(s.epochRecord.bytes.endsWith(root)).toBe(true);
     const message = concat(tagBytes('epoch'), h(s.epochRecord.bytes));
     for (const backend of backends) expect(backend.verify(h(s.epochRecord.signature), message, hubKey)).toBe(true);
-    expect(verifyBundle(s.bundle, { hubKey })).toMatchObject({ ok: true });
+    // Version 2, what a hub exports: every delta rests on device signatures [P-8.5, P-8.7].
+    expect(s.bundle.format).toBe('tally-settlement-bundle/2');
+    expect(verifyBundle(s.bundle, { hubKey })).toMatchObject({ ok: true, summary: { deltas: 'device-signed' } });
+    const entry = s.bundle.entries.find((e: Json) => e.prevVoucher !== undefined);
+    const prevHash = tagged('voucher', h(entry.prevVoucher));
+    for (const backend of backends)
+      expect(backend.verify(h(entry.prevSignature), concat(tagBytes('segment'), h(prevHash)), deviceKey)).toBe(true);
+    // Version 1, the same evidence without that signature, still verifies: its deltas hub-attested.
+    expect(s.bundleV1.format).toBe('tally-settlement-bundle/1');
+    expect(verifyBundle(s.bundleV1, { hubKey })).toMatchObject({ ok: true, summary: { deltas: 'hub-attested' } });
   });
 });
