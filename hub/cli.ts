@@ -48,7 +48,10 @@ const jsonOption = () => new Option('--json', 'print JSON');
 const program = new Command('tally-hub')
   .description('Tally hub: ingest signed meter vouchers over MQTT, store them, acknowledge, settle')
   .showHelpAfterError()
-  .configureHelp({ sortSubcommands: false });
+  .configureHelp({ sortSubcommands: false })
+  // Usage errors (unknown option or command, missing argument) exit 2 like every Tally command;
+  // commander's default is 1, which reads as "the command ran and failed". Subcommands inherit it.
+  .exitOverride((err) => process.exit(err.exitCode === 0 ? 0 : 2));
 
 program
   .command('init')
