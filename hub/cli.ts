@@ -1,10 +1,10 @@
 // tally-hub: a thin commander wrapper. It parses flags, builds the config once (resolveConfig) and
 // calls the library: startHub for `start`, Admin (HTTP to a running hub, or the database) for
-// management, protocol's verifyBundle for `verify`. The only hub module that touches process.*.
+// management, verifier/verify-file.ts (protocol's verifyBundle, shared with tally-verify) for
+// `verify`. The only hub module that touches process.*.
 
-import { readFileSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import { Command, Option } from 'commander';
-import { verifyBundle } from '../protocol/index.js';
 import { ApiError } from './admin-errors.js';
 import { openAdmin } from './cli/admin.js';
 import { CHANNEL_COLUMNS, DEVICE_COLUMNS, printBlock, printJson, printTable } from './cli/format.js';
@@ -12,6 +12,7 @@ import { ConfigError, DEFAULTS, parseDuration, resolveConfig } from './config.js
 import { initDataDir } from './datadir.js';
 import { parseAmount, parseEnrolBody } from './http/routes.js';
 import { startHub } from './server.js';
+import { verifyFile } from '../verifier/verify-file.js';
 
 type Opts = Record<string, unknown>;
 
@@ -288,44 +289,19 @@ program
 
 program
   .command('verify <file>')
-  .description('check a settlement bundle offline: exit 0 valid, 1 invalid (reasons printed), 2 unreadable')
+  .description('check a settlement bundle offline (as tally-verify does): exit 0 valid, 1 invalid, 2 unreadable')
   .addOption(jsonOption())
   .option('--hub-key <hex>', 'also require that this hub key signed the epoch')
   .action((file: string, opts: Opts) => {
-    let text: string;
-    let doc: unknown;
-    try {
-      text = readFileSync(file, 'utf8');
-      doc = JSON.parse(text) as unknown;
-    } catch (err) {
-      process.stderr.write(`tally-hub: cannot read ${file}: ${(err as Error).message}\n`);
-      process.exit(2);
-    }
-    let hubKey: Uint8Array | undefined;
-    if (opts.hubKey) {
-      if (!/^[0-9a-fA-F]{64}$/.test(String(opts.hubKey))) fail(new ConfigError('--hub-key must be 64 hex characters'));
-      hubKey = Uint8Array.from(Buffer.from(String(opts.hubKey), 'hex'));
-    }
-    const verdict = verifyBundle(doc, hubKey ? { hubKey } : {});
-    if (opts.json)
-      printJson(verdict.ok ? { valid: true, summary: verdict.summary } : { valid: false, reasons: verdict.reasons });
-    else if (verdict.ok) {
-      const s = verdict.summary;
-      process.stdout.write(`valid: epoch ${s.epoch} of ${s.network}, hub ${s.hubKey}\n`);
-      process.stdout.write(
-        `  ${s.channels.length} of ${s.entryCount} entries${s.complete ? ' (complete)' : ''}, total delta ${s.totalDeltaAmount}, root ${s.root}\n`,
-      );
-      for (const c of s.channels) {
-        process.stdout.write(
-          `  ${c.channelId} seq ${c.fromSeq}..${c.toSeq} +${c.deltaUnits} ${c.unit} = +${c.deltaAmount} (cum ${c.cumAmount})\n`,
-        );
-      }
-    } else {
-      process.stdout.write(`INVALID: ${verdict.reasons.length} problem(s)\n`);
-      for (const r of verdict.reasons)
-        process.stdout.write(`  ${r.code}${r.channelId ? ` [${r.channelId}]` : ''}: ${r.detail}\n`);
-    }
-    process.exit(verdict.ok ? 0 : 1);
+    // The same check and output as the standalone tally-verify.
+    const out = verifyFile(
+      file,
+      { json: Boolean(opts.json), ...(opts.hubKey ? { hubKey: String(opts.hubKey) } : {}) },
+      'tally-hub',
+    );
+    process.stdout.write(out.stdout);
+    process.stderr.write(out.stderr);
+    process.exit(out.code);
   });
 
 program

@@ -1,7 +1,15 @@
-// Bundles the three CLIs and the operator dashboard with esbuild. tally-agent.js is a single file
-// that runs with plain `node` on a device: only better-sqlite3 (a native addon) stays external.
+// Bundles the CLIs and the operator dashboard with esbuild. tally-agent.js is a single file that
+// runs with plain `node` on a device: only better-sqlite3 (a native addon) stays external.
+// tally-verify.js keeps nothing external: it runs on a bare Node with nothing installed.
+// `node scripts/build.mjs --only tally-verify --outdir DIR` builds just the named bundles into DIR
+// (the tests build what they run from source, never a stale dist/).
 import { build } from 'esbuild';
 import { existsSync } from 'node:fs';
+import { parseArgs } from 'node:util';
+
+const { values: args } = parseArgs({ options: { only: { type: 'string' }, outdir: { type: 'string' } } });
+const only = args.only?.split(',');
+const outdir = args.outdir ?? 'dist';
 
 const entries = [
   { name: 'tally-agent', src: 'agent/cli.ts' },
@@ -9,13 +17,14 @@ const entries = [
   { name: 'tally-sim', src: 'simulator/cli.ts' },
   // The simulator's worker-thread shard, loaded by dist/tally-sim.js from beside it.
   { name: 'tally-sim-shard', src: 'simulator/shard-worker.ts' },
+  { name: 'tally-verify', src: 'verifier/cli.ts', external: [] },
 ];
 
-for (const { name, src } of entries) {
-  if (!existsSync(src)) continue;
+for (const { name, src, external = ['better-sqlite3'] } of entries) {
+  if (!existsSync(src) || (only && !only.includes(name))) continue;
   await build({
     entryPoints: [src],
-    outfile: `dist/${name}.js`,
+    outfile: `${outdir}/${name}.js`,
     bundle: true,
     platform: 'node',
     target: 'node20.19',
@@ -24,7 +33,7 @@ for (const { name, src } of entries) {
     banner: {
       js: "#!/usr/bin/env node\nimport { createRequire as __tallyCreateRequire } from 'node:module';\nconst require = __tallyCreateRequire(import.meta.url);",
     },
-    external: ['better-sqlite3'],
+    external,
     sourcemap: 'linked',
     legalComments: 'none',
     logLevel: 'warning',
@@ -32,5 +41,7 @@ for (const { name, src } of entries) {
 }
 
 // The operator dashboard, served by the hub from dist/dashboard/ (hub/http/static.ts).
-const { buildDashboard } = await import('../hub/dashboard/build.mjs');
-await buildDashboard('dist/dashboard');
+if (!only || only.includes('dashboard')) {
+  const { buildDashboard } = await import('../hub/dashboard/build.mjs');
+  await buildDashboard(`${outdir}/dashboard`);
+}

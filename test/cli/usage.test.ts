@@ -7,6 +7,7 @@ const COMMANDS = {
   'tally-hub': 'hub/cli.ts',
   'tally-agent': 'agent/cli.ts',
   'tally-sim': 'simulator/cli.ts',
+  'tally-verify': 'verifier/cli.ts',
 } as const;
 
 function run(command: keyof typeof COMMANDS, args: string[]) {
@@ -26,6 +27,8 @@ describe('usage errors exit 2', () => {
     ['tally-agent', ['no-such-command']],
     ['tally-sim', ['run', '--no-such-option']],
     ['tally-sim', ['run', '--devices']],
+    ['tally-verify', []],
+    ['tally-verify', ['bundle.json', '--no-such-option']],
   ] as const)('%s %j', (command, args) => {
     const r = run(command, [...args]);
     expect(r.status, r.stderr).toBe(2);
