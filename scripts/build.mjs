@@ -4,7 +4,9 @@
 // `node scripts/build.mjs --only tally-verify --outdir DIR` builds just the named bundles into DIR
 // (the tests build what they run from source, never a stale dist/).
 import { build } from 'esbuild';
+import { execFileSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { parseArgs } from 'node:util';
 
 const { values: args } = parseArgs({ options: { only: { type: 'string' }, outdir: { type: 'string' } } });
@@ -37,6 +39,15 @@ for (const { name, src, external = ['better-sqlite3'] } of entries) {
     sourcemap: 'linked',
     legalComments: 'none',
     logLevel: 'warning',
+  });
+}
+
+// protocol/ as a library (the package export `tally/protocol`): plain JavaScript and declarations
+// from tsc, one file per module, @noble/ed25519 left to the package's dependencies.
+if ((!only || only.includes('protocol')) && existsSync('tsconfig.protocol.json')) {
+  const tsc = createRequire(import.meta.url).resolve('typescript/bin/tsc');
+  execFileSync(process.execPath, [tsc, '-p', 'tsconfig.protocol.json', '--outDir', `${outdir}/protocol`], {
+    stdio: 'inherit',
   });
 }
 
