@@ -29,7 +29,7 @@ for (const { name, src, external = ['better-sqlite3'] } of entries) {
     outfile: `${outdir}/${name}.js`,
     bundle: true,
     platform: 'node',
-    target: 'node20.19',
+    target: 'node22.12',
     format: 'esm',
     // Bundled CommonJS dependencies (mqtt's deps) call require(); give ESM output one.
     banner: {
