@@ -3,9 +3,9 @@
 // runtime dependencies and compiles better-sqlite3 for this Node. The installed commands run (the
 // demo included), and another program type-checks and runs against `tally/protocol`.
 // Slow by nature (a build and a native compile): about a minute or two on a quiet 2-core machine.
-import { execFileSync, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { cpSync, existsSync, mkdirSync, readdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
-import { dirname, join, resolve } from 'node:path';
+import { basename, dirname, join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { tempDir } from '../hub/helpers/hub.js';
 
@@ -37,14 +37,12 @@ describe('the npm package', () => {
     spawnSync(command, args, { cwd, env, encoding: 'utf8', timeout: 300_000 });
 
   beforeAll(() => {
-    // A copy of the tracked sources, as a clean clone has them (dist/ is not tracked), with this
-    // checkout's node_modules for the build tools.
-    const tracked = execFileSync('git', ['ls-files', '-z'], { encoding: 'utf8' }).split('\0').filter(Boolean);
-    for (const f of tracked) {
-      if (!existsSync(f)) continue;
-      mkdirSync(dirname(join(src, f)), { recursive: true });
-      cpSync(f, join(src, f));
-    }
+    // A copy of the sources as a clean clone has them: without what .gitignore keeps out (the
+    // build, data dirs, reports) and with this checkout's node_modules for the build tools. Not
+    // `git ls-files`: scripts/test-on-node.sh runs the suite in a copy that is no repository.
+    const IGNORED =
+      /^(node_modules|dist|coverage|reports|\.tmp|\.git|tally-hub-data|tally-agent-data)$|\.db(-wal|-shm)?$/;
+    cpSync(REPO, src, { recursive: true, filter: (from) => !IGNORED.test(basename(from)) || from === REPO });
     symlinkSync(join(REPO, 'node_modules'), join(src, 'node_modules'));
     const pack = run('npm', ['pack', '--json', '--pack-destination', tmp.dir], src);
     expect(pack.status, pack.stderr).toBe(0);
