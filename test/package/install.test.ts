@@ -9,7 +9,8 @@ import { basename, dirname, join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { tempDir } from '../hub/helpers/hub.js';
 
-const SLOW = 900_000;
+// The hook packs (a full build) and installs (a native compile): minutes on a busy machine.
+const SLOW = 1_800_000;
 const REPO = process.cwd();
 const pkg = JSON.parse(readFileSync('package.json', 'utf8')) as { name: string; version: string };
 
@@ -33,8 +34,8 @@ describe('the npm package', () => {
     ...nodeDir(),
     PATH: `${join(prefix, 'bin')}:${dirname(process.execPath)}:${process.env.PATH}`,
   };
-  const run = (command: string, args: string[], cwd = tmp.dir) =>
-    spawnSync(command, args, { cwd, env, encoding: 'utf8', timeout: 300_000 });
+  const run = (command: string, args: string[], cwd = tmp.dir, timeout = 300_000) =>
+    spawnSync(command, args, { cwd, env, encoding: 'utf8', timeout });
 
   beforeAll(() => {
     // A copy of the sources as a clean clone has them: without what .gitignore keeps out (the
@@ -44,22 +45,18 @@ describe('the npm package', () => {
       /^(node_modules|dist|coverage|reports|\.tmp|\.git|tally-hub-data|tally-agent-data)$|\.db(-wal|-shm)?$/;
     cpSync(REPO, src, { recursive: true, filter: (from) => !IGNORED.test(basename(from)) || from === REPO });
     symlinkSync(join(REPO, 'node_modules'), join(src, 'node_modules'));
-    const pack = run('npm', ['pack', '--json', '--pack-destination', tmp.dir], src);
-    expect(pack.status, pack.stderr).toBe(0);
+    const pack = run('npm', ['pack', '--json', '--pack-destination', tmp.dir], src, SLOW / 2);
+    expect(pack.status, `${pack.signal ?? ''} ${pack.stderr}`).toBe(0);
     const [info] = JSON.parse(pack.stdout) as { filename: string; files: { path: string }[] }[];
     tarball = join(tmp.dir, info!.filename);
     files = info!.files.map((f) => f.path);
-    const install = run('npm', [
-      'install',
-      '--global',
-      '--prefix',
-      prefix,
-      '--allow-scripts=better-sqlite3',
-      '--no-audit',
-      '--no-fund',
-      tarball,
-    ]);
-    expect(install.status, install.stderr).toBe(0);
+    const install = run(
+      'npm',
+      ['install', '--global', '--prefix', prefix, '--allow-scripts=better-sqlite3', '--no-audit', '--no-fund', tarball],
+      tmp.dir,
+      SLOW / 2,
+    );
+    expect(install.status, `${install.signal ?? ''} ${install.stderr}`).toBe(0);
   }, SLOW);
   afterAll(() => tmp.cleanup());
 
