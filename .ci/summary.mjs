@@ -1,19 +1,38 @@
-// Prints the one plain closing line CI reads, `N passed, N failed`, from vitest's JSON report.
+// Prints the one plain closing line CI reads, `N passed, N failed`, from vitest's JSON reports:
+// `node .ci/summary.mjs reports/vitest.json [LABEL=FILE ...]`. With several reports (the suite on
+// each Node), one labelled line per run first, then the total as the last line.
 import { readFileSync } from 'node:fs';
 
-const file = process.argv[2] ?? 'reports/vitest.json';
-let report;
-try {
-  report = JSON.parse(readFileSync(file, 'utf8'));
-} catch (err) {
-  console.error(`cannot read the test report ${file}: ${err.message}`);
-  console.log('0 passed, 1 failed');
-  process.exit(1);
+const args = process.argv.slice(2);
+if (args.length === 0) args.push('reports/vitest.json');
+
+function count(file) {
+  try {
+    const report = JSON.parse(readFileSync(file, 'utf8'));
+    return {
+      passed: report.numPassedTests ?? 0,
+      failed: (report.numFailedTests ?? 0) + (report.numFailedTestSuites ?? 0),
+      skipped: (report.numPendingTests ?? 0) + (report.numTodoTests ?? 0),
+    };
+  } catch (err) {
+    console.error(`cannot read the test report ${file}: ${err.message}`);
+    return { passed: 0, failed: 1, skipped: 0 };
+  }
 }
-const passed = report.numPassedTests ?? 0;
-const failed = (report.numFailedTests ?? 0) + (report.numFailedTestSuites ?? 0);
-const skipped = (report.numPendingTests ?? 0) + (report.numTodoTests ?? 0);
-console.log(
-  skipped > 0 ? `${passed} passed, ${failed} failed, ${skipped} skipped` : `${passed} passed, ${failed} failed`,
-);
-process.exit(failed === 0 && passed > 0 ? 0 : 1);
+
+const line = (c) =>
+  c.skipped > 0
+    ? `${c.passed} passed, ${c.failed} failed, ${c.skipped} skipped`
+    : `${c.passed} passed, ${c.failed} failed`;
+
+const total = { passed: 0, failed: 0, skipped: 0 };
+let allRan = true;
+for (const arg of args) {
+  const [label, file] = arg.includes('=') ? arg.split('=', 2) : [undefined, arg];
+  const c = count(file);
+  if (args.length > 1) console.log(`${label ?? file}: ${line(c)}`);
+  if (c.passed === 0) allRan = false;
+  for (const k of Object.keys(total)) total[k] += c[k];
+}
+console.log(line(total));
+process.exit(total.failed === 0 && allRan ? 0 : 1);

@@ -137,7 +137,9 @@ async function run(opts: Record<string, unknown>): Promise<void> {
 
 const program = new Command('tally-agent')
   .description('Tally device agent: meters usage into signed vouchers and streams them to the hub')
-  .version('0.1.0');
+  .version('0.1.0')
+  // Usage errors exit 2 (commander's default is 1), as docs/agent.md says; subcommands inherit it.
+  .exitOverride((err) => process.exit(err.exitCode === 0 ? 0 : 2));
 
 const common = (cmd: Command): Command =>
   cmd

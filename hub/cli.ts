@@ -1,6 +1,7 @@
 // tally-hub: a thin commander wrapper. It parses flags, builds the config once (resolveConfig) and
 // calls the library: startHub for `start`, Admin (HTTP to a running hub, or the database) for
-// management, protocol's bundle verifiers for `verify` (cli/verify.ts). The only hub module that touches process.*.
+// management, verifier/verify-file.ts (protocol's verifyBundle, shared with tally-verify) for
+// `verify`. The only hub module that touches process.*.
 
 import { writeFileSync } from 'node:fs';
 import { Command, Option } from 'commander';
@@ -9,11 +10,11 @@ import { anchorCommand } from './anchor/commands.js';
 import { isAnchorError } from './anchor/codes.js';
 import { openAdmin } from './cli/admin.js';
 import { CHANNEL_COLUMNS, DEVICE_COLUMNS, printBlock, printJson, printTable } from './cli/format.js';
-import { runVerify } from './cli/verify.js';
 import { ConfigError, DEFAULTS, parseDuration, resolveConfig } from './config.js';
 import { initDataDir } from './datadir.js';
 import { parseAmount, parseEnrolBody } from './http/routes.js';
 import { startHub } from './server.js';
+import { verifyFiles } from '../verifier/verify-file.js';
 
 type Opts = Record<string, unknown>;
 
@@ -50,7 +51,10 @@ const jsonOption = () => new Option('--json', 'print JSON');
 const program = new Command('tally-hub')
   .description('Tally hub: ingest signed meter vouchers over MQTT, store them, acknowledge, settle')
   .showHelpAfterError()
-  .configureHelp({ sortSubcommands: false });
+  .configureHelp({ sortSubcommands: false })
+  // Usage errors (unknown option or command, missing argument) exit 2 like every Tally command;
+  // commander's default is 1, which reads as "the command ran and failed". Subcommands inherit it.
+  .exitOverride((err) => process.exit(err.exitCode === 0 ? 0 : 2));
 
 program
   .command('init')
@@ -306,12 +310,15 @@ Examples:
   tally-hub verify epoch-5.json epoch-6.json epoch-7.json --json`,
   )
   .action((files: string[], opts: Opts) => {
-    let hubKey: Uint8Array | undefined;
-    if (opts.hubKey) {
-      if (!/^[0-9a-fA-F]{64}$/.test(String(opts.hubKey))) fail(new ConfigError('--hub-key must be 64 hex characters'));
-      hubKey = Uint8Array.from(Buffer.from(String(opts.hubKey), 'hex'));
-    }
-    process.exit(runVerify(files, { json: Boolean(opts.json), ...(hubKey ? { hubKey } : {}) }));
+    // The same checks and output as the standalone tally-verify.
+    const out = verifyFiles(
+      files,
+      { json: Boolean(opts.json), ...(opts.hubKey ? { hubKey: String(opts.hubKey) } : {}) },
+      'tally-hub',
+    );
+    process.stdout.write(out.stdout);
+    process.stderr.write(out.stderr);
+    process.exit(out.code);
   });
 
 program

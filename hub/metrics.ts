@@ -1,7 +1,31 @@
 // Prometheus metrics (prom-client), one registry per hub so several hubs can run in one process
 // (tests, the simulator). Metrics are floats for dashboards; the SQLite store stays the ledger.
+// monitoring/ holds the alert rules and the Grafana dashboard built on these names;
+// test/hub/monitoring.test.ts runs promtool over both and over a live scrape.
 
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { REASONS } from '../protocol/index.js';
+import { HUB_REASONS } from './reasons.js';
+
+/** What the ledger gauges show, read from committed state at scrape time. */
+export interface LedgerTotals {
+  channelsByState: Record<string, number>;
+  acceptedAmount: bigint;
+  settledAmount: bigint;
+  lastEpoch?: { epoch: bigint; closedAtMs: bigint };
+}
+
+// A 1 Hz snapshot is plenty for a 15 s scrape and keeps one scrape from walking the channels once
+// per gauge.
+const LEDGER_SNAPSHOT_MS = 1000;
+
+// prom-client's process gauges named *_total fail `promtool check metrics` (a gauge must not end
+// in _total); nodejs_active_{handles,requests,resources}{type} carry the same numbers.
+const MISNAMED_DEFAULTS = [
+  'nodejs_active_handles_total',
+  'nodejs_active_requests_total',
+  'nodejs_active_resources_total',
+];
 
 export class HubMetrics {
   readonly registry = new Registry();
@@ -19,6 +43,11 @@ export class HubMetrics {
   readonly unitsAccepted = new Counter({
     name: 'tally_units_accepted_total',
     help: 'Units accepted and committed',
+    registers: [this.registry],
+  });
+  readonly amountAccepted = new Counter({
+    name: 'tally_amount_accepted_total',
+    help: 'Money accepted and committed, in minor units (a float: exact below 2^53)',
     registers: [this.registry],
   });
   readonly segmentsAccepted = new Counter({
@@ -65,7 +94,73 @@ export class HubMetrics {
     registers: [this.registry],
   });
 
+  #ledger: (() => LedgerTotals) | undefined;
+  #snapshot: { at: number; totals: LedgerTotals } | undefined;
+
   constructor(options: { processMetrics?: boolean } = {}) {
-    if (options.processMetrics) collectDefaultMetrics({ register: this.registry });
+    if (options.processMetrics) {
+      collectDefaultMetrics({ register: this.registry });
+      for (const name of MISNAMED_DEFAULTS) this.registry.removeSingleMetric(name);
+    }
+    // A series appears at zero for every reason code, so the first refusal of a kind is a rise
+    // that rate() and increase() see, not a series that starts at 1 [P-9].
+    for (const reason of [...Object.keys(REASONS), ...Object.keys(HUB_REASONS)])
+      this.vouchersRejected.inc({ reason }, 0);
+    this.#ledgerGauges();
+  }
+
+  /** Feeds the ledger gauges (channels by state, accepted and settled money, the last epoch). */
+  watchLedger(totals: () => LedgerTotals): void {
+    this.#ledger = totals;
+    this.#snapshot = undefined;
+  }
+
+  #totals(): LedgerTotals | undefined {
+    if (this.#ledger === undefined) return undefined;
+    const now = Date.now();
+    if (this.#snapshot === undefined || now - this.#snapshot.at >= LEDGER_SNAPSHOT_MS)
+      this.#snapshot = { at: now, totals: this.#ledger() };
+    return this.#snapshot.totals;
+  }
+
+  #ledgerGauges(): void {
+    const totals = () => this.#totals();
+    const gauge = (name: string, help: string, read: (t: LedgerTotals) => number | undefined) =>
+      new Gauge({
+        name,
+        help,
+        registers: [this.registry],
+        collect(this: Gauge) {
+          const t = totals();
+          const value = t === undefined ? undefined : read(t);
+          if (value !== undefined) this.set(value);
+        },
+      });
+    new Gauge({
+      name: 'tally_channels',
+      help: 'Channels by state (open, exhausted, closed, revoked)',
+      labelNames: ['state'] as const,
+      registers: [this.registry],
+      collect(this: Gauge<'state'>) {
+        for (const [state, n] of Object.entries(totals()?.channelsByState ?? {})) this.set({ state }, n);
+      },
+    });
+    // Money from the ledger: survives restarts, unlike the counters above. Floats, exact below 2^53
+    // minor units; the ledger and `tally-hub stats` keep the exact integers.
+    gauge('tally_ledger_accepted_amount', 'Money accepted over all channels, in minor units', (t) =>
+      Number(t.acceptedAmount),
+    );
+    gauge('tally_ledger_settled_amount', 'Money settled in epochs over all channels, in minor units', (t) =>
+      Number(t.settledAmount),
+    );
+    gauge('tally_settlement_epochs', 'Epochs closed so far (epochs are numbered from 1 without gaps)', (t) =>
+      Number(t.lastEpoch?.epoch ?? 0n),
+    );
+    // A timestamp, not an age (the Prometheus convention): the age is time() minus it.
+    gauge(
+      'tally_settlement_last_epoch_timestamp_seconds',
+      'When the last epoch closed, in Unix seconds (0 before the first epoch)',
+      (t) => Number(t.lastEpoch?.closedAtMs ?? 0n) / 1000,
+    );
   }
 }

@@ -45,6 +45,16 @@ export async function startHub(input: HubConfigInput = {}): Promise<HubHandle> {
   const metrics = new HubMetrics({ processMetrics: true });
   const pool = config.verifyWorkers > 0 ? new SignaturePool(config.verifyWorkers) : undefined;
   const core = new HubCore(config, identity, store, metrics, config.now, pool);
+  metrics.watchLedger(() => {
+    const s = core.stats();
+    const last = store.lastEpoch();
+    return {
+      channelsByState: s.channelsByState,
+      acceptedAmount: BigInt(s.acceptedAmount),
+      settledAmount: BigInt(s.settledAmount),
+      ...(last ? { lastEpoch: { epoch: last.epoch, closedAtMs: last.closedAtMs } } : {}),
+    };
+  });
   const log = config.log;
 
   let broker: EmbeddedBroker | undefined;

@@ -27,6 +27,12 @@ function positive(raw: string): number {
   return n;
 }
 
+/** Writes a report to a file, or to stdout for "-" (the usual Unix spelling). */
+function output(file: string, text: string): void {
+  if (file === '-') process.stdout.write(text);
+  else writeFileSync(file, text);
+}
+
 const collect = (value: string, previous: string[]) => [...previous, value];
 
 const program = new Command()
@@ -76,20 +82,23 @@ program
     collect,
     [],
   )
-  .option('--json <file>', 'write the report as JSON (money as decimal strings)')
-  .option('--html <file>', 'write a self-contained HTML report with charts')
-  .option('--quiet', 'print only the final report')
+  .option('--json <file>', 'write the report as JSON (money as decimal strings); - for stdout')
+  .option('--html <file>', 'write a self-contained HTML report with charts; - for stdout')
+  .option('--quiet', 'print only the final report (no progress line, no log lines)')
   .addHelpText(
     'after',
     `
 Examples:
   tally-sim run --devices 500 --duration 20
   tally-sim run --devices 50 --fault tamper=0.05 --fault kill-agent=0.01 --json report.json
+  tally-sim run --devices 10 --quiet --json - | jq .units
   tally-sim run --broker mqtt://127.0.0.1:1883 --hub-api http://127.0.0.1:8080 --admin-token TOKEN
 
 Exit status: 0 when every channel conserves (signed = accepted = settled, nothing lost or
 doubled, bundles verified offline); 1 when not, naming the channels; 2 for bad usage;
-3 when the run itself could not complete (for example, the hub could not be reached).`,
+3 when the run itself could not complete (for example, the hub could not be reached).
+With --json - (or --html -) stdout carries only that document and the readable report goes
+to stderr.`,
   )
   .action(async (opts) => {
     let faults;
@@ -98,6 +107,7 @@ doubled, bundles verified offline); 1 when not, naming the channels; 2 for bad u
       const remoteParts = [opts.broker, opts.hubApi, opts.adminToken].filter((x) => x !== undefined).length;
       if (remoteParts !== 0 && remoteParts !== 3)
         throw new UsageError('a running hub needs all three of --broker, --hub-api and --admin-token');
+      if (opts.json === '-' && opts.html === '-') throw new UsageError('--json - and --html - cannot both use stdout');
       if (remoteParts === 3 && faults['broker-restart'] !== undefined) {
         throw new UsageError(
           '--fault broker-restart restarts the embedded broker; it cannot restart the broker of a running hub',
@@ -127,12 +137,14 @@ doubled, bundles verified offline); 1 when not, naming the channels; 2 for bad u
       window: opts.window,
       drainTimeoutS: opts.drainTimeout,
       workers: opts.workers ?? (opts.devices >= WORKER_THRESHOLD ? 1 : 0),
-      progress: process.stderr,
+      ...(opts.quiet ? {} : { progress: process.stderr }),
       log,
     });
-    console.log(formatReport(report));
-    if (opts.json) writeFileSync(opts.json, reportToJson(report));
-    if (opts.html) writeFileSync(opts.html, renderHtml(report));
+    // stdout holds one document: the readable report, or the JSON/HTML one asked for with "-".
+    const toStdout = opts.json === '-' || opts.html === '-';
+    (toStdout ? process.stderr : process.stdout).write(`${formatReport(report)}\n`);
+    if (opts.json) output(opts.json, `${reportToJson(report)}\n`);
+    if (opts.html) output(opts.html, renderHtml(report));
     process.exitCode = report.ok ? EXIT_OK : EXIT_CONSERVATION_FAILED;
   });
 

@@ -34,7 +34,8 @@ export interface SimOptions {
   workers: number;
   /** Longest wait for the last receipts after production stops. */
   drainTimeoutS: number;
-  progress: Writable & { isTTY?: boolean; columns?: number };
+  /** Where the live progress line goes (shown only on a terminal); none with --quiet. */
+  progress?: Writable & { isTTY?: boolean; columns?: number };
   log: (message: string) => void;
 }
 
@@ -51,7 +52,7 @@ export async function runSimulation(o: SimOptions): Promise<SimReport> {
   const workDir = mkdtempSync(join(tmpdir(), 'tally-sim-'));
   const timeline = new Timeline(performance.now());
   const ledger = new Ledger();
-  const progress = new Progress(o.progress);
+  const progress = new Progress(o.progress ?? process.stderr, o.progress?.isTTY === true);
   // Each shard's latest status; undefined until it reports (again, after production stops).
   const statuses: Array<ShardStatus | undefined> = [];
   const cpuStart = process.cpuUsage();

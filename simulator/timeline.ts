@@ -50,8 +50,8 @@ export class Timeline {
     const point: TimelinePoint = {
       t: round((nowMs - this.#startMs) / 1000, 3),
       vouchersPerSec: round(this.#bucketVouchers / spanS, 1),
-      p50Ms: round(this.#bucket.getValueAtPercentile(50) / 1000, 3),
-      p99Ms: round(this.#bucket.getValueAtPercentile(99) / 1000, 3),
+      p50Ms: round(percentile(this.#bucket, 50) / 1000, 3),
+      p99Ms: round(percentile(this.#bucket, 99) / 1000, 3),
       backlog,
     };
     this.points.push(point);
@@ -64,9 +64,9 @@ export class Timeline {
   latency(): LatencySummary {
     const h = this.#total;
     return {
-      p50: round(h.getValueAtPercentile(50) / 1000, 3),
-      p95: round(h.getValueAtPercentile(95) / 1000, 3),
-      p99: round(h.getValueAtPercentile(99) / 1000, 3),
+      p50: round(percentile(h, 50) / 1000, 3),
+      p95: round(percentile(h, 95) / 1000, 3),
+      p99: round(percentile(h, 99) / 1000, 3),
       max: round(h.maxValue / 1000, 3),
       count: h.totalCount,
     };
@@ -76,6 +76,15 @@ export class Timeline {
     this.#total.destroy();
     this.#bucket.destroy();
   }
+}
+
+/**
+ * A percentile no larger than the largest value recorded. HDR answers with the top of the bucket
+ * a value fell in (3 significant digits), which can lie above the true maximum: a report once
+ * printed "p99 12.35 ms, max 12.34 ms".
+ */
+export function percentile(h: { getValueAtPercentile(p: number): number; maxValue: number }, p: number): number {
+  return Math.min(h.getValueAtPercentile(p), h.maxValue);
 }
 
 function round(x: number, digits: number): number {

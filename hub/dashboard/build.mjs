@@ -1,5 +1,5 @@
-// Builds the dashboard into <outDir>: index.html, assets/dashboard.js and assets/dashboard.css
-// (with source maps). Used by scripts/build.mjs (npm install, npm run build) and by the dashboard
+// Builds the dashboard into <outDir>: index.html, assets/dashboard.js, assets/dashboard.css and
+// assets/verify-worker.js (with source maps). Used by scripts/build.mjs (npm install, npm run build) and by the dashboard
 // tests, which build from source first so they never test stale assets.
 import { build } from 'esbuild';
 import { copyFileSync, mkdirSync, mkdtempSync, readdirSync, renameSync, rmSync } from 'node:fs';
@@ -22,6 +22,22 @@ export async function buildDashboard(outDir) {
       platform: 'browser',
       format: 'esm',
       target: ['chrome110', 'firefox115', 'safari16'],
+      minify: true,
+      sourcemap: 'linked',
+      legalComments: 'none',
+      logLevel: 'warning',
+    });
+    // The bundle verifier of the Verify page: protocol/ itself, in a worker. protocol/ is written
+    // for Node; two stand-ins make it run here: node:crypto (hashes from @noble/hashes) and Buffer.
+    await build({
+      entryPoints: [here('./verify/worker.ts')],
+      outfile: join(tmp, 'assets', 'verify-worker.js'),
+      bundle: true,
+      platform: 'browser',
+      format: 'iife',
+      target: ['chrome110', 'firefox115', 'safari16'],
+      alias: { 'node:crypto': here('./verify/node-crypto.ts') },
+      inject: [here('./verify/buffer-global.ts')],
       minify: true,
       sourcemap: 'linked',
       legalComments: 'none',

@@ -1,6 +1,6 @@
 /// <reference lib="dom" />
 // The operator dashboard: a hash router over five pages, one live stream for all of them.
-// Pages: #/ fleet, #/devices, #/channel/<id>, #/settlements, #/admin.
+// Pages: #/ fleet, #/devices, #/channel/<id>, #/settlements, #/verify, #/admin.
 
 import { html, render } from 'htm/preact';
 import { useEffect, useState } from 'preact/hooks';
@@ -10,6 +10,7 @@ import { ChannelPage } from './pages/channel.js';
 import { DevicesPage } from './pages/devices.js';
 import { FleetPage } from './pages/fleet.js';
 import { SettlementsPage } from './pages/settlements.js';
+import { VerifyPage } from './pages/verify.js';
 import { adminToken } from './api.js';
 import 'uplot/dist/uPlot.min.css';
 import './style.css';
@@ -40,6 +41,7 @@ const NAV = [
   ['', 'Fleet'],
   ['devices', 'Devices'],
   ['settlements', 'Settlements'],
+  ['verify', 'Verify'],
   ['admin', 'Admin'],
 ] as const;
 
@@ -53,9 +55,11 @@ function App() {
         ? html`<${ChannelPage} id=${route.arg} live=${live} />`
         : route.page === 'settlements'
           ? html`<${SettlementsPage} live=${live} />`
-          : route.page === 'admin'
-            ? html`<${AdminPage} />`
-            : html`<${FleetPage} live=${live} />`;
+          : route.page === 'verify'
+            ? html`<${VerifyPage} />`
+            : route.page === 'admin'
+              ? html`<${AdminPage} />`
+              : html`<${FleetPage} live=${live} />`;
   return html`
     <header>
       <strong class="brand">Tally hub</strong>

@@ -183,6 +183,7 @@ export class GroupCommit {
       this.metrics.segmentsAccepted.inc(committed.length);
       this.metrics.vouchersAccepted.inc(Number(head.seq - ch.durable.seq));
       this.metrics.unitsAccepted.inc(Number(head.cumUnits - ch.durable.cumUnits));
+      this.metrics.amountAccepted.inc(Number(head.cumAmount - ch.durable.cumAmount));
       ch.durable = head;
       ch.stateDirty = false;
       const receipt = receipts.get(ch);

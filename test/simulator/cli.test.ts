@@ -1,6 +1,16 @@
-// tally-sim's usage errors: exit status 2 and a message that says what to fix.
+// tally-sim's usage errors (exit status 2 and a message that says what to fix), its report on
+// stdout with `--json -`, and its live progress line on a real terminal (a pty from script(1)).
 import { spawnSync } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
+
+/** Runs tally-sim on a pseudo-terminal `columns` wide (script(1), util-linux, essential on
+ *  Debian); returns what the terminal showed. */
+function simOnTerminal(columns: number, ...args: string[]): string {
+  const command = [`stty cols ${columns}`, `exec node --import tsx simulator/cli.ts ${args.join(' ')}`].join('; ');
+  const r = spawnSync('script', ['-qec', command, '/dev/null'], { encoding: 'utf8', timeout: 60_000 });
+  expect(r.status, r.stdout + r.stderr).toBe(0);
+  return r.stdout;
+}
 
 function sim(...args: string[]) {
   return spawnSync(process.execPath, ['--import', 'tsx', 'simulator/cli.ts', ...args], {
@@ -40,5 +50,38 @@ describe('tally-sim usage', () => {
     expect(r.status).toBe(0);
     expect(r.stdout).toMatch(/--fault <kind=value>/);
     expect(r.stdout).toMatch(/Exit status/);
+  });
+});
+
+describe('tally-sim output', () => {
+  it('writes the JSON report to stdout with --json -, and the readable one to stderr', () => {
+    const r = sim('run', '--devices', '2', '--duration', '1', '--quiet', '--json', '-');
+    expect(r.status, r.stderr).toBe(0);
+    const report = JSON.parse(r.stdout) as { ok: boolean; devices: number; units: { signed: string } };
+    expect(report.ok).toBe(true);
+    expect(report.devices).toBe(2);
+    expect(r.stderr).toContain('Tally fleet simulation');
+    // --quiet: the final report only, no log lines.
+    expect(r.stderr).not.toContain('tally-sim: enrolling');
+  });
+
+  it('refuses --json - together with --html -', () => {
+    const r = sim('run', '--json', '-', '--html', '-');
+    expect(r.status).toBe(2);
+    expect(r.stderr).toMatch(/cannot both use stdout/);
+  });
+
+  it('fits its progress line to the terminal and keeps it off with --quiet', () => {
+    const shown = simOnTerminal(50, 'run', '--devices', '2', '--duration', '2');
+    const lines = shown.split(/[\r\n]+/).filter((l) => / v\/s| online /.test(l));
+    expect(lines.length).toBeGreaterThan(0);
+    for (const line of lines) {
+      expect(line.trimEnd().length).toBeLessThan(50);
+      // A field is shown whole or not at all: never "online 2/" for "online 2/2".
+      expect(line).toMatch(/online 2\/2\s*$/);
+    }
+    const quiet = simOnTerminal(50, 'run', '--devices', '2', '--duration', '2', '--quiet');
+    expect(quiet).toContain('Tally fleet simulation');
+    expect(quiet).not.toMatch(/ v\/s |online 2\/2/);
   });
 });

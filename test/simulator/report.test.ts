@@ -86,3 +86,17 @@ describe('simulation report', () => {
     expect(html).not.toMatch(/<script|https?:\/\//);
   });
 });
+
+describe('latency percentiles', () => {
+  it('never reports a percentile above the largest latency recorded', () => {
+    const timeline = new Timeline(0);
+    // 12.345 ms falls in an HDR bucket whose top is 12.351 ms: unclamped, p99 > max.
+    for (const ms of [5, 7, 12.345]) timeline.recordReceipt(1, ms);
+    const point = timeline.tick(1000, 0);
+    const l = timeline.latency();
+    expect(l.max).toBe(12.345);
+    expect(l.p99).toBe(12.345);
+    expect(l.p95).toBeLessThanOrEqual(l.max);
+    expect(point.p99Ms).toBe(12.345);
+  });
+});
