@@ -99,7 +99,12 @@ export async function runUnitTests(opts: {
         `--outputFile.json=${report}`,
         ...EMULATED_TESTS,
       ],
-      { cwd: pack, stdio: ['ignore', 'inherit', 'inherit'] },
+      {
+        cwd: pack,
+        stdio: ['ignore', 'inherit', 'inherit'],
+        // test/agent/helpers' deadlines end hung tests; emulation makes everything 10-20x slower.
+        env: { ...process.env, TALLY_TEST_DEADLINE_SCALE: board.emulated ? '10' : '1' },
+      },
     );
     child.on('error', reject);
     child.on('exit', (c) => resolve(c ?? 1));

@@ -28,7 +28,7 @@ const ELF_MACHINE = { x64: 0x3e, arm64: 0xb7, armhf: 0x28 };
 export function toolchain(arch) {
   const t = ARCHES[arch].triplet;
   const p = (tool) => (t === undefined ? tool : `${t}-${tool}`);
-  return { CC: p('gcc'), CXX: p('g++'), AR: p('ar'), LINK: p('g++'), STRIP: p('strip') };
+  return { CC: p('gcc'), CXX: p('g++'), AR: p('ar'), LINK: p('g++'), STRIP: p('strip'), NM: p('nm') };
 }
 
 /** Says which compilers are missing, with the Debian packages that provide them. */
@@ -102,14 +102,26 @@ export async function buildBinding({ arch, release, headersDir, sourceDir, cache
     for (const part of ['binding.gyp', 'package.json', 'src', 'deps'])
       cpSync(join(sourceDir, part), join(work, part), { recursive: true });
     const gypArgs = ['rebuild', '--release', `--arch=${ARCHES[arch].gyp}`, `--nodedir=${headersDir}`, '--jobs=1'];
-    const env = { ...process.env, ...tools };
-    delete env.npm_config_arch; // a stray npm config must not override --arch
+    // npm passes its configuration to scripts as npm_config_* variables, and node-gyp lets them
+    // override its command line: a machine whose npm sets nodedir would build every ABI against
+    // its own Node's headers. Only the flags above may choose the target.
+    const env = Object.fromEntries(Object.entries(process.env).filter(([k]) => !/^npm_config_/i.test(k)));
+    Object.assign(env, tools);
     await run(process.execPath, [nodeGyp(), ...gypArgs], { cwd: work, env });
     const out = join(work, 'build', 'Release', 'better_sqlite3.node');
     execFileSync(tools.STRIP, ['--strip-unneeded', out]);
     const machine = elfMachine(out);
     if (machine !== ELF_MACHINE[arch])
       throw new Error(`${arch} build produced an ELF for machine 0x${machine.toString(16)}`);
+    // Node refuses an addon registered for another ABI: check the registration symbol here rather
+    // than on the board.
+    const symbols = execFileSync(tools.NM, ['-D', '--defined-only', out], { encoding: 'utf8' });
+    const registered = /node_register_module_v(\d+)/.exec(symbols)?.[1];
+    if (registered !== String(release.abi)) {
+      throw new Error(
+        `${arch} binding for Node ${release.major} registers ABI ${registered ?? 'none'}, not ${release.abi}`,
+      );
+    }
     mkdirSync(cacheDir, { recursive: true });
     copyFileSync(out, `${cached}.partial`);
     renameSync(`${cached}.partial`, cached);

@@ -339,11 +339,15 @@ export class TestHub {
   }
 }
 
+// Deadlines are there to end a hung test, not to measure speed. Under CPU emulation (the ARM
+// check runs these tests on qemu-user, 10-20 times slower) they are stretched by this factor.
+const DEADLINE_SCALE = Math.max(1, Number(process.env.TALLY_TEST_DEADLINE_SCALE) || 1);
+
 /** Polls until cond() holds; fails with `what` after the deadline (no timing is asserted). */
 export async function waitFor(cond: () => boolean, what: string, timeoutMs = 20_000): Promise<void> {
   const start = Date.now();
   while (!cond()) {
-    if (Date.now() - start > timeoutMs) throw new Error(`timed out waiting for ${what}`);
+    if (Date.now() - start > timeoutMs * DEADLINE_SCALE) throw new Error(`timed out waiting for ${what}`);
     await new Promise((r) => setTimeout(r, 20));
   }
 }
