@@ -10,7 +10,7 @@ import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { ARCH_NAMES, type ArchName } from './release/targets.mjs';
-import { prepareBoard, type Board } from './arm-check/board.js';
+import { otherNodes, prepareBoard, type Board } from './arm-check/board.js';
 import { streamWithKill, type StreamResult } from './arm-check/stream.js';
 import { runUnitTests, type UnitTestResult } from './arm-check/unit-tests.js';
 
@@ -37,6 +37,8 @@ interface ArchResult {
   arch: ArchName;
   board?: Board;
   install?: { publicKey: string; abi: number; seconds: number };
+  /** Install and `init` (which opens the outbox through the binding) under other Node majors. */
+  otherNodes?: { major: number; version: string; ok: boolean }[];
   tests?: UnitTestResult;
   stream?: StreamResult;
   error?: string;
@@ -132,9 +134,35 @@ async function main() {
         );
         const installed = JSON.parse(out) as { publicKey: string; abi: number };
         r.install = { publicKey: installed.publicKey, abi: installed.abi, seconds: (Date.now() - ti) / 1000 };
+        log(`   installed in ${r.install.seconds.toFixed(1)} s; device ${installed.publicKey.slice(0, 16)}...`);
+
+        r.otherNodes = [];
+        for (const other of otherNodes(r.board, cache, work)) {
+          const run = spawnSync(
+            'sh',
+            [
+              join(unpacked, 'install.sh'),
+              '--no-service',
+              '--no-apt',
+              '--node',
+              other.node,
+              '--prefix',
+              join(work, `opt-${other.major}`),
+              '--data',
+              join(work, `data-${other.major}`),
+              '--json',
+            ],
+            { encoding: 'utf8' },
+          );
+          const ok = run.status === 0;
+          const version = ok ? (JSON.parse(run.stdout) as { nodeVersion: string }).nodeVersion : '?';
+          r.otherNodes.push({ major: other.major, version, ok });
+          log(
+            `   also installs and opens its outbox on Node.js ${version} (${other.major}): ${ok ? 'ok' : `FAILED\n${run.stderr}`}`,
+          );
+        }
         // The release folder is not needed after the install: prove nothing runs from it.
         rmSync(unpacked, { recursive: true, force: true });
-        log(`   installed in ${r.install.seconds.toFixed(1)} s; device ${installed.publicKey.slice(0, 16)}...`);
 
         if (!args['no-tests']) {
           log(`== ${arch}: unit and outbox tests under ${r.board.emulated ? 'emulation' : 'this machine'}`);
@@ -185,6 +213,7 @@ async function main() {
       : 'not run';
     const s = r.stream;
     log(`  ${r.arch.padEnd(6)}  ${r.board?.description ?? '-'}`);
+    for (const o of r.otherNodes ?? []) log(`          install on Node.js ${o.version}: ${o.ok ? 'ok' : 'FAILED'}`);
     log(`          tests ${t}`);
     log(
       s

@@ -7,7 +7,7 @@ import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { nodeDist } from '../release/node-dist.mjs';
-import { RECOMMENDED_NODE, type ArchName } from '../release/targets.mjs';
+import { NODE_RELEASES, RECOMMENDED_NODE, type ArchName } from '../release/targets.mjs';
 import { debianSysroot } from './sysroot.js';
 
 export interface Board {
@@ -60,4 +60,27 @@ export function prepareBoard(arch: ArchName, cacheDir: string, workDir: string):
     abi: Number(abi),
     emulated: arch !== 'x64',
   };
+}
+
+/**
+ * The other Node.js majors the artifact carries a binding for, as runnable `node` scripts: on
+ * arm64 the official builds whose headers the release was compiled against (already in the
+ * cache), on the same Debian tree. armhf has no other Node.js here (no official armv7l build of
+ * 22 is on the npm registry); x64 would need more downloads and is covered by the host's Node.js.
+ */
+export function otherNodes(board: Board, cacheDir: string, workDir: string): { major: number; node: string }[] {
+  if (board.arch !== 'arm64') return [];
+  const sysroot = debianSysroot(join(cacheDir, 'sysroot'), 'arm64', ['libc6', 'libstdc++6']);
+  return NODE_RELEASES.filter((r) => r.abi !== board.abi).map((r) => {
+    const dist = nodeDist(join(cacheDir, 'node'), 'arm64', r.version);
+    const script = join(workDir, `node-arm64-${r.major}`);
+    writeFileSync(
+      script,
+      `#!/bin/sh\nexec /usr/bin/${QEMU.arm64} -L "${sysroot}" "${join(dist, 'bin', 'node')}" "$@"\n`,
+      {
+        mode: 0o755,
+      },
+    );
+    return { major: r.major, node: script };
+  });
 }
