@@ -66,6 +66,8 @@ export class TestHub {
   acking = true;
   /** Segments received while not acking. */
   swallowed = 0;
+  /** Highest head seq among the swallowed segments. */
+  swallowedUpTo = 0n;
   /** Drop the next n segments silently, as if lost in transit. */
   dropNext = 0;
   /** Ignore the next n hellos, as if no hub had heard them (its client not yet subscribed). */
@@ -269,6 +271,8 @@ export class TestHub {
     }
     if (!this.acking) {
       this.swallowed++;
+      const head = segmentHeadSeq(decoded.value);
+      if (head > this.swallowedUpTo) this.swallowedUpTo = head;
       return;
     }
     const seg = decoded.value;
