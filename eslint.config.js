@@ -4,7 +4,7 @@ import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
-  { ignores: ['dist/', 'reports/', 'node_modules/', 'coverage/', '.tmp/'] },
+  { ignores: ['dist/', 'reports/', 'node_modules/', 'coverage/', '.tmp/', 'release/'] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {

@@ -66,6 +66,8 @@ export class TestHub {
   acking = true;
   /** Segments received while not acking. */
   swallowed = 0;
+  /** Highest head seq among the swallowed segments. */
+  swallowedUpTo = 0n;
   /** Drop the next n segments silently, as if lost in transit. */
   dropNext = 0;
   /** Ignore the next n hellos, as if no hub had heard them (its client not yet subscribed). */
@@ -269,6 +271,8 @@ export class TestHub {
     }
     if (!this.acking) {
       this.swallowed++;
+      const head = segmentHeadSeq(decoded.value);
+      if (head > this.swallowedUpTo) this.swallowedUpTo = head;
       return;
     }
     const seg = decoded.value;
@@ -339,11 +343,15 @@ export class TestHub {
   }
 }
 
+// Deadlines are there to end a hung test, not to measure speed. Under CPU emulation (the ARM
+// check runs these tests on qemu-user, 10-20 times slower) they are stretched by this factor.
+const DEADLINE_SCALE = Math.max(1, Number(process.env.TALLY_TEST_DEADLINE_SCALE) || 1);
+
 /** Polls until cond() holds; fails with `what` after the deadline (no timing is asserted). */
 export async function waitFor(cond: () => boolean, what: string, timeoutMs = 20_000): Promise<void> {
   const start = Date.now();
   while (!cond()) {
-    if (Date.now() - start > timeoutMs) throw new Error(`timed out waiting for ${what}`);
+    if (Date.now() - start > timeoutMs * DEADLINE_SCALE) throw new Error(`timed out waiting for ${what}`);
     await new Promise((r) => setTimeout(r, 20));
   }
 }

@@ -1,0 +1,1 @@
+export function nodeDist(cacheDir: string, nodeArch: string, version: string): string;
