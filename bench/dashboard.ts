@@ -8,7 +8,7 @@
 // (performance.mark when the first data is on screen), from navigation start; FCP beside it.
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Browser, Response } from 'playwright-core';
-import { Activity } from '../hub/core/activity.js';
+import { Activity } from '../hub/model/activity.js';
 import { generateKeyPair, toHex } from '../protocol/index.js';
 import { buildAssets, launchChromium, startFleetHub } from '../test/dashboard/harness.js';
 

@@ -5,11 +5,11 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import { Command, Option } from 'commander';
 import { verifyBundle } from '../protocol/index.js';
-import { ApiError } from './admin-errors.js';
+import { ApiError } from './base/api-errors.js';
 import { openAdmin } from './cli/admin.js';
 import { CHANNEL_COLUMNS, DEVICE_COLUMNS, printBlock, printJson, printTable } from './cli/format.js';
-import { ConfigError, DEFAULTS, parseDuration, resolveConfig } from './config.js';
-import { initDataDir } from './datadir.js';
+import { ConfigError, DEFAULTS, parseDuration, resolveConfig } from './base/config.js';
+import { initDataDir } from './store/datadir.js';
 import { parseAmount, parseEnrolBody } from './http/routes.js';
 import { startHub } from './server.js';
 

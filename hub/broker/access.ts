@@ -3,7 +3,7 @@
 // test/hub/access.test.ts checks it without a network.
 
 import { fromHex, toHex, verifyMqttCredential } from '../../protocol/index.js';
-import type { HubReasonCode } from '../reasons.js';
+import type { HubReasonCode } from '../base/reasons.js';
 
 /** The username of the hub's own MQTT client; its password is the data dir's broker secret. */
 export const HUB_USERNAME = 'tally-hub';

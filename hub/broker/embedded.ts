@@ -11,8 +11,8 @@
 import { createServer, type AddressInfo, type Server } from 'node:net';
 import { Aedes, type Client } from 'aedes';
 import { HUB_UPLINK_FILTER } from '../../protocol/index.js';
-import type { HostPort } from '../config.js';
-import type { HubReasonCode } from '../reasons.js';
+import type { HostPort } from '../base/config.js';
+import type { HubReasonCode } from '../base/reasons.js';
 import { authenticate, mayPublish, maySubscribe, type AccessPolicy, type Session } from './access.js';
 
 export interface BrokerEvents {

@@ -4,11 +4,11 @@
 //   - otherwise: open the database directly with a HubCore that has no network attached.
 // Both implement Admin, so every command is written once.
 
-import { ApiError, type ApiErrorCode } from '../admin-errors.js';
-import { resolveConfig } from '../config.js';
+import { ApiError, type ApiErrorCode } from '../base/api-errors.js';
+import { resolveConfig } from '../base/config.js';
 import { HubCore, type EnrolRequest } from '../core/hub-core.js';
-import { loadIdentity, openStore, readRunningInfo } from '../datadir.js';
-import { HubMetrics } from '../metrics.js';
+import { loadIdentity, openStore, readRunningInfo } from '../store/datadir.js';
+import { HubMetrics } from '../base/metrics.js';
 
 type Json = any; // eslint-disable-line @typescript-eslint/no-explicit-any -- views are printed, not typed here
 

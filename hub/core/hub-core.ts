@@ -13,19 +13,19 @@ import {
   fromHex,
   type ChannelRecord,
 } from '../../protocol/index.js';
-import { ApiError } from '../admin-errors.js';
-import type { HubConfig } from '../config.js';
-import type { HubIdentity } from '../datadir.js';
+import { ApiError } from '../base/api-errors.js';
+import type { HubConfig } from '../base/config.js';
+import type { HubIdentity } from '../store/datadir.js';
 import { IngestPipeline } from '../ingest/pipeline.js';
 import type { SignaturePool } from '../ingest/signature-pool.js';
 import type { Downlink } from '../ingest/types.js';
-import type { HubMetrics } from '../metrics.js';
+import type { HubMetrics } from '../base/metrics.js';
 import { exportBundle, exportCsv, ExportError } from '../settlement/export.js';
 import { closeEpoch } from '../settlement/settle.js';
 import { StoreConflictError, type HubStore, type NewChannel } from '../store/types.js';
-import { Controls } from './controls.js';
-import { liveChannelFromRow, Registry, type LiveChannel, type LiveDevice } from './registry.js';
-import { channelView, deviceView, epochView, rejectionCountView, rejectionView } from './views.js';
+import { Controls } from '../model/controls.js';
+import { liveChannelFromRow, Registry, type LiveChannel, type LiveDevice } from '../model/registry.js';
+import { channelView, deviceView, epochView, rejectionCountView, rejectionView } from '../model/views.js';
 
 export interface EnrolRequest {
   publicKey: string;

@@ -1,7 +1,7 @@
 // JSON shapes the hub sends (docs/api.md). Money, units and seqs are decimal strings.
 // The live tick's activity part is the hub's own type (type-only: nothing of it is bundled).
 
-import type { ActivitySnapshot, RatePoint } from '../core/activity.js';
+import type { ActivitySnapshot, RatePoint } from '../model/activity.js';
 
 export type { RatePoint };
 

@@ -3,9 +3,9 @@
 // a settlement bundle. Same conventions as routes.ts: decimal strings for money and units.
 
 import { decodeReceipt, verifyBundle } from '../../protocol/index.js';
-import { ApiError } from '../admin-errors.js';
-import { channelUsage } from '../core/activity.js';
-import type { LiveDevice } from '../core/registry.js';
+import { ApiError } from '../base/api-errors.js';
+import { channelUsage } from '../model/activity.js';
+import type { LiveDevice } from '../model/registry.js';
 import type { Route } from './routes.js';
 import type { RequestContext } from './server.js';
 

@@ -1,7 +1,7 @@
 // The routes of the HTTP API, one line each, and the parsing of request bodies. Handlers return
 // views (decimal strings for money) or throw ApiError.
 
-import { ApiError } from '../admin-errors.js';
+import { ApiError } from '../base/api-errors.js';
 import type { EnrolRequest } from '../core/hub-core.js';
 import type { Reply, RequestContext } from './server.js';
 

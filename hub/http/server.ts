@@ -6,11 +6,11 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net';
 import { timingSafeEqual } from 'node:crypto';
 import { gzipSync } from 'node:zlib';
-import { API_ERRORS, ApiError } from '../admin-errors.js';
-import type { HostPort } from '../config.js';
-import { Activity, EpochEntryCache } from '../core/activity.js';
+import { API_ERRORS, ApiError } from '../base/api-errors.js';
+import type { HostPort } from '../base/config.js';
+import { Activity, EpochEntryCache } from '../model/activity.js';
 import type { HubCore } from '../core/hub-core.js';
-import type { HubMetrics } from '../metrics.js';
+import type { HubMetrics } from '../base/metrics.js';
 import { DASHBOARD_ROUTES } from './dashboard-routes.js';
 import { LiveStreams, liveTick } from './live.js';
 import { ROUTES, type Route } from './routes.js';

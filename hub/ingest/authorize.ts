@@ -2,7 +2,7 @@
 // of its own [P-6.1, P-3]. Nothing here costs more than a map lookup.
 
 import { toHex, type Segment } from '../../protocol/index.js';
-import type { LiveChannel, Registry } from '../core/registry.js';
+import type { LiveChannel, Registry } from '../model/registry.js';
 import { pass, stop, type Step } from './types.js';
 
 export function authorizeStep(registry: Registry, deviceHex: string, segment: Segment): Step<LiveChannel> {

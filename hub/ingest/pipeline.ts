@@ -7,10 +7,10 @@
 
 import { performance } from 'node:perf_hooks';
 import { fromHex, type Segment } from '../../protocol/index.js';
-import type { HubConfig } from '../config.js';
-import type { Controls } from '../core/controls.js';
-import { pendingHead, verifiedHead, type LiveChannel, type PendingSegment, type Registry } from '../core/registry.js';
-import type { HubMetrics } from '../metrics.js';
+import type { HubConfig } from '../base/config.js';
+import type { Controls } from '../model/controls.js';
+import { pendingHead, verifiedHead, type LiveChannel, type PendingSegment, type Registry } from '../model/registry.js';
+import type { HubMetrics } from '../base/metrics.js';
 import type { HubStore } from '../store/types.js';
 import { applyStep, markExhausted } from './apply.js';
 import { authorizeStep } from './authorize.js';

@@ -8,8 +8,8 @@
 // up to k through the prevHash links, so one comparison settles it [P-4.2].
 
 import { bytesEqual, type Head, type Segment } from '../../protocol/index.js';
-import { chainHashes, headAt } from '../core/chain.js';
-import type { LiveChannel } from '../core/registry.js';
+import { chainHashes, headAt } from '../model/chain.js';
+import type { LiveChannel } from '../model/registry.js';
 import type { HubStore } from '../store/types.js';
 
 export type Placement =

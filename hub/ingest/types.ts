@@ -2,8 +2,8 @@
 // rejection, the one shape every refusal takes before it is counted and stored.
 
 import type { ReasonCode } from '../../protocol/index.js';
-import type { HubReasonCode, RejectionStage } from '../reasons.js';
-import type { LiveChannel } from '../core/registry.js';
+import type { HubReasonCode, RejectionStage } from '../base/reasons.js';
+import type { LiveChannel } from '../model/registry.js';
 
 /** Publishes to a device's downlink topics [P-6.1]. Implemented over MQTT by hub/link.ts. */
 export interface Downlink {

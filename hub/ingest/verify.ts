@@ -8,7 +8,7 @@ import {
   type Segment,
   type VerifiedSegment,
 } from '../../protocol/index.js';
-import type { LiveChannel } from '../core/registry.js';
+import type { LiveChannel } from '../model/registry.js';
 import { deferringBackend, type SignatureCheck, type SignaturePool } from './signature-pool.js';
 import { pass, stop, type Step } from './types.js';
 

@@ -10,7 +10,7 @@ import {
   type BundleJson,
   type SettlementEntry,
 } from '../../protocol/index.js';
-import { signedHeadAt, voucherAt } from '../core/history.js';
+import { signedHeadAt, voucherAt } from '../model/history.js';
 import type { HubStore } from '../store/types.js';
 
 export class ExportError extends Error {

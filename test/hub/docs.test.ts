@@ -2,9 +2,9 @@
 // a test that the docs keep up with it).
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { API_ERRORS } from '../../hub/admin-errors.js';
+import { API_ERRORS } from '../../hub/base/api-errors.js';
 import { ROUTES } from '../../hub/http/routes.js';
-import { HUB_REASONS } from '../../hub/reasons.js';
+import { HUB_REASONS } from '../../hub/base/reasons.js';
 
 const api = readFileSync('docs/api.md', 'utf8');
 const hub = readFileSync('docs/hub.md', 'utf8');

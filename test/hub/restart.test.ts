@@ -29,7 +29,7 @@ describe('hub restart mid-stream', () => {
     await device.receiptAtLeast(160n);
     await hub.close();
     await device.disconnect();
-    const committedBefore = (await import('../../hub/datadir.js')).openStore(tmp.dir);
+    const committedBefore = (await import('../../hub/store/datadir.js')).openStore(tmp.dir);
     const midHead = committedBefore.listChannels()[0]!.head.seq;
     committedBefore.close();
     expect(midHead).toBeGreaterThanOrEqual(160n);

@@ -16,7 +16,7 @@ import {
   topics,
   validatePublicKey,
 } from '../../protocol/index.js';
-import { ApiError } from '../../hub/admin-errors.js';
+import { ApiError } from '../../hub/base/api-errors.js';
 import { bareCore, type BareCore } from '../hub/helpers/bare-core.js';
 import { tempDir } from '../hub/helpers/hub.js';
 import { commitTurn, rejectionCounts } from '../hub/helpers/bare-device.js';

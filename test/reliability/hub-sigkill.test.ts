@@ -11,7 +11,7 @@ import { performance } from 'node:perf_hooks';
 import { createInterface } from 'node:readline';
 import { afterAll, describe, expect, it } from 'vitest';
 import { verifyBundle } from '../../protocol/index.js';
-import { loadIdentity, openStore } from '../../hub/datadir.js';
+import { loadIdentity, openStore } from '../../hub/store/datadir.js';
 import { AgentFixture } from '../agent/helpers/agent-fixture.js';
 import { waitFor } from '../agent/helpers/test-hub.js';
 import { bareCore } from '../hub/helpers/bare-core.js';

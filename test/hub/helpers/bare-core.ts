@@ -4,11 +4,11 @@
 // "worker answered" exactly as a race in the field would.
 import type Database from 'better-sqlite3';
 import { decodeControl, nodeBackend, type Control } from '../../../protocol/index.js';
-import { resolveConfig, type HubConfigInput } from '../../../hub/config.js';
+import { resolveConfig, type HubConfigInput } from '../../../hub/base/config.js';
 import { HubCore } from '../../../hub/core/hub-core.js';
-import { initDataDir, openStore } from '../../../hub/datadir.js';
+import { initDataDir, openStore } from '../../../hub/store/datadir.js';
 import type { SignatureCheck, SignaturePool } from '../../../hub/ingest/signature-pool.js';
-import { HubMetrics } from '../../../hub/metrics.js';
+import { HubMetrics } from '../../../hub/base/metrics.js';
 
 /** Holds every signature check until release(); then answers with the real equation check. */
 export class GatedPool {

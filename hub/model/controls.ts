@@ -9,7 +9,7 @@ import {
   type Head,
   type ReasonCode,
 } from '../../protocol/index.js';
-import type { HubMetrics } from '../metrics.js';
+import type { HubMetrics } from '../base/metrics.js';
 import type { Downlink } from '../ingest/types.js';
 import type { LiveChannel, LiveDevice } from './registry.js';
 

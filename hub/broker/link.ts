@@ -4,9 +4,9 @@
 
 import { readFileSync } from 'node:fs';
 import mqtt, { type IClientOptions, type MqttClient } from 'mqtt';
-import { HUB_UPLINK_FILTER, topics } from '../protocol/index.js';
-import type { BrokerTls } from './config.js';
-import type { Downlink } from './ingest/types.js';
+import { HUB_UPLINK_FILTER, topics } from '../../protocol/index.js';
+import type { BrokerTls } from '../base/config.js';
+import type { Downlink } from '../ingest/types.js';
 
 export interface LinkOptions {
   url: string;

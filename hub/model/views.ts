@@ -2,7 +2,7 @@
 // Money, units and seqs are decimal strings (bigint end to end; JSON numbers would round them).
 
 import { REASONS, toHex, type Head } from '../../protocol/index.js';
-import { HUB_REASONS } from '../reasons.js';
+import { HUB_REASONS } from '../base/reasons.js';
 import type { EpochRow, RejectionCount, RejectionRow } from '../store/types.js';
 import type { LiveChannel, LiveDevice } from './registry.js';
 

@@ -6,7 +6,7 @@
 // Rates are floats: they are for charts, like the Prometheus metrics. The ledger stays bigint.
 
 import { decodeEntry, toHex } from '../../protocol/index.js';
-import type { HubMetrics } from '../metrics.js';
+import type { HubMetrics } from '../base/metrics.js';
 import type { HubStore } from '../store/types.js';
 import type { LiveChannel, Registry } from './registry.js';
 
