@@ -7,9 +7,10 @@ import { resolveConfig, type HostPort, type HubConfig, type HubConfigInput } fro
 import { HubCore } from './core/hub-core.js';
 import { clearRunningInfo, initDataDir, openStore, writeRunningInfo, type HubIdentity } from './store/datadir.js';
 import { startHttp, type HttpServer } from './http/server.js';
-import { connectLink, downlinkVia, type HubLink } from './broker/link.js';
+import { connectLink, type HubLink } from './broker/link.js';
 import { SignaturePool } from './ingest/signature-pool.js';
 import { HubMetrics } from './base/metrics.js';
+import { downlinkVia } from './model/downlink.js';
 
 export interface HubHandle {
   readonly config: HubConfig;

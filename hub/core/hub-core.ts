@@ -18,12 +18,12 @@ import type { HubConfig } from '../base/config.js';
 import type { HubIdentity } from '../store/datadir.js';
 import { IngestPipeline } from '../ingest/pipeline.js';
 import type { SignaturePool } from '../ingest/signature-pool.js';
-import type { Downlink } from '../ingest/types.js';
 import type { HubMetrics } from '../base/metrics.js';
 import { exportBundle, exportCsv, ExportError } from '../settlement/export.js';
 import { closeEpoch } from '../settlement/settle.js';
 import { StoreConflictError, type HubStore, type NewChannel } from '../store/types.js';
 import { Controls } from '../model/controls.js';
+import type { Downlink } from '../model/downlink.js';
 import { liveChannelFromRow, Registry, type LiveChannel, type LiveDevice } from '../model/registry.js';
 import { channelView, deviceView, epochView, rejectionCountView, rejectionView } from '../model/views.js';
 

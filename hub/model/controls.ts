@@ -10,7 +10,7 @@ import {
   type ReasonCode,
 } from '../../protocol/index.js';
 import type { HubMetrics } from '../base/metrics.js';
-import type { Downlink } from '../ingest/types.js';
+import type { Downlink } from './downlink.js';
 import type { LiveChannel, LiveDevice } from './registry.js';
 
 /** Within this time an identical GRANT is not signed and sent again (a burst of hellos). */
