@@ -5,6 +5,13 @@ import type { ActivitySnapshot, RatePoint } from '../model/activity.js';
 
 export type { RatePoint };
 
+/** Where the page is: #/<page>/<arg>?<query>. */
+export interface Route {
+  page: string;
+  arg: string;
+  query: URLSearchParams;
+}
+
 export interface Stats {
   devices: number;
   devicesConnected: number;

@@ -6,8 +6,7 @@ import { decodeReceipt, verifyBundle } from '../../protocol/index.js';
 import { ApiError } from '../base/api-errors.js';
 import { channelUsage } from '../model/activity.js';
 import type { LiveDevice } from '../model/registry.js';
-import type { Route } from './routes.js';
-import type { RequestContext } from './server.js';
+import type { RequestContext, Route } from './route.js';
 
 const ID = '([0-9a-fA-F]{8,64})';
 const EPOCH = '(\\d{1,19})';

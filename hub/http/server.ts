@@ -13,7 +13,8 @@ import type { HubCore } from '../core/hub-core.js';
 import type { HubMetrics } from '../base/metrics.js';
 import { DASHBOARD_ROUTES } from './dashboard-routes.js';
 import { LiveStreams, liveTick } from './live.js';
-import { ROUTES, type Route } from './routes.js';
+import type { Reply, Route } from './route.js';
+import { ROUTES } from './routes.js';
 import { findDashboardDir, serveDashboard } from './static.js';
 
 export interface HttpServer {
@@ -24,19 +25,7 @@ export interface HttpServer {
 
 const MAX_BODY = 16 * 1024 * 1024;
 
-export interface RequestContext {
-  core: HubCore;
-  metrics: HubMetrics;
-  params: string[];
-  query: URLSearchParams;
-  body: unknown;
-  /** What the dashboard's read routes need besides the core. */
-  dashboard: { activity: Activity; epochs: EpochEntryCache };
-}
-
 const ALL_ROUTES: Route[] = [...ROUTES, ...DASHBOARD_ROUTES];
-
-export type Reply = { status?: number; json: unknown } | { status?: number; text: string; contentType: string };
 
 function tokenMatches(header: string | undefined, token: string): boolean {
   const given = Buffer.from(header?.startsWith('Bearer ') ? header.slice(7).trim() : '');
