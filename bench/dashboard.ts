@@ -10,7 +10,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { Browser, Response } from 'playwright-core';
 import { Activity } from '../hub/model/activity.js';
 import { generateKeyPair, toHex } from '../protocol/index.js';
-import { buildAssets, launchChromium, startFleetHub } from '../test/dashboard/harness.js';
+import { buildAssets, launchChromium, startFleetHub } from '../support/dashboard-harness.js';
 
 const arg = (name: string, fallback: number): number => {
   const i = process.argv.indexOf(`--${name}`);

@@ -2,7 +2,7 @@
 // device list, a channel's history, the live event stream and the bundle check.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { generateKeyPair, toHex } from '../../protocol/index.js';
-import { buildAssets, startFleetHub, type FleetHub } from './harness.js';
+import { buildAssets, startFleetHub, type FleetHub } from '../../support/dashboard-harness.js';
 
 const ENROLLED = 120;
 

@@ -16,7 +16,7 @@ import {
   launchChromium,
   startFleetHub,
   type FleetHub,
-} from './harness.js';
+} from '../../support/dashboard-harness.js';
 
 const DEVICES = 4;
 /** Enrolled but never connected: offline rows, and a second page in the device list. */

@@ -5,7 +5,7 @@
 import { copyFileSync, existsSync, rmSync } from 'node:fs';
 import { afterEach, describe, expect, it } from 'vitest';
 import { AgentFixture } from '../agent/helpers/agent-fixture.js';
-import { waitFor } from '../agent/helpers/test-hub.js';
+import { waitFor } from '../../support/test-hub.js';
 import { tempDir, testHub } from '../hub/helpers/hub.js';
 import { recorder } from './helpers/record.js';
 

@@ -6,7 +6,7 @@ import { performance } from 'node:perf_hooks';
 import { afterEach, describe, expect, it } from 'vitest';
 import { decodeSegment } from '../../protocol/index.js';
 import type { HubHandle } from '../../hub/server.js';
-import { waitFor } from '../agent/helpers/test-hub.js';
+import { waitFor } from '../../support/test-hub.js';
 import { tempDir, testHub } from '../hub/helpers/hub.js';
 import { conservation, startFleet, type Fleet } from './helpers/fleet.js';
 import { seededRandom } from './helpers/random.js';

@@ -13,7 +13,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { verifyBundle } from '../../protocol/index.js';
 import { loadIdentity, openStore } from '../../hub/store/datadir.js';
 import { AgentFixture } from '../agent/helpers/agent-fixture.js';
-import { waitFor } from '../agent/helpers/test-hub.js';
+import { waitFor } from '../../support/test-hub.js';
 import { bareCore } from '../hub/helpers/bare-core.js';
 import { tempDir } from '../hub/helpers/hub.js';
 import { envInt, recorder } from './helpers/record.js';

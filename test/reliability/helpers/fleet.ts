@@ -6,7 +6,7 @@ import type { Agent, AgentOptions } from '../../../agent/agent.js';
 import type { KeyPair } from '../../../protocol/index.js';
 import type { HubStore } from '../../../hub/store/types.js';
 import { AgentFixture } from '../../agent/helpers/agent-fixture.js';
-import { waitFor } from '../../agent/helpers/test-hub.js';
+import { waitFor } from '../../../support/test-hub.js';
 import { seededRandom } from './random.js';
 
 export interface Fleet {
