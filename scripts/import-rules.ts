@@ -183,6 +183,30 @@ export function cycles(graph: Pick<Graph, 'files' | 'edges'>): string[][] {
   return found;
 }
 
+/** One actual loop inside a group that cycles(): from its first file back to it, shortest first. */
+function loopThrough(graph: Pick<Graph, 'edges'>, group: string[]): string[] {
+  const inGroup = new Set(group);
+  const start = group[0]!;
+  const cameFrom = new Map<string, string>();
+  const queue = [start];
+  while (queue.length > 0) {
+    const v = queue.shift()!;
+    for (const e of graph.edges) {
+      if (e.from !== v || !inGroup.has(e.to)) continue;
+      if (e.to === start) {
+        const path = [start];
+        for (let w = v; w !== start; w = cameFrom.get(w)!) path.splice(1, 0, w);
+        return [...path, start];
+      }
+      if (!cameFrom.has(e.to)) {
+        cameFrom.set(e.to, v);
+        queue.push(e.to);
+      }
+    }
+  }
+  return group;
+}
+
 const packageOf = (file: string): string => file.split('/')[0]!;
 
 /** hub/<folder>/... -> folder; hub/<file> -> ''. */
@@ -197,7 +221,7 @@ const hubRank = (folder: string): number => HUB_LAYERS.findIndex((row) => row.in
 export function violations(graph: Graph): string[] {
   const out: string[] = [];
   for (const u of graph.unresolved) out.push(`${u.from}: import '${u.specifier}' names no file`);
-  for (const group of cycles(graph)) out.push(`import cycle: ${group.join(' -> ')}`);
+  for (const group of cycles(graph)) out.push(`import cycle: ${loopThrough(graph, group).join(' -> ')}`);
   for (const e of graph.edges) {
     const from = packageOf(e.from);
     const to = packageOf(e.to);
