@@ -5,7 +5,8 @@
 //   - packages: protocol/ imports nothing of the project, common/ nothing either, agent/ and hub/
 //     only those two and never each other; bench/ and scripts/ never import test/;
 //   - hub/ folders import downwards only, in the order of HUB_LAYERS (docs/hub.md draws it);
-//     hub/dashboard/ runs in the browser and takes only types from the rest of the hub.
+//     hub/dashboard/ runs in the browser and takes only types from the rest of the hub;
+//   - pure code (protocol/, agent/chain.ts) loads no I/O module, not even through another file.
 
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
@@ -42,6 +43,11 @@ export const HUB_LAYERS: readonly (readonly string[])[] = [
   ['', 'dashboard'],
 ];
 
+/** Files (or folders, ending in /) that do no I/O, and the modules that would bring it. */
+export const PURE = ['protocol/', 'agent/chain.ts'];
+const IO_MODULE =
+  /^(node:)?(fs|fs\/promises|net|tls|http|https|http2|dgram|child_process|worker_threads|cluster)$|^(better-sqlite3|mqtt|aedes)$/;
+
 /** Runs in the browser: may take types, not code, from the rest of the hub. */
 const TYPE_ONLY_FOLDERS = new Set(['dashboard']);
 
@@ -56,6 +62,8 @@ export interface Graph {
   edges: Edge[];
   /** Relative imports that name no file. */
   unresolved: { from: string; specifier: string }[];
+  /** Imports of packages and Node modules (code, not types). */
+  externals: { from: string; specifier: string }[];
 }
 
 const SOURCE = /\.(ts|mts|mjs)$/;
@@ -126,10 +134,13 @@ export function buildGraph(repo: string, roots: readonly string[] = ROOTS): Grap
   const absolute: string[] = [];
   for (const root of roots) if (existsSync(path.join(repo, root))) walk(path.join(repo, root), absolute);
   const rel = (p: string) => path.relative(repo, p).split(path.sep).join('/');
-  const graph: Graph = { files: absolute.map(rel).sort(), edges: [], unresolved: [] };
+  const graph: Graph = { files: absolute.map(rel).sort(), edges: [], unresolved: [], externals: [] };
   for (const file of absolute) {
     for (const { specifier, typeOnly } of importsOf(file, readFileSync(file, 'utf8'))) {
-      if (!specifier.startsWith('.')) continue;
+      if (!specifier.startsWith('.')) {
+        if (!typeOnly) graph.externals.push({ from: rel(file), specifier });
+        continue;
+      }
       const target = resolve(file, specifier);
       if (target === undefined) {
         // Data files (JSON) and assets are not modules of the graph.
@@ -183,6 +194,25 @@ export function cycles(graph: Pick<Graph, 'files' | 'edges'>): string[][] {
   return found;
 }
 
+/** I/O modules a file loads, directly or through the files it imports (code only), with the path. */
+function ioReachedFrom(graph: Graph, start: string): string[] {
+  const found: string[] = [];
+  const via = new Map<string, string>([[start, '']]);
+  const queue = [start];
+  while (queue.length > 0) {
+    const file = queue.shift()!;
+    const path = via.get(file) === '' ? file : `${via.get(file)} -> ${file}`;
+    for (const x of graph.externals)
+      if (x.from === file && IO_MODULE.test(x.specifier)) found.push(`${path} -> ${x.specifier}`);
+    for (const e of graph.edges) {
+      if (e.from !== file || e.typeOnly || via.has(e.to)) continue;
+      via.set(e.to, path);
+      queue.push(e.to);
+    }
+  }
+  return found;
+}
+
 /** One actual loop inside a group that cycles(): from its first file back to it, shortest first. */
 function loopThrough(graph: Pick<Graph, 'edges'>, group: string[]): string[] {
   const inGroup = new Set(group);
@@ -222,6 +252,10 @@ export function violations(graph: Graph): string[] {
   const out: string[] = [];
   for (const u of graph.unresolved) out.push(`${u.from}: import '${u.specifier}' names no file`);
   for (const group of cycles(graph)) out.push(`import cycle: ${loopThrough(graph, group).join(' -> ')}`);
+  for (const file of graph.files) {
+    if (!PURE.some((p) => (p.endsWith('/') ? file.startsWith(p) : file === p))) continue;
+    for (const reach of ioReachedFrom(graph, file)) out.push(`pure code loads I/O: ${reach}`);
+  }
   for (const e of graph.edges) {
     const from = packageOf(e.from);
     const to = packageOf(e.to);

@@ -4,16 +4,17 @@
 // database and shared by every device view over it.
 import Database from 'better-sqlite3';
 import type { Head } from '../../protocol/index.js';
-import type {
-  ChannelState,
-  FlushRecord,
-  MeterState,
-  NewVoucher,
-  OutboxSnapshot,
-  OutboxStore,
-  OutgoingSegment,
-  StoredChannel,
-  StoredReceipt,
+import {
+  SQLITE_INT_MAX,
+  type ChannelState,
+  type FlushRecord,
+  type MeterState,
+  type NewVoucher,
+  type OutboxSnapshot,
+  type OutboxStore,
+  type OutgoingSegment,
+  type StoredChannel,
+  type StoredReceipt,
 } from './types.js';
 
 type Db = Database.Database;
@@ -61,8 +62,7 @@ CREATE TABLE IF NOT EXISTS agent_segment (
 ) WITHOUT ROWID;
 `;
 
-/** Largest value a voucher row can hold: SQLite integers are signed 64-bit. */
-export const SQLITE_INT_MAX = (1n << 63n) - 1n;
+export { SQLITE_INT_MAX };
 
 /**
  * Opens (or creates) an outbox database file for the CLI. WAL with synchronous=FULL: every commit

@@ -6,7 +6,7 @@
 // input: a bug that does is caught, counted and logged, and the hub keeps running.
 
 import { performance } from 'node:perf_hooks';
-import { fromHex, type Segment } from '../../protocol/index.js';
+import { fromHex, segmentHeadSeq, type Segment } from '../../protocol/index.js';
 import type { HubConfig } from '../base/config.js';
 import type { Controls } from '../model/controls.js';
 import { pendingHead, verifiedHead, type LiveChannel, type PendingSegment, type Registry } from '../model/registry.js';
@@ -98,7 +98,7 @@ export class IngestPipeline {
   /** sequence -> verify -> apply for one segment of an authorized channel. */
   private place(ch: LiveChannel, s: Segment, bytes: Uint8Array, arrivedAt: number): void {
     const vouchers = s.vouchers.length;
-    const lastSeq = s.firstSeq + BigInt(vouchers) - 1n;
+    const lastSeq = segmentHeadSeq(s);
     const base = { deviceHex: ch.deviceHex, channel: ch, seq: lastSeq, vouchers };
     const placement = sequenceStep(this.d.store, ch, s);
     switch (placement.kind) {
@@ -220,7 +220,7 @@ export class IngestPipeline {
 
   /** Keeps a segment until the verdict on the unverified vouchers it conflicts with. */
   private hold(ch: LiveChannel, s: Segment, bytes: Uint8Array, arrivedAt: number): void {
-    const lastSeq = s.firstSeq + BigInt(s.vouchers.length) - 1n;
+    const lastSeq = segmentHeadSeq(s);
     if (ch.held.length >= this.d.config.reorderMaxPerChannel) {
       // Bounded like the reorder buffer; the device still holds it and re-sends after a RESYNC.
       return this.reject(
@@ -250,7 +250,7 @@ export class IngestPipeline {
   }
 
   private wait(ch: LiveChannel, s: Segment, bytes: Uint8Array, arrivedAt: number): void {
-    const lastSeq = s.firstSeq + BigInt(s.vouchers.length) - 1n;
+    const lastSeq = segmentHeadSeq(s);
     const outcome = bufferSegment(
       this.d.registry,
       ch,

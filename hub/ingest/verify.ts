@@ -2,6 +2,7 @@
 // Also the evidence check for a conflicting segment: did the device really sign it?
 
 import {
+  segmentHeadSeq,
   verifySegment,
   verifySegmentSignature,
   type Head,
@@ -35,7 +36,7 @@ export function verifyStep(
     reason: result.code,
     deviceHex: ch.deviceHex,
     channel: ch,
-    seq: s.firstSeq + BigInt(s.vouchers.length) - 1n,
+    seq: segmentHeadSeq(s),
     vouchers: s.vouchers.length,
     ...(result.detail !== undefined ? { detail: result.detail } : {}),
   });

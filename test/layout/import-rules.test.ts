@@ -107,6 +107,23 @@ describe('import rules', () => {
     ]);
   });
 
+  it('keep pure code away from I/O, even through another file', () => {
+    expect(
+      check({
+        'agent/chain.ts': "import { LIMIT } from './outbox/sqlite.js';\nexport const x = LIMIT;\n",
+        'agent/outbox/sqlite.ts':
+          "import Database from 'better-sqlite3';\nexport const LIMIT = 1;\nexport type D = Database;\n",
+      }),
+    ).toEqual(['pure code loads I/O: agent/chain.ts -> agent/outbox/sqlite.ts -> better-sqlite3']);
+    // Types cost nothing at run time.
+    expect(
+      check({
+        'agent/chain.ts': "import type { Row } from './outbox/sqlite.js';\nexport type X = Row;\n",
+        'agent/outbox/sqlite.ts': "import Database from 'better-sqlite3';\nexport type Row = Database;\n",
+      }),
+    ).toEqual([]);
+  });
+
   it('report an import that names no file', () => {
     expect(check({ 'protocol/a.ts': "export { x } from './gone.js';\n" })).toEqual([
       "protocol/a.ts: import './gone.js' names no file",
