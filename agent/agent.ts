@@ -21,6 +21,7 @@ import { clientIdForDevice, makeMqttCredential, toHex, topics } from '../protoco
 import { systemClock, type Clock } from './clock.js';
 import { AGENT_CODES, type AgentCode } from './codes.js';
 import type { CrashPoint } from './config.js';
+import { AGENT_DEFAULTS } from './defaults.js';
 import { DownlinkHandler } from './downlink-handler.js';
 import { Drain } from './drain.js';
 import { MqttLink } from './link.js';
@@ -63,14 +64,14 @@ export class Agent extends EventEmitter<AgentEvents> {
   constructor(options: AgentOptions) {
     super();
     this.o = {
-      batch: 64,
-      batchMs: 1000,
-      window: 8,
-      maxBacklog: 2_000_000,
-      ackTimeoutMs: 15_000,
+      batch: AGENT_DEFAULTS.batch,
+      batchMs: AGENT_DEFAULTS.batchMs,
+      window: AGENT_DEFAULTS.window,
+      maxBacklog: AGENT_DEFAULTS.maxBacklog,
+      ackTimeoutMs: AGENT_DEFAULTS.ackTimeoutMs,
       helloRetryMs: HELLO_RETRY_MS,
-      reconnectMinMs: 500,
-      reconnectMaxMs: 60_000,
+      reconnectMinMs: AGENT_DEFAULTS.reconnectMinMs,
+      reconnectMaxMs: AGENT_DEFAULTS.reconnectMaxMs,
       clock: systemClock,
       ...options,
     };

@@ -8,7 +8,7 @@ import { verifyBundle } from '../protocol/index.js';
 import { ApiError } from './base/api-errors.js';
 import { openAdmin } from './cli/admin.js';
 import { CHANNEL_COLUMNS, DEVICE_COLUMNS, printBlock, printJson, printTable } from './cli/format.js';
-import { ConfigError, DEFAULTS, parseDuration, resolveConfig } from './base/config.js';
+import { ConfigError, DEFAULTS, resolveConfig } from './base/config.js';
 import { initDataDir } from './store/datadir.js';
 import { parseAmount, parseEnrolBody } from './http/routes.js';
 import { startHub } from './server.js';
@@ -89,10 +89,15 @@ program
   .option('--broker-insecure', 'do not verify the broker certificate (lab use only)')
   .option('--http <host:port>', 'HTTP API address', DEFAULTS.http)
   .option('--settle-every <duration>', 'close an epoch periodically, e.g. 15m, 1h (default: only on demand)')
-  .option('--credential-window <duration>', 'accepted age of a device broker credential', '24h')
+  .option(
+    '--credential-window <duration>',
+    `accepted age of a device broker credential (default: ${DEFAULTS.credentialWindowMs / 3_600_000}h)`,
+  )
   .option('--network <name>', 'network name for a fresh data dir')
   .addOption(
-    new Option('--sqlite-synchronous <mode>', 'SQLite synchronous mode').choices(['FULL', 'NORMAL']).default('FULL'),
+    new Option('--sqlite-synchronous <mode>', 'SQLite synchronous mode')
+      .choices(['FULL', 'NORMAL'])
+      .default(DEFAULTS.sqliteSynchronous),
   )
   .option(
     '--verify-workers <n>',
@@ -114,8 +119,8 @@ program
         ...(opts.brokerKey ? { key: String(opts.brokerKey) } : {}),
         rejectUnauthorized: !opts.brokerInsecure,
       },
-      ...(opts.settleEvery ? { settleEveryMs: parseDuration(String(opts.settleEvery)) } : {}),
-      credentialWindowMs: parseDuration(String(opts.credentialWindow)),
+      ...(opts.settleEvery ? { settleEveryMs: String(opts.settleEvery) } : {}),
+      ...(opts.credentialWindow ? { credentialWindowMs: String(opts.credentialWindow) } : {}),
       ...(opts.network ? { network: String(opts.network) } : {}),
       sqliteSynchronous: opts.sqliteSynchronous as 'FULL' | 'NORMAL',
       ...(opts.verifyWorkers !== undefined ? { verifyWorkers: Number(opts.verifyWorkers) } : {}),
@@ -300,7 +305,8 @@ program
     }
     let hubKey: Uint8Array | undefined;
     if (opts.hubKey) {
-      if (!/^[0-9a-fA-F]{64}$/.test(String(opts.hubKey))) fail(new ConfigError('--hub-key must be 64 hex characters'));
+      if (!/^[0-9a-fA-F]{64}$/.test(String(opts.hubKey)))
+        fail(new ConfigError(['--hub-key must be 64 hex characters']));
       hubKey = Uint8Array.from(Buffer.from(String(opts.hubKey), 'hex'));
     }
     const verdict = verifyBundle(doc, hubKey ? { hubKey } : {});
