@@ -4,7 +4,7 @@
 //   - otherwise: open the database directly with a HubCore that has no network attached.
 // Both implement Admin, so every command is written once.
 
-import { ApiError, type ApiErrorCode } from '../base/api-errors.js';
+import { apiErrorFromBody } from '../base/api-errors.js';
 import { resolveConfig } from '../base/config.js';
 import { HubCore, type EnrolRequest } from '../core/hub-core.js';
 import { loadIdentity, openStore, readRunningInfo } from '../store/datadir.js';
@@ -58,18 +58,7 @@ class HttpAdmin implements Admin {
         : {}),
     });
     const text = await res.text();
-    if (!res.ok) {
-      let code: ApiErrorCode = 'API_INTERNAL';
-      let message = text;
-      try {
-        const e = (JSON.parse(text) as { error: { code: ApiErrorCode; message: string } }).error;
-        code = e.code;
-        message = e.message;
-      } catch {
-        /* not JSON: keep the text */
-      }
-      throw new ApiError(code, message);
-    }
+    if (!res.ok) throw apiErrorFromBody(text);
     return raw ? text : (JSON.parse(text) as Json);
   }
 

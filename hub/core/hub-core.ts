@@ -19,7 +19,7 @@ import type { HubIdentity } from '../store/datadir.js';
 import { IngestPipeline } from '../ingest/pipeline.js';
 import type { SignaturePool } from '../ingest/signature-pool.js';
 import type { HubMetrics } from '../base/metrics.js';
-import { exportBundle, exportCsv, ExportError } from '../settlement/export.js';
+import { exportBundle, exportCsv } from '../settlement/export.js';
 import { closeEpoch } from '../settlement/settle.js';
 import { StoreConflictError, type HubStore, type NewChannel } from '../store/types.js';
 import { Controls } from '../model/controls.js';
@@ -316,21 +316,11 @@ export class HubCore {
   }
 
   bundle(epoch: bigint, channelIds?: string[]) {
-    try {
-      return exportBundle(this.store, epoch, channelIds);
-    } catch (err) {
-      if (err instanceof ExportError) throw new ApiError(err.code, err.message);
-      throw err;
-    }
+    return exportBundle(this.store, epoch, channelIds);
   }
 
   csv(epoch: bigint): string {
-    try {
-      return exportCsv(this.store, epoch);
-    } catch (err) {
-      if (err instanceof ExportError) throw new ApiError(err.code, err.message);
-      throw err;
-    }
+    return exportCsv(this.store, epoch);
   }
 
   // ---- observation -------------------------------------------------------------------------

@@ -6,7 +6,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net';
 import { timingSafeEqual } from 'node:crypto';
 import { gzipSync } from 'node:zlib';
-import { API_ERRORS, ApiError } from '../base/api-errors.js';
+import { ApiError, errorBody } from '../base/api-errors.js';
 import type { HostPort } from '../base/config.js';
 import { Activity, EpochEntryCache } from '../model/activity.js';
 import type { HubCore } from '../core/hub-core.js';
@@ -124,10 +124,7 @@ export async function startHttp(args: {
       if (!(err instanceof ApiError))
         args.log('error', `http ${req.method} ${req.url}: ${(err as Error).stack ?? String(err)}`);
       if (res.headersSent) return res.destroy();
-      send(req, res, {
-        status: e.status,
-        json: { error: { code: e.code, message: e.detail ?? API_ERRORS[e.code].message } },
-      });
+      send(req, res, { status: e.status, json: errorBody(e) });
     });
   });
   server.keepAliveTimeout = 5_000;
