@@ -61,7 +61,7 @@ export function epochView(e: EpochRow) {
 
 export function reasonMessage(reason: string): string {
   if (Object.hasOwn(REASONS, reason)) return REASONS[reason as keyof typeof REASONS].message;
-  if (Object.hasOwn(HUB_REASONS, reason)) return HUB_REASONS[reason as keyof typeof HUB_REASONS];
+  if (Object.hasOwn(HUB_REASONS, reason)) return HUB_REASONS[reason as keyof typeof HUB_REASONS].message;
   return '';
 }
 
