@@ -379,7 +379,7 @@ export class HubCore {
       settledAmount: settledAmount.toString(),
       rejectedEvents: rejectedEvents.toString(),
       rejectedVouchers: rejectedVouchers.toString(),
-      equivocations: this.store.listEquivocations().length,
+      equivocations: this.store.countEquivocations(),
       waitingSegments: this.registry.waitingTotal,
       lastEpoch: this.store.lastEpoch()?.epoch.toString() ?? null,
     };

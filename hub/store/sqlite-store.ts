@@ -158,6 +158,7 @@ class SqliteStore implements HubStore {
         VALUES (?, ?, ?, ?, ?)`),
       listEquivocations: p('SELECT * FROM equivocations ORDER BY id'),
       listEquivocationsOf: p('SELECT * FROM equivocations WHERE channel_id = ? ORDER BY id'),
+      countEquivocations: p('SELECT COUNT(*) AS n FROM equivocations'),
       lastEpoch: p('SELECT * FROM epochs ORDER BY epoch DESC LIMIT 1'),
       getEpoch: p('SELECT * FROM epochs WHERE epoch = ?'),
       listEpochs: p('SELECT * FROM epochs ORDER BY epoch'),
@@ -341,6 +342,10 @@ class SqliteStore implements HubStore {
 
   pruneRejections(keep: number): void {
     this.s.pruneRejections.run(keep);
+  }
+
+  countEquivocations(): number {
+    return Number((this.s.countEquivocations.get() as Row).n);
   }
 
   listEquivocations(channelId?: Uint8Array): (EquivocationRow & { id: bigint })[] {

@@ -164,6 +164,8 @@ export interface HubStore {
   recentRejections(query: RejectionQuery): (RejectionRow & { id: bigint })[];
   pruneRejections(keep: number): void;
   listEquivocations(channelId?: Uint8Array): (EquivocationRow & { id: bigint })[];
+  /** How many evidence rows are kept, without loading them (the live dashboard asks every second). */
+  countEquivocations(): number;
 
   lastEpoch(): EpochRow | undefined;
   getEpoch(epoch: bigint): EpochRow | undefined;
