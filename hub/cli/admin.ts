@@ -9,6 +9,7 @@ import { resolveConfig } from '../base/config.js';
 import { HubCore, type EnrolRequest } from '../core/hub-core.js';
 import { loadIdentity, openStore, readRunningInfo } from '../store/datadir.js';
 import { HubMetrics } from '../base/metrics.js';
+import type { HubStore } from '../store/types.js';
 
 type Json = any; // eslint-disable-line @typescript-eslint/no-explicit-any -- views are printed, not typed here
 
@@ -97,10 +98,12 @@ class HttpAdmin implements Admin {
 class LocalAdmin implements Admin {
   readonly mode = 'local';
   private readonly core: HubCore;
+  private readonly store: HubStore;
   constructor(dataDir: string) {
     const config = resolveConfig({ dataDir });
     const identity = loadIdentity(config.dataDir);
-    this.core = new HubCore(config, identity, openStore(config.dataDir), new HubMetrics());
+    this.store = openStore(config.dataDir);
+    this.core = new HubCore(config, identity, this.store, new HubMetrics());
   }
   enrol = async (r: EnrolRequest[]) => this.core.enrol(r);
   listDevices = async () => this.core.listDevices();
@@ -116,7 +119,7 @@ class LocalAdmin implements Admin {
   rejections = async (q: { limit?: number; reason?: string }) => this.core.rejections(q);
   stats = async () => this.core.stats();
   close(): void {
-    this.core.store.close();
+    this.store.close();
   }
 }
 

@@ -17,14 +17,14 @@ import { ApiError } from '../base/api-errors.js';
 import type { HubConfig } from '../base/config.js';
 import type { HubIdentity } from '../store/datadir.js';
 import { IngestPipeline } from '../ingest/pipeline.js';
-import type { SignaturePool } from '../ingest/signature-pool.js';
+import type { SignatureVerifier } from '../ingest/signature-pool.js';
 import type { HubMetrics } from '../base/metrics.js';
 import { exportBundle, exportCsv } from '../settlement/export.js';
 import { closeEpoch } from '../settlement/settle.js';
-import { StoreConflictError, type HubStore, type NewChannel } from '../store/types.js';
+import { StoreConflictError, type HubLedger, type HubStore, type NewChannel } from '../store/types.js';
 import { Controls } from '../model/controls.js';
 import type { Downlink } from '../model/downlink.js';
-import { liveChannelFromRow, Registry, type LiveChannel, type LiveDevice } from '../model/registry.js';
+import { liveChannelFromRow, Registry, type FleetView, type LiveChannel, type LiveDevice } from '../model/registry.js';
 import { channelView, deviceView, epochView, rejectionCountView, rejectionView } from '../model/views.js';
 
 export interface EnrolRequest {
@@ -47,7 +47,7 @@ export interface CoreLinks {
 const noDownlink: Downlink = { publishReceipt() {}, publishControl() {} };
 
 export class HubCore {
-  readonly registry: Registry;
+  private readonly registry: Registry;
   readonly controls: Controls;
   readonly pipeline: IngestPipeline;
   private links: CoreLinks = { downlink: noDownlink, seesConnections: true };
@@ -55,10 +55,10 @@ export class HubCore {
   constructor(
     readonly config: HubConfig,
     readonly identity: HubIdentity,
-    readonly store: HubStore,
+    private readonly store: HubStore,
     readonly metrics: HubMetrics,
     readonly now: () => number = Date.now,
-    pool?: SignaturePool,
+    verifier?: SignatureVerifier,
   ) {
     this.registry = Registry.load(store);
     const downlink: Downlink = {
@@ -73,10 +73,20 @@ export class HubCore {
       controls: this.controls,
       config,
       now,
-      pool,
+      pool: verifier,
       onHello: (hex) => this.greet(hex, true),
       onOffline: (hex) => this.setConnected(hex, false),
     });
+  }
+
+  /** The committed ledger, read-only: what the dashboard, tools and tests read. */
+  get ledger(): HubLedger {
+    return this.store;
+  }
+
+  /** Devices and channels as the hub holds them in memory, read-only. */
+  get fleet(): FleetView {
+    return this.registry;
   }
 
   attach(links: CoreLinks): void {

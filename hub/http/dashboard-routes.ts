@@ -32,10 +32,10 @@ function fleetPage(ctx: RequestContext) {
     throw new ApiError('API_INVALID', 'sort must be enrolled, key or seen');
   const offset = intParam(q, 'offset', 0, 1e9);
   const limit = Math.max(1, intParam(q, 'limit', 50, 500));
-  const { registry } = ctx.core;
+  const registry = ctx.core.fleet;
   const { activity } = ctx.dashboard;
 
-  const keep = (d: LiveDevice): boolean => {
+  const keep = (d: Readonly<LiveDevice>): boolean => {
     if (status === 'online' && (!d.connected || d.revoked)) return false;
     if (status === 'offline' && (d.connected || d.revoked)) return false;
     if (status === 'revoked' && !d.revoked) return false;
@@ -80,7 +80,7 @@ function channelHistory(ctx: RequestContext) {
   const ch = ctx.core.findChannel(ctx.params[0]!);
   const points = intParam(ctx.query, 'points', 120, 1000);
   const receipt = ch.lastReceipt ? decodeReceipt(ch.lastReceipt) : undefined;
-  const device = ctx.core.registry.devices.get(ch.deviceHex);
+  const device = ctx.core.fleet.devices.get(ch.deviceHex);
   return {
     channelId: ch.idHex,
     device: device
@@ -93,7 +93,7 @@ function channelHistory(ctx: RequestContext) {
         }
       : null,
     attention: ctx.dashboard.activity.needsAttention(ch.deviceHex),
-    usage: channelUsage(ctx.core.store, ch, points),
+    usage: channelUsage(ctx.core.ledger, ch, points),
     receipt:
       receipt && receipt.ok
         ? {

@@ -15,7 +15,7 @@ export function liveTick(core: HubCore, activity: Activity) {
   return {
     ...activity.snapshot,
     stats: core.stats(),
-    rejections: core.store.rejectionCounts().map(rejectionCountView),
+    rejections: core.ledger.rejectionCounts().map(rejectionCountView),
   };
 }
 

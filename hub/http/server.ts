@@ -90,8 +90,8 @@ export async function startHttp(args: {
 }): Promise<HttpServer> {
   const dashboardDir = findDashboardDir();
   const dashboard = {
-    activity: new Activity(args.core.registry, args.core.store, args.metrics, args.core.now),
-    epochs: new EpochEntryCache(args.core.store),
+    activity: new Activity(args.core.fleet, args.core.ledger, args.metrics, args.core.now),
+    epochs: new EpochEntryCache(args.core.ledger),
   };
   const live = new LiveStreams();
 

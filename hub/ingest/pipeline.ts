@@ -18,7 +18,7 @@ import { GroupCommit } from './commit.js';
 import { decodeStep } from './decode.js';
 import { bufferSegment, dropWaiting, gapExpired, takeReady } from './reorder.js';
 import { sequenceStep } from './sequence.js';
-import type { SignaturePool } from './signature-pool.js';
+import type { SignatureVerifier } from './signature-pool.js';
 import type { Rejection } from './types.js';
 import { signedByDevice, verifyStep } from './verify.js';
 
@@ -30,7 +30,7 @@ export interface PipelineDeps {
   config: HubConfig;
   now: () => number;
   /** Worker threads for signature checks; undefined = check on the main thread. */
-  pool: SignaturePool | undefined;
+  pool: SignatureVerifier | undefined;
   /** A device said hello or online [P-6.6]: answer with its GRANT. */
   onHello(deviceHex: string): void;
   onOffline(deviceHex: string): void;

@@ -10,7 +10,7 @@ import {
   type VerifiedSegment,
 } from '../../protocol/index.js';
 import type { LiveChannel } from '../model/registry.js';
-import { deferringBackend, type SignatureCheck, type SignaturePool } from './signature-pool.js';
+import { deferringBackend, type SignatureCheck, type SignatureVerifier } from './signature-pool.js';
 import { pass, stop, type Step } from './types.js';
 
 /**
@@ -21,7 +21,7 @@ export function verifyStep(
   ch: LiveChannel,
   s: Segment,
   prev: Head,
-  pool: SignaturePool | undefined,
+  pool: SignatureVerifier | undefined,
 ): Step<{ verified: VerifiedSegment; check: SignatureCheck | undefined }> {
   const deferred = pool ? deferringBackend() : undefined;
   const result = verifySegment(

@@ -88,6 +88,11 @@ function toEpoch(r: Row): EpochRow {
 export interface SqliteStoreOptions {
   synchronous?: 'FULL' | 'NORMAL';
   readonly?: boolean;
+  /**
+   * Test hook: called with the store's own connection once it is set up. Settings that belong to
+   * one connection (max_page_count, to fill the disk on purpose) can only be made through it.
+   */
+  onConnection?: (db: Database.Database) => void;
 }
 
 export function openSqliteStore(file: string, options: SqliteStoreOptions = {}): HubStore {
@@ -101,6 +106,7 @@ export function openSqliteStore(file: string, options: SqliteStoreOptions = {}):
     db.pragma('busy_timeout = 5000');
     migrate(db);
   }
+  options.onConnection?.(db);
   return new SqliteStore(db);
 }
 

@@ -139,7 +139,7 @@ if (!HAVE_CHROMIUM && IN_CI) {
       undefined,
       WAIT,
     );
-    const smallest = [...env.hub.core.registry.devices.keys()].sort().slice(0, 50);
+    const smallest = [...env.hub.core.fleet.devices.keys()].sort().slice(0, 50);
     await page.waitForFunction(
       (keys) =>
         JSON.stringify(Array.from(document.querySelectorAll('.device-row'), (r) => r.getAttribute('data-key'))) ===

@@ -42,8 +42,8 @@ describe('delivery faults', () => {
 
   function settle(hub: HubHandle, fleet: Fleet) {
     hub.core.flush();
-    const c = conservation(fleet, hub.core.store);
-    const rejected = Object.fromEntries(hub.core.store.rejectionCounts().map((r) => [r.reason, r.events]));
+    const c = conservation(fleet, hub.core.ledger);
+    const rejected = Object.fromEntries(hub.core.ledger.rejectionCounts().map((r) => [r.reason, r.events]));
     expect(c.lost).toBe(0n);
     expect(c.duplicated).toBe(0n);
     expect(c.mismatchedHeads).toBe(0);
@@ -98,7 +98,7 @@ describe('delivery faults', () => {
     // way to the hub when the agents hold their last receipts.
     const duplicates = () => {
       hub.core.flush();
-      return hub.core.store.rejectionCounts().find((r) => r.reason === 'DUPLICATE')?.events ?? 0n;
+      return hub.core.ledger.rejectionCounts().find((r) => r.reason === 'DUPLICATE')?.events ?? 0n;
     };
     await waitFor(() => duplicates() >= BigInt(extraCopies), 'every extra copy acknowledged as a duplicate', 10_000);
     const { c, rejected, text } = settle(hub, fleet);
