@@ -4,6 +4,7 @@
 
 import { readFileSync, writeFileSync } from 'node:fs';
 import { Command, Option } from 'commander';
+import { VERSION } from '../common/version.js';
 import { verifyBundle } from '../protocol/index.js';
 import { ApiError } from './base/api-errors.js';
 import { openAdmin } from './cli/admin.js';
@@ -47,6 +48,7 @@ const jsonOption = () => new Option('--json', 'print JSON');
 
 const program = new Command('tally-hub')
   .description('Tally hub: ingest signed meter vouchers over MQTT, store them, acknowledge, settle')
+  .version(VERSION)
   .showHelpAfterError()
   .configureHelp({ sortSubcommands: false });
 

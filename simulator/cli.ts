@@ -3,6 +3,7 @@
 import { Command, InvalidArgumentError } from 'commander';
 import { writeFileSync } from 'node:fs';
 import { AGENT_DEFAULTS } from '../agent/defaults.js';
+import { VERSION } from '../common/version.js';
 import { UsageError, describeFaults, parseFaults } from './faults.js';
 import { renderHtml } from './html.js';
 import { formatReport, reportToJson } from './report.js';
@@ -45,6 +46,7 @@ const SIM_DEFAULTS = {
 const program = new Command()
   .name('tally-sim')
   .description('Fleet simulator: load-tests a Tally hub and proves conservation (signed = accepted = settled).')
+  .version(VERSION)
   .showHelpAfterError()
   .exitOverride((err) => process.exit(err.exitCode === 0 ? 0 : EXIT_USAGE));
 
