@@ -1,12 +1,12 @@
 // The repository's import rules (scripts/import-rules.ts): no cycles, packages apart, hub/ folders
 // importing downwards only. The first test checks the real tree; the others show the checker
 // catches each kind of break, on small trees written to a temp dir.
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterEach, describe, expect, it } from 'vitest';
-import { buildGraph, importsOf, violations } from '../../scripts/import-rules.js';
+import { buildGraph, HUB_LAYERS, importsOf, violations } from '../../scripts/import-rules.js';
 
 const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 
@@ -31,6 +31,17 @@ describe('import rules', () => {
     const graph = buildGraph(REPO);
     expect(graph.files.length).toBeGreaterThan(200);
     expect(violations(graph)).toEqual([]);
+  });
+
+  it('place every hub/ folder, in the order docs/hub.md draws them from the top down', () => {
+    const doc = readFileSync(path.join(REPO, 'docs/hub.md'), 'utf8');
+    const layout = doc.slice(doc.indexOf('## Layout'), doc.indexOf('## Ingest pipeline'));
+    const drawn = [...layout.matchAll(/^\| `([^`]+)`( root)? \|/gm)].map((m) =>
+      m[2] ? '' : m[1]!.replace(/^hub\//, '').replace(/\/$/, ''),
+    );
+    expect(drawn).toEqual([...HUB_LAYERS].reverse().flat());
+    const onDisk = readdirSync(path.join(REPO, 'hub'), { withFileTypes: true }).filter((e) => e.isDirectory());
+    for (const dir of onDisk) expect(HUB_LAYERS.flat(), dir.name).toContain(dir.name);
   });
 
   it('tell type-only imports from runtime ones', () => {
