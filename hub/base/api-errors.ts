@@ -1,8 +1,8 @@
-// One table of management error codes (device, channel, settlement operations, exports), each
-// with the HTTP status the API answers with, and the one error made from it: any layer throws
-// `new ApiError(code, detail)`, the router writes it as errorBody(), and the CLI reading a running
-// hub's answer turns that body back into the same ApiError (apiErrorFromBody). The CLI prints the
-// same codes. docs/api.md documents every code.
+// One table of management error codes (device, channel, settlement operations), each with the HTTP
+// status the API answers with. The CLI prints the same codes. Handlers throw ApiError(code); the
+// router turns it into `{ "error": { "code", "message" } }`. docs/api.md documents every code.
+// Every layer (settlement exports too) throws this one error; errorBody() and apiErrorFromBody()
+// below are its body's two directions (the router's answer, the CLI reading a running hub's).
 
 export const API_ERRORS = {
   API_UNAUTHORIZED: { status: 401, message: 'missing or wrong admin token (Authorization: Bearer <token>)' },
@@ -13,7 +13,7 @@ export const API_ERRORS = {
   API_INVALID: { status: 400, message: 'a field is missing or invalid' },
   API_CONFLICT: { status: 409, message: 'the resource already exists or is in a state that forbids this' },
   API_INTERNAL: { status: 500, message: 'internal error; see the hub log' },
-} as const satisfies Record<string, { status: number; message: string }>;
+} as const;
 
 export type ApiErrorCode = keyof typeof API_ERRORS;
 
