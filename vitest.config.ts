@@ -1,8 +1,21 @@
-import { defineConfig } from 'vitest/config';
+import { configDefaults, defineConfig } from 'vitest/config';
+
+// Two projects. `unit`: no network, no browser, no long run (pure logic, decoders, code tables, the
+// hub core over a SQLite file in a temp dir); `npm run test:unit` takes seconds. `integration`:
+// everything else (real brokers, child processes, Chromium, simulations, fuzz and soak runs).
+// `npm test` runs both. A new test file is integration until it is listed here.
+const UNIT = [
+  'test/protocol/**/*.test.ts',
+  'test/layout/**/*.test.ts',
+  'test/agent/{backoff,chain,codes,config,downlink,meter,outbox.sqlite}.test.ts',
+  'test/hub/{access,config,docs,store,commit-failure,equivocation-evidence,pending-signature}.test.ts',
+  'test/dashboard/{activity,docs}.test.ts',
+  'test/simulator/{faults,ledger,report}.test.ts',
+  'test/reliability/{report,hostile-keys-and-vectors,hostile-replay,hostile-segments,disk-full}.test.ts',
+];
 
 export default defineConfig({
   test: {
-    include: ['test/**/*.test.ts'],
     // Integration tests start real brokers and SQLite files; give them room on a 2-core machine.
     testTimeout: 60_000,
     hookTimeout: 60_000,
@@ -11,5 +24,12 @@ export default defineConfig({
     // executed no test is visible.
     reporters: ['default', 'json'],
     outputFile: { json: 'reports/vitest.json' },
+    projects: [
+      { extends: true, test: { name: 'unit', include: UNIT } },
+      {
+        extends: true,
+        test: { name: 'integration', include: ['test/**/*.test.ts'], exclude: [...configDefaults.exclude, ...UNIT] },
+      },
+    ],
   },
 });

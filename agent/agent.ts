@@ -12,91 +12,39 @@
 // A signature made in step 2 whose transaction did not commit dies with the process: it was never
 // stored or sent, so no one can ever hold two different vouchers for one seq.
 //
-// This file holds the public class and the wiring. The work is done by three parts that share one
-// AgentState (state.ts): production.ts (steps 1-2), uplink.ts (step 3: the link, the drain, status
-// and hello) and downlink-handler.ts (step 4 and the hub's control messages).
+// This file holds the public class and the wiring; its options and events are in options.ts. The
+// work is done by three parts that share one AgentState (state.ts): production.ts (steps 1-2),
+// uplink.ts (step 3: the link, the drain, status and hello) and downlink-handler.ts (step 4 and
+// the hub's control messages).
 import { EventEmitter } from 'node:events';
-import {
-  clientIdForDevice,
-  makeMqttCredential,
-  toHex,
-  topics,
-  type Ed25519Backend,
-  type KeyPair,
-} from '../protocol/index.js';
+import { clientIdForDevice, makeMqttCredential, toHex, topics } from '../protocol/index.js';
 import { systemClock, type Clock } from './clock.js';
-import { AGENT_CODES, type AgentCode, type AgentLogEntry } from './codes.js';
+import { AGENT_CODES, type AgentCode } from './codes.js';
 import type { CrashPoint } from './config.js';
+import { AGENT_DEFAULTS } from './defaults.js';
 import { DownlinkHandler } from './downlink-handler.js';
 import { Drain } from './drain.js';
 import { MqttLink } from './link.js';
 import { NANO } from './meter/decimal.js';
-import type { MeterSource } from './meter/index.js';
 import { MeterWatch } from './meter-watch.js';
-import type { OutboxStore } from './outbox/types.js';
+import type { AgentEvents, AgentOptions } from './options.js';
 import { Production } from './production.js';
-import type { AgentContext, AgentState, ResolvedAgentOptions } from './state.js';
+import {
+  newCounters,
+  type AgentContext,
+  type AgentCounters,
+  type AgentState,
+  type ResolvedAgentOptions,
+} from './state.js';
 import { HELLO_RETRY_MS, Uplink } from './uplink.js';
-
-export interface AgentOptions {
-  readonly keyPair: KeyPair;
-  readonly hubKey: Uint8Array;
-  readonly store: OutboxStore;
-  readonly meter: MeterSource;
-  readonly broker: { readonly url: string; readonly tls?: { ca?: Buffer; cert?: Buffer; key?: Buffer } };
-  readonly batch?: number;
-  readonly batchMs?: number;
-  readonly window?: number;
-  readonly maxBacklog?: number;
-  readonly ackTimeoutMs?: number;
-  /** A meter with no reading for this long is reported stale (METER_STALE); 0 turns it off. */
-  readonly meterStaleMs?: number;
-  /** A meter whose counter has not moved for this long is reported frozen (METER_FROZEN); 0 = off. */
-  readonly meterFrozenMs?: number;
-  /** First delay before a device without a channel says hello again; doubles up to 2 minutes. */
-  readonly helloRetryMs?: number;
-  readonly reconnectMinMs?: number;
-  readonly reconnectMaxMs?: number;
-  readonly clock?: Clock;
-  readonly random?: () => number;
-  readonly backend?: Ed25519Backend;
-  /** Test-only kill points (see TALLY_AGENT_CRASH_AT in docs/agent.md). */
-  readonly onCrashPoint?: (point: CrashPoint, occurrence: number) => void;
-  /**
-   * Simulation hook: every segment goes through it instead of straight to the link, so the fleet
-   * simulator can duplicate, delay, reorder or forge traffic on the wire. `publish` sends one
-   * payload on the segment topic; the hook must send the genuine payload at some point.
-   */
-  readonly interceptSegment?: (payload: Uint8Array, publish: (payload: Uint8Array) => Promise<void>) => Promise<void>;
-}
-
-export interface AgentEvents {
-  log: [entry: AgentLogEntry];
-  channel: [channelIdHex: string];
-  committed: [firstSeq: bigint, lastSeq: bigint];
-  receipt: [seq: bigint, cumUnits: bigint, cumAmount: bigint];
-  link: [up: boolean];
-}
 
 const METER_LOG_INTERVAL_MS = 60_000;
 
+export type { AgentEvents, AgentOptions } from './options.js';
+
 export class Agent extends EventEmitter<AgentEvents> {
   readonly deviceHex: string;
-  readonly counters = {
-    unitsMetered: 0n,
-    vouchersCommitted: 0n,
-    segmentsCommitted: 0,
-    segmentsPublished: 0,
-    receiptsApplied: 0,
-    receiptsIgnored: 0,
-    controlsIgnored: 0,
-    rejects: 0,
-    resyncs: 0,
-    meterProblems: 0,
-    counterResets: 0,
-    counterRollovers: 0,
-    linkUps: 0,
-  };
+  readonly counters: AgentCounters = newCounters();
 
   private readonly o: ResolvedAgentOptions;
   private readonly clock: Clock;
@@ -119,16 +67,16 @@ export class Agent extends EventEmitter<AgentEvents> {
   constructor(options: AgentOptions) {
     super();
     this.o = {
-      batch: 64,
-      batchMs: 1000,
-      window: 8,
-      maxBacklog: 2_000_000,
-      ackTimeoutMs: 15_000,
-      meterStaleMs: 900_000,
-      meterFrozenMs: 0,
+      batch: AGENT_DEFAULTS.batch,
+      batchMs: AGENT_DEFAULTS.batchMs,
+      window: AGENT_DEFAULTS.window,
+      maxBacklog: AGENT_DEFAULTS.maxBacklog,
+      ackTimeoutMs: AGENT_DEFAULTS.ackTimeoutMs,
+      meterStaleMs: AGENT_DEFAULTS.meterStaleMs,
+      meterFrozenMs: AGENT_DEFAULTS.meterFrozenMs,
       helloRetryMs: HELLO_RETRY_MS,
-      reconnectMinMs: 500,
-      reconnectMaxMs: 60_000,
+      reconnectMinMs: AGENT_DEFAULTS.reconnectMinMs,
+      reconnectMaxMs: AGENT_DEFAULTS.reconnectMaxMs,
       clock: systemClock,
       ...options,
     };

@@ -2,8 +2,7 @@
 // cumAmount = cumUnits x price [P-4.3]), cut into segments of at most `batch` vouchers, each signed
 // over its head [P-4.4] by protocol/'s buildSegment. Pure: no I/O, the caller commits the result.
 import { buildSegment, type Ed25519Backend, type Head, type Segment } from '../protocol/index.js';
-import { SQLITE_INT_MAX } from './outbox/sqlite.js';
-import type { FlushRecord, MeterState, NewSegment, NewVoucher } from './outbox/types.js';
+import { SQLITE_INT_MAX, type FlushRecord, type MeterState, type NewSegment, type NewVoucher } from './outbox/types.js';
 
 /**
  * How many more units the channel may carry after `head` [P-4.3: cumAmount <= capacity]. The store

@@ -3,6 +3,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Command } from 'commander';
+import { VERSION } from '../common/version.js';
 import { toHex } from '../protocol/index.js';
 import { Agent } from './agent.js';
 import { systemClock } from './clock.js';
@@ -137,7 +138,7 @@ async function run(opts: Record<string, unknown>): Promise<void> {
 
 const program = new Command('tally-agent')
   .description('Tally device agent: meters usage into signed vouchers and streams them to the hub')
-  .version('0.1.0')
+  .version(VERSION)
   // Usage errors exit 2 (commander's default is 1), as docs/agent.md says; subcommands inherit it.
   .exitOverride((err) => process.exit(err.exitCode === 0 ? 0 : 2));
 

@@ -3,8 +3,12 @@
 // resolveConfig merges them once, validates every field with a clear message, and returns a
 // frozen object that is passed down. No other agent module reads process.env.
 import { readFileSync } from 'node:fs';
+import { ConfigError } from '../common/config-error.js';
 import { fromHex } from '../protocol/index.js';
+import { AGENT_DEFAULTS as D } from './defaults.js';
 import { parseMeterSpec, type MeterSpec } from './meter/spec.js';
+
+export { ConfigError };
 
 export type AgentCommand = 'init' | 'run' | 'status';
 
@@ -47,47 +51,57 @@ interface OptionSpec {
 
 /** Every option, with its environment variable. docs/agent.md documents the same table. */
 export const OPTIONS = {
-  data: { kind: 'string', env: 'TALLY_AGENT_DATA', default: './tally-agent-data' },
+  data: { kind: 'string', env: 'TALLY_AGENT_DATA', default: D.data },
   broker: { kind: 'string', env: 'TALLY_AGENT_BROKER' },
   hubKey: { kind: 'hex32', env: 'TALLY_AGENT_HUB_KEY' },
-  meter: { kind: 'meter', env: 'TALLY_AGENT_METER', default: 'sim:1' },
+  meter: { kind: 'meter', env: 'TALLY_AGENT_METER', default: D.meter },
   // [P-4.4] a segment holds at most 1024 vouchers.
-  batch: { kind: 'int', env: 'TALLY_AGENT_BATCH', min: 1, max: 1024, default: 64 },
-  batchMs: { kind: 'int', env: 'TALLY_AGENT_BATCH_MS', min: 10, max: 3_600_000, default: 1000 },
-  pollMs: { kind: 'int', env: 'TALLY_AGENT_POLL_MS', min: 10, max: 3_600_000, default: 1000 },
+  batch: { kind: 'int', env: 'TALLY_AGENT_BATCH', min: 1, max: 1024, default: D.batch },
+  batchMs: { kind: 'int', env: 'TALLY_AGENT_BATCH_MS', min: 10, max: 3_600_000, default: D.batchMs },
+  pollMs: { kind: 'int', env: 'TALLY_AGENT_POLL_MS', min: 10, max: 3_600_000, default: D.pollMs },
   // 15 minutes: three times Tasmota's default telemetry period (300 s). 0 turns the check off.
-  meterStaleMs: { kind: 'int', env: 'TALLY_AGENT_METER_STALE_MS', min: 0, max: 604_800_000, default: 900_000 },
+  meterStaleMs: { kind: 'int', env: 'TALLY_AGENT_METER_STALE_MS', min: 0, max: 604_800_000, default: D.meterStaleMs },
   // Off by default: an idle load is not a fault.
-  meterFrozenMs: { kind: 'int', env: 'TALLY_AGENT_METER_FROZEN_MS', min: 0, max: 604_800_000, default: 0 },
-  window: { kind: 'int', env: 'TALLY_AGENT_WINDOW', min: 1, max: 1024, default: 8 },
+  meterFrozenMs: {
+    kind: 'int',
+    env: 'TALLY_AGENT_METER_FROZEN_MS',
+    min: 0,
+    max: 604_800_000,
+    default: D.meterFrozenMs,
+  },
+  window: { kind: 'int', env: 'TALLY_AGENT_WINDOW', min: 1, max: 1024, default: D.window },
   maxBacklog: {
     kind: 'int',
     env: 'TALLY_AGENT_MAX_BACKLOG',
     min: 1024,
     max: 1_000_000_000,
-    default: 2_000_000,
+    default: D.maxBacklog,
   },
-  ackTimeoutMs: { kind: 'int', env: 'TALLY_AGENT_ACK_TIMEOUT_MS', min: 100, max: 3_600_000, default: 15_000 },
-  reconnectMinMs: { kind: 'int', env: 'TALLY_AGENT_RECONNECT_MIN_MS', min: 1, max: 3_600_000, default: 500 },
-  reconnectMaxMs: { kind: 'int', env: 'TALLY_AGENT_RECONNECT_MAX_MS', min: 1, max: 3_600_000, default: 60_000 },
+  ackTimeoutMs: { kind: 'int', env: 'TALLY_AGENT_ACK_TIMEOUT_MS', min: 100, max: 3_600_000, default: D.ackTimeoutMs },
+  reconnectMinMs: {
+    kind: 'int',
+    env: 'TALLY_AGENT_RECONNECT_MIN_MS',
+    min: 1,
+    max: 3_600_000,
+    default: D.reconnectMinMs,
+  },
+  reconnectMaxMs: {
+    kind: 'int',
+    env: 'TALLY_AGENT_RECONNECT_MAX_MS',
+    min: 1,
+    max: 3_600_000,
+    default: D.reconnectMaxMs,
+  },
   tlsCa: { kind: 'string', env: 'TALLY_AGENT_TLS_CA' },
   tlsCert: { kind: 'string', env: 'TALLY_AGENT_TLS_CERT' },
   tlsKey: { kind: 'string', env: 'TALLY_AGENT_TLS_KEY' },
-  logLevel: { kind: 'level', env: 'TALLY_AGENT_LOG_LEVEL', default: 'info' },
-  json: { kind: 'bool', env: 'TALLY_AGENT_JSON', default: false },
+  logLevel: { kind: 'level', env: 'TALLY_AGENT_LOG_LEVEL', default: D.logLevel },
+  json: { kind: 'bool', env: 'TALLY_AGENT_JSON', default: D.json },
 } as const satisfies Record<string, OptionSpec>;
 
 export type OptionName = keyof typeof OPTIONS;
 export const CONFIG_FILE_ENV = 'TALLY_AGENT_CONFIG';
 export const CRASH_ENV = 'TALLY_AGENT_CRASH_AT';
-
-export class ConfigError extends Error {
-  readonly code = 'CONFIG_INVALID';
-  constructor(readonly problems: readonly string[]) {
-    super(`invalid configuration:\n  - ${problems.join('\n  - ')}`);
-    this.name = 'ConfigError';
-  }
-}
 
 export interface ConfigSources {
   /** Values given on the command line (commander's camelCase names); undefined = not given. */

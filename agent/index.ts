@@ -5,6 +5,7 @@ export { buildFlush, unitsAllowed } from './chain.js';
 export { systemClock, type Clock, type Timer } from './clock.js';
 export { AGENT_CODES, type AgentCode, type AgentLogEntry, type LogLevel } from './codes.js';
 export { ConfigError, CRASH_POINTS, OPTIONS, resolveConfig, type AgentConfig, type CrashPoint } from './config.js';
+export { AGENT_DEFAULTS } from './defaults.js';
 export { ensureDeviceKey, KEY_FILE, KeyFileError, loadDeviceKey, OUTBOX_FILE } from './keys.js';
 export {
   createMeterSource,

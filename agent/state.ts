@@ -4,10 +4,10 @@
 // object, so there is a single copy of each fact and none of them can drift from another.
 import type { EventEmitter } from 'node:events';
 import type { ChannelRecord, Head } from '../protocol/index.js';
-import type { Agent, AgentEvents, AgentOptions } from './agent.js';
 import type { Clock } from './clock.js';
 import type { AgentCode } from './codes.js';
 import type { CrashPoint } from './config.js';
+import type { AgentEvents, AgentOptions } from './options.js';
 import type { ChannelState, StoredReceipt } from './outbox/types.js';
 
 /** The options with their defaults filled in (the hooks and injectables stay optional). */
@@ -16,7 +16,26 @@ export type ResolvedAgentOptions = Required<
 > &
   AgentOptions;
 
-export type AgentCounters = Agent['counters'];
+/** What the agent counts from its start (Agent.counters); the simulator's report reads them. */
+export function newCounters() {
+  return {
+    unitsMetered: 0n,
+    vouchersCommitted: 0n,
+    segmentsCommitted: 0,
+    segmentsPublished: 0,
+    receiptsApplied: 0,
+    receiptsIgnored: 0,
+    controlsIgnored: 0,
+    rejects: 0,
+    resyncs: 0,
+    meterProblems: 0,
+    counterResets: 0,
+    counterRollovers: 0,
+    linkUps: 0,
+  };
+}
+
+export type AgentCounters = ReturnType<typeof newCounters>;
 
 export interface Channel {
   channelId: Uint8Array;

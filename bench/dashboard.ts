@@ -8,9 +8,9 @@
 // (performance.mark when the first data is on screen), from navigation start; FCP beside it.
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Browser, Response } from 'playwright-core';
-import { Activity } from '../hub/core/activity.js';
+import { Activity } from '../hub/model/activity.js';
 import { generateKeyPair, toHex } from '../protocol/index.js';
-import { buildAssets, launchChromium, startFleetHub } from '../test/dashboard/harness.js';
+import { buildAssets, launchChromium, startFleetHub } from '../support/dashboard-harness.js';
 
 const arg = (name: string, fallback: number): number => {
   const i = process.argv.indexOf(`--${name}`);
@@ -149,7 +149,7 @@ try {
   );
 
   // The once-a-second sample over the real registry and store, as the HTTP server runs it.
-  const activity = new Activity(env.hub.core.registry, env.hub.core.store, env.hub.metrics);
+  const activity = new Activity(env.hub.core.fleet, env.hub.core.ledger, env.hub.metrics);
   const samples: number[] = [];
   for (let i = 0; i < 50; i++) {
     const t = performance.now();

@@ -5,13 +5,14 @@
 
 import { writeFileSync } from 'node:fs';
 import { Command, Option } from 'commander';
-import { ApiError } from './admin-errors.js';
+import { VERSION } from '../common/version.js';
+import { ApiError } from './base/api-errors.js';
 import { anchorCommand } from './anchor/commands.js';
 import { isAnchorError } from './anchor/codes.js';
 import { openAdmin } from './cli/admin.js';
 import { CHANNEL_COLUMNS, DEVICE_COLUMNS, printBlock, printJson, printTable } from './cli/format.js';
-import { ConfigError, DEFAULTS, parseDuration, resolveConfig } from './config.js';
-import { initDataDir } from './datadir.js';
+import { ConfigError, DEFAULTS, resolveConfig } from './base/config.js';
+import { initDataDir } from './store/datadir.js';
 import { parseAmount, parseEnrolBody } from './http/routes.js';
 import { startHub } from './server.js';
 import { verifyFiles } from '../verifier/verify-file.js';
@@ -50,6 +51,7 @@ const jsonOption = () => new Option('--json', 'print JSON');
 
 const program = new Command('tally-hub')
   .description('Tally hub: ingest signed meter vouchers over MQTT, store them, acknowledge, settle')
+  .version(VERSION)
   .showHelpAfterError()
   .configureHelp({ sortSubcommands: false })
   // Usage errors (unknown option or command, missing argument) exit 2 like every Tally command;
@@ -95,10 +97,15 @@ program
   .option('--broker-insecure', 'do not verify the broker certificate (lab use only)')
   .option('--http <host:port>', 'HTTP API address', DEFAULTS.http)
   .option('--settle-every <duration>', 'close an epoch periodically, e.g. 15m, 1h (default: only on demand)')
-  .option('--credential-window <duration>', 'accepted age of a device broker credential', '24h')
+  .option(
+    '--credential-window <duration>',
+    `accepted age of a device broker credential (default: ${DEFAULTS.credentialWindowMs / 3_600_000}h)`,
+  )
   .option('--network <name>', 'network name for a fresh data dir')
   .addOption(
-    new Option('--sqlite-synchronous <mode>', 'SQLite synchronous mode').choices(['FULL', 'NORMAL']).default('FULL'),
+    new Option('--sqlite-synchronous <mode>', 'SQLite synchronous mode')
+      .choices(['FULL', 'NORMAL'])
+      .default(DEFAULTS.sqliteSynchronous),
   )
   .option(
     '--verify-workers <n>',
@@ -120,8 +127,8 @@ program
         ...(opts.brokerKey ? { key: String(opts.brokerKey) } : {}),
         rejectUnauthorized: !opts.brokerInsecure,
       },
-      ...(opts.settleEvery ? { settleEveryMs: parseDuration(String(opts.settleEvery)) } : {}),
-      credentialWindowMs: parseDuration(String(opts.credentialWindow)),
+      ...(opts.settleEvery ? { settleEveryMs: String(opts.settleEvery) } : {}),
+      ...(opts.credentialWindow ? { credentialWindowMs: String(opts.credentialWindow) } : {}),
       ...(opts.network ? { network: String(opts.network) } : {}),
       sqliteSynchronous: opts.sqliteSynchronous as 'FULL' | 'NORMAL',
       ...(opts.verifyWorkers !== undefined ? { verifyWorkers: Number(opts.verifyWorkers) } : {}),

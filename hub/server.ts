@@ -3,13 +3,14 @@
 
 import { clientIdForHub, type KeyPair } from '../protocol/index.js';
 import { startEmbeddedBroker, type EmbeddedBroker } from './broker/embedded.js';
-import { resolveConfig, type HostPort, type HubConfig, type HubConfigInput } from './config.js';
+import { resolveConfig, type HostPort, type HubConfig, type HubConfigInput } from './base/config.js';
 import { HubCore } from './core/hub-core.js';
-import { clearRunningInfo, initDataDir, openStore, writeRunningInfo, type HubIdentity } from './datadir.js';
+import { clearRunningInfo, initDataDir, openStore, writeRunningInfo, type HubIdentity } from './store/datadir.js';
 import { startHttp, type HttpServer } from './http/server.js';
-import { connectLink, downlinkVia, type HubLink } from './link.js';
+import { connectLink, type HubLink } from './broker/link.js';
 import { SignaturePool } from './ingest/signature-pool.js';
-import { HubMetrics } from './metrics.js';
+import { HubMetrics } from './base/metrics.js';
+import { downlinkVia } from './model/downlink.js';
 
 export interface HubHandle {
   readonly config: HubConfig;

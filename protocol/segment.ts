@@ -16,7 +16,7 @@ import { defaultBackend, type Ed25519Backend } from './crypto/index.js';
 import type { Result } from './errors.js';
 import { tag } from './hash.js';
 import { decodeFramed } from './reader.js';
-import { ChainHasher, type Head } from './voucher.js';
+import { ChainHasher, type Head, type Voucher } from './voucher.js';
 import { ByteWriter } from './writer.js';
 
 /** What a voucher carries beyond what its position in the chain implies [P-6.5]. */
@@ -38,9 +38,57 @@ export interface Segment {
 export const segmentSize = (count: number): number =>
   SEGMENT_HEADER_SIZE + SEGMENT_VOUCHER_SIZE * count + SIGNATURE_SIZE;
 
+/** Seq of the last of `count` vouchers from `firstSeq` (seqs are contiguous [P-4.1]). */
+export function lastSeqOf(firstSeq: bigint, count: number): bigint {
+  return firstSeq + BigInt(count) - 1n;
+}
+
 /** Seq of the segment's last voucher, which its signature covers. */
-export function segmentHeadSeq(s: Segment): bigint {
-  return s.firstSeq + BigInt(s.vouchers.length) - 1n;
+export function segmentHeadSeq(s: Pick<Segment, 'firstSeq' | 'vouchers'>): bigint {
+  return lastSeqOf(s.firstSeq, s.vouchers.length);
+}
+
+/** The chained part of a segment: everything but the signature. */
+export type SegmentChain = Pick<Segment, 'channelId' | 'firstSeq' | 'prevHash' | 'vouchers'>;
+
+/** voucherHash of the first `count` vouchers, each linked to the one before [P-4.2]. */
+function hashChain(s: SegmentChain, count: number): Uint8Array[] {
+  const hasher = new ChainHasher(s.channelId);
+  const hashes: Uint8Array[] = new Array(count);
+  let prevHash = s.prevHash;
+  let seq = s.firstSeq;
+  for (let j = 0; j < count; j++) {
+    const v = s.vouchers[j]!;
+    prevHash = hasher.hash(seq, v.cumUnits, v.cumAmount, v.deviceTimeMs, prevHash);
+    hashes[j] = prevHash;
+    seq++;
+  }
+  return hashes;
+}
+
+/**
+ * voucherHash of every voucher of a segment, chained from the segment's own prevHash [P-4.2]: the
+ * hash at seq k commits to every voucher up to k. It checks no rule (verifySegment does); a caller
+ * that holds a segment from a trusted place (its own store) uses it to compare or rebuild chains.
+ */
+export function segmentHashes(s: SegmentChain): Uint8Array[] {
+  return hashChain(s, s.vouchers.length);
+}
+
+/** Voucher `seq` of a segment in full, its prevHash rebuilt through the chain; undefined outside. */
+export function segmentVoucher(s: SegmentChain, seq: bigint): Voucher | undefined {
+  if (seq < s.firstSeq || seq > segmentHeadSeq(s)) return undefined;
+  const j = Number(seq - s.firstSeq);
+  const v = s.vouchers[j]!;
+  const prevHash = j === 0 ? s.prevHash : hashChain(s, j)[j - 1]!;
+  return {
+    channelId: s.channelId,
+    seq,
+    cumUnits: v.cumUnits,
+    cumAmount: v.cumAmount,
+    deviceTimeMs: v.deviceTimeMs,
+    prevHash,
+  };
 }
 
 const SEGMENT_TAG = tag('segment');
@@ -102,26 +150,23 @@ export function buildSegment(args: {
   if (!(prev.hash instanceof Uint8Array) || prev.hash.length !== 32) throw new TypeError('prev.hash must be 32 bytes');
   assertVoucherFields(vouchers);
   const firstSeq = prev.seq + 1n;
-  if (prev.seq < 0n || firstSeq + BigInt(vouchers.length) - 1n > U64_MAX) throw new TypeError('seq out of u64 range');
+  if (prev.seq < 0n || lastSeqOf(firstSeq, vouchers.length) > U64_MAX) throw new TypeError('seq out of u64 range');
 
-  const hasher = new ChainHasher(channelId);
-  const hashes: Uint8Array[] = new Array(vouchers.length);
-  let prevHash = prev.hash;
-  let seq = firstSeq;
-  for (let j = 0; j < vouchers.length; j++) {
-    const v = vouchers[j]!;
-    prevHash = hasher.hash(seq, v.cumUnits, v.cumAmount, v.deviceTimeMs, prevHash);
-    hashes[j] = prevHash;
-    seq++;
-  }
+  const hashes = segmentHashes({ channelId, firstSeq, prevHash: prev.hash, vouchers });
   const last = vouchers[vouchers.length - 1]!;
-  const head: Head = { seq: seq - 1n, hash: prevHash, cumUnits: last.cumUnits, cumAmount: last.cumAmount };
+  const headHash = hashes[hashes.length - 1]!;
+  const head: Head = {
+    seq: lastSeqOf(firstSeq, vouchers.length),
+    hash: headHash,
+    cumUnits: last.cumUnits,
+    cumAmount: last.cumAmount,
+  };
   const segment: Segment = {
     channelId,
     firstSeq,
     prevHash: prev.hash,
     vouchers: vouchers.map((v) => ({ cumUnits: v.cumUnits, cumAmount: v.cumAmount, deviceTimeMs: v.deviceTimeMs })),
-    signature: signSegmentHead(prevHash, secretKey, backend),
+    signature: signSegmentHead(headHash, secretKey, backend),
   };
   return { segment, head, hashes };
 }
@@ -160,7 +205,7 @@ export function decodeSegment(bytes: Uint8Array): Result<Segment> {
     }
     const signature = r.fixed(SIGNATURE_SIZE, 'signature');
     r.check(firstSeq >= 1n, 'firstSeq must be >= 1');
-    r.check(firstSeq + BigInt(count) - 1n <= U64_MAX, 'last seq beyond u64', 'U64_OVERFLOW');
+    r.check(lastSeqOf(firstSeq, count) <= U64_MAX, 'last seq beyond u64', 'U64_OVERFLOW');
     return { channelId, firstSeq, prevHash, vouchers, signature };
   });
 }

@@ -7,8 +7,8 @@ import { isU64, U64_MAX, bytesEqual } from './bytes.js';
 import { MAX_SEGMENT_VOUCHERS, SIGNATURE_SIZE } from './codec.js';
 import { defaultBackend, type Ed25519Backend } from './crypto/index.js';
 import { fail, ok, type Result } from './errors.js';
-import { verifySegmentSignature, type Segment } from './segment.js';
-import { ChainHasher, voucherRuleViolation, type Head, type Voucher } from './voucher.js';
+import { segmentHashes, segmentHeadSeq, verifySegmentSignature, type Segment } from './segment.js';
+import { voucherRuleViolation, type Head, type Voucher } from './voucher.js';
 
 /** What the verifier knows about the channel: its id, device key, price and effective capacity. */
 export interface SegmentChannel {
@@ -83,30 +83,33 @@ export function verifySegment(
   if (s.firstSeq < expectedSeq) return fail('SEQ_STALE', `first seq ${s.firstSeq}, head ${prev.seq}`);
   if (!bytesEqual(s.prevHash, prev.hash)) return fail('BAD_LINK', `prevHash of seq ${s.firstSeq}`);
   const count = s.vouchers.length;
-  if (s.firstSeq + BigInt(count) - 1n > U64_MAX) return fail('U64_OVERFLOW', 'last seq beyond u64');
+  if (segmentHeadSeq(s) > U64_MAX) return fail('U64_OVERFLOW', 'last seq beyond u64');
 
   const { channelId, pricePerUnit, capacity } = channel;
-  const hasher = new ChainHasher(channelId);
-  const hashes: Uint8Array[] = new Array(count);
-  const vouchers: Voucher[] = new Array(count);
-  let prevHash = prev.hash;
   let prevUnits = prev.cumUnits;
   let prevAmount = prev.cumAmount;
-  let seq = s.firstSeq;
   for (let j = 0; j < count; j++) {
-    const { cumUnits, cumAmount, deviceTimeMs } = s.vouchers[j]!;
+    const { cumUnits, cumAmount } = s.vouchers[j]!;
     const violation = voucherRuleViolation(prevUnits, prevAmount, cumUnits, cumAmount, pricePerUnit, capacity);
-    if (violation !== undefined) return fail(violation, `seq ${seq}`);
-    const hash = hasher.hash(seq, cumUnits, cumAmount, deviceTimeMs, prevHash);
-    vouchers[j] = { channelId, seq, cumUnits, cumAmount, deviceTimeMs, prevHash };
-    hashes[j] = hash;
-    prevHash = hash;
+    if (violation !== undefined) return fail(violation, `seq ${s.firstSeq + BigInt(j)}`);
     prevUnits = cumUnits;
     prevAmount = cumAmount;
-    seq++;
+  }
+  // The values hold: hash the chain (nothing in it can fail) and keep every voucher in full.
+  const hashes = segmentHashes(s);
+  const vouchers: Voucher[] = new Array(count);
+  let prevHash = prev.hash;
+  for (let j = 0; j < count; j++) {
+    const { cumUnits, cumAmount, deviceTimeMs } = s.vouchers[j]!;
+    vouchers[j] = { channelId, seq: s.firstSeq + BigInt(j), cumUnits, cumAmount, deviceTimeMs, prevHash };
+    prevHash = hashes[j]!;
   }
 
   // One signature over the head covers every voucher above through the hash links [P-4.4].
   if (!verifySegmentSignature(s.signature, prevHash, channel.deviceKey, backend)) return fail('SIG_INVALID');
-  return ok({ head: { seq: seq - 1n, hash: prevHash, cumUnits: prevUnits, cumAmount: prevAmount }, hashes, vouchers });
+  return ok({
+    head: { seq: segmentHeadSeq(s), hash: prevHash, cumUnits: prevUnits, cumAmount: prevAmount },
+    hashes,
+    vouchers,
+  });
 }

@@ -3,7 +3,8 @@
 // serialport, which modbus-serial loads only for a Modbus RTU meter (docs/agent.md, "Modbus RTU").
 // tally-verify.js keeps nothing external: it runs on a bare Node with nothing installed.
 // `node scripts/build.mjs --only tally-verify --outdir DIR` builds just the named bundles into DIR
-// (the tests build what they run from source, never a stale dist/).
+// (the tests build what they run from source, never a stale dist/). package.json's version is
+// inlined into each bundle (common/version.ts) for --version.
 import { build } from 'esbuild';
 import { execFileSync } from 'node:child_process';
 import { existsSync } from 'node:fs';

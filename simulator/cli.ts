@@ -2,6 +2,8 @@
 // proves conservation. Exit codes: 0 conservation holds, 1 it does not (channels named), 2 usage.
 import { Command, InvalidArgumentError } from 'commander';
 import { writeFileSync } from 'node:fs';
+import { AGENT_DEFAULTS } from '../agent/defaults.js';
+import { VERSION } from '../common/version.js';
 import { UsageError, describeFaults, parseFaults } from './faults.js';
 import { renderHtml } from './html.js';
 import { formatReport, reportToJson } from './report.js';
@@ -35,9 +37,22 @@ function output(file: string, text: string): void {
 
 const collect = (value: string, previous: string[]) => [...previous, value];
 
+/** The defaults of `tally-sim run`; a virtual meter signs and sends as the agent does by default. */
+const SIM_DEFAULTS = {
+  devices: 100,
+  rate: 1,
+  duration: 10,
+  seed: 1,
+  batch: AGENT_DEFAULTS.batch,
+  batchMs: AGENT_DEFAULTS.batchMs,
+  window: AGENT_DEFAULTS.window,
+  drainTimeout: 120,
+} as const;
+
 const program = new Command()
   .name('tally-sim')
   .description('Fleet simulator: load-tests a Tally hub and proves conservation (signed = accepted = settled).')
+  .version(VERSION)
   .showHelpAfterError()
   .exitOverride((err) => process.exit(err.exitCode === 0 ? 0 : EXIT_USAGE));
 
@@ -48,20 +63,25 @@ program
     '--devices <n>',
     'number of virtual meters, each with its own key, outbox and MQTT connection',
     integer(1, 100_000),
-    100,
+    SIM_DEFAULTS.devices,
   )
-  .option('--rate <units/s>', 'units per second per device', positive, 1)
-  .option('--duration <seconds>', 'how long the fleet produces units', integer(1, 86_400), 10)
+  .option('--rate <units/s>', 'units per second per device', positive, SIM_DEFAULTS.rate)
+  .option('--duration <seconds>', 'how long the fleet produces units', integer(1, 86_400), SIM_DEFAULTS.duration)
   .option(
     '--seed <n>',
     'seed for every random choice (keys, arrivals, faults): same seed, same run',
     integer(0, 2 ** 32 - 1),
-    1,
+    SIM_DEFAULTS.seed,
   )
   .option('--poisson', 'Poisson arrivals instead of a constant rate')
-  .option('--batch <n>', 'vouchers per signed segment', integer(1, 1024), 64)
-  .option('--batch-ms <ms>', 'sign a partial segment after this long', integer(10, 600_000), 1000)
-  .option('--window <n>', 'segments in flight per device before waiting for receipts', integer(1, 1024), 8)
+  .option('--batch <n>', 'vouchers per signed segment', integer(1, 1024), SIM_DEFAULTS.batch)
+  .option('--batch-ms <ms>', 'sign a partial segment after this long', integer(10, 600_000), SIM_DEFAULTS.batchMs)
+  .option(
+    '--window <n>',
+    'segments in flight per device before waiting for receipts',
+    integer(1, 1024),
+    SIM_DEFAULTS.window,
+  )
   .option(
     '--workers <n>',
     `fleet processes (0 = beside the hub in this process; default 1 from ${WORKER_THRESHOLD} devices)`,
@@ -71,7 +91,7 @@ program
     '--drain-timeout <seconds>',
     'longest wait for the last receipts after production stops',
     integer(1, 3600),
-    120,
+    SIM_DEFAULTS.drainTimeout,
   )
   .option('--broker <url>', 'MQTT broker of a running hub (default: start an embedded hub and broker)')
   .option('--hub-api <url>', 'HTTP API of that hub, e.g. http://127.0.0.1:8080')

@@ -5,17 +5,18 @@
 import Database from 'better-sqlite3';
 import { formatNanos, NANO, parseNanos } from '../meter/decimal.js';
 import type { Head } from '../../protocol/index.js';
-import type {
-  ChannelState,
-  FlushRecord,
-  MeterHealthRecord,
-  MeterState,
-  NewVoucher,
-  OutboxSnapshot,
-  OutboxStore,
-  OutgoingSegment,
-  StoredChannel,
-  StoredReceipt,
+import {
+  SQLITE_INT_MAX,
+  type ChannelState,
+  type FlushRecord,
+  type MeterHealthRecord,
+  type MeterState,
+  type NewVoucher,
+  type OutboxSnapshot,
+  type OutboxStore,
+  type OutgoingSegment,
+  type StoredChannel,
+  type StoredReceipt,
 } from './types.js';
 
 type Db = Database.Database;
@@ -63,8 +64,7 @@ CREATE TABLE IF NOT EXISTS agent_segment (
 ) WITHOUT ROWID;
 `;
 
-/** Largest value a voucher row can hold: SQLite integers are signed 64-bit. */
-export const SQLITE_INT_MAX = (1n << 63n) - 1n;
+export { SQLITE_INT_MAX };
 
 /**
  * Opens (or creates) an outbox database file for the CLI. WAL with synchronous=FULL: every commit

@@ -5,6 +5,10 @@ import type { Head } from '../../protocol/index.js';
 
 export type ChannelState = 'open' | 'exhausted' | 'closed' | 'revoked';
 
+/** Largest value a voucher row can hold: SQLite integers are signed 64-bit. Every store keeps to
+ *  it, so the chain builder (chain.ts, pure) bounds totals by it without loading SQLite. */
+export const SQLITE_INT_MAX = (1n << 63n) - 1n;
+
 /** Counter state that produced the committed vouchers: readings up to `baseline` are accounted for,
  *  and `carried` units were metered but not vouchered yet (no channel, exhausted, backlog full).
  *  A meter with fractional readings (kWh into Wh) also has billionths of a unit (0..999,999,999):

@@ -1,6 +1,6 @@
 // A broker and acknowledging hub in their own process, so the agent's CPU and memory are measured
 // alone. Prints one JSON line {url, hubKey}, then runs until stdin closes.
-import { TestHub } from '../../test/agent/helpers/test-hub.js';
+import { TestHub } from '../../support/test-hub.js';
 
 const hub = new TestHub({ capacity: 1n << 62n, pricePerUnit: 1n });
 await hub.start();

@@ -7,7 +7,7 @@ import { readFileSync } from 'node:fs';
 import { Command, Option } from 'commander';
 import { fromHex } from '../../protocol/index.js';
 import { printBlock, printJson } from '../cli/format.js';
-import { ConfigError, parseDuration } from '../config.js';
+import { ConfigError, parseDuration } from '../base/config.js';
 import { ANCHOR_VERDICTS, isAnchorError } from './codes.js';
 import { loadAnchorClient } from './index.js';
 import { readAnchorKey, writeAnchorKey } from './key-file.js';
@@ -26,14 +26,14 @@ function rpcUrl(opts: Opts): string {
     parsed = undefined;
   }
   if (!parsed || (parsed.protocol !== 'http:' && parsed.protocol !== 'https:'))
-    throw new ConfigError(`--anchor-rpc must be an http(s) URL of an EVM JSON-RPC endpoint: ${url}`);
+    throw new ConfigError([`--anchor-rpc must be an http(s) URL of an EVM JSON-RPC endpoint: ${url}`]);
   return url;
 }
 
 function address(opts: Opts, name: string): Hex | undefined {
   const value = opts[name];
   if (value === undefined) return undefined;
-  if (!ADDRESS.test(String(value))) throw new ConfigError(`--${name} must be 0x and 40 hex digits`);
+  if (!ADDRESS.test(String(value))) throw new ConfigError([`--${name} must be 0x and 40 hex digits`]);
   return String(value).toLowerCase() as Hex;
 }
 
@@ -41,7 +41,7 @@ function readJson(file: string, what: string): unknown {
   try {
     return JSON.parse(readFileSync(file, 'utf8')) as unknown;
   } catch (err) {
-    throw new ConfigError(`cannot read ${what} ${file}: ${(err as Error).message}`);
+    throw new ConfigError([`cannot read ${what} ${file}: ${(err as Error).message}`]);
   }
 }
 
@@ -50,7 +50,7 @@ function keyFile<T>(action: () => T): T {
   try {
     return action();
   } catch (err) {
-    if (isAnchorError(err)) throw new ConfigError(`${err.code}: ${err.message}`);
+    if (isAnchorError(err)) throw new ConfigError([`${err.code}: ${err.message}`]);
     throw err;
   }
 }
@@ -119,10 +119,10 @@ export function anchorCommand(exit: (code: number) => never): Command {
       const bundle = readJson(bundleFile, 'bundle') as { epoch?: { record?: unknown } };
       const recordHex = bundle?.epoch?.record;
       const record = typeof recordHex === 'string' ? fromHex(recordHex) : undefined;
-      if (!record) throw new ConfigError(`${bundleFile} has no epoch.record in hex: not a settlement bundle`);
+      if (!record) throw new ConfigError([`${bundleFile} has no epoch.record in hex: not a settlement bundle`]);
       const proof = readJson(String(opts.proof), 'anchor proof');
       if (!/^\d{1,6}$/.test(String(opts.confirmations)) || Number(opts.confirmations) < 1)
-        throw new ConfigError('--confirmations must be an integer >= 1');
+        throw new ConfigError(['--confirmations must be an integer >= 1']);
       const contract = address(opts, 'contract');
       const anchorer = address(opts, 'anchorer');
       const { confirmEpochRecord } = await loadAnchorClient();

@@ -2,8 +2,8 @@
 // P-6.4]. Pure logic: no sockets, no aedes; hub/broker/embedded.ts wires it into aedes hooks and
 // test/hub/access.test.ts checks it without a network.
 
-import { fromHex, toHex, verifyMqttCredential } from '../../protocol/index.js';
-import type { HubReasonCode } from '../reasons.js';
+import { toHex, verifyMqttCredential } from '../../protocol/index.js';
+import type { HubReasonCode } from '../base/reasons.js';
 
 /** The username of the hub's own MQTT client; its password is the data dir's broker secret. */
 export const HUB_USERNAME = 'tally-hub';
@@ -89,14 +89,7 @@ export function mayPublish(session: Session, topic: string): boolean {
 
 /** [P-6.1] a device subscribes only inside tally/v1/d/{dev}/down/; the hub to the uplinks. */
 export function maySubscribe(session: Session, filter: string): boolean {
-  if (session.role === 'hub') return filter.startsWith('tally/v1/') || filter.startsWith('$share/');
+  if (session.role === 'hub') return filter.startsWith('tally/v1/');
   const prefix = `${TOPIC_PREFIX}${session.deviceHex}/down/`;
   return filter.length > prefix.length && filter.startsWith(prefix);
-}
-
-/** The device key named by a well-formed device topic, or undefined. */
-export function deviceOfTopic(topic: string): Uint8Array | undefined {
-  if (!topic.startsWith(TOPIC_PREFIX)) return undefined;
-  const hex = topic.slice(TOPIC_PREFIX.length, TOPIC_PREFIX.length + 64);
-  return /^[0-9a-f]{64}$/.test(hex) ? fromHex(hex) : undefined;
 }

@@ -11,7 +11,7 @@
 import { createServer, type AddressInfo, type Server } from 'node:net';
 import { Aedes, type Client } from 'aedes';
 import { HUB_UPLINK_FILTER } from '../../protocol/index.js';
-import type { HostPort } from '../config.js';
+import type { HostPort } from '../base/config.js';
 import {
   authenticate,
   mayPublish,

@@ -4,11 +4,12 @@
 //   - otherwise: open the database directly with a HubCore that has no network attached.
 // Both implement Admin, so every command is written once.
 
-import { ApiError, type ApiErrorCode } from '../admin-errors.js';
-import { resolveConfig } from '../config.js';
+import { apiErrorFromBody } from '../base/api-errors.js';
+import { resolveConfig } from '../base/config.js';
 import { HubCore, type EnrolRequest } from '../core/hub-core.js';
-import { loadIdentity, openStore, readRunningInfo } from '../datadir.js';
-import { HubMetrics } from '../metrics.js';
+import { loadIdentity, openStore, readRunningInfo } from '../store/datadir.js';
+import { HubMetrics } from '../base/metrics.js';
+import type { HubStore } from '../store/types.js';
 
 type Json = any; // eslint-disable-line @typescript-eslint/no-explicit-any -- views are printed, not typed here
 
@@ -58,18 +59,7 @@ class HttpAdmin implements Admin {
         : {}),
     });
     const text = await res.text();
-    if (!res.ok) {
-      let code: ApiErrorCode = 'API_INTERNAL';
-      let message = text;
-      try {
-        const e = (JSON.parse(text) as { error: { code: ApiErrorCode; message: string } }).error;
-        code = e.code;
-        message = e.message;
-      } catch {
-        /* not JSON: keep the text */
-      }
-      throw new ApiError(code, message);
-    }
+    if (!res.ok) throw apiErrorFromBody(text);
     return raw ? text : (JSON.parse(text) as Json);
   }
 
@@ -108,10 +98,12 @@ class HttpAdmin implements Admin {
 class LocalAdmin implements Admin {
   readonly mode = 'local';
   private readonly core: HubCore;
+  private readonly store: HubStore;
   constructor(dataDir: string) {
     const config = resolveConfig({ dataDir });
     const identity = loadIdentity(config.dataDir);
-    this.core = new HubCore(config, identity, openStore(config.dataDir), new HubMetrics());
+    this.store = openStore(config.dataDir);
+    this.core = new HubCore(config, identity, this.store, new HubMetrics());
   }
   enrol = async (r: EnrolRequest[]) => this.core.enrol(r);
   listDevices = async () => this.core.listDevices();
@@ -127,7 +119,7 @@ class LocalAdmin implements Admin {
   rejections = async (q: { limit?: number; reason?: string }) => this.core.rejections(q);
   stats = async () => this.core.stats();
   close(): void {
-    this.core.store.close();
+    this.store.close();
   }
 }
 

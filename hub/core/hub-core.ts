@@ -13,19 +13,19 @@ import {
   fromHex,
   type ChannelRecord,
 } from '../../protocol/index.js';
-import { ApiError } from '../admin-errors.js';
-import type { HubConfig } from '../config.js';
-import type { HubIdentity } from '../datadir.js';
+import { ApiError } from '../base/api-errors.js';
+import type { HubConfig } from '../base/config.js';
+import type { HubIdentity } from '../store/datadir.js';
 import { IngestPipeline } from '../ingest/pipeline.js';
-import type { SignaturePool } from '../ingest/signature-pool.js';
-import type { Downlink } from '../ingest/types.js';
-import type { HubMetrics } from '../metrics.js';
-import { exportBundle, exportCsv, ExportError } from '../settlement/export.js';
+import type { SignatureVerifier } from '../ingest/signature-pool.js';
+import type { HubMetrics } from '../base/metrics.js';
+import { exportBundle, exportCsv } from '../settlement/export.js';
 import { closeEpoch } from '../settlement/settle.js';
-import { StoreConflictError, type HubStore, type NewChannel } from '../store/types.js';
-import { Controls } from './controls.js';
-import { liveChannelFromRow, Registry, type LiveChannel, type LiveDevice } from './registry.js';
-import { channelView, deviceView, epochView, rejectionCountView, rejectionView } from './views.js';
+import { StoreConflictError, type HubLedger, type HubStore, type NewChannel } from '../store/types.js';
+import { Controls } from '../model/controls.js';
+import type { Downlink } from '../model/downlink.js';
+import { liveChannelFromRow, Registry, type FleetView, type LiveChannel, type LiveDevice } from '../model/registry.js';
+import { channelView, deviceView, epochView, rejectionCountView, rejectionView } from '../model/views.js';
 
 export interface EnrolRequest {
   publicKey: string;
@@ -47,7 +47,7 @@ export interface CoreLinks {
 const noDownlink: Downlink = { publishReceipt() {}, publishControl() {} };
 
 export class HubCore {
-  readonly registry: Registry;
+  private readonly registry: Registry;
   readonly controls: Controls;
   readonly pipeline: IngestPipeline;
   private links: CoreLinks = { downlink: noDownlink, seesConnections: true };
@@ -55,10 +55,10 @@ export class HubCore {
   constructor(
     readonly config: HubConfig,
     readonly identity: HubIdentity,
-    readonly store: HubStore,
+    private readonly store: HubStore,
     readonly metrics: HubMetrics,
     readonly now: () => number = Date.now,
-    pool?: SignaturePool,
+    verifier?: SignatureVerifier,
   ) {
     this.registry = Registry.load(store);
     const downlink: Downlink = {
@@ -73,10 +73,20 @@ export class HubCore {
       controls: this.controls,
       config,
       now,
-      pool,
+      pool: verifier,
       onHello: (hex) => this.greet(hex, true),
       onOffline: (hex) => this.setConnected(hex, false),
     });
+  }
+
+  /** The committed ledger, read-only: what the dashboard, tools and tests read. */
+  get ledger(): HubLedger {
+    return this.store;
+  }
+
+  /** Devices and channels as the hub holds them in memory, read-only. */
+  get fleet(): FleetView {
+    return this.registry;
   }
 
   attach(links: CoreLinks): void {
@@ -316,21 +326,11 @@ export class HubCore {
   }
 
   bundle(epoch: bigint, channelIds?: string[]) {
-    try {
-      return exportBundle(this.store, epoch, channelIds);
-    } catch (err) {
-      if (err instanceof ExportError) throw new ApiError(err.code, err.message);
-      throw err;
-    }
+    return exportBundle(this.store, epoch, channelIds);
   }
 
   csv(epoch: bigint): string {
-    try {
-      return exportCsv(this.store, epoch);
-    } catch (err) {
-      if (err instanceof ExportError) throw new ApiError(err.code, err.message);
-      throw err;
-    }
+    return exportCsv(this.store, epoch);
   }
 
   // ---- observation -------------------------------------------------------------------------
@@ -389,7 +389,7 @@ export class HubCore {
       settledAmount: settledAmount.toString(),
       rejectedEvents: rejectedEvents.toString(),
       rejectedVouchers: rejectedVouchers.toString(),
-      equivocations: this.store.listEquivocations().length,
+      equivocations: this.store.countEquivocations(),
       waitingSegments: this.registry.waitingTotal,
       lastEpoch: this.store.lastEpoch()?.epoch.toString() ?? null,
     };

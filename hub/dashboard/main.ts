@@ -12,14 +12,9 @@ import { FleetPage } from './pages/fleet.js';
 import { SettlementsPage } from './pages/settlements.js';
 import { VerifyPage } from './pages/verify.js';
 import { adminToken } from './api.js';
+import type { Route } from './types.js';
 import 'uplot/dist/uPlot.min.css';
 import './style.css';
-
-export interface Route {
-  page: string;
-  arg: string;
-  query: URLSearchParams;
-}
 
 function parseHash(): Route {
   const [path = '', query = ''] = location.hash.replace(/^#/, '').split('?');

@@ -1,9 +1,16 @@
 // JSON shapes the hub sends (docs/api.md). Money, units and seqs are decimal strings.
 // The live tick's activity part is the hub's own type (type-only: nothing of it is bundled).
 
-import type { ActivitySnapshot, RatePoint } from '../core/activity.js';
+import type { ActivitySnapshot, RatePoint } from '../model/activity.js';
 
 export type { RatePoint };
+
+/** Where the page is: #/<page>/<arg>?<query>. */
+export interface Route {
+  page: string;
+  arg: string;
+  query: URLSearchParams;
+}
 
 export interface Stats {
   devices: number;

@@ -3,11 +3,10 @@
 // a settlement bundle. Same conventions as routes.ts: decimal strings for money and units.
 
 import { decodeReceipt, verifyBundle } from '../../protocol/index.js';
-import { ApiError } from '../admin-errors.js';
-import { channelUsage } from '../core/activity.js';
-import type { LiveDevice } from '../core/registry.js';
-import type { Route } from './routes.js';
-import type { RequestContext } from './server.js';
+import { ApiError } from '../base/api-errors.js';
+import { channelUsage } from '../model/activity.js';
+import type { LiveDevice } from '../model/registry.js';
+import type { RequestContext, Route } from './route.js';
 
 const ID = '([0-9a-fA-F]{8,64})';
 const EPOCH = '(\\d{1,19})';
@@ -33,10 +32,10 @@ function fleetPage(ctx: RequestContext) {
     throw new ApiError('API_INVALID', 'sort must be enrolled, key or seen');
   const offset = intParam(q, 'offset', 0, 1e9);
   const limit = Math.max(1, intParam(q, 'limit', 50, 500));
-  const { registry } = ctx.core;
+  const registry = ctx.core.fleet;
   const { activity } = ctx.dashboard;
 
-  const keep = (d: LiveDevice): boolean => {
+  const keep = (d: Readonly<LiveDevice>): boolean => {
     if (status === 'online' && (!d.connected || d.revoked)) return false;
     if (status === 'offline' && (d.connected || d.revoked)) return false;
     if (status === 'revoked' && !d.revoked) return false;
@@ -81,7 +80,7 @@ function channelHistory(ctx: RequestContext) {
   const ch = ctx.core.findChannel(ctx.params[0]!);
   const points = intParam(ctx.query, 'points', 120, 1000);
   const receipt = ch.lastReceipt ? decodeReceipt(ch.lastReceipt) : undefined;
-  const device = ctx.core.registry.devices.get(ch.deviceHex);
+  const device = ctx.core.fleet.devices.get(ch.deviceHex);
   return {
     channelId: ch.idHex,
     device: device
@@ -94,7 +93,7 @@ function channelHistory(ctx: RequestContext) {
         }
       : null,
     attention: ctx.dashboard.activity.needsAttention(ch.deviceHex),
-    usage: channelUsage(ctx.core.store, ch, points),
+    usage: channelUsage(ctx.core.ledger, ch, points),
     receipt:
       receipt && receipt.ok
         ? {

@@ -3,9 +3,9 @@
 // pages cost one sample, not a hundred.
 
 import type { ServerResponse } from 'node:http';
-import type { Activity } from '../core/activity.js';
+import type { Activity } from '../model/activity.js';
 import type { HubCore } from '../core/hub-core.js';
-import { rejectionCountView } from '../core/views.js';
+import { rejectionCountView } from '../model/views.js';
 
 const json = (value: unknown): string =>
   JSON.stringify(value, (_k, v: unknown) => (typeof v === 'bigint' ? v.toString() : v));
@@ -15,7 +15,7 @@ export function liveTick(core: HubCore, activity: Activity) {
   return {
     ...activity.snapshot,
     stats: core.stats(),
-    rejections: core.store.rejectionCounts().map(rejectionCountView),
+    rejections: core.ledger.rejectionCounts().map(rejectionCountView),
   };
 }
 

@@ -1,16 +1,9 @@
 // The routes of the HTTP API, one line each, and the parsing of request bodies. Handlers return
 // views (decimal strings for money) or throw ApiError.
 
-import { ApiError } from '../admin-errors.js';
+import { ApiError } from '../base/api-errors.js';
 import type { EnrolRequest } from '../core/hub-core.js';
-import type { Reply, RequestContext } from './server.js';
-
-export interface Route {
-  method: 'GET' | 'POST';
-  pattern: RegExp;
-  admin: boolean;
-  handler: (ctx: RequestContext) => Reply | Promise<Reply>;
-}
+import type { RequestContext, Route } from './route.js';
 
 const HEX64 = '([0-9a-fA-F]{64})';
 const ID = '([0-9a-fA-F]{8,64})';

@@ -6,14 +6,15 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net';
 import { timingSafeEqual } from 'node:crypto';
 import { gzipSync } from 'node:zlib';
-import { API_ERRORS, ApiError } from '../admin-errors.js';
-import type { HostPort } from '../config.js';
-import { Activity, EpochEntryCache } from '../core/activity.js';
+import { ApiError, errorBody } from '../base/api-errors.js';
+import type { HostPort } from '../base/config.js';
+import { Activity, EpochEntryCache } from '../model/activity.js';
 import type { HubCore } from '../core/hub-core.js';
-import type { HubMetrics } from '../metrics.js';
+import type { HubMetrics } from '../base/metrics.js';
 import { DASHBOARD_ROUTES } from './dashboard-routes.js';
 import { LiveStreams, liveTick } from './live.js';
-import { ROUTES, type Route } from './routes.js';
+import type { Reply, Route } from './route.js';
+import { ROUTES } from './routes.js';
 import { findDashboardDir, serveDashboard } from './static.js';
 
 export interface HttpServer {
@@ -24,19 +25,7 @@ export interface HttpServer {
 
 const MAX_BODY = 16 * 1024 * 1024;
 
-export interface RequestContext {
-  core: HubCore;
-  metrics: HubMetrics;
-  params: string[];
-  query: URLSearchParams;
-  body: unknown;
-  /** What the dashboard's read routes need besides the core. */
-  dashboard: { activity: Activity; epochs: EpochEntryCache };
-}
-
 const ALL_ROUTES: Route[] = [...ROUTES, ...DASHBOARD_ROUTES];
-
-export type Reply = { status?: number; json: unknown } | { status?: number; text: string; contentType: string };
 
 function tokenMatches(header: string | undefined, token: string): boolean {
   const given = Buffer.from(header?.startsWith('Bearer ') ? header.slice(7).trim() : '');
@@ -101,8 +90,8 @@ export async function startHttp(args: {
 }): Promise<HttpServer> {
   const dashboardDir = findDashboardDir();
   const dashboard = {
-    activity: new Activity(args.core.registry, args.core.store, args.metrics, args.core.now),
-    epochs: new EpochEntryCache(args.core.store),
+    activity: new Activity(args.core.fleet, args.core.ledger, args.metrics, args.core.now),
+    epochs: new EpochEntryCache(args.core.ledger),
   };
   const live = new LiveStreams();
 
@@ -135,10 +124,7 @@ export async function startHttp(args: {
       if (!(err instanceof ApiError))
         args.log('error', `http ${req.method} ${req.url}: ${(err as Error).stack ?? String(err)}`);
       if (res.headersSent) return res.destroy();
-      send(req, res, {
-        status: e.status,
-        json: { error: { code: e.code, message: e.detail ?? API_ERRORS[e.code].message } },
-      });
+      send(req, res, { status: e.status, json: errorBody(e) });
     });
   });
   server.keepAliveTimeout = 5_000;

@@ -3,7 +3,7 @@
 // Nothing is durable yet: the group commit writes it, and only then is a receipt sent.
 
 import type { Segment, VerifiedSegment } from '../../protocol/index.js';
-import type { LiveChannel, PendingSegment } from '../core/registry.js';
+import type { LiveChannel, PendingSegment } from '../model/registry.js';
 import { pass, stop, type Step } from './types.js';
 
 export function applyStep(

@@ -1,13 +1,13 @@
 // Step 2, authorize: a known, unrevoked device, publishing on its own topic, for an open channel
 // of its own [P-6.1, P-3]. Nothing here costs more than a map lookup.
 
-import { toHex, type Segment } from '../../protocol/index.js';
-import type { LiveChannel, Registry } from '../core/registry.js';
+import { segmentHeadSeq, toHex, type Segment } from '../../protocol/index.js';
+import type { LiveChannel, Registry } from '../model/registry.js';
 import { pass, stop, type Step } from './types.js';
 
 export function authorizeStep(registry: Registry, deviceHex: string, segment: Segment): Step<LiveChannel> {
   const vouchers = segment.vouchers.length;
-  const seq = segment.firstSeq + BigInt(vouchers) - 1n;
+  const seq = segmentHeadSeq(segment);
   const device = registry.devices.get(deviceHex);
   if (!device) return stop({ stage: 'authorize', reason: 'UNKNOWN_DEVICE', deviceHex, channel: null, seq, vouchers });
   const channel = registry.channels.get(toHex(segment.channelId));

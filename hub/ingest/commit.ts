@@ -4,10 +4,10 @@
 // receipt per channel per commit covers every segment of that channel in it.
 
 import { performance } from 'node:perf_hooks';
-import type { Controls } from '../core/controls.js';
+import type { Controls } from '../model/controls.js';
 import { bytesEqual, type Head } from '../../protocol/index.js';
-import { pendingHead, type LiveChannel, type Registry } from '../core/registry.js';
-import type { HubMetrics } from '../metrics.js';
+import { pendingHead, type LiveChannel, type Registry } from '../model/registry.js';
+import type { HubMetrics } from '../base/metrics.js';
 import type { CommitBatch, EquivocationRow, HeadUpdate, HubStore, RejectionRow, SegmentRow } from '../store/types.js';
 import { dropWaiting } from './reorder.js';
 

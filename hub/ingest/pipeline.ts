@@ -6,11 +6,11 @@
 // input: a bug that does is caught, counted and logged, and the hub keeps running.
 
 import { performance } from 'node:perf_hooks';
-import { fromHex, type Segment } from '../../protocol/index.js';
-import type { HubConfig } from '../config.js';
-import type { Controls } from '../core/controls.js';
-import { pendingHead, verifiedHead, type LiveChannel, type PendingSegment, type Registry } from '../core/registry.js';
-import type { HubMetrics } from '../metrics.js';
+import { fromHex, segmentHeadSeq, type Segment } from '../../protocol/index.js';
+import type { HubConfig } from '../base/config.js';
+import type { Controls } from '../model/controls.js';
+import { pendingHead, verifiedHead, type LiveChannel, type PendingSegment, type Registry } from '../model/registry.js';
+import type { HubMetrics } from '../base/metrics.js';
 import type { HubStore } from '../store/types.js';
 import { applyStep, markExhausted } from './apply.js';
 import { authorizeStep } from './authorize.js';
@@ -18,7 +18,7 @@ import { GroupCommit } from './commit.js';
 import { decodeStep } from './decode.js';
 import { bufferSegment, dropWaiting, gapExpired, takeReady } from './reorder.js';
 import { sequenceStep } from './sequence.js';
-import type { SignaturePool } from './signature-pool.js';
+import type { SignatureVerifier } from './signature-pool.js';
 import type { Rejection } from './types.js';
 import { signedByDevice, verifyStep } from './verify.js';
 
@@ -30,7 +30,7 @@ export interface PipelineDeps {
   config: HubConfig;
   now: () => number;
   /** Worker threads for signature checks; undefined = check on the main thread. */
-  pool: SignaturePool | undefined;
+  pool: SignatureVerifier | undefined;
   /** A device said hello or online [P-6.6]: answer with its GRANT. */
   onHello(deviceHex: string): void;
   onOffline(deviceHex: string): void;
@@ -98,7 +98,7 @@ export class IngestPipeline {
   /** sequence -> verify -> apply for one segment of an authorized channel. */
   private place(ch: LiveChannel, s: Segment, bytes: Uint8Array, arrivedAt: number): void {
     const vouchers = s.vouchers.length;
-    const lastSeq = s.firstSeq + BigInt(vouchers) - 1n;
+    const lastSeq = segmentHeadSeq(s);
     const base = { deviceHex: ch.deviceHex, channel: ch, seq: lastSeq, vouchers };
     const placement = sequenceStep(this.d.store, ch, s);
     switch (placement.kind) {
@@ -226,7 +226,7 @@ export class IngestPipeline {
 
   /** Keeps a segment until the verdict on the unverified vouchers it conflicts with. */
   private hold(ch: LiveChannel, s: Segment, bytes: Uint8Array, arrivedAt: number): void {
-    const lastSeq = s.firstSeq + BigInt(s.vouchers.length) - 1n;
+    const lastSeq = segmentHeadSeq(s);
     if (ch.held.length >= this.d.config.reorderMaxPerChannel) {
       // Bounded like the reorder buffer; the device still holds it and re-sends after a RESYNC.
       return this.reject(
@@ -256,7 +256,7 @@ export class IngestPipeline {
   }
 
   private wait(ch: LiveChannel, s: Segment, bytes: Uint8Array, arrivedAt: number): void {
-    const lastSeq = s.firstSeq + BigInt(s.vouchers.length) - 1n;
+    const lastSeq = segmentHeadSeq(s);
     const outcome = bufferSegment(
       this.d.registry,
       ch,

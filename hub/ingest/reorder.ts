@@ -2,7 +2,7 @@
 // (MQTT QoS 1 does not order messages across reconnects). Bounded per channel and hub-wide; a gap
 // that does not fill within the window is given up and the device is asked to resync.
 
-import type { LiveChannel, Registry, WaitingSegment } from '../core/registry.js';
+import type { LiveChannel, Registry, WaitingSegment } from '../model/registry.js';
 
 export type BufferOutcome = 'waiting' | 'overflow';
 

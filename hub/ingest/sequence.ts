@@ -7,9 +7,9 @@
 // Identity is decided by voucher hashes: the hash at seq k commits to every voucher of the segment
 // up to k through the prevHash links, so one comparison settles it [P-4.2].
 
-import { bytesEqual, type Head, type Segment } from '../../protocol/index.js';
-import { chainHashes, headAt } from '../core/chain.js';
-import type { LiveChannel } from '../core/registry.js';
+import { bytesEqual, segmentHashes, segmentHeadSeq, type Head, type Segment } from '../../protocol/index.js';
+import { headAt } from '../model/chain.js';
+import type { LiveChannel } from '../model/registry.js';
 import type { HubStore } from '../store/types.js';
 
 export type Placement =
@@ -26,8 +26,8 @@ export function sequenceStep(store: HubStore, ch: LiveChannel, s: Segment): Plac
   if (first === head.seq + 1n) return { kind: 'next', prev: head, newFromSeq: first };
   if (first > head.seq + 1n) return { kind: 'gap' };
 
-  const last = first + BigInt(s.vouchers.length) - 1n;
-  const incoming = chainHashes(s);
+  const last = segmentHeadSeq(s);
+  const incoming = segmentHashes(s);
   // Compare at the highest seq both chains hold: the segment's end, or the head if it goes beyond.
   const probe = last <= head.seq ? last : head.seq;
   const stored = headAt(store, ch, probe);

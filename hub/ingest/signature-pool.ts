@@ -75,12 +75,21 @@ export function deferringBackend(): { backend: Ed25519Backend; take(): Signature
   };
 }
 
+/**
+ * What the pipeline asks of a signature pool: a verdict per check, later. True: the signature holds;
+ * false: it does not; undefined: the check could not run (the hub's fault, not the device's). Tests
+ * pass their own (one that holds verdicts until released) to order a race exactly.
+ */
+export interface SignatureVerifier {
+  verify(check: SignatureCheck): Promise<boolean | undefined>;
+}
+
 interface Batch {
   checks: SignatureCheck[];
   resolves: ((ok: boolean | undefined) => void)[];
 }
 
-export class SignaturePool {
+export class SignaturePool implements SignatureVerifier {
   private readonly workers: Worker[];
   private readonly inflight = new Map<number, Batch>();
   private readonly load: number[];

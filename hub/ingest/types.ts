@@ -1,15 +1,9 @@
-// What the ingest steps share: the outgoing side (receipts and control messages to devices) and a
-// rejection, the one shape every refusal takes before it is counted and stored.
+// What the ingest steps share: a rejection, the one shape every refusal takes before it is counted
+// and stored, and the pass-or-stop result of a step.
 
 import type { ReasonCode } from '../../protocol/index.js';
-import type { HubReasonCode, RejectionStage } from '../reasons.js';
-import type { LiveChannel } from '../core/registry.js';
-
-/** Publishes to a device's downlink topics [P-6.1]. Implemented over MQTT by hub/link.ts. */
-export interface Downlink {
-  publishReceipt(deviceHex: string, bytes: Uint8Array): void;
-  publishControl(deviceHex: string, bytes: Uint8Array): void;
-}
+import type { HubReasonCode, RejectionStage } from '../base/reasons.js';
+import type { LiveChannel } from '../model/registry.js';
 
 export interface Rejection {
   stage: RejectionStage;

@@ -2,14 +2,15 @@
 // Also the evidence check for a conflicting segment: did the device really sign it?
 
 import {
+  segmentHeadSeq,
   verifySegment,
   verifySegmentSignature,
   type Head,
   type Segment,
   type VerifiedSegment,
 } from '../../protocol/index.js';
-import type { LiveChannel } from '../core/registry.js';
-import { deferringBackend, type SignatureCheck, type SignaturePool } from './signature-pool.js';
+import type { LiveChannel } from '../model/registry.js';
+import { deferringBackend, type SignatureCheck, type SignatureVerifier } from './signature-pool.js';
 import { pass, stop, type Step } from './types.js';
 
 /**
@@ -20,7 +21,7 @@ export function verifyStep(
   ch: LiveChannel,
   s: Segment,
   prev: Head,
-  pool: SignaturePool | undefined,
+  pool: SignatureVerifier | undefined,
 ): Step<{ verified: VerifiedSegment; check: SignatureCheck | undefined }> {
   const deferred = pool ? deferringBackend() : undefined;
   const result = verifySegment(
@@ -35,7 +36,7 @@ export function verifyStep(
     reason: result.code,
     deviceHex: ch.deviceHex,
     channel: ch,
-    seq: s.firstSeq + BigInt(s.vouchers.length) - 1n,
+    seq: segmentHeadSeq(s),
     vouchers: s.vouchers.length,
     ...(result.detail !== undefined ? { detail: result.detail } : {}),
   });

@@ -10,23 +10,15 @@ import {
   type BundleJson,
   type SettlementEntry,
 } from '../../protocol/index.js';
-import { signedHeadAt } from '../core/history.js';
+import { ApiError } from '../base/api-errors.js';
+import { signedHeadAt } from '../model/history.js';
 import type { HubStore } from '../store/types.js';
 
-export class ExportError extends Error {
-  constructor(
-    readonly code: 'API_NOT_FOUND' | 'API_INTERNAL',
-    message: string,
-  ) {
-    super(message);
-  }
-}
-
 function entriesOf(store: HubStore, epoch: bigint): { bytes: Uint8Array; entry: SettlementEntry }[] {
-  if (!store.getEpoch(epoch)) throw new ExportError('API_NOT_FOUND', `no epoch ${epoch}`);
+  if (!store.getEpoch(epoch)) throw new ApiError('API_NOT_FOUND', `no epoch ${epoch}`);
   return store.epochEntries(epoch).map((row) => {
     const decoded = decodeEntry(row.entry);
-    if (!decoded.ok) throw new ExportError('API_INTERNAL', `stored entry does not decode: ${decoded.code}`);
+    if (!decoded.ok) throw new ApiError('API_INTERNAL', `stored entry does not decode: ${decoded.code}`);
     return { bytes: row.entry, entry: decoded.value };
   });
 }
@@ -39,8 +31,7 @@ export function exportBundle(store: HubStore, epoch: bigint, channelIds?: readon
   const inputs: BundleEntryInput[] = wanted.map(({ bytes, entry }) => {
     const channel = store.getChannel(entry.channelId);
     const head = signedHeadAt(store, entry.channelId, entry.toSeq);
-    if (!channel || !head)
-      throw new ExportError('API_INTERNAL', `evidence missing for channel ${toHex(entry.channelId)}`);
+    if (!channel || !head) throw new ApiError('API_INTERNAL', `evidence missing for channel ${toHex(entry.channelId)}`);
     const input: BundleEntryInput = {
       entry: bytes,
       channelRecord: channel.record,
@@ -53,10 +44,7 @@ export function exportBundle(store: HubStore, epoch: bigint, channelIds?: readon
       // [P-8.5 check 31].
       const prev = signedHeadAt(store, entry.channelId, entry.fromSeq - 1n);
       if (!prev)
-        throw new ExportError(
-          'API_INTERNAL',
-          `signed head ${entry.fromSeq - 1n} missing for ${toHex(entry.channelId)}`,
-        );
+        throw new ApiError('API_INTERNAL', `signed head ${entry.fromSeq - 1n} missing for ${toHex(entry.channelId)}`);
       input.prevVoucher = prev.voucher;
       input.prevSignature = prev.signature;
     }

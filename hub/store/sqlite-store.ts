@@ -88,6 +88,11 @@ function toEpoch(r: Row): EpochRow {
 export interface SqliteStoreOptions {
   synchronous?: 'FULL' | 'NORMAL';
   readonly?: boolean;
+  /**
+   * Test hook: called with the store's own connection once it is set up. Settings that belong to
+   * one connection (max_page_count, to fill the disk on purpose) can only be made through it.
+   */
+  onConnection?: (db: Database.Database) => void;
 }
 
 export function openSqliteStore(file: string, options: SqliteStoreOptions = {}): HubStore {
@@ -101,6 +106,7 @@ export function openSqliteStore(file: string, options: SqliteStoreOptions = {}):
     db.pragma('busy_timeout = 5000');
     migrate(db);
   }
+  options.onConnection?.(db);
   return new SqliteStore(db);
 }
 
@@ -158,6 +164,7 @@ class SqliteStore implements HubStore {
         VALUES (?, ?, ?, ?, ?)`),
       listEquivocations: p('SELECT * FROM equivocations ORDER BY id'),
       listEquivocationsOf: p('SELECT * FROM equivocations WHERE channel_id = ? ORDER BY id'),
+      countEquivocations: p('SELECT COUNT(*) AS n FROM equivocations'),
       lastEpoch: p('SELECT * FROM epochs ORDER BY epoch DESC LIMIT 1'),
       getEpoch: p('SELECT * FROM epochs WHERE epoch = ?'),
       listEpochs: p('SELECT * FROM epochs ORDER BY epoch'),
@@ -341,6 +348,10 @@ class SqliteStore implements HubStore {
 
   pruneRejections(keep: number): void {
     this.s.pruneRejections.run(keep);
+  }
+
+  countEquivocations(): number {
+    return Number((this.s.countEquivocations.get() as Row).n);
   }
 
   listEquivocations(channelId?: Uint8Array): (EquivocationRow & { id: bigint })[] {

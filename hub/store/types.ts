@@ -164,6 +164,8 @@ export interface HubStore {
   recentRejections(query: RejectionQuery): (RejectionRow & { id: bigint })[];
   pruneRejections(keep: number): void;
   listEquivocations(channelId?: Uint8Array): (EquivocationRow & { id: bigint })[];
+  /** How many evidence rows are kept, without loading them (the live dashboard asks every second). */
+  countEquivocations(): number;
 
   lastEpoch(): EpochRow | undefined;
   getEpoch(epoch: bigint): EpochRow | undefined;
@@ -174,3 +176,27 @@ export interface HubStore {
 
   close(): void;
 }
+
+/**
+ * What may read the ledger without writing it: the dashboard, tools, tests. The hub's core keeps
+ * the store itself private and hands this out (HubCore.ledger), so nothing writes behind its back.
+ */
+export type HubLedger = Pick<
+  HubStore,
+  | 'getMeta'
+  | 'getDevice'
+  | 'listDevices'
+  | 'getChannel'
+  | 'listChannels'
+  | 'segmentContaining'
+  | 'segmentEndingAt'
+  | 'countSegments'
+  | 'rejectionCounts'
+  | 'recentRejections'
+  | 'listEquivocations'
+  | 'countEquivocations'
+  | 'lastEpoch'
+  | 'getEpoch'
+  | 'listEpochs'
+  | 'epochEntries'
+>;

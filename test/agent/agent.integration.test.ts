@@ -2,7 +2,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { generateKeyPair } from '../../protocol/index.js';
 import { AgentFixture } from './helpers/agent-fixture.js';
-import { TestHub, waitFor } from './helpers/test-hub.js';
+import { TestHub, waitFor } from '../../support/test-hub.js';
 
 /** Every seq 1..n accepted exactly once, in order, one unit each, nothing equivocated. */
 function expectExactChain(hub: TestHub, dev: string, units: bigint): void {

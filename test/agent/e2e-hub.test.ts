@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { startHub, type HubHandle } from '../../hub/server.js';
 import { AgentFixture } from './helpers/agent-fixture.js';
-import { waitFor } from './helpers/test-hub.js';
+import { waitFor } from '../../support/test-hub.js';
 
 describe('agent against the real hub', () => {
   const cleanups: (() => Promise<void> | void)[] = [];

@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { runCli, startCli, type ChildRun } from './helpers/child-agent.js';
-import { TestHub, waitFor } from './helpers/test-hub.js';
+import { TestHub, waitFor } from '../../support/test-hub.js';
 
 describe('tally-agent killed with SIGKILL', () => {
   const cleanups: (() => Promise<void> | void)[] = [];

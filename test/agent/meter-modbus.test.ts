@@ -17,7 +17,7 @@ import { decodeRegisters, reorder } from '../../agent/meter/registers.js';
 import { parseMeterSpec } from '../../agent/meter/spec.js';
 import type { MeterSink } from '../../agent/meter/types.js';
 import { AgentFixture } from './helpers/agent-fixture.js';
-import { TestHub, waitFor } from './helpers/test-hub.js';
+import { TestHub, waitFor } from '../../support/test-hub.js';
 
 const { ServerTCP, ServerSerial } = ModbusSerial;
 

@@ -11,7 +11,7 @@ import type { MeterSink } from '../../agent/meter/types.js';
 import { readStatus } from '../../agent/status-report.js';
 import { AgentFixture } from './helpers/agent-fixture.js';
 import { findMosquitto, startPlainMosquitto, type PlainMosquitto } from './helpers/plain-mosquitto.js';
-import { TestHub, waitFor } from './helpers/test-hub.js';
+import { TestHub, waitFor } from '../../support/test-hub.js';
 
 /** tele/<topic>/SENSOR of a Tasmota plug with an energy monitor (ENERGY.Total in kWh, 3 decimals). */
 const tasmotaSensor = (total: string) =>

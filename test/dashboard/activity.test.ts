@@ -1,8 +1,8 @@
 // Activity, without sockets: rates from committed heads, last seen, and the attention signals.
 import { describe, expect, it } from 'vitest';
-import { Activity, SERIES_SECONDS } from '../../hub/core/activity.js';
-import { Registry, type LiveChannel } from '../../hub/core/registry.js';
-import { HubMetrics } from '../../hub/metrics.js';
+import { Activity, SERIES_SECONDS } from '../../hub/model/activity.js';
+import { Registry, type LiveChannel } from '../../hub/model/registry.js';
+import { HubMetrics } from '../../hub/base/metrics.js';
 import type { HubStore, RejectionRow } from '../../hub/store/types.js';
 
 const hex = (b: number) => b.toString(16).padStart(2, '0').repeat(32);

@@ -2,7 +2,7 @@
 // device list, a channel's history, the live event stream and the bundle check.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { generateKeyPair, toHex } from '../../protocol/index.js';
-import { buildAssets, startFleetHub, type FleetHub } from './harness.js';
+import { buildAssets, startFleetHub, type FleetHub } from '../../support/dashboard-harness.js';
 
 const ENROLLED = 120;
 
@@ -57,7 +57,7 @@ describe('dashboard HTTP endpoints', () => {
     const all = await get<{ total: number; devices: { publicKey: string }[] }>('/api/fleet?limit=50&offset=100');
     expect(all.json.total).toBe(ENROLLED + 2);
     expect(all.json.devices.length).toBe(22);
-    const keys = [...env.hub.core.registry.devices.keys()];
+    const keys = [...env.hub.core.fleet.devices.keys()];
     expect(all.json.devices.map((d) => d.publicKey)).toEqual(keys.slice(100));
 
     const one = await get<{ total: number; devices: { publicKey: string; channel: { channelId: string } }[] }>(
@@ -106,7 +106,7 @@ describe('dashboard HTTP endpoints', () => {
     const epoch = env.hub.core.settle()!;
     const after = (await get<History>(`/api/channels/${ch.channelId}/history`)).json;
     expect(after.settlements).toEqual([expect.objectContaining({ epoch: epoch.epoch, fromSeq: '1' })]);
-    const idle = env.hub.core.registry.currentChannel([...env.hub.core.registry.devices.keys()][5]!)!;
+    const idle = env.hub.core.fleet.currentChannel([...env.hub.core.fleet.devices.keys()][5]!)!;
     const none = (await get<History>(`/api/channels/${idle.idHex}/history`)).json;
     expect(none.usage.length).toBe(1);
     expect(none.receipt).toBeNull();

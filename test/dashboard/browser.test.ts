@@ -16,7 +16,7 @@ import {
   launchChromium,
   startFleetHub,
   type FleetHub,
-} from './harness.js';
+} from '../../support/dashboard-harness.js';
 
 const DEVICES = 4;
 /** Enrolled but never connected: offline rows, and a second page in the device list. */
@@ -139,7 +139,7 @@ if (!HAVE_CHROMIUM && IN_CI) {
       undefined,
       WAIT,
     );
-    const smallest = [...env.hub.core.registry.devices.keys()].sort().slice(0, 50);
+    const smallest = [...env.hub.core.fleet.devices.keys()].sort().slice(0, 50);
     await page.waitForFunction(
       (keys) =>
         JSON.stringify(Array.from(document.querySelectorAll('.device-row'), (r) => r.getAttribute('data-key'))) ===

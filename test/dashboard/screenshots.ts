@@ -5,7 +5,7 @@
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { buildAssets, launchChromium, startFleetHub } from './harness.js';
+import { buildAssets, launchChromium, startFleetHub } from '../../support/dashboard-harness.js';
 
 const outDir = process.argv[2] ?? 'docs/images';
 const RUN_S = Number(process.env.TALLY_SCREENSHOT_RUN_S ?? 60);

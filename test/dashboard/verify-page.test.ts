@@ -8,7 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { HubHandle } from '../../hub/server.js';
 import { tempDir, testHub } from '../hub/helpers/hub.js';
 import { makeBundles, type Bundles } from '../verifier/bundle.js';
-import { buildAssets, CHROMIUM, HAVE_CHROMIUM, IN_CI, launchChromium } from './harness.js';
+import { buildAssets, CHROMIUM, HAVE_CHROMIUM, IN_CI, launchChromium } from '../../support/dashboard-harness.js';
 
 const WAIT = { timeout: 30_000 };
 /** TALLY_SCREENSHOTS=<dir> keeps a screenshot of each verdict, as browser.test.ts does. */

@@ -83,7 +83,7 @@ describe('tally-hub CLI', () => {
     ]);
     expect(add.code, add.stderr).toBe(0);
     // The running hub knows the device at once: no restart, no stale memory.
-    expect(hub.core.registry.devices.has(toHex(key.publicKey))).toBe(true);
+    expect(hub.core.fleet.devices.has(toHex(key.publicKey))).toBe(true);
 
     device = new TestDevice(hub, key);
     await device.connect();
@@ -136,7 +136,7 @@ describe('tally-hub CLI', () => {
     const closed = new Promise<void>((r) => device!.client!.once('close', () => r()));
     expect((await cli(['device', 'revoke', toHex(key.publicKey), '--data', data])).code).toBe(0);
     await closed;
-    expect(hub.core.registry.devices.get(toHex(key.publicKey))!.revoked).toBe(true);
+    expect(hub.core.fleet.devices.get(toHex(key.publicKey))!.revoked).toBe(true);
   });
 
   it('works on the database directly when no hub runs', async () => {

@@ -5,7 +5,7 @@
 import type Database from 'better-sqlite3';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { toHex, topics } from '../../protocol/index.js';
-import { bareCore, storeDb, type BareCore } from './helpers/bare-core.js';
+import { bareCore, type BareCore } from './helpers/bare-core.js';
 import { BareDevice, commitTurn, rejectionCounts } from './helpers/bare-device.js';
 import { tempDir } from './helpers/hub.js';
 
@@ -16,7 +16,7 @@ describe('a group commit the database refuses', () => {
   beforeEach(() => {
     tmp = tempDir();
     hub = bareCore(tmp.dir);
-    db = storeDb(hub);
+    db = hub.db;
   });
   afterEach(() => {
     hub.close();
@@ -37,14 +37,14 @@ describe('a group commit the database refuses', () => {
     for (let i = 0; i < 50; i++)
       hub.core.pipeline.onMessage(topics.segment(toHex(d.key.publicKey)), new Uint8Array([1, 2, 3]));
     await commitTurn();
-    expect(hub.core.store.getChannel(d.channelId)!.head.seq).toBe(4n); // the commit did fail
+    expect(hub.core.ledger.getChannel(d.channelId)!.head.seq).toBe(4n); // the commit did fail
     db.pragma('max_page_count = 1073741823');
     d.send(big); // the device re-sends after its RESYNC
     await commitTurn();
 
-    expect(hub.core.store.getChannel(d.channelId)!.head.seq).toBe(1004n);
-    expect(hub.core.store.listEquivocations(d.channelId)).toHaveLength(1);
-    expect(hub.core.store.getChannel(d.channelId)!.equivocated).toBe(true);
+    expect(hub.core.ledger.getChannel(d.channelId)!.head.seq).toBe(1004n);
+    expect(hub.core.ledger.listEquivocations(d.channelId)).toHaveLength(1);
+    expect(hub.core.ledger.getChannel(d.channelId)!.equivocated).toBe(true);
     const counts = rejectionCounts(hub);
     expect(counts.DECODE_VERSION).toBe(50n); // type 1, version 2: refused at the version byte
     expect(counts.EQUIVOCATION).toBe(1n);

@@ -2,9 +2,9 @@
 // a test that the docs keep up with it).
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { API_ERRORS } from '../../hub/admin-errors.js';
+import { API_ERRORS } from '../../hub/base/api-errors.js';
 import { ROUTES } from '../../hub/http/routes.js';
-import { HUB_REASONS } from '../../hub/reasons.js';
+import { HUB_REASONS } from '../../hub/base/reasons.js';
 
 const api = readFileSync('docs/api.md', 'utf8');
 const hub = readFileSync('docs/hub.md', 'utf8');
@@ -20,9 +20,11 @@ function documentedPath(pattern: RegExp): string {
 }
 
 describe('documentation', () => {
-  it('lists every API error code with its HTTP status in docs/api.md', () => {
+  it('lists every API error code with its HTTP status in docs/api.md, and no other', () => {
     for (const [code, { status }] of Object.entries(API_ERRORS))
       expect(api, code).toContain(`| \`${code}\` | ${status} |`);
+    const documented = [...api.matchAll(/^\| `(API_[A-Z_]+)` \|/gm)].map((m) => m[1]);
+    expect(documented.sort()).toEqual(Object.keys(API_ERRORS).sort());
   });
 
   it('documents every route in docs/api.md, and marks the admin ones', () => {
@@ -34,7 +36,12 @@ describe('documentation', () => {
     }
   });
 
-  it('lists every hub reason code in docs/hub.md', () => {
+  it('lists every hub reason code in docs/hub.md with its message, and no other', () => {
     for (const code of Object.keys(HUB_REASONS)) expect(hub, code).toContain(`| \`${code}\` |`);
+    // The docs may set names in code type (`seg`); the words are the table's.
+    const documented = Object.fromEntries(
+      [...hub.matchAll(/^\| `(HUB_[A-Z_]+)` \| (.+) \|$/gm)].map((m) => [m[1], m[2]!.replace(/`/g, '')]),
+    );
+    expect(documented).toEqual(Object.fromEntries(Object.entries(HUB_REASONS).map(([c, r]) => [c, r.message])));
   });
 });

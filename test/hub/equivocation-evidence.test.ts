@@ -30,7 +30,7 @@ describe('equivocation evidence', () => {
       d.send(other); // same turn as the clone: both wait in one commit batch
       await commitTurn();
     }
-    const evidence = hub.core.store.listEquivocations(d.channelId);
+    const evidence = hub.core.ledger.listEquivocations(d.channelId);
     expect(evidence).toHaveLength(2);
     // Every copy is still refused, counted and told to the device.
     expect(rejectionCounts(hub).EQUIVOCATION).toBe(10n);

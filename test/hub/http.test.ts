@@ -57,11 +57,11 @@ describe('HTTP API', () => {
     expect(batch.status).toBe(201);
     expect(batch.json.enrolled).toHaveLength(3);
 
-    const before = hub.core.registry.devices.size;
+    const before = hub.core.fleet.devices.size;
     const mixed = await call('POST', '/api/devices', { devices: [terms(), { ...terms(), unit: 'no spaces' }] });
     expect(mixed.status).toBe(400);
     expect(mixed.json.error.code).toBe('API_INVALID');
-    expect(hub.core.registry.devices.size).toBe(before);
+    expect(hub.core.fleet.devices.size).toBe(before);
 
     const dup = await call('POST', '/api/devices', { ...terms(), publicKey: one.json.device.publicKey });
     expect(dup.status).toBe(409);

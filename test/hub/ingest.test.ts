@@ -22,7 +22,7 @@ describe.each([0, 2])('ingest (verifyWorkers %i)', (verifyWorkers) => {
     tmp.cleanup();
   });
 
-  const counts = () => Object.fromEntries(hub.core.store.rejectionCounts().map((c) => [c.reason, c.events]));
+  const counts = () => Object.fromEntries(hub.core.ledger.rejectionCounts().map((c) => [c.reason, c.events]));
 
   it('accepts a chained stream and answers each commit with a signed receipt of the committed head', async () => {
     const d = await readyDevice(hub, { price: 5n });
@@ -33,7 +33,7 @@ describe.each([0, 2])('ingest (verifyWorkers %i)', (verifyWorkers) => {
     expect(r.cumUnits).toBe(640n);
     expect(r.cumAmount).toBe(3200n);
     expect(bytesEqual(r.headHash, d.head!.hash)).toBe(true);
-    const row = hub.core.store.getChannel(d.channelId!)!;
+    const row = hub.core.ledger.getChannel(d.channelId!)!;
     expect(row.head.seq).toBe(640n);
     expect(row.head.cumAmount).toBe(3200n);
   });
@@ -47,7 +47,7 @@ describe.each([0, 2])('ingest (verifyWorkers %i)', (verifyWorkers) => {
     await d.publish(s1);
     const again = await d.receiptAtLeast(8n);
     expect(again.seq).toBe(8n);
-    expect(hub.core.store.getChannel(d.channelId!)!.head.cumUnits).toBe(8n);
+    expect(hub.core.ledger.getChannel(d.channelId!)!.head.cumUnits).toBe(8n);
     expect(counts().DUPLICATE).toBe(1n);
   });
 
@@ -60,7 +60,7 @@ describe.each([0, 2])('ingest (verifyWorkers %i)', (verifyWorkers) => {
     await d.publish(s1);
     const r = await d.receiptAtLeast(8n);
     expect(r.seq).toBe(8n);
-    expect(hub.core.store.countSegments(d.channelId!)).toBe(2);
+    expect(hub.core.ledger.countSegments(d.channelId!)).toBe(2);
   });
 
   it('asks for a resync when a gap does not fill, and takes the re-sent stream', async () => {
@@ -96,7 +96,7 @@ describe.each([0, 2])('ingest (verifyWorkers %i)', (verifyWorkers) => {
     expect(resync.head.seq).toBe(2n);
     hub.core.flush(); // control messages go out at once; the rejection row with the next commit
     expect(counts().BAD_LINK).toBe(1n);
-    expect(hub.core.store.getChannel(d.channelId!)!.head.seq).toBe(2n);
+    expect(hub.core.ledger.getChannel(d.channelId!)!.head.seq).toBe(2n);
   });
 
   it('keeps equivocation evidence, flags the channel, and counts only the first voucher', async () => {
@@ -113,10 +113,10 @@ describe.each([0, 2])('ingest (verifyWorkers %i)', (verifyWorkers) => {
     const reject = await d.nextControl('reject');
     expect(reject.reason).toBe('EQUIVOCATION');
     hub.core.flush();
-    const row = hub.core.store.getChannel(d.channelId!)!;
+    const row = hub.core.ledger.getChannel(d.channelId!)!;
     expect(row.equivocated).toBe(true);
     expect(row.head.cumUnits).toBe(4n);
-    const evidence = hub.core.store.listEquivocations(d.channelId!);
+    const evidence = hub.core.ledger.listEquivocations(d.channelId!);
     expect(evidence).toHaveLength(1);
     expect(evidence[0]!.seq).toBe(4n);
   });
@@ -140,7 +140,7 @@ describe.each([0, 2])('ingest (verifyWorkers %i)', (verifyWorkers) => {
     expect((await d.receiptAtLeast(6n)).cumUnits).toBe(6n);
     hub.core.flush();
     expect(counts().SIG_INVALID).toBe(1n);
-    const row = hub.core.store.getChannel(d.channelId!)!;
+    const row = hub.core.ledger.getChannel(d.channelId!)!;
     expect(row.head.seq).toBe(6n);
     expect(row.head.cumUnits).toBe(6n);
   });
@@ -165,6 +165,6 @@ describe.each([0, 2])('ingest (verifyWorkers %i)', (verifyWorkers) => {
       .filter(([k]) => k.startsWith('DECODE_'))
       .reduce((n, [, v]) => n + v, 0n);
     expect(decodeRejections).toBe(BigInt(junk.length));
-    expect(hub.core.store.getChannel(d.channelId!)!.head.cumUnits).toBe(2n);
+    expect(hub.core.ledger.getChannel(d.channelId!)!.head.cumUnits).toBe(2n);
   });
 });

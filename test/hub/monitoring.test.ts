@@ -6,7 +6,7 @@ import { spawnSync } from 'node:child_process';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { HUB_REASONS } from '../../hub/reasons.js';
+import { HUB_REASONS } from '../../hub/base/reasons.js';
 import type { HubHandle } from '../../hub/server.js';
 import { REASONS } from '../../protocol/index.js';
 import { readyDevice, type TestDevice } from './helpers/device.js';

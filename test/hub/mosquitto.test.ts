@@ -82,8 +82,8 @@ if (!bin) {
       await a.publish(a.build(2));
       await a.receiptAtLeast(2n); // sent after the forbidden one on the same connection
       hub!.core.flush();
-      expect(hub!.core.store.getChannel(b.channelId!)!.head.seq).toBe(0n);
-      expect(hub!.core.store.rejectionCounts().map((c) => c.reason)).not.toContain('TOPIC_MISMATCH');
+      expect(hub!.core.ledger.getChannel(b.channelId!)!.head.seq).toBe(0n);
+      expect(hub!.core.ledger.rejectionCounts().map((c) => c.reason)).not.toContain('TOPIC_MISMATCH');
     });
 
     it('keeps uplinks queued in the broker while the hub restarts (persistent session)', async () => {

@@ -54,8 +54,8 @@ describe('a conflict with a chain whose signature is still being checked', () =>
     await pool.release(); // the genuine segment, placed after the verdict, is checked
     await commitTurn();
 
-    expect(hub.core.store.listEquivocations(d.channelId)).toHaveLength(0);
-    const row = hub.core.store.getChannel(d.channelId)!;
+    expect(hub.core.ledger.listEquivocations(d.channelId)).toHaveLength(0);
+    const row = hub.core.ledger.getChannel(d.channelId)!;
     expect(row.equivocated).toBe(false);
     expect(row.head.seq).toBe(8n);
     expect(row.head.cumUnits).toBe(genuine.head.cumUnits);
@@ -86,10 +86,10 @@ describe('a conflict with a chain whose signature is still being checked', () =>
     await commitTurn();
     hub.core.flush();
 
-    const evidence = hub.core.store.listEquivocations(d.channelId);
+    const evidence = hub.core.ledger.listEquivocations(d.channelId);
     expect(evidence).toHaveLength(1);
     expect(evidence[0]!.seq).toBe(8n);
-    const row = hub.core.store.getChannel(d.channelId)!;
+    const row = hub.core.ledger.getChannel(d.channelId)!;
     expect(row.equivocated).toBe(true);
     expect(row.head.cumUnits).toBe(original.head.cumUnits);
     expect(rejectionCounts(hub).EQUIVOCATION).toBe(1n);

@@ -26,10 +26,10 @@ import {
   buildSegment,
   encodeSegment,
 } from '../../protocol/index.js';
-import { API_ERRORS } from '../../hub/admin-errors.js';
+import { API_ERRORS } from '../../hub/base/api-errors.js';
 import { authenticate } from '../../hub/broker/access.js';
 import { ANCHOR_ERRORS, ANCHOR_VERDICTS } from '../../hub/anchor/codes.js';
-import { HUB_REASONS } from '../../hub/reasons.js';
+import { HUB_REASONS } from '../../hub/base/reasons.js';
 import { NEGATIVE_VECTORS_PATH } from '../../scripts/make-vectors.js';
 import { bareCore } from './helpers/bare-core.js';
 import { BareDevice, commitTurn } from './helpers/bare-device.js';
@@ -190,7 +190,7 @@ async function runHub(dir: string): Promise<void> {
     hub.core.pipeline.onMessage(topics.segment(d.hex), new Uint8Array(0)); // DECODE_EMPTY
     for (let k = 0; k < 3; k++) await commitTurn();
     hub.core.flush();
-    for (const c of hub.core.store.rejectionCounts()) saw(c.reason, 'hub: counted');
+    for (const c of hub.core.ledger.rejectionCounts()) saw(c.reason, 'hub: counted');
     for (const r of sent) saw(r, 'hub: sent in REJECT or RESYNC');
   } finally {
     hub.close();

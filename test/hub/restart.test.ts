@@ -29,7 +29,7 @@ describe('hub restart mid-stream', () => {
     await device.receiptAtLeast(160n);
     await hub.close();
     await device.disconnect();
-    const committedBefore = (await import('../../hub/datadir.js')).openStore(tmp.dir);
+    const committedBefore = (await import('../../hub/store/datadir.js')).openStore(tmp.dir);
     const midHead = committedBefore.listChannels()[0]!.head.seq;
     committedBefore.close();
     expect(midHead).toBeGreaterThanOrEqual(160n);
@@ -49,7 +49,7 @@ describe('hub restart mid-stream', () => {
     expect(last.seq).toBe(total);
     expect(last.cumUnits).toBe(total);
     expect(last.cumAmount).toBe(total * 7n);
-    const store = hub.core.store;
+    const store = hub.core.ledger;
     const ch = store.listChannels()[0]!;
     expect(ch.head.cumAmount).toBe(total * 7n);
     // Every seq stored once: the accepted segments tile 1..total without overlap.
@@ -69,7 +69,7 @@ describe('hub restart mid-stream', () => {
     device = new TestDevice(hub).enrol();
     await device.connect();
     await device.publish(device.build(5)); // PUBACK: the hub holds it
-    expect(hub.core.store.listChannels()[0]!.head.seq).toBe(0n);
+    expect(hub.core.ledger.listChannels()[0]!.head.seq).toBe(0n);
     const receipt = device.receiptAtLeast(5n);
     await hub.close();
     const timeout = new Promise<never>((_, reject) =>

@@ -15,7 +15,7 @@ import {
   topics,
   verifyReceipt,
 } from '../../protocol/index.js';
-import { initDataDir, openStore } from '../../hub/datadir.js';
+import { initDataDir, openStore } from '../../hub/store/datadir.js';
 import { bareCore, GatedPool } from './helpers/bare-core.js';
 import { commitTurn } from './helpers/bare-device.js';
 import { tempDir } from './helpers/hub.js';
@@ -112,11 +112,11 @@ for (const workers of [false, true]) {
           }
           for (let k = 0; k < 3; k++) await commitTurn();
           hub.core.flush();
-          const counted = hub.core.store.recentRejections({ limit: 10 }).map((r) => r.reason);
+          const counted = hub.core.ledger.recentRejections({ limit: 10 }).map((r) => r.reason);
           expect(counted).toEqual(c.counted === null ? [] : [c.counted]);
           expect(log).toEqual(c.replies);
           // Nothing refused moves the committed head; an accepted segment moves it to its receipt.
-          const head = hub.core.store.getChannel(hexToBytes(ctx.channels[0].channelId))!.head;
+          const head = hub.core.ledger.getChannel(hexToBytes(ctx.channels[0].channelId))!.head;
           const accepted = c.counted === null ? c.replies.find((r: Json) => r.kind === 'receipt') : undefined;
           expect(head.seq.toString()).toBe(accepted ? accepted.seq : ctx.head.seq);
         } finally {

@@ -165,6 +165,28 @@ export function runStoreContract(
       expect(store.rejectionCounts()).toHaveLength(2); // counts survive pruning
     });
 
+    it('keeps equivocation evidence, flags its channels, and counts it', () => {
+      const [a, b] = [newChannel(bytes(32)), newChannel(bytes(32))];
+      store.enrol([a, b].map((channel) => ({ deviceKey: channel.deviceKey, atMs: 1n, channel })));
+      expect(store.countEquivocations()).toBe(0);
+      const batch = emptyBatch();
+      const evidence = (channelId: Uint8Array, seq: bigint) => ({
+        channelId,
+        seq,
+        storedHash: bytes(32),
+        segment: bytes(200),
+        detectedAtMs: 7n,
+      });
+      batch.equivocations.push(evidence(a.channelId, 3n), evidence(a.channelId, 9n), evidence(b.channelId, 1n));
+      batch.equivocatedChannels.push(a.channelId, b.channelId);
+      store.commit(batch);
+      expect(store.countEquivocations()).toBe(3);
+      expect(store.listEquivocations()).toHaveLength(3);
+      expect(store.listEquivocations(a.channelId).map((e) => e.seq)).toEqual([3n, 9n]);
+      expect(store.getChannel(a.channelId)!.equivocated).toBe(true);
+      expect(store.getChannel(b.channelId)!.equivocated).toBe(true);
+    });
+
     it('revokes a device and all its channels', () => {
       const dev = bytes(32);
       const ch = newChannel(dev);

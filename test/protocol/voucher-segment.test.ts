@@ -9,7 +9,10 @@ import {
   encodeSegment,
   encodeVoucher,
   genesisHead,
+  lastSeqOf,
+  segmentHashes,
   segmentHeadSeq,
+  segmentVoucher,
   segmentSize,
   sha256,
   signSegmentHead,
@@ -162,5 +165,42 @@ describe('buildSegment [P-4.3, P-4.4]', () => {
     expect(() => buildSegment({ ...args, vouchers: [{ ...one, cumAmount: -1n }] })).toThrow(TypeError);
     expect(() => buildSegment({ ...args, channelId: new Uint8Array(31), vouchers: [one] })).toThrow(TypeError);
     expect(() => buildSegment({ ...args, prev: { ...genesis, seq: U64_MAX }, vouchers: [one] })).toThrow(TypeError);
+  });
+});
+
+describe('segment chain helpers', () => {
+  const first = chainSegment(ch, genesis, 3);
+  const second = chainSegment(ch, first.head, 4);
+
+  it('name the last seq of a run of vouchers', () => {
+    expect(lastSeqOf(1n, 1)).toBe(1n);
+    expect(lastSeqOf(4n, 4)).toBe(7n);
+    expect(segmentHeadSeq(second.segment)).toBe(7n);
+  });
+
+  it('hash a segment chain from its own prevHash, as buildSegment did', () => {
+    expect(segmentHashes(first.segment)).toEqual(first.hashes);
+    expect(segmentHashes(second.segment)).toEqual(second.hashes);
+    // A changed voucher changes its hash and every hash after it, not the ones before.
+    const vouchers = second.segment.vouchers.map((v, j) => (j === 1 ? { ...v, deviceTimeMs: v.deviceTimeMs + 1n } : v));
+    const changed = segmentHashes({ ...second.segment, vouchers });
+    expect(changed[0]).toEqual(second.hashes[0]);
+    for (const j of [1, 2, 3]) expect(changed[j]).not.toEqual(second.hashes[j]);
+  });
+
+  it('rebuild any voucher of a segment in full, and nothing outside it', () => {
+    for (let seq = 4n; seq <= 7n; seq++) {
+      const v = segmentVoucher(second.segment, seq)!;
+      const j = Number(seq - 4n);
+      expect(v).toEqual({
+        channelId: ch.channelId,
+        seq,
+        ...second.segment.vouchers[j]!,
+        prevHash: j === 0 ? first.head.hash : second.hashes[j - 1],
+      });
+      expect(voucherHash(v)).toEqual(second.hashes[j]);
+    }
+    expect(segmentVoucher(second.segment, 3n)).toBeUndefined();
+    expect(segmentVoucher(second.segment, 8n)).toBeUndefined();
   });
 });

@@ -5,7 +5,7 @@
 import { copyFileSync, existsSync, rmSync } from 'node:fs';
 import { afterEach, describe, expect, it } from 'vitest';
 import { AgentFixture } from '../agent/helpers/agent-fixture.js';
-import { waitFor } from '../agent/helpers/test-hub.js';
+import { waitFor } from '../../support/test-hub.js';
 import { tempDir, testHub } from '../hub/helpers/hub.js';
 import { recorder } from './helpers/record.js';
 
@@ -45,7 +45,7 @@ describe('an agent restored from an old backup', () => {
     dev.setCounter(300n);
     await acked(300n);
     await dev.stop();
-    const channelId = hub.core.registry.currentChannel(dev.deviceHex)!.idHex;
+    const channelId = hub.core.fleet.currentChannel(dev.deviceHex)!.idHex;
     const before = hub.core.showChannel(channelId);
 
     // Restore the old backup and let the device meter offline first, so it signs seqs 101.. anew.
@@ -60,7 +60,7 @@ describe('an agent restored from an old backup', () => {
     await waitFor(() => hub.core.showChannel(channelId).equivocations.length > 0, 'equivocation evidence at the hub');
     // Without a receipt the device re-sends the same window on every receipt timeout: each copy is
     // refused again, but the evidence is not stored again.
-    const refusals = () => hub.core.store.rejectionCounts().find((c) => c.reason === 'EQUIVOCATION')?.events ?? 0n;
+    const refusals = () => hub.core.ledger.rejectionCounts().find((c) => c.reason === 'EQUIVOCATION')?.events ?? 0n;
     hub.core.flush();
     const firstRefusals = refusals();
     const firstEvidence = hub.core.showChannel(channelId).equivocations.length;

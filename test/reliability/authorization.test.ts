@@ -126,7 +126,7 @@ for (const [kind, available] of kinds) {
 
     const counts = () => {
       b.hub.core.flush();
-      return Object.fromEntries(b.hub.core.store.rejectionCounts().map((c) => [c.reason, c.events]));
+      return Object.fromEntries(b.hub.core.ledger.rejectionCounts().map((c) => [c.reason, c.events]));
     };
 
     it("keeps A out of B's topics, of '#', and of the hub's downlink topics", async () => {
@@ -135,7 +135,7 @@ for (const [kind, available] of kinds) {
       const attackerKey = generateKeyPair();
       const attacker = new TestDevice(b.hub, attackerKey).enrol();
       // A's own channel, so it can sign a valid segment of its own to misdirect.
-      attacker.channelId = b.hub.core.registry.currentChannel(attacker.hex)!.id;
+      attacker.channelId = b.hub.core.fleet.currentChannel(attacker.hex)!.id;
       attacker.price = 3n;
       attacker.head = genesisHead(attacker.channelId);
       const conn = raw(attackerKey);
@@ -174,7 +174,7 @@ for (const [kind, available] of kinds) {
       const leakedToA = spy.messages.filter((m) => m.topic.includes(victim.hex));
       const forgedAtB = victim.inbox!.messages.filter((m) => Buffer.from(m.payload).equals(Buffer.from(forgedCtl)));
       await closeClient(conn.client);
-      const row = b.hub.core.store.getChannel(victim.channelId!)!;
+      const row = b.hub.core.ledger.getChannel(victim.channelId!)!;
       expect(leakedToA).toEqual([]);
       expect(forgedAtB).toEqual([]);
       expect(row.head.seq).toBe(8n);
@@ -226,7 +226,7 @@ for (const [kind, available] of kinds) {
       await streamed(witness, 1);
       await closeClient(again.client);
       const c = counts();
-      expect(b.hub.core.store.getChannel(revoked.channelId!)!.head.seq).toBe(3n);
+      expect(b.hub.core.ledger.getChannel(revoked.channelId!)!.head.seq).toBe(3n);
       expect(expiredConnected).toBe(false);
       if (kind === 'embedded') {
         expect(c.CREDENTIAL_WINDOW).toBeGreaterThanOrEqual(1n);
@@ -291,7 +291,7 @@ for (const [kind, available] of kinds) {
       await owner.disconnect();
       await owner.connect(b.url, b.tlsFor(owner.key));
       await streamed(owner, 2);
-      const row = b.hub.core.store.getChannel(owner.channelId!)!;
+      const row = b.hub.core.ledger.getChannel(owner.channelId!)!;
       expect(row.head.seq).toBe(4n);
       expect(row.head.cumUnits).toBe(4n);
       if (kind === 'embedded') expect(tookOver).toBe(false);

@@ -4,9 +4,9 @@
 // reconnecting at once with backlogs. Every case ends in exact conservation.
 import { performance } from 'node:perf_hooks';
 import { afterEach, describe, expect, it } from 'vitest';
-import { decodeSegment } from '../../protocol/index.js';
+import { decodeSegment, segmentHeadSeq } from '../../protocol/index.js';
 import type { HubHandle } from '../../hub/server.js';
-import { waitFor } from '../agent/helpers/test-hub.js';
+import { waitFor } from '../../support/test-hub.js';
 import { tempDir, testHub } from '../hub/helpers/hub.js';
 import { conservation, startFleet, type Fleet } from './helpers/fleet.js';
 import { seededRandom } from './helpers/random.js';
@@ -42,8 +42,8 @@ describe('delivery faults', () => {
 
   function settle(hub: HubHandle, fleet: Fleet) {
     hub.core.flush();
-    const c = conservation(fleet, hub.core.store);
-    const rejected = Object.fromEntries(hub.core.store.rejectionCounts().map((r) => [r.reason, r.events]));
+    const c = conservation(fleet, hub.core.ledger);
+    const rejected = Object.fromEntries(hub.core.ledger.rejectionCounts().map((r) => [r.reason, r.events]));
     expect(c.lost).toBe(0n);
     expect(c.duplicated).toBe(0n);
     expect(c.mismatchedHeads).toBe(0);
@@ -98,7 +98,7 @@ describe('delivery faults', () => {
     // way to the hub when the agents hold their last receipts.
     const duplicates = () => {
       hub.core.flush();
-      return hub.core.store.rejectionCounts().find((r) => r.reason === 'DUPLICATE')?.events ?? 0n;
+      return hub.core.ledger.rejectionCounts().find((r) => r.reason === 'DUPLICATE')?.events ?? 0n;
     };
     await waitFor(() => duplicates() >= BigInt(extraCopies), 'every extra copy acknowledged as a duplicate', 10_000);
     const { c, rejected, text } = settle(hub, fleet);
@@ -175,8 +175,7 @@ describe('delivery faults', () => {
           if (++n === 5) {
             dropped++;
             const s = decodeSegment(payload);
-            if (s.ok)
-              drops[i] = { at: performance.now(), lastSeq: s.value.firstSeq + BigInt(s.value.vouchers.length) - 1n };
+            if (s.ok) drops[i] = { at: performance.now(), lastSeq: segmentHeadSeq(s.value) };
             return;
           }
           await publish(payload);

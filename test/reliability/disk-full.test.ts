@@ -6,7 +6,7 @@ import type Database from 'better-sqlite3';
 import { performance } from 'node:perf_hooks';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { decodeReceipt, type BuiltSegment } from '../../protocol/index.js';
-import { bareCore, storeDb, type BareCore } from '../hub/helpers/bare-core.js';
+import { bareCore, type BareCore } from '../hub/helpers/bare-core.js';
 import { tempDir } from '../hub/helpers/hub.js';
 import { BareDevice, commitTurn } from '../hub/helpers/bare-device.js';
 import { recorder } from './helpers/record.js';
@@ -21,7 +21,7 @@ describe('the hub database on a full disk', () => {
   beforeEach(() => {
     tmp = tempDir();
     hub = bareCore(tmp.dir);
-    db = storeDb(hub);
+    db = hub.db;
   });
   afterEach(() => {
     hub.close();
@@ -34,7 +34,7 @@ describe('the hub database on a full disk', () => {
     for (const r of hub.receipts) {
       const receipt = decodeReceipt(r.bytes);
       if (!receipt.ok) throw new Error(receipt.code);
-      const stored = hub.core.store.getChannel(receipt.value.channelId)!.head;
+      const stored = hub.core.ledger.getChannel(receipt.value.channelId)!.head;
       expect(receipt.value.seq).toBeLessThanOrEqual(stored.seq);
       checked++;
     }

@@ -16,7 +16,7 @@ import {
   topics,
   validatePublicKey,
 } from '../../protocol/index.js';
-import { ApiError } from '../../hub/admin-errors.js';
+import { ApiError } from '../../hub/base/api-errors.js';
 import { bareCore, type BareCore } from '../hub/helpers/bare-core.js';
 import { tempDir } from '../hub/helpers/hub.js';
 import { commitTurn, rejectionCounts } from '../hub/helpers/bare-device.js';
@@ -68,7 +68,7 @@ describe('signature vectors and hostile keys', () => {
     const refusals = keys.map((k) => enrol(k));
     for (const [i, r] of refusals.entries())
       expect(r, keys[i]).toMatch(/^API_INVALID: .*KEY_(SMALL_ORDER|NON_CANONICAL|NOT_ON_CURVE)/);
-    expect(hub.core.registry.devices.size).toBe(0);
+    expect(hub.core.fleet.devices.size).toBe(0);
     rec.record({
       case: 'low-order and non-canonical device keys at enrolment',
       expected:
@@ -96,7 +96,7 @@ describe('signature vectors and hostile keys', () => {
       expect(refusal === undefined, key).toBe(policy.ok);
       if (refusal === undefined) {
         enrolledKeys++;
-        devices.set(key, hub.core.registry.currentChannel(key)!.id);
+        devices.set(key, hub.core.fleet.currentChannel(key)!.id);
       } else {
         refusedKeys++;
         devices.set(key, null);

@@ -84,7 +84,7 @@ describe('hostile segments on the uplink', () => {
       expect(got, name).toEqual([reason]);
     }
     // Nothing is verified before the size cap: a capped message never reaches a stage past decode.
-    const rows = hub.core.store.recentRejections({ limit: 100, reason: 'DECODE_TOO_LARGE' });
+    const rows = hub.core.ledger.recentRejections({ limit: 100, reason: 'DECODE_TOO_LARGE' });
     expect(rows.length).toBe(2);
     expect(rows.every((r) => r.stage === 'decode')).toBe(true);
     d.send(d.build(2));

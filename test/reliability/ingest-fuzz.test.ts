@@ -153,7 +153,7 @@ describe('fuzzing the ingest path', () => {
               const receipt = decodeReceipt(r.bytes);
               expect(receipt.ok && bytesEqual(receipt.value.headHash, genuineAt(receipt.value.seq))).toBe(true);
             }
-            const ch = hub.core.store.getChannel(d.channelId)!;
+            const ch = hub.core.ledger.getChannel(d.channelId)!;
             // Only the genuine device signed anything: a forgery can never be taken for equivocation.
             expect(ch.equivocated).toBe(false);
           },

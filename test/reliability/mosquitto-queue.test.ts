@@ -76,7 +76,7 @@ if (!bin) {
       fleet.stopMetering();
       await fleet.drained();
       hub.core.flush();
-      const c = conservation(fleet, hub.core.store);
+      const c = conservation(fleet, hub.core.ledger);
       const dropped = /dropped/i.test(broker.log());
       expect(dropped).toBe(true);
       expect(c.lost).toBe(0n);

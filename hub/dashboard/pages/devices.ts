@@ -7,8 +7,7 @@ import { useEffect, useState } from 'preact/hooks';
 import { describeError, getJson } from '../api.js';
 import { ago, groupDigits, short } from '../format.js';
 import type { LiveState } from '../live.js';
-import type { Route } from '../main.js';
-import type { FleetPage } from '../types.js';
+import type { FleetPage, Route } from '../types.js';
 import { CapacityBar, useFirstDataMark } from './common.js';
 
 const PAGE = 50;

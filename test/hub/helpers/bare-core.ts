@@ -3,15 +3,17 @@
 // signature pool whose verdicts the test releases by hand, to order "segment placed" and
 // "worker answered" exactly as a race in the field would.
 import type Database from 'better-sqlite3';
+import { join } from 'node:path';
 import { decodeControl, nodeBackend, type Control } from '../../../protocol/index.js';
-import { resolveConfig, type HubConfigInput } from '../../../hub/config.js';
+import { resolveConfig, type HubConfigInput } from '../../../hub/base/config.js';
 import { HubCore } from '../../../hub/core/hub-core.js';
-import { initDataDir, openStore } from '../../../hub/datadir.js';
-import type { SignatureCheck, SignaturePool } from '../../../hub/ingest/signature-pool.js';
-import { HubMetrics } from '../../../hub/metrics.js';
+import { FILES, initDataDir } from '../../../hub/store/datadir.js';
+import type { SignatureCheck, SignatureVerifier } from '../../../hub/ingest/signature-pool.js';
+import { HubMetrics } from '../../../hub/base/metrics.js';
+import { openSqliteStore } from '../../../hub/store/sqlite-store.js';
 
 /** Holds every signature check until release(); then answers with the real equation check. */
-export class GatedPool {
+export class GatedPool implements SignatureVerifier {
   private held: { check: SignatureCheck; resolve: (ok: boolean | undefined) => void }[] = [];
 
   verify(check: SignatureCheck): Promise<boolean | undefined> {
@@ -28,15 +30,12 @@ export class GatedPool {
       h.resolve(nodeBackend.verify(h.check.signature, h.check.message, h.check.publicKey));
     await new Promise((r) => setImmediate(r));
   }
-
-  asPool(): SignaturePool {
-    // The pipeline only calls verify(); the class's private fields make a cast necessary.
-    return this as unknown as SignaturePool;
-  }
 }
 
 export interface BareCore {
   core: HubCore;
+  /** The store's own SQLite connection (through its test hook), for settings such as max_page_count. */
+  db: Database.Database;
   receipts: { deviceHex: string; bytes: Uint8Array }[];
   controls: { deviceHex: string; control: Control }[];
   close(): void;
@@ -48,8 +47,12 @@ export function bareCore(dataDir: string, extra: HubConfigInput = {}, pool?: Gat
     network: config.network ?? 'test-net',
     synchronous: config.sqliteSynchronous,
   });
-  const store = openStore(config.dataDir, config.sqliteSynchronous);
-  const core = new HubCore(config, identity, store, new HubMetrics(), config.now, pool?.asPool());
+  let db: Database.Database | undefined;
+  const store = openSqliteStore(join(config.dataDir, FILES.db), {
+    synchronous: config.sqliteSynchronous,
+    onConnection: (connection) => (db = connection),
+  });
+  const core = new HubCore(config, identity, store, new HubMetrics(), config.now, pool);
   const receipts: BareCore['receipts'] = [];
   const controls: BareCore['controls'] = [];
   core.attach({
@@ -64,6 +67,7 @@ export function bareCore(dataDir: string, extra: HubConfigInput = {}, pool?: Gat
   });
   return {
     core,
+    db: db!,
     receipts,
     controls,
     close() {
@@ -71,12 +75,4 @@ export function bareCore(dataDir: string, extra: HubConfigInput = {}, pool?: Gat
       store.close();
     },
   };
-}
-
-/**
- * The store's own SQLite connection, which the store keeps private. Tests that fill the disk need
- * it: settings such as max_page_count belong to one connection.
- */
-export function storeDb(hub: BareCore): Database.Database {
-  return (hub.core.store as unknown as { db: Database.Database }).db;
 }

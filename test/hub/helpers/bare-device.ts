@@ -37,7 +37,7 @@ export class BareDevice {
         ...(terms.expiresAtMs !== undefined ? { expiresAtMs: terms.expiresAtMs } : {}),
       },
     ]);
-    this.channelId = hub.core.registry.currentChannel(this.hex)!.id;
+    this.channelId = hub.core.fleet.currentChannel(this.hex)!.id;
     this.head = genesisHead(this.channelId);
   }
 
@@ -70,7 +70,7 @@ export class BareDevice {
 
   /** Committed head of this device's channel (what a receipt may cover). */
   durable(): Head {
-    return this.hub.core.store.getChannel(this.channelId)!.head;
+    return this.hub.core.ledger.getChannel(this.channelId)!.head;
   }
 }
 
@@ -80,5 +80,5 @@ export const commitTurn = () => new Promise((r) => setImmediate(r));
 /** Rejection events by reason, from the store. */
 export function rejectionCounts(hub: BareCore): Record<string, bigint> {
   hub.core.flush();
-  return Object.fromEntries(hub.core.store.rejectionCounts().map((c) => [c.reason, c.events]));
+  return Object.fromEntries(hub.core.ledger.rejectionCounts().map((c) => [c.reason, c.events]));
 }

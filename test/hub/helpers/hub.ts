@@ -2,7 +2,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { HubConfigInput } from '../../../hub/config.js';
+import type { HubConfigInput } from '../../../hub/base/config.js';
 import { startHub, type HubHandle } from '../../../hub/server.js';
 
 export function tempDir(prefix = 'tally-hub-'): { dir: string; cleanup: () => void } {

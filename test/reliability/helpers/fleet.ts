@@ -4,9 +4,9 @@
 import { performance } from 'node:perf_hooks';
 import type { Agent, AgentOptions } from '../../../agent/agent.js';
 import type { KeyPair } from '../../../protocol/index.js';
-import type { HubStore } from '../../../hub/store/types.js';
+import type { HubLedger } from '../../../hub/store/types.js';
 import { AgentFixture } from '../../agent/helpers/agent-fixture.js';
-import { waitFor } from '../../agent/helpers/test-hub.js';
+import { waitFor } from '../../../support/test-hub.js';
 import { seededRandom } from './random.js';
 
 export interface Fleet {
@@ -94,7 +94,7 @@ export async function startFleet(
 }
 
 /** Compares each agent's signed head with the hub's committed head of its channel. */
-export function conservation(fleet: Fleet, store: HubStore): Conservation {
+export function conservation(fleet: Fleet, store: HubLedger): Conservation {
   let signedUnits = 0n;
   let lost = 0n;
   let duplicated = 0n;

@@ -1,38 +1,12 @@
 // Result records of the reliability suite. Each case states what it expects, what it observed and
 // its figures; the record is written to reports/reliability/<suite>.json when the file's tests end,
 // with the case's pass/fail state as vitest decided it. scripts/reliability-report.ts turns these
-// files into the table of docs/reliability.md, so the table shows what a real run measured.
+// files into the table of docs/reliability.md, so the table shows what a real run measured; the
+// record's shape, which both sides read, is in support/reliability-record.ts.
 import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { afterAll, afterEach, expect, onTestFinished } from 'vitest';
-
-export const REPORT_DIR = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../../reports/reliability');
-
-export interface Figures {
-  /** Units signed by devices that the hub never accepted. */
-  lost?: string;
-  /** Units the hub accepted more than once. */
-  duplicated?: string;
-  /** Messages or vouchers refused. */
-  rejected?: number;
-  /** Longest time from the end of a fault to the hub holding every signed unit, in ms. */
-  recoveryMs?: number;
-  /** Inputs tried (fuzz runs, vectors, attempts). */
-  inputs?: number;
-}
-
-export interface ReliabilityRecord {
-  suite: string;
-  case: string;
-  expected: string;
-  observed: string;
-  figures: Figures;
-  state: 'pass' | 'fail';
-  /** Environment knobs in effect (fuzz runs, soak seconds), so a long run shows as such. */
-  settings: Record<string, string | number>;
-  finishedAt: string;
-}
+import { REPORT_DIR, type Figures, type ReliabilityRecord } from '../../../support/reliability-record.js';
 
 /** One recorder per test file; call `record` once per case, inside the test. */
 export function recorder(suite: string, settings: Record<string, string | number> = {}) {

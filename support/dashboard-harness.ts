@@ -6,20 +6,20 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { chromium, type Browser } from 'playwright-core';
-import { Agent, type AgentOptions } from '../../agent/agent.js';
-import { systemClock } from '../../agent/clock.js';
-import { createSimMeter } from '../../agent/meter/sim.js';
-import { openSqliteOutbox } from '../../agent/outbox/sqlite.js';
-import { buildDashboard } from '../../hub/dashboard/build.mjs';
-import { startHub, type HubHandle } from '../../hub/server.js';
-import { generateKeyPair, toHex } from '../../protocol/index.js';
-import { PRODUCTS } from '../../simulator/identity.js';
+import { Agent, type AgentOptions } from '../agent/agent.js';
+import { systemClock } from '../agent/clock.js';
+import { createSimMeter } from '../agent/meter/sim.js';
+import { openSqliteOutbox } from '../agent/outbox/sqlite.js';
+import { buildDashboard } from '../hub/dashboard/build.mjs';
+import { startHub, type HubHandle } from '../hub/server.js';
+import { generateKeyPair, toHex } from '../protocol/index.js';
+import { PRODUCTS } from '../simulator/identity.js';
 
 export const CHROMIUM = '/usr/bin/chromium';
 export const IN_CI = process.env.CI === 'true';
 export const HAVE_CHROMIUM = existsSync(CHROMIUM);
 
-const REPO = new URL('../../', import.meta.url);
+const REPO = new URL('../', import.meta.url);
 
 /** Builds the dashboard from source into dist/dashboard/, where the hub serves it from. */
 export async function buildAssets(): Promise<void> {

@@ -130,7 +130,16 @@ export function liveChannelFromRow(row: ChannelRow): LiveChannel {
   };
 }
 
-export class Registry {
+/** The registry as readers outside the ingest path see it (HubCore.fleet): look, do not touch. */
+export interface FleetView {
+  readonly devices: ReadonlyMap<string, Readonly<LiveDevice>>;
+  readonly channels: ReadonlyMap<string, Readonly<LiveChannel>>;
+  /** Segments waiting in all reorder buffers. */
+  readonly waitingTotal: number;
+  currentChannel(deviceHex: string): Readonly<LiveChannel> | undefined;
+}
+
+export class Registry implements FleetView {
   readonly devices = new Map<string, LiveDevice>();
   readonly channels = new Map<string, LiveChannel>();
   /** Segments waiting in all reorder buffers, to bound memory hub-wide. */

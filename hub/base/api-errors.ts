@@ -1,6 +1,8 @@
 // One table of management error codes (device, channel, settlement operations), each with the HTTP
 // status the API answers with. The CLI prints the same codes. Handlers throw ApiError(code); the
 // router turns it into `{ "error": { "code", "message" } }`. docs/api.md documents every code.
+// Every layer (settlement exports too) throws this one error; errorBody() and apiErrorFromBody()
+// below are its body's two directions (the router's answer, the CLI reading a running hub's).
 
 export const API_ERRORS = {
   API_UNAUTHORIZED: { status: 401, message: 'missing or wrong admin token (Authorization: Bearer <token>)' },
@@ -25,4 +27,21 @@ export class ApiError extends Error {
   get status(): number {
     return API_ERRORS[this.code].status;
   }
+}
+
+/** The body the API answers an error with: `{ "error": { "code", "message" } }`. */
+export function errorBody(e: ApiError): { error: { code: ApiErrorCode; message: string } } {
+  return { error: { code: e.code, message: e.message } };
+}
+
+/** The ApiError an error body stands for; a body that is not one is API_INTERNAL with its text. */
+export function apiErrorFromBody(text: string): ApiError {
+  try {
+    const e = (JSON.parse(text) as { error?: { code?: unknown; message?: unknown } }).error;
+    if (e && typeof e.code === 'string' && Object.hasOwn(API_ERRORS, e.code))
+      return new ApiError(e.code as ApiErrorCode, typeof e.message === 'string' ? e.message : undefined);
+  } catch {
+    /* not JSON: keep the text */
+  }
+  return new ApiError('API_INTERNAL', text);
 }

@@ -9,8 +9,8 @@ import {
   type Head,
   type ReasonCode,
 } from '../../protocol/index.js';
-import type { HubMetrics } from '../metrics.js';
-import type { Downlink } from '../ingest/types.js';
+import type { HubMetrics } from '../base/metrics.js';
+import type { Downlink } from './downlink.js';
 import type { LiveChannel, LiveDevice } from './registry.js';
 
 /** Within this time an identical GRANT is not signed and sent again (a burst of hellos). */

@@ -4,7 +4,7 @@
 // test/hub/monitoring.test.ts runs promtool over both and over a live scrape.
 
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
-import { REASONS } from '../protocol/index.js';
+import { REASONS } from '../../protocol/index.js';
 import { HUB_REASONS } from './reasons.js';
 
 /** What the ledger gauges show, read from committed state at scrape time. */

@@ -29,7 +29,7 @@ import {
   type Head,
   type KeyPair,
   type Segment,
-} from '../../../protocol/index.js';
+} from '../protocol/index.js';
 
 export interface HubChannel {
   record: ChannelRecord;

@@ -1,9 +1,14 @@
 // Hub configuration flows one way: the CLI (or a test, the benchmark, the simulator) passes a
 // partial object, `resolveConfig` merges the defaults, validates every field once and returns a
-// frozen result. No other module reads process.env or re-validates.
+// frozen result, or throws one ConfigError that lists every problem. No other module reads
+// process.env or re-validates.
 
 import { availableParallelism } from 'node:os';
 import { isAbsolute, resolve } from 'node:path';
+import { ConfigError, ProblemList } from '../../common/config-error.js';
+import { NETWORK_PATTERN } from '../../protocol/index.js';
+
+export { ConfigError };
 
 export interface HostPort {
   readonly host: string;
@@ -62,16 +67,18 @@ export interface HubConfig {
   readonly now: () => number;
 }
 
-export type HubConfigInput = Partial<Omit<HubConfig, 'mqttListen' | 'http' | 'brokerTls'>> & {
+export type HubConfigInput = Partial<
+  Omit<HubConfig, 'mqttListen' | 'http' | 'brokerTls' | 'settleEveryMs' | 'credentialWindowMs'>
+> & {
   mqttListen?: HostPort | string;
   http?: HostPort | string;
   brokerTls?: Partial<BrokerTls>;
+  /** Milliseconds, or a duration as the CLI takes it ("15m"). */
+  settleEveryMs?: number | string;
+  credentialWindowMs?: number | string;
 };
 
-export class ConfigError extends Error {
-  readonly code = 'HUB_CONFIG_INVALID';
-}
-
+/** The defaults of `tally-hub start`, in one table: the CLI shows them, resolveConfig applies them. */
 export const DEFAULTS = {
   dataDir: './tally-hub-data',
   mqttListen: '127.0.0.1:1883',
@@ -87,13 +94,16 @@ export const DEFAULTS = {
   rejectionLogLimit: 10_000,
 } as const;
 
+/** Signature worker threads by default: one per core, at most 4 (HubConfig.verifyWorkers says why). */
+export const defaultVerifyWorkers = (): number => Math.min(4, availableParallelism());
+
 /** "HOST:PORT", "[::1]:PORT" or ":PORT" (host defaults to 127.0.0.1). */
 export function parseHostPort(text: string): HostPort {
   const match = /^(?:\[([^\]]+)\]|([^:]*)):(\d{1,5})$/.exec(text.trim());
-  if (!match) throw new ConfigError(`not HOST:PORT: ${text}`);
+  if (!match) throw new ConfigError([`not HOST:PORT: ${text}`]);
   const host = match[1] ?? (match[2] || '127.0.0.1');
   const port = Number(match[3]);
-  if (port > 65535) throw new ConfigError(`port out of range: ${text}`);
+  if (port > 65535) throw new ConfigError([`port out of range: ${text}`]);
   return { host, port };
 }
 
@@ -102,37 +112,35 @@ const DURATION_UNITS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3
 /** "500ms", "30s", "15m", "1h", "1d", or a bare number of milliseconds. */
 export function parseDuration(text: string): number {
   const match = /^(\d+)(ms|s|m|h|d)?$/.exec(text.trim());
-  if (!match) throw new ConfigError(`not a duration (e.g. 30s, 15m, 1h): ${text}`);
+  if (!match) throw new ConfigError([`not a duration (e.g. 30s, 15m, 1h): ${text}`]);
   return Number(match[1]) * DURATION_UNITS[match[2] ?? 'ms']!;
-}
-
-function nonNegativeInt(name: string, value: number): number {
-  if (!Number.isSafeInteger(value) || value < 0) throw new ConfigError(`${name} must be an integer >= 0`);
-  return value;
-}
-
-function positiveInt(name: string, value: number): number {
-  if (!Number.isSafeInteger(value) || value < 1) throw new ConfigError(`${name} must be an integer >= 1`);
-  return value;
 }
 
 const silent = (): void => {};
 
 export function resolveConfig(input: HubConfigInput = {}): HubConfig {
+  const problems = new ProblemList();
+  const int = (name: string, value: number, min: 0 | 1): number => {
+    if (!Number.isSafeInteger(value) || value < min) problems.add(`${name} must be an integer >= ${min}`);
+    return value;
+  };
+  const duration = (name: string, value: number | string, min: 0 | 1): number =>
+    int(name, typeof value === 'string' ? problems.attempt(() => parseDuration(value), min) : value, min);
   const hostPort = (v: HostPort | string | undefined, d: string): HostPort => {
-    if (v === undefined) return parseHostPort(d);
-    if (typeof v === 'string') return parseHostPort(v);
-    return { host: v.host, port: nonNegativeInt('port', v.port) };
+    const fallback = { host: '127.0.0.1', port: 0 };
+    if (v === undefined) return problems.attempt(() => parseHostPort(d), fallback);
+    if (typeof v === 'string') return problems.attempt(() => parseHostPort(v), fallback);
+    return { host: v.host, port: int('port', v.port, 0) };
   };
   const brokerUrl = input.brokerUrl;
   if (brokerUrl !== undefined && !/^mqtts?:\/\/[^\s]+$/.test(brokerUrl)) {
-    throw new ConfigError(`--broker must be an mqtt:// or mqtts:// URL: ${brokerUrl}`);
+    problems.add(`--broker must be an mqtt:// or mqtts:// URL: ${brokerUrl}`);
   }
-  if (input.network !== undefined && !/^[a-z0-9._-]{1,64}$/.test(input.network)) {
-    throw new ConfigError('network must be 1-64 characters of [a-z0-9._-] [P-3.1]');
+  if (input.network !== undefined && !NETWORK_PATTERN.test(input.network)) {
+    problems.add('network must be 1-64 characters of [a-z0-9._-] [P-3.1]');
   }
   const synchronous = input.sqliteSynchronous ?? DEFAULTS.sqliteSynchronous;
-  if (synchronous !== 'FULL' && synchronous !== 'NORMAL') throw new ConfigError('sqliteSynchronous is FULL or NORMAL');
+  if (synchronous !== 'FULL' && synchronous !== 'NORMAL') problems.add('sqliteSynchronous is FULL or NORMAL');
   const dataDir = input.dataDir ?? DEFAULTS.dataDir;
   const config: HubConfig = {
     dataDir: isAbsolute(dataDir) ? dataDir : resolve(dataDir),
@@ -142,22 +150,20 @@ export function resolveConfig(input: HubConfigInput = {}): HubConfig {
     brokerPassword: input.brokerPassword,
     brokerTls: Object.freeze({ rejectUnauthorized: true, ...input.brokerTls }),
     http: hostPort(input.http, DEFAULTS.http),
-    settleEveryMs: nonNegativeInt('settleEveryMs', input.settleEveryMs ?? DEFAULTS.settleEveryMs),
-    credentialWindowMs: positiveInt('credentialWindowMs', input.credentialWindowMs ?? DEFAULTS.credentialWindowMs),
-    reorderWindowMs: positiveInt('reorderWindowMs', input.reorderWindowMs ?? DEFAULTS.reorderWindowMs),
-    reorderMaxPerChannel: positiveInt(
-      'reorderMaxPerChannel',
-      input.reorderMaxPerChannel ?? DEFAULTS.reorderMaxPerChannel,
-    ),
-    reorderMaxTotal: positiveInt('reorderMaxTotal', input.reorderMaxTotal ?? DEFAULTS.reorderMaxTotal),
-    commitMaxSegments: positiveInt('commitMaxSegments', input.commitMaxSegments ?? DEFAULTS.commitMaxSegments),
-    commitDelayMs: nonNegativeInt('commitDelayMs', input.commitDelayMs ?? DEFAULTS.commitDelayMs),
-    verifyWorkers: nonNegativeInt('verifyWorkers', input.verifyWorkers ?? Math.min(4, availableParallelism())),
+    settleEveryMs: duration('settleEveryMs', input.settleEveryMs ?? DEFAULTS.settleEveryMs, 0),
+    credentialWindowMs: duration('credentialWindowMs', input.credentialWindowMs ?? DEFAULTS.credentialWindowMs, 1),
+    reorderWindowMs: int('reorderWindowMs', input.reorderWindowMs ?? DEFAULTS.reorderWindowMs, 1),
+    reorderMaxPerChannel: int('reorderMaxPerChannel', input.reorderMaxPerChannel ?? DEFAULTS.reorderMaxPerChannel, 1),
+    reorderMaxTotal: int('reorderMaxTotal', input.reorderMaxTotal ?? DEFAULTS.reorderMaxTotal, 1),
+    commitMaxSegments: int('commitMaxSegments', input.commitMaxSegments ?? DEFAULTS.commitMaxSegments, 1),
+    commitDelayMs: int('commitDelayMs', input.commitDelayMs ?? DEFAULTS.commitDelayMs, 0),
+    verifyWorkers: int('verifyWorkers', input.verifyWorkers ?? defaultVerifyWorkers(), 0),
     sqliteSynchronous: synchronous,
-    rejectionLogLimit: positiveInt('rejectionLogLimit', input.rejectionLogLimit ?? DEFAULTS.rejectionLogLimit),
+    rejectionLogLimit: int('rejectionLogLimit', input.rejectionLogLimit ?? DEFAULTS.rejectionLogLimit, 1),
     network: input.network,
     log: input.log ?? silent,
     now: input.now ?? Date.now,
   };
+  problems.throwIfAny();
   return Object.freeze(config);
 }

@@ -1,29 +1,12 @@
 // Rebuilding single vouchers from the stored segments (the device's own signed bytes), for
 // settlement bundles: the signed head voucher and the voucher before a span [P-8.5].
 
-import { ChainHasher, decodeSegment, type Voucher } from '../../protocol/index.js';
+import { decodeSegment, segmentVoucher, type Voucher } from '../../protocol/index.js';
 import type { HubStore, SegmentRow } from '../store/types.js';
 
 function voucherInSegment(row: SegmentRow, seq: bigint): Voucher | undefined {
   const decoded = decodeSegment(row.bytes);
-  if (!decoded.ok) return undefined;
-  const s = decoded.value;
-  const hasher = new ChainHasher(s.channelId);
-  let prevHash = s.prevHash;
-  for (let j = 0, k = s.firstSeq; j < s.vouchers.length; j++, k++) {
-    const v = s.vouchers[j]!;
-    if (k === seq)
-      return {
-        channelId: s.channelId,
-        seq,
-        cumUnits: v.cumUnits,
-        cumAmount: v.cumAmount,
-        deviceTimeMs: v.deviceTimeMs,
-        prevHash,
-      };
-    prevHash = hasher.hash(k, v.cumUnits, v.cumAmount, v.deviceTimeMs, prevHash);
-  }
-  return undefined;
+  return decoded.ok ? segmentVoucher(decoded.value, seq) : undefined;
 }
 
 /** The stored voucher at `seq`, or undefined. */

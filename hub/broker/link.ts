@@ -1,12 +1,12 @@
 // The hub's MQTT client (MQTT.js) for an external broker; the embedded one is reached in-process
-// (broker/embedded.ts). It subscribes to every device uplink at QoS 1 [P-6.1] and publishes
+// (embedded.ts). It subscribes to every device uplink at QoS 1 [P-6.1] and publishes
 // receipts and control messages at QoS 1 to each device's downlink.
 
 import { readFileSync } from 'node:fs';
 import mqtt, { type IClientOptions, type MqttClient } from 'mqtt';
-import { HUB_UPLINK_FILTER, topics } from '../protocol/index.js';
-import type { BrokerTls } from './config.js';
-import type { Downlink } from './ingest/types.js';
+import { HUB_UPLINK_FILTER } from '../../protocol/index.js';
+import type { BrokerTls } from '../base/config.js';
+import { downlinkVia, type Downlink } from '../model/downlink.js';
 
 export interface LinkOptions {
   url: string;
@@ -77,13 +77,5 @@ export async function connectLink(o: LinkOptions): Promise<HubLink> {
     client,
     ...downlinkVia(publish),
     close: () => new Promise<void>((resolve) => client.end(false, {}, () => resolve())),
-  };
-}
-
-/** The hub's downlink over any publish function: receipts and control messages to a device's topics [P-6.1]. */
-export function downlinkVia(publish: (topic: string, bytes: Uint8Array) => void): Downlink {
-  return {
-    publishReceipt: (deviceHex, bytes) => publish(topics.receipt(deviceHex), bytes),
-    publishControl: (deviceHex, bytes) => publish(topics.control(deviceHex), bytes),
   };
 }

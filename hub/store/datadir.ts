@@ -10,9 +10,9 @@
 import { chmodSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
-import { generateKeyPair, keyPairFromSeed, fromHex, toHex, type KeyPair } from '../protocol/index.js';
-import { openSqliteStore } from './store/sqlite-store.js';
-import type { HubStore } from './store/types.js';
+import { generateKeyPair, keyPairFromSeed, fromHex, toHex, type KeyPair } from '../../protocol/index.js';
+import { openSqliteStore } from './sqlite-store.js';
+import type { HubStore } from './types.js';
 
 export const FILES = {
   db: 'hub.db',

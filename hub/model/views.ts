@@ -2,7 +2,7 @@
 // Money, units and seqs are decimal strings (bigint end to end; JSON numbers would round them).
 
 import { REASONS, toHex, type Head } from '../../protocol/index.js';
-import { HUB_REASONS } from '../reasons.js';
+import { HUB_REASONS } from '../base/reasons.js';
 import type { EpochRow, RejectionCount, RejectionRow } from '../store/types.js';
 import type { LiveChannel, LiveDevice } from './registry.js';
 
@@ -61,7 +61,7 @@ export function epochView(e: EpochRow) {
 
 export function reasonMessage(reason: string): string {
   if (Object.hasOwn(REASONS, reason)) return REASONS[reason as keyof typeof REASONS].message;
-  if (Object.hasOwn(HUB_REASONS, reason)) return HUB_REASONS[reason as keyof typeof HUB_REASONS];
+  if (Object.hasOwn(HUB_REASONS, reason)) return HUB_REASONS[reason as keyof typeof HUB_REASONS].message;
   return '';
 }
 

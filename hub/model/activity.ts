@@ -6,9 +6,9 @@
 // Rates are floats: they are for charts, like the Prometheus metrics. The ledger stays bigint.
 
 import { decodeEntry, toHex } from '../../protocol/index.js';
-import type { HubMetrics } from '../metrics.js';
-import type { HubStore } from '../store/types.js';
-import type { LiveChannel, Registry } from './registry.js';
+import type { HubMetrics } from '../base/metrics.js';
+import type { HubLedger } from '../store/types.js';
+import type { FleetView, LiveChannel } from './registry.js';
 
 /** Seconds of fleet rates kept for the live chart. */
 export const SERIES_SECONDS = 600;
@@ -70,8 +70,8 @@ export class Activity {
   private current: ActivitySnapshot;
 
   constructor(
-    private readonly registry: Registry,
-    private readonly store: HubStore,
+    private readonly registry: FleetView,
+    private readonly store: HubLedger,
     private readonly metrics: HubMetrics,
     private readonly now: () => number = Date.now,
   ) {
@@ -215,7 +215,7 @@ export interface UsagePoint {
  * up to `maxPoints` segments picked evenly by seq, each giving (time received, cumulative units).
  * Evenly by seq, not by time, so busy periods get more points; the curve survives a hub restart.
  */
-export function channelUsage(store: HubStore, ch: LiveChannel, maxPoints = 120): UsagePoint[] {
+export function channelUsage(store: HubLedger, ch: Readonly<LiveChannel>, maxPoints = 120): UsagePoint[] {
   const points: UsagePoint[] = [{ atMs: ch.record.openedAtMs.toString(), seq: '0', cumUnits: '0', cumAmount: '0' }];
   const head = ch.durable.seq;
   const n = BigInt(Math.max(1, maxPoints));
@@ -254,7 +254,7 @@ export class EpochEntryCache {
   private readonly byEpoch = new Map<bigint, Map<string, ChannelSettlement>>();
 
   constructor(
-    private readonly store: HubStore,
+    private readonly store: HubLedger,
     private readonly keep = 20,
   ) {}
 
