@@ -8,7 +8,7 @@
 
 import { privateKeyToAddress } from 'viem/accounts';
 import { AnchorPublisher, deployAnchorContract } from '../hub/anchor/client.js';
-import { EvmNode, TEST_KEYS } from '../test/anchor/helpers/evm-node.js';
+import { EvmNode, TEST_KEYS } from '../support/evm-node.js';
 
 const arg = (name: string, fallback: number): number => {
   const i = process.argv.indexOf(`--${name}`);

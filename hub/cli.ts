@@ -7,7 +7,7 @@ import { writeFileSync } from 'node:fs';
 import { Command, Option } from 'commander';
 import { VERSION } from '../common/version.js';
 import { ApiError } from './base/api-errors.js';
-import { anchorCommand } from './anchor/commands.js';
+import { anchorCommand } from './cli/anchor.js';
 import { isAnchorError } from './anchor/codes.js';
 import { openAdmin } from './cli/admin.js';
 import { CHANNEL_COLUMNS, DEVICE_COLUMNS, printBlock, printJson, printTable } from './cli/format.js';

@@ -13,17 +13,30 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import ts from 'typescript';
 
-export const ROOTS = ['protocol', 'common', 'agent', 'hub', 'simulator', 'support', 'test', 'bench', 'scripts'];
+export const ROOTS = [
+  'protocol',
+  'common',
+  'verifier',
+  'agent',
+  'hub',
+  'simulator',
+  'support',
+  'test',
+  'bench',
+  'scripts',
+];
 
 /** What each top-level folder may import besides itself (and Node or npm packages). */
 export const PACKAGE_RULES: Record<string, readonly string[]> = {
   protocol: [],
   common: [],
+  // The standalone bundle verifier: protocol only, so it bundles with no native dependency.
+  verifier: ['protocol'],
   agent: ['protocol', 'common'],
-  hub: ['protocol', 'common'],
+  hub: ['protocol', 'common', 'verifier'],
   simulator: ['protocol', 'common', 'agent', 'hub'],
   support: ['protocol', 'common', 'agent', 'hub', 'simulator'],
-  test: ['protocol', 'common', 'agent', 'hub', 'simulator', 'support', 'scripts'],
+  test: ['protocol', 'common', 'verifier', 'agent', 'hub', 'simulator', 'support', 'scripts'],
   bench: ['protocol', 'common', 'agent', 'hub', 'simulator', 'support'],
   scripts: ['protocol', 'common', 'agent', 'hub', 'simulator', 'support'],
 };
@@ -36,7 +49,7 @@ export const HUB_LAYERS: readonly (readonly string[])[] = [
   ['base'],
   ['store'],
   ['model'],
-  ['ingest', 'settlement', 'broker'],
+  ['ingest', 'settlement', 'broker', 'anchor'],
   ['core'],
   ['http'],
   ['cli'],

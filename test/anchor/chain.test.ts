@@ -29,7 +29,7 @@ import {
   type PublishOptions,
 } from '../../hub/anchor/client.js';
 import { TALLY_ANCHOR_ABI, TALLY_ANCHOR_RUNTIME_CODE_HASH } from '../../hub/anchor/contract.js';
-import { EvmNode, TEST_KEYS } from './helpers/evm-node.js';
+import { EvmNode, TEST_KEYS } from '../../support/evm-node.js';
 import { epochChain, rewritten } from './helpers/records.js';
 
 const FAST: PublishOptions = {

@@ -11,7 +11,7 @@ import { proofToJson } from '../../hub/anchor/index.js';
 import { AnchorPublisher } from '../../hub/anchor/client.js';
 import { TALLY_ANCHOR_RUNTIME_CODE_HASH } from '../../hub/anchor/contract.js';
 import { tempDir } from '../hub/helpers/hub.js';
-import { EvmNode, TEST_KEYS } from './helpers/evm-node.js';
+import { EvmNode, TEST_KEYS } from '../../support/evm-node.js';
 import { epochChain, rewritten, type TestEpoch } from './helpers/records.js';
 
 function cli(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {

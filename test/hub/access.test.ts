@@ -42,7 +42,7 @@ describe('broker access policy', () => {
       'HUB_DEVICE_REVOKED',
     );
     expect(reason(authenticate(policy(), `tally-${devHex}`, devHex, credential(NOW - 120_000), NOW))).toBe(
-      'HUB_CREDENTIAL_EXPIRED',
+      'CREDENTIAL_WINDOW',
     );
     expect(reason(authenticate(policy(), `tally-${devHex}`, devHex, new Uint8Array([1, 2]), NOW))).toBe(
       'HUB_CREDENTIAL_INVALID',

@@ -6,12 +6,12 @@
 import { readFileSync } from 'node:fs';
 import { Command, Option } from 'commander';
 import { fromHex } from '../../protocol/index.js';
-import { printBlock, printJson } from '../cli/format.js';
+import { printBlock, printJson } from './format.js';
 import { ConfigError, parseDuration } from '../base/config.js';
-import { ANCHOR_VERDICTS, isAnchorError } from './codes.js';
-import { loadAnchorClient } from './index.js';
-import { readAnchorKey, writeAnchorKey } from './key-file.js';
-import { proofToJson, type Hex } from './proof.js';
+import { ANCHOR_VERDICTS, isAnchorError } from '../anchor/codes.js';
+import { loadAnchorClient } from '../anchor/index.js';
+import { readAnchorKey, writeAnchorKey } from '../anchor/key-file.js';
+import { proofToJson, type Hex } from '../anchor/proof.js';
 
 type Opts = Record<string, unknown>;
 
