@@ -64,9 +64,11 @@ function contextProblem(prev: Head, channel: SegmentChannel): Result<never> | un
 
 /**
  * Verifies segment `s` against the previous head and the channel [P-4.5]. Returns the first failing
- * code in this order: WRONG_CHANNEL, SEQ_GAP / SEQ_STALE, BAD_LINK, the voucher rules of [P-4.3]
- * voucher by voucher (UNITS_NOT_INCREASING, AMOUNT_DECREASED, U64_OVERFLOW, AMOUNT_PRICE_MISMATCH,
- * OVER_CAPACITY), then SIG_INVALID. A malformed argument gives DECODE_* or U64_OVERFLOW. Never throws.
+ * code in this order: WRONG_CHANNEL, SEQ_GAP / SEQ_STALE, BAD_LINK, SIG_INVALID, then the voucher
+ * rules of [P-4.3] voucher by voucher (UNITS_NOT_INCREASING, AMOUNT_DECREASED, U64_OVERFLOW,
+ * AMOUNT_PRICE_MISMATCH, OVER_CAPACITY). The signature comes before the rules because a rule's
+ * verdict is acted on (OVER_CAPACITY exhausts a channel): only what the device signed may be.
+ * A malformed argument gives DECODE_* or U64_OVERFLOW. Never throws.
  */
 export function verifySegment(
   s: Segment,
@@ -90,23 +92,27 @@ export function verifySegment(
   const hashes: Uint8Array[] = new Array(count);
   const vouchers: Voucher[] = new Array(count);
   let prevHash = prev.hash;
-  let prevUnits = prev.cumUnits;
-  let prevAmount = prev.cumAmount;
   let seq = s.firstSeq;
   for (let j = 0; j < count; j++) {
     const { cumUnits, cumAmount, deviceTimeMs } = s.vouchers[j]!;
-    const violation = voucherRuleViolation(prevUnits, prevAmount, cumUnits, cumAmount, pricePerUnit, capacity);
-    if (violation !== undefined) return fail(violation, `seq ${seq}`);
     const hash = hasher.hash(seq, cumUnits, cumAmount, deviceTimeMs, prevHash);
     vouchers[j] = { channelId, seq, cumUnits, cumAmount, deviceTimeMs, prevHash };
     hashes[j] = hash;
     prevHash = hash;
-    prevUnits = cumUnits;
-    prevAmount = cumAmount;
     seq++;
   }
 
   // One signature over the head covers every voucher above through the hash links [P-4.4].
   if (!verifySegmentSignature(s.signature, prevHash, channel.deviceKey, backend)) return fail('SIG_INVALID');
+
+  let prevUnits = prev.cumUnits;
+  let prevAmount = prev.cumAmount;
+  for (let j = 0; j < count; j++) {
+    const { cumUnits, cumAmount } = vouchers[j]!;
+    const violation = voucherRuleViolation(prevUnits, prevAmount, cumUnits, cumAmount, pricePerUnit, capacity);
+    if (violation !== undefined) return fail(violation, `seq ${s.firstSeq + BigInt(j)}`);
+    prevUnits = cumUnits;
+    prevAmount = cumAmount;
+  }
   return ok({ head: { seq: seq - 1n, hash: prevHash, cumUnits: prevUnits, cumAmount: prevAmount }, hashes, vouchers });
 }

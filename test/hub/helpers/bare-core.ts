@@ -29,6 +29,13 @@ export class GatedPool {
     await new Promise((r) => setImmediate(r));
   }
 
+  /** Answers only the check at `index` (0 = oldest held), leaving the others held. */
+  async releaseOne(index: number): Promise<void> {
+    const [h] = this.held.splice(index, 1);
+    if (h) h.resolve(nodeBackend.verify(h.check.signature, h.check.message, h.check.publicKey));
+    await new Promise((r) => setImmediate(r));
+  }
+
   asPool(): SignaturePool {
     // The pipeline only calls verify(); the class's private fields make a cast necessary.
     return this as unknown as SignaturePool;
