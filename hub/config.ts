@@ -35,6 +35,18 @@ export interface HubConfig {
   readonly settleEveryMs: number;
   /** How far a broker credential's issuedAtMs may be from the hub clock [P-6.4]. */
   readonly credentialWindowMs: number;
+  /** Embedded broker: connections waiting for their CONNACK, hub-wide and per source address, and
+   *  new connections per second per source address (0 = no rate limit; a burst of ten seconds'
+   *  worth is allowed). Beyond them a connection is closed at once (HUB_CONNECT_LIMIT,
+   *  HUB_CONNECT_RATE); a device retries with its backoff. */
+  readonly mqttMaxPending: number;
+  readonly mqttMaxPendingPerAddress: number;
+  readonly mqttConnectsPerSecond: number;
+  /** Dashboard live streams (server-sent events) open at once; more get 503 API_BUSY. */
+  readonly httpMaxLiveStreams: number;
+  /** Host names the HTTP API answers to besides its listen address and localhost (a Host header
+   *  naming anything else is refused, against DNS rebinding). */
+  readonly httpAllowedHosts: readonly string[];
   /** How long an out-of-order segment may wait for the gap before it to fill [P-5.3]. */
   readonly reorderWindowMs: number;
   /** Most segments waiting per channel, and in the whole hub. */
@@ -62,7 +74,8 @@ export interface HubConfig {
   readonly now: () => number;
 }
 
-export type HubConfigInput = Partial<Omit<HubConfig, 'mqttListen' | 'http' | 'brokerTls'>> & {
+export type HubConfigInput = Partial<Omit<HubConfig, 'mqttListen' | 'http' | 'brokerTls' | 'httpAllowedHosts'>> & {
+  httpAllowedHosts?: readonly string[];
   mqttListen?: HostPort | string;
   http?: HostPort | string;
   brokerTls?: Partial<BrokerTls>;
@@ -78,6 +91,10 @@ export const DEFAULTS = {
   http: '127.0.0.1:8080',
   settleEveryMs: 0,
   credentialWindowMs: 24 * 60 * 60 * 1000,
+  mqttMaxPending: 1_000,
+  mqttMaxPendingPerAddress: 128,
+  mqttConnectsPerSecond: 50,
+  httpMaxLiveStreams: 100,
   reorderWindowMs: 2_000,
   reorderMaxPerChannel: 64,
   reorderMaxTotal: 100_000,
@@ -118,6 +135,13 @@ function positiveInt(name: string, value: number): number {
 
 const silent = (): void => {};
 
+/** A host name or address for the Host check, lowercased; a port is not part of it. */
+function hostName(name: string): string {
+  const n = String(name).trim().toLowerCase();
+  if (!/^(\[[0-9a-f:.]+\]|[a-z0-9.-]{1,253}|[0-9a-f:]+)$/.test(n)) throw new ConfigError(`not a host name: ${name}`);
+  return n.startsWith('[') ? n.slice(1, -1) : n;
+}
+
 export function resolveConfig(input: HubConfigInput = {}): HubConfig {
   const hostPort = (v: HostPort | string | undefined, d: string): HostPort => {
     if (v === undefined) return parseHostPort(d);
@@ -144,6 +168,17 @@ export function resolveConfig(input: HubConfigInput = {}): HubConfig {
     http: hostPort(input.http, DEFAULTS.http),
     settleEveryMs: nonNegativeInt('settleEveryMs', input.settleEveryMs ?? DEFAULTS.settleEveryMs),
     credentialWindowMs: positiveInt('credentialWindowMs', input.credentialWindowMs ?? DEFAULTS.credentialWindowMs),
+    mqttMaxPending: positiveInt('mqttMaxPending', input.mqttMaxPending ?? DEFAULTS.mqttMaxPending),
+    mqttMaxPendingPerAddress: positiveInt(
+      'mqttMaxPendingPerAddress',
+      input.mqttMaxPendingPerAddress ?? DEFAULTS.mqttMaxPendingPerAddress,
+    ),
+    mqttConnectsPerSecond: nonNegativeInt(
+      'mqttConnectsPerSecond',
+      input.mqttConnectsPerSecond ?? DEFAULTS.mqttConnectsPerSecond,
+    ),
+    httpMaxLiveStreams: positiveInt('httpMaxLiveStreams', input.httpMaxLiveStreams ?? DEFAULTS.httpMaxLiveStreams),
+    httpAllowedHosts: Object.freeze((input.httpAllowedHosts ?? []).map(hostName)),
     reorderWindowMs: positiveInt('reorderWindowMs', input.reorderWindowMs ?? DEFAULTS.reorderWindowMs),
     reorderMaxPerChannel: positiveInt(
       'reorderMaxPerChannel',

@@ -8,15 +8,16 @@
 // device holds a voucher until a receipt covers it, and a receipt still leaves only after the
 // commit that holds its segments.
 
-import { createServer, type AddressInfo, type Server } from 'node:net';
+import { createServer, type AddressInfo, type Server, type Socket } from 'node:net';
 import { Aedes, type Client } from 'aedes';
 import { HUB_UPLINK_FILTER } from '../../protocol/index.js';
-import type { HostPort } from '../config.js';
+import { DEFAULTS, type HostPort } from '../config.js';
 import type { HubReasonCode } from '../reasons.js';
 import { authenticate, mayPublish, maySubscribe, type AccessPolicy, type Session } from './access.js';
+import { ConnectAdmission, DEFAULT_FRAME_LIMITS, FrameScanner, type AdmissionLimits } from './guard.js';
 
 export interface BrokerEvents {
-  /** A connection, publish or subscribe refused, with its reason. */
+  /** A connection, packet, publish or subscribe refused, with its reason. */
   onReject(reason: HubReasonCode | 'UNKNOWN_DEVICE', deviceHex: string | null, detail: string | undefined): void;
   /** A device subscribed inside its downlink subtree: it can now receive a GRANT [P-7.1]. */
   onDeviceSubscribed(deviceHex: string): void;
@@ -78,15 +79,34 @@ function inflightCounter() {
   };
 }
 
+/** What the broker knows of a connection before aedes does. */
+interface Guarded {
+  scanner: FrameScanner;
+  /** Leaves the admission's pending count (authenticated or closed). */
+  settle: () => void;
+  deviceHex: string | null;
+}
+
 export async function startEmbeddedBroker(args: {
   listen: HostPort;
   policy: AccessPolicy;
   events: BrokerEvents;
+  /** Defaults as in hub/config.ts. */
+  admission?: AdmissionLimits;
   now?: () => number;
 }): Promise<EmbeddedBroker> {
   const { policy, events } = args;
   const now = args.now ?? Date.now;
   const sessions = new WeakMap<Client, Session>();
+  const guarded = new WeakMap<object, Guarded>();
+  // Rates are real time, whatever clock the hub runs on.
+  const admission = new ConnectAdmission(
+    args.admission ?? {
+      maxPending: DEFAULTS.mqttMaxPending,
+      maxPendingPerAddress: DEFAULTS.mqttMaxPendingPerAddress,
+      connectsPerSecond: DEFAULTS.mqttConnectsPerSecond,
+    },
+  );
 
   const broker = await Aedes.createBroker(BROKER_OPTIONS);
 
@@ -101,6 +121,12 @@ export async function startEmbeddedBroker(args: {
       return;
     }
     sessions.set(client, result.session);
+    const g = guarded.get(client.conn);
+    if (g) {
+      g.scanner.authenticate();
+      g.settle();
+      g.deviceHex = result.session.role === 'device' ? result.session.deviceHex : null;
+    }
     done(null, true);
   };
 
@@ -173,8 +199,37 @@ export async function startEmbeddedBroker(args: {
     ),
   );
 
+  /**
+   * Admission first (pending connections and connect rate per address), then every byte aedes
+   * reads passes the frame scanner: aedes reads with `socket.read()` on 'readable', so wrapping
+   * read() sees each chunk before mqtt-packet buffers it, without a stream in between on the hot
+   * path. A packet over the limit closes the connection at its fixed header.
+   */
+  const onConnection = (socket: Socket): void => {
+    const admitted = admission.admit(socket.remoteAddress ?? 'unknown');
+    if (!admitted.ok) {
+      events.onReject(admitted.reason, null, admitted.detail);
+      socket.destroy();
+      return;
+    }
+    const g: Guarded = { scanner: new FrameScanner(DEFAULT_FRAME_LIMITS), settle: admitted.settle, deviceHex: null };
+    guarded.set(socket, g);
+    socket.once('close', admitted.settle);
+    const read = socket.read.bind(socket);
+    socket.read = (size?: number) => {
+      const chunk = read(size) as Buffer | null;
+      if (chunk === null || socket.destroyed) return socket.destroyed ? null : chunk;
+      const refused = g.scanner.push(chunk);
+      if (refused === undefined) return chunk;
+      events.onReject('HUB_PACKET_TOO_LARGE', g.deviceHex, refused);
+      socket.destroy();
+      return null;
+    };
+    broker.handle(socket);
+  };
+
   const outgoing = inflightCounter();
-  const server: Server = createServer(broker.handle);
+  const server: Server = createServer(onConnection);
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(args.listen.port, args.listen.host, () => {

@@ -6,7 +6,7 @@ import { decodeReceipt, verifyBundle } from '../../protocol/index.js';
 import { ApiError } from '../admin-errors.js';
 import { channelUsage } from '../core/activity.js';
 import type { LiveDevice } from '../core/registry.js';
-import type { Route } from './routes.js';
+import { epochParam, type Route } from './routes.js';
 import type { RequestContext } from './server.js';
 
 const ID = '([0-9a-fA-F]{8,64})';
@@ -110,7 +110,7 @@ function channelHistory(ctx: RequestContext) {
 
 /** The hub checks its own bundle exactly as a customer would offline (`tally-hub verify`). */
 function verifyEpoch(ctx: RequestContext) {
-  const epoch = BigInt(ctx.params[0]!);
+  const epoch = epochParam(ctx);
   // Through JSON text, as a downloaded file would be.
   const text = JSON.stringify(ctx.core.bundle(epoch));
   const verdict = verifyBundle(text, { hubKey: ctx.core.identity.keyPair.publicKey });

@@ -1,0 +1,242 @@
+// Hostile clients of the embedded broker, run against a hub in its own process whose resident
+// memory the test samples from /proc while the attack runs: CONNECTs and PUBLISHes whose fixed
+// header announces hundreds of megabytes, connections that never log in, a connect flood from one
+// address. Each case states its ceiling: the hub stays under baseline + CEILING_MIB while the
+// attack runs and returns to within baseline + AFTER_MIB once it ends (a hub that buffered the
+// announced bytes, as aedes does on its own, grew by gigabytes and kept them).
+import { connect as tcpConnect, type Socket } from 'node:net';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { generateKeyPair, toHex } from '../../protocol/index.js';
+import { waitFor } from '../agent/helpers/test-hub.js';
+import { bareCore } from '../hub/helpers/bare-core.js';
+import { TestDevice } from '../hub/helpers/device.js';
+import { connectRaw } from '../hub/helpers/mqtt.js';
+import { tempDir } from '../hub/helpers/hub.js';
+import { startHubProcess, sampleRss, type HubProcess } from './helpers/hub-process.js';
+import { recorder } from './helpers/record.js';
+
+const rec = recorder('hostile-broker');
+/** Highest RSS above the baseline allowed while an attack runs, and after it. */
+const CEILING_MIB = 64;
+const AFTER_MIB = 24;
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+const portOf = (url: string) => Number(new URL(url).port);
+
+/** The MQTT remaining-length encoding (1-4 bytes of 7 bits) [MQTT-2.2.3]. */
+function remainingLength(n: number): number[] {
+  const out: number[] = [];
+  do {
+    let b = n % 128;
+    n = Math.floor(n / 128);
+    if (n > 0) b |= 0x80;
+    out.push(b);
+  } while (n > 0);
+  return out;
+}
+
+/**
+ * Writes `header` then up to `bytes` zero bytes, as fast as the socket takes them, until done or
+ * until the hub closes the connection. Resolves with what was written and who ended it.
+ */
+function stream(socket: Socket, header: Uint8Array, bytes: number): Promise<{ written: number; closedByHub: boolean }> {
+  const chunk = Buffer.alloc(64 * 1024);
+  return new Promise((resolve) => {
+    let written = 0;
+    let closed = false;
+    socket.on('error', () => undefined);
+    socket.once('close', () => {
+      closed = true;
+      resolve({ written, closedByHub: written < bytes });
+    });
+    const pump = () => {
+      while (!closed && written < bytes) {
+        written += chunk.length;
+        if (!socket.write(chunk)) return void socket.once('drain', pump);
+      }
+      if (!closed) {
+        resolve({ written, closedByHub: false });
+        socket.destroy();
+      }
+    };
+    socket.write(header);
+    pump();
+  });
+}
+
+const opened = (port: number) =>
+  new Promise<Socket>((resolve, reject) => {
+    const s = tcpConnect(port, '127.0.0.1', () => resolve(s));
+    s.once('error', reject);
+  });
+
+describe('hostile clients of the embedded broker (hub in its own process)', () => {
+  let tmp: ReturnType<typeof tempDir>;
+  let hub: HubProcess | undefined;
+  let honest: TestDevice;
+  /** A second enrolled device, not connected: an attacker with its own credential, or a login. */
+  let other: TestDevice;
+
+  /** Enrols two devices in the data dir, starts the hub on it and connects the honest one. */
+  async function start(extra: Parameters<typeof startHubProcess>[1] = {}): Promise<HubProcess> {
+    const keys = [generateKeyPair(), generateKeyPair()];
+    const setup = bareCore(tmp.dir);
+    setup.core.enrol(
+      keys.map((k) => ({ publicKey: toHex(k.publicKey), unit: 'Wh', pricePerUnit: 2n, capacity: 1_000_000_000n })),
+    );
+    setup.close();
+    hub = await startHubProcess(tmp.dir, extra);
+    honest = new TestDevice(hub.handle, keys[0]);
+    other = new TestDevice(hub.handle, keys[1]);
+    await honest.connect();
+    // Warm the hub up (worker, commit path, receipts) before the baseline is taken.
+    for (let i = 0; i < 20; i++) await honest.publish(honest.build(8));
+    await honest.receiptAtLeast(160n);
+    return hub;
+  }
+
+  beforeEach(() => {
+    tmp = tempDir('tally-hostile-broker-');
+  });
+  afterEach(async () => {
+    await honest?.disconnect();
+    await other?.disconnect();
+    await hub?.stop();
+    hub = undefined;
+    tmp.cleanup();
+  });
+
+  /** Runs an attack while sampling the hub's RSS; returns baseline, peak and after (MiB). */
+  async function measured<T>(
+    h: HubProcess,
+    attack: () => Promise<T>,
+  ): Promise<{ result: T; base: number; peak: number; after: number }> {
+    const base = h.rssMiB();
+    const sampler = sampleRss(h.child.pid!);
+    const result = await attack();
+    const peak = sampler.stop();
+    // The honest device still gets receipts: the hub kept serving through the attack.
+    const seq = honest.head!.seq + 8n;
+    await honest.publish(honest.build(8));
+    await honest.receiptAtLeast(seq);
+    await sleep(500); // let the hub release what the closed connections held
+    return { result, base, peak, after: h.rssMiB() };
+  }
+
+  it('twelve unauthenticated connections each announce a 256 MB CONNECT and stream it', async () => {
+    const h = await start();
+    const header = new Uint8Array([0x10, ...remainingLength(256 * 1024 * 1024 - 1)]);
+    const perConnection = 32 * 1024 * 1024;
+    const m = await measured(h, () =>
+      Promise.all(
+        Array.from({ length: 12 }, async () => stream(await opened(portOf(h.mqttUrl)), header, perConnection)),
+      ),
+    );
+    const refused = (await h.rejections()).HUB_PACKET_TOO_LARGE ?? 0;
+    expect(m.result.every((r) => r.closedByHub)).toBe(true);
+    expect(refused).toBe(12);
+    expect(m.peak - m.base).toBeLessThan(CEILING_MIB);
+    expect(m.after - m.base).toBeLessThan(AFTER_MIB);
+    rec.record({
+      case: 'twelve unauthenticated connections announce a 256 MB CONNECT and stream 32 MiB each',
+      expected: `each closed at its fixed header (HUB_PACKET_TOO_LARGE); hub RSS under baseline + ${CEILING_MIB} MiB during, within ${AFTER_MIB} MiB of it after; the honest device keeps its receipts`,
+      observed: `12 of 12 closed by the hub, HUB_PACKET_TOO_LARGE ${refused}; RSS baseline ${m.base.toFixed(0)} MiB, peak ${m.peak.toFixed(0)} MiB (+${(m.peak - m.base).toFixed(1)}), after ${m.after.toFixed(0)} MiB (+${(m.after - m.base).toFixed(1)}); receipts kept coming`,
+      figures: {
+        inputs: 12,
+        rejected: refused,
+        rssPeakMiB: round(m.peak - m.base),
+        rssAfterMiB: round(m.after - m.base),
+      },
+    });
+  });
+
+  it('a logged-in device announces a 255 MiB PUBLISH and streams it', async () => {
+    const h = await start();
+    await other.connect(); // logged in with its own valid credential
+    const socket = other.client!.stream as Socket;
+    const header = new Uint8Array([0x32, ...remainingLength(255 * 1024 * 1024)]);
+    const m = await measured(h, () => stream(socket, header, 96 * 1024 * 1024));
+    const refused = (await h.rejections()).HUB_PACKET_TOO_LARGE ?? 0;
+    expect(m.result.closedByHub).toBe(true);
+    expect(refused).toBe(1);
+    expect(m.peak - m.base).toBeLessThan(CEILING_MIB);
+    expect(m.after - m.base).toBeLessThan(AFTER_MIB);
+    rec.record({
+      case: 'a logged-in device announces a 255 MiB PUBLISH and streams 96 MiB',
+      expected: `closed at the fixed header (HUB_PACKET_TOO_LARGE), before decoding; RSS under baseline + ${CEILING_MIB} MiB during, within ${AFTER_MIB} MiB after`,
+      observed: `closed by the hub after ${(m.result.written / 1048576).toFixed(1)} MiB written into the socket, HUB_PACKET_TOO_LARGE ${refused}; RSS baseline ${m.base.toFixed(0)} MiB, peak +${(m.peak - m.base).toFixed(1)}, after +${(m.after - m.base).toFixed(1)}`,
+      figures: {
+        inputs: 1,
+        rejected: refused,
+        rssPeakMiB: round(m.peak - m.base),
+        rssAfterMiB: round(m.after - m.base),
+      },
+    });
+  });
+
+  it('connections that never log in are capped; the cap frees when they go', async () => {
+    const h = await start({ mqttMaxPending: 16, mqttMaxPendingPerAddress: 16, mqttConnectsPerSecond: 0 });
+    const tries = 200;
+    const m = await measured(h, async () => {
+      const sockets = await Promise.all(Array.from({ length: tries }, () => opened(portOf(h.mqttUrl))));
+      const closed = new Set<Socket>();
+      for (const s of sockets) s.once('close', () => closed.add(s)).on('error', () => undefined);
+      await waitFor(() => closed.size >= tries - 16, `${tries - 16} connections refused`);
+      const open = sockets.filter((s) => !closed.has(s)).length;
+      for (const s of sockets) s.destroy();
+      return open;
+    });
+    const refused = (await h.rejections()).HUB_CONNECT_LIMIT ?? 0;
+    expect(m.result).toBe(16);
+    expect(refused).toBe(tries - 16);
+    expect(m.peak - m.base).toBeLessThan(CEILING_MIB);
+    await other.connect(); // a login once they are gone
+    rec.record({
+      case: `${tries} connections that never send CONNECT against a cap of 16 pending`,
+      expected:
+        'the first 16 held until they go (or the connect timeout), the rest closed at once (HUB_CONNECT_LIMIT); logins work again once they are gone',
+      observed: `${m.result} held, ${refused} refused with HUB_CONNECT_LIMIT; RSS peak +${(m.peak - m.base).toFixed(1)} MiB; the logged-in device kept its receipts and a new login succeeded after`,
+      figures: {
+        inputs: tries,
+        rejected: refused,
+        rssPeakMiB: round(m.peak - m.base),
+        rssAfterMiB: round(m.after - m.base),
+      },
+    });
+  });
+
+  it('a connect flood from one address is held to its rate', async () => {
+    const rate = 5; // per second, so a burst of 50
+    const h = await start({ mqttConnectsPerSecond: rate });
+    const tries = 300;
+    const started = Date.now();
+    let admitted = 0;
+    let closedAtOnce = 0;
+    for (let i = 0; i < tries; i++) {
+      // Not a device: an admitted connection is answered with CONNACK 4 and closed, a refused one
+      // is closed before any CONNACK, so the client tells the two apart without a clock.
+      const c = connectRaw(h.mqttUrl, { clientId: 'flood', username: 'flood', password: 'x', connectTimeout: 5_000 });
+      const r = await c.result;
+      c.client.end(true);
+      if (!r.ok && r.error.code === 4) admitted++;
+      else if (!r.ok && /closed before CONNACK|ECONNRESET/.test(r.error.message)) closedAtOnce++;
+    }
+    const seconds = (Date.now() - started) / 1000;
+    // A burst of ten seconds' worth, and the rate for the time the flood took.
+    const allowed = 10 * rate + rate * Math.ceil(seconds + 1);
+    await sleep(300); // the refusals are counted with the next group commit
+    const refused = (await h.rejections()).HUB_CONNECT_RATE ?? 0;
+    expect(admitted + closedAtOnce).toBe(tries);
+    expect(refused).toBe(closedAtOnce);
+    expect(admitted).toBeLessThanOrEqual(allowed);
+    const accepted = admitted;
+    rec.record({
+      case: `${tries} connects in a row from one address, ${rate} per second allowed`,
+      expected: `a burst of ${10 * rate}, then ${rate} per second; the rest closed at once (HUB_CONNECT_RATE)`,
+      observed: `${accepted} admitted and ${refused} refused with HUB_CONNECT_RATE over ${seconds.toFixed(1)} s`,
+      figures: { inputs: tries, rejected: refused },
+    });
+  });
+});
+
+const round = (n: number) => Math.round(n * 10) / 10;
