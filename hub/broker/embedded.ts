@@ -174,13 +174,23 @@ export async function startEmbeddedBroker(args: {
     const session = client && sessions.get(client);
     if (session?.role === 'device') events.onDeviceSubscribed(session.deviceHex);
   });
+  // A device is connected while an authenticated socket of its is open, whatever order aedes
+  // emits its events in: a client that drops before its CONNACK can reach 'clientReady' after
+  // 'clientDisconnect' (the CONNACK is written, then the close finishes first), which left the
+  // device counted as connected for good. So the state follows the socket's own 'close'.
+  const current = new Map<string, Client>();
   broker.on('clientReady', (client) => {
     const session = sessions.get(client);
-    if (session?.role === 'device') events.onDeviceConnected(session.deviceHex);
-  });
-  broker.on('clientDisconnect', (client) => {
-    const session = sessions.get(client);
-    if (session?.role === 'device') events.onDeviceDisconnected(session.deviceHex);
+    if (session?.role !== 'device' || client.closed || client.conn.destroyed) return;
+    const deviceHex = session.deviceHex;
+    current.set(deviceHex, client);
+    events.onDeviceConnected(deviceHex);
+    client.conn.once('close', () => {
+      // A session taken over by a newer one of the same device leaves the newer one connected.
+      if (current.get(deviceHex) !== client) return;
+      current.delete(deviceHex);
+      events.onDeviceDisconnected(deviceHex);
+    });
   });
 
   // Registered before the listener opens, so no uplink can arrive unheard.

@@ -75,7 +75,11 @@ export class HubCore {
       now,
       pool,
       onHello: (hex) => this.greet(hex, true),
-      onOffline: (hex) => this.setConnected(hex, false),
+      // With the embedded broker the sockets say who is connected; a status "offline" (the last
+      // will of a session a newer one took over, or a device's own claim) must not contradict them.
+      onOffline: (hex) => {
+        if (!this.links.seesConnections) this.setConnected(hex, false);
+      },
     });
   }
 

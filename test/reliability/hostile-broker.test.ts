@@ -6,12 +6,12 @@
 // announced bytes, as aedes does on its own, grew by gigabytes and kept them).
 import { connect as tcpConnect, type Socket } from 'node:net';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { generateKeyPair, toHex } from '../../protocol/index.js';
+import { encodeStatus, generateKeyPair, makeMqttCredential, toHex, topics } from '../../protocol/index.js';
 import { waitFor } from '../agent/helpers/test-hub.js';
 import { bareCore } from '../hub/helpers/bare-core.js';
 import { TestDevice } from '../hub/helpers/device.js';
 import { connectRaw } from '../hub/helpers/mqtt.js';
-import { tempDir } from '../hub/helpers/hub.js';
+import { tempDir, testHub } from '../hub/helpers/hub.js';
 import { startHubProcess, sampleRss, type HubProcess } from './helpers/hub-process.js';
 import { recorder } from './helpers/record.js';
 
@@ -62,6 +62,22 @@ function stream(socket: Socket, header: Uint8Array, bytes: number): Promise<{ wr
     socket.write(header);
     pump();
   });
+}
+
+/** An MQTT 3.1.1 CONNECT with a clean session, username and password [MQTT-3.1]. */
+function connectPacket(clientId: string, username: string, password: string): Buffer {
+  const str = (v: string) => {
+    const b = Buffer.from(v);
+    return Buffer.concat([Buffer.from([b.length >> 8, b.length & 0xff]), b]);
+  };
+  const body = Buffer.concat([
+    str('MQTT'),
+    Buffer.from([4, 0xc2, 0, 30]), // level 4, flags: username, password, clean session; keepalive 30 s
+    str(clientId),
+    str(username),
+    str(password),
+  ]);
+  return Buffer.concat([Buffer.from([0x10, ...remainingLength(body.length)]), body]);
 }
 
 const opened = (port: number) =>
@@ -240,3 +256,95 @@ describe('hostile clients of the embedded broker (hub in its own process)', () =
 });
 
 const round = (n: number) => Math.round(n * 10) / 10;
+
+describe('what the broker says about connections is true', () => {
+  it('a device whose CONNECT is closed before the CONNACK is not counted as connected', async () => {
+    const tmp = tempDir();
+    const hub = await testHub(tmp.dir);
+    try {
+      const key = generateKeyPair();
+      const hex = toHex(key.publicKey);
+      hub.core.enrol([{ publicKey: hex, unit: 'Wh', pricePerUnit: 1n, capacity: 1_000n }]);
+      const connected = async () => ({
+        flag: hub.core.registry.devices.get(hex)!.connected,
+        gauge: (await hub.metrics.devicesConnected.get()).values[0]?.value ?? 0,
+      });
+      const tries = 20;
+      let wrong = 0;
+      const port = portOf(hub.mqttUrl);
+      for (let i = 0; i < tries; i++) {
+        // The CONNECT and the end of the connection leave together, before the CONNACK comes back.
+        const cred = makeMqttCredential({
+          hubKey: hub.hubKey.publicKey,
+          deviceSecretKey: key.secretKey,
+          devicePublicKey: key.publicKey,
+          issuedAtMs: BigInt(Date.now() + i),
+        });
+        const s = await opened(port);
+        s.on('error', () => undefined);
+        const closed = new Promise((r) => s.once('close', r));
+        s.resume(); // read (and drop) the CONNACK, so the end of the stream is seen
+        s.end(connectPacket(`tally-${hex}`, cred.username, cred.password));
+        await closed;
+        await sleep(200); // the broker finishes with the connection (no assertion on time)
+        const now = await connected();
+        if (now.flag || now.gauge !== 0) wrong++;
+      }
+      expect(wrong).toBe(0);
+      // And the state still follows a real session, and its end.
+      const d = new TestDevice(hub, key);
+      await d.connect();
+      expect(await connected()).toEqual({ flag: true, gauge: 1 });
+      await d.disconnect();
+      await waitFor(() => !hub.core.registry.devices.get(hex)!.connected, 'disconnected');
+      expect(await connected()).toEqual({ flag: false, gauge: 0 });
+      rec.record({
+        case: `a device's CONNECT cut before the CONNACK, ${tries} times`,
+        expected:
+          'connected false and tally_devices_connected 0 after each; a real session then counts 1 and 0 after it ends',
+        observed: `${wrong} of ${tries} tries left the device counted as connected; a real session then 1, after it 0`,
+        figures: { inputs: tries, rejected: 0 },
+      });
+    } finally {
+      await hub.close();
+      tmp.cleanup();
+    }
+  });
+
+  it('a status "offline" on an open session does not mark the device offline', async () => {
+    const tmp = tempDir();
+    const hub = await testHub(tmp.dir);
+    try {
+      const d = new TestDevice(hub).enrol();
+      await d.connect();
+      // Status is unsigned [P-6.6]: anyone who can publish on the device's topic (its session, a
+      // replayed packet, the last will of a session taken over) can say "offline" while the device's
+      // socket is open. With the embedded broker the socket decides.
+      const offline = encodeStatus({
+        state: 'offline',
+        channelId: new Uint8Array(32),
+        ackedSeq: 0n,
+        outboxDepth: 0,
+        deviceTimeMs: 0n,
+      });
+      await d.client!.publishAsync(topics.status(d.hex), Buffer.from(offline), { qos: 1 });
+      // The hub handled the status before the PUBACK; a hello round trip makes sure of the order.
+      await sleep(1_100); // past the GRANT repeat guard
+      await d.hello();
+      await d.nextControl('grant');
+      expect(hub.core.registry.devices.get(d.hex)!.connected).toBe(true);
+      expect((await hub.metrics.devicesConnected.get()).values[0]?.value).toBe(1);
+      await d.disconnect();
+      await waitFor(() => !hub.core.registry.devices.get(d.hex)!.connected, 'disconnected');
+      rec.record({
+        case: 'a status "offline" published on a device\'s open session',
+        expected: 'the device stays connected: with the embedded broker the socket decides, not the unsigned status',
+        observed: 'connected true and tally_devices_connected 1 after the status; false once the socket closed',
+        figures: { inputs: 1 },
+      });
+    } finally {
+      await hub.close();
+      tmp.cleanup();
+    }
+  });
+});
