@@ -66,6 +66,7 @@ export async function startHub(input: HubConfigInput = {}): Promise<HubHandle> {
           brokerSecret: identity.brokerSecret,
           credentialWindowMs: config.credentialWindowMs,
           deviceStatus: (hex) => core.deviceStatus(hex),
+          credentialUsed: (hex, issuedAtMs) => core.credentialUsed(hex, issuedAtMs),
         },
         events: {
           onReject: (reason, device, detail) => core.pipeline.recordBrokerRejection(reason, device, detail),

@@ -115,12 +115,17 @@ export async function startEmbeddedBroker(args: {
     if (!result.ok) {
       events.onReject(result.reason, /^[0-9a-f]{64}$/.test(username ?? '') ? username! : null, result.detail);
       const error = Object.assign(new Error(result.reason), {
+        // 2 identifier rejected, 4 bad user name or password, 5 not authorized (unknown, revoked,
+        // expired or replayed credential).
         returnCode: result.reason === 'HUB_CLIENT_ID' ? 2 : result.reason === 'HUB_CREDENTIAL_INVALID' ? 4 : 5,
       });
       done(error as Parameters<typeof done>[0], false);
       return;
     }
     sessions.set(client, result.session);
+    if (result.session.role === 'device' && result.issuedAtMs !== undefined) {
+      policy.credentialUsed(result.session.deviceHex, result.issuedAtMs);
+    }
     const g = guarded.get(client.conn);
     if (g) {
       g.scanner.authenticate();

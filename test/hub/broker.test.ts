@@ -9,7 +9,7 @@ describe('embedded broker access', () => {
   const hub = generateKeyPair();
   const secret = 'internal-secret-for-test';
   let broker: EmbeddedBroker;
-  let enrolled: Map<string, { revoked: boolean }>;
+  let enrolled: Map<string, { revoked: boolean; credentialFloorMs: bigint }>;
   let rejects: { reason: string; device: string | null }[];
   let uplinks: { topic: string; payload: string }[];
   const open: { end: (force: boolean, opts: object, cb: () => void) => unknown }[] = [];
@@ -25,6 +25,10 @@ describe('embedded broker access', () => {
         brokerSecret: secret,
         credentialWindowMs: 60_000,
         deviceStatus: (hex) => enrolled.get(hex),
+        credentialUsed: (hex, issuedAtMs) => {
+          const d = enrolled.get(hex);
+          if (d) d.credentialFloorMs = issuedAtMs;
+        },
       },
       events: {
         onReject: (reason, device) => rejects.push({ reason, device }),
@@ -42,7 +46,7 @@ describe('embedded broker access', () => {
 
   function device(): KeyPair {
     const kp = generateKeyPair();
-    enrolled.set(toHex(kp.publicKey), { revoked: false });
+    enrolled.set(toHex(kp.publicKey), { revoked: false, credentialFloorMs: 0n });
     return kp;
   }
 
@@ -142,7 +146,7 @@ describe('embedded broker access', () => {
     open.push(d.client);
     expect((await d.result).ok).toBe(true);
     const closed = new Promise<void>((r) => d.client.once('close', () => r()));
-    enrolled.set(toHex(dev.publicKey), { revoked: true });
+    enrolled.set(toHex(dev.publicKey), { revoked: true, credentialFloorMs: 0n });
     broker.disconnectDevice(toHex(dev.publicKey));
     await closed;
     const again = connectDevice(broker.url, hub.publicKey, dev);

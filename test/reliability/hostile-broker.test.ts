@@ -10,7 +10,7 @@ import { encodeStatus, generateKeyPair, makeMqttCredential, toHex, topics } from
 import { waitFor } from '../agent/helpers/test-hub.js';
 import { bareCore } from '../hub/helpers/bare-core.js';
 import { TestDevice } from '../hub/helpers/device.js';
-import { connectRaw } from '../hub/helpers/mqtt.js';
+import { connectDevice, connectRaw, Inbox } from '../hub/helpers/mqtt.js';
 import { tempDir, testHub } from '../hub/helpers/hub.js';
 import { startHubProcess, sampleRss, type HubProcess } from './helpers/hub-process.js';
 import { recorder } from './helpers/record.js';
@@ -343,6 +343,87 @@ describe('what the broker says about connections is true', () => {
         figures: { inputs: 1 },
       });
     } finally {
+      await hub.close();
+      tmp.cleanup();
+    }
+  });
+});
+
+describe('a captured broker credential is worth nothing once used', () => {
+  it('refuses a replayed login and keeps the genuine session, across a hub restart', async () => {
+    const tmp = tempDir();
+    let hub = await testHub(tmp.dir, { credentialWindowMs: 600_000 });
+    const open: { end(force: boolean): unknown }[] = [];
+    try {
+      const d = new TestDevice(hub).enrol();
+      const clientId = `tally-${d.hex}`;
+      const issuedAtMs = Date.now();
+      const credential = (at: number) =>
+        makeMqttCredential({
+          hubKey: hub.hubKey.publicKey,
+          deviceSecretKey: d.key.secretKey,
+          devicePublicKey: d.key.publicKey,
+          issuedAtMs: BigInt(at),
+        });
+      // The genuine device logs in; an eavesdropper on plain TCP sees this exact credential.
+      const captured = credential(issuedAtMs);
+      const genuine = connectRaw(hub.mqttUrl, { clientId, ...captured });
+      open.push(genuine.client);
+      expect(await genuine.result).toEqual({ ok: true });
+      let genuineClosed = false;
+      genuine.client.on('close', () => (genuineClosed = true));
+      const inbox = new Inbox(genuine.client);
+      await genuine.client.subscribeAsync(`tally/v1/d/${d.hex}/down/#`, { qos: 1 });
+
+      const attempts: [string, { username: string; password: string }][] = [
+        ['the captured credential, replayed', captured],
+        ['an older credential of the device, within the window', credential(issuedAtMs - 60_000)],
+      ];
+      const codes: string[] = [];
+      for (const [name, cred] of attempts) {
+        const replay = connectRaw(hub.mqttUrl, { clientId, ...cred });
+        open.push(replay.client);
+        const r = await replay.result;
+        codes.push(`${name}: ${r.ok ? 'accepted' : `CONNACK ${r.error.code}`}`);
+        expect(r.ok, name).toBe(false);
+        if (!r.ok) expect(r.error.code, name).toBe(5);
+      }
+      // The genuine session is untouched: still open, and the hub still answers it.
+      const hello = encodeStatus({
+        state: 'hello',
+        channelId: new Uint8Array(32),
+        ackedSeq: 0n,
+        outboxDepth: 0,
+        deviceTimeMs: 0n,
+      });
+      await genuine.client.publishAsync(topics.status(d.hex), Buffer.from(hello), { qos: 1 });
+      await inbox.next((m) => m.topic.endsWith('/down/ctl'));
+      expect(genuineClosed).toBe(false);
+      expect(hub.core.registry.devices.get(d.hex)!.connected).toBe(true);
+      hub.core.flush();
+      const replayed = hub.core.store.rejectionCounts().find((c) => c.reason === 'HUB_CREDENTIAL_REPLAYED')?.events;
+      expect(replayed).toBe(2n);
+
+      // After a restart the hub still knows which credential the device used last.
+      genuine.client.end(true);
+      await hub.close();
+      hub = await testHub(tmp.dir, { credentialWindowMs: 600_000 });
+      const afterRestart = connectRaw(hub.mqttUrl, { clientId, ...captured });
+      open.push(afterRestart.client);
+      const r = await afterRestart.result;
+      expect(r.ok).toBe(false);
+      const fresh = connectDevice(hub.mqttUrl, hub.hubKey.publicKey, d.key);
+      open.push(fresh.client);
+      expect(await fresh.result).toEqual({ ok: true });
+      rec.record({
+        case: 'a login replayed with a captured credential (and an older one), before and after a hub restart',
+        expected:
+          'refused with CONNACK 5 (HUB_CREDENTIAL_REPLAYED); the genuine session stays open and served; a fresh credential logs in',
+        observed: `${codes.join('; ')}; genuine session open and answered; HUB_CREDENTIAL_REPLAYED ${replayed}; after a restart the replay ${r.ok ? 'was accepted' : 'was refused'} and a fresh login succeeded`,
+        figures: { inputs: 3, rejected: 3 },
+      });
+    } finally {
+      for (const c of open) c.end(true);
       await hub.close();
       tmp.cleanup();
     }
