@@ -1,6 +1,6 @@
 // The embedded broker's access rules over a real aedes on 127.0.0.1 and real MQTT.js clients.
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { generateKeyPair, toHex, topics, type KeyPair } from '../../protocol/index.js';
+import { generateKeyPair, makeMqttCredential, toHex, topics, type KeyPair } from '../../protocol/index.js';
 import { HUB_USERNAME } from '../../hub/broker/access.js';
 import { startEmbeddedBroker, type EmbeddedBroker } from '../../hub/broker/embedded.js';
 import { connectDevice, connectRaw, Inbox } from './helpers/mqtt.js';
@@ -56,6 +56,47 @@ describe('embedded broker access', () => {
     expect(await c.result).toEqual({ ok: true });
     return c.client;
   }
+
+  it('answers an MQTT 5 CONNECT with "unacceptable protocol version": MQTT 3.1.1 only [P-6.1]', async () => {
+    const dev = device();
+    const { username, password } = makeMqttCredential({
+      hubKey: hub.publicKey,
+      deviceSecretKey: dev.secretKey,
+      devicePublicKey: dev.publicKey,
+      issuedAtMs: BigInt(Date.now()),
+    });
+    const c = connectRaw(broker.url, {
+      protocolVersion: 5,
+      clientId: `tally-${toHex(dev.publicKey)}`,
+      username,
+      password,
+    });
+    open.push(c.client);
+    const r = await c.result;
+    expect(r.ok).toBe(false);
+    if (!r.ok) expect(r.error.code).toBe(1);
+  });
+
+  it('refuses a replayed device credential and keeps the session that used it [P-6.4]', async () => {
+    const dev = device();
+    const cred = makeMqttCredential({
+      hubKey: hub.publicKey,
+      deviceSecretKey: dev.secretKey,
+      devicePublicKey: dev.publicKey,
+      issuedAtMs: BigInt(Date.now()),
+    });
+    const clientId = `tally-${toHex(dev.publicKey)}`;
+    const first = connectRaw(broker.url, { clientId, ...cred });
+    open.push(first.client);
+    expect(await first.result).toEqual({ ok: true });
+    const replay = connectRaw(broker.url, { clientId, ...cred });
+    open.push(replay.client);
+    const r = await replay.result;
+    expect(r.ok).toBe(false);
+    if (!r.ok) expect(r.error.code).toBe(5);
+    expect(rejects).toContainEqual({ reason: 'HUB_CREDENTIAL_REPLAYED', device: toHex(dev.publicKey) });
+    expect(first.client.connected).toBe(true);
+  });
 
   it('hands a device uplink to the hub in-process and delivers what the hub publishes to the device', async () => {
     const dev = device();
