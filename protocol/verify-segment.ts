@@ -92,27 +92,28 @@ export function verifySegment(
   const hashes: Uint8Array[] = new Array(count);
   const vouchers: Voucher[] = new Array(count);
   let prevHash = prev.hash;
+  let prevUnits = prev.cumUnits;
+  let prevAmount = prev.cumAmount;
   let seq = s.firstSeq;
+  // One pass: the first rule a voucher breaks is noted, and reported only after the signature.
+  let broken: { code: NonNullable<ReturnType<typeof voucherRuleViolation>>; seq: bigint } | undefined;
   for (let j = 0; j < count; j++) {
     const { cumUnits, cumAmount, deviceTimeMs } = s.vouchers[j]!;
+    if (broken === undefined) {
+      const violation = voucherRuleViolation(prevUnits, prevAmount, cumUnits, cumAmount, pricePerUnit, capacity);
+      if (violation !== undefined) broken = { code: violation, seq };
+    }
     const hash = hasher.hash(seq, cumUnits, cumAmount, deviceTimeMs, prevHash);
     vouchers[j] = { channelId, seq, cumUnits, cumAmount, deviceTimeMs, prevHash };
     hashes[j] = hash;
     prevHash = hash;
+    prevUnits = cumUnits;
+    prevAmount = cumAmount;
     seq++;
   }
 
   // One signature over the head covers every voucher above through the hash links [P-4.4].
   if (!verifySegmentSignature(s.signature, prevHash, channel.deviceKey, backend)) return fail('SIG_INVALID');
-
-  let prevUnits = prev.cumUnits;
-  let prevAmount = prev.cumAmount;
-  for (let j = 0; j < count; j++) {
-    const { cumUnits, cumAmount } = vouchers[j]!;
-    const violation = voucherRuleViolation(prevUnits, prevAmount, cumUnits, cumAmount, pricePerUnit, capacity);
-    if (violation !== undefined) return fail(violation, `seq ${s.firstSeq + BigInt(j)}`);
-    prevUnits = cumUnits;
-    prevAmount = cumAmount;
-  }
+  if (broken !== undefined) return fail(broken.code, `seq ${broken.seq}`);
   return ok({ head: { seq: seq - 1n, hash: prevHash, cumUnits: prevUnits, cumAmount: prevAmount }, hashes, vouchers });
 }
