@@ -23,9 +23,10 @@ import { GroupCommit } from './commit.js';
 import { decodeStep } from './decode.js';
 import { bufferSegment, dropWaiting, gapExpired, takeReady } from './reorder.js';
 import { sequenceStep } from './sequence.js';
-import type { SignatureCheck, SignaturePool } from './signature-pool.js';
+import type { SignaturePool } from './signature-pool.js';
 import type { Rejection } from './types.js';
-import { segmentSignature, signedByDevice, verifyStep, type VerifyOutcome } from './verify.js';
+import { Verdicts, type Verdict } from './verdicts.js';
+import { signedByDevice, verifyStep, type VerifyOutcome } from './verify.js';
 
 export interface PipelineDeps {
   store: HubStore;
@@ -41,9 +42,6 @@ export interface PipelineDeps {
   onOffline(deviceHex: string): void;
 }
 
-/** A worker's answer: valid, invalid, or undefined when the check could not run (the hub's fault). */
-type Verdict = boolean | undefined;
-
 /** True while a voucher at or below `seq` of the live chain waits for its signature verdict. */
 function awaitsVerdict(ch: LiveChannel, seq: bigint): boolean {
   return ch.pending.some((p) => p.signature === 'pending' && p.newFromSeq <= seq);
@@ -53,6 +51,7 @@ const lastSeqOf = (s: Segment): bigint => s.firstSeq + BigInt(s.vouchers.length)
 
 export class IngestPipeline {
   readonly commit: GroupCommit;
+  private readonly verdicts: Verdicts;
 
   constructor(private readonly d: PipelineDeps) {
     this.commit = new GroupCommit(d.store, d.registry, d.controls, d.metrics, {
@@ -61,6 +60,12 @@ export class IngestPipeline {
       rejectionLogLimit: d.config.rejectionLogLimit,
       log: d.config.log,
       now: d.now,
+    });
+    this.verdicts = new Verdicts({
+      pool: d.pool,
+      registry: d.registry,
+      stopped: () => this.commit.isStopped,
+      onError: (err) => this.internalError(err),
     });
   }
 
@@ -78,7 +83,7 @@ export class IngestPipeline {
         this.reject(r);
         // A closed channel is the hub's own state, but a REJECT saying so goes only to a device
         // that signed the refused segment.
-        if (r.channel) this.checkSignature(r.channel, m.segment, (valid, ch) => valid === true && this.tell(ch, r));
+        if (r.channel) this.verdicts.ofSegment(r.channel, m.segment, (valid, ch) => valid === true && this.tell(ch, r));
         return;
       }
       this.placeAndDrain(authorized.value, m.segment, m.bytes, arrivedAt, false);
@@ -127,7 +132,7 @@ export class IngestPipeline {
         if (signed) return this.wait(ch, s, bytes, arrivedAt);
         // Only a segment the device signed takes a place in the bounded reorder buffer: forgeries
         // could otherwise fill it and push the device's own segments out.
-        return this.checkSignature(ch, s, (valid, current) =>
+        return this.verdicts.ofSegment(ch, s, (valid, current) =>
           valid === true ? this.placeAndDrain(current, s, bytes, arrivedAt, true) : this.unsigned(current, s, valid),
         );
       case 'duplicate':
@@ -210,7 +215,7 @@ export class IngestPipeline {
   private refused(ch: LiveChannel, s: Segment, outcome: Extract<VerifyOutcome, { ok: false }>): void {
     const r = outcome.rejection;
     if (outcome.check) {
-      return this.afterVerdict(ch, outcome.check, (valid, current) => {
+      return this.verdicts.of(ch, outcome.check, (valid, current) => {
         if (valid !== true) return this.unsigned(current, s, valid);
         const known = { ...r, channel: current };
         this.reject(known);
@@ -226,37 +231,10 @@ export class IngestPipeline {
    *  and only if the device signed the segment (a forgery must not make the device rewind). */
   private resyncIfSigned(ch: LiveChannel, s: Segment): void {
     if (ch.resyncedAtSeq === verifiedHead(ch).seq) return; // already asked: no signature check needed
-    this.checkSignature(ch, s, (valid, current) => {
+    this.verdicts.ofSegment(ch, s, (valid, current) => {
       if (valid !== true) return;
       const head = verifiedHead(current);
       if (current.resyncedAtSeq !== head.seq) this.d.controls.resync(current, head, 'BAD_LINK');
-    });
-  }
-
-  /**
-   * The device signature of `s` over its own head: `then` runs now when the answer is known here (no
-   * worker pool, or a strict pre-check failed), else when a worker answers.
-   */
-  private checkSignature(ch: LiveChannel, s: Segment, then: (valid: Verdict, current: LiveChannel) => void): void {
-    const signature = segmentSignature(ch, s, this.d.pool);
-    if ('verdict' in signature) return then(signature.verdict, ch);
-    this.afterVerdict(ch, signature.check, then);
-  }
-
-  /** Runs `then` with a worker's verdict, against the channel as it stands by then. */
-  private afterVerdict(
-    ch: LiveChannel,
-    check: SignatureCheck,
-    then: (valid: Verdict, current: LiveChannel) => void,
-  ): void {
-    void this.d.pool!.verify(check).then((valid) => {
-      try {
-        if (this.commit.isStopped) return; // shutting down: nothing more is committed or sent
-        const current = this.d.registry.channels.get(ch.idHex);
-        if (current) then(valid, current);
-      } catch (err) {
-        this.internalError(err);
-      }
     });
   }
 
