@@ -83,16 +83,22 @@ export class Agent extends EventEmitter<AgentEvents> {
     this.clock = this.o.clock;
     this.deviceHex = toHex(options.keyPair.publicKey);
     const dev = this.deviceHex;
+    // [P-6.4] the hub takes a credential once: each attempt's issuedAtMs is newer than the last,
+    // even within one millisecond or when the clock steps back.
+    let lastIssuedAtMs = 0n;
     this.link = new MqttLink({
       url: this.o.broker.url,
       clientId: clientIdForDevice(dev),
-      credential: () =>
-        makeMqttCredential({
+      credential: () => {
+        const now = BigInt(this.clock.now());
+        lastIssuedAtMs = now > lastIssuedAtMs ? now : lastIssuedAtMs + 1n;
+        return makeMqttCredential({
           hubKey: this.o.hubKey,
           deviceSecretKey: this.o.keyPair.secretKey,
           devicePublicKey: this.o.keyPair.publicKey,
-          issuedAtMs: BigInt(this.clock.now()),
-        }),
+          issuedAtMs: lastIssuedAtMs,
+        });
+      },
       will: () => ({ topic: topics.status(dev), payload: this.uplink.statusBytes('offline') }), // [P-6.1] last will
       subscriptions: [topics.receipt(dev), topics.control(dev)],
       reconnectMinMs: this.o.reconnectMinMs,

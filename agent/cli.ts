@@ -9,7 +9,7 @@ import { Agent } from './agent.js';
 import { systemClock } from './clock.js';
 import { AGENT_CODES, type AgentLogEntry } from './codes.js';
 import { ConfigError, resolveConfig, type AgentCommand, type AgentConfig } from './config.js';
-import { ensureDeviceKey, KeyFileError, loadDeviceKey, OUTBOX_FILE } from './keys.js';
+import { ensureDeviceKey, KeyFileError, loadDeviceKey, OUTBOX_FILE, privateDataDir } from './keys.js';
 import { createMeterSource } from './meter/index.js';
 import { openOutboxDatabase, openSqliteOutbox } from './outbox/sqlite.js';
 import { formatStatus, readStatus, toJson } from './status-report.js';
@@ -71,6 +71,7 @@ async function run(opts: Record<string, unknown>): Promise<void> {
       code: 'KEY_PERMISSIONS',
       message: 'the device key file is readable by other users; chmod 600 it',
     });
+  privateDataDir(config.data);
   const db = openOutboxDatabase(join(config.data, OUTBOX_FILE));
   const tls =
     config.tlsCa === undefined && config.tlsCert === undefined

@@ -2,6 +2,7 @@
 // a temporary file, fsynced, then hard-linked into place, which fails rather than overwrite an
 // existing key), because losing or replacing a device key orphans its channel.
 import {
+  chmodSync,
   closeSync,
   fsyncSync,
   linkSync,
@@ -28,9 +29,16 @@ export class KeyFileError extends Error {
   }
 }
 
+/** Creates the data directory 0700, or makes an existing one 0700 (`mkdir -p` leaves 0755): it
+ *  holds the device key and the outbox. */
+export function privateDataDir(dataDir: string): void {
+  mkdirSync(dataDir, { recursive: true, mode: 0o700 });
+  chmodSync(dataDir, 0o700);
+}
+
 /** Creates the data directory and the key if missing; returns the key and whether it is new. */
 export function ensureDeviceKey(dataDir: string): { keyPair: KeyPair; created: boolean } {
-  mkdirSync(dataDir, { recursive: true, mode: 0o700 });
+  privateDataDir(dataDir);
   const path = join(dataDir, KEY_FILE);
   try {
     return { keyPair: loadDeviceKey(dataDir).keyPair, created: false };

@@ -96,6 +96,26 @@ program
   .option('--broker-key <file>', 'client key (PEM) for mqtts://')
   .option('--broker-insecure', 'do not verify the broker certificate (lab use only)')
   .option('--http <host:port>', 'HTTP API address', DEFAULTS.http)
+  .option(
+    '--allowed-host <name...>',
+    'host names the HTTP API answers to besides IP addresses, localhost and the listen address (DNS rebinding guard)',
+  )
+  .option('--max-live-streams <n>', 'dashboard live streams open at once', String(DEFAULTS.httpMaxLiveStreams))
+  .option(
+    '--max-pending-connects <n>',
+    'embedded broker: connections waiting for their CONNACK, hub-wide',
+    String(DEFAULTS.mqttMaxPending),
+  )
+  .option(
+    '--max-pending-per-address <n>',
+    'embedded broker: connections waiting for their CONNACK from one address',
+    String(DEFAULTS.mqttMaxPendingPerAddress),
+  )
+  .option(
+    '--connects-per-second <n>',
+    'embedded broker: new connections per second from one address, bursts of ten seconds allowed; 0 = no limit',
+    String(DEFAULTS.mqttConnectsPerSecond),
+  )
   .option('--settle-every <duration>', 'close an epoch periodically, e.g. 15m, 1h (default: only on demand)')
   .option(
     '--credential-window <duration>',
@@ -129,6 +149,11 @@ program
       },
       ...(opts.settleEvery ? { settleEveryMs: String(opts.settleEvery) } : {}),
       ...(opts.credentialWindow ? { credentialWindowMs: String(opts.credentialWindow) } : {}),
+      ...(opts.allowedHost ? { httpAllowedHosts: (opts.allowedHost as string[]).map(String) } : {}),
+      httpMaxLiveStreams: Number(opts.maxLiveStreams),
+      mqttMaxPending: Number(opts.maxPendingConnects),
+      mqttMaxPendingPerAddress: Number(opts.maxPendingPerAddress),
+      mqttConnectsPerSecond: Number(opts.connectsPerSecond),
       ...(opts.network ? { network: String(opts.network) } : {}),
       sqliteSynchronous: opts.sqliteSynchronous as 'FULL' | 'NORMAL',
       ...(opts.verifyWorkers !== undefined ? { verifyWorkers: Number(opts.verifyWorkers) } : {}),

@@ -67,11 +67,17 @@ export async function startHub(input: HubConfigInput = {}): Promise<HubHandle> {
       startEmbeddedBroker({
         listen,
         now: config.now,
+        admission: {
+          maxPending: config.mqttMaxPending,
+          maxPendingPerAddress: config.mqttMaxPendingPerAddress,
+          connectsPerSecond: config.mqttConnectsPerSecond,
+        },
         policy: {
           hubKey: identity.keyPair.publicKey,
           brokerSecret: identity.brokerSecret,
           credentialWindowMs: config.credentialWindowMs,
           deviceStatus: (hex) => core.deviceStatus(hex),
+          credentialUsed: (hex, issuedAtMs) => core.credentialUsed(hex, issuedAtMs),
         },
         events: {
           onReject: (reason, device, detail) => core.pipeline.recordBrokerRejection(reason, device, detail),
@@ -104,7 +110,15 @@ export async function startHub(input: HubConfigInput = {}): Promise<HubHandle> {
       ...(broker ? { disconnectDevice: (hex: string) => broker!.disconnectDevice(hex) } : {}),
       seesConnections: broker !== undefined,
     });
-    http = await startHttp({ core, metrics, listen: config.http, adminToken: identity.adminToken, log });
+    http = await startHttp({
+      core,
+      metrics,
+      listen: config.http,
+      adminToken: identity.adminToken,
+      maxLiveStreams: config.httpMaxLiveStreams,
+      allowedHosts: config.httpAllowedHosts,
+      log,
+    });
 
     const sweepEvery = Math.max(50, Math.min(250, Math.floor(config.reorderWindowMs / 4)));
     timers.push(setInterval(() => core.pipeline.sweep(), sweepEvery));

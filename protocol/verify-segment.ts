@@ -7,8 +7,8 @@ import { isU64, U64_MAX, bytesEqual } from './bytes.js';
 import { MAX_SEGMENT_VOUCHERS, SIGNATURE_SIZE } from './codec.js';
 import { defaultBackend, type Ed25519Backend } from './crypto/index.js';
 import { fail, ok, type Result } from './errors.js';
-import { segmentHashes, segmentHeadSeq, verifySegmentSignature, type Segment } from './segment.js';
-import { voucherRuleViolation, type Head, type Voucher } from './voucher.js';
+import { segmentHeadSeq, verifySegmentSignature, type Segment } from './segment.js';
+import { ChainHasher, voucherRuleViolation, type Head, type Voucher } from './voucher.js';
 
 /** What the verifier knows about the channel: its id, device key, price and effective capacity. */
 export interface SegmentChannel {
@@ -64,9 +64,11 @@ function contextProblem(prev: Head, channel: SegmentChannel): Result<never> | un
 
 /**
  * Verifies segment `s` against the previous head and the channel [P-4.5]. Returns the first failing
- * code in this order: WRONG_CHANNEL, SEQ_GAP / SEQ_STALE, BAD_LINK, the voucher rules of [P-4.3]
- * voucher by voucher (UNITS_NOT_INCREASING, AMOUNT_DECREASED, U64_OVERFLOW, AMOUNT_PRICE_MISMATCH,
- * OVER_CAPACITY), then SIG_INVALID. A malformed argument gives DECODE_* or U64_OVERFLOW. Never throws.
+ * code in this order: WRONG_CHANNEL, SEQ_GAP / SEQ_STALE, BAD_LINK, SIG_INVALID, then the voucher
+ * rules of [P-4.3] voucher by voucher (UNITS_NOT_INCREASING, AMOUNT_DECREASED, U64_OVERFLOW,
+ * AMOUNT_PRICE_MISMATCH, OVER_CAPACITY). The signature comes before the rules because a rule's
+ * verdict is acted on (OVER_CAPACITY exhausts a channel): only what the device signed may be.
+ * A malformed argument gives DECODE_* or U64_OVERFLOW. Never throws.
  */
 export function verifySegment(
   s: Segment,
@@ -86,30 +88,32 @@ export function verifySegment(
   if (segmentHeadSeq(s) > U64_MAX) return fail('U64_OVERFLOW', 'last seq beyond u64');
 
   const { channelId, pricePerUnit, capacity } = channel;
-  let prevUnits = prev.cumUnits;
-  let prevAmount = prev.cumAmount;
-  for (let j = 0; j < count; j++) {
-    const { cumUnits, cumAmount } = s.vouchers[j]!;
-    const violation = voucherRuleViolation(prevUnits, prevAmount, cumUnits, cumAmount, pricePerUnit, capacity);
-    if (violation !== undefined) return fail(violation, `seq ${s.firstSeq + BigInt(j)}`);
-    prevUnits = cumUnits;
-    prevAmount = cumAmount;
-  }
-  // The values hold: hash the chain (nothing in it can fail) and keep every voucher in full.
-  const hashes = segmentHashes(s);
+  const hasher = new ChainHasher(channelId);
+  const hashes: Uint8Array[] = new Array(count);
   const vouchers: Voucher[] = new Array(count);
   let prevHash = prev.hash;
+  let prevUnits = prev.cumUnits;
+  let prevAmount = prev.cumAmount;
+  let seq = s.firstSeq;
+  // One pass: the first rule a voucher breaks is noted, and reported only after the signature.
+  let broken: { code: NonNullable<ReturnType<typeof voucherRuleViolation>>; seq: bigint } | undefined;
   for (let j = 0; j < count; j++) {
     const { cumUnits, cumAmount, deviceTimeMs } = s.vouchers[j]!;
-    vouchers[j] = { channelId, seq: s.firstSeq + BigInt(j), cumUnits, cumAmount, deviceTimeMs, prevHash };
-    prevHash = hashes[j]!;
+    if (broken === undefined) {
+      const violation = voucherRuleViolation(prevUnits, prevAmount, cumUnits, cumAmount, pricePerUnit, capacity);
+      if (violation !== undefined) broken = { code: violation, seq };
+    }
+    const hash = hasher.hash(seq, cumUnits, cumAmount, deviceTimeMs, prevHash);
+    vouchers[j] = { channelId, seq, cumUnits, cumAmount, deviceTimeMs, prevHash };
+    hashes[j] = hash;
+    prevHash = hash;
+    prevUnits = cumUnits;
+    prevAmount = cumAmount;
+    seq++;
   }
 
   // One signature over the head covers every voucher above through the hash links [P-4.4].
   if (!verifySegmentSignature(s.signature, prevHash, channel.deviceKey, backend)) return fail('SIG_INVALID');
-  return ok({
-    head: { seq: segmentHeadSeq(s), hash: prevHash, cumUnits: prevUnits, cumAmount: prevAmount },
-    hashes,
-    vouchers,
-  });
+  if (broken !== undefined) return fail(broken.code, `seq ${broken.seq}`);
+  return ok({ head: { seq: seq - 1n, hash: prevHash, cumUnits: prevUnits, cumAmount: prevAmount }, hashes, vouchers });
 }

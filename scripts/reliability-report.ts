@@ -32,6 +32,10 @@ export function readRecords(dir: string): ReliabilityRecord[] {
     .flatMap((f) => JSON.parse(readFileSync(path.join(dir, f), 'utf8')) as ReliabilityRecord[]);
 }
 
+/** The memory figures of a case as "peak / after", or "-". */
+const rss = (f: ReliabilityRecord['figures']): string =>
+  f.rssPeakMiB === undefined && f.rssAfterMiB === undefined ? '-' : `${cell(f.rssPeakMiB)} / ${cell(f.rssAfterMiB)}`;
+
 export function renderTable(records: ReliabilityRecord[]): string {
   const passed = records.filter((r) => r.state === 'pass').length;
   const settings = new Map<string, string | number>();
@@ -43,11 +47,11 @@ export function renderTable(records: ReliabilityRecord[]): string {
       (settings.size > 0 ? `; settings: ${[...settings].map(([k, v]) => `${k}=${v}`).join(', ')}` : '') +
       '.',
     '',
-    '| suite | case | result | expected | observed | lost | duplicated | rejected | recovery (ms) | inputs |',
-    '|---|---|---|---|---|---|---|---|---|---|',
+    '| suite | case | result | expected | observed | lost | duplicated | rejected | recovery (ms) | inputs | hub RSS +MiB (peak / after) |',
+    '|---|---|---|---|---|---|---|---|---|---|---|',
     ...records.map(
       (r) =>
-        `| ${cell(r.suite)} | ${cell(r.case)} | ${r.state === 'pass' ? 'pass' : '**FAIL**'} | ${cell(r.expected)} | ${cell(r.observed)} | ${cell(r.figures.lost)} | ${cell(r.figures.duplicated)} | ${cell(r.figures.rejected)} | ${cell(r.figures.recoveryMs)} | ${cell(r.figures.inputs)} |`,
+        `| ${cell(r.suite)} | ${cell(r.case)} | ${r.state === 'pass' ? 'pass' : '**FAIL**'} | ${cell(r.expected)} | ${cell(r.observed)} | ${cell(r.figures.lost)} | ${cell(r.figures.duplicated)} | ${cell(r.figures.rejected)} | ${cell(r.figures.recoveryMs)} | ${cell(r.figures.inputs)} | ${rss(r.figures)} |`,
     ),
   ];
   return lines.join('\n');

@@ -49,6 +49,11 @@ export async function openTarget(remote: RemoteTarget | undefined): Promise<Targ
       settleEveryMs: 0,
       // Clients in a clock-skew run may be far off; the credential window must admit them.
       credentialWindowMs: 3 * 24 * 3600_000,
+      // The whole fleet connects from 127.0.0.1 at once: the per-address limits of a site hub
+      // would only slow a simulation down.
+      mqttConnectsPerSecond: 0,
+      mqttMaxPending: 100_000,
+      mqttMaxPendingPerAddress: 100_000,
     });
   } catch (err) {
     rmSync(dataDir, { recursive: true, force: true });

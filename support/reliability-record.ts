@@ -17,6 +17,10 @@ export interface Figures {
   recoveryMs?: number;
   /** Inputs tried (fuzz runs, vectors, attempts). */
   inputs?: number;
+  /** Memory attacks: the hub's resident memory above its baseline at the attack's peak, and once
+   *  it ended, in MiB (sampled from /proc by the test). */
+  rssPeakMiB?: number;
+  rssAfterMiB?: number;
 }
 
 export interface ReliabilityRecord {

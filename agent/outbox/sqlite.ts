@@ -2,6 +2,7 @@
 // between thousands of agents); every row is keyed by device or by a small per-channel integer so
 // a voucher row costs its own fields, not a 32-byte channel id. Statements are prepared once per
 // database and shared by every device view over it.
+import { chmodSync, closeSync, existsSync, openSync } from 'node:fs';
 import Database from 'better-sqlite3';
 import { formatNanos, NANO, parseNanos } from '../meter/decimal.js';
 import type { Head } from '../../protocol/index.js';
@@ -72,6 +73,12 @@ export { SQLITE_INT_MAX };
  * torn write is rolled back on the next open (SQLite's atomic commit).
  */
 export function openOutboxDatabase(path: string, options: { readonly?: boolean } = {}): Db {
+  if (options.readonly !== true) {
+    // Created 0600 before SQLite would make it 0644 (readable by every local user); an existing
+    // one is tightened. SQLite gives its -wal and -shm files the mode of the database.
+    closeSync(openSync(path, 'a', 0o600));
+    for (const file of [path, `${path}-wal`, `${path}-shm`]) if (existsSync(file)) chmodSync(file, 0o600);
+  }
   const db = new Database(path, { readonly: options.readonly === true, fileMustExist: options.readonly === true });
   if (options.readonly !== true) {
     db.pragma('journal_mode = WAL');

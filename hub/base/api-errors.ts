@@ -10,8 +10,13 @@ export const API_ERRORS = {
   API_METHOD: { status: 405, message: 'method not allowed on this resource' },
   API_BAD_JSON: { status: 400, message: 'body is not valid JSON' },
   API_BODY_TOO_LARGE: { status: 413, message: 'request body over the size limit' },
-  API_INVALID: { status: 400, message: 'a field is missing or invalid' },
+  API_INVALID: { status: 400, message: 'a field, parameter or the request target is missing or invalid' },
   API_CONFLICT: { status: 409, message: 'the resource already exists or is in a state that forbids this' },
+  API_HOST_DENIED: {
+    status: 421,
+    message: 'the Host header names neither this hub nor an allowed name (tally-hub start --allowed-host)',
+  },
+  API_BUSY: { status: 503, message: 'too many live streams open; try again later' },
   API_INTERNAL: { status: 500, message: 'internal error; see the hub log' },
 } as const;
 

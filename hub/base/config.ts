@@ -40,6 +40,18 @@ export interface HubConfig {
   readonly settleEveryMs: number;
   /** How far a broker credential's issuedAtMs may be from the hub clock [P-6.4]. */
   readonly credentialWindowMs: number;
+  /** Embedded broker: connections waiting for their CONNACK, hub-wide and per source address, and
+   *  new connections per second per source address (0 = no rate limit; a burst of ten seconds'
+   *  worth is allowed). Beyond them a connection is closed at once (HUB_CONNECT_LIMIT,
+   *  HUB_CONNECT_RATE); a device retries with its backoff. */
+  readonly mqttMaxPending: number;
+  readonly mqttMaxPendingPerAddress: number;
+  readonly mqttConnectsPerSecond: number;
+  /** Dashboard live streams (server-sent events) open at once; more get 503 API_BUSY. */
+  readonly httpMaxLiveStreams: number;
+  /** Host names the HTTP API answers to besides its listen address and localhost (a Host header
+   *  naming anything else is refused, against DNS rebinding). */
+  readonly httpAllowedHosts: readonly string[];
   /** How long an out-of-order segment may wait for the gap before it to fill [P-5.3]. */
   readonly reorderWindowMs: number;
   /** Most segments waiting per channel, and in the whole hub. */
@@ -68,8 +80,9 @@ export interface HubConfig {
 }
 
 export type HubConfigInput = Partial<
-  Omit<HubConfig, 'mqttListen' | 'http' | 'brokerTls' | 'settleEveryMs' | 'credentialWindowMs'>
+  Omit<HubConfig, 'mqttListen' | 'http' | 'brokerTls' | 'settleEveryMs' | 'credentialWindowMs' | 'httpAllowedHosts'>
 > & {
+  httpAllowedHosts?: readonly string[];
   mqttListen?: HostPort | string;
   http?: HostPort | string;
   brokerTls?: Partial<BrokerTls>;
@@ -85,6 +98,10 @@ export const DEFAULTS = {
   http: '127.0.0.1:8080',
   settleEveryMs: 0,
   credentialWindowMs: 24 * 60 * 60 * 1000,
+  mqttMaxPending: 1_000,
+  mqttMaxPendingPerAddress: 128,
+  mqttConnectsPerSecond: 50,
+  httpMaxLiveStreams: 100,
   reorderWindowMs: 2_000,
   reorderMaxPerChannel: 64,
   reorderMaxTotal: 100_000,
@@ -117,6 +134,13 @@ export function parseDuration(text: string): number {
 }
 
 const silent = (): void => {};
+
+/** A host name or address for the Host check, lowercased; a port is not part of it. */
+function hostName(name: string): string {
+  const n = String(name).trim().toLowerCase();
+  if (!/^(\[[0-9a-f:.]+\]|[a-z0-9.-]{1,253}|[0-9a-f:]+)$/.test(n)) throw new ConfigError([`not a host name: ${name}`]);
+  return n.startsWith('[') ? n.slice(1, -1) : n;
+}
 
 export function resolveConfig(input: HubConfigInput = {}): HubConfig {
   const problems = new ProblemList();
@@ -152,6 +176,19 @@ export function resolveConfig(input: HubConfigInput = {}): HubConfig {
     http: hostPort(input.http, DEFAULTS.http),
     settleEveryMs: duration('settleEveryMs', input.settleEveryMs ?? DEFAULTS.settleEveryMs, 0),
     credentialWindowMs: duration('credentialWindowMs', input.credentialWindowMs ?? DEFAULTS.credentialWindowMs, 1),
+    mqttMaxPending: int('mqttMaxPending', input.mqttMaxPending ?? DEFAULTS.mqttMaxPending, 1),
+    mqttMaxPendingPerAddress: int(
+      'mqttMaxPendingPerAddress',
+      input.mqttMaxPendingPerAddress ?? DEFAULTS.mqttMaxPendingPerAddress,
+      1,
+    ),
+    mqttConnectsPerSecond: int(
+      'mqttConnectsPerSecond',
+      input.mqttConnectsPerSecond ?? DEFAULTS.mqttConnectsPerSecond,
+      0,
+    ),
+    httpMaxLiveStreams: int('httpMaxLiveStreams', input.httpMaxLiveStreams ?? DEFAULTS.httpMaxLiveStreams, 1),
+    httpAllowedHosts: Object.freeze((input.httpAllowedHosts ?? []).map((n) => problems.attempt(() => hostName(n), ''))),
     reorderWindowMs: int('reorderWindowMs', input.reorderWindowMs ?? DEFAULTS.reorderWindowMs, 1),
     reorderMaxPerChannel: int('reorderMaxPerChannel', input.reorderMaxPerChannel ?? DEFAULTS.reorderMaxPerChannel, 1),
     reorderMaxTotal: int('reorderMaxTotal', input.reorderMaxTotal ?? DEFAULTS.reorderMaxTotal, 1),

@@ -15,14 +15,19 @@ export type Session = { role: 'hub' } | { role: 'device'; deviceHex: string };
  *  case (an unknown key, a credential outside the window [P-6.4, P-9]). */
 export type BrokerRefusal = HubReasonCode | 'UNKNOWN_DEVICE' | 'CREDENTIAL_WINDOW';
 
-export type AuthResult = { ok: true; session: Session } | { ok: false; reason: BrokerRefusal; detail?: string };
+export type AuthResult =
+  | { ok: true; session: Session; /** A device credential's issuedAtMs: the device's new floor. */ issuedAtMs?: bigint }
+  | { ok: false; reason: BrokerRefusal; detail?: string };
 
 export interface AccessPolicy {
   hubKey: Uint8Array;
   brokerSecret: string;
   credentialWindowMs: number;
-  /** Enrolment lookup: undefined when the key is not enrolled. */
-  deviceStatus(deviceHex: string): { revoked: boolean } | undefined;
+  /** Enrolment lookup: undefined when the key is not enrolled. `credentialFloorMs`: issuedAtMs of
+   *  the newest credential accepted for the device so far. */
+  deviceStatus(deviceHex: string): { revoked: boolean; credentialFloorMs: bigint } | undefined;
+  /** A device credential was accepted: later ones must be newer [P-6.4]. */
+  credentialUsed(deviceHex: string, issuedAtMs: bigint): void;
 }
 
 /** Constant-time string comparison for the internal secret. */
@@ -76,7 +81,17 @@ export function authenticate(
   if (abs > BigInt(policy.credentialWindowMs)) {
     return { ok: false, reason: 'CREDENTIAL_WINDOW', detail: `issued ${skew} ms from hub time` };
   }
-  return { ok: true, session: { role: 'device', deviceHex: username } };
+  // [P-6.4] a credential works once: one seen on the wire and replayed (or any older one) is
+  // refused, and the session holding the client id stays, instead of being taken over.
+  const issuedAtMs = verdict.value.issuedAtMs;
+  if (issuedAtMs <= status.credentialFloorMs) {
+    return {
+      ok: false,
+      reason: 'HUB_CREDENTIAL_REPLAYED',
+      detail: `issued at ${issuedAtMs}, newest used ${status.credentialFloorMs}`,
+    };
+  }
+  return { ok: true, session: { role: 'device', deviceHex: username }, issuedAtMs };
 }
 
 /** [P-6.1] a device publishes only on tally/v1/d/{dev}/up/...; the hub anywhere under tally/v1/. */

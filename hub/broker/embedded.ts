@@ -8,10 +8,10 @@
 // device holds a voucher until a receipt covers it, and a receipt still leaves only after the
 // commit that holds its segments.
 
-import { createServer, type AddressInfo, type Server } from 'node:net';
+import { createServer, type AddressInfo, type Server, type Socket } from 'node:net';
 import { Aedes, type Client } from 'aedes';
 import { HUB_UPLINK_FILTER } from '../../protocol/index.js';
-import type { HostPort } from '../base/config.js';
+import { DEFAULTS, type HostPort } from '../base/config.js';
 import {
   authenticate,
   mayPublish,
@@ -20,9 +20,10 @@ import {
   type BrokerRefusal,
   type Session,
 } from './access.js';
+import { ConnectAdmission, DEFAULT_FRAME_LIMITS, FrameScanner, type AdmissionLimits } from './guard.js';
 
 export interface BrokerEvents {
-  /** A connection, publish or subscribe refused, with its reason. */
+  /** A connection, packet, publish or subscribe refused, with its reason. */
   onReject(reason: BrokerRefusal, deviceHex: string | null, detail: string | undefined): void;
   /** A device subscribed inside its downlink subtree: it can now receive a GRANT [P-7.1]. */
   onDeviceSubscribed(deviceHex: string): void;
@@ -84,15 +85,34 @@ function inflightCounter() {
   };
 }
 
+/** What the broker knows of a connection before aedes does. */
+interface Guarded {
+  scanner: FrameScanner;
+  /** Leaves the admission's pending count (authenticated or closed). */
+  settle: () => void;
+  deviceHex: string | null;
+}
+
 export async function startEmbeddedBroker(args: {
   listen: HostPort;
   policy: AccessPolicy;
   events: BrokerEvents;
+  /** Defaults as in hub/config.ts. */
+  admission?: AdmissionLimits;
   now?: () => number;
 }): Promise<EmbeddedBroker> {
   const { policy, events } = args;
   const now = args.now ?? Date.now;
   const sessions = new WeakMap<Client, Session>();
+  const guarded = new WeakMap<object, Guarded>();
+  // Rates are real time, whatever clock the hub runs on.
+  const admission = new ConnectAdmission(
+    args.admission ?? {
+      maxPending: DEFAULTS.mqttMaxPending,
+      maxPendingPerAddress: DEFAULTS.mqttMaxPendingPerAddress,
+      connectsPerSecond: DEFAULTS.mqttConnectsPerSecond,
+    },
+  );
 
   const broker = await Aedes.createBroker(BROKER_OPTIONS);
 
@@ -101,12 +121,23 @@ export async function startEmbeddedBroker(args: {
     if (!result.ok) {
       events.onReject(result.reason, /^[0-9a-f]{64}$/.test(username ?? '') ? username! : null, result.detail);
       const error = Object.assign(new Error(result.reason), {
+        // 2 identifier rejected, 4 bad user name or password, 5 not authorized (unknown, revoked,
+        // expired or replayed credential).
         returnCode: result.reason === 'HUB_CLIENT_ID' ? 2 : result.reason === 'HUB_CREDENTIAL_INVALID' ? 4 : 5,
       });
       done(error as Parameters<typeof done>[0], false);
       return;
     }
     sessions.set(client, result.session);
+    if (result.session.role === 'device' && result.issuedAtMs !== undefined) {
+      policy.credentialUsed(result.session.deviceHex, result.issuedAtMs);
+    }
+    const g = guarded.get(client.conn);
+    if (g) {
+      g.scanner.authenticate();
+      g.settle();
+      g.deviceHex = result.session.role === 'device' ? result.session.deviceHex : null;
+    }
     done(null, true);
   };
 
@@ -154,13 +185,23 @@ export async function startEmbeddedBroker(args: {
     const session = client && sessions.get(client);
     if (session?.role === 'device') events.onDeviceSubscribed(session.deviceHex);
   });
+  // A device is connected while an authenticated socket of its is open, whatever order aedes
+  // emits its events in: a client that drops before its CONNACK can reach 'clientReady' after
+  // 'clientDisconnect' (the CONNACK is written, then the close finishes first), which left the
+  // device counted as connected for good. So the state follows the socket's own 'close'.
+  const current = new Map<string, Client>();
   broker.on('clientReady', (client) => {
     const session = sessions.get(client);
-    if (session?.role === 'device') events.onDeviceConnected(session.deviceHex);
-  });
-  broker.on('clientDisconnect', (client) => {
-    const session = sessions.get(client);
-    if (session?.role === 'device') events.onDeviceDisconnected(session.deviceHex);
+    if (session?.role !== 'device' || client.closed || client.conn.destroyed) return;
+    const deviceHex = session.deviceHex;
+    current.set(deviceHex, client);
+    events.onDeviceConnected(deviceHex);
+    client.conn.once('close', () => {
+      // A session taken over by a newer one of the same device leaves the newer one connected.
+      if (current.get(deviceHex) !== client) return;
+      current.delete(deviceHex);
+      events.onDeviceDisconnected(deviceHex);
+    });
   });
 
   // Registered before the listener opens, so no uplink can arrive unheard.
@@ -179,8 +220,37 @@ export async function startEmbeddedBroker(args: {
     ),
   );
 
+  /**
+   * Admission first (pending connections and connect rate per address), then every byte aedes
+   * reads passes the frame scanner: aedes reads with `socket.read()` on 'readable', so wrapping
+   * read() sees each chunk before mqtt-packet buffers it, without a stream in between on the hot
+   * path. A packet over the limit closes the connection at its fixed header.
+   */
+  const onConnection = (socket: Socket): void => {
+    const admitted = admission.admit(socket.remoteAddress ?? 'unknown');
+    if (!admitted.ok) {
+      events.onReject(admitted.reason, null, admitted.detail);
+      socket.destroy();
+      return;
+    }
+    const g: Guarded = { scanner: new FrameScanner(DEFAULT_FRAME_LIMITS), settle: admitted.settle, deviceHex: null };
+    guarded.set(socket, g);
+    socket.once('close', admitted.settle);
+    const read = socket.read.bind(socket);
+    socket.read = (size?: number) => {
+      const chunk = read(size) as Buffer | null;
+      if (chunk === null || socket.destroyed) return socket.destroyed ? null : chunk;
+      const refused = g.scanner.push(chunk);
+      if (refused === undefined) return chunk;
+      events.onReject('HUB_PACKET_TOO_LARGE', g.deviceHex, refused);
+      socket.destroy();
+      return null;
+    };
+    broker.handle(socket);
+  };
+
   const outgoing = inflightCounter();
-  const server: Server = createServer(broker.handle);
+  const server: Server = createServer(onConnection);
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(args.listen.port, args.listen.host, () => {

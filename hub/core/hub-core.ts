@@ -75,7 +75,11 @@ export class HubCore {
       now,
       pool: verifier,
       onHello: (hex) => this.greet(hex, true),
-      onOffline: (hex) => this.setConnected(hex, false),
+      // With the embedded broker the sockets say who is connected; a status "offline" (the last
+      // will of a session a newer one took over, or a device's own claim) must not contradict them.
+      onOffline: (hex) => {
+        if (!this.links.seesConnections) this.setConnected(hex, false);
+      },
     });
   }
 
@@ -117,9 +121,17 @@ export class HubCore {
     this.metrics.devicesConnected.inc(connected ? 1 : -1);
   }
 
-  deviceStatus(deviceHex: string): { revoked: boolean } | undefined {
+  deviceStatus(deviceHex: string): { revoked: boolean; credentialFloorMs: bigint } | undefined {
     const d = this.registry.devices.get(deviceHex);
-    return d && { revoked: d.revoked };
+    return d && { revoked: d.revoked, credentialFloorMs: d.credentialFloorMs };
+  }
+
+  /** A broker credential of the device was accepted: only newer ones will be [P-6.4]. */
+  credentialUsed(deviceHex: string, issuedAtMs: bigint): void {
+    const d = this.registry.devices.get(deviceHex);
+    if (!d || issuedAtMs <= d.credentialFloorMs) return;
+    d.credentialFloorMs = issuedAtMs;
+    this.pipeline.commit.credentialUsed(d.key, issuedAtMs);
   }
 
   private newChannel(req: EnrolRequest, index: number, nowMs: bigint): { record: ChannelRecord; channel: NewChannel } {
@@ -184,6 +196,7 @@ export class HubCore {
         deviceKey: b.channel.deviceKey,
         enrolledAtMs: nowMs,
         revokedAtMs: null,
+        credentialFloorMs: 0n,
       });
       const row = this.store.getChannel(b.channel.channelId)!;
       const ch = liveChannelFromRow(row);

@@ -7,6 +7,7 @@ import { ApiError } from '../base/api-errors.js';
 import { channelUsage } from '../model/activity.js';
 import type { LiveDevice } from '../model/registry.js';
 import type { RequestContext, Route } from './route.js';
+import { epochParam } from './routes.js';
 
 const ID = '([0-9a-fA-F]{8,64})';
 const EPOCH = '(\\d{1,19})';
@@ -109,7 +110,7 @@ function channelHistory(ctx: RequestContext) {
 
 /** The hub checks its own bundle exactly as a customer would offline (`tally-hub verify`). */
 function verifyEpoch(ctx: RequestContext) {
-  const epoch = BigInt(ctx.params[0]!);
+  const epoch = epochParam(ctx);
   // Through JSON text, as a downloaded file would be.
   const text = JSON.stringify(ctx.core.bundle(epoch));
   const verdict = verifyBundle(text, { hubKey: ctx.core.identity.keyPair.publicKey });

@@ -19,17 +19,30 @@ export function liveTick(core: HubCore, activity: Activity) {
   };
 }
 
-/** Bytes of unsent ticks a stream may hold (about ten minutes of ticks). */
-const MAX_BUFFERED = 1024 * 1024;
+/** Bytes a stream may have waiting in the hub beyond what the kernel took: a few ticks. The kernel's
+ *  socket buffers (a few hundred KiB on Linux) fill first, so a client that stops reading is
+ *  dropped once those and this are full, after a few minutes of ticks. */
+export const MAX_BACKLOG = 64 * 1024;
 
 export class LiveStreams {
   private readonly clients = new Set<ServerResponse>();
+
+  /** `maxStreams`: open at once; every stream costs the hub its socket buffers. */
+  constructor(
+    private readonly maxStreams: number,
+    private readonly maxBacklog = MAX_BACKLOG,
+  ) {}
 
   get size(): number {
     return this.clients.size;
   }
 
-  /** Opens a stream: the rate series so far, then a tick a second until the client goes. */
+  get full(): boolean {
+    return this.clients.size >= this.maxStreams;
+  }
+
+  /** Opens a stream: the rate series so far, then a tick a second until the client goes. The
+   *  caller checks `full` first. */
   open(res: ServerResponse, core: HubCore, activity: Activity): void {
     res.writeHead(200, {
       'content-type': 'text/event-stream; charset=utf-8',
@@ -48,11 +61,12 @@ export class LiveStreams {
 
   broadcast(tick: unknown): void {
     if (this.clients.size === 0) return;
-    const message = `event: tick\ndata: ${json(tick)}\n\n`;
+    // Encoded once for every stream.
+    const message = Buffer.from(`event: tick\ndata: ${json(tick)}\n\n`);
     for (const res of this.clients) {
       // A client that stopped reading would make the hub buffer ticks for it forever: drop it
       // (EventSource reconnects once it reads again).
-      if (res.writableLength > MAX_BUFFERED) {
+      if (res.writableLength > this.maxBacklog) {
         this.clients.delete(res);
         res.destroy();
         continue;

@@ -54,7 +54,13 @@ export function parseEnrolBody(body: unknown): EnrolRequest[] {
   });
 }
 
-const epochParam = (ctx: RequestContext): bigint => BigInt(ctx.params[0]!);
+/** An epoch number from the path: SQLite keeps it in a signed 64-bit integer, so larger is a
+ *  client error (400), not a database error. */
+export function epochParam(ctx: RequestContext): bigint {
+  const epoch = BigInt(ctx.params[0]!);
+  if (epoch > (1n << 63n) - 1n) throw new ApiError('API_INVALID', 'epoch out of range');
+  return epoch;
+}
 
 export const ROUTES: Route[] = [
   { method: 'GET', pattern: /^\/healthz$/, admin: false, handler: () => ({ json: { ok: true } }) },

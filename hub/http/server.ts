@@ -12,6 +12,7 @@ import { Activity, EpochEntryCache } from '../model/activity.js';
 import type { HubCore } from '../core/hub-core.js';
 import type { HubMetrics } from '../base/metrics.js';
 import { DASHBOARD_ROUTES } from './dashboard-routes.js';
+import { hostAllowed } from './host.js';
 import { LiveStreams, liveTick } from './live.js';
 import type { Reply, Route } from './route.js';
 import { ROUTES } from './routes.js';
@@ -70,13 +71,49 @@ function send(req: IncomingMessage, res: ServerResponse, reply: Reply): void {
   res.end(body);
 }
 
+function decodeParam(p: string): string {
+  try {
+    return decodeURIComponent(p);
+  } catch {
+    throw new ApiError('API_INVALID', 'malformed percent-encoding in the path');
+  }
+}
+
+/** The path of an origin-form request target (`/path?query`); anything else is a client error. */
+function requestUrl(target: string | undefined): URL {
+  // Absolute-form (`http://host/...`) is for proxies, asterisk-form for OPTIONS *: the hub is
+  // neither, and `//name` is not a path.
+  if (target === undefined || !target.startsWith('/') || target.startsWith('//')) {
+    throw new ApiError('API_INVALID', 'the request target must be a path');
+  }
+  try {
+    return new URL(target, 'http://hub');
+  } catch {
+    throw new ApiError('API_INVALID', 'malformed request target');
+  }
+}
+
+/** Unexpected errors are logged one line each, with the stack at most once a minute: a request
+ *  that keeps hitting a bug must not flood the log. */
+function errorLogger(log: (level: 'error', message: string) => void) {
+  let stackAtMs = -Infinity;
+  return (req: IncomingMessage, err: unknown) => {
+    const now = Date.now();
+    const withStack = now - stackAtMs >= 60_000;
+    if (withStack) stackAtMs = now;
+    const what = `http ${req.method} ${(req.url ?? '').slice(0, 200)}`;
+    const e = err as Error;
+    log('error', `${what}: ${withStack ? (e.stack ?? String(err)) : (e.message ?? String(err))}`);
+  };
+}
+
 function match(method: string, path: string): { route: Route; params: string[] } | 'method' | undefined {
   let pathMatched = false;
   for (const route of ALL_ROUTES) {
     const m = route.pattern.exec(path);
     if (!m) continue;
     pathMatched = true;
-    if (route.method === method) return { route, params: m.slice(1).map((p) => decodeURIComponent(p)) };
+    if (route.method === method) return { route, params: m.slice(1).map(decodeParam) };
   }
   return pathMatched ? 'method' : undefined;
 }
@@ -86,6 +123,10 @@ export async function startHttp(args: {
   metrics: HubMetrics;
   listen: HostPort;
   adminToken: string;
+  /** Dashboard live streams open at once (default 100). */
+  maxLiveStreams?: number;
+  /** Host names answered besides IP addresses, localhost and the listen address. */
+  allowedHosts?: readonly string[];
   log: (level: 'info' | 'warn' | 'error', message: string) => void;
 }): Promise<HttpServer> {
   const dashboardDir = findDashboardDir();
@@ -93,12 +134,18 @@ export async function startHttp(args: {
     activity: new Activity(args.core.fleet, args.core.ledger, args.metrics, args.core.now),
     epochs: new EpochEntryCache(args.core.ledger),
   };
-  const live = new LiveStreams();
+  const live = new LiveStreams(args.maxLiveStreams ?? 100);
+  const allowedHosts = args.allowedHosts ?? [];
+  const logError = errorLogger(args.log);
 
   const handle = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
-    const url = new URL(req.url ?? '/', 'http://hub');
+    const url = requestUrl(req.url);
+    if (!hostAllowed(req.headers.host, args.listen.host, allowedHosts)) throw new ApiError('API_HOST_DENIED');
     if (req.method === 'GET' && serveDashboard(url.pathname, req, res, dashboardDir)) return;
-    if (req.method === 'GET' && url.pathname === '/api/live') return live.open(res, args.core, dashboard.activity);
+    if (req.method === 'GET' && url.pathname === '/api/live') {
+      if (live.full) throw new ApiError('API_BUSY');
+      return live.open(res, args.core, dashboard.activity);
+    }
     const found = match(req.method ?? 'GET', url.pathname);
     if (found === undefined) throw new ApiError('API_NOT_FOUND', `no route ${url.pathname}`);
     if (found === 'method') throw new ApiError('API_METHOD', `${req.method} not allowed on ${url.pathname}`);
@@ -120,9 +167,9 @@ export async function startHttp(args: {
   };
   const server: Server = createServer((req, res) => {
     handle(req, res).catch((err: unknown) => {
+      // A client's mistake (ApiError) is answered, not logged.
       const e = err instanceof ApiError ? err : new ApiError('API_INTERNAL');
-      if (!(err instanceof ApiError))
-        args.log('error', `http ${req.method} ${req.url}: ${(err as Error).stack ?? String(err)}`);
+      if (!(err instanceof ApiError)) logError(req, err);
       if (res.headersSent) return res.destroy();
       send(req, res, { status: e.status, json: errorBody(e) });
     });

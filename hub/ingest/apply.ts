@@ -1,6 +1,8 @@
 // Step 5, apply: the channel's terms that depend on the hub (expiry, by the hub clock; the
 // capacity and price were checked voucher by voucher in verify), then move the live head.
-// Nothing is durable yet: the group commit writes it, and only then is a receipt sent.
+// Nothing is durable yet: the group commit writes it, and only then is a receipt sent. A segment
+// whose signature a worker is still checking moves only the live head, which places the next
+// segment; whatever else it causes (the channel exhausted) waits for `confirmSigned`.
 
 import type { Segment, VerifiedSegment } from '../../protocol/index.js';
 import type { LiveChannel, PendingSegment } from '../model/registry.js';
@@ -42,11 +44,18 @@ export function applyStep(
   };
   ch.pending.push(pending);
   ch.head = verified.head;
-  // No further unit fits: the channel is exhausted until a top-up [P-7.3].
-  if (ch.state === 'open' && ch.pricePerUnit > 0n && ch.head.cumAmount + ch.pricePerUnit > ch.capacity) {
-    markExhausted(ch);
-  }
+  if (signature === 'ok') confirmSigned(ch, pending);
   return pass(pending);
+}
+
+/** A chained segment is known to carry the device's signature: it may now change the channel. */
+export function confirmSigned(ch: LiveChannel, p: PendingSegment): void {
+  p.signature = 'ok';
+  // A new signed head: a later BAD_LINK may ask for a RESYNC again.
+  ch.resyncedAtSeq = null;
+  // No further unit fits: the channel is exhausted until a top-up [P-7.3].
+  const cumAmount = p.cumAmounts[p.cumAmounts.length - 1]!;
+  if (ch.state === 'open' && ch.pricePerUnit > 0n && cumAmount + ch.pricePerUnit > ch.capacity) markExhausted(ch);
 }
 
 export function markExhausted(ch: LiveChannel): void {

@@ -30,6 +30,8 @@ export class GroupCommit {
   private rejections: RejectionRow[] = [];
   private equivocations: EquivocationRow[] = [];
   private equivocated = new Set<LiveChannel>();
+  /** Credential floors to write, by device (the highest issuedAtMs). */
+  private floors = new Map<string, { deviceKey: Uint8Array; issuedAtMs: bigint }>();
   private pendingSegments = 0;
   private scheduled = false;
   private commitsSincePrune = 0;
@@ -71,6 +73,14 @@ export class GroupCommit {
     this.schedule();
   }
 
+  /** A broker credential was accepted: its issuedAtMs is the device's floor from now on [P-6.4]. */
+  credentialUsed(deviceKey: Uint8Array, issuedAtMs: bigint): void {
+    const hex = Buffer.from(deviceKey).toString('hex');
+    const known = this.floors.get(hex);
+    if (!known || known.issuedAtMs < issuedAtMs) this.floors.set(hex, { deviceKey, issuedAtMs });
+    this.schedule();
+  }
+
   /** True when this exact conflicting segment is already kept as evidence (or about to be). */
   hasEvidence(ch: LiveChannel, seq: bigint, segment: Uint8Array): boolean {
     const same = (e: { channelId: Uint8Array; seq: bigint; segment: Uint8Array }) =>
@@ -87,7 +97,8 @@ export class GroupCommit {
       this.touched.size === 0 &&
       this.reack.size === 0 &&
       this.rejections.length === 0 &&
-      this.equivocations.length === 0
+      this.equivocations.length === 0 &&
+      this.floors.size === 0
     );
   }
 
@@ -152,12 +163,14 @@ export class GroupCommit {
       rejections: this.rejections,
       equivocations: this.equivocations,
       equivocatedChannels: [...this.equivocated].map((c) => c.id),
+      credentialFloors: [...this.floors.values()],
     };
     this.touched.clear();
     this.reack.clear();
     this.rejections = [];
     this.equivocations = [];
     this.equivocated = new Set();
+    this.floors = new Map();
     this.pendingSegments = 0;
 
     try {
@@ -212,6 +225,13 @@ export class GroupCommit {
   private failed(channels: LiveChannel[], batch: CommitBatch, err: unknown): void {
     this.rejections = [...batch.rejections, ...this.rejections].slice(-Math.max(1, this.options.rejectionLogLimit));
     this.equivocations = [...batch.equivocations, ...this.equivocations].slice(-MAX_HELD_EVIDENCE);
+    // The floors hold in memory (the registry) whatever happens; the write waits for the next
+    // commit, like the rows above (not scheduled here, so a full disk is not retried in a loop).
+    for (const f of batch.credentialFloors ?? []) {
+      const hex = Buffer.from(f.deviceKey).toString('hex');
+      const known = this.floors.get(hex);
+      if (!known || known.issuedAtMs < f.issuedAtMs) this.floors.set(hex, f);
+    }
     this.metrics.commitFailures.inc();
     this.options.log(
       'error',

@@ -1,9 +1,14 @@
-// The ingest pipeline, in the protocol's words:
-//   decode -> authorize -> sequence -> verify -> apply -> persist -> receipt
+// The ingest pipeline, in the protocol's words [P-4.5]:
+//   decode -> authorize -> sequence -> link -> signature -> voucher rules -> expiry/apply
+//          -> persist -> receipt
 // Each step lives in its own file and either passes a value on or stops the message with a
-// rejection. A rejection is counted (metrics and SQLite), told to the device when it names one of
-// its channels (REJECT, RESYNC or CAPACITY), and never changes a balance. Nothing here throws on
-// input: a bug that does is caught, counted and logged, and the hub keeps running.
+// rejection. A rejection is counted (metrics and SQLite) with the first failing reason in that
+// order, and never changes a balance. Nothing a device did not sign changes state: what a refusal
+// does besides being counted (REJECT or RESYNC to the device, the channel marked exhausted, a
+// place in the reorder buffer) happens only once the refused segment is known to carry the
+// device's signature. docs/reliability.md lists every state change the network can reach.
+// Nothing here throws on input: a bug that does is caught, counted and logged, and the hub keeps
+// running.
 
 import { performance } from 'node:perf_hooks';
 import { fromHex, segmentHeadSeq, type Segment } from '../../protocol/index.js';
@@ -12,7 +17,7 @@ import type { Controls } from '../model/controls.js';
 import { pendingHead, verifiedHead, type LiveChannel, type PendingSegment, type Registry } from '../model/registry.js';
 import type { HubMetrics } from '../base/metrics.js';
 import type { HubStore } from '../store/types.js';
-import { applyStep, markExhausted } from './apply.js';
+import { applyStep, confirmSigned, markExhausted } from './apply.js';
 import { authorizeStep } from './authorize.js';
 import { GroupCommit } from './commit.js';
 import { decodeStep } from './decode.js';
@@ -20,7 +25,8 @@ import { bufferSegment, dropWaiting, gapExpired, takeReady } from './reorder.js'
 import { sequenceStep } from './sequence.js';
 import type { SignatureVerifier } from './signature-pool.js';
 import type { Rejection } from './types.js';
-import { signedByDevice, verifyStep } from './verify.js';
+import { Verdicts, type Verdict } from './verdicts.js';
+import { signedByDevice, verifyStep, type VerifyOutcome } from './verify.js';
 
 export interface PipelineDeps {
   store: HubStore;
@@ -41,8 +47,11 @@ function awaitsVerdict(ch: LiveChannel, seq: bigint): boolean {
   return ch.pending.some((p) => p.signature === 'pending' && p.newFromSeq <= seq);
 }
 
+const lastSeqOf = segmentHeadSeq;
+
 export class IngestPipeline {
   readonly commit: GroupCommit;
+  private readonly verdicts: Verdicts;
 
   constructor(private readonly d: PipelineDeps) {
     this.commit = new GroupCommit(d.store, d.registry, d.controls, d.metrics, {
@@ -51,6 +60,12 @@ export class IngestPipeline {
       rejectionLogLimit: d.config.rejectionLogLimit,
       log: d.config.log,
       now: d.now,
+    });
+    this.verdicts = new Verdicts({
+      pool: d.pool,
+      registry: d.registry,
+      stopped: () => this.commit.isStopped,
+      onError: (err) => this.internalError(err),
     });
   }
 
@@ -63,19 +78,31 @@ export class IngestPipeline {
       const m = decoded.value;
       if (m.kind === 'status') return this.onStatus(m.deviceHex, m.status.state);
       const authorized = authorizeStep(this.d.registry, m.deviceHex, m.segment);
-      if (!authorized.ok) return this.reject(authorized.rejection);
-      this.placeAndDrain(authorized.value, m.segment, m.bytes, arrivedAt);
+      if (!authorized.ok) {
+        const r = authorized.rejection;
+        this.reject(r);
+        // A closed channel is the hub's own state, but a REJECT saying so goes only to a device
+        // that signed the refused segment.
+        if (r.channel) this.verdicts.ofSegment(r.channel, m.segment, (valid, ch) => valid === true && this.tell(ch, r));
+        return;
+      }
+      this.placeAndDrain(authorized.value, m.segment, m.bytes, arrivedAt, false);
     } catch (err) {
-      this.d.config.log('error', `ingest: unexpected ${(err as Error).stack ?? String(err)}`);
-      this.d.metrics.vouchersRejected.inc({ reason: 'HUB_INTERNAL' });
+      this.internalError(err);
     }
   }
 
-  private placeAndDrain(ch: LiveChannel, s: Segment, bytes: Uint8Array, arrivedAt: number): void {
-    this.place(ch, s, bytes, arrivedAt);
+  private internalError(err: unknown): void {
+    this.d.config.log('error', `ingest: unexpected ${(err as Error).stack ?? String(err)}`);
+    this.d.metrics.vouchersRejected.inc({ reason: 'HUB_INTERNAL' });
+  }
+
+  /** `signed`: the segment's own signature is already known to hold (it waited for the verdict). */
+  private placeAndDrain(ch: LiveChannel, s: Segment, bytes: Uint8Array, arrivedAt: number, signed: boolean): void {
+    this.place(ch, s, bytes, arrivedAt, signed);
     // Segments that were waiting for this one may follow it now.
     for (let w = takeReady(this.d.registry, ch); w; w = takeReady(this.d.registry, ch)) {
-      this.place(ch, w.segment, w.bytes, w.arrivedAt);
+      this.place(ch, w.segment, w.bytes, w.arrivedAt, true);
     }
   }
 
@@ -95,20 +122,25 @@ export class IngestPipeline {
     else if (state === 'offline') this.d.onOffline(deviceHex);
   }
 
-  /** sequence -> verify -> apply for one segment of an authorized channel. */
-  private place(ch: LiveChannel, s: Segment, bytes: Uint8Array, arrivedAt: number): void {
+  /** sequence -> link -> signature -> rules -> apply for one segment of an authorized channel. */
+  private place(ch: LiveChannel, s: Segment, bytes: Uint8Array, arrivedAt: number, signed: boolean): void {
     const vouchers = s.vouchers.length;
-    const lastSeq = segmentHeadSeq(s);
-    const base = { deviceHex: ch.deviceHex, channel: ch, seq: lastSeq, vouchers };
+    const base = { deviceHex: ch.deviceHex, channel: ch, seq: lastSeqOf(s), vouchers };
     const placement = sequenceStep(this.d.store, ch, s);
     switch (placement.kind) {
       case 'gap':
-        return this.wait(ch, s, bytes, arrivedAt);
+        if (signed) return this.wait(ch, s, bytes, arrivedAt);
+        // Only a segment the device signed takes a place in the bounded reorder buffer: forgeries
+        // could otherwise fill it and push the device's own segments out.
+        return this.verdicts.ofSegment(ch, s, (valid, current) =>
+          valid === true ? this.placeAndDrain(current, s, bytes, arrivedAt, true) : this.unsigned(current, s, valid),
+        );
       case 'duplicate':
-        // [P-5.3] acknowledged again with the current receipt, not counted.
+        // [P-5.3] acknowledged again with the current receipt, not counted. The receipt is the one
+        // already published, so a copy with any signature learns nothing and changes nothing.
         this.d.metrics.duplicates.inc();
         this.commit.duplicate(ch);
-        return this.reject({ stage: 'sequence', reason: 'DUPLICATE', ...base }, false);
+        return this.reject({ stage: 'sequence', reason: 'DUPLICATE', ...base });
       case 'lost':
         this.d.config.log('error', `channel ${ch.idHex}: no stored voucher at seq ${placement.seq}`);
         return this.reject({
@@ -118,9 +150,6 @@ export class IngestPipeline {
           detail: `history missing at ${placement.seq}`,
         });
       case 'conflict': {
-        // The stored side is not known to be signed yet (a forgery may have been chained first):
-        // judge only once the worker has answered. Equivocation is between two signed chains.
-        if (awaitsVerdict(ch, placement.seq)) return this.hold(ch, s, bytes, arrivedAt);
         if (!signedByDevice(ch, s, placement.incomingHashes)) {
           return this.reject({
             stage: 'verify',
@@ -129,6 +158,9 @@ export class IngestPipeline {
             detail: 'conflicting segment, bad signature',
           });
         }
+        // The stored side is not known to be signed yet (a forgery may have been chained first):
+        // judge only once the worker has answered. Equivocation is between two signed chains.
+        if (awaitsVerdict(ch, placement.seq)) return this.hold(ch, s, bytes, arrivedAt);
         // Two different signed vouchers for one seq (a cloned or restored device): keep the
         // second as evidence, flag the channel, count only the first [DESIGN: equivocation].
         // A restored device re-sends the same conflicting segment on every receipt timeout: it is
@@ -143,31 +175,27 @@ export class IngestPipeline {
           });
           this.d.config.log('warn', `channel ${ch.idHex}: equivocation at seq ${placement.seq}`);
         }
-        return this.reject({ stage: 'sequence', reason: 'EQUIVOCATION', ...base, detail: `seq ${placement.seq}` });
+        const r: Rejection = { stage: 'sequence', reason: 'EQUIVOCATION', ...base, detail: `seq ${placement.seq}` };
+        this.reject(r);
+        return this.tell(ch, r);
       }
       case 'next':
       case 'tail': {
         const verified = verifyStep(ch, s, placement.prev, this.d.pool);
-        if (!verified.ok) {
-          this.reject(verified.rejection);
-          // [P-5.5] a signature refused here gets a RESYNC too, as one a worker refuses: the device
-          // re-sends from the hub's head whatever it sent after.
-          if (verified.rejection.reason === 'SIG_INVALID') this.d.controls.resync(ch, verifiedHead(ch), 'SIG_INVALID');
-          return;
-        }
-        const { check } = verified.value;
+        if (!verified.ok) return this.refused(ch, s, verified);
+        const { check } = verified;
         const applied = applyStep(
           ch,
           s,
-          verified.value.verified,
+          verified.verified,
           placement.newFromSeq,
           bytes,
           this.d.now(),
           arrivedAt,
           check ? 'pending' : 'ok',
         );
-        if (!applied.ok) return this.reject(applied.rejection);
-        ch.resyncedAtSeq = null;
+        // Apply runs after verify passed: without a worker the signature is known to hold.
+        if (!applied.ok) return this.refused(ch, s, { ok: false, rejection: applied.rejection, signed: !check, check });
         this.commit.accepted(ch);
         if (check) {
           const entry = applied.value;
@@ -179,27 +207,69 @@ export class IngestPipeline {
   }
 
   /**
-   * A worker's verdict on a segment already chained in memory. Valid: it may be committed. Invalid
-   * (or not checkable): it and every segment chained after it are dropped, the live head goes back
-   * to the segment before, and the device is asked to re-send from there [P-5.3].
+   * A refusal from verify or apply, acted on in the order of [P-4.5]. Before the signature (a bad
+   * link): counted as such, and the RESYNC it asks for waits for the signature. After it (a voucher
+   * rule, expiry): the reason stands only if the signature holds; with a worker still checking it,
+   * the refusal is counted when the verdict is in, as SIG_INVALID if the signature failed.
    */
-  private signatureChecked(ch: LiveChannel, entry: PendingSegment, valid: boolean | undefined): void {
+  private refused(ch: LiveChannel, s: Segment, outcome: Extract<VerifyOutcome, { ok: false }>): void {
+    const r = outcome.rejection;
+    if (outcome.check) {
+      return this.verdicts.of(ch, outcome.check, (valid, current) => {
+        if (valid !== true) return this.unsigned(current, s, valid);
+        const known = { ...r, channel: current };
+        this.reject(known);
+        this.tell(current, known);
+      });
+    }
+    this.reject(r);
+    if (r.reason === 'BAD_LINK') return this.resyncIfSigned(ch, s);
+    if (outcome.signed) this.tell(ch, r);
+  }
+
+  /** [P-5.3] a segment that does not link: ask once per head for a re-send from the verified head,
+   *  and only if the device signed the segment (a forgery must not make the device rewind). */
+  private resyncIfSigned(ch: LiveChannel, s: Segment): void {
+    if (ch.resyncedAtSeq === verifiedHead(ch).seq) return; // already asked: no signature check needed
+    this.verdicts.ofSegment(ch, s, (valid, current) => {
+      if (valid !== true) return;
+      const head = verifiedHead(current);
+      if (current.resyncedAtSeq !== head.seq) this.d.controls.resync(current, head, 'BAD_LINK');
+    });
+  }
+
+  /** A segment whose signature failed (or could not be checked): counted, and nothing else. */
+  private unsigned(ch: LiveChannel, s: Segment, valid: false | undefined): void {
+    this.reject({
+      stage: 'verify',
+      reason: valid === false ? 'SIG_INVALID' : 'HUB_INTERNAL',
+      deviceHex: ch.deviceHex,
+      channel: ch,
+      seq: lastSeqOf(s),
+      vouchers: s.vouchers.length,
+      ...(valid === false ? {} : { detail: 'signature check did not run' }),
+    });
+  }
+
+  /**
+   * A worker's verdict on a segment already chained in memory. Valid: it may be committed, and may
+   * now change the channel (exhaust it). Invalid (or not checkable): it and every segment chained
+   * after it are dropped, the live head goes back to the segment before, and the device is asked
+   * to re-send from there [P-5.3], once per verified head.
+   */
+  private signatureChecked(ch: LiveChannel, entry: PendingSegment, valid: Verdict): void {
     try {
       if (this.commit.isStopped) return; // shutting down: nothing more is committed or sent
       const k = ch.pending.indexOf(entry);
       if (k < 0 || this.d.registry.channels.get(ch.idHex) !== ch) return this.releaseHeld(ch); // rolled back meanwhile
       if (valid === true) {
-        entry.signature = 'ok';
+        confirmSigned(ch, entry);
         this.commit.stateChanged(ch);
         return this.releaseHeld(ch);
       }
       const dropped = ch.pending.splice(k);
       const before = ch.pending[k - 1];
       ch.head = before ? pendingHead(before) : ch.durable;
-      if (ch.state === 'exhausted' && ch.head.cumAmount + ch.pricePerUnit <= ch.capacity) {
-        ch.state = 'open';
-        ch.exhaustedNotice = false;
-      }
       dropped.forEach((p, i) => {
         const base = {
           deviceHex: ch.deviceHex,
@@ -212,11 +282,15 @@ export class IngestPipeline {
             stage: 'verify',
             ...base,
             reason: valid === false ? 'SIG_INVALID' : 'HUB_INTERNAL',
-            detail: valid === false ? undefined : 'signature check did not run',
-          } as Rejection);
-        else this.reject({ stage: 'verify', ...base, reason: 'HUB_AFTER_INVALID' }, false);
+            ...(valid === false ? {} : { detail: 'signature check did not run' }),
+          });
+        else this.reject({ stage: 'verify', ...base, reason: 'HUB_AFTER_INVALID' });
       });
-      this.d.controls.resync(ch, verifiedHead(ch), valid === false ? 'SIG_INVALID' : 'SEQ_GAP');
+      // A copy of the device's own segment may have been taken as a duplicate of the dropped one,
+      // so the device is asked to re-send; at most once per verified head, so forgeries cannot
+      // make it rewind again and again.
+      const head = verifiedHead(ch);
+      if (ch.resyncedAtSeq !== head.seq) this.d.controls.resync(ch, head, valid === false ? 'SIG_INVALID' : 'SEQ_GAP');
       this.commit.stateChanged(ch);
       this.releaseHeld(ch);
     } catch (err) {
@@ -224,22 +298,19 @@ export class IngestPipeline {
     }
   }
 
-  /** Keeps a segment until the verdict on the unverified vouchers it conflicts with. */
+  /** Keeps a signed segment until the verdict on the unverified vouchers it conflicts with. */
   private hold(ch: LiveChannel, s: Segment, bytes: Uint8Array, arrivedAt: number): void {
-    const lastSeq = segmentHeadSeq(s);
+    const lastSeq = lastSeqOf(s);
     if (ch.held.length >= this.d.config.reorderMaxPerChannel) {
       // Bounded like the reorder buffer; the device still holds it and re-sends after a RESYNC.
-      return this.reject(
-        {
-          stage: 'sequence',
-          reason: 'REORDER_OVERFLOW',
-          deviceHex: ch.deviceHex,
-          channel: ch,
-          seq: lastSeq,
-          vouchers: s.vouchers.length,
-        },
-        false,
-      );
+      return this.reject({
+        stage: 'sequence',
+        reason: 'REORDER_OVERFLOW',
+        deviceHex: ch.deviceHex,
+        channel: ch,
+        seq: lastSeq,
+        vouchers: s.vouchers.length,
+      });
     }
     ch.held.push({ segment: s, firstSeq: s.firstSeq, lastSeq, bytes, arrivedAt, receivedAtMs: BigInt(this.d.now()) });
   }
@@ -252,11 +323,12 @@ export class IngestPipeline {
     ch.held = [];
     const current = this.d.registry.channels.get(ch.idHex);
     if (!current) return;
-    for (const h of held) this.placeAndDrain(current, h.segment, h.bytes, h.arrivedAt);
+    for (const h of held) this.placeAndDrain(current, h.segment, h.bytes, h.arrivedAt, false);
   }
 
+  /** A signed segment beyond head + 1 waits for the gap before it [P-5.3]. */
   private wait(ch: LiveChannel, s: Segment, bytes: Uint8Array, arrivedAt: number): void {
-    const lastSeq = segmentHeadSeq(s);
+    const lastSeq = lastSeqOf(s);
     const outcome = bufferSegment(
       this.d.registry,
       ch,
@@ -265,34 +337,28 @@ export class IngestPipeline {
     );
     if (outcome === 'waiting') return;
     // Full: give up on this gap. Everything waiting is refused and the device re-sends from the head.
-    this.reject(
-      {
-        stage: 'sequence',
-        reason: 'REORDER_OVERFLOW',
-        deviceHex: ch.deviceHex,
-        channel: ch,
-        seq: lastSeq,
-        vouchers: s.vouchers.length,
-      },
-      false,
-    );
+    this.reject({
+      stage: 'sequence',
+      reason: 'REORDER_OVERFLOW',
+      deviceHex: ch.deviceHex,
+      channel: ch,
+      seq: lastSeq,
+      vouchers: s.vouchers.length,
+    });
     this.giveUp(ch, 'REORDER_OVERFLOW');
   }
 
   /** A refusal by the embedded broker (connection, publish or subscribe), counted like the rest. */
   recordBrokerRejection(reason: Rejection['reason'], deviceHex: string | null, detail: string | undefined): void {
-    this.reject(
-      {
-        stage: 'broker',
-        reason,
-        deviceHex,
-        channel: null,
-        seq: null,
-        vouchers: 0,
-        ...(detail !== undefined ? { detail } : {}),
-      },
-      false,
-    );
+    this.reject({
+      stage: 'broker',
+      reason,
+      deviceHex,
+      channel: null,
+      seq: null,
+      vouchers: 0,
+      ...(detail !== undefined ? { detail } : {}),
+    });
   }
 
   /** Called on a timer: gaps older than the reorder window are given up [P-5.3]. */
@@ -306,26 +372,21 @@ export class IngestPipeline {
 
   private giveUp(ch: LiveChannel, reason: 'SEQ_GAP' | 'REORDER_OVERFLOW'): void {
     for (const w of dropWaiting(this.d.registry, ch)) {
-      this.reject(
-        {
-          stage: 'sequence',
-          reason: reason === 'SEQ_GAP' ? 'HUB_REORDER_EXPIRED' : 'REORDER_OVERFLOW',
-          deviceHex: ch.deviceHex,
-          channel: ch,
-          seq: w.lastSeq,
-          vouchers: w.segment.vouchers.length,
-        },
-        false,
-      );
+      this.reject({
+        stage: 'sequence',
+        reason: reason === 'SEQ_GAP' ? 'HUB_REORDER_EXPIRED' : 'REORDER_OVERFLOW',
+        deviceHex: ch.deviceHex,
+        channel: ch,
+        seq: w.lastSeq,
+        vouchers: w.segment.vouchers.length,
+      });
     }
     this.d.controls.resync(ch, verifiedHead(ch), reason);
   }
 
-  /**
-   * Counts and stores a rejection and tells the device what it can act on. `notify` false: the
-   * caller sends something better (a receipt, a RESYNC) or nothing.
-   */
-  private reject(r: Rejection, notify = true): void {
+  /** Counts and stores a rejection. Whatever else a refusal does is the caller's, and only for a
+   *  segment the device signed (`tell`). */
+  private reject(r: Rejection): void {
     this.d.metrics.vouchersRejected.inc({ reason: r.reason }, r.vouchers);
     this.commit.rejected({
       atMs: BigInt(this.d.now()),
@@ -337,14 +398,10 @@ export class IngestPipeline {
       vouchers: r.vouchers,
       detail: r.detail ?? null,
     });
-    const ch = r.channel;
-    if (!notify || !ch) return;
-    if (r.reason === 'BAD_LINK') {
-      // [P-5.3] a segment that does not link: ask once per head for a re-send from the head.
-      const head = verifiedHead(ch);
-      if (ch.resyncedAtSeq !== head.seq) this.d.controls.resync(ch, head, 'BAD_LINK');
-      return;
-    }
+  }
+
+  /** Tells the device about the refusal of a segment it signed [P-7.3, P-7.4]. */
+  private tell(ch: LiveChannel, r: Rejection): void {
     if (r.seq !== null) this.d.controls.reject(ch, r.seq, r.reason);
     if (r.reason === 'OVER_CAPACITY') {
       markExhausted(ch);

@@ -99,6 +99,8 @@ export interface LiveDevice {
   connected: boolean;
   /** When and what the last GRANT said, to answer a burst of hellos once. */
   lastGrant: { atMs: number; key: string } | null;
+  /** issuedAtMs of the newest broker credential accepted: a credential works once [P-6.4]. */
+  credentialFloorMs: bigint;
 }
 
 export function liveChannelFromRow(row: ChannelRow): LiveChannel {
@@ -161,6 +163,7 @@ export class Registry implements FleetView {
       channels: [],
       connected: false,
       lastGrant: null,
+      credentialFloorMs: d.credentialFloorMs,
     };
     this.devices.set(device.hex, device);
     return device;

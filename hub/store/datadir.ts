@@ -1,5 +1,5 @@
 // The hub's data directory: everything a hub needs to restart where it stopped.
-//   hub.db         SQLite database (WAL)
+//   hub.db         SQLite database (WAL), mode 0600 (its -wal and -shm files too); the directory 0700
 //   hub-key.json   hub Ed25519 seed and public key, mode 0600
 //   admin-token    bearer token for provisioning over HTTP, mode 0600
 //   broker-secret  password of a hub-role MQTT client on the embedded broker, mode 0600
@@ -7,7 +7,7 @@
 // The network name and hub public key also live in the database (meta), so a database copied
 // away from its key file is still self-describing.
 
-import { chmodSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, closeSync, existsSync, mkdirSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { generateKeyPair, keyPairFromSeed, fromHex, toHex, type KeyPair } from '../../protocol/index.js';
@@ -37,6 +37,16 @@ export interface RunningHubInfo {
   startedAtMs: number;
 }
 
+/**
+ * Creates the database file 0600 before SQLite does (SQLite would make it 0644 less the umask,
+ * readable by every local user) and tightens one that exists; SQLite gives its -wal and -shm
+ * files the mode of the database.
+ */
+export function privateDatabaseFile(path: string): void {
+  closeSync(openSync(path, 'a', 0o600));
+  for (const file of [path, `${path}-wal`, `${path}-shm`]) if (existsSync(file)) chmodSync(file, 0o600);
+}
+
 function writeSecret(path: string, content: string): void {
   writeFileSync(path, content, { mode: 0o600, flag: 'wx' });
   chmodSync(path, 0o600); // the umask may have widened the mode given to writeFileSync
@@ -63,6 +73,9 @@ export function initDataDir(
   created: boolean;
 } {
   mkdirSync(dir, { recursive: true, mode: 0o700 });
+  // An existing directory keeps the mode it was made with (0755 by mkdir -p): forced, since it
+  // holds the hub key, the admin token and every voucher.
+  chmodSync(dir, 0o700);
   let created = false;
   const keyPath = join(dir, FILES.key);
   if (!existsSync(keyPath)) {
@@ -78,6 +91,7 @@ export function initDataDir(
     if (!existsSync(path)) writeSecret(path, randomBytes(32).toString('base64url') + '\n');
   }
   const keyPair = readKey(dir);
+  privateDatabaseFile(join(dir, FILES.db));
   const store = openSqliteStore(join(dir, FILES.db), options.synchronous ? { synchronous: options.synchronous } : {});
   try {
     const storedKey = store.getMeta('hubPublicKey');
@@ -127,6 +141,7 @@ export function loadIdentity(dir: string): HubIdentity {
 }
 
 export function openStore(dir: string, synchronous: 'FULL' | 'NORMAL' = 'FULL'): HubStore {
+  privateDatabaseFile(join(dir, FILES.db));
   return openSqliteStore(join(dir, FILES.db), { synchronous });
 }
 

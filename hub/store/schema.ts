@@ -108,4 +108,9 @@ export const MIGRATIONS: readonly string[] = [
     PRIMARY KEY (epoch, channel_id)
   );
   `,
+  // The issuedAtMs of the newest broker credential the hub accepted for the device: an older or
+  // equal one is a replay and is refused [P-6.4]. Kept across restarts.
+  `
+  ALTER TABLE devices ADD COLUMN credential_floor_ms INTEGER NOT NULL DEFAULT 0;
+  `,
 ];

@@ -32,7 +32,12 @@ const big = (value: unknown): bigint => BigInt(value as bigint | string);
 const bigOrNull = (value: unknown): bigint | null => (value === null ? null : BigInt(value as bigint));
 
 function toDevice(r: Row): DeviceRow {
-  return { deviceKey: u8(r.device_key), enrolledAtMs: big(r.enrolled_at_ms), revokedAtMs: bigOrNull(r.revoked_at_ms) };
+  return {
+    deviceKey: u8(r.device_key),
+    enrolledAtMs: big(r.enrolled_at_ms),
+    revokedAtMs: bigOrNull(r.revoked_at_ms),
+    credentialFloorMs: big(r.credential_floor_ms),
+  };
 }
 
 function toChannel(r: Row): ChannelRow {
@@ -135,6 +140,9 @@ class SqliteStore implements HubStore {
       getDevice: p('SELECT * FROM devices WHERE device_key = ?'),
       listDevices: p('SELECT * FROM devices ORDER BY enrolled_at_ms, device_key'),
       revokeDevice: p('UPDATE devices SET revoked_at_ms = ? WHERE device_key = ? AND revoked_at_ms IS NULL'),
+      raiseCredentialFloor: p(
+        'UPDATE devices SET credential_floor_ms = max(credential_floor_ms, ?) WHERE device_key = ?',
+      ),
       revokeChannels: p(`UPDATE channels SET state = 'revoked', updated_at_ms = ? WHERE device_key = ?`),
       getChannel: p('SELECT * FROM channels WHERE channel_id = ?'),
       listChannels: p('SELECT * FROM channels ORDER BY opened_at_ms, channel_id'),
@@ -298,6 +306,7 @@ class SqliteStore implements HubStore {
         this.s.insertEquivocation.run(blob(e.channelId), e.seq, blob(e.storedHash), blob(e.segment), e.detectedAtMs);
       }
       for (const id of batch.equivocatedChannels) this.s.flagEquivocated.run(blob(id));
+      for (const f of batch.credentialFloors ?? []) this.s.raiseCredentialFloor.run(f.issuedAtMs, blob(f.deviceKey));
       for (const r of batch.rejections) {
         this.s.insertRejection.run(
           r.atMs,

@@ -15,6 +15,8 @@ export interface DeviceRow {
   deviceKey: Uint8Array;
   enrolledAtMs: bigint;
   revokedAtMs: bigint | null;
+  /** issuedAtMs of the newest broker credential accepted for the device (0 = none) [P-6.4]. */
+  credentialFloorMs: bigint;
 }
 
 export interface NewChannel {
@@ -91,6 +93,9 @@ export interface CommitBatch {
   rejections: RejectionRow[];
   equivocations: EquivocationRow[];
   equivocatedChannels: Uint8Array[];
+  /** Broker credentials accepted since the last commit: each device's floor rises to issuedAtMs
+   *  (never falls). */
+  credentialFloors?: { deviceKey: Uint8Array; issuedAtMs: bigint }[];
 }
 
 export interface EpochRow {

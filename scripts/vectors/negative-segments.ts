@@ -40,6 +40,9 @@ export interface SegmentCase {
    *  a HUB_ name is ours, informative (docs/hub.md). */
   counted: string | null;
   replies: Reply[];
+  /** What a hub that chains a segment before its signature check finishes (signatures checked
+   *  asynchronously) sends instead, when that differs [P-5.5]. */
+  repliesIfChainedFirst?: Reply[];
   /** verifySegment [P-4.5] against the context's head, for a segment that starts at head + 1. */
   verify?: string;
 }
@@ -154,7 +157,7 @@ export function segmentCases(w: World): SegmentCase[] {
     topic: own,
     wire: withSignature(equivocal.segment, badSig),
     counted: 'SIG_INVALID',
-    replies: [{ kind: 'reject', seq: head3, reason: 'SIG_INVALID' }],
+    replies: [],
   });
   const seq4 = after3(w, 1);
   add({
@@ -187,10 +190,9 @@ export function segmentCases(w: World): SegmentCase[] {
   });
   const flipped = w.seg64.segment.signature.slice();
   flipped[10]! ^= 0x01;
-  const sigReplies: Reply[] = [
-    { kind: 'reject', seq: 67n, reason: 'SIG_INVALID' },
-    { kind: 'resync', headSeq: head3, reason: 'SIG_INVALID' },
-  ];
+  // A device gets no REJECT for a segment it did not sign [P-5.5]; a hub that had already chained
+  // it rolls back and asks for a re-send from its verified head.
+  const sigReplies: Reply[] = [];
   add({
     name: 'signature-wrong',
     description: 'Seq 4-67 with one bit of R flipped.',
@@ -199,6 +201,7 @@ export function segmentCases(w: World): SegmentCase[] {
     wire: withSignature(w.seg64.segment, flipped),
     counted: 'SIG_INVALID',
     replies: sigReplies,
+    repliesIfChainedFirst: [{ kind: 'resync', headSeq: head3, reason: 'SIG_INVALID' }],
     verify: 'SIG_INVALID',
   });
   add({

@@ -19,7 +19,7 @@ function setup() {
   const registry = new Registry();
   const channels: LiveChannel[] = [];
   for (const b of [1, 2]) {
-    registry.addDevice({ deviceKey: key(b), enrolledAtMs: 0n, revokedAtMs: null });
+    registry.addDevice({ deviceKey: key(b), enrolledAtMs: 0n, revokedAtMs: null, credentialFloorMs: 0n });
     const head = { seq: 0n, hash: new Uint8Array(32), cumUnits: 0n, cumAmount: 0n };
     // Only the fields Activity reads; the rest of a live channel does not matter here.
     const ch = {

@@ -8,11 +8,14 @@ const hub = generateKeyPair();
 const dev = generateKeyPair();
 const devHex = toHex(dev.publicKey);
 const NOW = 1_700_000_000_000;
-const policy = (status: { revoked: boolean } | 'not enrolled' = { revoked: false }): AccessPolicy => ({
+const policy = (
+  status: { revoked: boolean; credentialFloorMs: bigint } | 'not enrolled' = { revoked: false, credentialFloorMs: 0n },
+): AccessPolicy => ({
   hubKey: hub.publicKey,
   brokerSecret: 'secret',
   credentialWindowMs: 60_000,
   deviceStatus: (hex) => (hex === devHex && status !== 'not enrolled' ? status : undefined),
+  credentialUsed: () => {},
 });
 const credential = (issuedAtMs: number) =>
   new TextEncoder().encode(
@@ -29,6 +32,7 @@ describe('broker access policy', () => {
     expect(authenticate(policy(), `tally-${devHex}`, devHex, credential(NOW), NOW)).toEqual({
       ok: true,
       session: { role: 'device', deviceHex: devHex },
+      issuedAtMs: BigInt(NOW),
     });
   });
 
@@ -38,9 +42,11 @@ describe('broker access policy', () => {
     expect(reason(authenticate(policy('not enrolled'), `tally-${devHex}`, devHex, credential(NOW), NOW))).toBe(
       'UNKNOWN_DEVICE',
     );
-    expect(reason(authenticate(policy({ revoked: true }), `tally-${devHex}`, devHex, credential(NOW), NOW))).toBe(
-      'HUB_DEVICE_REVOKED',
-    );
+    expect(
+      reason(
+        authenticate(policy({ revoked: true, credentialFloorMs: 0n }), `tally-${devHex}`, devHex, credential(NOW), NOW),
+      ),
+    ).toBe('HUB_DEVICE_REVOKED');
     expect(reason(authenticate(policy(), `tally-${devHex}`, devHex, credential(NOW - 120_000), NOW))).toBe(
       'CREDENTIAL_WINDOW',
     );

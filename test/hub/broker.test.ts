@@ -1,6 +1,6 @@
 // The embedded broker's access rules over a real aedes on 127.0.0.1 and real MQTT.js clients.
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { generateKeyPair, toHex, topics, type KeyPair } from '../../protocol/index.js';
+import { generateKeyPair, makeMqttCredential, toHex, topics, type KeyPair } from '../../protocol/index.js';
 import { HUB_USERNAME } from '../../hub/broker/access.js';
 import { startEmbeddedBroker, type EmbeddedBroker } from '../../hub/broker/embedded.js';
 import { connectDevice, connectRaw, Inbox } from './helpers/mqtt.js';
@@ -9,7 +9,7 @@ describe('embedded broker access', () => {
   const hub = generateKeyPair();
   const secret = 'internal-secret-for-test';
   let broker: EmbeddedBroker;
-  let enrolled: Map<string, { revoked: boolean }>;
+  let enrolled: Map<string, { revoked: boolean; credentialFloorMs: bigint }>;
   let rejects: { reason: string; device: string | null }[];
   let uplinks: { topic: string; payload: string }[];
   const open: { end: (force: boolean, opts: object, cb: () => void) => unknown }[] = [];
@@ -25,6 +25,10 @@ describe('embedded broker access', () => {
         brokerSecret: secret,
         credentialWindowMs: 60_000,
         deviceStatus: (hex) => enrolled.get(hex),
+        credentialUsed: (hex, issuedAtMs) => {
+          const d = enrolled.get(hex);
+          if (d) d.credentialFloorMs = issuedAtMs;
+        },
       },
       events: {
         onReject: (reason, device) => rejects.push({ reason, device }),
@@ -42,7 +46,7 @@ describe('embedded broker access', () => {
 
   function device(): KeyPair {
     const kp = generateKeyPair();
-    enrolled.set(toHex(kp.publicKey), { revoked: false });
+    enrolled.set(toHex(kp.publicKey), { revoked: false, credentialFloorMs: 0n });
     return kp;
   }
 
@@ -52,6 +56,47 @@ describe('embedded broker access', () => {
     expect(await c.result).toEqual({ ok: true });
     return c.client;
   }
+
+  it('answers an MQTT 5 CONNECT with "unacceptable protocol version": MQTT 3.1.1 only [P-6.1]', async () => {
+    const dev = device();
+    const { username, password } = makeMqttCredential({
+      hubKey: hub.publicKey,
+      deviceSecretKey: dev.secretKey,
+      devicePublicKey: dev.publicKey,
+      issuedAtMs: BigInt(Date.now()),
+    });
+    const c = connectRaw(broker.url, {
+      protocolVersion: 5,
+      clientId: `tally-${toHex(dev.publicKey)}`,
+      username,
+      password,
+    });
+    open.push(c.client);
+    const r = await c.result;
+    expect(r.ok).toBe(false);
+    if (!r.ok) expect(r.error.code).toBe(1);
+  });
+
+  it('refuses a replayed device credential and keeps the session that used it [P-6.4]', async () => {
+    const dev = device();
+    const cred = makeMqttCredential({
+      hubKey: hub.publicKey,
+      deviceSecretKey: dev.secretKey,
+      devicePublicKey: dev.publicKey,
+      issuedAtMs: BigInt(Date.now()),
+    });
+    const clientId = `tally-${toHex(dev.publicKey)}`;
+    const first = connectRaw(broker.url, { clientId, ...cred });
+    open.push(first.client);
+    expect(await first.result).toEqual({ ok: true });
+    const replay = connectRaw(broker.url, { clientId, ...cred });
+    open.push(replay.client);
+    const r = await replay.result;
+    expect(r.ok).toBe(false);
+    if (!r.ok) expect(r.error.code).toBe(5);
+    expect(rejects).toContainEqual({ reason: 'HUB_CREDENTIAL_REPLAYED', device: toHex(dev.publicKey) });
+    expect(first.client.connected).toBe(true);
+  });
 
   it('hands a device uplink to the hub in-process and delivers what the hub publishes to the device', async () => {
     const dev = device();
@@ -142,7 +187,7 @@ describe('embedded broker access', () => {
     open.push(d.client);
     expect((await d.result).ok).toBe(true);
     const closed = new Promise<void>((r) => d.client.once('close', () => r()));
-    enrolled.set(toHex(dev.publicKey), { revoked: true });
+    enrolled.set(toHex(dev.publicKey), { revoked: true, credentialFloorMs: 0n });
     broker.disconnectDevice(toHex(dev.publicKey));
     await closed;
     const again = connectDevice(broker.url, hub.publicKey, dev);

@@ -67,7 +67,9 @@ describe('a conflict with a chain whose signature is still being checked', () =>
     const genuine = chainFrom(head, 1n);
     const next = chainFrom(genuine.head, 1n);
     d.send(forge(genuine.segment)); // pending at the live head
-    d.send(next.segment); // links to the genuine head, not to the forgery: BAD_LINK, RESYNC
+    d.send(next.segment); // links to the genuine head, not to the forgery: BAD_LINK
+    expect(pool.waiting).toBe(2);
+    await pool.releaseOne(1); // next is signed: RESYNC, while the forgery is still being checked
     const resyncs = hub.controls.flatMap((c) => (c.control.kind === 'resync' ? [c.control] : []));
     expect(resyncs.length).toBeGreaterThan(0);
     // The device can act only on a head it signed itself; a forged head would read as a mismatch.

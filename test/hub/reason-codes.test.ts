@@ -131,7 +131,8 @@ function runBroker(): void {
     hubKey: hub.publicKey,
     brokerSecret: 'x',
     credentialWindowMs: 60_000,
-    deviceStatus: () => ({ revoked: false }),
+    deviceStatus: () => ({ revoked: false, credentialFloorMs: 0n }),
+    credentialUsed: () => {},
   };
   const late = authenticate(policy, `tally-${hex}`, hex, Buffer.from(password), 1_000 + 60_001);
   saw(late.ok ? undefined : late.reason, 'authenticate(late credential)');

@@ -197,6 +197,24 @@ export function runStoreContract(
       expect(store.revokeDevice(bytes(32), 9n)).toBe(false);
     });
 
+    it("keeps each device's broker credential floor, which only rises [P-6.4]", () => {
+      const dev = bytes(32);
+      store.enrol([{ deviceKey: dev, atMs: 1n, channel: newChannel(dev) }]);
+      expect(store.getDevice(dev)!.credentialFloorMs).toBe(0n);
+      const floors = (issuedAtMs: bigint) => ({
+        segments: [],
+        heads: [],
+        rejections: [],
+        equivocations: [],
+        equivocatedChannels: [],
+        credentialFloors: [{ deviceKey: dev, issuedAtMs }],
+      });
+      store.commit(floors(1_700_000_000_000n));
+      expect(store.getDevice(dev)!.credentialFloorMs).toBe(1_700_000_000_000n);
+      store.commit(floors(5n));
+      expect(store.listDevices()[0]!.credentialFloorMs).toBe(1_700_000_000_000n);
+    });
+
     it('closes an epoch atomically and refuses to settle a channel twice from the same point', () => {
       const dev = bytes(32);
       const ch = newChannel(dev);

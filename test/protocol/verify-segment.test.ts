@@ -157,7 +157,7 @@ describe('verifySegment: every reason code [P-4.3, P-4.5]', () => {
 
 describe('verifySegment: order of checks [P-4.5]', () => {
   const first = chainSegment(ch, genesis, 4);
-  it('reports the channel before the seq, the seq before the link, the link before the rules', () => {
+  it('reports the channel before the seq, the seq before the link, the link before the signature and rules', () => {
     const other = makeChannel({ nonce: 4n });
     const gap = { ...first.segment, firstSeq: 5n };
     expect(codeOf(verifySegment(gap, genesis, other.ctx))).toBe('WRONG_CHANNEL');
@@ -169,11 +169,22 @@ describe('verifySegment: order of checks [P-4.5]', () => {
     };
     expect(codeOf(verifySegment(badLinkAndRule, genesis, ch.ctx))).toBe('BAD_LINK');
   });
-  it('reports a rule before the signature, and the first failing voucher', () => {
+  it('reports the signature before the rules: an unsigned rule breaker is SIG_INVALID', () => {
     const v = first.segment.vouchers.map((x) => ({ ...x }));
     v[1]!.cumAmount += 1n; // mismatch at seq 2
     v[2]!.cumUnits = 0n; // and units not increasing at seq 3
-    const r = verifySegment({ ...first.segment, vouchers: v }, genesis, ch.ctx);
+    expect(verifySegment({ ...first.segment, vouchers: v }, genesis, ch.ctx)).toEqual({
+      ok: false,
+      code: 'SIG_INVALID',
+    });
+    const overCapacity = { ...first.segment, signature: new Uint8Array(64) };
+    expect(codeOf(verifySegment(overCapacity, genesis, { ...ch.ctx, capacity: 1n }))).toBe('SIG_INVALID');
+  });
+  it('reports the first failing voucher of a signed segment', () => {
+    const v = first.segment.vouchers.map((x) => ({ ...x }));
+    v[1]!.cumAmount += 1n; // mismatch at seq 2
+    v[2]!.cumUnits = 0n; // and units not increasing at seq 3
+    const r = verifySegment(signed(genesis, v), genesis, ch.ctx);
     expect(r).toEqual({ ok: false, code: 'AMOUNT_PRICE_MISMATCH', detail: 'seq 2' });
   });
 });

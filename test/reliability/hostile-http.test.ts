@@ -2,12 +2,16 @@
 // a wrong one, with a token of another length; enrolment bodies that are malformed, oversized,
 // negative, overflowing u64, of the wrong types, or carry small-order and non-canonical keys. Each
 // is refused with its documented code, the hub keeps answering, and no device, channel or balance
-// appears or moves.
+// appears or moves. Then requests an unauthenticated client can send to make a hub log stack
+// traces (out-of-range ids, absolute-form targets), a Host header of a rebound name, and live
+// streams that are opened and never read.
+import { connect as tcpConnect, type Socket } from 'node:net';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { generateKeyPair, SMALL_ORDER_ENCODINGS, toHex } from '../../protocol/index.js';
 import type { HubHandle } from '../../hub/server.js';
 import { tempDir, testHub } from '../hub/helpers/hub.js';
+import { sampleRss, startHubProcess } from './helpers/hub-process.js';
 import { envInt, recorder } from './helpers/record.js';
 
 const FUZZ_RUNS = envInt('TALLY_FUZZ_RUNS', 2000);
@@ -193,5 +197,169 @@ describe('hostile HTTP API requests', () => {
       observed: `${cases.length} bodies refused as documented; devices ${before} -> ${hub.core.stats().devices}; /healthz 200`,
       figures: { inputs: cases.length, rejected: cases.length },
     });
+  });
+});
+
+/** One raw HTTP/1.1 request; resolves with the status code and the body. */
+function rawRequest(url: string, target: string, host: string | null): Promise<{ status: number; body: string }> {
+  const { hostname, port } = new URL(url);
+  return new Promise((resolve, reject) => {
+    const socket = tcpConnect(Number(port), hostname, () => {
+      socket.write(`GET ${target} HTTP/1.1\r\n${host === null ? '' : `Host: ${host}\r\n`}Connection: close\r\n\r\n`);
+    });
+    let text = '';
+    socket.setEncoding('utf8');
+    socket.on('data', (d: string) => (text += d));
+    socket.on('error', reject);
+    socket.on('end', () => {
+      const status = Number(/^HTTP\/1\.1 (\d{3})/.exec(text)?.[1] ?? 0);
+      resolve({ status, body: text.slice(text.indexOf('\r\n\r\n') + 4) });
+    });
+  });
+}
+
+const codeOf = (body: string): string | undefined => {
+  try {
+    return (JSON.parse(body) as { error?: { code?: string } }).error?.code;
+  } catch {
+    return undefined;
+  }
+};
+
+describe('requests an unauthenticated client can make to hurt the hub', () => {
+  const tmp = tempDir();
+  let hub: HubHandle;
+  const logged: string[] = [];
+  beforeAll(async () => {
+    hub = await testHub(tmp.dir, {
+      httpAllowedHosts: ['hub.example.net'],
+      log: (level, message) => {
+        if (level !== 'info') logged.push(`${level} ${message}`);
+      },
+    });
+  });
+  afterAll(async () => {
+    await hub.close();
+    tmp.cleanup();
+  });
+
+  it('answers out-of-range ids and non-path request targets with 400, and logs nothing', async () => {
+    const host = new URL(hub.httpUrl).host;
+    const cases: [string, string][] = [
+      ['epoch beyond i64', '/api/settlements/9999999999999999999'],
+      ['bundle of an epoch beyond i64', '/api/settlements/9999999999999999999/bundle'],
+      ['CSV of an epoch beyond i64', '/api/settlements/9223372036854775808/csv'],
+      ['check of an epoch beyond i64', '/api/settlements/9223372036854775808/verify'],
+      ['absolute-form target', `http://${host}/api/hub`],
+      ['absolute-form target naming another host', 'http://evil.example/api/stats'],
+      ['a target starting with //', '//evil.example/api/stats'],
+      ['asterisk-form target', '*'],
+    ];
+    const observed: string[] = [];
+    for (const [name, target] of cases) {
+      const r = await rawRequest(hub.httpUrl, target, host);
+      observed.push(`${name}: ${r.status} ${codeOf(r.body) ?? '-'}`);
+      expect([r.status, codeOf(r.body)], name).toEqual([400, 'API_INVALID']);
+    }
+    // The largest epoch SQLite can hold is an ordinary miss.
+    expect((await rawRequest(hub.httpUrl, '/api/settlements/9223372036854775807', host)).status).toBe(404);
+    expect(logged).toEqual([]);
+    rec.record({
+      case: 'out-of-range epoch ids and absolute-form, // and * request targets, unauthenticated',
+      expected: '400 API_INVALID for each, nothing in the hub log (no stack traces to flood it)',
+      observed: `${observed.join('; ')}; hub log lines: ${logged.length}`,
+      figures: { inputs: cases.length, rejected: cases.length },
+    });
+  });
+
+  it('refuses a Host header naming anything but the hub (DNS rebinding)', async () => {
+    const port = new URL(hub.httpUrl).port;
+    const cases: [string, number][] = [
+      ['evil.example', 421],
+      [`evil.example:${port}`, 421],
+      ['localhost.evil.example', 421],
+      ['127.0.0.1.nip.io', 421],
+      [`127.0.0.1:${port}`, 200],
+      [`localhost:${port}`, 200],
+      ['[::1]', 200],
+      ['10.1.2.3', 200],
+      ['hub.example.net', 200],
+      ['HUB.example.net.', 200],
+    ];
+    const observed: string[] = [];
+    for (const [host, status] of cases) {
+      const r = await rawRequest(hub.httpUrl, '/api/stats', host);
+      observed.push(`${host}: ${r.status}`);
+      expect(r.status, host).toBe(status);
+      if (status === 421) expect(codeOf(r.body)).toBe('API_HOST_DENIED');
+    }
+    rec.record({
+      case: 'Host headers of rebound names on the open read API',
+      expected:
+        '421 API_HOST_DENIED unless the Host is an IP address, localhost, the listen address or an --allowed-host name',
+      observed: observed.join('; '),
+      figures: { inputs: cases.length, rejected: cases.filter(([, s]) => s === 421).length },
+    });
+  });
+});
+
+describe('live streams that are opened and never read (hub in its own process)', () => {
+  const tmp = tempDir();
+
+  it('caps the streams open at once and keeps the hub near its baseline', async () => {
+    const hub = await startHubProcess(tmp.dir, { httpMaxLiveStreams: 20 });
+    const tries = 300;
+    const sockets: Socket[] = [];
+    try {
+      const base = hub.rssMiB();
+      const sampler = sampleRss(hub.child.pid!);
+      const { hostname, port } = new URL(hub.httpUrl);
+      // Each client reads the status line, then stops reading for good.
+      const statuses = await Promise.all(
+        Array.from(
+          { length: tries },
+          () =>
+            new Promise<number>((resolve, reject) => {
+              const s = tcpConnect(Number(port), hostname, () =>
+                s.write(`GET /api/live HTTP/1.1\r\nHost: ${hostname}:${port}\r\n\r\n`),
+              );
+              sockets.push(s);
+              s.once('error', reject);
+              s.once('data', (d: Buffer) => {
+                s.pause();
+                resolve(Number(/^HTTP\/1\.1 (\d{3})/.exec(d.toString('latin1'))?.[1] ?? 0));
+              });
+            }),
+        ),
+      );
+      await new Promise((r) => setTimeout(r, 3_000)); // ticks keep coming for the open ones
+      const peak = sampler.stop();
+      for (const s of sockets) s.destroy();
+      await new Promise((r) => setTimeout(r, 500));
+      const after = hub.rssMiB();
+      const open = statuses.filter((s) => s === 200).length;
+      const busy = statuses.filter((s) => s === 503).length;
+      expect(open).toBe(20);
+      expect(busy).toBe(tries - 20);
+      expect(peak - base).toBeLessThan(64);
+      expect(after - base).toBeLessThan(24);
+      expect((await fetch(`${hub.httpUrl}/healthz`)).status).toBe(200);
+      rec.record({
+        case: `${tries} live streams opened and never read, 20 allowed`,
+        expected:
+          '20 open, the rest 503 API_BUSY; hub RSS under baseline + 64 MiB during, within 24 MiB after; the hub keeps answering',
+        observed: `${open} open, ${busy} refused 503; RSS baseline ${base.toFixed(0)} MiB, peak +${(peak - base).toFixed(1)}, after +${(after - base).toFixed(1)}`,
+        figures: {
+          inputs: tries,
+          rejected: busy,
+          rssPeakMiB: Math.round((peak - base) * 10) / 10,
+          rssAfterMiB: Math.round((after - base) * 10) / 10,
+        },
+      });
+    } finally {
+      for (const s of sockets) s.destroy();
+      await hub.stop();
+      tmp.cleanup();
+    }
   });
 });

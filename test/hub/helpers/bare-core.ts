@@ -30,6 +30,17 @@ export class GatedPool implements SignatureVerifier {
       h.resolve(nodeBackend.verify(h.check.signature, h.check.message, h.check.publicKey));
     await new Promise((r) => setImmediate(r));
   }
+
+  /** Answers only the check at `index` (0 = oldest held), leaving the others held. */
+  async releaseOne(index: number): Promise<void> {
+    const [h] = this.held.splice(index, 1);
+    if (h) h.resolve(nodeBackend.verify(h.check.signature, h.check.message, h.check.publicKey));
+    await new Promise((r) => setImmediate(r));
+  }
+
+  asPool(): SignatureVerifier {
+    return this;
+  }
 }
 
 export interface BareCore {

@@ -19,6 +19,10 @@ export function connectRaw(url: string, options: mqtt.IClientOptions): ConnectOu
   return { client, result };
 }
 
+/** Each default credential of this process is newer than the last: the hub takes one once. */
+let lastIssuedAtMs = 0;
+const freshIssuedAt = (): number => (lastIssuedAtMs = Math.max(Date.now(), lastIssuedAtMs + 1));
+
 export function connectDevice(
   url: string,
   hubKey: Uint8Array,
@@ -34,7 +38,7 @@ export function connectDevice(
     hubKey,
     deviceSecretKey: device.secretKey,
     devicePublicKey: device.publicKey,
-    issuedAtMs: BigInt(opts.issuedAtMs ?? Date.now()),
+    issuedAtMs: BigInt(opts.issuedAtMs ?? freshIssuedAt()),
   });
   return connectRaw(url, {
     clientId: opts.clientId ?? `tally-${toHex(device.publicKey)}`,
