@@ -11,6 +11,7 @@ import { connectLink, type HubLink } from './broker/link.js';
 import { SignaturePool } from './ingest/signature-pool.js';
 import { HubMetrics } from './base/metrics.js';
 import { downlinkVia } from './model/downlink.js';
+import { VERSION } from '../common/version.js';
 
 export interface HubHandle {
   readonly config: HubConfig;
@@ -83,8 +84,14 @@ export async function startHub(input: HubConfigInput = {}): Promise<HubHandle> {
           onReject: (reason, device, detail) => core.pipeline.recordBrokerRejection(reason, device, detail),
           // A device that subscribed to its downlink can receive its GRANT now [P-7.1].
           onDeviceSubscribed: (hex) => core.greet(hex, false),
-          onDeviceConnected: (hex) => core.setConnected(hex, true),
-          onDeviceDisconnected: (hex) => core.setConnected(hex, false),
+          onDeviceConnected: (hex) => {
+            core.setConnected(hex, true);
+            log.event('DEVICE_CONNECTED', { device: hex });
+          },
+          onDeviceDisconnected: (hex) => {
+            core.setConnected(hex, false);
+            log.event('DEVICE_DISCONNECTED', { device: hex });
+          },
           onUplink: (topic, payload) => core.pipeline.onMessage(topic, payload),
         },
       });
@@ -128,12 +135,13 @@ export async function startHub(input: HubConfigInput = {}): Promise<HubHandle> {
           try {
             const epoch = core.settle({ skipEmpty: true });
             if (epoch)
-              log(
-                'info',
-                `settled epoch ${epoch.epoch}: ${epoch.entryCount} channel(s), ${epoch.totalDeltaAmount} minor units`,
-              );
+              log.event('EPOCH_SETTLED', {
+                epoch: epoch.epoch.toString(),
+                channels: epoch.entryCount,
+                amount: epoch.totalDeltaAmount.toString(),
+              });
           } catch (err) {
-            log('error', `periodic settlement failed (nothing was written): ${(err as Error).message}`);
+            log.event('SETTLE_FAILED', { err });
           }
         }, config.settleEveryMs),
       );
@@ -141,7 +149,8 @@ export async function startHub(input: HubConfigInput = {}): Promise<HubHandle> {
     for (const t of timers) t.unref();
 
     writeRunningInfo(config.dataDir, { pid: process.pid, http: http.url, mqtt: mqttUrl, startedAtMs: Date.now() });
-    log('info', `hub ${identity.publicKeyHex} (network ${identity.network}) broker ${mqttUrl} http ${http.url}`);
+    log.event('HUB_STARTED', { hub: identity.publicKeyHex, network: identity.network, version: VERSION });
+    log.event('HUB_LISTENING', { mqtt: mqttUrl, http: http.url, broker: broker ? 'embedded' : 'external' });
 
     let closing: Promise<void> | undefined;
     const handle: HubHandle = {
@@ -172,6 +181,7 @@ export async function startHub(input: HubConfigInput = {}): Promise<HubHandle> {
           await pool?.close();
           store.close();
           clearRunningInfo(config.dataDir, process.pid);
+          log.event('HUB_STOPPED');
         })()),
     };
     return handle;
