@@ -12,6 +12,7 @@ import { isAnchorError } from './anchor/codes.js';
 import { openAdmin } from './cli/admin.js';
 import { CHANNEL_COLUMNS, DEVICE_COLUMNS, printBlock, printJson, printTable } from './cli/format.js';
 import { ConfigError, DEFAULTS, resolveConfig } from './base/config.js';
+import { HubLog } from './base/log-codes.js';
 import { createLogger, exitOnFatal, LOG_FORMATS, LOG_LEVELS, type LogFormat, type LogLevel } from '../common/log.js';
 import { initDataDir } from './store/datadir.js';
 import { parseAmount, parseEnrolBody } from './http/routes.js';
@@ -151,7 +152,7 @@ only the start-up summary. Under systemd or in a container (not a terminal) they
     // pino flushes on exit and exitOnFatal before a crash exit.
     const logger = createLogger({ name: 'tally-hub', level, format: opts.logFormat as LogFormat, sync: false });
     exitOnFatal(logger, 'HUB_FATAL');
-    const hub = await startHub({
+    const started = startHub({
       dataDir: String(opts.data),
       mqttListen: String(opts.mqttListen),
       http: String(opts.http),
@@ -175,6 +176,12 @@ only the start-up summary. Under systemd or in a container (not a terminal) they
       sqliteSynchronous: opts.sqliteSynchronous as 'FULL' | 'NORMAL',
       ...(opts.verifyWorkers !== undefined ? { verifyWorkers: Number(opts.verifyWorkers) } : {}),
       logger,
+    });
+    // A bad flag is a usage error for the person typing (fail() below); anything else that stops
+    // the start (a port in use, an unreadable data dir) is a line for the operator's log too.
+    const hub = await started.catch((err: unknown) => {
+      if (!(err instanceof ConfigError)) new HubLog(logger).event('HUB_START_FAILED', { err });
+      throw err;
     });
     process.stdout.write(
       `tally-hub ${hub.publicKeyHex}\n  network   ${hub.identity.network}\n  mqtt      ${hub.mqttUrl}\n  http      ${hub.httpUrl}\n  dashboard ${hub.httpUrl}/\n`,

@@ -13,6 +13,7 @@ export const HUB_LOG_CODES = {
   HUB_LISTENING: { level: 'info', message: 'accepting devices and API requests' },
   HUB_STOPPING: { level: 'info', message: 'stop requested: committing pending segments and stopping' },
   HUB_STOPPED: { level: 'info', message: 'hub stopped; everything acknowledged is committed' },
+  HUB_START_FAILED: { level: 'fatal', message: 'the hub could not start' },
   HUB_FATAL: { level: 'fatal', message: 'uncaught error; the hub exits' },
   DEVICE_CONNECTED: { level: 'debug', message: 'a device connected to the embedded broker' },
   DEVICE_DISCONNECTED: { level: 'debug', message: 'a device left the embedded broker' },
