@@ -183,9 +183,21 @@ device
   .addOption(jsonOption())
   .requiredOption('--public-key <hex>', 'device Ed25519 public key (64 hex characters)')
   .requiredOption('--unit <unit>', 'unit of the channel, e.g. Wh, L, KiB, s')
-  .requiredOption('--price <minor>', 'price per unit in minor units (integer)')
-  .requiredOption('--capacity <minor>', 'most the channel may carry, in minor units (integer)')
+  .requiredOption('--price <amount>', 'price per unit: an integer is minor units, a decimal (0.0003) is in --currency')
+  .requiredOption('--capacity <amount>', 'most the channel may carry: minor units, or a decimal in --currency')
+  .option('--currency <code>', 'ISO 4217 code (EUR) or CAIP-19 token id; makes a version-2 channel')
+  .option('--exponent <n>', 'minor unit = 10^-n of the currency (0..18, default 6 with --currency)')
   .option('--expires <iso>', 'expiry of the channel, ISO 8601 (default: never)')
+  .addHelpText(
+    'after',
+    `
+Money is exact. With --currency EUR --exponent 6 a minor unit is EUR 0.000001, so a tariff of
+EUR 0.30 per kWh is --unit Wh --price 300, or the same as --price 0.0003. A decimal that is not a
+whole number of minor units (0.0000003 at exponent 6) is refused, never rounded. Without
+--currency the channel is a version-1 channel: amounts are minor units with no stated currency.
+
+  tally-hub device add --public-key <hex> --unit Wh --currency EUR --price 0.0003 --capacity 50`,
+  )
   .action(
     manage(
       async (admin, o) => {
@@ -194,6 +206,8 @@ device
           unit: o.unit,
           pricePerUnit: o.price,
           capacity: o.capacity,
+          ...(o.currency !== undefined ? { currency: o.currency } : {}),
+          ...(o.exponent !== undefined ? { exponent: o.exponent } : {}),
           ...(o.expires ? { expires: o.expires } : {}),
         });
         const [result] = (await admin.enrol([request!])) as unknown[];

@@ -11,6 +11,7 @@ export * from './codec.js';
 export { ByteReader, decodeFramed, runDecoder, type Frame } from './reader.js';
 export { ByteWriter } from './writer.js';
 
+export * from './money.js';
 export * from './channel.js';
 export * from './voucher.js';
 export * from './segment.js';

@@ -30,6 +30,9 @@ import { channelView, deviceView, epochView, rejectionCountView, rejectionView }
 export interface EnrolRequest {
   publicKey: string;
   unit: string;
+  /** Both or neither: a currency makes the channel record version 2 [P-3.1]. */
+  currency?: string;
+  exponent?: number;
   pricePerUnit: bigint;
   capacity: bigint;
   /** 0 or absent = never. */
@@ -146,6 +149,7 @@ export class HubCore {
       hubKey: this.identity.keyPair.publicKey,
       deviceKey: key.value,
       unit: req.unit,
+      ...(req.currency !== undefined ? { currency: req.currency, exponent: req.exponent } : {}),
       pricePerUnit: req.pricePerUnit,
       capacity: req.capacity,
       openedAtMs: nowMs,

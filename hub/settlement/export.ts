@@ -5,6 +5,8 @@ import {
   buildBundle,
   decodeChannelRecord,
   decodeEntry,
+  denominationOf,
+  formatAmount,
   toHex,
   type BundleEntryInput,
   type BundleJson,
@@ -58,10 +60,17 @@ export function exportBundle(store: HubStore, epoch: bigint, channelIds?: readon
   });
 }
 
+// The first thirteen columns are those of version-1 channels, unchanged; the currency columns follow
+// so a script that reads columns by position keeps working. On a version-1 channel they are empty.
 export const CSV_HEADER =
-  'epoch,closed_at_ms,channel_id,device_key,unit,price_per_unit,from_seq,to_seq,delta_units,delta_amount,cum_units,cum_amount,head_hash';
+  'epoch,closed_at_ms,channel_id,device_key,unit,price_per_unit,from_seq,to_seq,delta_units,delta_amount,cum_units,cum_amount,head_hash,' +
+  'currency,exponent,price_per_unit_decimal,delta_amount_decimal,cum_amount_decimal';
 
-/** One line per channel settled in the epoch; integers as exact decimals, never floats. */
+/**
+ * One line per channel settled in the epoch; integers as exact decimals, never floats. Amounts are
+ * minor units, and for a channel with a currency also decimals of it ("0.000300"), made from the
+ * integers with bigint arithmetic [P-1.2].
+ */
 export function exportCsv(store: HubStore, epoch: bigint): string {
   const row = store.getEpoch(epoch);
   const lines = [CSV_HEADER];
@@ -69,6 +78,9 @@ export function exportCsv(store: HubStore, epoch: bigint): string {
     const channel = store.getChannel(e.channelId);
     const record = channel ? decodeChannelRecord(channel.record) : undefined;
     const unit = record?.ok ? record.value.unit : '';
+    const terms = record?.ok ? denominationOf(record.value) : undefined;
+    const decimal = (minor: bigint | undefined) =>
+      terms && minor !== undefined ? formatAmount(minor, terms.exponent) : '';
     lines.push(
       [
         e.epoch,
@@ -84,6 +96,12 @@ export function exportCsv(store: HubStore, epoch: bigint): string {
         e.cumUnits,
         e.cumAmount,
         toHex(e.headHash),
+        // A CAIP-19 id has no comma, so it needs no quoting.
+        terms?.currency ?? '',
+        terms?.exponent ?? '',
+        decimal(record?.ok ? record.value.pricePerUnit : undefined),
+        decimal(e.deltaAmount),
+        decimal(e.cumAmount),
       ].join(','),
     );
   }
