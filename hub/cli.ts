@@ -3,7 +3,7 @@
 // management, verifier/verify-file.ts (protocol's verifyBundle, shared with tally-verify) for
 // `verify`. The only hub module that touches process.*.
 
-import { writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { Command, Option } from 'commander';
 import { VERSION } from '../common/version.js';
 import { ApiError } from './base/api-errors.js';
@@ -16,6 +16,7 @@ import { initDataDir } from './store/datadir.js';
 import { parseAmount, parseEnrolBody } from './http/routes.js';
 import { startHub } from './server.js';
 import { verifyFiles } from '../verifier/verify-file.js';
+import { anchorLines, checkAnchors } from './cli/verify-anchor.js';
 
 type Opts = Record<string, unknown>;
 
@@ -131,6 +132,10 @@ program
     '--verify-workers <n>',
     'threads for Ed25519 signature checks, 0 = on the main thread (default: min(4, cores))',
   )
+  .option('--anchor-rpc <url>', "anchor each closed epoch's root on this EVM chain (JSON-RPC, http or https)")
+  .option('--anchor-key <file>', 'key file of the anchoring account (tally-hub anchor keygen; mode 0600)')
+  .option('--anchor-contract <address>', 'TallyAnchor address (tally-hub anchor deploy)')
+  .option('--anchor-batch <n>', 'most epochs per anchoring transaction', String(DEFAULTS.anchorBatchMax))
   .option('--quiet', 'log only warnings and errors')
   .action(async (opts: Opts) => {
     const quiet = Boolean(opts.quiet);
@@ -157,6 +162,10 @@ program
       ...(opts.network ? { network: String(opts.network) } : {}),
       sqliteSynchronous: opts.sqliteSynchronous as 'FULL' | 'NORMAL',
       ...(opts.verifyWorkers !== undefined ? { verifyWorkers: Number(opts.verifyWorkers) } : {}),
+      ...(opts.anchorRpc !== undefined ? { anchorRpc: String(opts.anchorRpc) } : {}),
+      ...(opts.anchorKey !== undefined ? { anchorKeyFile: String(opts.anchorKey) } : {}),
+      ...(opts.anchorContract !== undefined ? { anchorContract: String(opts.anchorContract) } : {}),
+      anchorBatchMax: Number(opts.anchorBatch),
       log: (level, message) => {
         if (!quiet || level !== 'info') process.stderr.write(`${new Date().toISOString()} ${level} ${message}\n`);
       },
@@ -342,6 +351,8 @@ program
   )
   .addOption(jsonOption())
   .option('--hub-key <hex>', 'also require that this hub key signed the epoch')
+  .option('--anchor-rpc <url>', "also confirm on this EVM chain's JSON-RPC endpoint that each root is anchored")
+  .option('--confirmations <n>', 'with --anchor-rpc: blocks required from the anchoring block to the head', '1')
   .addHelpText(
     'after',
     `
@@ -351,20 +362,51 @@ its deltas rest on the hub's word, not the device's signatures.
 Several files (a customer's bundles of consecutive epochs): each on its own, then together
 (clause 8.6): each channel's spans must follow one another, so no unit is billed twice.
 
+With --anchor-rpc (an endpoint you trust, not the hub's), each bundle must also carry an anchor
+(format version 3) that the chain confirms: the TallyAnchor code at the contract, the block at the
+stated number, and a log there with this epoch's root (docs/settlement.md). A bundle without one,
+or whose root the chain does not hold there, is invalid (exit 1) with an ANCHOR_* code.
+
 Examples:
   tally-hub verify epoch-7.json --hub-key 8a88...
+  tally-hub verify epoch-7.json --anchor-rpc https://rpc.example --confirmations 12
   tally-hub verify epoch-5.json epoch-6.json epoch-7.json --json`,
   )
-  .action((files: string[], opts: Opts) => {
+  .action(async (files: string[], opts: Opts) => {
     // The same checks and output as the standalone tally-verify.
+    const docs: unknown[] = [];
+    const read = (f: string) => {
+      const text = readFileSync(f === '-' ? 0 : f, 'utf8');
+      docs.push(JSON.parse(text) as unknown);
+      return text;
+    };
     const out = verifyFiles(
       files,
       { json: Boolean(opts.json), ...(opts.hubKey ? { hubKey: String(opts.hubKey) } : {}) },
       'tally-hub',
+      read,
     );
-    process.stdout.write(out.stdout);
-    process.stderr.write(out.stderr);
-    process.exit(out.code);
+    if (opts.anchorRpc === undefined || out.code !== 0) {
+      process.stdout.write(out.stdout);
+      process.stderr.write(out.stderr);
+      process.exit(out.code);
+    }
+    let url: URL | undefined;
+    try {
+      url = new URL(String(opts.anchorRpc));
+    } catch {
+      url = undefined;
+    }
+    if (!url || !/^https?:$/.test(url.protocol)) fail(new ConfigError([`--anchor-rpc must be an http(s) URL`]));
+    if (!/^\d{1,6}$/.test(String(opts.confirmations)) || Number(opts.confirmations) < 1)
+      fail(new ConfigError(['--confirmations must be an integer >= 1']));
+    const checks = await checkAnchors(files, docs, String(opts.anchorRpc), BigInt(String(opts.confirmations)));
+    const allConfirmed = checks.every((c) => c.confirmed);
+    if (opts.json) {
+      const verdict = JSON.parse(out.stdout) as Record<string, unknown>;
+      printJson({ ...verdict, valid: allConfirmed, anchors: checks });
+    } else process.stdout.write([out.stdout.trimEnd(), ...anchorLines(checks)].join('\n') + '\n');
+    process.exit(allConfirmed ? 0 : 1);
   });
 
 program

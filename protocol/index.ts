@@ -25,5 +25,6 @@ export * from './topics.js';
 export * from './merkle.js';
 export * from './settlement.js';
 export * from './bundle.js';
+export * from './bundle-anchor.js';
 export * from './verify-bundle.js';
 export * from './verify-bundle-series.js';

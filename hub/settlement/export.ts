@@ -1,4 +1,4 @@
-// Exports of a closed epoch: the self-contained JSON bundle (format version 2) that `tally-hub
+// Exports of a closed epoch: the self-contained JSON bundle (format version 2, or 3 once anchored) that `tally-hub
 // verify` (or anyone with protocol/) checks offline [P-8.5], and a CSV for billing systems.
 
 import {
@@ -8,6 +8,7 @@ import {
   denominationOf,
   formatAmount,
   toHex,
+  type BundleAnchorJson,
   type BundleEntryInput,
   type BundleJson,
   type SettlementEntry,
@@ -52,11 +53,15 @@ export function exportBundle(store: HubStore, epoch: bigint, channelIds?: readon
     }
     return input;
   });
+  // An anchored epoch's bundle is version 3 and says where its root is on chain [P-8.8]; one not
+  // (yet) anchored stays version 2, which every earlier verifier reads.
+  const anchor = store.epochAnchor(epoch);
   return buildBundle({
     epochRecord: row.record,
     epochSignature: row.signature,
     entries: inputs,
     epochEntries: all.map((e) => e.bytes),
+    ...(anchor === undefined ? {} : { anchor: JSON.parse(anchor) as BundleAnchorJson }),
   });
 }
 
