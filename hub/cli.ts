@@ -3,7 +3,7 @@
 // management, verifier/verify-file.ts (protocol's verifyBundle, shared with tally-verify) for
 // `verify`. The only hub module that touches process.*.
 
-import { writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { Command, Option } from 'commander';
 import { VERSION } from '../common/version.js';
 import { ApiError } from './base/api-errors.js';
@@ -18,6 +18,7 @@ import { initDataDir } from './store/datadir.js';
 import { parseAmount, parseEnrolBody } from './http/routes.js';
 import { startHub } from './server.js';
 import { verifyFiles } from '../verifier/verify-file.js';
+import { anchorLines, checkAnchors } from './cli/verify-anchor.js';
 
 type Opts = Record<string, unknown>;
 
@@ -133,6 +134,10 @@ program
     '--verify-workers <n>',
     'threads for Ed25519 signature checks, 0 = on the main thread (default: min(4, cores))',
   )
+  .option('--anchor-rpc <url>', "anchor each closed epoch's root on this EVM chain (JSON-RPC, http or https)")
+  .option('--anchor-key <file>', 'key file of the anchoring account (tally-hub anchor keygen; mode 0600)')
+  .option('--anchor-contract <address>', 'TallyAnchor address (tally-hub anchor deploy)')
+  .option('--anchor-batch <n>', 'most epochs per anchoring transaction', String(DEFAULTS.anchorBatchMax))
   .addOption(new Option('--log-level <level>', 'least severe log line written').choices(LOG_LEVELS).default('info'))
   .addOption(
     new Option('--log-format <format>', 'auto: readable on a terminal, JSON lines otherwise')
@@ -175,6 +180,10 @@ only the start-up summary. Under systemd or in a container (not a terminal) they
       ...(opts.network ? { network: String(opts.network) } : {}),
       sqliteSynchronous: opts.sqliteSynchronous as 'FULL' | 'NORMAL',
       ...(opts.verifyWorkers !== undefined ? { verifyWorkers: Number(opts.verifyWorkers) } : {}),
+      ...(opts.anchorRpc !== undefined ? { anchorRpc: String(opts.anchorRpc) } : {}),
+      ...(opts.anchorKey !== undefined ? { anchorKeyFile: String(opts.anchorKey) } : {}),
+      ...(opts.anchorContract !== undefined ? { anchorContract: String(opts.anchorContract) } : {}),
+      anchorBatchMax: Number(opts.anchorBatch),
       logger,
     });
     // A bad flag is a usage error for the person typing (fail() below); anything else that stops
@@ -205,9 +214,21 @@ device
   .addOption(jsonOption())
   .requiredOption('--public-key <hex>', 'device Ed25519 public key (64 hex characters)')
   .requiredOption('--unit <unit>', 'unit of the channel, e.g. Wh, L, KiB, s')
-  .requiredOption('--price <minor>', 'price per unit in minor units (integer)')
-  .requiredOption('--capacity <minor>', 'most the channel may carry, in minor units (integer)')
+  .requiredOption('--price <amount>', 'price per unit: an integer is minor units, a decimal (0.0003) is in --currency')
+  .requiredOption('--capacity <amount>', 'most the channel may carry: minor units, or a decimal in --currency')
+  .option('--currency <code>', 'ISO 4217 code (EUR) or CAIP-19 token id; makes a version-2 channel')
+  .option('--exponent <n>', 'minor unit = 10^-n of the currency (0..18, default 6 with --currency)')
   .option('--expires <iso>', 'expiry of the channel, ISO 8601 (default: never)')
+  .addHelpText(
+    'after',
+    `
+Money is exact. With --currency EUR --exponent 6 a minor unit is EUR 0.000001, so a tariff of
+EUR 0.30 per kWh is --unit Wh --price 300, or the same as --price 0.0003. A decimal that is not a
+whole number of minor units (0.0000003 at exponent 6) is refused, never rounded. Without
+--currency the channel is a version-1 channel: amounts are minor units with no stated currency.
+
+  tally-hub device add --public-key <hex> --unit Wh --currency EUR --price 0.0003 --capacity 50`,
+  )
   .action(
     manage(
       async (admin, o) => {
@@ -216,6 +237,8 @@ device
           unit: o.unit,
           pricePerUnit: o.price,
           capacity: o.capacity,
+          ...(o.currency !== undefined ? { currency: o.currency } : {}),
+          ...(o.exponent !== undefined ? { exponent: o.exponent } : {}),
           ...(o.expires ? { expires: o.expires } : {}),
         });
         const [result] = (await admin.enrol([request!])) as unknown[];
@@ -350,6 +373,8 @@ program
   )
   .addOption(jsonOption())
   .option('--hub-key <hex>', 'also require that this hub key signed the epoch')
+  .option('--anchor-rpc <url>', "also confirm on this EVM chain's JSON-RPC endpoint that each root is anchored")
+  .option('--confirmations <n>', 'with --anchor-rpc: blocks required from the anchoring block to the head', '1')
   .addHelpText(
     'after',
     `
@@ -359,20 +384,51 @@ its deltas rest on the hub's word, not the device's signatures.
 Several files (a customer's bundles of consecutive epochs): each on its own, then together
 (clause 8.6): each channel's spans must follow one another, so no unit is billed twice.
 
+With --anchor-rpc (an endpoint you trust, not the hub's), each bundle must also carry an anchor
+(format version 3) that the chain confirms: the TallyAnchor code at the contract, the block at the
+stated number, and a log there with this epoch's root (docs/settlement.md). A bundle without one,
+or whose root the chain does not hold there, is invalid (exit 1) with an ANCHOR_* code.
+
 Examples:
   tally-hub verify epoch-7.json --hub-key 8a88...
+  tally-hub verify epoch-7.json --anchor-rpc https://rpc.example --confirmations 12
   tally-hub verify epoch-5.json epoch-6.json epoch-7.json --json`,
   )
-  .action((files: string[], opts: Opts) => {
+  .action(async (files: string[], opts: Opts) => {
     // The same checks and output as the standalone tally-verify.
+    const docs: unknown[] = [];
+    const read = (f: string) => {
+      const text = readFileSync(f === '-' ? 0 : f, 'utf8');
+      docs.push(JSON.parse(text) as unknown);
+      return text;
+    };
     const out = verifyFiles(
       files,
       { json: Boolean(opts.json), ...(opts.hubKey ? { hubKey: String(opts.hubKey) } : {}) },
       'tally-hub',
+      read,
     );
-    process.stdout.write(out.stdout);
-    process.stderr.write(out.stderr);
-    process.exit(out.code);
+    if (opts.anchorRpc === undefined || out.code !== 0) {
+      process.stdout.write(out.stdout);
+      process.stderr.write(out.stderr);
+      process.exit(out.code);
+    }
+    let url: URL | undefined;
+    try {
+      url = new URL(String(opts.anchorRpc));
+    } catch {
+      url = undefined;
+    }
+    if (!url || !/^https?:$/.test(url.protocol)) fail(new ConfigError([`--anchor-rpc must be an http(s) URL`]));
+    if (!/^\d{1,6}$/.test(String(opts.confirmations)) || Number(opts.confirmations) < 1)
+      fail(new ConfigError(['--confirmations must be an integer >= 1']));
+    const checks = await checkAnchors(files, docs, String(opts.anchorRpc), BigInt(String(opts.confirmations)));
+    const allConfirmed = checks.every((c) => c.confirmed);
+    if (opts.json) {
+      const verdict = JSON.parse(out.stdout) as Record<string, unknown>;
+      printJson({ ...verdict, valid: allConfirmed, anchors: checks });
+    } else process.stdout.write([out.stdout.trimEnd(), ...anchorLines(checks)].join('\n') + '\n');
+    process.exit(allConfirmed ? 0 : 1);
   });
 
 program

@@ -12,6 +12,9 @@ import { SignaturePool } from './ingest/signature-pool.js';
 import { HubMetrics } from './base/metrics.js';
 import { downlinkVia } from './model/downlink.js';
 import { VERSION } from '../common/version.js';
+import { ConfigError } from './base/config.js';
+import { isAnchorError, loadAnchorClient, readAnchorKey } from './anchor/index.js';
+import { EpochAnchorer } from './anchor/service.js';
 
 export interface HubHandle {
   readonly config: HubConfig;
@@ -37,7 +40,12 @@ export interface HubHandle {
   close(): Promise<void>;
 }
 
-export async function startHub(input: HubConfigInput = {}): Promise<HubHandle> {
+export async function startHub(
+  input: HubConfigInput & {
+    /** Test hook: publisher timings (poll, rebroadcast, retry) for a fast in-process chain. */
+    anchorPublishOptions?: Record<string, unknown>;
+  } = {},
+): Promise<HubHandle> {
   const config = resolveConfig(input);
   const { identity } = initDataDir(config.dataDir, {
     ...(config.network !== undefined ? { network: config.network } : {}),
@@ -55,6 +63,7 @@ export async function startHub(input: HubConfigInput = {}): Promise<HubHandle> {
       acceptedAmount: BigInt(s.acceptedAmount),
       settledAmount: BigInt(s.settledAmount),
       ...(last ? { lastEpoch: { epoch: last.epoch, closedAtMs: last.closedAtMs } } : {}),
+      ...(config.anchor ? { anchor: store.anchorStatus() } : {}),
     };
   });
   const log = config.log;
@@ -63,7 +72,36 @@ export async function startHub(input: HubConfigInput = {}): Promise<HubHandle> {
   let link: HubLink | undefined;
   let http: HttpServer | undefined;
   const timers: NodeJS.Timeout[] = [];
+  let anchorer: EpochAnchorer | undefined;
   try {
+    if (config.anchor) {
+      const a = config.anchor;
+      let privateKey: `0x${string}`;
+      try {
+        privateKey = readAnchorKey(a.keyFile);
+      } catch (err) {
+        // A key file the operator must fix is a configuration error (exit 2), found before any I/O.
+        if (isAnchorError(err)) throw new ConfigError([`--anchor-key: ${err.code}: ${err.message}`]);
+        throw err;
+      }
+      anchorer = new EpochAnchorer(
+        await loadAnchorClient(),
+        store,
+        {
+          rpcUrl: a.rpcUrl,
+          contract: a.contract,
+          privateKey,
+          batchMax: a.batchMax,
+          retry: { minMs: 1_000, maxMs: 300_000, maxAttempts: Infinity },
+          ...(input.anchorPublishOptions ? { publish: input.anchorPublishOptions } : {}),
+        },
+        log,
+      );
+      // Each closed epoch (on demand or by the timer) wakes it; epochs left pending by an earlier
+      // run are found in the store when it starts.
+      core.onEpochClosed = () => anchorer!.notify();
+      anchorer.start();
+    }
     const launchBroker = (listen: HostPort) =>
       startEmbeddedBroker({
         listen,
@@ -174,6 +212,7 @@ export async function startHub(input: HubConfigInput = {}): Promise<HubHandle> {
       close: () =>
         (closing ??= (async () => {
           for (const t of timers) clearInterval(t);
+          await anchorer?.close();
           await http!.close();
           core.pipeline.commit.stop();
           await link?.close();
@@ -187,6 +226,7 @@ export async function startHub(input: HubConfigInput = {}): Promise<HubHandle> {
     return handle;
   } catch (err) {
     for (const t of timers) clearInterval(t);
+    await anchorer?.close();
     await http?.close().catch(() => {});
     await link?.close().catch(() => {});
     await broker?.close().catch(() => {});

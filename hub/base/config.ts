@@ -26,6 +26,18 @@ export interface BrokerTls {
   readonly rejectUnauthorized: boolean;
 }
 
+/** Anchoring each closed epoch's root on an EVM chain (docs/settlement.md); all three or none. */
+export interface AnchorConfig {
+  /** JSON-RPC endpoint, http(s). */
+  readonly rpcUrl: string;
+  /** File of the anchoring account's secp256k1 key (mode 0600). */
+  readonly keyFile: string;
+  /** TallyAnchor address (`tally-hub anchor deploy`). */
+  readonly contract: `0x${string}`;
+  /** Most epochs per anchoring transaction. */
+  readonly batchMax: number;
+}
+
 export interface HubConfig {
   /** Data directory: database, hub key, admin token, broker secret, hub.json. */
   readonly dataDir: string;
@@ -77,6 +89,8 @@ export interface HubConfig {
   /** Coded structured logs (hub/base/log-codes.ts) on the pino logger given as `logger`; silent
    *  without one, so embedding code (tests, simulator) stays quiet. */
   readonly log: HubLog;
+  /** Anchoring of epoch roots; undefined = epochs are not anchored. */
+  readonly anchor: AnchorConfig | undefined;
   /** The hub clock (ms since the epoch): expiry, credential window, timestamps. Tests and the
    *  simulator may pass their own. */
   readonly now: () => number;
@@ -85,7 +99,7 @@ export interface HubConfig {
 export type HubConfigInput = Partial<
   Omit<
     HubConfig,
-    'mqttListen' | 'http' | 'brokerTls' | 'settleEveryMs' | 'credentialWindowMs' | 'httpAllowedHosts' | 'log'
+    'mqttListen' | 'http' | 'brokerTls' | 'settleEveryMs' | 'credentialWindowMs' | 'httpAllowedHosts' | 'log' | 'anchor'
   >
 > & {
   /** A pino logger (common/log.ts createLogger); its level decides what is written. */
@@ -96,6 +110,10 @@ export type HubConfigInput = Partial<
   brokerTls?: Partial<BrokerTls>;
   /** Milliseconds, or a duration as the CLI takes it ("15m"). */
   settleEveryMs?: number | string;
+  anchorRpc?: string;
+  anchorKeyFile?: string;
+  anchorContract?: string;
+  anchorBatchMax?: number;
   credentialWindowMs?: number | string;
 };
 
@@ -117,7 +135,36 @@ export const DEFAULTS = {
   commitDelayMs: 0,
   sqliteSynchronous: 'FULL',
   rejectionLogLimit: 10_000,
+  anchorBatchMax: 64,
 } as const;
+
+function anchorConfig(input: HubConfigInput, problems: ProblemList): AnchorConfig | undefined {
+  const given = [input.anchorRpc, input.anchorKeyFile, input.anchorContract].filter((v) => v !== undefined);
+  if (given.length === 0) return undefined;
+  if (given.length < 3) {
+    problems.add('anchoring needs --anchor-rpc, --anchor-key and --anchor-contract together');
+    return undefined;
+  }
+  let url: URL | undefined;
+  try {
+    url = new URL(input.anchorRpc!);
+  } catch {
+    url = undefined;
+  }
+  if (!url || (url.protocol !== 'http:' && url.protocol !== 'https:'))
+    problems.add(`--anchor-rpc must be an http(s) URL of an EVM JSON-RPC endpoint: ${input.anchorRpc}`);
+  if (!/^0x[0-9a-fA-F]{40}$/.test(input.anchorContract!))
+    problems.add(`--anchor-contract must be 0x and 40 hex digits: ${input.anchorContract}`);
+  const batchMax = input.anchorBatchMax ?? DEFAULTS.anchorBatchMax;
+  if (!Number.isSafeInteger(batchMax) || batchMax < 1 || batchMax > 1024)
+    problems.add('anchorBatchMax must be an integer 1..1024');
+  return Object.freeze({
+    rpcUrl: input.anchorRpc!,
+    keyFile: input.anchorKeyFile!,
+    contract: input.anchorContract!.toLowerCase() as `0x${string}`,
+    batchMax,
+  });
+}
 
 /** Signature worker threads by default: one per core, at most 4 (HubConfig.verifyWorkers says why). */
 export const defaultVerifyWorkers = (): number => Math.min(4, availableParallelism());
@@ -204,6 +251,7 @@ export function resolveConfig(input: HubConfigInput = {}): HubConfig {
     sqliteSynchronous: synchronous,
     rejectionLogLimit: int('rejectionLogLimit', input.rejectionLogLimit ?? DEFAULTS.rejectionLogLimit, 1),
     network: input.network,
+    anchor: anchorConfig(input, problems),
     log: new HubLog(input.logger),
     now: input.now ?? Date.now,
   };

@@ -13,6 +13,8 @@ export interface LedgerTotals {
   acceptedAmount: bigint;
   settledAmount: bigint;
   lastEpoch?: { epoch: bigint; closedAtMs: bigint };
+  /** Only when the hub anchors epoch roots (docs/settlement.md). */
+  anchor?: { pending: number; lastAnchored: bigint | null };
 }
 
 // A 1 Hz snapshot is plenty for a 15 s scrape and keeps one scrape from walking the channels once
@@ -161,6 +163,16 @@ export class HubMetrics {
       'tally_settlement_last_epoch_timestamp_seconds',
       'When the last epoch closed, in Unix seconds (0 before the first epoch)',
       (t) => Number(t.lastEpoch?.closedAtMs ?? 0n) / 1000,
+    );
+    // Absent unless the hub anchors: an alert on pending > 0 for long means the chain is not taking
+    // the hub's transactions (no funds, endpoint down, a conflict an operator must look at).
+    gauge(
+      'tally_anchor_pending_epochs',
+      'Closed epochs whose root is not anchored on chain yet',
+      (t) => t.anchor?.pending,
+    );
+    gauge('tally_anchor_last_epoch', 'The highest epoch whose root is anchored on chain (0 before the first)', (t) =>
+      t.anchor === undefined ? undefined : Number(t.anchor.lastAnchored ?? 0n),
     );
   }
 }

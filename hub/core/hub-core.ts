@@ -30,6 +30,9 @@ import { channelView, deviceView, epochView, rejectionCountView, rejectionView }
 export interface EnrolRequest {
   publicKey: string;
   unit: string;
+  /** Both or neither: a currency makes the channel record version 2 [P-3.1]. */
+  currency?: string;
+  exponent?: number;
   pricePerUnit: bigint;
   capacity: bigint;
   /** 0 or absent = never. */
@@ -146,6 +149,7 @@ export class HubCore {
       hubKey: this.identity.keyPair.publicKey,
       deviceKey: key.value,
       unit: req.unit,
+      ...(req.currency !== undefined ? { currency: req.currency, exponent: req.exponent } : {}),
       pricePerUnit: req.pricePerUnit,
       capacity: req.capacity,
       openedAtMs: nowMs,
@@ -306,6 +310,9 @@ export class HubCore {
 
   // ---- settlement --------------------------------------------------------------------------
 
+  /** Called after each epoch is closed (the anchoring loop listens, hub/anchor/service.ts). */
+  onEpochClosed: (() => void) | undefined;
+
   settle(options: { skipEmpty?: boolean } = {}) {
     this.flush();
     const result = closeEpoch({
@@ -320,6 +327,7 @@ export class HubCore {
       const ch = this.registry.channels.get(idHex);
       if (ch) ch.settled = head;
     }
+    this.onEpochClosed?.();
     return epochView(result.epoch);
   }
 
@@ -330,8 +338,11 @@ export class HubCore {
   showEpoch(epoch: bigint) {
     const row = this.store.getEpoch(epoch);
     if (!row) throw new ApiError('API_NOT_FOUND', `no epoch ${epoch}`);
+    const anchor = this.store.epochAnchor(epoch);
     return {
       ...epochView(row),
+      /** Where the root is anchored on chain (docs/settlement.md); null while pending or not anchored. */
+      anchor: anchor === undefined ? null : (JSON.parse(anchor) as unknown),
       channels: this.store
         .epochEntries(epoch)
         .map((e) => ({ channelId: toHex(e.channelId), toSeq: e.toSeq.toString() })),

@@ -113,4 +113,10 @@ export const MIGRATIONS: readonly string[] = [
   `
   ALTER TABLE devices ADD COLUMN credential_floor_ms INTEGER NOT NULL DEFAULT 0;
   `,
+  // Where each epoch's root was anchored on an EVM chain (docs/settlement.md): the anchor proof as
+  // JSON, written once the transaction is mined; NULL while the epoch waits, so a restarted hub
+  // finds its pending epochs here.
+  `
+  ALTER TABLE epochs ADD COLUMN anchor TEXT;
+  `,
 ];

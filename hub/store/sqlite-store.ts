@@ -180,6 +180,11 @@ class SqliteStore implements HubStore {
       insertEpoch: p(`INSERT INTO epochs (epoch, closed_at_ms, record, signature, root, entry_count, total_delta_amount)
         VALUES (?, ?, ?, ?, ?, ?, ?)`),
       insertEntry: p('INSERT INTO settlement_entries (epoch, channel_id, entry, to_seq) VALUES (?, ?, ?, ?)'),
+      unanchoredEpochs: p('SELECT * FROM epochs WHERE anchor IS NULL ORDER BY epoch LIMIT ?'),
+      anchorStatus: p(`SELECT (SELECT count(*) FROM epochs WHERE anchor IS NULL) AS pending,
+        (SELECT max(epoch) FROM epochs WHERE anchor IS NOT NULL) AS last`),
+      epochAnchor: p('SELECT anchor FROM epochs WHERE epoch = ?'),
+      setEpochAnchor: p('UPDATE epochs SET anchor = ? WHERE epoch = ? AND anchor IS NULL'),
       updateSettled: p(`UPDATE channels SET settled_seq = ?, settled_hash = ?, settled_units = ?, settled_amount = ?
         WHERE channel_id = ? AND settled_seq = ?`),
     };
@@ -383,6 +388,24 @@ class SqliteStore implements HubStore {
   getEpoch(epoch: bigint): EpochRow | undefined {
     const r = this.s.getEpoch.get(epoch) as Row | undefined;
     return r && toEpoch(r);
+  }
+
+  unanchoredEpochs(limit: number): EpochRow[] {
+    return (this.s.unanchoredEpochs.all(limit) as Row[]).map(toEpoch);
+  }
+
+  anchorStatus(): { pending: number; lastAnchored: bigint | null } {
+    const r = this.s.anchorStatus.get() as Row;
+    return { pending: Number(r.pending), lastAnchored: bigOrNull(r.last) };
+  }
+
+  epochAnchor(epoch: bigint): string | undefined {
+    const r = this.s.epochAnchor.get(epoch) as Row | undefined;
+    return (r?.anchor as string | null | undefined) ?? undefined;
+  }
+
+  setEpochAnchor(epoch: bigint, anchor: string): void {
+    this.s.setEpochAnchor.run(anchor, epoch);
   }
 
   listEpochs(): EpochRow[] {

@@ -179,6 +179,16 @@ export interface HubStore {
   /** One transaction: the epoch, its entries and the settled heads, or nothing. */
   closeEpoch(close: EpochClose): void;
 
+  // Anchoring (docs/settlement.md): the proof of where an epoch's root was published on a chain,
+  // as JSON text (hub/anchor/proof.ts), stored once mined; null until then.
+  /** Closed epochs with no anchor yet, oldest first, at most `limit`. */
+  unanchoredEpochs(limit: number): EpochRow[];
+  /** How many closed epochs wait for an anchor, and the highest epoch anchored. */
+  anchorStatus(): { pending: number; lastAnchored: bigint | null };
+  epochAnchor(epoch: bigint): string | undefined;
+  /** Records the anchor of a closed epoch; a second call for the epoch changes nothing. */
+  setEpochAnchor(epoch: bigint, anchor: string): void;
+
   close(): void;
 }
 
@@ -204,4 +214,6 @@ export type HubLedger = Pick<
   | 'getEpoch'
   | 'listEpochs'
   | 'epochEntries'
+  | 'epochAnchor'
+  | 'anchorStatus'
 >;

@@ -248,6 +248,32 @@ export function runStoreContract(
       expect(store.epochEntries(2n)).toEqual([]);
     });
 
+    it("keeps each epoch's anchor once, and lists the epochs still without one, oldest first", () => {
+      const epoch = (n: bigint) => ({
+        epoch: {
+          epoch: n,
+          closedAtMs: n,
+          record: bytes(50),
+          signature: bytes(64),
+          root: bytes(32),
+          entryCount: 0,
+          totalDeltaAmount: 0n,
+        },
+        entries: [],
+        settled: [],
+      });
+      expect(store.anchorStatus()).toEqual({ pending: 0, lastAnchored: null });
+      for (const n of [1n, 2n, 3n]) store.closeEpoch(epoch(n));
+      expect(store.unanchoredEpochs(2).map((e) => e.epoch)).toEqual([1n, 2n]);
+      expect(store.anchorStatus()).toEqual({ pending: 3, lastAnchored: null });
+      store.setEpochAnchor(1n, '{"txHash":"0x01"}');
+      store.setEpochAnchor(1n, '{"txHash":"0x02"}'); // a second anchor for an epoch changes nothing
+      expect(store.epochAnchor(1n)).toBe('{"txHash":"0x01"}');
+      expect(store.epochAnchor(2n)).toBeUndefined();
+      expect(store.unanchoredEpochs(10).map((e) => e.epoch)).toEqual([2n, 3n]);
+      expect(store.anchorStatus()).toEqual({ pending: 2, lastAnchored: 1n });
+    });
+
     it('keeps everything across close and reopen', () => {
       const dev = bytes(32);
       const ch = newChannel(dev);
