@@ -11,6 +11,8 @@ import { connectLink, type HubLink } from './broker/link.js';
 import { SignaturePool } from './ingest/signature-pool.js';
 import { HubMetrics } from './base/metrics.js';
 import { downlinkVia } from './model/downlink.js';
+import { WebhookDispatcher } from './webhooks/dispatcher.js';
+import { VERSION } from '../common/version.js';
 
 export interface HubHandle {
   readonly config: HubConfig;
@@ -46,6 +48,17 @@ export async function startHub(input: HubConfigInput = {}): Promise<HubHandle> {
   const metrics = new HubMetrics({ processMetrics: true });
   const pool = config.verifyWorkers > 0 ? new SignaturePool(config.verifyWorkers) : undefined;
   const core = new HubCore(config, identity, store, metrics, config.now, pool);
+  // Webhook delivery runs beside ingest, never in it: the outbox is its only link to the rest.
+  const webhooks = new WebhookDispatcher({
+    outbox: store.outbox,
+    config: config.webhooks,
+    metrics: metrics.webhooks,
+    now: config.now,
+    log: config.log,
+    userAgent: `tally-hub/${VERSION}`,
+  });
+  core.onWebhookEvents = () => webhooks.nudge();
+  metrics.webhooks.watchOutbox(() => store.outbox.countDeliveries());
   metrics.watchLedger(() => {
     const s = core.stats();
     const last = store.lastEpoch();
@@ -122,6 +135,14 @@ export async function startHub(input: HubConfigInput = {}): Promise<HubHandle> {
 
     const sweepEvery = Math.max(50, Math.min(250, Math.floor(config.reorderWindowMs / 4)));
     timers.push(setInterval(() => core.pipeline.sweep(), sweepEvery));
+    await core.loadWebhookState();
+    webhooks.start();
+    const offlineEvery = Math.max(50, Math.min(1_000, Math.floor(config.webhooks.offlineAfterMs / 4)));
+    timers.push(
+      setInterval(() => {
+        core.checkOffline().catch((err: unknown) => log('error', `device.offline check: ${(err as Error).message}`));
+      }, offlineEvery),
+    );
     if (config.settleEveryMs > 0) {
       timers.push(
         setInterval(() => {
@@ -170,6 +191,7 @@ export async function startHub(input: HubConfigInput = {}): Promise<HubHandle> {
           await link?.close();
           if (broker) await broker.close();
           await pool?.close();
+          await webhooks.stop();
           store.close();
           clearRunningInfo(config.dataDir, process.pid);
         })()),
@@ -177,6 +199,7 @@ export async function startHub(input: HubConfigInput = {}): Promise<HubHandle> {
     return handle;
   } catch (err) {
     for (const t of timers) clearInterval(t);
+    await webhooks.stop();
     await http?.close().catch(() => {});
     await link?.close().catch(() => {});
     await broker?.close().catch(() => {});
