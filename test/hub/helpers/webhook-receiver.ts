@@ -33,6 +33,7 @@ export class WebhookReceiver {
   }
 
   async start(): Promise<this> {
+    if (this.server) return this;
     const server = createServer((req, res) => void this.handle(req, res));
     server.on('connection', (s) => {
       this.sockets.add(s);
