@@ -10,8 +10,10 @@ import { ApiError } from './base/api-errors.js';
 import { anchorCommand } from './cli/anchor.js';
 import { isAnchorError } from './anchor/codes.js';
 import { openAdmin } from './cli/admin.js';
+import { lowCapacityCommand, webhookCommand } from './cli/webhook.js';
 import { CHANNEL_COLUMNS, DEVICE_COLUMNS, printBlock, printJson, printTable } from './cli/format.js';
 import { ConfigError, DEFAULTS, resolveConfig } from './base/config.js';
+import { WEBHOOK_DEFAULTS } from './base/webhook-config.js';
 import { initDataDir } from './store/datadir.js';
 import { parseAmount, parseEnrolBody } from './http/routes.js';
 import { startHub } from './server.js';
@@ -34,7 +36,8 @@ function manage(
   return async (...raw: unknown[]) => {
     const command = raw[raw.length - 1] as Command;
     const opts = command.optsWithGlobals();
-    const args = raw.slice(0, -2).map(String);
+    // An optional argument left out is '' (String(undefined) would be the word "undefined").
+    const args = raw.slice(0, -2).map((a) => (a === undefined ? '' : String(a)));
     const admin = await openAdmin(String(opts.data));
     try {
       const value = await action(admin, opts, args);
@@ -131,6 +134,30 @@ program
     '--verify-workers <n>',
     'threads for Ed25519 signature checks, 0 = on the main thread (default: min(4, cores))',
   )
+  .option(
+    '--low-capacity <threshold>',
+    `webhooks: default channel.low_capacity threshold, minor units (5000), a share (10%) or off (default: ${WEBHOOK_DEFAULTS.lowCapacity})`,
+  )
+  .option(
+    '--offline-after <duration>',
+    `webhooks: device.offline once a device stays disconnected this long (default: ${WEBHOOK_DEFAULTS.offlineAfterMs / 60_000}m)`,
+  )
+  .option(
+    '--webhook-timeout <duration>',
+    `webhooks: one attempt's limit (default: ${WEBHOOK_DEFAULTS.timeoutMs / 1000}s)`,
+  )
+  .option(
+    '--webhook-attempts <n>',
+    `webhooks: attempts before a delivery is a dead letter (default: ${WEBHOOK_DEFAULTS.maxAttempts})`,
+  )
+  .option(
+    '--webhook-max-age <duration>',
+    `webhooks: a delivery not through after this long is a dead letter (default: ${WEBHOOK_DEFAULTS.maxAgeMs / 86_400_000}d)`,
+  )
+  .option(
+    '--webhook-concurrency <n>',
+    `webhooks: requests in flight at once (default: ${WEBHOOK_DEFAULTS.concurrency}; ${WEBHOOK_DEFAULTS.perSubscription} per subscription)`,
+  )
   .option('--quiet', 'log only warnings and errors')
   .action(async (opts: Opts) => {
     const quiet = Boolean(opts.quiet);
@@ -157,6 +184,14 @@ program
       ...(opts.network ? { network: String(opts.network) } : {}),
       sqliteSynchronous: opts.sqliteSynchronous as 'FULL' | 'NORMAL',
       ...(opts.verifyWorkers !== undefined ? { verifyWorkers: Number(opts.verifyWorkers) } : {}),
+      webhooks: {
+        ...(opts.lowCapacity !== undefined ? { lowCapacity: String(opts.lowCapacity) } : {}),
+        ...(opts.offlineAfter !== undefined ? { offlineAfterMs: String(opts.offlineAfter) } : {}),
+        ...(opts.webhookTimeout !== undefined ? { timeoutMs: String(opts.webhookTimeout) } : {}),
+        ...(opts.webhookAttempts !== undefined ? { maxAttempts: Number(opts.webhookAttempts) } : {}),
+        ...(opts.webhookMaxAge !== undefined ? { maxAgeMs: String(opts.webhookMaxAge) } : {}),
+        ...(opts.webhookConcurrency !== undefined ? { concurrency: Number(opts.webhookConcurrency) } : {}),
+      },
       log: (level, message) => {
         if (!quiet || level !== 'info') process.stderr.write(`${new Date().toISOString()} ${level} ${message}\n`);
       },
@@ -280,6 +315,16 @@ channel
       (v) => printBlock(v as Record<string, unknown>),
     ),
   );
+
+/** Commands built on their own take the program's settings (usage errors exit 2), subcommands too. */
+const inherit = (cmd: Command): Command => {
+  cmd.copyInheritedSettings(program);
+  cmd.commands.forEach(inherit);
+  return cmd;
+};
+channel.addCommand(inherit(lowCapacityCommand(manage, dataOption, jsonOption)));
+
+program.addCommand(inherit(webhookCommand(manage, dataOption, jsonOption)));
 
 program
   .command('settle')

@@ -74,8 +74,10 @@ export class WebhookAdmin {
     private readonly now: () => number,
   ) {}
 
-  /** Adds a subscription; the answer carries the secret, the only time it is shown. */
-  async add(req: SubscriptionRequest) {
+  /** Adds a subscription (checked here, whoever calls); the answer carries the secret, the only
+   *  time it is shown. */
+  async add(input: SubscriptionRequest) {
+    const req = parseSubscriptionBody(input);
     const secret = req.secret ?? newSecret();
     const row = await this.outbox.addSubscription({
       url: req.url,
