@@ -8,7 +8,7 @@ import { toHex } from '../../protocol/index.js';
 import type { HubHandle } from '../../hub/server.js';
 import { newSecret } from '../../hub/webhooks/sign.js';
 import { waitFor } from '../../support/test-hub.js';
-import { readyDevice, type TestDevice } from './helpers/device.js';
+import { readyDevice, TestDevice } from './helpers/device.js';
 import { tempDir, testHub } from './helpers/hub.js';
 import { WebhookReceiver } from './helpers/webhook-receiver.js';
 
@@ -196,6 +196,38 @@ describe('webhooks', () => {
     expect(retried.status).toBe(200);
     await waitFor(() => receiver.accepted.size === 1, 'dead letter delivered', 10_000);
     expect([...receiver.accepted.values()][0]!.type).toBe('device.revoked');
+  });
+
+  it('holds a hung receiver to its share of requests while another subscription is served', async () => {
+    hub = await testHub(tmp.dir, {
+      webhooks: { ...FAST, timeoutMs: 60_000, concurrency: 4, perSubscription: 2, maxAttempts: 1000 },
+    });
+    const other = await new WebhookReceiver(secret).start();
+    try {
+      await hub.core.webhooks.add({ url: receiver.url, events: ['channel.closed'], secret });
+      await hub.core.webhooks.add({ url: other.url, events: ['channel.closed'], secret });
+      receiver.mode = 'hang';
+      const ids: string[] = [];
+      for (let i = 0; i < 20; i++) {
+        const d = new TestDevice(hub).enrol();
+        ids.push(hub.core.closeChannel(hub.core.showDevice(d.hex).channelId!).channelId);
+      }
+      // The healthy receiver gets all 20 while the hung one holds its two requests.
+      await waitFor(() => other.accepted.size === 20, 'the healthy receiver served', 15_000);
+      expect(receiver.requests).toHaveLength(2);
+      // Once the last healthy answer is recorded, only the hung receiver's two remain in flight.
+      await until(
+        async () =>
+          JSON.stringify((await hub!.core.webhooks.deliveries({})).counts) ===
+          JSON.stringify({ pending: 20, delivered: 20, dead: 0 }),
+        'the healthy deliveries recorded',
+      );
+      await until(async () => (await metric(hub!, 'tally_webhook_in_flight')) === 2, 'two requests in flight');
+      expect(receiver.requests).toHaveLength(2);
+      expect(ids).toHaveLength(20);
+    } finally {
+      await other.stop();
+    }
   });
 
   it('refuses bad subscriptions with a reason and lists and removes good ones', async () => {
