@@ -14,6 +14,8 @@ import { lowCapacityCommand, webhookCommand } from './cli/webhook.js';
 import { CHANNEL_COLUMNS, DEVICE_COLUMNS, printBlock, printJson, printTable } from './cli/format.js';
 import { ConfigError, DEFAULTS, resolveConfig } from './base/config.js';
 import { WEBHOOK_DEFAULTS } from './base/webhook-config.js';
+import { HubLog } from './base/log-codes.js';
+import { createLogger, exitOnFatal, LOG_FORMATS, LOG_LEVELS, type LogFormat, type LogLevel } from '../common/log.js';
 import { initDataDir } from './store/datadir.js';
 import { parseAmount, parseEnrolBody } from './http/routes.js';
 import { startHub } from './server.js';
@@ -158,10 +160,26 @@ program
     '--webhook-concurrency <n>',
     `webhooks: requests in flight at once (default: ${WEBHOOK_DEFAULTS.concurrency}; ${WEBHOOK_DEFAULTS.perSubscription} per subscription)`,
   )
-  .option('--quiet', 'log only warnings and errors')
+  .addOption(new Option('--log-level <level>', 'least severe log line written').choices(LOG_LEVELS).default('info'))
+  .addOption(
+    new Option('--log-format <format>', 'auto: readable on a terminal, JSON lines otherwise')
+      .choices(LOG_FORMATS)
+      .default('auto'),
+  )
+  .option('--quiet', 'log only warnings and worse (same as --log-level warn)')
+  .addHelpText(
+    'after',
+    `
+Logs go to stderr, one line each with a stable "code" field (docs/hub.md, "Logs"); stdout carries
+only the start-up summary. Under systemd or in a container (not a terminal) they are JSON lines.`,
+  )
   .action(async (opts: Opts) => {
-    const quiet = Boolean(opts.quiet);
-    const hub = await startHub({
+    const level = (opts.quiet && opts.logLevel === 'info' ? 'warn' : opts.logLevel) as LogLevel;
+    // Asynchronous writes: a burst of lines (a refusal flood at debug) does not stall ingest;
+    // pino flushes on exit and exitOnFatal before a crash exit.
+    const logger = createLogger({ name: 'tally-hub', level, format: opts.logFormat as LogFormat, sync: false });
+    exitOnFatal(logger, 'HUB_FATAL');
+    const started = startHub({
       dataDir: String(opts.data),
       mqttListen: String(opts.mqttListen),
       http: String(opts.http),
@@ -192,15 +210,19 @@ program
         ...(opts.webhookMaxAge !== undefined ? { maxAgeMs: String(opts.webhookMaxAge) } : {}),
         ...(opts.webhookConcurrency !== undefined ? { concurrency: Number(opts.webhookConcurrency) } : {}),
       },
-      log: (level, message) => {
-        if (!quiet || level !== 'info') process.stderr.write(`${new Date().toISOString()} ${level} ${message}\n`);
-      },
+      logger,
+    });
+    // A bad flag is a usage error for the person typing (fail() below); anything else that stops
+    // the start (a port in use, an unreadable data dir) is a line for the operator's log too.
+    const hub = await started.catch((err: unknown) => {
+      if (!(err instanceof ConfigError)) new HubLog(logger).event('HUB_START_FAILED', { err });
+      throw err;
     });
     process.stdout.write(
       `tally-hub ${hub.publicKeyHex}\n  network   ${hub.identity.network}\n  mqtt      ${hub.mqttUrl}\n  http      ${hub.httpUrl}\n  dashboard ${hub.httpUrl}/\n`,
     );
     const stop = (signal: string) => {
-      process.stderr.write(`${signal}: committing and stopping\n`);
+      hub.config.log.event('HUB_STOPPING', { signal });
       hub.close().then(
         () => process.exit(0),
         (err: unknown) => fail(err),

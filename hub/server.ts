@@ -96,8 +96,14 @@ export async function startHub(input: HubConfigInput = {}): Promise<HubHandle> {
           onReject: (reason, device, detail) => core.pipeline.recordBrokerRejection(reason, device, detail),
           // A device that subscribed to its downlink can receive its GRANT now [P-7.1].
           onDeviceSubscribed: (hex) => core.greet(hex, false),
-          onDeviceConnected: (hex) => core.setConnected(hex, true),
-          onDeviceDisconnected: (hex) => core.setConnected(hex, false),
+          onDeviceConnected: (hex) => {
+            core.setConnected(hex, true);
+            log.event('DEVICE_CONNECTED', { device: hex });
+          },
+          onDeviceDisconnected: (hex) => {
+            core.setConnected(hex, false);
+            log.event('DEVICE_DISCONNECTED', { device: hex });
+          },
           onUplink: (topic, payload) => core.pipeline.onMessage(topic, payload),
         },
       });
@@ -140,7 +146,7 @@ export async function startHub(input: HubConfigInput = {}): Promise<HubHandle> {
     const offlineEvery = Math.max(50, Math.min(1_000, Math.floor(config.webhooks.offlineAfterMs / 4)));
     timers.push(
       setInterval(() => {
-        core.checkOffline().catch((err: unknown) => log('error', `device.offline check: ${(err as Error).message}`));
+        core.checkOffline().catch((err: unknown) => log.event('WEBHOOK_OFFLINE_CHECK_FAILED', { err }));
       }, offlineEvery),
     );
     if (config.settleEveryMs > 0) {
@@ -149,12 +155,13 @@ export async function startHub(input: HubConfigInput = {}): Promise<HubHandle> {
           try {
             const epoch = core.settle({ skipEmpty: true });
             if (epoch)
-              log(
-                'info',
-                `settled epoch ${epoch.epoch}: ${epoch.entryCount} channel(s), ${epoch.totalDeltaAmount} minor units`,
-              );
+              log.event('EPOCH_SETTLED', {
+                epoch: epoch.epoch.toString(),
+                channels: epoch.entryCount,
+                amount: epoch.totalDeltaAmount.toString(),
+              });
           } catch (err) {
-            log('error', `periodic settlement failed (nothing was written): ${(err as Error).message}`);
+            log.event('SETTLE_FAILED', { err });
           }
         }, config.settleEveryMs),
       );
@@ -162,7 +169,8 @@ export async function startHub(input: HubConfigInput = {}): Promise<HubHandle> {
     for (const t of timers) t.unref();
 
     writeRunningInfo(config.dataDir, { pid: process.pid, http: http.url, mqtt: mqttUrl, startedAtMs: Date.now() });
-    log('info', `hub ${identity.publicKeyHex} (network ${identity.network}) broker ${mqttUrl} http ${http.url}`);
+    log.event('HUB_STARTED', { hub: identity.publicKeyHex, network: identity.network, version: VERSION });
+    log.event('HUB_LISTENING', { mqtt: mqttUrl, http: http.url, broker: broker ? 'embedded' : 'external' });
 
     let closing: Promise<void> | undefined;
     const handle: HubHandle = {
@@ -194,6 +202,7 @@ export async function startHub(input: HubConfigInput = {}): Promise<HubHandle> {
           await webhooks.stop();
           store.close();
           clearRunningInfo(config.dataDir, process.pid);
+          log.event('HUB_STOPPED');
         })()),
     };
     return handle;

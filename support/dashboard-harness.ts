@@ -114,7 +114,6 @@ export async function startFleetHub(o: FleetHubOptions): Promise<FleetHub> {
     mqttListen: { host: '127.0.0.1', port: 0 },
     http: { host: '127.0.0.1', port: 0 },
     verifyWorkers: 0,
-    log: () => {},
     ...(o.webhooks ? { webhooks: o.webhooks } : {}),
   });
   const db = new Database(join(workDir, 'outboxes.db'));

@@ -8,6 +8,8 @@ import { isAbsolute, resolve } from 'node:path';
 import { ConfigError, ProblemList } from '../../common/config-error.js';
 import { NETWORK_PATTERN } from '../../protocol/index.js';
 import { resolveWebhookConfig, type WebhookConfig } from './webhook-config.js';
+import type { Logger } from '../../common/log.js';
+import { HubLog } from './log-codes.js';
 
 export { ConfigError };
 
@@ -73,8 +75,9 @@ export interface HubConfig {
   readonly rejectionLogLimit: number;
   /** Network name used in new channel records [P-3.1]; only used when a data dir is created. */
   readonly network: string | undefined;
-  /** Logger; defaults to silent so embedding code (tests, simulator) stays quiet. */
-  readonly log: (level: 'info' | 'warn' | 'error', message: string) => void;
+  /** Coded structured logs (hub/base/log-codes.ts) on the pino logger given as `logger`; silent
+   *  without one, so embedding code (tests, simulator) stays quiet. */
+  readonly log: HubLog;
   /** The hub clock (ms since the epoch): expiry, credential window, timestamps. Tests and the
    *  simulator may pass their own. */
   readonly now: () => number;
@@ -85,9 +88,18 @@ export interface HubConfig {
 export type HubConfigInput = Partial<
   Omit<
     HubConfig,
-    'mqttListen' | 'http' | 'brokerTls' | 'settleEveryMs' | 'credentialWindowMs' | 'httpAllowedHosts' | 'webhooks'
+    | 'mqttListen'
+    | 'http'
+    | 'brokerTls'
+    | 'settleEveryMs'
+    | 'credentialWindowMs'
+    | 'httpAllowedHosts'
+    | 'log'
+    | 'webhooks'
   >
 > & {
+  /** A pino logger (common/log.ts createLogger); its level decides what is written. */
+  logger?: Logger;
   /** Durations in milliseconds or as the CLI takes them ("5m"). */
   webhooks?: Partial<{
     [K in keyof WebhookConfig]: WebhookConfig[K] extends number ? number | string : WebhookConfig[K];
@@ -142,8 +154,6 @@ export function parseDuration(text: string): number {
   if (!match) throw new ConfigError([`not a duration (e.g. 30s, 15m, 1h): ${text}`]);
   return Number(match[1]) * DURATION_UNITS[match[2] ?? 'ms']!;
 }
-
-const silent = (): void => {};
 
 /** A host name or address for the Host check, lowercased; a port is not part of it. */
 function hostName(name: string): string {
@@ -208,7 +218,7 @@ export function resolveConfig(input: HubConfigInput = {}): HubConfig {
     sqliteSynchronous: synchronous,
     rejectionLogLimit: int('rejectionLogLimit', input.rejectionLogLimit ?? DEFAULTS.rejectionLogLimit, 1),
     network: input.network,
-    log: input.log ?? silent,
+    log: new HubLog(input.logger),
     now: input.now ?? Date.now,
     webhooks: resolveWebhookConfig(input.webhooks as Partial<WebhookConfig> | undefined, problems, duration),
   };

@@ -11,6 +11,7 @@ import type { HostPort } from '../base/config.js';
 import { Activity, EpochEntryCache } from '../model/activity.js';
 import type { HubCore } from '../core/hub-core.js';
 import type { HubMetrics } from '../base/metrics.js';
+import type { HubLog } from '../base/log-codes.js';
 import { DASHBOARD_ROUTES } from './dashboard-routes.js';
 import { hostAllowed } from './host.js';
 import { LiveStreams, liveTick } from './live.js';
@@ -95,15 +96,20 @@ function requestUrl(target: string | undefined): URL {
 
 /** Unexpected errors are logged one line each, with the stack at most once a minute: a request
  *  that keeps hitting a bug must not flood the log. */
-function errorLogger(log: (level: 'error', message: string) => void) {
+function errorLogger(log: HubLog) {
   let stackAtMs = -Infinity;
   return (req: IncomingMessage, err: unknown) => {
     const now = Date.now();
     const withStack = now - stackAtMs >= 60_000;
     if (withStack) stackAtMs = now;
-    const what = `http ${req.method} ${(req.url ?? '').slice(0, 200)}`;
+    if (!log.enabled('error')) return;
     const e = err as Error;
-    log('error', `${what}: ${withStack ? (e.stack ?? String(err)) : (e.message ?? String(err))}`);
+    log.event('HTTP_INTERNAL', {
+      method: req.method,
+      path: (req.url ?? '').slice(0, 200),
+      error: e.message ?? String(err),
+      ...(withStack ? { stack: e.stack } : {}),
+    });
   };
 }
 
@@ -127,7 +133,7 @@ export async function startHttp(args: {
   maxLiveStreams?: number;
   /** Host names answered besides IP addresses, localhost and the listen address. */
   allowedHosts?: readonly string[];
-  log: (level: 'info' | 'warn' | 'error', message: string) => void;
+  log: HubLog;
 }): Promise<HttpServer> {
   const dashboardDir = findDashboardDir();
   const dashboard = {
@@ -189,7 +195,7 @@ export async function startHttp(args: {
       dashboard.activity.sample();
       if (live.size > 0) live.broadcast(liveTick(args.core, dashboard.activity));
     } catch (err) {
-      args.log('error', `dashboard sample: ${(err as Error).stack ?? String(err)}`);
+      args.log.event('DASHBOARD_SAMPLE_FAILED', { err });
     }
   }, 1000);
   sampler.unref();

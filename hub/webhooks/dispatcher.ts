@@ -6,6 +6,7 @@
 // what it has not taken stays in the database. A hub that dies mid-request sends it again after
 // the lease (docs/webhooks.md, "Delivery").
 
+import type { HubLog } from '../base/log-codes.js';
 import type { WebhookConfig } from '../base/webhook-config.js';
 import type { DeliveryFailureReason, WebhookMetrics } from '../base/webhook-metrics.js';
 import type { DeliveryJob, OutboxStore } from '../store/outbox-types.js';
@@ -17,7 +18,7 @@ export interface DispatcherOptions {
   config: WebhookConfig;
   metrics: WebhookMetrics;
   now: () => number;
-  log: (level: 'info' | 'warn' | 'error', message: string) => void;
+  log: HubLog;
   /** The product and version, for the User-Agent header. */
   userAgent: string;
 }
@@ -83,7 +84,7 @@ export class WebhookDispatcher {
       if (due !== undefined) next = Math.max(0, Math.min(next, Number(due) - this.o.now()));
       await this.prune();
     } catch (err) {
-      if (!this.stopped) this.o.log('error', `webhook delivery loop: ${(err as Error).message}`);
+      if (!this.stopped) this.o.log.event('WEBHOOK_LOOP_FAILED', { err });
     } finally {
       this.ticking = false;
     }
@@ -148,15 +149,17 @@ export class WebhookDispatcher {
       });
       if (next.state === 'dead') {
         this.o.metrics.deadLetters.inc({ type: job.eventType });
-        this.o.log(
-          'warn',
-          `webhook ${job.eventId} to subscription ${job.subscriptionId}: dead letter after ${failures} attempt(s): ${attempt.error}`,
-        );
+        this.o.log.event('WEBHOOK_DEAD_LETTER', {
+          event: job.eventId,
+          type: job.eventType,
+          subscription: job.subscriptionId.toString(),
+          attempts: failures,
+          error: attempt.error,
+        });
       }
     } catch (err) {
       // The lease brings the delivery back; the receiver may see it twice, which its key absorbs.
-      if (!this.stopped)
-        this.o.log('error', `webhook ${job.eventId}: recording the attempt failed: ${(err as Error).message}`);
+      if (!this.stopped) this.o.log.event('WEBHOOK_RECORD_FAILED', { event: job.eventId, err });
     }
   }
 
