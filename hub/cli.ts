@@ -10,8 +10,10 @@ import { ApiError } from './base/api-errors.js';
 import { anchorCommand } from './cli/anchor.js';
 import { isAnchorError } from './anchor/codes.js';
 import { openAdmin } from './cli/admin.js';
+import { lowCapacityCommand, webhookCommand } from './cli/webhook.js';
 import { CHANNEL_COLUMNS, DEVICE_COLUMNS, printBlock, printJson, printTable } from './cli/format.js';
 import { ConfigError, DEFAULTS, resolveConfig } from './base/config.js';
+import { WEBHOOK_DEFAULTS } from './base/webhook-config.js';
 import { HubLog } from './base/log-codes.js';
 import { createLogger, exitOnFatal, LOG_FORMATS, LOG_LEVELS, type LogFormat, type LogLevel } from '../common/log.js';
 import { initDataDir } from './store/datadir.js';
@@ -37,7 +39,8 @@ function manage(
   return async (...raw: unknown[]) => {
     const command = raw[raw.length - 1] as Command;
     const opts = command.optsWithGlobals();
-    const args = raw.slice(0, -2).map(String);
+    // An optional argument left out is '' (String(undefined) would be the word "undefined").
+    const args = raw.slice(0, -2).map((a) => (a === undefined ? '' : String(a)));
     const admin = await openAdmin(String(opts.data));
     try {
       const value = await action(admin, opts, args);
@@ -138,6 +141,30 @@ program
   .option('--anchor-key <file>', 'key file of the anchoring account (tally-hub anchor keygen; mode 0600)')
   .option('--anchor-contract <address>', 'TallyAnchor address (tally-hub anchor deploy)')
   .option('--anchor-batch <n>', 'most epochs per anchoring transaction', String(DEFAULTS.anchorBatchMax))
+  .option(
+    '--low-capacity <threshold>',
+    `webhooks: default channel.low_capacity threshold, minor units (5000), a share (10%) or off (default: ${WEBHOOK_DEFAULTS.lowCapacity})`,
+  )
+  .option(
+    '--offline-after <duration>',
+    `webhooks: device.offline once a device stays disconnected this long (default: ${WEBHOOK_DEFAULTS.offlineAfterMs / 60_000}m)`,
+  )
+  .option(
+    '--webhook-timeout <duration>',
+    `webhooks: one attempt's limit (default: ${WEBHOOK_DEFAULTS.timeoutMs / 1000}s)`,
+  )
+  .option(
+    '--webhook-attempts <n>',
+    `webhooks: attempts before a delivery is a dead letter (default: ${WEBHOOK_DEFAULTS.maxAttempts})`,
+  )
+  .option(
+    '--webhook-max-age <duration>',
+    `webhooks: a delivery not through after this long is a dead letter (default: ${WEBHOOK_DEFAULTS.maxAgeMs / 86_400_000}d)`,
+  )
+  .option(
+    '--webhook-concurrency <n>',
+    `webhooks: requests in flight at once (default: ${WEBHOOK_DEFAULTS.concurrency}; ${WEBHOOK_DEFAULTS.perSubscription} per subscription)`,
+  )
   .addOption(new Option('--log-level <level>', 'least severe log line written').choices(LOG_LEVELS).default('info'))
   .addOption(
     new Option('--log-format <format>', 'auto: readable on a terminal, JSON lines otherwise')
@@ -184,6 +211,14 @@ only the start-up summary. Under systemd or in a container (not a terminal) they
       ...(opts.anchorKey !== undefined ? { anchorKeyFile: String(opts.anchorKey) } : {}),
       ...(opts.anchorContract !== undefined ? { anchorContract: String(opts.anchorContract) } : {}),
       anchorBatchMax: Number(opts.anchorBatch),
+      webhooks: {
+        ...(opts.lowCapacity !== undefined ? { lowCapacity: String(opts.lowCapacity) } : {}),
+        ...(opts.offlineAfter !== undefined ? { offlineAfterMs: String(opts.offlineAfter) } : {}),
+        ...(opts.webhookTimeout !== undefined ? { timeoutMs: String(opts.webhookTimeout) } : {}),
+        ...(opts.webhookAttempts !== undefined ? { maxAttempts: Number(opts.webhookAttempts) } : {}),
+        ...(opts.webhookMaxAge !== undefined ? { maxAgeMs: String(opts.webhookMaxAge) } : {}),
+        ...(opts.webhookConcurrency !== undefined ? { concurrency: Number(opts.webhookConcurrency) } : {}),
+      },
       logger,
     });
     // A bad flag is a usage error for the person typing (fail() below); anything else that stops
@@ -325,6 +360,16 @@ channel
       (v) => printBlock(v as Record<string, unknown>),
     ),
   );
+
+/** Commands built on their own take the program's settings (usage errors exit 2), subcommands too. */
+const inherit = (cmd: Command): Command => {
+  cmd.copyInheritedSettings(program);
+  cmd.commands.forEach(inherit);
+  return cmd;
+};
+channel.addCommand(inherit(lowCapacityCommand(manage, dataOption, jsonOption)));
+
+program.addCommand(inherit(webhookCommand(manage, dataOption, jsonOption)));
 
 program
   .command('settle')

@@ -11,6 +11,7 @@ import { connectLink, type HubLink } from './broker/link.js';
 import { SignaturePool } from './ingest/signature-pool.js';
 import { HubMetrics } from './base/metrics.js';
 import { downlinkVia } from './model/downlink.js';
+import { WebhookDispatcher } from './webhooks/dispatcher.js';
 import { VERSION } from '../common/version.js';
 import { ConfigError } from './base/config.js';
 import { isAnchorError, loadAnchorClient, readAnchorKey } from './anchor/index.js';
@@ -55,6 +56,17 @@ export async function startHub(
   const metrics = new HubMetrics({ processMetrics: true });
   const pool = config.verifyWorkers > 0 ? new SignaturePool(config.verifyWorkers) : undefined;
   const core = new HubCore(config, identity, store, metrics, config.now, pool);
+  // Webhook delivery runs beside ingest, never in it: the outbox is its only link to the rest.
+  const webhooks = new WebhookDispatcher({
+    outbox: store.outbox,
+    config: config.webhooks,
+    metrics: metrics.webhooks,
+    now: config.now,
+    log: config.log,
+    userAgent: `tally-hub/${VERSION}`,
+  });
+  core.onWebhookEvents = () => webhooks.nudge();
+  metrics.webhooks.watchOutbox(() => store.outbox.countDeliveries());
   metrics.watchLedger(() => {
     const s = core.stats();
     const last = store.lastEpoch();
@@ -167,6 +179,14 @@ export async function startHub(
 
     const sweepEvery = Math.max(50, Math.min(250, Math.floor(config.reorderWindowMs / 4)));
     timers.push(setInterval(() => core.pipeline.sweep(), sweepEvery));
+    await core.loadWebhookState();
+    webhooks.start();
+    const offlineEvery = Math.max(50, Math.min(1_000, Math.floor(config.webhooks.offlineAfterMs / 4)));
+    timers.push(
+      setInterval(() => {
+        core.checkOffline().catch((err: unknown) => log.event('WEBHOOK_OFFLINE_CHECK_FAILED', { err }));
+      }, offlineEvery),
+    );
     if (config.settleEveryMs > 0) {
       timers.push(
         setInterval(() => {
@@ -218,6 +238,7 @@ export async function startHub(
           await link?.close();
           if (broker) await broker.close();
           await pool?.close();
+          await webhooks.stop();
           store.close();
           clearRunningInfo(config.dataDir, process.pid);
           log.event('HUB_STOPPED');
@@ -227,6 +248,7 @@ export async function startHub(
   } catch (err) {
     for (const t of timers) clearInterval(t);
     await anchorer?.close();
+    await webhooks.stop();
     await http?.close().catch(() => {});
     await link?.close().catch(() => {});
     await broker?.close().catch(() => {});

@@ -12,6 +12,7 @@ import { createSimMeter } from '../agent/meter/sim.js';
 import { openSqliteOutbox } from '../agent/outbox/sqlite.js';
 import { buildDashboard } from '../hub/dashboard/build.mjs';
 import { startHub, type HubHandle } from '../hub/server.js';
+import type { HubConfigInput } from '../hub/base/config.js';
 import { generateKeyPair, toHex } from '../protocol/index.js';
 import { PRODUCTS } from '../simulator/identity.js';
 
@@ -77,6 +78,8 @@ export interface FleetHubOptions {
   faults?: WireFaults;
   /** Capacity of device i's channel in minor units; far beyond the run by default. */
   capacity?: (i: number) => bigint;
+  /** Webhook settings of the hub (the browser test makes dead letters quickly). */
+  webhooks?: HubConfigInput['webhooks'];
 }
 
 function interceptor(f: WireFaults): AgentOptions['interceptSegment'] {
@@ -111,6 +114,7 @@ export async function startFleetHub(o: FleetHubOptions): Promise<FleetHub> {
     mqttListen: { host: '127.0.0.1', port: 0 },
     http: { host: '127.0.0.1', port: 0 },
     verifyWorkers: 0,
+    ...(o.webhooks ? { webhooks: o.webhooks } : {}),
   });
   const db = new Database(join(workDir, 'outboxes.db'));
   db.pragma('journal_mode = WAL');

@@ -7,6 +7,7 @@ import { availableParallelism } from 'node:os';
 import { isAbsolute, resolve } from 'node:path';
 import { ConfigError, ProblemList } from '../../common/config-error.js';
 import { NETWORK_PATTERN } from '../../protocol/index.js';
+import { resolveWebhookConfig, type WebhookConfig } from './webhook-config.js';
 import type { Logger } from '../../common/log.js';
 import { HubLog } from './log-codes.js';
 
@@ -94,16 +95,30 @@ export interface HubConfig {
   /** The hub clock (ms since the epoch): expiry, credential window, timestamps. Tests and the
    *  simulator may pass their own. */
   readonly now: () => number;
+  /** Webhook events and their delivery (docs/webhooks.md). */
+  readonly webhooks: WebhookConfig;
 }
 
 export type HubConfigInput = Partial<
   Omit<
     HubConfig,
-    'mqttListen' | 'http' | 'brokerTls' | 'settleEveryMs' | 'credentialWindowMs' | 'httpAllowedHosts' | 'log' | 'anchor'
+    | 'mqttListen'
+    | 'http'
+    | 'brokerTls'
+    | 'settleEveryMs'
+    | 'credentialWindowMs'
+    | 'httpAllowedHosts'
+    | 'log'
+    | 'anchor'
+    | 'webhooks'
   >
 > & {
   /** A pino logger (common/log.ts createLogger); its level decides what is written. */
   logger?: Logger;
+  /** Durations in milliseconds or as the CLI takes them ("5m"). */
+  webhooks?: Partial<{
+    [K in keyof WebhookConfig]: WebhookConfig[K] extends number ? number | string : WebhookConfig[K];
+  }>;
   httpAllowedHosts?: readonly string[];
   mqttListen?: HostPort | string;
   http?: HostPort | string;
@@ -254,6 +269,7 @@ export function resolveConfig(input: HubConfigInput = {}): HubConfig {
     anchor: anchorConfig(input, problems),
     log: new HubLog(input.logger),
     now: input.now ?? Date.now,
+    webhooks: resolveWebhookConfig(input.webhooks as Partial<WebhookConfig> | undefined, problems, duration),
   };
   problems.throwIfAny();
   return Object.freeze(config);

@@ -29,6 +29,13 @@ export const HUB_LOG_CODES = {
   HISTORY_MISSING: { level: 'error', message: 'a stored voucher the chain needs is missing from the database' },
   HTTP_INTERNAL: { level: 'error', message: 'an HTTP request failed unexpectedly (a bug); answered 500' },
   DASHBOARD_SAMPLE_FAILED: { level: 'error', message: 'the dashboard sampler failed (a bug)' },
+  WEBHOOK_DEAD_LETTER: { level: 'warn', message: 'a webhook delivery used its retry budget and is a dead letter' },
+  WEBHOOK_LOOP_FAILED: { level: 'error', message: 'the webhook delivery loop could not read the outbox' },
+  WEBHOOK_RECORD_FAILED: {
+    level: 'error',
+    message: 'a webhook attempt could not be recorded; the delivery is sent again after its lease',
+  },
+  WEBHOOK_OFFLINE_CHECK_FAILED: { level: 'error', message: 'device.offline events could not be written' },
 } as const satisfies Record<string, { level: LineLevel; message: string }>;
 
 export type HubLogCode = keyof typeof HUB_LOG_CODES;

@@ -6,6 +6,8 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import { REASONS } from '../../protocol/index.js';
 import { HUB_REASONS } from './reasons.js';
+import { WebhookMetrics } from './webhook-metrics.js';
+import { WEBHOOK_EVENT_TYPES } from './webhook-config.js';
 
 /** What the ledger gauges show, read from committed state at scrape time. */
 export interface LedgerTotals {
@@ -96,6 +98,9 @@ export class HubMetrics {
     registers: [this.registry],
   });
 
+  /** Webhook delivery (base/webhook-metrics.ts). */
+  readonly webhooks: WebhookMetrics;
+
   #ledger: (() => LedgerTotals) | undefined;
   #snapshot: { at: number; totals: LedgerTotals } | undefined;
 
@@ -109,6 +114,7 @@ export class HubMetrics {
     for (const reason of [...Object.keys(REASONS), ...Object.keys(HUB_REASONS)])
       this.vouchersRejected.inc({ reason }, 0);
     this.#ledgerGauges();
+    this.webhooks = new WebhookMetrics(this.registry, WEBHOOK_EVENT_TYPES);
   }
 
   /** Feeds the ledger gauges (channels by state, accepted and settled money, the last epoch). */

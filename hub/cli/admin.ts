@@ -10,6 +10,7 @@ import { HubCore, type EnrolRequest } from '../core/hub-core.js';
 import { loadIdentity, openStore, readRunningInfo } from '../store/datadir.js';
 import { HubMetrics } from '../base/metrics.js';
 import type { HubStore } from '../store/types.js';
+import type { SubscriptionRequest } from '../core/webhook-admin.js';
 
 type Json = any; // eslint-disable-line @typescript-eslint/no-explicit-any -- views are printed, not typed here
 
@@ -28,6 +29,14 @@ export interface Admin {
   csv(epoch: bigint): Promise<string>;
   rejections(query: { limit?: number; reason?: string }): Promise<Json>;
   stats(): Promise<Json>;
+  webhookAdd(req: SubscriptionRequest): Promise<Json>;
+  webhookList(): Promise<Json>;
+  webhookRemove(id: string): Promise<Json>;
+  webhookDeliveries(q: { state?: string; limit?: number }): Promise<Json>;
+  webhookRetry(id: string): Promise<Json>;
+  /** A channel's low-capacity threshold: read (undefined), set ("5000", "10%", "off") or back to
+   *  the default (null). */
+  lowCapacity(id: string, threshold?: string | null): Promise<Json>;
   close(): void;
 }
 
@@ -47,7 +56,7 @@ class HttpAdmin implements Admin {
     private readonly token: string,
   ) {}
 
-  private async call(method: 'GET' | 'POST', path: string, body?: unknown, raw = false): Promise<Json> {
+  private async call(method: 'GET' | 'POST' | 'DELETE', path: string, body?: unknown, raw = false): Promise<Json> {
     const res = await fetch(this.base + path, {
       method,
       headers: {
@@ -92,6 +101,20 @@ class HttpAdmin implements Admin {
     return this.call('GET', `/api/rejections?${params}`);
   };
   stats = () => this.call('GET', '/api/stats');
+  webhookAdd = (req: SubscriptionRequest) => this.call('POST', '/api/webhooks', req);
+  webhookList = async () => (await this.call('GET', '/api/webhooks')).subscriptions;
+  webhookRemove = (id: string) => this.call('DELETE', `/api/webhooks/${encodeURIComponent(id)}`);
+  webhookDeliveries = (q: { state?: string; limit?: number }) => {
+    const params = new URLSearchParams();
+    if (q.limit !== undefined) params.set('limit', String(q.limit));
+    if (q.state) params.set('state', q.state);
+    return this.call('GET', `/api/webhooks/deliveries?${params}`);
+  };
+  webhookRetry = (id: string) => this.call('POST', `/api/webhooks/deliveries/${encodeURIComponent(id)}/retry`);
+  lowCapacity = (id: string, threshold?: string | null) =>
+    threshold === undefined
+      ? this.call('GET', `/api/channels/${encodeURIComponent(id)}/low-capacity`)
+      : this.call('POST', `/api/channels/${encodeURIComponent(id)}/low-capacity`, { lowCapacity: threshold });
   close(): void {}
 }
 
@@ -118,6 +141,15 @@ class LocalAdmin implements Admin {
   csv = async (epoch: bigint) => this.core.csv(epoch);
   rejections = async (q: { limit?: number; reason?: string }) => this.core.rejections(q);
   stats = async () => this.core.stats();
+  webhookAdd = (req: SubscriptionRequest) => this.core.webhooks.add(req);
+  webhookList = () => this.core.webhooks.list();
+  webhookRemove = (id: string) => this.core.webhooks.remove(id);
+  webhookDeliveries = (q: { state?: string; limit?: number }) => this.core.webhooks.deliveries(q);
+  webhookRetry = (id: string) => this.core.webhooks.retry(id);
+  lowCapacity = async (id: string, threshold?: string | null) => {
+    await this.core.loadWebhookState();
+    return threshold === undefined ? this.core.lowCapacityView(id) : this.core.setLowCapacity(id, threshold);
+  };
   close(): void {
     this.store.close();
   }

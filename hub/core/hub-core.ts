@@ -26,6 +26,11 @@ import { Controls } from '../model/controls.js';
 import type { Downlink } from '../model/downlink.js';
 import { liveChannelFromRow, Registry, type FleetView, type LiveChannel, type LiveDevice } from '../model/registry.js';
 import { channelView, deviceView, epochView, rejectionCountView, rejectionView } from '../model/views.js';
+import { parseThreshold } from '../base/webhook-config.js';
+import { formatThreshold } from '../model/low-capacity.js';
+import { channelFacts, WebhookAlerts } from '../model/webhook-alerts.js';
+import { channelEvents, deviceEvents } from '../model/webhook-events.js';
+import { WebhookAdmin } from './webhook-admin.js';
 
 export interface EnrolRequest {
   publicKey: string;
@@ -53,7 +58,12 @@ export class HubCore {
   private readonly registry: Registry;
   readonly controls: Controls;
   readonly pipeline: IngestPipeline;
+  /** Which webhook events a change causes; the thresholds and the offline watch. */
+  readonly alerts: WebhookAlerts;
+  readonly webhooks: WebhookAdmin;
   private links: CoreLinks = { downlink: noDownlink, seesConnections: true };
+  /** Told when events were written, so the delivery loop looks at once (server.ts sets it). */
+  onWebhookEvents: () => void = () => {};
 
   constructor(
     readonly config: HubConfig,
@@ -64,6 +74,12 @@ export class HubCore {
     verifier?: SignatureVerifier,
   ) {
     this.registry = Registry.load(store);
+    this.alerts = new WebhookAlerts(
+      { hubKeyHex: identity.publicKeyHex, network: identity.network },
+      parseThreshold(config.webhooks.lowCapacity)!,
+      config.webhooks.offlineAfterMs,
+    );
+    this.webhooks = new WebhookAdmin(store.outbox, now);
     const downlink: Downlink = {
       publishReceipt: (d, b) => this.links.downlink.publishReceipt(d, b),
       publishControl: (d, b) => this.links.downlink.publishControl(d, b),
@@ -83,7 +99,17 @@ export class HubCore {
       onOffline: (hex) => {
         if (!this.links.seesConnections) this.setConnected(hex, false);
       },
+      alerts: this.alerts,
+      onEvents: () => this.onWebhookEvents(),
     });
+  }
+
+  /** Loads what the webhook events need besides the registry (each channel's own threshold). */
+  async loadWebhookState(): Promise<void> {
+    for (const t of await this.store.outbox.listThresholds()) {
+      const parsed = parseThreshold(t.lowCapacity);
+      if (parsed) this.alerts.thresholds.set(toHex(t.channelId), parsed);
+    }
   }
 
   /** The committed ledger, read-only: what the dashboard, tools and tests read. */
@@ -122,6 +148,33 @@ export class HubCore {
     if (!device || device.connected === connected) return;
     device.connected = connected;
     this.metrics.devicesConnected.inc(connected ? 1 : -1);
+    if (connected) this.alerts.offline.connected(deviceHex);
+    else this.alerts.offline.disconnected(deviceHex, this.now());
+  }
+
+  /** device.offline for every device whose disconnect came due (model/offline-watch.ts): the work
+   *  is the due ones, not the fleet. A revoked device is not reported. */
+  async checkOffline(): Promise<number> {
+    const nowMs = this.now();
+    const events = [];
+    for (const due of this.alerts.offline.due(nowMs)) {
+      const d = this.registry.devices.get(due.deviceHex);
+      if (!d || d.revoked || d.connected) continue;
+      events.push(
+        deviceEvents.offline(
+          this.alerts.source,
+          d.key,
+          BigInt(due.disconnectedAtMs),
+          this.alerts.offline.offlineAfterMs,
+          BigInt(nowMs),
+        ),
+      );
+    }
+    if (events.length > 0) {
+      await this.store.outbox.appendEvents(events);
+      this.onWebhookEvents();
+    }
+    return events.length;
   }
 
   deviceStatus(deviceHex: string): { revoked: boolean; credentialFloorMs: bigint } | undefined {
@@ -247,7 +300,10 @@ export class HubCore {
     const d = this.findDevice(id);
     this.flush();
     if (!d.revoked) {
-      this.store.revokeDevice(d.key, BigInt(this.now()));
+      const atMs = BigInt(this.now());
+      const channelIds = d.channels.map((cid) => this.registry.channels.get(cid)!.id);
+      this.store.revokeDevice(d.key, atMs, [deviceEvents.revoked(this.alerts.source, d.key, channelIds, atMs)]);
+      this.onWebhookEvents();
       d.revoked = true;
       for (const cid of d.channels) {
         const ch = this.registry.channels.get(cid)!;
@@ -286,7 +342,17 @@ export class HubCore {
     if (capacity > U64_MAX) throw new ApiError('API_INVALID', 'capacity would exceed u64');
     this.flush();
     const state = ch.state === 'exhausted' && ch.durable.cumAmount + ch.pricePerUnit <= capacity ? 'open' : ch.state;
-    this.store.setChannelCapacity(ch.id, capacity, state, BigInt(this.now()));
+    const atMs = BigInt(this.now());
+    const event = channelEvents.toppedUp(
+      this.alerts.source,
+      { ...channelFacts(ch), capacity },
+      amount,
+      ch.capacity,
+      state,
+      atMs,
+    );
+    this.store.setChannelCapacity(ch.id, capacity, state, atMs, [event]);
+    this.onWebhookEvents();
     ch.capacity = capacity;
     ch.state = state;
     this.controls.capacity(ch);
@@ -300,12 +366,39 @@ export class HubCore {
     const ch = this.findChannel(id);
     this.flush();
     if (ch.state !== 'closed' && ch.state !== 'revoked') {
-      this.store.setChannelState(ch.id, 'closed', BigInt(this.now()));
+      const atMs = BigInt(this.now());
+      this.store.setChannelState(ch.id, 'closed', atMs, [
+        channelEvents.closed(this.alerts.source, channelFacts(ch), atMs),
+      ]);
+      this.onWebhookEvents();
       ch.state = 'closed';
       const device = this.registry.devices.get(ch.deviceHex);
       if (device) this.controls.grant(device, ch, true);
     }
     return channelView(ch);
+  }
+
+  /** A channel's own channel.low_capacity threshold ("5000", "10%", "off"), or null for the hub's
+   *  default. Takes effect from the next commit: a channel already below it does not fire. */
+  async setLowCapacity(id: string, threshold: string | null) {
+    const ch = this.findChannel(id);
+    const parsed = threshold === null ? null : parseThreshold(threshold);
+    if (parsed === undefined)
+      throw new ApiError('API_INVALID', 'lowCapacity is minor units (5000), a share (10%) or off');
+    await this.store.outbox.setThreshold(ch.id, parsed === null ? null : formatThreshold(parsed));
+    if (parsed === null) this.alerts.thresholds.delete(ch.idHex);
+    else this.alerts.thresholds.set(ch.idHex, parsed);
+    return this.lowCapacityView(ch.idHex);
+  }
+
+  lowCapacityView(idHex: string) {
+    const ch = this.findChannel(idHex);
+    const own = this.alerts.thresholds.get(ch.idHex);
+    return {
+      channelId: ch.idHex,
+      lowCapacity: formatThreshold(own ?? this.alerts.defaultLowCapacity),
+      source: own ? 'channel' : 'default',
+    };
   }
 
   // ---- settlement --------------------------------------------------------------------------
@@ -320,9 +413,11 @@ export class HubCore {
       hubKey: this.identity.keyPair,
       network: this.identity.network,
       nowMs: BigInt(this.now()),
+      events: this.alerts.source,
       ...options,
     });
     if (!result) return undefined;
+    this.onWebhookEvents();
     for (const [idHex, head] of result.settled) {
       const ch = this.registry.channels.get(idHex);
       if (ch) ch.settled = head;

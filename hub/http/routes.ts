@@ -5,6 +5,7 @@ import { isCurrency, isExponent, parseAmount as parseDecimal, ISO_CURRENCY_PATTE
 import { ApiError } from '../base/api-errors.js';
 import type { EnrolRequest } from '../core/hub-core.js';
 import type { RequestContext, Route } from './route.js';
+import { WEBHOOK_ROUTES } from './webhook-routes.js';
 
 const HEX64 = '([0-9a-fA-F]{64})';
 const ID = '([0-9a-fA-F]{8,64})';
@@ -237,4 +238,5 @@ export const ROUTES: Route[] = [
       };
     },
   },
+  ...WEBHOOK_ROUTES,
 ];

@@ -10,6 +10,9 @@ import { pendingHead, type LiveChannel, type Registry } from '../model/registry.
 import type { HubMetrics } from '../base/metrics.js';
 import type { HubLog } from '../base/log-codes.js';
 import type { CommitBatch, EquivocationRow, HeadUpdate, HubStore, RejectionRow, SegmentRow } from '../store/types.js';
+import type { OutboxEvent } from '../store/outbox-types.js';
+import type { WebhookAlerts } from '../model/webhook-alerts.js';
+import { deviceEvents } from '../model/webhook-events.js';
 import { dropWaiting } from './reorder.js';
 
 /** Evidence rows kept in memory across failed commits (each up to a 24 KiB segment). */
@@ -21,6 +24,10 @@ export interface GroupCommitOptions {
   rejectionLogLimit: number;
   log: HubLog;
   now: () => number;
+  /** Webhook events to write with each commit (docs/webhooks.md); absent = none. */
+  alerts?: WebhookAlerts;
+  /** Called after a commit that wrote events, so the delivery loop looks at once. */
+  onEvents?: (count: number) => void;
 }
 
 export class GroupCommit {
@@ -30,6 +37,8 @@ export class GroupCommit {
   private readonly reack = new Set<LiveChannel>();
   private rejections: RejectionRow[] = [];
   private equivocations: EquivocationRow[] = [];
+  /** Webhook events of the evidence above (device.equivocation), written with it. */
+  private evidenceEvents: OutboxEvent[] = [];
   private equivocated = new Set<LiveChannel>();
   /** Credential floors to write, by device (the highest issuedAtMs). */
   private floors = new Map<string, { deviceKey: Uint8Array; issuedAtMs: bigint }>();
@@ -71,6 +80,11 @@ export class GroupCommit {
   evidence(ch: LiveChannel, row: EquivocationRow): void {
     this.equivocations.push(row);
     this.equivocated.add(ch);
+    const alerts = this.options.alerts;
+    if (alerts)
+      this.evidenceEvents.push(
+        deviceEvents.equivocation(alerts.source, { ...row, deviceKey: ch.deviceKey }, row.detectedAtMs),
+      );
     this.schedule();
   }
 
@@ -99,6 +113,7 @@ export class GroupCommit {
       this.reack.size === 0 &&
       this.rejections.length === 0 &&
       this.equivocations.length === 0 &&
+      this.evidenceEvents.length === 0 &&
       this.floors.size === 0
     );
   }
@@ -128,6 +143,8 @@ export class GroupCommit {
     const segments: SegmentRow[] = [];
     const heads: HeadUpdate[] = [];
     const receipts = new Map<LiveChannel, Uint8Array>();
+    const events: OutboxEvent[] = [...this.evidenceEvents];
+    const alerts = this.options.alerts;
     // Per channel, only the prefix of segments whose signature is confirmed can be committed; the
     // rest wait for their worker (and keep the channel in the next commit).
     const ready = new Map<LiveChannel, { count: number; head: Head }>();
@@ -157,6 +174,7 @@ export class GroupCommit {
       const receipt = advanced ? this.controls.receiptFor(ch, head) : null;
       if (receipt) receipts.set(ch, receipt);
       heads.push({ channelId: ch.id, expectedSeq: ch.durable.seq, head, state: ch.state, receipt, atMs: nowMs });
+      if (alerts) events.push(...alerts.commitEvents(ch, ch.durable, head, ch.exhaustedEvent === true, nowMs));
     }
     const batch: CommitBatch = {
       segments,
@@ -165,11 +183,13 @@ export class GroupCommit {
       equivocations: this.equivocations,
       equivocatedChannels: [...this.equivocated].map((c) => c.id),
       credentialFloors: [...this.floors.values()],
+      events,
     };
     this.touched.clear();
     this.reack.clear();
     this.rejections = [];
     this.equivocations = [];
+    this.evidenceEvents = [];
     this.equivocated = new Set();
     this.floors = new Map();
     this.pendingSegments = 0;
@@ -200,6 +220,7 @@ export class GroupCommit {
       this.metrics.amountAccepted.inc(Number(head.cumAmount - ch.durable.cumAmount));
       ch.durable = head;
       ch.stateDirty = false;
+      ch.exhaustedEvent = false;
       const receipt = receipts.get(ch);
       if (receipt) {
         ch.lastReceipt = receipt;
@@ -211,6 +232,7 @@ export class GroupCommit {
         this.controls.capacity(ch);
       }
     }
+    if (events.length > 0) this.options.onEvents?.(events.length);
     for (const ch of reack) {
       // A duplicate for a channel committed just now already got its fresh receipt above.
       if (!receipts.has(ch) && ch.lastReceipt) this.controls.publishReceipt(ch, ch.lastReceipt);
@@ -226,6 +248,11 @@ export class GroupCommit {
   private failed(channels: LiveChannel[], batch: CommitBatch, err: unknown): void {
     this.rejections = [...batch.rejections, ...this.rejections].slice(-Math.max(1, this.options.rejectionLogLimit));
     this.equivocations = [...batch.equivocations, ...this.equivocations].slice(-MAX_HELD_EVIDENCE);
+    // Channel events are derived again when the devices re-send; the evidence's own wait with it.
+    this.evidenceEvents = [
+      ...(batch.events ?? []).filter((e) => e.type === 'device.equivocation'),
+      ...this.evidenceEvents,
+    ].slice(-MAX_HELD_EVIDENCE);
     // The floors hold in memory (the registry) whatever happens; the write waits for the next
     // commit, like the rows above (not scheduled here, so a full disk is not retried in a loop).
     for (const f of batch.credentialFloors ?? []) {

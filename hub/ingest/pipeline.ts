@@ -20,6 +20,7 @@ import type { HubStore } from '../store/types.js';
 import { applyStep, confirmSigned, markExhausted } from './apply.js';
 import { authorizeStep } from './authorize.js';
 import { GroupCommit } from './commit.js';
+import type { WebhookAlerts } from '../model/webhook-alerts.js';
 import { decodeStep } from './decode.js';
 import { bufferSegment, dropWaiting, gapExpired, takeReady } from './reorder.js';
 import { sequenceStep } from './sequence.js';
@@ -40,6 +41,9 @@ export interface PipelineDeps {
   /** A device said hello or online [P-6.6]: answer with its GRANT. */
   onHello(deviceHex: string): void;
   onOffline(deviceHex: string): void;
+  /** Webhook events written with the group commit; absent = none. */
+  alerts?: WebhookAlerts;
+  onEvents?: (count: number) => void;
 }
 
 /** True while a voucher at or below `seq` of the live chain waits for its signature verdict. */
@@ -60,6 +64,8 @@ export class IngestPipeline {
       rejectionLogLimit: d.config.rejectionLogLimit,
       log: d.config.log,
       now: d.now,
+      ...(d.alerts ? { alerts: d.alerts } : {}),
+      ...(d.onEvents ? { onEvents: d.onEvents } : {}),
     });
     this.verdicts = new Verdicts({
       pool: d.pool,

@@ -87,6 +87,8 @@ export interface LiveChannel {
   stateDirty: boolean;
   /** The state has just become exhausted: tell the device after the commit [P-7.3]. */
   exhaustedNotice: boolean;
+  /** ... and write channel.exhausted with the commit that stores the state (webhooks). */
+  exhaustedEvent?: boolean;
 }
 
 export interface LiveDevice {

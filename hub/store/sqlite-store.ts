@@ -4,6 +4,8 @@
 
 import Database from 'better-sqlite3';
 import { MIGRATIONS } from './schema.js';
+import type { OutboxEvent } from './outbox-types.js';
+import { SqliteOutbox } from './sqlite-outbox.js';
 import {
   StoreConflictError,
   type ChannelRow,
@@ -127,8 +129,10 @@ function migrate(db: Database.Database): void {
 
 class SqliteStore implements HubStore {
   private readonly s;
+  readonly outbox: SqliteOutbox;
 
   constructor(private readonly db: Database.Database) {
+    this.outbox = new SqliteOutbox(db);
     const p = (sql: string) => db.prepare(sql);
     this.s = {
       getMeta: p('SELECT value FROM meta WHERE key = ?').safeIntegers(false),
@@ -235,11 +239,12 @@ class SqliteStore implements HubStore {
     return (this.s.listDevices.all() as Row[]).map(toDevice);
   }
 
-  revokeDevice(deviceKey: Uint8Array, atMs: bigint): boolean {
+  revokeDevice(deviceKey: Uint8Array, atMs: bigint, events: OutboxEvent[] = []): boolean {
     return this.db.transaction(() => {
       if (!this.getDevice(deviceKey)) return false;
       this.s.revokeDevice.run(atMs, blob(deviceKey));
       this.s.revokeChannels.run(atMs, blob(deviceKey));
+      this.outbox.insertEvents(events);
       return true;
     })();
   }
@@ -254,12 +259,24 @@ class SqliteStore implements HubStore {
     return (rows as Row[]).map(toChannel);
   }
 
-  setChannelCapacity(channelId: Uint8Array, capacity: bigint, state: ChannelStateName, atMs: bigint): void {
-    this.s.setCapacity.run(capacity.toString(), state, atMs, blob(channelId));
+  setChannelCapacity(
+    channelId: Uint8Array,
+    capacity: bigint,
+    state: ChannelStateName,
+    atMs: bigint,
+    events: OutboxEvent[] = [],
+  ): void {
+    this.db.transaction(() => {
+      this.s.setCapacity.run(capacity.toString(), state, atMs, blob(channelId));
+      this.outbox.insertEvents(events);
+    })();
   }
 
-  setChannelState(channelId: Uint8Array, state: ChannelStateName, atMs: bigint): void {
-    this.s.setState.run(state, atMs, blob(channelId));
+  setChannelState(channelId: Uint8Array, state: ChannelStateName, atMs: bigint, events: OutboxEvent[] = []): void {
+    this.db.transaction(() => {
+      this.s.setState.run(state, atMs, blob(channelId));
+      this.outbox.insertEvents(events);
+    })();
   }
 
   segmentContaining(channelId: Uint8Array, seq: bigint): SegmentRow | undefined {
@@ -325,6 +342,7 @@ class SqliteStore implements HubStore {
         );
         this.s.countRejection.run(r.reason, r.vouchers);
       }
+      this.outbox.insertEvents(batch.events ?? []);
     })();
   }
 
@@ -448,6 +466,7 @@ class SqliteStore implements HubStore {
           throw new StoreConflictError(`settled guard failed for ${Buffer.from(s.channelId).toString('hex')}`);
         }
       }
+      this.outbox.insertEvents(close.events ?? []);
     })();
   }
 

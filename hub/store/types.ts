@@ -2,6 +2,8 @@
 // only this; test/hub/store.contract.ts runs one contract suite against each implementation.
 // Heads and states mirror protocol/ types structurally, so values pass between them unchanged.
 
+import type { OutboxEvent, OutboxStore } from './outbox-types.js';
+
 export type ChannelStateName = 'open' | 'exhausted' | 'closed' | 'revoked';
 
 export interface HeadRow {
@@ -96,6 +98,8 @@ export interface CommitBatch {
   /** Broker credentials accepted since the last commit: each device's floor rises to issuedAtMs
    *  (never falls). */
   credentialFloors?: { deviceKey: Uint8Array; issuedAtMs: bigint }[];
+  /** Webhook events the batch causes (channel.exhausted, low_capacity, device.equivocation). */
+  events?: OutboxEvent[];
 }
 
 export interface EpochRow {
@@ -120,6 +124,8 @@ export interface EpochClose {
   entries: EntryRow[];
   /** New settled heads; applied only if the stored settled seq is still `expectedSettledSeq`. */
   settled: { channelId: Uint8Array; expectedSettledSeq: bigint; head: HeadRow }[];
+  /** Webhook events (epoch.settled), written in the same transaction. */
+  events?: OutboxEvent[];
 }
 
 export interface RejectionCount {
@@ -148,13 +154,20 @@ export interface HubStore {
   enrol(items: { deviceKey: Uint8Array; atMs: bigint; channel: NewChannel }[]): void;
   getDevice(deviceKey: Uint8Array): DeviceRow | undefined;
   listDevices(): DeviceRow[];
-  /** Marks the device revoked and every channel of it 'revoked'. Returns false if unknown. */
-  revokeDevice(deviceKey: Uint8Array, atMs: bigint): boolean;
+  /** Marks the device revoked and every channel of it 'revoked'. Returns false if unknown.
+   *  `events` (webhooks) are written in the same transaction, as in the two methods below. */
+  revokeDevice(deviceKey: Uint8Array, atMs: bigint, events?: OutboxEvent[]): boolean;
 
   getChannel(channelId: Uint8Array): ChannelRow | undefined;
   listChannels(filter?: { deviceKey?: Uint8Array }): ChannelRow[];
-  setChannelCapacity(channelId: Uint8Array, capacity: bigint, state: ChannelStateName, atMs: bigint): void;
-  setChannelState(channelId: Uint8Array, state: ChannelStateName, atMs: bigint): void;
+  setChannelCapacity(
+    channelId: Uint8Array,
+    capacity: bigint,
+    state: ChannelStateName,
+    atMs: bigint,
+    events?: OutboxEvent[],
+  ): void;
+  setChannelState(channelId: Uint8Array, state: ChannelStateName, atMs: bigint, events?: OutboxEvent[]): void;
 
   /** An accepted segment that holds `seq` (first_seq <= seq <= last_seq). */
   segmentContaining(channelId: Uint8Array, seq: bigint): SegmentRow | undefined;
@@ -188,6 +201,9 @@ export interface HubStore {
   epochAnchor(epoch: bigint): string | undefined;
   /** Records the anchor of a closed epoch; a second call for the epoch changes nothing. */
   setEpochAnchor(epoch: bigint, anchor: string): void;
+
+  /** The webhook outbox: subscriptions, deliveries and their delivery loop's bookkeeping. */
+  readonly outbox: OutboxStore;
 
   close(): void;
 }

@@ -59,7 +59,11 @@ if (!HAVE_CHROMIUM && IN_CI) {
   beforeAll(async () => {
     browser = await launchChromium();
     await buildAssets();
-    env = await startFleetHub({ devices: DEVICES, rate: 20 });
+    env = await startFleetHub({
+      devices: DEVICES,
+      rate: 20,
+      webhooks: { maxAttempts: 1, pollMs: 50, timeoutMs: 2_000 },
+    });
     env.hub.core.enrol(
       Array.from({ length: IDLE }, () => ({
         publicKey: toHex(generateKeyPair().publicKey),
@@ -260,5 +264,19 @@ if (!HAVE_CHROMIUM && IN_CI) {
       .split('\n');
     expect(lines[0]).toBe(CSV_HEADER);
     expect(lines.length).toBe(1 + DEVICES);
+  });
+
+  it('shows the webhook dead letters and sends one again from the page', async () => {
+    // A receiver that refuses connections, and one attempt allowed: the event is a dead letter.
+    await env.hub.core.webhooks.add({ url: 'http://127.0.0.1:9/hook', events: ['channel.closed'] });
+    env.hub.core.closeChannel(env.devices[0]!.channelId!);
+    await page.goto(env.hub.httpUrl + '/#/settlements');
+    await page.waitForSelector('#dead-letters .dead-letter', WAIT);
+    expect(await page.textContent('#webhook-counts')).toMatch(/1\s+dead letter/);
+    expect(await page.textContent('#dead-letters .dead-letter')).toContain('channel.closed');
+    // The token is in the session since the settlement test.
+    await page.click('#dead-letters button.retry');
+    await page.waitForSelector('#webhook-action .action-result.success', WAIT);
+    expect(await page.textContent('#webhook-action .action-result')).toContain('queued again');
   });
 });

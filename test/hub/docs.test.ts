@@ -16,7 +16,8 @@ function documentedPath(pattern: RegExp): string {
     .replace(/\\\//g, '/')
     .replace('/api/devices/([0-9a-fA-F]{64})', '/api/devices/{publicKey}')
     .replace('([0-9a-fA-F]{8,64})', '{id}')
-    .replace('(\\d{1,19})', '{epoch}');
+    .replace('(\\d{1,19})', '{epoch}')
+    .replace('(\\d{1,18})', '{id}');
 }
 
 describe('documentation', () => {

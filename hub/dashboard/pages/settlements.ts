@@ -10,6 +10,7 @@ import type { LiveState } from '../live.js';
 import type { Epoch, Verdict } from '../types.js';
 import { useAction } from './admin-action.js';
 import { useFirstDataMark } from './common.js';
+import { WebhooksPanel } from './webhooks-panel.js';
 
 function VerifyCell(props: { epoch: string }) {
   const [verdict, setVerdict] = useState<Verdict | string | undefined>();
@@ -93,5 +94,6 @@ export function SettlementsPage(props: { live: LiveState }) {
           </tr>`,
       )}
     </table>
+    <${WebhooksPanel} refresh=${Math.floor(props.live.version / 5)} />
   `;
 }
