@@ -41,7 +41,7 @@ describe('documentation', () => {
     for (const code of Object.keys(HUB_REASONS)) expect(hub, code).toContain(`| \`${code}\` |`);
     // The docs may set names in code type (`seg`); the words are the table's.
     const documented = Object.fromEntries(
-      [...hub.matchAll(/^\| `(HUB_[A-Z_]+)` \| (.+) \|$/gm)].map((m) => [m[1], m[2]!.replace(/`/g, '')]),
+      [...hub.matchAll(/^\| `(HUB_[A-Z_]+)` \| ([^|]+) \|$/gm)].map((m) => [m[1], m[2]!.replace(/`/g, '')]),
     );
     expect(documented).toEqual(Object.fromEntries(Object.entries(HUB_REASONS).map(([c, r]) => [c, r.message])));
   });
