@@ -9,6 +9,7 @@ import { createNodeBackend, toHex } from '../protocol/index.js';
 import type { FaultKind, FaultPlan } from './faults.js';
 import { deviceKeyPair, productOf } from './identity.js';
 import { Ledger, reconcile, type Totals } from './ledger.js';
+import { LoopLagMonitor } from './loop-lag.js';
 import type { Arrivals } from './meters.js';
 import { Progress } from './progress.js';
 import { buildReport, type SimReport } from './report.js';
@@ -16,6 +17,7 @@ import type { FaultCounts } from './segment-faults.js';
 import type { ShardBatch, ShardFinal, ShardStatus } from './shard.js';
 import { localShard, processShard, type ShardHost } from './shard-host.js';
 import { settleAndVerify } from './settle.js';
+import { StageJoin } from './stages.js';
 import { openTarget, type RemoteTarget } from './target.js';
 import { Timeline } from './timeline.js';
 
@@ -52,6 +54,10 @@ export async function runSimulation(o: SimOptions): Promise<SimReport> {
   const workDir = mkdtempSync(join(tmpdir(), 'tally-sim-'));
   const timeline = new Timeline(performance.now());
   const ledger = new Ledger();
+  const stages = new StageJoin();
+  // This process's loop: the embedded hub's (and the fleet's too, with --workers 0).
+  const mainLoop = new LoopLagMonitor();
+  let fleetLoopMs = 0;
   const progress = new Progress(o.progress ?? process.stderr, o.progress?.isTTY === true);
   // Each shard's latest status; undefined until it reports (again, after production stops).
   const statuses: Array<ShardStatus | undefined> = [];
@@ -78,9 +84,17 @@ export async function runSimulation(o: SimOptions): Promise<SimReport> {
       return out;
     });
 
+    target.onSegmentStages?.((id, seq, arrived, committed, receipt) =>
+      stages.hubSide(id, seq, arrived, committed, receipt),
+    );
     const onBatch = (index: number) => (b: ShardBatch) => {
       for (const [id, seq, units, amount] of b.signed) ledger.recordSigned(id, { seq, units, amount });
       for (let k = 0; k < b.receipts.length; k += 2) timeline.recordReceipt(b.receipts[k]!, b.receipts[k + 1]!);
+      const t = b.segmentTimes;
+      b.segmentChannels.forEach((id, i) =>
+        stages.fleetSide(id, t[4 * i]!, t[4 * i + 1]!, t[4 * i + 2]!, t[4 * i + 3]!),
+      );
+      fleetLoopMs = Math.max(fleetLoopMs, b.status.loopLag.maxMs);
       statuses[index] = b.status;
     };
     const slices = Math.max(1, o.workers);
@@ -124,7 +138,13 @@ export async function runSimulation(o: SimOptions): Promise<SimReport> {
       const point = timeline.tick(
         performance.now(),
         sum((s) => s.backlog),
+        {
+          hubMs: mainLoop.window().maxMs,
+          fleetMs: fleetLoopMs,
+        },
       );
+      fleetLoopMs = 0;
+      stages.prune();
       progress.update({
         phase,
         elapsedS,
@@ -230,6 +250,11 @@ export async function runSimulation(o: SimOptions): Promise<SimReport> {
       vouchers: Number(acceptedVouchers),
       elapsedS,
       latency: timeline.latency(),
+      stages: stages.report(),
+      eventLoop: {
+        main: mainLoop.total(),
+        fleet: o.workers > 0 ? finals.map((f) => f.status.loopLag) : [],
+      },
       timeline: timeline.points,
       process: {
         // This process only (the hub, when embedded); fleet processes report on their own.
@@ -244,6 +269,8 @@ export async function runSimulation(o: SimOptions): Promise<SimReport> {
     clearInterval(poll);
     await Promise.all(shards.map((s) => s.finish().catch(() => undefined)));
     timeline.destroy();
+    stages.destroy();
+    mainLoop.stop();
     await target.close();
     rmSync(workDir, { recursive: true, force: true });
   }

@@ -12,6 +12,13 @@ export interface Target {
   readonly mqttUrl: string;
   readonly api: HubApi;
   readonly hubKey: Uint8Array;
+  /** Hands every segment the embedded hub commits to `listener`, with machine-wide ms stamps
+   *  (stages.ts); undefined for a remote hub, whose stages are in its /metrics. */
+  readonly onSegmentStages:
+    | ((
+        listener: (channelIdHex: string, lastSeq: bigint, arrived: number, committed: number, receipt: number) => void,
+      ) => void)
+    | undefined;
   /** Restarts the embedded broker (the broker-restart fault); undefined for a remote hub. */
   readonly restartBroker: (() => Promise<void>) | undefined;
   close(): Promise<void>;
@@ -32,6 +39,7 @@ export async function openTarget(remote: RemoteTarget | undefined): Promise<Targ
       mqttUrl: remote.brokerUrl,
       api,
       hubKey: hexToBytes(info.publicKey),
+      onSegmentStages: undefined,
       restartBroker: undefined,
       close: async () => {},
     };
@@ -64,6 +72,12 @@ export async function openTarget(remote: RemoteTarget | undefined): Promise<Targ
     mqttUrl: hub.mqttUrl,
     api: new HubApi(hub.httpUrl, hub.adminToken),
     hubKey: hub.hubKey.publicKey,
+    onSegmentStages: (listener) => {
+      // The hub stamps with this process's performance.now(); timeOrigin makes them machine-wide.
+      const o = performance.timeOrigin;
+      hub.metrics.segmentStages = (id, seq, arrived, committed, receipt) =>
+        listener(id, seq, o + arrived, o + committed, o + receipt);
+    },
     restartBroker: () => hub.restartBroker(),
     close: async () => {
       await hub.close();
