@@ -12,6 +12,7 @@ import { isAnchorError } from './anchor/codes.js';
 import { openAdmin } from './cli/admin.js';
 import { CHANNEL_COLUMNS, DEVICE_COLUMNS, printBlock, printJson, printTable } from './cli/format.js';
 import { ConfigError, DEFAULTS, resolveConfig } from './base/config.js';
+import { describeNofile, raiseNofileLimit } from '../common/nofile.js';
 import { initDataDir } from './store/datadir.js';
 import { parseAmount, parseEnrolBody } from './http/routes.js';
 import { startHub } from './server.js';
@@ -134,6 +135,12 @@ program
   .option('--quiet', 'log only warnings and errors')
   .action(async (opts: Opts) => {
     const quiet = Boolean(opts.quiet);
+    const log = (level: 'info' | 'warn' | 'error', message: string) => {
+      if (!quiet || level !== 'info') process.stderr.write(`${new Date().toISOString()} ${level} ${message}\n`);
+    };
+    // Every device is a socket here: the soft limit goes up to the hard one, and both are logged.
+    const nofile = describeNofile(raiseNofileLimit());
+    log(nofile.level, nofile.message);
     const hub = await startHub({
       dataDir: String(opts.data),
       mqttListen: String(opts.mqttListen),
@@ -157,9 +164,7 @@ program
       ...(opts.network ? { network: String(opts.network) } : {}),
       sqliteSynchronous: opts.sqliteSynchronous as 'FULL' | 'NORMAL',
       ...(opts.verifyWorkers !== undefined ? { verifyWorkers: Number(opts.verifyWorkers) } : {}),
-      log: (level, message) => {
-        if (!quiet || level !== 'info') process.stderr.write(`${new Date().toISOString()} ${level} ${message}\n`);
-      },
+      log,
     });
     process.stdout.write(
       `tally-hub ${hub.publicKeyHex}\n  network   ${hub.identity.network}\n  mqtt      ${hub.mqttUrl}\n  http      ${hub.httpUrl}\n  dashboard ${hub.httpUrl}/\n`,

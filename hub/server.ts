@@ -11,6 +11,8 @@ import { connectLink, type HubLink } from './broker/link.js';
 import { SignaturePool } from './ingest/signature-pool.js';
 import { HubMetrics } from './base/metrics.js';
 import { downlinkVia } from './model/downlink.js';
+import { readNofileLimit } from '../common/nofile.js';
+import { DescriptorWatch } from './base/descriptors.js';
 
 export interface HubHandle {
   readonly config: HubConfig;
@@ -57,6 +59,11 @@ export async function startHub(input: HubConfigInput = {}): Promise<HubHandle> {
     };
   });
   const log = config.log;
+  // Read now: at the limit, reading it would itself need a descriptor.
+  const descriptors = new DescriptorWatch(readNofileLimit(), metrics, log);
+  const serverError = (where: 'mqtt' | 'http') => (err: Error) => {
+    if (!descriptors.error(where, err)) log('error', `${where} server: ${err.message}`);
+  };
 
   let broker: EmbeddedBroker | undefined;
   let link: HubLink | undefined;
@@ -86,6 +93,7 @@ export async function startHub(input: HubConfigInput = {}): Promise<HubHandle> {
           onDeviceConnected: (hex) => core.setConnected(hex, true),
           onDeviceDisconnected: (hex) => core.setConnected(hex, false),
           onUplink: (topic, payload) => core.pipeline.onMessage(topic, payload),
+          onServerError: serverError('mqtt'),
         },
       });
     if (!config.brokerUrl) broker = await launchBroker(config.mqttListen);
@@ -118,10 +126,12 @@ export async function startHub(input: HubConfigInput = {}): Promise<HubHandle> {
       maxLiveStreams: config.httpMaxLiveStreams,
       allowedHosts: config.httpAllowedHosts,
       log,
+      onServerError: serverError('http'),
     });
 
     const sweepEvery = Math.max(50, Math.min(250, Math.floor(config.reorderWindowMs / 4)));
     timers.push(setInterval(() => core.pipeline.sweep(), sweepEvery));
+    timers.push(setInterval(() => descriptors.check(), 1000));
     if (config.settleEveryMs > 0) {
       timers.push(
         setInterval(() => {

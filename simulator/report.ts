@@ -38,7 +38,21 @@ export interface SimReport {
   /** What the agents logged, by code (LINK_UP, CHANNEL_GRANTED, SEGMENT_REJECTED, ...). */
   agentLog: Record<string, number>;
   /** This process (with an embedded hub: the hub), and the fleet's own processes if any. */
-  process: { cpuUserS: number; cpuSystemS: number; maxRssMiB: number; fleetCpuS: number; fleetMaxRssMiB: number };
+  process: {
+    cpuUserS: number;
+    cpuSystemS: number;
+    maxRssMiB: number;
+    fleetCpuS: number;
+    fleetMaxRssMiB: number;
+    /** Fleet processes (0: the fleet ran in this process), and why the simulator chose more than
+     *  asked, if it did. */
+    fleetProcesses?: number;
+    fleetSpread?: string;
+    /** This process's descriptor limit (fleet processes inherit it); null if unknown or unlimited. */
+    descriptorLimit?: { soft: number | null; hard: number | null };
+    /** EMFILE and ENFILE counted by the embedded hub; null for a running hub (see its /metrics). */
+    hubDescriptorErrors?: number | null;
+  };
   timeline: TimelinePoint[];
 }
 
@@ -137,6 +151,10 @@ export function formatReport(r: SimReport): string {
       `epochs ${r.settlement.epochs.join(', ') || 'none'}; bundles ${r.settlement.bundlesVerified ? 'verified offline' : 'FAILED verification'}`,
     ],
     ['agent log', formatCounts(r.agentLog) || 'nothing'],
+    ...(r.process.fleetSpread
+      ? [['fleet processes', `${r.process.fleetProcesses}: ${r.process.fleetSpread}`] as [string, string]]
+      : []),
+    ...(r.process.descriptorLimit ? [['descriptors', formatDescriptors(r.process)] as [string, string]] : []),
     [
       'process',
       `cpu ${r.process.cpuUserS} s user + ${r.process.cpuSystemS} s system, max RSS ${r.process.maxRssMiB} MiB` +
@@ -180,6 +198,13 @@ export function formatLoops(r: SimReport): string {
   const fleet = r.eventLoopMs.fleet;
   if (fleet.length === 0) return `${main} (fleet in the same process)`;
   return `${main}, fleet ${f(worstLag(fleet))} (worst of ${fleet.length} process${fleet.length > 1 ? 'es' : ''})`;
+}
+
+function formatDescriptors(p: SimReport['process']): string {
+  const l = p.descriptorLimit!;
+  const limit = `limit ${l.soft ?? 'unknown'} soft, ${l.hard ?? 'unknown'} hard`;
+  if (p.hubDescriptorErrors === null || p.hubDescriptorErrors === undefined) return limit;
+  return `${limit}; hub out of descriptors (EMFILE) ${p.hubDescriptorErrors} times`;
 }
 
 export function formatCounts(counts: Record<string, number>): string {

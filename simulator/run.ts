@@ -5,12 +5,14 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Writable } from 'node:stream';
+import type { NofileLimit } from '../common/nofile.js';
 import { createNodeBackend, toHex } from '../protocol/index.js';
 import type { FaultKind, FaultPlan } from './faults.js';
 import { deviceKeyPair, productOf } from './identity.js';
 import { Ledger, reconcile, type Totals } from './ledger.js';
 import { LoopLagMonitor } from './loop-lag.js';
 import type { Arrivals } from './meters.js';
+import { planFleet } from './fleet-plan.js';
 import { Progress } from './progress.js';
 import { buildReport, type SimReport } from './report.js';
 import type { FaultCounts } from './segment-faults.js';
@@ -34,6 +36,10 @@ export interface SimOptions {
   window: number;
   /** Child processes for the fleet; 0 runs it in this process beside the hub. */
   workers: number;
+  /** The count was not given: large fleets are spread over more processes (fleet-plan.ts). */
+  autoWorkers?: boolean;
+  /** This process's file-descriptor limit (the fleet processes inherit it); undefined if unknown. */
+  descriptorLimit?: NofileLimit | undefined;
   /** Longest wait for the last receipts after production stops. */
   drainTimeoutS: number;
   /** Where the live progress line goes (shown only on a terminal); none with --quiet. */
@@ -47,6 +53,9 @@ const CAPACITY = 10n ** 15n;
 /** Fleets from this size up run in a child process by default: a core and a file-descriptor limit
  *  of their own. */
 export const WORKER_THRESHOLD = 1000;
+
+/** Descriptors a process needs besides its sockets to devices: the runtime, SQLite, pipes, HTTP. */
+export const DESCRIPTOR_MARGIN = 256;
 
 export async function runSimulation(o: SimOptions): Promise<SimReport> {
   validateOptions(o);
@@ -97,7 +106,17 @@ export async function runSimulation(o: SimOptions): Promise<SimReport> {
       fleetLoopMs = Math.max(fleetLoopMs, b.status.loopLag.maxMs);
       statuses[index] = b.status;
     };
-    const slices = Math.max(1, o.workers);
+    const plan = planFleet({
+      devices: o.devices,
+      requested: o.workers,
+      auto: o.autoWorkers === true,
+      limit: o.descriptorLimit,
+      margin: DESCRIPTOR_MARGIN,
+      embeddedHub: target.kind === 'embedded',
+    });
+    if (plan.reason) o.log(`fleet in ${plan.workers} process(es): ${plan.reason}`);
+    const workers = plan.workers;
+    const slices = Math.max(1, workers);
     for (let s = 0; s < slices; s++) {
       const init = {
         shardIndex: s,
@@ -114,9 +133,9 @@ export async function runSimulation(o: SimOptions): Promise<SimReport> {
         window: o.window,
         workDir,
       };
-      shards.push(o.workers > 0 ? processShard(init, onBatch(s)) : localShard(init, onBatch(s)));
+      shards.push(workers > 0 ? processShard(init, onBatch(s)) : localShard(init, onBatch(s)));
     }
-    o.log(`connecting ${o.devices} agents${o.workers > 0 ? ` in ${o.workers} fleet process(es)` : ''}`);
+    o.log(`connecting ${o.devices} agents${workers > 0 ? ` in ${workers} fleet process(es)` : ''}`);
     await Promise.all(shards.map((s) => s.start()));
     const started = performance.now();
 
@@ -253,7 +272,7 @@ export async function runSimulation(o: SimOptions): Promise<SimReport> {
       stages: stages.report(),
       eventLoop: {
         main: mainLoop.total(),
-        fleet: o.workers > 0 ? finals.map((f) => f.status.loopLag) : [],
+        fleet: workers > 0 ? finals.map((f) => f.status.loopLag) : [],
       },
       timeline: timeline.points,
       process: {
@@ -263,6 +282,13 @@ export async function runSimulation(o: SimOptions): Promise<SimReport> {
         maxRssMiB: Math.round(process.resourceUsage().maxRSS / 1024),
         fleetCpuS: round1(finals.reduce((a, f) => a + (f.usage?.cpuS ?? 0), 0)),
         fleetMaxRssMiB: Math.round(finals.reduce((a, f) => a + (f.usage?.maxRssMiB ?? 0), 0)),
+        fleetProcesses: workers,
+        ...(plan.reason ? { fleetSpread: plan.reason } : {}),
+        descriptorLimit: {
+          soft: finiteOrNull(o.descriptorLimit?.soft),
+          hard: finiteOrNull(o.descriptorLimit?.hard),
+        },
+        hubDescriptorErrors: (await target.descriptorErrors?.()) ?? null,
       },
     });
   } finally {
@@ -294,3 +320,4 @@ function validateOptions(o: SimOptions): void {
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const sleepUntil = (t: number) => sleep(Math.max(0, t - performance.now()));
 const round1 = (x: number) => Math.round(x * 10) / 10;
+const finiteOrNull = (x: number | undefined) => (x === undefined || !Number.isFinite(x) ? null : x);

@@ -19,6 +19,9 @@ export interface Target {
         listener: (channelIdHex: string, lastSeq: bigint, arrived: number, committed: number, receipt: number) => void,
       ) => void)
     | undefined;
+  /** EMFILE and ENFILE the embedded hub counted (tally_descriptor_errors_total); undefined for a
+   *  remote hub. */
+  readonly descriptorErrors: (() => Promise<number>) | undefined;
   /** Restarts the embedded broker (the broker-restart fault); undefined for a remote hub. */
   readonly restartBroker: (() => Promise<void>) | undefined;
   close(): Promise<void>;
@@ -40,6 +43,7 @@ export async function openTarget(remote: RemoteTarget | undefined): Promise<Targ
       api,
       hubKey: hexToBytes(info.publicKey),
       onSegmentStages: undefined,
+      descriptorErrors: undefined,
       restartBroker: undefined,
       close: async () => {},
     };
@@ -78,6 +82,8 @@ export async function openTarget(remote: RemoteTarget | undefined): Promise<Targ
       hub.metrics.segmentStages = (id, seq, arrived, committed, receipt) =>
         listener(id, seq, o + arrived, o + committed, o + receipt);
     },
+    descriptorErrors: async () =>
+      (await hub.metrics.descriptorErrors.get()).values.reduce((sum, v) => sum + v.value, 0),
     restartBroker: () => hub.restartBroker(),
     close: async () => {
       await hub.close();

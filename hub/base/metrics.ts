@@ -111,6 +111,17 @@ export class HubMetrics {
     buckets: [1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024, 2048],
     registers: [this.registry],
   });
+  readonly descriptorErrors = new Counter({
+    name: 'tally_descriptor_errors_total',
+    help: 'Out of file descriptors (EMFILE: this process, ENFILE: the system), by where it was seen: accepting mqtt or http connections, or the once-a-second probe',
+    labelNames: ['code', 'where'] as const,
+    registers: [this.registry],
+  });
+  readonly descriptorsExhausted = new Gauge({
+    name: 'tally_descriptors_exhausted',
+    help: '1 while the hub is out of file descriptors (new connections are refused), else 0',
+    registers: [this.registry],
+  });
   readonly commitFailures = new Counter({
     name: 'tally_commit_failures_total',
     help: 'Group commits the database refused (nothing in them was acknowledged)',
@@ -132,6 +143,8 @@ export class HubMetrics {
     // that rate() and increase() see, not a series that starts at 1 [P-9].
     for (const reason of [...Object.keys(REASONS), ...Object.keys(HUB_REASONS)])
       this.vouchersRejected.inc({ reason }, 0);
+    this.descriptorErrors.inc({ code: 'EMFILE', where: 'mqtt' }, 0);
+    this.descriptorsExhausted.set(0);
     this.#ledgerGauges();
   }
 
