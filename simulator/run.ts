@@ -10,7 +10,7 @@ import { createNodeBackend, toHex } from '../protocol/index.js';
 import type { FaultKind, FaultPlan } from './faults.js';
 import { deviceKeyPair, productOf } from './identity.js';
 import { Ledger, reconcile, type Totals } from './ledger.js';
-import { LoopLagMonitor } from './loop-lag.js';
+import { LoopLagMonitor, NO_LAG } from './loop-lag.js';
 import type { Arrivals } from './meters.js';
 import { planFleet } from './fleet-plan.js';
 import { Progress } from './progress.js';
@@ -64,8 +64,9 @@ export async function runSimulation(o: SimOptions): Promise<SimReport> {
   const timeline = new Timeline(performance.now());
   const ledger = new Ledger();
   const stages = new StageJoin();
-  // This process's loop: the embedded hub's (and the fleet's too, with --workers 0).
-  const mainLoop = new LoopLagMonitor();
+  // This process's loop: the embedded hub's (and the fleet's too, with --workers 0), from the
+  // start of production (enrolment and connecting are not the steady state).
+  let mainLoop: LoopLagMonitor | undefined;
   let fleetLoopMs = 0;
   const progress = new Progress(o.progress ?? process.stderr, o.progress?.isTTY === true);
   // Each shard's latest status; undefined until it reports (again, after production stops).
@@ -137,6 +138,7 @@ export async function runSimulation(o: SimOptions): Promise<SimReport> {
     }
     o.log(`connecting ${o.devices} agents${workers > 0 ? ` in ${workers} fleet process(es)` : ''}`);
     await Promise.all(shards.map((s) => s.start()));
+    mainLoop = new LoopLagMonitor();
     const started = performance.now();
 
     // The hub's rejection count, polled in the background for the progress line.
@@ -158,7 +160,7 @@ export async function runSimulation(o: SimOptions): Promise<SimReport> {
         performance.now(),
         sum((s) => s.backlog),
         {
-          hubMs: mainLoop.window().maxMs,
+          hubMs: mainLoop?.window().maxMs ?? 0,
           fleetMs: fleetLoopMs,
         },
       );
@@ -201,6 +203,8 @@ export async function runSimulation(o: SimOptions): Promise<SimReport> {
     }
     const elapsedS = (performance.now() - started) / 1000;
     progress.done();
+    // Production and drain only: settling and verifying afterwards are not what devices wait for.
+    const mainLag = mainLoop?.total() ?? NO_LAG;
     const undrained = sum((s) => s.undrained);
     if (undrained > 0) {
       const why = (k: keyof ShardStatus['undrainedCauses']) => sum((s) => s.undrainedCauses[k]);
@@ -271,7 +275,7 @@ export async function runSimulation(o: SimOptions): Promise<SimReport> {
       latency: timeline.latency(),
       stages: stages.report(),
       eventLoop: {
-        main: mainLoop.total(),
+        main: mainLag,
         fleet: workers > 0 ? finals.map((f) => f.status.loopLag) : [],
       },
       timeline: timeline.points,
@@ -296,7 +300,7 @@ export async function runSimulation(o: SimOptions): Promise<SimReport> {
     await Promise.all(shards.map((s) => s.finish().catch(() => undefined)));
     timeline.destroy();
     stages.destroy();
-    mainLoop.stop();
+    mainLoop?.stop();
     await target.close();
     rmSync(workDir, { recursive: true, force: true });
   }

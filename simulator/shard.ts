@@ -4,7 +4,7 @@
 import { hexToBytes } from '../protocol/index.js';
 import type { FaultKind } from './faults.js';
 import { Fleet, type FleetOptions } from './fleet.js';
-import { LoopLagMonitor, type LoopLag } from './loop-lag.js';
+import { LoopLagMonitor, NO_LAG, type LoopLag } from './loop-lag.js';
 import { createRng } from './rng.js';
 import type { FaultCounts } from './segment-faults.js';
 
@@ -62,7 +62,8 @@ export class Shard {
   #receipts: number[] = [];
   #segmentChannels: string[] = [];
   #segmentTimes: number[] = [];
-  readonly #loop = new LoopLagMonitor();
+  /** Started with production: key derivation and connecting are not the steady state. */
+  #loop: LoopLagMonitor | undefined;
   #reportTimer: NodeJS.Timeout | undefined;
   #faultTimer: NodeJS.Timeout | undefined;
   readonly #restarts = new Set<NodeJS.Timeout>();
@@ -106,6 +107,7 @@ export class Shard {
   /** Connects every agent, then starts the meters and the per-second faults. */
   async start(): Promise<void> {
     await this.#fleet.startAgents();
+    this.#loop = new LoopLagMonitor();
     this.#fleet.driver.start();
     this.#reportTimer = setInterval(() => this.#report(), REPORT_EVERY_MS);
     const rng = createRng(this.init.seed).fork(2).fork(this.init.shardIndex);
@@ -151,8 +153,8 @@ export class Shard {
     await this.#fleet.stopAgents();
     this.#report();
     const metered = this.#fleet.devices.map((d): [string | null, bigint] => [d.channelId ?? null, d.meter.counter]);
-    const status = { ...this.#status(), loopLag: this.#loop.total() };
-    this.#loop.stop();
+    const status = { ...this.#status(), loopLag: this.#loop?.total() ?? NO_LAG };
+    this.#loop?.stop();
     this.#fleet.close();
     return { metered, status };
   }
@@ -164,7 +166,7 @@ export class Shard {
       ...this.#undrained(),
       faultCounts: { ...this.#fleet.faultCounts },
       agentLog: { ...this.#agentLog },
-      loopLag: this.#loop.window(),
+      loopLag: this.#loop?.window() ?? NO_LAG,
     };
   }
 
