@@ -44,6 +44,9 @@ export interface SimReport {
     maxRssMiB: number;
     fleetCpuS: number;
     fleetMaxRssMiB: number;
+    /** CPU of this process (all its threads) from the start of production to the end of the drain:
+     *  with an embedded hub and the fleet elsewhere, what the hub spent on the run's vouchers. */
+    runCpuS?: number;
     /** Fleet processes (0: the fleet ran in this process), and why the simulator chose more than
      *  asked, if it did. */
     fleetProcesses?: number;

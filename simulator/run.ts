@@ -139,6 +139,7 @@ export async function runSimulation(o: SimOptions): Promise<SimReport> {
     o.log(`connecting ${o.devices} agents${workers > 0 ? ` in ${workers} fleet process(es)` : ''}`);
     await Promise.all(shards.map((s) => s.start()));
     mainLoop = new LoopLagMonitor();
+    const runCpuStart = process.cpuUsage();
     const started = performance.now();
 
     // The hub's rejection count, polled in the background for the progress line.
@@ -205,6 +206,7 @@ export async function runSimulation(o: SimOptions): Promise<SimReport> {
     progress.done();
     // Production and drain only: settling and verifying afterwards are not what devices wait for.
     const mainLag = mainLoop?.total() ?? NO_LAG;
+    const runCpu = process.cpuUsage(runCpuStart);
     const undrained = sum((s) => s.undrained);
     if (undrained > 0) {
       const why = (k: keyof ShardStatus['undrainedCauses']) => sum((s) => s.undrainedCauses[k]);
@@ -286,6 +288,7 @@ export async function runSimulation(o: SimOptions): Promise<SimReport> {
         maxRssMiB: Math.round(process.resourceUsage().maxRSS / 1024),
         fleetCpuS: round1(finals.reduce((a, f) => a + (f.usage?.cpuS ?? 0), 0)),
         fleetMaxRssMiB: Math.round(finals.reduce((a, f) => a + (f.usage?.maxRssMiB ?? 0), 0)),
+        runCpuS: round1((runCpu.user + runCpu.system) / 1e6),
         fleetProcesses: workers,
         ...(plan.reason ? { fleetSpread: plan.reason } : {}),
         descriptorLimit: {
