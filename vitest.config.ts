@@ -7,6 +7,7 @@ import { configDefaults, defineConfig } from 'vitest/config';
 const UNIT = [
   'test/protocol/**/*.test.ts',
   'test/layout/**/*.test.ts',
+  'test/common/log.test.ts',
   'test/agent/{backoff,chain,codes,config,downlink,meter,outbox.sqlite}.test.ts',
   'test/hub/{access,config,docs,store,commit-failure,equivocation-evidence,pending-signature,descriptor-watch,reorder}.test.ts',
   'test/dashboard/{activity,docs}.test.ts',

@@ -13,6 +13,8 @@ import { openAdmin } from './cli/admin.js';
 import { CHANNEL_COLUMNS, DEVICE_COLUMNS, printBlock, printJson, printTable } from './cli/format.js';
 import { ConfigError, DEFAULTS, resolveConfig } from './base/config.js';
 import { describeNofile, raiseNofileLimit } from '../common/nofile.js';
+import { HubLog } from './base/log-codes.js';
+import { createLogger, exitOnFatal, LOG_FORMATS, LOG_LEVELS, type LogFormat, type LogLevel } from '../common/log.js';
 import { initDataDir } from './store/datadir.js';
 import { parseAmount, parseEnrolBody } from './http/routes.js';
 import { startHub } from './server.js';
@@ -132,16 +134,34 @@ program
     '--verify-workers <n>',
     'threads for Ed25519 signature checks, 0 = on the main thread (default: min(4, cores))',
   )
-  .option('--quiet', 'log only warnings and errors')
+  .addOption(new Option('--log-level <level>', 'least severe log line written').choices(LOG_LEVELS).default('info'))
+  .addOption(
+    new Option('--log-format <format>', 'auto: readable on a terminal, JSON lines otherwise')
+      .choices(LOG_FORMATS)
+      .default('auto'),
+  )
+  .option('--quiet', 'log only warnings and worse (same as --log-level warn)')
+  .addHelpText(
+    'after',
+    `
+Logs go to stderr, one line each with a stable "code" field (docs/hub.md, "Logs"); stdout carries
+only the start-up summary. Under systemd or in a container (not a terminal) they are JSON lines.`,
+  )
   .action(async (opts: Opts) => {
-    const quiet = Boolean(opts.quiet);
-    const log = (level: 'info' | 'warn' | 'error', message: string) => {
-      if (!quiet || level !== 'info') process.stderr.write(`${new Date().toISOString()} ${level} ${message}\n`);
-    };
+    const level = (opts.quiet && opts.logLevel === 'info' ? 'warn' : opts.logLevel) as LogLevel;
+    // Asynchronous writes: a burst of lines (a refusal flood at debug) does not stall ingest;
+    // pino flushes on exit and exitOnFatal before a crash exit.
+    const logger = createLogger({ name: 'tally-hub', level, format: opts.logFormat as LogFormat, sync: false });
+    exitOnFatal(logger, 'HUB_FATAL');
     // Every device is a socket here: the soft limit goes up to the hard one, and both are logged.
-    const nofile = describeNofile(raiseNofileLimit());
-    log(nofile.level, nofile.message);
-    const hub = await startHub({
+    const nofile = raiseNofileLimit();
+    const described = describeNofile(nofile);
+    new HubLog(logger).event(described.level === 'warn' ? 'HUB_DESCRIPTORS_LOW' : 'HUB_DESCRIPTORS', {
+      soft: nofile.limit?.soft ?? null,
+      hard: nofile.limit?.hard ?? null,
+      detail: described.message,
+    });
+    const started = startHub({
       dataDir: String(opts.data),
       mqttListen: String(opts.mqttListen),
       http: String(opts.http),
@@ -164,13 +184,19 @@ program
       ...(opts.network ? { network: String(opts.network) } : {}),
       sqliteSynchronous: opts.sqliteSynchronous as 'FULL' | 'NORMAL',
       ...(opts.verifyWorkers !== undefined ? { verifyWorkers: Number(opts.verifyWorkers) } : {}),
-      log,
+      logger,
+    });
+    // A bad flag is a usage error for the person typing (fail() below); anything else that stops
+    // the start (a port in use, an unreadable data dir) is a line for the operator's log too.
+    const hub = await started.catch((err: unknown) => {
+      if (!(err instanceof ConfigError)) new HubLog(logger).event('HUB_START_FAILED', { err });
+      throw err;
     });
     process.stdout.write(
       `tally-hub ${hub.publicKeyHex}\n  network   ${hub.identity.network}\n  mqtt      ${hub.mqttUrl}\n  http      ${hub.httpUrl}\n  dashboard ${hub.httpUrl}/\n`,
     );
     const stop = (signal: string) => {
-      process.stderr.write(`${signal}: committing and stopping\n`);
+      hub.config.log.event('HUB_STOPPING', { signal });
       hub.close().then(
         () => process.exit(0),
         (err: unknown) => fail(err),

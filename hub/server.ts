@@ -13,6 +13,7 @@ import { HubMetrics } from './base/metrics.js';
 import { downlinkVia } from './model/downlink.js';
 import { readNofileLimit } from '../common/nofile.js';
 import { DescriptorWatch } from './base/descriptors.js';
+import { VERSION } from '../common/version.js';
 
 export interface HubHandle {
   readonly config: HubConfig;
@@ -62,7 +63,7 @@ export async function startHub(input: HubConfigInput = {}): Promise<HubHandle> {
   // Read now: at the limit, reading it would itself need a descriptor.
   const descriptors = new DescriptorWatch(readNofileLimit(), metrics, log);
   const serverError = (where: 'mqtt' | 'http') => (err: Error) => {
-    if (!descriptors.error(where, err)) log('error', `${where} server: ${err.message}`);
+    if (!descriptors.error(where, err)) log.event('SERVER_ERROR', { where, err });
   };
 
   let broker: EmbeddedBroker | undefined;
@@ -90,8 +91,14 @@ export async function startHub(input: HubConfigInput = {}): Promise<HubHandle> {
           onReject: (reason, device, detail) => core.pipeline.recordBrokerRejection(reason, device, detail),
           // A device that subscribed to its downlink can receive its GRANT now [P-7.1].
           onDeviceSubscribed: (hex) => core.greet(hex, false),
-          onDeviceConnected: (hex) => core.setConnected(hex, true),
-          onDeviceDisconnected: (hex) => core.setConnected(hex, false),
+          onDeviceConnected: (hex) => {
+            core.setConnected(hex, true);
+            log.event('DEVICE_CONNECTED', { device: hex });
+          },
+          onDeviceDisconnected: (hex) => {
+            core.setConnected(hex, false);
+            log.event('DEVICE_DISCONNECTED', { device: hex });
+          },
           onUplink: (topic, payload) => core.pipeline.onMessage(topic, payload),
           onServerError: serverError('mqtt'),
         },
@@ -138,12 +145,13 @@ export async function startHub(input: HubConfigInput = {}): Promise<HubHandle> {
           try {
             const epoch = core.settle({ skipEmpty: true });
             if (epoch)
-              log(
-                'info',
-                `settled epoch ${epoch.epoch}: ${epoch.entryCount} channel(s), ${epoch.totalDeltaAmount} minor units`,
-              );
+              log.event('EPOCH_SETTLED', {
+                epoch: epoch.epoch.toString(),
+                channels: epoch.entryCount,
+                amount: epoch.totalDeltaAmount.toString(),
+              });
           } catch (err) {
-            log('error', `periodic settlement failed (nothing was written): ${(err as Error).message}`);
+            log.event('SETTLE_FAILED', { err });
           }
         }, config.settleEveryMs),
       );
@@ -151,7 +159,8 @@ export async function startHub(input: HubConfigInput = {}): Promise<HubHandle> {
     for (const t of timers) t.unref();
 
     writeRunningInfo(config.dataDir, { pid: process.pid, http: http.url, mqtt: mqttUrl, startedAtMs: Date.now() });
-    log('info', `hub ${identity.publicKeyHex} (network ${identity.network}) broker ${mqttUrl} http ${http.url}`);
+    log.event('HUB_STARTED', { hub: identity.publicKeyHex, network: identity.network, version: VERSION });
+    log.event('HUB_LISTENING', { mqtt: mqttUrl, http: http.url, broker: broker ? 'embedded' : 'external' });
 
     let closing: Promise<void> | undefined;
     const handle: HubHandle = {
@@ -182,6 +191,7 @@ export async function startHub(input: HubConfigInput = {}): Promise<HubHandle> {
           await pool?.close();
           store.close();
           clearRunningInfo(config.dataDir, process.pid);
+          log.event('HUB_STOPPED');
         })()),
     };
     return handle;

@@ -4,6 +4,7 @@ import { Command, InvalidArgumentError } from 'commander';
 import { writeFileSync } from 'node:fs';
 import { AGENT_DEFAULTS } from '../agent/defaults.js';
 import { VERSION } from '../common/version.js';
+import { createLogger, LOG_LEVELS, type LogLevel } from '../common/log.js';
 import { UsageError, describeFaults, parseFaults } from './faults.js';
 import { renderHtml } from './html.js';
 import { formatReport, reportToJson } from './report.js';
@@ -107,6 +108,15 @@ program
   .option('--json <file>', 'write the report as JSON (money as decimal strings); - for stdout')
   .option('--html <file>', 'write a self-contained HTML report with charts; - for stdout')
   .option('--quiet', 'print only the final report (no progress line, no log lines)')
+  .option(
+    '--log-level <level>',
+    `the embedded hub's log on stderr (docs/hub.md, "Logs"): ${LOG_LEVELS.join(' | ')} (default: error, silent with --quiet)`,
+    (v: string) => {
+      if (!(LOG_LEVELS as readonly string[]).includes(v))
+        throw new InvalidArgumentError(`expected ${LOG_LEVELS.join(', ')}`);
+      return v;
+    },
+  )
   .addHelpText(
     'after',
     `
@@ -169,6 +179,11 @@ to stderr.`,
       descriptorLimit: nofile.limit,
       ...(opts.quiet ? {} : { progress: process.stderr }),
       log,
+      logger: createLogger({
+        name: 'tally-sim',
+        level: (opts.logLevel ?? (opts.quiet ? 'silent' : 'error')) as LogLevel,
+        sync: true,
+      }),
     });
     // stdout holds one document: the readable report, or the JSON/HTML one asked for with "-".
     const toStdout = opts.json === '-' || opts.html === '-';

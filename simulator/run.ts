@@ -21,6 +21,7 @@ import { localShard, processShard, type ShardHost } from './shard-host.js';
 import { settleAndVerify } from './settle.js';
 import { StageJoin } from './stages.js';
 import { openTarget, type RemoteTarget } from './target.js';
+import type { Logger } from '../common/log.js';
 import { Timeline } from './timeline.js';
 
 export interface SimOptions {
@@ -45,6 +46,8 @@ export interface SimOptions {
   /** Where the live progress line goes (shown only on a terminal); none with --quiet. */
   progress?: Writable & { isTTY?: boolean; columns?: number };
   log: (message: string) => void;
+  /** Where the embedded hub logs (tally-sim --log-level); silent without one. */
+  logger?: Logger;
 }
 
 /** Capacity of every simulated channel: far beyond what a run can spend. */
@@ -59,7 +62,7 @@ export const DESCRIPTOR_MARGIN = 256;
 
 export async function runSimulation(o: SimOptions): Promise<SimReport> {
   validateOptions(o);
-  const target = await openTarget(o.remote);
+  const target = await openTarget(o.remote, o.logger);
   const workDir = mkdtempSync(join(tmpdir(), 'tally-sim-'));
   const timeline = new Timeline(performance.now());
   const ledger = new Ledger();

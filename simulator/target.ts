@@ -5,6 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { hexToBytes } from '../protocol/index.js';
 import { startHub, type HubHandle } from '../hub/server.js';
+import type { Logger } from '../common/log.js';
 import { HubApi } from './hub-api.js';
 
 export interface Target {
@@ -33,7 +34,7 @@ export interface RemoteTarget {
   adminToken: string;
 }
 
-export async function openTarget(remote: RemoteTarget | undefined): Promise<Target> {
+export async function openTarget(remote: RemoteTarget | undefined, logger?: Logger): Promise<Target> {
   if (remote !== undefined) {
     const api = new HubApi(remote.hubApi, remote.adminToken);
     const info = await api.hub();
@@ -66,6 +67,7 @@ export async function openTarget(remote: RemoteTarget | undefined): Promise<Targ
       mqttConnectsPerSecond: 0,
       mqttMaxPending: 100_000,
       mqttMaxPendingPerAddress: 100_000,
+      ...(logger ? { logger } : {}),
     });
   } catch (err) {
     rmSync(dataDir, { recursive: true, force: true });

@@ -111,7 +111,6 @@ export async function startFleetHub(o: FleetHubOptions): Promise<FleetHub> {
     mqttListen: { host: '127.0.0.1', port: 0 },
     http: { host: '127.0.0.1', port: 0 },
     verifyWorkers: 0,
-    log: () => {},
   });
   const db = new Database(join(workDir, 'outboxes.db'));
   db.pragma('journal_mode = WAL');

@@ -7,6 +7,8 @@ import { availableParallelism } from 'node:os';
 import { isAbsolute, resolve } from 'node:path';
 import { ConfigError, ProblemList } from '../../common/config-error.js';
 import { NETWORK_PATTERN } from '../../protocol/index.js';
+import type { Logger } from '../../common/log.js';
+import { HubLog } from './log-codes.js';
 
 export { ConfigError };
 
@@ -72,16 +74,22 @@ export interface HubConfig {
   readonly rejectionLogLimit: number;
   /** Network name used in new channel records [P-3.1]; only used when a data dir is created. */
   readonly network: string | undefined;
-  /** Logger; defaults to silent so embedding code (tests, simulator) stays quiet. */
-  readonly log: (level: 'info' | 'warn' | 'error', message: string) => void;
+  /** Coded structured logs (hub/base/log-codes.ts) on the pino logger given as `logger`; silent
+   *  without one, so embedding code (tests, simulator) stays quiet. */
+  readonly log: HubLog;
   /** The hub clock (ms since the epoch): expiry, credential window, timestamps. Tests and the
    *  simulator may pass their own. */
   readonly now: () => number;
 }
 
 export type HubConfigInput = Partial<
-  Omit<HubConfig, 'mqttListen' | 'http' | 'brokerTls' | 'settleEveryMs' | 'credentialWindowMs' | 'httpAllowedHosts'>
+  Omit<
+    HubConfig,
+    'mqttListen' | 'http' | 'brokerTls' | 'settleEveryMs' | 'credentialWindowMs' | 'httpAllowedHosts' | 'log'
+  >
 > & {
+  /** A pino logger (common/log.ts createLogger); its level decides what is written. */
+  logger?: Logger;
   httpAllowedHosts?: readonly string[];
   mqttListen?: HostPort | string;
   http?: HostPort | string;
@@ -132,8 +140,6 @@ export function parseDuration(text: string): number {
   if (!match) throw new ConfigError([`not a duration (e.g. 30s, 15m, 1h): ${text}`]);
   return Number(match[1]) * DURATION_UNITS[match[2] ?? 'ms']!;
 }
-
-const silent = (): void => {};
 
 /** A host name or address for the Host check, lowercased; a port is not part of it. */
 function hostName(name: string): string {
@@ -198,7 +204,7 @@ export function resolveConfig(input: HubConfigInput = {}): HubConfig {
     sqliteSynchronous: synchronous,
     rejectionLogLimit: int('rejectionLogLimit', input.rejectionLogLimit ?? DEFAULTS.rejectionLogLimit, 1),
     network: input.network,
-    log: input.log ?? silent,
+    log: new HubLog(input.logger),
     now: input.now ?? Date.now,
   };
   problems.throwIfAny();

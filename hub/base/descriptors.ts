@@ -7,6 +7,7 @@
 // an error line names the limit, once when it starts and once a minute while it lasts.
 import { closeSync, openSync } from 'node:fs';
 import type { NofileLimit } from '../../common/nofile.js';
+import type { HubLog } from './log-codes.js';
 import type { HubMetrics } from './metrics.js';
 
 const REPEAT_MS = 60_000;
@@ -25,7 +26,7 @@ export class DescriptorWatch {
   constructor(
     private readonly limit: NofileLimit | undefined,
     private readonly metrics: HubMetrics,
-    private readonly log: (level: 'info' | 'warn' | 'error', message: string) => void,
+    private readonly log: HubLog,
     private readonly now: () => number = () => performance.now(),
     private readonly probe: () => void = () => closeSync(openSync('/dev/null', 'r')),
   ) {}
@@ -42,7 +43,10 @@ export class DescriptorWatch {
       const s = Math.round((this.now() - this.#exhaustedSince) / 1000);
       this.#exhaustedSince = undefined;
       this.metrics.descriptorsExhausted.set(0);
-      this.log('info', `file descriptors available again after about ${s} s at the limit`);
+      this.log.event('HUB_DESCRIPTORS_AVAILABLE', {
+        seconds: s,
+        detail: `file descriptors available again after about ${s} s at the limit`,
+      });
     }
   }
 
@@ -55,7 +59,13 @@ export class DescriptorWatch {
     this.metrics.descriptorsExhausted.set(1);
     if (now - this.#lastLogAt >= REPEAT_MS) {
       this.#lastLogAt = now;
-      this.log('error', this.#message(err.code, where));
+      this.log.event('HUB_OUT_OF_DESCRIPTORS', {
+        errno: err.code,
+        where,
+        soft: this.limit?.soft ?? null,
+        hard: this.limit?.hard ?? null,
+        detail: this.#message(err.code, where),
+      });
     }
     return true;
   }

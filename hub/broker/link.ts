@@ -7,6 +7,7 @@ import mqtt, { type IClientOptions, type MqttClient } from 'mqtt';
 import { HUB_UPLINK_FILTER } from '../../protocol/index.js';
 import type { BrokerTls } from '../base/config.js';
 import { downlinkVia, type Downlink } from '../model/downlink.js';
+import type { HubLog } from '../base/log-codes.js';
 
 export interface LinkOptions {
   url: string;
@@ -15,7 +16,7 @@ export interface LinkOptions {
   password?: string | undefined;
   tls?: BrokerTls;
   onMessage(topic: string, payload: Uint8Array): void;
-  log: (level: 'info' | 'warn' | 'error', message: string) => void;
+  log: HubLog;
 }
 
 export interface HubLink extends Downlink {
@@ -44,13 +45,13 @@ export async function connectLink(o: LinkOptions): Promise<HubLink> {
   const client = mqtt.connect(o.url, options);
 
   client.on('message', (topic, payload) => o.onMessage(topic, payload));
-  client.on('error', (err) => o.log('warn', `mqtt: ${err.message}`));
-  client.on('offline', () => o.log('warn', 'mqtt: broker connection lost, reconnecting'));
+  client.on('error', (err) => o.log.event('BROKER_LINK_ERROR', { broker: o.url, error: err.message }));
+  client.on('offline', () => o.log.event('BROKER_LINK_LOST', { broker: o.url }));
   // Subscribe on every (re)connect: a broker that lost the session must not leave us deaf.
   client.on('connect', (ack) => {
     if (ack.sessionPresent) return;
     client.subscribe(HUB_UPLINK_FILTER, { qos: 1 }, (err) => {
-      if (err) o.log('error', `mqtt: subscribe ${HUB_UPLINK_FILTER} failed: ${err.message}`);
+      if (err) o.log.event('BROKER_SUBSCRIBE_FAILED', { filter: HUB_UPLINK_FILTER, error: err.message });
     });
   });
 
@@ -70,7 +71,7 @@ export async function connectLink(o: LinkOptions): Promise<HubLink> {
 
   const publish = (topic: string, bytes: Uint8Array) => {
     client.publish(topic, Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength), { qos: 1 }, (err) => {
-      if (err) o.log('warn', `mqtt: publish ${topic} failed: ${err.message}`);
+      if (err) o.log.event('BROKER_PUBLISH_FAILED', { topic, error: err.message });
     });
   };
   return {

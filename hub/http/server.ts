@@ -11,6 +11,7 @@ import type { HostPort } from '../base/config.js';
 import { Activity, EpochEntryCache } from '../model/activity.js';
 import type { HubCore } from '../core/hub-core.js';
 import type { HubMetrics } from '../base/metrics.js';
+import type { HubLog } from '../base/log-codes.js';
 import { DASHBOARD_ROUTES } from './dashboard-routes.js';
 import { hostAllowed } from './host.js';
 import { LiveStreams, liveTick } from './live.js';
@@ -95,15 +96,20 @@ function requestUrl(target: string | undefined): URL {
 
 /** Unexpected errors are logged one line each, with the stack at most once a minute: a request
  *  that keeps hitting a bug must not flood the log. */
-function errorLogger(log: (level: 'error', message: string) => void) {
+function errorLogger(log: HubLog) {
   let stackAtMs = -Infinity;
   return (req: IncomingMessage, err: unknown) => {
     const now = Date.now();
     const withStack = now - stackAtMs >= 60_000;
     if (withStack) stackAtMs = now;
-    const what = `http ${req.method} ${(req.url ?? '').slice(0, 200)}`;
+    if (!log.enabled('error')) return;
     const e = err as Error;
-    log('error', `${what}: ${withStack ? (e.stack ?? String(err)) : (e.message ?? String(err))}`);
+    log.event('HTTP_INTERNAL', {
+      method: req.method,
+      path: (req.url ?? '').slice(0, 200),
+      error: e.message ?? String(err),
+      ...(withStack ? { stack: e.stack } : {}),
+    });
   };
 }
 
@@ -127,7 +133,7 @@ export async function startHttp(args: {
   maxLiveStreams?: number;
   /** Host names answered besides IP addresses, localhost and the listen address. */
   allowedHosts?: readonly string[];
-  log: (level: 'info' | 'warn' | 'error', message: string) => void;
+  log: HubLog;
   /** The listening socket failed after it opened (EMFILE or ENFILE on accept, most likely). */
   onServerError?: (err: Error) => void;
 }): Promise<HttpServer> {
@@ -185,7 +191,9 @@ export async function startHttp(args: {
     });
   });
   // Without a listener, an accept error after listen() (EMFILE) would be thrown and end the hub.
-  server.on('error', (err) => (args.onServerError ?? ((e: Error) => args.log('error', `http: ${e.message}`)))(err));
+  server.on('error', (err) =>
+    args.onServerError ? args.onServerError(err) : args.log.event('SERVER_ERROR', { where: 'http', err }),
+  );
   // One sample a second feeds the rate chart and every open live stream (started once listening,
   // so a failed start leaves no timer behind).
   const sampler = setInterval(() => {
@@ -193,7 +201,7 @@ export async function startHttp(args: {
       dashboard.activity.sample();
       if (live.size > 0) live.broadcast(liveTick(args.core, dashboard.activity));
     } catch (err) {
-      args.log('error', `dashboard sample: ${(err as Error).stack ?? String(err)}`);
+      args.log.event('DASHBOARD_SAMPLE_FAILED', { err });
     }
   }, 1000);
   sampler.unref();

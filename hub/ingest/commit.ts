@@ -8,6 +8,7 @@ import type { Controls } from '../model/controls.js';
 import { bytesEqual, type Head } from '../../protocol/index.js';
 import { pendingHead, type LiveChannel, type Registry } from '../model/registry.js';
 import type { HubMetrics } from '../base/metrics.js';
+import type { HubLog } from '../base/log-codes.js';
 import type { CommitBatch, EquivocationRow, HeadUpdate, HubStore, RejectionRow, SegmentRow } from '../store/types.js';
 import { dropWaiting } from './reorder.js';
 
@@ -18,7 +19,7 @@ export interface GroupCommitOptions {
   maxSegments: number;
   delayMs: number;
   rejectionLogLimit: number;
-  log: (level: 'info' | 'warn' | 'error', message: string) => void;
+  log: HubLog;
   now: () => number;
 }
 
@@ -236,10 +237,11 @@ export class GroupCommit {
       if (!known || known.issuedAtMs < f.issuedAtMs) this.floors.set(hex, f);
     }
     this.metrics.commitFailures.inc();
-    this.options.log(
-      'error',
-      `group commit failed, ${channels.length} channel(s) rolled back: ${(err as Error).message}`,
-    );
+    this.options.log.reason('error', 'HUB_COMMIT_FAILED', {
+      stage: 'persist',
+      channels: channels.length,
+      error: (err as Error).message,
+    });
     for (const ch of channels) {
       this.metrics.vouchersRejected.inc({ reason: 'HUB_COMMIT_FAILED' }, Number(ch.head.seq - ch.durable.seq));
       dropWaiting(this.registry, ch);

@@ -93,7 +93,7 @@ export class IngestPipeline {
   }
 
   private internalError(err: unknown): void {
-    this.d.config.log('error', `ingest: unexpected ${(err as Error).stack ?? String(err)}`);
+    this.d.config.log.reason('error', 'HUB_INTERNAL', { err });
     this.d.metrics.vouchersRejected.inc({ reason: 'HUB_INTERNAL' });
   }
 
@@ -142,7 +142,7 @@ export class IngestPipeline {
         this.commit.duplicate(ch);
         return this.reject({ stage: 'sequence', reason: 'DUPLICATE', ...base });
       case 'lost':
-        this.d.config.log('error', `channel ${ch.idHex}: no stored voucher at seq ${placement.seq}`);
+        this.d.config.log.event('HISTORY_MISSING', { channel: ch.idHex, seq: placement.seq.toString() });
         return this.reject({
           stage: 'sequence',
           reason: 'SEQ_STALE',
@@ -173,7 +173,7 @@ export class IngestPipeline {
             segment: bytes,
             detectedAtMs: BigInt(this.d.now()),
           });
-          this.d.config.log('warn', `channel ${ch.idHex}: equivocation at seq ${placement.seq}`);
+          this.d.config.log.reason('warn', 'EQUIVOCATION', { channel: ch.idHex, seq: placement.seq.toString() });
         }
         const r: Rejection = { stage: 'sequence', reason: 'EQUIVOCATION', ...base, detail: `seq ${placement.seq}` };
         this.reject(r);
@@ -294,7 +294,7 @@ export class IngestPipeline {
       this.commit.stateChanged(ch);
       this.releaseHeld(ch);
     } catch (err) {
-      this.d.config.log('error', `ingest: unexpected ${(err as Error).stack ?? String(err)}`);
+      this.d.config.log.reason('error', 'HUB_INTERNAL', { err });
     }
   }
 
@@ -389,6 +389,19 @@ export class IngestPipeline {
    *  segment the device signed (`tell`). */
   private reject(r: Rejection): void {
     this.d.metrics.vouchersRejected.inc({ reason: r.reason }, r.vouchers);
+    // A flood of refusals is the hot path of an attack: a line per refusal only at debug, and the
+    // level is checked before the fields are built. Counts are in metrics and the database.
+    const log = this.d.config.log;
+    if (log.enabled('debug')) {
+      log.reason('debug', r.reason, {
+        stage: r.stage,
+        device: r.deviceHex,
+        channel: r.channel?.idHex ?? null,
+        seq: r.seq?.toString() ?? null,
+        vouchers: r.vouchers,
+        ...(r.detail !== undefined ? { detail: r.detail } : {}),
+      });
+    }
     this.commit.rejected({
       atMs: BigInt(this.d.now()),
       stage: r.stage,

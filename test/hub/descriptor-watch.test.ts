@@ -1,6 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { DescriptorWatch } from '../../hub/base/descriptors.js';
+import { HubLog } from '../../hub/base/log-codes.js';
 import { HubMetrics } from '../../hub/base/metrics.js';
+import { captureLogs } from '../../support/log-capture.js';
 
 const emfile = () => Object.assign(new Error('EMFILE: too many open files'), { code: 'EMFILE' });
 
@@ -13,13 +15,14 @@ async function counted(m: HubMetrics) {
 describe('DescriptorWatch', () => {
   it('counts each EMFILE, logs the limit once a minute, and says when it is over', async () => {
     const metrics = new HubMetrics();
-    const lines: string[] = [];
+    const logs = captureLogs();
+    const lines = logs.lines;
     let now = 0;
     let full = true;
     const watch = new DescriptorWatch(
       { soft: 1024, hard: 4096 },
       metrics,
-      (level, message) => lines.push(`${level} ${message}`),
+      new HubLog(logs.logger),
       () => now,
       () => {
         if (full) throw emfile();
@@ -33,22 +36,21 @@ describe('DescriptorWatch', () => {
     expect(await counted(metrics)).toMatchObject({ 'EMFILE/probe': 2, 'EMFILE/mqtt': 1 });
     expect((await metrics.descriptorsExhausted.get()).values[0]!.value).toBe(1);
     expect(lines).toHaveLength(1);
-    expect(lines[0]).toMatch(
-      /^error out of file descriptors \(EMFILE, at the check\).*limit of 1024 \(soft; hard 4096\)/,
-    );
+    expect(lines[0]).toMatchObject({ code: 'HUB_OUT_OF_DESCRIPTORS', errno: 'EMFILE', where: 'probe' });
+    expect(String(lines[0]!.detail)).toMatch(/limit of 1024 \(soft; hard 4096\)/);
     now += 60_000;
     watch.check();
     expect(lines).toHaveLength(2);
     full = false;
     now += 5000;
     watch.check();
-    expect(lines[2]).toMatch(/^info file descriptors available again after about 67 s/);
+    expect(lines[2]).toMatchObject({ level: 'info', code: 'HUB_DESCRIPTORS_AVAILABLE', seconds: 67 });
     expect((await metrics.descriptorsExhausted.get()).values[0]!.value).toBe(0);
   });
 
   it('leaves other errors alone', async () => {
     const metrics = new HubMetrics();
-    const watch = new DescriptorWatch(undefined, metrics, () => undefined);
+    const watch = new DescriptorWatch(undefined, metrics, new HubLog());
     expect(watch.error('http', Object.assign(new Error('boom'), { code: 'EADDRINUSE' }))).toBe(false);
     expect(await counted(metrics)).toEqual({ 'EMFILE/mqtt': 0 });
   });

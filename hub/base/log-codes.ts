@@ -1,0 +1,53 @@
+// The hub's log codes: every line the hub writes carries one in its `code` field. Lines about a
+// refused message carry the refusal's reason code instead (protocol/errors.ts [P-9] and
+// hub/base/reasons.ts), with the same meaning as in metrics and `tally-hub rejections`.
+// docs/hub.md ("Logs") lists this table; test/hub/log-codes.test.ts fails if the two drift apart,
+// in either direction, or if a hub source logs a code that is in neither table.
+
+import { REASONS, type ReasonCode } from '../../protocol/index.js';
+import { CodedLog, silentLogger, type LineLevel, type LogFields, type Logger } from '../../common/log.js';
+import { HUB_REASONS, type HubReasonCode } from './reasons.js';
+
+export const HUB_LOG_CODES = {
+  HUB_STARTED: { level: 'info', message: 'hub started' },
+  HUB_LISTENING: { level: 'info', message: 'accepting devices and API requests' },
+  HUB_STOPPING: { level: 'info', message: 'stop requested: committing pending segments and stopping' },
+  HUB_STOPPED: { level: 'info', message: 'hub stopped; everything acknowledged is committed' },
+  HUB_START_FAILED: { level: 'fatal', message: 'the hub could not start' },
+  HUB_FATAL: { level: 'fatal', message: 'uncaught error; the hub exits' },
+  DEVICE_CONNECTED: { level: 'debug', message: 'a device connected to the embedded broker' },
+  DEVICE_DISCONNECTED: { level: 'debug', message: 'a device left the embedded broker' },
+  EPOCH_SETTLED: { level: 'info', message: 'periodic settlement closed an epoch' },
+  SETTLE_FAILED: { level: 'error', message: 'periodic settlement failed; nothing was written' },
+  BROKER_LINK_ERROR: { level: 'warn', message: 'external broker: connection error' },
+  BROKER_LINK_LOST: { level: 'warn', message: 'external broker: connection lost, reconnecting' },
+  BROKER_SUBSCRIBE_FAILED: { level: 'error', message: 'external broker: subscribing to the uplinks failed' },
+  BROKER_PUBLISH_FAILED: { level: 'warn', message: 'external broker: publishing to a device failed' },
+  HISTORY_MISSING: { level: 'error', message: 'a stored voucher the chain needs is missing from the database' },
+  HTTP_INTERNAL: { level: 'error', message: 'an HTTP request failed unexpectedly (a bug); answered 500' },
+  DASHBOARD_SAMPLE_FAILED: { level: 'error', message: 'the dashboard sampler failed (a bug)' },
+  HUB_DESCRIPTORS: { level: 'info', message: 'file-descriptor limits of the hub process' },
+  HUB_DESCRIPTORS_LOW: {
+    level: 'warn',
+    message: 'the file-descriptor limit could not be raised or is below what is needed',
+  },
+  HUB_OUT_OF_DESCRIPTORS: { level: 'error', message: 'out of file descriptors: new connections are refused' },
+  HUB_DESCRIPTORS_AVAILABLE: { level: 'info', message: 'file descriptors available again' },
+  SERVER_ERROR: { level: 'error', message: 'a listening socket failed' },
+} as const satisfies Record<string, { level: LineLevel; message: string }>;
+
+export type HubLogCode = keyof typeof HUB_LOG_CODES;
+
+/** The hub's logger: its own codes with `event`, refusals with their reason code with `reason`. */
+export class HubLog extends CodedLog<HubLogCode> {
+  constructor(logger: Logger = silentLogger()) {
+    super(logger, HUB_LOG_CODES);
+  }
+
+  reason(level: LineLevel, code: ReasonCode | HubReasonCode, fields?: LogFields): void {
+    if (!this.enabled(level)) return;
+    const message =
+      code in HUB_REASONS ? HUB_REASONS[code as HubReasonCode].message : REASONS[code as ReasonCode].message;
+    this.line(level, code, message, fields);
+  }
+}
