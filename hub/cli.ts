@@ -14,6 +14,7 @@ import { lowCapacityCommand, webhookCommand } from './cli/webhook.js';
 import { CHANNEL_COLUMNS, DEVICE_COLUMNS, printBlock, printJson, printTable } from './cli/format.js';
 import { ConfigError, DEFAULTS, resolveConfig } from './base/config.js';
 import { WEBHOOK_DEFAULTS } from './base/webhook-config.js';
+import { describeNofile, raiseNofileLimit } from '../common/nofile.js';
 import { HubLog } from './base/log-codes.js';
 import { createLogger, exitOnFatal, LOG_FORMATS, LOG_LEVELS, type LogFormat, type LogLevel } from '../common/log.js';
 import { initDataDir } from './store/datadir.js';
@@ -184,6 +185,14 @@ only the start-up summary. Under systemd or in a container (not a terminal) they
     // pino flushes on exit and exitOnFatal before a crash exit.
     const logger = createLogger({ name: 'tally-hub', level, format: opts.logFormat as LogFormat, sync: false });
     exitOnFatal(logger, 'HUB_FATAL');
+    // Every device is a socket here: the soft limit goes up to the hard one, and both are logged.
+    const nofile = raiseNofileLimit();
+    const described = describeNofile(nofile);
+    new HubLog(logger).event(described.level === 'warn' ? 'HUB_DESCRIPTORS_LOW' : 'HUB_DESCRIPTORS', {
+      soft: nofile.limit?.soft ?? null,
+      hard: nofile.limit?.hard ?? null,
+      detail: described.message,
+    });
     const started = startHub({
       dataDir: String(opts.data),
       mqttListen: String(opts.mqttListen),

@@ -12,6 +12,8 @@ import { SignaturePool } from './ingest/signature-pool.js';
 import { HubMetrics } from './base/metrics.js';
 import { downlinkVia } from './model/downlink.js';
 import { WebhookDispatcher } from './webhooks/dispatcher.js';
+import { readNofileLimit } from '../common/nofile.js';
+import { DescriptorWatch } from './base/descriptors.js';
 import { VERSION } from '../common/version.js';
 import { ConfigError } from './base/config.js';
 import { isAnchorError, loadAnchorClient, readAnchorKey } from './anchor/index.js';
@@ -79,6 +81,11 @@ export async function startHub(
     };
   });
   const log = config.log;
+  // Read now: at the limit, reading it would itself need a descriptor.
+  const descriptors = new DescriptorWatch(readNofileLimit(), metrics, log);
+  const serverError = (where: 'mqtt' | 'http') => (err: Error) => {
+    if (!descriptors.error(where, err)) log.event('SERVER_ERROR', { where, err });
+  };
 
   let broker: EmbeddedBroker | undefined;
   let link: HubLink | undefined;
@@ -143,6 +150,7 @@ export async function startHub(
             log.event('DEVICE_DISCONNECTED', { device: hex });
           },
           onUplink: (topic, payload) => core.pipeline.onMessage(topic, payload),
+          onServerError: serverError('mqtt'),
         },
       });
     if (!config.brokerUrl) broker = await launchBroker(config.mqttListen);
@@ -175,6 +183,7 @@ export async function startHub(
       maxLiveStreams: config.httpMaxLiveStreams,
       allowedHosts: config.httpAllowedHosts,
       log,
+      onServerError: serverError('http'),
     });
 
     const sweepEvery = Math.max(50, Math.min(250, Math.floor(config.reorderWindowMs / 4)));
@@ -187,6 +196,7 @@ export async function startHub(
         core.checkOffline().catch((err: unknown) => log.event('WEBHOOK_OFFLINE_CHECK_FAILED', { err }));
       }, offlineEvery),
     );
+    timers.push(setInterval(() => descriptors.check(), 1000));
     if (config.settleEveryMs > 0) {
       timers.push(
         setInterval(() => {

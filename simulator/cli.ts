@@ -8,7 +8,9 @@ import { createLogger, LOG_LEVELS, type LogLevel } from '../common/log.js';
 import { UsageError, describeFaults, parseFaults } from './faults.js';
 import { renderHtml } from './html.js';
 import { formatReport, reportToJson } from './report.js';
-import { WORKER_THRESHOLD, runSimulation } from './run.js';
+import { describeNofile, raiseNofileLimit } from '../common/nofile.js';
+import { DEVICES_PER_FLEET_PROCESS } from './fleet-plan.js';
+import { DESCRIPTOR_MARGIN, WORKER_THRESHOLD, runSimulation } from './run.js';
 
 const EXIT_OK = 0;
 const EXIT_CONSERVATION_FAILED = 1;
@@ -85,7 +87,7 @@ program
   )
   .option(
     '--workers <n>',
-    `fleet processes (0 = beside the hub in this process; default 1 from ${WORKER_THRESHOLD} devices)`,
+    `fleet processes (0 = beside the hub in this process; default: 1 from ${WORKER_THRESHOLD} devices, one more per ${DEVICES_PER_FLEET_PROCESS}; never fewer than the descriptor limit allows)`,
     integer(0, 16),
   )
   .option(
@@ -154,6 +156,12 @@ to stderr.`,
     log(
       `${opts.devices} devices x ${opts.rate} units/s for ${opts.duration} s, faults: ${describeFaults(faults)}, seed ${opts.seed}`,
     );
+    // The soft descriptor limit goes up to the hard one (fleet processes inherit it). An embedded
+    // hub holds a socket per device in this process; a warning is printed even with --quiet.
+    const nofile = raiseNofileLimit();
+    const described = describeNofile(nofile, opts.broker ? undefined : opts.devices + DESCRIPTOR_MARGIN);
+    if (described.level === 'warn') console.error(`tally-sim: ${described.message}`);
+    else log(described.message);
     const report = await runSimulation({
       devices: opts.devices,
       ratePerDevice: opts.rate,
@@ -167,6 +175,8 @@ to stderr.`,
       window: opts.window,
       drainTimeoutS: opts.drainTimeout,
       workers: opts.workers ?? (opts.devices >= WORKER_THRESHOLD ? 1 : 0),
+      autoWorkers: opts.workers === undefined,
+      descriptorLimit: nofile.limit,
       ...(opts.quiet ? {} : { progress: process.stderr }),
       log,
       logger: createLogger({

@@ -13,6 +13,16 @@ export interface Target {
   readonly mqttUrl: string;
   readonly api: HubApi;
   readonly hubKey: Uint8Array;
+  /** Hands every segment the embedded hub commits to `listener`, with machine-wide ms stamps
+   *  (stages.ts); undefined for a remote hub, whose stages are in its /metrics. */
+  readonly onSegmentStages:
+    | ((
+        listener: (channelIdHex: string, lastSeq: bigint, arrived: number, committed: number, receipt: number) => void,
+      ) => void)
+    | undefined;
+  /** EMFILE and ENFILE the embedded hub counted (tally_descriptor_errors_total); undefined for a
+   *  remote hub. */
+  readonly descriptorErrors: (() => Promise<number>) | undefined;
   /** Restarts the embedded broker (the broker-restart fault); undefined for a remote hub. */
   readonly restartBroker: (() => Promise<void>) | undefined;
   close(): Promise<void>;
@@ -33,6 +43,8 @@ export async function openTarget(remote: RemoteTarget | undefined, logger?: Logg
       mqttUrl: remote.brokerUrl,
       api,
       hubKey: hexToBytes(info.publicKey),
+      onSegmentStages: undefined,
+      descriptorErrors: undefined,
       restartBroker: undefined,
       close: async () => {},
     };
@@ -66,6 +78,14 @@ export async function openTarget(remote: RemoteTarget | undefined, logger?: Logg
     mqttUrl: hub.mqttUrl,
     api: new HubApi(hub.httpUrl, hub.adminToken),
     hubKey: hub.hubKey.publicKey,
+    onSegmentStages: (listener) => {
+      // The hub stamps with this process's performance.now(); timeOrigin makes them machine-wide.
+      const o = performance.timeOrigin;
+      hub.metrics.segmentStages = (id, seq, arrived, committed, receipt) =>
+        listener(id, seq, o + arrived, o + committed, o + receipt);
+    },
+    descriptorErrors: async () =>
+      (await hub.metrics.descriptorErrors.get()).values.reduce((sum, v) => sum + v.value, 0),
     restartBroker: () => hub.restartBroker(),
     close: async () => {
       await hub.close();

@@ -36,6 +36,14 @@ export const HUB_LOG_CODES = {
     message: 'a webhook attempt could not be recorded; the delivery is sent again after its lease',
   },
   WEBHOOK_OFFLINE_CHECK_FAILED: { level: 'error', message: 'device.offline events could not be written' },
+  HUB_DESCRIPTORS: { level: 'info', message: 'file-descriptor limits of the hub process' },
+  HUB_DESCRIPTORS_LOW: {
+    level: 'warn',
+    message: 'the file-descriptor limit could not be raised or is below what is needed',
+  },
+  HUB_OUT_OF_DESCRIPTORS: { level: 'error', message: 'out of file descriptors: new connections are refused' },
+  HUB_DESCRIPTORS_AVAILABLE: { level: 'info', message: 'file descriptors available again' },
+  SERVER_ERROR: { level: 'error', message: 'a listening socket failed' },
 } as const satisfies Record<string, { level: LineLevel; message: string }>;
 
 export type HubLogCode = keyof typeof HUB_LOG_CODES;

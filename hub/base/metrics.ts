@@ -31,6 +31,22 @@ const MISNAMED_DEFAULTS = [
   'nodejs_active_resources_total',
 ];
 
+/**
+ * One committed segment's time through the hub, in this process's performance.now() milliseconds:
+ * reached the hub (handed over by the broker), its group commit returned, its receipt was handed to
+ * the broker. What an embedding process (the simulator) joins with the device side's stamps.
+ */
+export type SegmentStagesListener = (
+  channelIdHex: string,
+  lastSeq: bigint,
+  arrivedAt: number,
+  committedAt: number,
+  receiptAt: number,
+) => void;
+
+/** Finer at the low end than the end-to-end buckets: a healthy hub stage is well under 20 ms. */
+const STAGE_BUCKETS = [0.0001, 0.00025, 0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1, 2, 5];
+
 export class HubMetrics {
   readonly registry = new Registry();
   readonly vouchersAccepted = new Counter({
@@ -86,10 +102,28 @@ export class HubMetrics {
     buckets: [0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1, 2, 5],
     registers: [this.registry],
   });
+  readonly ingestStage = new Histogram({
+    name: 'tally_ingest_stage_seconds',
+    help: 'A segment through the hub by stage: commit (reached the hub -> its group commit returned), receipt (commit -> receipt handed to the broker)',
+    labelNames: ['stage'] as const,
+    buckets: STAGE_BUCKETS,
+    registers: [this.registry],
+  });
   readonly commitBatch = new Histogram({
     name: 'tally_commit_batch_segments',
     help: 'Segments per group commit',
     buckets: [1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024, 2048],
+    registers: [this.registry],
+  });
+  readonly descriptorErrors = new Counter({
+    name: 'tally_descriptor_errors_total',
+    help: 'Out of file descriptors (EMFILE: this process, ENFILE: the system), by where it was seen: accepting mqtt or http connections, or the once-a-second probe',
+    labelNames: ['code', 'where'] as const,
+    registers: [this.registry],
+  });
+  readonly descriptorsExhausted = new Gauge({
+    name: 'tally_descriptors_exhausted',
+    help: '1 while the hub is out of file descriptors (new connections are refused), else 0',
     registers: [this.registry],
   });
   readonly commitFailures = new Counter({
@@ -100,6 +134,8 @@ export class HubMetrics {
 
   /** Webhook delivery (base/webhook-metrics.ts). */
   readonly webhooks: WebhookMetrics;
+  /** Set by an embedding process that wants every committed segment's stage times. */
+  segmentStages: SegmentStagesListener | undefined;
 
   #ledger: (() => LedgerTotals) | undefined;
   #snapshot: { at: number; totals: LedgerTotals } | undefined;
@@ -113,9 +149,29 @@ export class HubMetrics {
     // that rate() and increase() see, not a series that starts at 1 [P-9].
     for (const reason of [...Object.keys(REASONS), ...Object.keys(HUB_REASONS)])
       this.vouchersRejected.inc({ reason }, 0);
+    this.descriptorErrors.inc({ code: 'EMFILE', where: 'mqtt' }, 0);
+    this.descriptorsExhausted.set(0);
     this.#ledgerGauges();
     this.webhooks = new WebhookMetrics(this.registry, WEBHOOK_EVENT_TYPES);
   }
+
+  /** A segment was committed and its receipt handed to the broker (times from performance.now()). */
+  observeSegment(
+    channelIdHex: string,
+    lastSeq: bigint,
+    arrivedAt: number,
+    committedAt: number,
+    receiptAt: number,
+  ): void {
+    this.ingestLatency.observe((receiptAt - arrivedAt) / 1000);
+    this.#commitStage.observe((committedAt - arrivedAt) / 1000);
+    this.#receiptStage.observe((receiptAt - committedAt) / 1000);
+    this.segmentStages?.(channelIdHex, lastSeq, arrivedAt, committedAt, receiptAt);
+  }
+
+  // Label lookups once, not per observation.
+  readonly #commitStage = this.ingestStage.labels({ stage: 'commit' });
+  readonly #receiptStage = this.ingestStage.labels({ stage: 'receipt' });
 
   /** Feeds the ledger gauges (channels by state, accepted and settled money, the last epoch). */
   watchLedger(totals: () => LedgerTotals): void {

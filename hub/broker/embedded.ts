@@ -32,6 +32,8 @@ export interface BrokerEvents {
   /** A message a device was allowed to publish on its uplink subtree (device status last wills
    *  included), in the order the broker accepted it. */
   onUplink(topic: string, payload: Uint8Array): void;
+  /** The listening socket failed after it opened (EMFILE or ENFILE on accept, most likely). */
+  onServerError?(err: Error): void;
 }
 
 export interface EmbeddedBroker {
@@ -258,6 +260,8 @@ export async function startEmbeddedBroker(args: {
       resolve();
     });
   });
+  // Without a listener, an accept error after listen() (EMFILE) would be thrown and end the hub.
+  server.on('error', (err) => events.onServerError?.(err));
   const bound = server.address() as AddressInfo;
   const address = { host: bound.address, port: bound.port };
   const hostForUrl = address.host.includes(':') ? `[${address.host}]` : address.host;

@@ -134,6 +134,8 @@ export async function startHttp(args: {
   /** Host names answered besides IP addresses, localhost and the listen address. */
   allowedHosts?: readonly string[];
   log: HubLog;
+  /** The listening socket failed after it opened (EMFILE or ENFILE on accept, most likely). */
+  onServerError?: (err: Error) => void;
 }): Promise<HttpServer> {
   const dashboardDir = findDashboardDir();
   const dashboard = {
@@ -188,6 +190,10 @@ export async function startHttp(args: {
       resolve();
     });
   });
+  // Without a listener, an accept error after listen() (EMFILE) would be thrown and end the hub.
+  server.on('error', (err) =>
+    args.onServerError ? args.onServerError(err) : args.log.event('SERVER_ERROR', { where: 'http', err }),
+  );
   // One sample a second feeds the rate chart and every open live stream (started once listening,
   // so a failed start leaves no timer behind).
   const sampler = setInterval(() => {

@@ -209,11 +209,10 @@ export class GroupCommit {
       const ch = this.registry.channels.get(Buffer.from(e).toString('hex'));
       if (ch) ch.equivocated = true;
     }
-    const published = performance.now();
+    const committedAt = performance.now();
     for (const ch of channels) {
       const { count, head } = ready.get(ch)!;
       const committed = ch.pending.splice(0, count);
-      for (const p of committed) this.metrics.ingestLatency.observe((published - p.arrivedAt) / 1000);
       this.metrics.segmentsAccepted.inc(committed.length);
       this.metrics.vouchersAccepted.inc(Number(head.seq - ch.durable.seq));
       this.metrics.unitsAccepted.inc(Number(head.cumUnits - ch.durable.cumUnits));
@@ -226,6 +225,10 @@ export class GroupCommit {
         ch.lastReceipt = receipt;
         this.controls.publishReceipt(ch, receipt);
       }
+      // Stamped per channel after its own receipt: the channels of one large commit wait for the
+      // receipts published before theirs, and that wait is the hub's.
+      const receiptAt = performance.now();
+      for (const p of committed) this.metrics.observeSegment(ch.idHex, p.lastSeq, p.arrivedAt, committedAt, receiptAt);
       // Tell the device only once the head that exhausted the channel is committed [P-7.3].
       if (ch.exhaustedNotice && ch.pending.length === 0) {
         ch.exhaustedNotice = false;

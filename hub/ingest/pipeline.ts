@@ -371,7 +371,8 @@ export class IngestPipeline {
   sweep(): void {
     const now = performance.now();
     if (this.d.registry.waitingTotal === 0) return;
-    for (const ch of this.d.registry.channels.values()) {
+    // Only the channels with a gap (a copy: giving up removes a channel from the set).
+    for (const ch of [...this.d.registry.waitingChannels]) {
       if (ch.waiting.length > 0 && gapExpired(ch, now, this.d.config.reorderWindowMs)) this.giveUp(ch, 'SEQ_GAP');
     }
   }

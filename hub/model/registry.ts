@@ -148,6 +148,9 @@ export class Registry implements FleetView {
   readonly channels = new Map<string, LiveChannel>();
   /** Segments waiting in all reorder buffers, to bound memory hub-wide. */
   waitingTotal = 0;
+  /** Channels with segments in their reorder buffer: what the gap sweep looks at, so that a tick
+   *  costs the gaps there are, not the size of the fleet. */
+  readonly waitingChannels = new Set<LiveChannel>();
 
   static load(store: HubStore): Registry {
     const registry = new Registry();
@@ -189,6 +192,7 @@ export class Registry implements FleetView {
     const row = store.getChannel(old.id);
     if (!row) return;
     this.waitingTotal -= old.waiting.length;
+    this.waitingChannels.delete(old);
     this.channels.set(idHex, liveChannelFromRow(row));
   }
 }
