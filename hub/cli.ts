@@ -8,6 +8,7 @@ import { Command, Option } from 'commander';
 import { VERSION } from '../common/version.js';
 import { ApiError } from './base/api-errors.js';
 import { anchorCommand } from './cli/anchor.js';
+import { tlsCommand } from './cli/tls.js';
 import { isAnchorError } from './anchor/codes.js';
 import { openAdmin } from './cli/admin.js';
 import { CHANNEL_COLUMNS, DEVICE_COLUMNS, printBlock, printJson, printTable } from './cli/format.js';
@@ -88,6 +89,14 @@ program
   .addOption(
     new Option('--mqtt-listen <host:port>', 'embedded broker address').default(DEFAULTS.mqttListen).conflicts('broker'),
   )
+  .option('--mqtt-tls-listen <host:port>', 'embedded broker: MQTT over TLS (mqtts://), e.g. 0.0.0.0:8883')
+  .option('--mqtt-ws-listen <host:port>', 'embedded broker: MQTT over WebSocket (ws://)')
+  .option('--mqtt-wss-listen <host:port>', 'embedded broker: MQTT over WebSocket with TLS (wss://)')
+  .option('--tls-cert <file>', 'certificate (PEM) of the TLS listeners (tally-hub tls init makes one)')
+  .option('--tls-key <file>', 'private key (PEM) of the TLS listeners')
+  .option('--tls-ca <file>', 'require device client certificates issued by this CA (PEM)')
+  .option('--http-tls-cert <file>', 'serve the API and dashboard over HTTPS with this certificate (PEM)')
+  .option('--http-tls-key <file>', 'private key (PEM) for --http-tls-cert')
   .option('--broker <url>', 'use an external broker (mqtt:// or mqtts://) instead of the embedded one')
   .option('--broker-username <name>', 'username of the hub at the external broker')
   .option('--broker-password <secret>', 'password of the hub at the external broker')
@@ -137,6 +146,14 @@ program
     const hub = await startHub({
       dataDir: String(opts.data),
       mqttListen: String(opts.mqttListen),
+      ...(opts.mqttTlsListen ? { mqttTlsListen: String(opts.mqttTlsListen) } : {}),
+      ...(opts.mqttWsListen ? { mqttWsListen: String(opts.mqttWsListen) } : {}),
+      ...(opts.mqttWssListen ? { mqttWssListen: String(opts.mqttWssListen) } : {}),
+      ...(opts.tlsCert ? { tlsCert: String(opts.tlsCert) } : {}),
+      ...(opts.tlsKey ? { tlsKey: String(opts.tlsKey) } : {}),
+      ...(opts.tlsCa ? { tlsCa: String(opts.tlsCa) } : {}),
+      ...(opts.httpTlsCert ? { httpTlsCert: String(opts.httpTlsCert) } : {}),
+      ...(opts.httpTlsKey ? { httpTlsKey: String(opts.httpTlsKey) } : {}),
       http: String(opts.http),
       ...(opts.broker ? { brokerUrl: String(opts.broker) } : {}),
       ...(opts.brokerUsername ? { brokerUsername: String(opts.brokerUsername) } : {}),
@@ -161,8 +178,9 @@ program
         if (!quiet || level !== 'info') process.stderr.write(`${new Date().toISOString()} ${level} ${message}\n`);
       },
     });
+    const mqtt = hub.mqttListeners.length > 0 ? hub.mqttListeners.map((l) => l.url) : [hub.mqttUrl];
     process.stdout.write(
-      `tally-hub ${hub.publicKeyHex}\n  network   ${hub.identity.network}\n  mqtt      ${hub.mqttUrl}\n  http      ${hub.httpUrl}\n  dashboard ${hub.httpUrl}/\n`,
+      `tally-hub ${hub.publicKeyHex}\n  network   ${hub.identity.network}\n${mqtt.map((u) => `  mqtt      ${u}\n`).join('')}  http      ${hub.httpUrl}\n  dashboard ${hub.httpUrl}/\n`,
     );
     const stop = (signal: string) => {
       process.stderr.write(`${signal}: committing and stopping\n`);
@@ -396,6 +414,7 @@ program
     ),
   );
 
+program.addCommand(tlsCommand());
 program.addCommand(anchorCommand((code) => process.exit(code)));
 
 program.parseAsync(process.argv).catch(fail);

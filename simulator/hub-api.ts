@@ -1,6 +1,8 @@
 // The simulator talks to a hub only through its public HTTP API (docs/api.md), the same way for
 // an embedded hub and a remote one: enrolment, channel totals, settlement, bundles, rejections.
 
+import { request as httpsRequest } from 'node:https';
+
 export interface EnrolRequest {
   publicKey: string;
   unit: string;
@@ -38,10 +40,37 @@ export class HubApiError extends Error {
 /** Enrolment goes out in batches of this many devices: one request stays small. */
 const ENROL_BATCH = 2_000;
 
+/** A response as far as the client reads it: fetch's, or one from node:https with a private CA. */
+interface Answer {
+  ok: boolean;
+  status: number;
+  text(): Promise<string>;
+}
+
+/** fetch() cannot take a CA; an https API with a site CA (`tally-hub tls init`) goes through node:https. */
+function requestWithCa(url: URL, init: { method: string; headers: Record<string, string>; body?: string }, ca: string) {
+  return new Promise<Answer>((resolve, reject) => {
+    const req = httpsRequest(url, { method: init.method, headers: init.headers, ca }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (c: Buffer) => chunks.push(c));
+      res.on('error', reject);
+      res.on('end', () => {
+        const status = res.statusCode ?? 0;
+        const text = Buffer.concat(chunks).toString('utf8');
+        resolve({ ok: status >= 200 && status < 300, status, text: async () => text });
+      });
+    });
+    req.on('error', reject);
+    req.end(init.body);
+  });
+}
+
 export class HubApi {
   constructor(
     readonly baseUrl: string,
     private readonly adminToken: string | undefined,
+    /** CA certificate (PEM) of an https:// API. */
+    private readonly tlsCa?: string,
   ) {}
 
   hub(): Promise<{ publicKey: string; network: string }> {
@@ -103,14 +132,14 @@ export class HubApi {
   private async requestOnce<T>(method: 'GET' | 'POST', path: string, body?: unknown): Promise<T> {
     const headers: Record<string, string> = { accept: 'application/json' };
     if (body !== undefined) headers['content-type'] = 'application/json';
-    if (method === 'POST' && this.adminToken) headers.authorization = `Bearer ${this.adminToken}`;
-    let res: Response;
+    // Every route, reads too: a hub listening beyond loopback wants a token for them.
+    if (this.adminToken) headers.authorization = `Bearer ${this.adminToken}`;
+    let res: Answer;
     try {
-      res = await fetch(new URL(path, this.baseUrl), {
-        method,
-        headers,
-        ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
-      });
+      const url = new URL(path, this.baseUrl);
+      const init = { method, headers, ...(body !== undefined ? { body: JSON.stringify(body) } : {}) };
+      res =
+        url.protocol === 'https:' && this.tlsCa ? await requestWithCa(url, init, this.tlsCa) : await fetch(url, init);
     } catch (err) {
       const cause = (err as Error & { cause?: { code?: string; message?: string } }).cause;
       const why = cause ? ` (${cause.code ?? ''} ${cause.message ?? ''})`.replace('( ', '(') : '';

@@ -10,6 +10,8 @@ import { HubApi } from './hub-api.js';
 export interface Target {
   readonly kind: 'embedded' | 'remote';
   readonly mqttUrl: string;
+  /** CA (PEM) for a broker over TLS. */
+  readonly tlsCa: string | undefined;
   readonly api: HubApi;
   readonly hubKey: Uint8Array;
   /** Restarts the embedded broker (the broker-restart fault); undefined for a remote hub. */
@@ -21,15 +23,17 @@ export interface RemoteTarget {
   brokerUrl: string;
   hubApi: string;
   adminToken: string;
+  tlsCa?: string;
 }
 
 export async function openTarget(remote: RemoteTarget | undefined): Promise<Target> {
   if (remote !== undefined) {
-    const api = new HubApi(remote.hubApi, remote.adminToken);
+    const api = new HubApi(remote.hubApi, remote.adminToken, remote.tlsCa);
     const info = await api.hub();
     return {
       kind: 'remote',
       mqttUrl: remote.brokerUrl,
+      tlsCa: remote.tlsCa,
       api,
       hubKey: hexToBytes(info.publicKey),
       restartBroker: undefined,
@@ -62,6 +66,7 @@ export async function openTarget(remote: RemoteTarget | undefined): Promise<Targ
   return {
     kind: 'embedded',
     mqttUrl: hub.mqttUrl,
+    tlsCa: undefined,
     api: new HubApi(hub.httpUrl, hub.adminToken),
     hubKey: hub.hubKey.publicKey,
     restartBroker: () => hub.restartBroker(),

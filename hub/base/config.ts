@@ -3,6 +3,7 @@
 // frozen result, or throws one ConfigError that lists every problem. No other module reads
 // process.env or re-validates.
 
+import { readFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { isAbsolute, resolve } from 'node:path';
 import { ConfigError, ProblemList } from '../../common/config-error.js';
@@ -24,11 +25,27 @@ export interface BrokerTls {
   readonly rejectUnauthorized: boolean;
 }
 
+/** PEM text read from the files given; `ca` only where client certificates are required. */
+export interface ServerTlsFiles {
+  readonly cert: string;
+  readonly key: string;
+  readonly ca?: string;
+}
+
 export interface HubConfig {
   /** Data directory: database, hub key, admin token, broker secret, hub.json. */
   readonly dataDir: string;
   /** Embedded broker listen address; ignored when `brokerUrl` is set. */
   readonly mqttListen: HostPort;
+  /** Embedded broker: MQTT over TLS, MQTT over WebSocket, and over WebSocket with TLS. */
+  readonly mqttTlsListen: HostPort | undefined;
+  readonly mqttWsListen: HostPort | undefined;
+  readonly mqttWssListen: HostPort | undefined;
+  /** Certificate and key of the embedded broker's TLS listeners (--tls-cert, --tls-key), and the
+   *  CA that device client certificates must chain to (--tls-ca; none = no client certificate). */
+  readonly tls: ServerTlsFiles | undefined;
+  /** HTTPS for the API and dashboard (--http-tls-cert, --http-tls-key). */
+  readonly httpTls: ServerTlsFiles | undefined;
   /** External broker (mqtt:// or mqtts://). Undefined = run the embedded aedes broker. */
   readonly brokerUrl: string | undefined;
   readonly brokerUsername: string | undefined;
@@ -80,10 +97,32 @@ export interface HubConfig {
 }
 
 export type HubConfigInput = Partial<
-  Omit<HubConfig, 'mqttListen' | 'http' | 'brokerTls' | 'settleEveryMs' | 'credentialWindowMs' | 'httpAllowedHosts'>
+  Omit<
+    HubConfig,
+    | 'mqttListen'
+    | 'mqttTlsListen'
+    | 'mqttWsListen'
+    | 'mqttWssListen'
+    | 'tls'
+    | 'httpTls'
+    | 'http'
+    | 'brokerTls'
+    | 'settleEveryMs'
+    | 'credentialWindowMs'
+    | 'httpAllowedHosts'
+  >
 > & {
   httpAllowedHosts?: readonly string[];
   mqttListen?: HostPort | string;
+  mqttTlsListen?: HostPort | string;
+  mqttWsListen?: HostPort | string;
+  mqttWssListen?: HostPort | string;
+  /** PEM file paths. */
+  tlsCert?: string;
+  tlsKey?: string;
+  tlsCa?: string;
+  httpTlsCert?: string;
+  httpTlsKey?: string;
   http?: HostPort | string;
   brokerTls?: Partial<BrokerTls>;
   /** Milliseconds, or a duration as the CLI takes it ("15m"). */
@@ -156,6 +195,40 @@ export function resolveConfig(input: HubConfigInput = {}): HubConfig {
     if (typeof v === 'string') return problems.attempt(() => parseHostPort(v), fallback);
     return { host: v.host, port: int('port', v.port, 0) };
   };
+  const optionalHostPort = (v: HostPort | string | undefined): HostPort | undefined =>
+    v === undefined ? undefined : hostPort(v, '');
+  const pem = (flag: string, path: string | undefined): string | undefined => {
+    if (path === undefined) return undefined;
+    try {
+      const text = readFileSync(path, 'utf8');
+      if (!text.includes('-----BEGIN ')) problems.add(`${flag} ${path} is not a PEM file`);
+      return text;
+    } catch (err) {
+      problems.add(`${flag} ${path} cannot be read: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+      return undefined;
+    }
+  };
+  const mqttTlsListen = optionalHostPort(input.mqttTlsListen);
+  const mqttWsListen = optionalHostPort(input.mqttWsListen);
+  const mqttWssListen = optionalHostPort(input.mqttWssListen);
+  const tlsCert = pem('--tls-cert', input.tlsCert);
+  const tlsKey = pem('--tls-key', input.tlsKey);
+  const tlsCa = pem('--tls-ca', input.tlsCa);
+  const secureListener = mqttTlsListen ?? mqttWssListen;
+  if (secureListener && (input.tlsCert === undefined || input.tlsKey === undefined)) {
+    problems.add('--mqtt-tls-listen and --mqtt-wss-listen need --tls-cert and --tls-key');
+  }
+  if (!secureListener && (input.tlsCert ?? input.tlsKey ?? input.tlsCa) !== undefined) {
+    problems.add('--tls-cert, --tls-key and --tls-ca serve --mqtt-tls-listen or --mqtt-wss-listen; give one');
+  }
+  if (input.brokerUrl !== undefined && (mqttTlsListen ?? mqttWsListen ?? mqttWssListen)) {
+    problems.add('--broker (an external broker) and the embedded listeners (--mqtt-*-listen) exclude each other');
+  }
+  const httpTlsCert = pem('--http-tls-cert', input.httpTlsCert);
+  const httpTlsKey = pem('--http-tls-key', input.httpTlsKey);
+  if ((input.httpTlsCert === undefined) !== (input.httpTlsKey === undefined)) {
+    problems.add('--http-tls-cert and --http-tls-key must be given together');
+  }
   const brokerUrl = input.brokerUrl;
   if (brokerUrl !== undefined && !/^mqtts?:\/\/[^\s]+$/.test(brokerUrl)) {
     problems.add(`--broker must be an mqtt:// or mqtts:// URL: ${brokerUrl}`);
@@ -169,6 +242,17 @@ export function resolveConfig(input: HubConfigInput = {}): HubConfig {
   const config: HubConfig = {
     dataDir: isAbsolute(dataDir) ? dataDir : resolve(dataDir),
     mqttListen: hostPort(input.mqttListen, DEFAULTS.mqttListen),
+    mqttTlsListen,
+    mqttWsListen,
+    mqttWssListen,
+    tls:
+      secureListener && tlsCert !== undefined && tlsKey !== undefined
+        ? Object.freeze({ cert: tlsCert, key: tlsKey, ...(tlsCa !== undefined ? { ca: tlsCa } : {}) })
+        : undefined,
+    httpTls:
+      httpTlsCert !== undefined && httpTlsKey !== undefined
+        ? Object.freeze({ cert: httpTlsCert, key: httpTlsKey })
+        : undefined,
     brokerUrl,
     brokerUsername: input.brokerUsername,
     brokerPassword: input.brokerPassword,

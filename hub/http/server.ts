@@ -3,6 +3,7 @@
 // docs/api.md documents each route and error code.
 
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { timingSafeEqual } from 'node:crypto';
 import { gzipSync } from 'node:zlib';
@@ -123,6 +124,8 @@ export async function startHttp(args: {
   metrics: HubMetrics;
   listen: HostPort;
   adminToken: string;
+  /** HTTPS: certificate and key (PEM text). */
+  tls?: { cert: string; key: string };
   /** Dashboard live streams open at once (default 100). */
   maxLiveStreams?: number;
   /** Host names answered besides IP addresses, localhost and the listen address. */
@@ -165,7 +168,7 @@ export async function startHttp(args: {
       }),
     );
   };
-  const server: Server = createServer((req, res) => {
+  const onRequest = (req: IncomingMessage, res: ServerResponse): void => {
     handle(req, res).catch((err: unknown) => {
       // A client's mistake (ApiError) is answered, not logged.
       const e = err instanceof ApiError ? err : new ApiError('API_INTERNAL');
@@ -173,7 +176,10 @@ export async function startHttp(args: {
       if (res.headersSent) return res.destroy();
       send(req, res, { status: e.status, json: errorBody(e) });
     });
-  });
+  };
+  const server: Server = args.tls
+    ? createHttpsServer({ cert: args.tls.cert, key: args.tls.key, minVersion: 'TLSv1.2' }, onRequest)
+    : createServer(onRequest);
   server.keepAliveTimeout = 5_000;
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
@@ -197,7 +203,7 @@ export async function startHttp(args: {
   const host = a.address.includes(':') ? `[${a.address}]` : a.address;
   return {
     address: { host: a.address, port: a.port },
-    url: `http://${host}:${a.port}`,
+    url: `${args.tls ? 'https' : 'http'}://${host}:${a.port}`,
     close: () =>
       new Promise<void>((resolve) => {
         clearInterval(sampler);
