@@ -12,7 +12,8 @@ import { tlsCommand } from './cli/tls.js';
 import { isAnchorError } from './anchor/codes.js';
 import { openAdmin } from './cli/admin.js';
 import { CHANNEL_COLUMNS, DEVICE_COLUMNS, printBlock, printJson, printTable } from './cli/format.js';
-import { ConfigError, DEFAULTS, resolveConfig } from './base/config.js';
+import { ConfigError, DEFAULTS, resolveConfig, type HubConfigInput } from './base/config.js';
+import { CONFIG_ENV, START_OPTIONS, startSettings } from './cli/start-config.js';
 import { initDataDir } from './store/datadir.js';
 import { parseAmount, parseEnrolBody } from './http/routes.js';
 import { startHub } from './server.js';
@@ -85,6 +86,7 @@ program
 program
   .command('start')
   .description('run the hub (initialises a fresh data dir)')
+  .option('--config <file>', `JSON file of settings, keys as the flags in camelCase (or ${CONFIG_ENV})`)
   .addOption(dataOption())
   .addOption(
     new Option('--mqtt-listen <host:port>', 'embedded broker address').default(DEFAULTS.mqttListen).conflicts('broker'),
@@ -99,7 +101,8 @@ program
   .option('--http-tls-key <file>', 'private key (PEM) for --http-tls-cert')
   .option('--broker <url>', 'use an external broker (mqtt:// or mqtts://) instead of the embedded one')
   .option('--broker-username <name>', 'username of the hub at the external broker')
-  .option('--broker-password <secret>', 'password of the hub at the external broker')
+  .option('--broker-password <secret>', 'password of the hub at the external broker (prefer --broker-password-file)')
+  .option('--broker-password-file <file>', 'read that password from a file (one line)')
   .option('--broker-ca <file>', 'CA certificate (PEM) for mqtts://')
   .option('--broker-cert <file>', 'client certificate (PEM) for mqtts://')
   .option('--broker-key <file>', 'client key (PEM) for mqtts://')
@@ -141,43 +144,36 @@ program
     'threads for Ed25519 signature checks, 0 = on the main thread (default: min(4, cores))',
   )
   .option('--quiet', 'log only warnings and errors')
-  .action(async (opts: Opts) => {
-    const quiet = Boolean(opts.quiet);
-    const hub = await startHub({
-      dataDir: String(opts.data),
-      mqttListen: String(opts.mqttListen),
-      ...(opts.mqttTlsListen ? { mqttTlsListen: String(opts.mqttTlsListen) } : {}),
-      ...(opts.mqttWsListen ? { mqttWsListen: String(opts.mqttWsListen) } : {}),
-      ...(opts.mqttWssListen ? { mqttWssListen: String(opts.mqttWssListen) } : {}),
-      ...(opts.tlsCert ? { tlsCert: String(opts.tlsCert) } : {}),
-      ...(opts.tlsKey ? { tlsKey: String(opts.tlsKey) } : {}),
-      ...(opts.tlsCa ? { tlsCa: String(opts.tlsCa) } : {}),
-      ...(opts.httpTlsCert ? { httpTlsCert: String(opts.httpTlsCert) } : {}),
-      ...(opts.httpTlsKey ? { httpTlsKey: String(opts.httpTlsKey) } : {}),
-      http: String(opts.http),
-      ...(opts.broker ? { brokerUrl: String(opts.broker) } : {}),
-      ...(opts.brokerUsername ? { brokerUsername: String(opts.brokerUsername) } : {}),
-      ...(opts.brokerPassword ? { brokerPassword: String(opts.brokerPassword) } : {}),
-      brokerTls: {
-        ...(opts.brokerCa ? { ca: String(opts.brokerCa) } : {}),
-        ...(opts.brokerCert ? { cert: String(opts.brokerCert) } : {}),
-        ...(opts.brokerKey ? { key: String(opts.brokerKey) } : {}),
-        rejectUnauthorized: !opts.brokerInsecure,
-      },
-      ...(opts.settleEvery ? { settleEveryMs: String(opts.settleEvery) } : {}),
-      ...(opts.credentialWindow ? { credentialWindowMs: String(opts.credentialWindow) } : {}),
-      ...(opts.allowedHost ? { httpAllowedHosts: (opts.allowedHost as string[]).map(String) } : {}),
-      httpMaxLiveStreams: Number(opts.maxLiveStreams),
-      mqttMaxPending: Number(opts.maxPendingConnects),
-      mqttMaxPendingPerAddress: Number(opts.maxPendingPerAddress),
-      mqttConnectsPerSecond: Number(opts.connectsPerSecond),
-      ...(opts.network ? { network: String(opts.network) } : {}),
-      sqliteSynchronous: opts.sqliteSynchronous as 'FULL' | 'NORMAL',
-      ...(opts.verifyWorkers !== undefined ? { verifyWorkers: Number(opts.verifyWorkers) } : {}),
-      log: (level, message) => {
-        if (!quiet || level !== 'info') process.stderr.write(`${new Date().toISOString()} ${level} ${message}\n`);
-      },
-    });
+  .addHelpText(
+    'after',
+    `
+Every option can also come from the environment, TALLY_HUB_ and its name in upper case
+(--mqtt-tls-listen: TALLY_HUB_MQTT_TLS_LISTEN), or from the JSON file of --config, keyed by its
+name in camelCase ("mqttTlsListen"). Flags win over the environment, the environment over the
+file, the file over the defaults. All problems are listed at once (exit 2).
+
+Examples:
+  tally-hub start --config /etc/tally-hub/hub.json
+  tally-hub tls init --name hub.example.net
+  tally-hub start --mqtt-tls-listen 0.0.0.0:8883 --tls-cert tally-hub-data/tls/server.pem \\
+    --tls-key tally-hub-data/tls/server-key.pem`,
+  )
+  .action(async (opts: Opts, command: Command) => {
+    // Only what was typed counts as a flag: commander's defaults must not hide the environment
+    // or the config file (start-config.ts merges them; resolveConfig applies the defaults).
+    const flags: Opts = { config: opts.config };
+    for (const key of Object.keys(START_OPTIONS)) {
+      if (command.getOptionValueSource(key) === 'cli') flags[key] = opts[key];
+    }
+    const settings = startSettings({ flags, env: process.env });
+    const quiet = settings.quiet;
+    const log: HubConfigInput['log'] = (level, message) => {
+      if (!quiet || level !== 'info') process.stderr.write(`${new Date().toISOString()} ${level} ${message}\n`);
+    };
+    if (settings.from.brokerPassword?.startsWith('--')) {
+      log('warn', '--broker-password is visible to every user of this machine (ps): use --broker-password-file');
+    }
+    const hub = await startHub({ ...settings.input, log });
     const mqtt = hub.mqttListeners.length > 0 ? hub.mqttListeners.map((l) => l.url) : [hub.mqttUrl];
     process.stdout.write(
       `tally-hub ${hub.publicKeyHex}\n  network   ${hub.identity.network}\n${mqtt.map((u) => `  mqtt      ${u}\n`).join('')}  http      ${hub.httpUrl}\n  dashboard ${hub.httpUrl}/\n`,
