@@ -112,6 +112,21 @@ program
     '--allowed-host <name...>',
     'host names the HTTP API answers to besides IP addresses, localhost and the listen address (DNS rebinding guard)',
   )
+  .option('--read-token-file <file>', 'a token (16+ characters) that opens the read routes and the dashboard')
+  .option(
+    '--http-public-read',
+    'let anyone who reaches a non-loopback --http address read devices, usage and settlements without a token',
+  )
+  .option(
+    '--http-requests-per-second <n>',
+    'API requests per second from one address, bursts of ten seconds allowed; 0 = no limit',
+    String(DEFAULTS.httpRequestsPerSecond),
+  )
+  .option(
+    '--http-max-pending-per-address <n>',
+    'API requests in progress at once from one address',
+    String(DEFAULTS.httpMaxPendingPerAddress),
+  )
   .option('--max-live-streams <n>', 'dashboard live streams open at once', String(DEFAULTS.httpMaxLiveStreams))
   .option(
     '--max-pending-connects <n>',

@@ -4,7 +4,7 @@
 import { X509Certificate } from 'node:crypto';
 import { clientIdForHub, type KeyPair } from '../protocol/index.js';
 import { startEmbeddedBroker, type BrokerListener, type EmbeddedBroker, type ListenerSpec } from './broker/embedded.js';
-import { resolveConfig, type HostPort, type HubConfig, type HubConfigInput } from './base/config.js';
+import { isLoopback, resolveConfig, type HostPort, type HubConfig, type HubConfigInput } from './base/config.js';
 import { HubCore } from './core/hub-core.js';
 import { clearRunningInfo, initDataDir, openStore, writeRunningInfo, type HubIdentity } from './store/datadir.js';
 import { startHttp, type HttpServer } from './http/server.js';
@@ -125,6 +125,12 @@ export async function startHub(input: HubConfigInput = {}): Promise<HubHandle> {
       metrics,
       listen: config.http,
       adminToken: identity.adminToken,
+      readsNeedToken: !config.httpPublicRead && (config.httpReadToken !== undefined || !isLoopback(config.http.host)),
+      ...(config.httpReadToken !== undefined ? { readToken: config.httpReadToken } : {}),
+      rate: {
+        requestsPerSecond: config.httpRequestsPerSecond,
+        maxPendingPerAddress: config.httpMaxPendingPerAddress,
+      },
       ...(config.httpTls ? { tls: config.httpTls } : {}),
       maxLiveStreams: config.httpMaxLiveStreams,
       allowedHosts: config.httpAllowedHosts,

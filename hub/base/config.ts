@@ -66,6 +66,15 @@ export interface HubConfig {
   readonly mqttConnectsPerSecond: number;
   /** Dashboard live streams (server-sent events) open at once; more get 503 API_BUSY. */
   readonly httpMaxLiveStreams: number;
+  /** A token that opens every read route (the admin token opens them too). Reads need one of
+   *  them whenever this is set or the HTTP listener is not a loopback address. */
+  readonly httpReadToken: string | undefined;
+  /** Reads open to anyone who reaches the port, even off loopback: the operator said so. */
+  readonly httpPublicRead: boolean;
+  /** API requests per second from one source address (a burst of ten seconds' worth is allowed),
+   *  and requests in progress from one address; beyond them 429 API_RATE_LIMITED. 0 = no rate. */
+  readonly httpRequestsPerSecond: number;
+  readonly httpMaxPendingPerAddress: number;
   /** Host names the HTTP API answers to besides its listen address and localhost (a Host header
    *  naming anything else is refused, against DNS rebinding). */
   readonly httpAllowedHosts: readonly string[];
@@ -141,6 +150,8 @@ export const DEFAULTS = {
   mqttMaxPendingPerAddress: 128,
   mqttConnectsPerSecond: 50,
   httpMaxLiveStreams: 100,
+  httpRequestsPerSecond: 100,
+  httpMaxPendingPerAddress: 64,
   reorderWindowMs: 2_000,
   reorderMaxPerChannel: 64,
   reorderMaxTotal: 100_000,
@@ -173,6 +184,12 @@ export function parseDuration(text: string): number {
 }
 
 const silent = (): void => {};
+
+/** 127.0.0.0/8, ::1 (also IPv4-mapped) and localhost: only this machine can connect. */
+export function isLoopback(host: string): boolean {
+  const h = host.toLowerCase().replace(/^::ffff:/, '');
+  return h === 'localhost' || h === '::1' || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(h);
+}
 
 /** A host name or address for the Host check, lowercased; a port is not part of it. */
 function hostName(name: string): string {
@@ -272,6 +289,18 @@ export function resolveConfig(input: HubConfigInput = {}): HubConfig {
       0,
     ),
     httpMaxLiveStreams: int('httpMaxLiveStreams', input.httpMaxLiveStreams ?? DEFAULTS.httpMaxLiveStreams, 1),
+    httpReadToken: input.httpReadToken,
+    httpPublicRead: input.httpPublicRead ?? false,
+    httpRequestsPerSecond: int(
+      'httpRequestsPerSecond',
+      input.httpRequestsPerSecond ?? DEFAULTS.httpRequestsPerSecond,
+      0,
+    ),
+    httpMaxPendingPerAddress: int(
+      'httpMaxPendingPerAddress',
+      input.httpMaxPendingPerAddress ?? DEFAULTS.httpMaxPendingPerAddress,
+      1,
+    ),
     httpAllowedHosts: Object.freeze((input.httpAllowedHosts ?? []).map((n) => problems.attempt(() => hostName(n), ''))),
     reorderWindowMs: int('reorderWindowMs', input.reorderWindowMs ?? DEFAULTS.reorderWindowMs, 1),
     reorderMaxPerChannel: int('reorderMaxPerChannel', input.reorderMaxPerChannel ?? DEFAULTS.reorderMaxPerChannel, 1),
@@ -285,6 +314,15 @@ export function resolveConfig(input: HubConfigInput = {}): HubConfig {
     log: input.log ?? silent,
     now: input.now ?? Date.now,
   };
+  if (!isLoopback(config.http.host) && config.httpReadToken === undefined && !config.httpPublicRead) {
+    problems.add(
+      `--http ${config.http.host}:${config.http.port} is not a loopback address, so reads need a token there: ` +
+        'give --read-token-file FILE (or use the admin token), or --http-public-read to let anyone who reaches the port read',
+    );
+  }
+  if (config.httpReadToken !== undefined && config.httpReadToken.length < 16) {
+    problems.add('the read token must be at least 16 characters');
+  }
   problems.throwIfAny();
   return Object.freeze(config);
 }

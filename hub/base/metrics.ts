@@ -27,6 +27,9 @@ const MISNAMED_DEFAULTS = [
   'nodejs_active_resources_total',
 ];
 
+/** The API codes counted in tally_api_refusals_total, each with a series from the start. */
+export const API_REFUSALS = ['API_UNAUTHORIZED', 'API_RATE_LIMITED', 'API_HOST_DENIED', 'API_BUSY'] as const;
+
 export class HubMetrics {
   readonly registry = new Registry();
   readonly vouchersAccepted = new Counter({
@@ -88,6 +91,13 @@ export class HubMetrics {
     buckets: [1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024, 2048],
     registers: [this.registry],
   });
+  /** HTTP requests refused before a handler ran, by API code (token, rate, Host, live streams). */
+  readonly apiRefusals = new Counter({
+    name: 'tally_api_refusals_total',
+    help: 'HTTP API requests refused: missing or wrong token, rate limit, Host guard, live streams full',
+    labelNames: ['code'],
+    registers: [this.registry],
+  });
   readonly commitFailures = new Counter({
     name: 'tally_commit_failures_total',
     help: 'Group commits the database refused (nothing in them was acknowledged)',
@@ -106,6 +116,7 @@ export class HubMetrics {
     // that rate() and increase() see, not a series that starts at 1 [P-9].
     for (const reason of [...Object.keys(REASONS), ...Object.keys(HUB_REASONS)])
       this.vouchersRejected.inc({ reason }, 0);
+    for (const code of API_REFUSALS) this.apiRefusals.inc({ code }, 0);
     this.#ledgerGauges();
   }
 

@@ -43,6 +43,10 @@ export const START_OPTIONS = {
   brokerInsecure: { kind: 'bool', to: (i, v) => brokerTls('rejectUnauthorized')(i, !v) },
   http: { kind: 'string', to: 'http' },
   allowedHost: { kind: 'list', to: 'httpAllowedHosts' },
+  readTokenFile: { kind: 'secretFile', to: 'httpReadToken' },
+  httpPublicRead: { kind: 'bool', to: 'httpPublicRead' },
+  httpRequestsPerSecond: { kind: 'int', to: 'httpRequestsPerSecond' },
+  httpMaxPendingPerAddress: { kind: 'int', to: 'httpMaxPendingPerAddress' },
   maxLiveStreams: { kind: 'int', to: 'httpMaxLiveStreams' },
   maxPendingConnects: { kind: 'int', to: 'mqttMaxPending' },
   maxPendingPerAddress: { kind: 'int', to: 'mqttMaxPendingPerAddress' },
@@ -57,10 +61,11 @@ export const START_OPTIONS = {
 
 export type StartOption = keyof typeof START_OPTIONS;
 
-export const CONFIG_ENV = 'TALLY_HUB_CONFIG';
-
 /** TALLY_HUB_ and the flag's name in upper snake case: mqttTlsListen -> TALLY_HUB_MQTT_TLS_LISTEN. */
 export const envName = (key: string): string => `TALLY_HUB_${key.replace(/[A-Z]/g, (c) => `_${c}`).toUpperCase()}`;
+
+/** TALLY_HUB_CONFIG: the config file, when --config is not given. */
+export const CONFIG_ENV = envName('config');
 const flagName = (key: string): string => `--${key.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`;
 
 export interface StartSources {
