@@ -11,6 +11,7 @@ import { systemClock } from '../agent/clock.js';
 import { createSimMeter } from '../agent/meter/sim.js';
 import { openSqliteOutbox } from '../agent/outbox/sqlite.js';
 import { buildDashboard } from '../hub/dashboard/build.mjs';
+import type { HubConfigInput } from '../hub/base/config.js';
 import { startHub, type HubHandle } from '../hub/server.js';
 import { generateKeyPair, toHex } from '../protocol/index.js';
 import { PRODUCTS } from '../simulator/identity.js';
@@ -77,6 +78,8 @@ export interface FleetHubOptions {
   faults?: WireFaults;
   /** Capacity of device i's channel in minor units; far beyond the run by default. */
   capacity?: (i: number) => bigint;
+  /** More settings for the hub (a read token, for instance). */
+  hub?: HubConfigInput;
 }
 
 function interceptor(f: WireFaults): AgentOptions['interceptSegment'] {
@@ -112,6 +115,7 @@ export async function startFleetHub(o: FleetHubOptions): Promise<FleetHub> {
     http: { host: '127.0.0.1', port: 0 },
     verifyWorkers: 0,
     log: () => {},
+    ...o.hub,
   });
   const db = new Database(join(workDir, 'outboxes.db'));
   db.pragma('journal_mode = WAL');
