@@ -276,3 +276,49 @@ describe('the connect rate on the TLS listener', () => {
     for (const s of sockets) s.destroy();
   }, 30_000);
 });
+
+describe('client certificates required with --tls-ca', () => {
+  const tmp = tempDir('tally-tls-client-');
+  const dir = join(tmp.dir, 'tls');
+  let hub: HubHandle;
+  let device: { certificate: string; key: string };
+  beforeAll(async () => {
+    const init = JSON.parse((await cli(['tls', 'init', '--dir', dir, '--name', 'localhost', '--json'])).stdout) as {
+      ca: string;
+      serverCertificate: string;
+      serverKey: string;
+    };
+    const issued = await cli(['tls', 'client', 'meter-7', '--dir', dir, '--out', join(tmp.dir, 'meter-7'), '--json']);
+    expect(issued.code, issued.stderr).toBe(0);
+    device = JSON.parse(issued.stdout) as typeof device;
+    hub = await testHub(join(tmp.dir, 'data'), {
+      credentialWindowMs: 600_000,
+      mqttTlsListen: '127.0.0.1:0',
+      tlsCert: init.serverCertificate,
+      tlsKey: init.serverKey,
+      tlsCa: init.ca,
+    });
+  }, 60_000);
+  afterAll(async () => {
+    await hub?.close();
+    tmp.cleanup();
+  });
+
+  it('admits a device with a certificate from the site CA, and refuses one without', async () => {
+    const url = `mqtts://localhost:${hub.mqttListeners.find((l) => l.kind === 'mqtts')!.address.port}`;
+    const ca = readFileSync(join(dir, 'ca.pem'));
+    const key = generateKeyPair();
+    hub.core.enrol([
+      { publicKey: Buffer.from(key.publicKey).toString('hex'), unit: 'Wh', pricePerUnit: 1n, capacity: 10n },
+    ]);
+    const without = connectDevice(url, hub.hubKey.publicKey, key, { tls: { ca } as never });
+    const refused = await without.result;
+    without.client.end(true);
+    expect(refused.ok).toBe(false);
+    const withCert = connectDevice(url, hub.hubKey.publicKey, key, {
+      tls: { ca, cert: readFileSync(device.certificate), key: readFileSync(device.key) },
+    });
+    expect(await withCert.result).toEqual({ ok: true });
+    withCert.client.end(true);
+  });
+});
