@@ -8,6 +8,7 @@ import { Command, Option } from 'commander';
 import { VERSION } from '../common/version.js';
 import { ApiError } from './base/api-errors.js';
 import { anchorCommand } from './cli/anchor.js';
+import { tlsCommand } from './cli/tls.js';
 import { isAnchorError } from './anchor/codes.js';
 import { openAdmin } from './cli/admin.js';
 import { lowCapacityCommand, webhookCommand } from './cli/webhook.js';
@@ -17,6 +18,7 @@ import { WEBHOOK_DEFAULTS } from './base/webhook-config.js';
 import { describeNofile, raiseNofileLimit } from '../common/nofile.js';
 import { HubLog } from './base/log-codes.js';
 import { createLogger, exitOnFatal, LOG_FORMATS, LOG_LEVELS, type LogFormat, type LogLevel } from '../common/log.js';
+import { CONFIG_ENV, START_OPTIONS, startSettings } from './cli/start-config.js';
 import { initDataDir } from './store/datadir.js';
 import { parseAmount, parseEnrolBody } from './http/routes.js';
 import { startHub } from './server.js';
@@ -91,13 +93,23 @@ program
 program
   .command('start')
   .description('run the hub (initialises a fresh data dir)')
+  .option('--config <file>', `JSON file of settings, keys as the flags in camelCase (or ${CONFIG_ENV})`)
   .addOption(dataOption())
   .addOption(
     new Option('--mqtt-listen <host:port>', 'embedded broker address').default(DEFAULTS.mqttListen).conflicts('broker'),
   )
+  .option('--mqtt-tls-listen <host:port>', 'embedded broker: MQTT over TLS (mqtts://), e.g. 0.0.0.0:8883')
+  .option('--mqtt-ws-listen <host:port>', 'embedded broker: MQTT over WebSocket (ws://)')
+  .option('--mqtt-wss-listen <host:port>', 'embedded broker: MQTT over WebSocket with TLS (wss://)')
+  .option('--tls-cert <file>', 'certificate (PEM) of the TLS listeners (tally-hub tls init makes one)')
+  .option('--tls-key <file>', 'private key (PEM) of the TLS listeners')
+  .option('--tls-ca <file>', 'require device client certificates issued by this CA (PEM)')
+  .option('--http-tls-cert <file>', 'serve the API and dashboard over HTTPS with this certificate (PEM)')
+  .option('--http-tls-key <file>', 'private key (PEM) for --http-tls-cert')
   .option('--broker <url>', 'use an external broker (mqtt:// or mqtts://) instead of the embedded one')
   .option('--broker-username <name>', 'username of the hub at the external broker')
-  .option('--broker-password <secret>', 'password of the hub at the external broker')
+  .option('--broker-password <secret>', 'password of the hub at the external broker (prefer --broker-password-file)')
+  .option('--broker-password-file <file>', 'read that password from a file (one line)')
   .option('--broker-ca <file>', 'CA certificate (PEM) for mqtts://')
   .option('--broker-cert <file>', 'client certificate (PEM) for mqtts://')
   .option('--broker-key <file>', 'client key (PEM) for mqtts://')
@@ -106,6 +118,21 @@ program
   .option(
     '--allowed-host <name...>',
     'host names the HTTP API answers to besides IP addresses, localhost and the listen address (DNS rebinding guard)',
+  )
+  .option('--read-token-file <file>', 'a token (16+ characters) that opens the read routes and the dashboard')
+  .option(
+    '--http-public-read',
+    'let anyone who reaches a non-loopback --http address read devices, usage and settlements without a token',
+  )
+  .option(
+    '--http-requests-per-second <n>',
+    'API requests per second from one address, bursts of ten seconds allowed; 0 = no limit',
+    String(DEFAULTS.httpRequestsPerSecond),
+  )
+  .option(
+    '--http-max-pending-per-address <n>',
+    'API requests in progress at once from one address',
+    String(DEFAULTS.httpMaxPendingPerAddress),
   )
   .option('--max-live-streams <n>', 'dashboard live streams open at once', String(DEFAULTS.httpMaxLiveStreams))
   .option(
@@ -176,68 +203,56 @@ program
   .addHelpText(
     'after',
     `
+Every option can also come from the environment, TALLY_HUB_ and its name in upper case
+(--mqtt-tls-listen: TALLY_HUB_MQTT_TLS_LISTEN), or from the JSON file of --config, keyed by its
+name in camelCase ("mqttTlsListen"). Flags win over the environment, the environment over the
+file, the file over the defaults. All problems are listed at once (exit 2).
+
 Logs go to stderr, one line each with a stable "code" field (docs/hub.md, "Logs"); stdout carries
-only the start-up summary. Under systemd or in a container (not a terminal) they are JSON lines.`,
+only the start-up summary. Under systemd or in a container (not a terminal) they are JSON lines.
+
+Examples:
+  tally-hub start --config /etc/tally-hub/hub.json
+  tally-hub tls init --name hub.example.net
+  tally-hub start --mqtt-tls-listen 0.0.0.0:8883 --tls-cert tally-hub-data/tls/server.pem \\
+    --tls-key tally-hub-data/tls/server-key.pem`,
   )
-  .action(async (opts: Opts) => {
-    const level = (opts.quiet && opts.logLevel === 'info' ? 'warn' : opts.logLevel) as LogLevel;
+  .action(async (opts: Opts, command: Command) => {
+    // Only what was typed counts as a flag: commander's defaults must not hide the environment
+    // or the config file (start-config.ts merges them; resolveConfig applies the defaults).
+    const flags: Opts = { config: opts.config };
+    for (const key of Object.keys(START_OPTIONS)) {
+      if (command.getOptionValueSource(key) === 'cli') flags[key] = opts[key];
+    }
+    const settings = startSettings({ flags, env: process.env });
+    const levelGiven = (settings.logLevel ?? 'info') as LogLevel;
+    const format = (settings.logFormat ?? 'auto') as LogFormat;
+    if (!LOG_LEVELS.includes(levelGiven)) throw new ConfigError([`log level must be one of ${LOG_LEVELS.join(', ')}`]);
+    if (!LOG_FORMATS.includes(format)) throw new ConfigError([`log format must be one of ${LOG_FORMATS.join(', ')}`]);
+    const level = settings.quiet && levelGiven === 'info' ? 'warn' : levelGiven;
     // Asynchronous writes: a burst of lines (a refusal flood at debug) does not stall ingest;
     // pino flushes on exit and exitOnFatal before a crash exit.
-    const logger = createLogger({ name: 'tally-hub', level, format: opts.logFormat as LogFormat, sync: false });
+    const logger = createLogger({ name: 'tally-hub', level, format, sync: false });
     exitOnFatal(logger, 'HUB_FATAL');
+    const hubLog = new HubLog(logger);
+    if (settings.from.brokerPassword?.startsWith('--')) hubLog.event('BROKER_PASSWORD_VISIBLE');
     // Every device is a socket here: the soft limit goes up to the hard one, and both are logged.
     const nofile = raiseNofileLimit();
     const described = describeNofile(nofile);
-    new HubLog(logger).event(described.level === 'warn' ? 'HUB_DESCRIPTORS_LOW' : 'HUB_DESCRIPTORS', {
+    hubLog.event(described.level === 'warn' ? 'HUB_DESCRIPTORS_LOW' : 'HUB_DESCRIPTORS', {
       soft: nofile.limit?.soft ?? null,
       hard: nofile.limit?.hard ?? null,
       detail: described.message,
     });
-    const started = startHub({
-      dataDir: String(opts.data),
-      mqttListen: String(opts.mqttListen),
-      http: String(opts.http),
-      ...(opts.broker ? { brokerUrl: String(opts.broker) } : {}),
-      ...(opts.brokerUsername ? { brokerUsername: String(opts.brokerUsername) } : {}),
-      ...(opts.brokerPassword ? { brokerPassword: String(opts.brokerPassword) } : {}),
-      brokerTls: {
-        ...(opts.brokerCa ? { ca: String(opts.brokerCa) } : {}),
-        ...(opts.brokerCert ? { cert: String(opts.brokerCert) } : {}),
-        ...(opts.brokerKey ? { key: String(opts.brokerKey) } : {}),
-        rejectUnauthorized: !opts.brokerInsecure,
-      },
-      ...(opts.settleEvery ? { settleEveryMs: String(opts.settleEvery) } : {}),
-      ...(opts.credentialWindow ? { credentialWindowMs: String(opts.credentialWindow) } : {}),
-      ...(opts.allowedHost ? { httpAllowedHosts: (opts.allowedHost as string[]).map(String) } : {}),
-      httpMaxLiveStreams: Number(opts.maxLiveStreams),
-      mqttMaxPending: Number(opts.maxPendingConnects),
-      mqttMaxPendingPerAddress: Number(opts.maxPendingPerAddress),
-      mqttConnectsPerSecond: Number(opts.connectsPerSecond),
-      ...(opts.network ? { network: String(opts.network) } : {}),
-      sqliteSynchronous: opts.sqliteSynchronous as 'FULL' | 'NORMAL',
-      ...(opts.verifyWorkers !== undefined ? { verifyWorkers: Number(opts.verifyWorkers) } : {}),
-      ...(opts.anchorRpc !== undefined ? { anchorRpc: String(opts.anchorRpc) } : {}),
-      ...(opts.anchorKey !== undefined ? { anchorKeyFile: String(opts.anchorKey) } : {}),
-      ...(opts.anchorContract !== undefined ? { anchorContract: String(opts.anchorContract) } : {}),
-      anchorBatchMax: Number(opts.anchorBatch),
-      webhooks: {
-        ...(opts.lowCapacity !== undefined ? { lowCapacity: String(opts.lowCapacity) } : {}),
-        ...(opts.offlineAfter !== undefined ? { offlineAfterMs: String(opts.offlineAfter) } : {}),
-        ...(opts.webhookTimeout !== undefined ? { timeoutMs: String(opts.webhookTimeout) } : {}),
-        ...(opts.webhookAttempts !== undefined ? { maxAttempts: Number(opts.webhookAttempts) } : {}),
-        ...(opts.webhookMaxAge !== undefined ? { maxAgeMs: String(opts.webhookMaxAge) } : {}),
-        ...(opts.webhookConcurrency !== undefined ? { concurrency: Number(opts.webhookConcurrency) } : {}),
-      },
-      logger,
-    });
     // A bad flag is a usage error for the person typing (fail() below); anything else that stops
     // the start (a port in use, an unreadable data dir) is a line for the operator's log too.
-    const hub = await started.catch((err: unknown) => {
-      if (!(err instanceof ConfigError)) new HubLog(logger).event('HUB_START_FAILED', { err });
+    const hub = await startHub({ ...settings.input, logger }).catch((err: unknown) => {
+      if (!(err instanceof ConfigError)) hubLog.event('HUB_START_FAILED', { err });
       throw err;
     });
+    const mqtt = hub.mqttListeners.length > 0 ? hub.mqttListeners.map((l) => l.url) : [hub.mqttUrl];
     process.stdout.write(
-      `tally-hub ${hub.publicKeyHex}\n  network   ${hub.identity.network}\n  mqtt      ${hub.mqttUrl}\n  http      ${hub.httpUrl}\n  dashboard ${hub.httpUrl}/\n`,
+      `tally-hub ${hub.publicKeyHex}\n  network   ${hub.identity.network}\n${mqtt.map((u) => `  mqtt      ${u}\n`).join('')}  http      ${hub.httpUrl}\n  dashboard ${hub.httpUrl}/\n`,
     );
     const stop = (signal: string) => {
       hub.config.log.event('HUB_STOPPING', { signal });
@@ -528,6 +543,7 @@ program
     ),
   );
 
+program.addCommand(tlsCommand());
 program.addCommand(anchorCommand((code) => process.exit(code)));
 
 program.parseAsync(process.argv).catch(fail);

@@ -1,9 +1,10 @@
 // startHub: the hub as a library. Tests, the benchmark and the fleet simulator embed it in-process;
 // `tally-hub start` is a thin wrapper. One config in, one handle out.
 
+import { X509Certificate } from 'node:crypto';
 import { clientIdForHub, type KeyPair } from '../protocol/index.js';
-import { startEmbeddedBroker, type EmbeddedBroker } from './broker/embedded.js';
-import { resolveConfig, type HostPort, type HubConfig, type HubConfigInput } from './base/config.js';
+import { startEmbeddedBroker, type BrokerListener, type EmbeddedBroker, type ListenerSpec } from './broker/embedded.js';
+import { isLoopback, resolveConfig, type HostPort, type HubConfig, type HubConfigInput } from './base/config.js';
 import { HubCore } from './core/hub-core.js';
 import { clearRunningInfo, initDataDir, openStore, writeRunningInfo, type HubIdentity } from './store/datadir.js';
 import { startHttp, type HttpServer } from './http/server.js';
@@ -30,6 +31,8 @@ export interface HubHandle {
   readonly mqttUrl: string;
   /** Bound address of the embedded broker; undefined with an external broker. */
   readonly mqttAddress: HostPort | undefined;
+  /** Every listener of the embedded broker (plain, TLS, WebSocket); empty with an external one. */
+  readonly mqttListeners: readonly BrokerListener[];
   readonly httpAddress: HostPort;
   readonly httpUrl: string;
   readonly adminToken: string;
@@ -121,9 +124,11 @@ export async function startHub(
       core.onEpochClosed = () => anchorer!.notify();
       anchorer.start();
     }
-    const launchBroker = (listen: HostPort) =>
+    const launchBroker = (listen: HostPort, listeners: readonly ListenerSpec[]) =>
       startEmbeddedBroker({
         listen,
+        listeners,
+        ...(config.tls ? { tls: config.tls } : {}),
         now: config.now,
         admission: {
           maxPending: config.mqttMaxPending,
@@ -153,7 +158,12 @@ export async function startHub(
           onServerError: serverError('mqtt'),
         },
       });
-    if (!config.brokerUrl) broker = await launchBroker(config.mqttListen);
+    const extraListeners: ListenerSpec[] = [
+      ...(config.mqttTlsListen ? [{ kind: 'mqtts' as const, listen: config.mqttTlsListen }] : []),
+      ...(config.mqttWsListen ? [{ kind: 'ws' as const, listen: config.mqttWsListen }] : []),
+      ...(config.mqttWssListen ? [{ kind: 'wss' as const, listen: config.mqttWssListen }] : []),
+    ];
+    if (!config.brokerUrl) broker = await launchBroker(config.mqttListen, extraListeners);
     const mqttUrl = broker ? broker.url : config.brokerUrl!;
     // The embedded broker hands uplinks to the pipeline in-process (broker/embedded.ts says why);
     // an external broker is reached through an MQTT client.
@@ -180,6 +190,13 @@ export async function startHub(
       metrics,
       listen: config.http,
       adminToken: identity.adminToken,
+      readsNeedToken: !config.httpPublicRead && (config.httpReadToken !== undefined || !isLoopback(config.http.host)),
+      ...(config.httpReadToken !== undefined ? { readToken: config.httpReadToken } : {}),
+      rate: {
+        requestsPerSecond: config.httpRequestsPerSecond,
+        maxPendingPerAddress: config.httpMaxPendingPerAddress,
+      },
+      ...(config.httpTls ? { tls: config.httpTls } : {}),
       maxLiveStreams: config.httpMaxLiveStreams,
       allowedHosts: config.httpAllowedHosts,
       log,
@@ -216,9 +233,16 @@ export async function startHub(
     }
     for (const t of timers) t.unref();
 
-    writeRunningInfo(config.dataDir, { pid: process.pid, http: http.url, mqtt: mqttUrl, startedAtMs: Date.now() });
+    writeRunningInfo(config.dataDir, {
+      pid: process.pid,
+      http: http.url,
+      mqtt: mqttUrl,
+      startedAtMs: Date.now(),
+      ...(config.httpTls ? { httpCertSha256: new X509Certificate(config.httpTls.cert).fingerprint256 } : {}),
+    });
+    const brokerUrls = broker ? broker.listeners.map((l) => l.url).join(' ') : mqttUrl;
     log.event('HUB_STARTED', { hub: identity.publicKeyHex, network: identity.network, version: VERSION });
-    log.event('HUB_LISTENING', { mqtt: mqttUrl, http: http.url, broker: broker ? 'embedded' : 'external' });
+    log.event('HUB_LISTENING', { mqtt: brokerUrls, http: http.url, broker: broker ? 'embedded' : 'external' });
 
     let closing: Promise<void> | undefined;
     const handle: HubHandle = {
@@ -230,14 +254,21 @@ export async function startHub(
       metrics,
       mqttUrl,
       mqttAddress: broker?.address,
+      get mqttListeners() {
+        return broker?.listeners ?? [];
+      },
       httpAddress: http.address,
       httpUrl: http.url,
       adminToken: identity.adminToken,
       restartBroker: async () => {
         if (!broker) throw new Error('restartBroker: the hub uses an external broker');
-        const address = broker.address;
+        // The same addresses again (a port 0 was bound to a real port the first time).
+        const [plain, ...rest] = broker.listeners;
         await broker.close();
-        broker = await launchBroker(address);
+        broker = await launchBroker(
+          plain!.address,
+          rest.map((l) => ({ kind: l.kind as ListenerSpec['kind'], listen: l.address })),
+        );
       },
       close: () =>
         (closing ??= (async () => {

@@ -1,7 +1,7 @@
 // tally-sim: drives a fleet of virtual meters through the real agent code against a hub, then
 // proves conservation. Exit codes: 0 conservation holds, 1 it does not (channels named), 2 usage.
 import { Command, InvalidArgumentError } from 'commander';
-import { writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { AGENT_DEFAULTS } from '../agent/defaults.js';
 import { VERSION } from '../common/version.js';
 import { createLogger, LOG_LEVELS, type LogLevel } from '../common/log.js';
@@ -99,6 +99,7 @@ program
   .option('--broker <url>', 'MQTT broker of a running hub (default: start an embedded hub and broker)')
   .option('--hub-api <url>', 'HTTP API of that hub, e.g. http://127.0.0.1:8080')
   .option('--admin-token <token>', "that hub's admin token (to enrol the fleet and settle)")
+  .option('--tls-ca <file>', 'CA certificate (PEM) of that broker, for mqtts:// and wss:// (tally-hub tls init)')
   .option(
     '--fault <kind=value>',
     'inject a fault; repeatable. disconnect=P, kill-agent=P (per device per second), duplicate=P, reorder=P, tamper=P, replay=P (per segment), broker-restart=SECONDS (embedded hub only), clock-skew=SECONDS (largest offset)',
@@ -134,12 +135,16 @@ to stderr.`,
   )
   .action(async (opts) => {
     let faults;
+    let tlsCa: string | undefined;
     try {
       faults = parseFaults(opts.fault);
       const remoteParts = [opts.broker, opts.hubApi, opts.adminToken].filter((x) => x !== undefined).length;
       if (remoteParts !== 0 && remoteParts !== 3)
         throw new UsageError('a running hub needs all three of --broker, --hub-api and --admin-token');
       if (opts.json === '-' && opts.html === '-') throw new UsageError('--json - and --html - cannot both use stdout');
+      if (opts.tlsCa !== undefined && remoteParts !== 3)
+        throw new UsageError('--tls-ca is for the broker of a running hub');
+      if (opts.tlsCa !== undefined) tlsCa = readPem(opts.tlsCa);
       if (remoteParts === 3 && faults['broker-restart'] !== undefined) {
         throw new UsageError(
           '--fault broker-restart restarts the embedded broker; it cannot restart the broker of a running hub',
@@ -169,7 +174,14 @@ to stderr.`,
       seed: opts.seed,
       arrivals: opts.poisson ? 'poisson' : 'constant',
       faults,
-      remote: opts.broker ? { brokerUrl: opts.broker, hubApi: opts.hubApi, adminToken: opts.adminToken } : undefined,
+      remote: opts.broker
+        ? {
+            brokerUrl: opts.broker,
+            hubApi: opts.hubApi,
+            adminToken: opts.adminToken,
+            ...(tlsCa ? { tlsCa } : {}),
+          }
+        : undefined,
       batch: opts.batch,
       batchMs: opts.batchMs,
       window: opts.window,
@@ -192,6 +204,18 @@ to stderr.`,
     if (opts.html) output(opts.html, renderHtml(report));
     process.exitCode = report.ok ? EXIT_OK : EXIT_CONSERVATION_FAILED;
   });
+
+/** A PEM file, or a usage error naming it. */
+function readPem(file: string): string {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (err) {
+    throw new UsageError(`--tls-ca ${file} cannot be read: ${(err as NodeJS.ErrnoException).code ?? String(err)}`);
+  }
+  if (!text.includes('-----BEGIN CERTIFICATE-----')) throw new UsageError(`--tls-ca ${file} is not a PEM certificate`);
+  return text;
+}
 
 await program.parseAsync(process.argv).catch((err: Error) => {
   console.error(`tally-sim: the run could not complete: ${err.message}`);

@@ -14,6 +14,8 @@ import type { SegmentFaults } from './segment-faults.js';
 
 export interface DeviceSettings {
   readonly mqttUrl: string;
+  /** CA certificate (PEM) the broker's certificate must chain to, for mqtts:// and wss://. */
+  readonly tlsCa?: string;
   readonly hubKey: Uint8Array;
   readonly batch: number;
   readonly batchMs: number;
@@ -83,7 +85,7 @@ export class VirtualDevice {
       // A fresh view each start: a restarted agent knows only what its outbox committed.
       store: openSqliteOutbox(this.shared.db, this.hex),
       meter: this.meter.source(),
-      broker: { url: s.mqttUrl },
+      broker: { url: s.mqttUrl, ...(s.tlsCa ? { tls: { ca: Buffer.from(s.tlsCa) } } : {}) },
       batch: s.batch,
       batchMs: s.batchMs,
       window: s.window,

@@ -44,6 +44,8 @@ export class HubApi {
   constructor(
     readonly baseUrl: string,
     private readonly adminToken: string | undefined,
+    /** CA certificate (PEM) of an https:// API with a site CA (`tally-hub tls init`). */
+    private readonly tlsCa?: string,
   ) {}
 
   hub(): Promise<{ publicKey: string; network: string }> {
@@ -105,7 +107,8 @@ export class HubApi {
   private async requestOnce<T>(method: 'GET' | 'POST', path: string, body?: unknown): Promise<T> {
     const headers: Record<string, string> = { accept: 'application/json' };
     if (body !== undefined) headers['content-type'] = 'application/json';
-    if (method === 'POST' && this.adminToken) headers.authorization = `Bearer ${this.adminToken}`;
+    // Every route, reads too: a hub listening beyond loopback wants a token for them.
+    if (this.adminToken) headers.authorization = `Bearer ${this.adminToken}`;
     let res: { status: number; ok: boolean; text: () => Promise<string> };
     try {
       res = await send(
@@ -113,6 +116,7 @@ export class HubApi {
         method,
         headers,
         body === undefined ? undefined : JSON.stringify(body),
+        this.tlsCa,
       );
     } catch (err) {
       const e = err as NodeJS.ErrnoException;
@@ -152,10 +156,11 @@ function send(
   method: 'GET' | 'POST',
   headers: Record<string, string>,
   body: string | undefined,
+  ca?: string,
 ): Promise<{ status: number; ok: boolean; text: () => Promise<string> }> {
   const request = url.protocol === 'https:' ? httpsRequest : httpRequest;
   return new Promise((resolve, reject) => {
-    const req = request(url, { method, headers, agent: false }, (res) => {
+    const req = request(url, { method, headers, agent: false, ...(ca ? { ca } : {}) }, (res) => {
       const chunks: Buffer[] = [];
       res.on('data', (c: Buffer) => chunks.push(c));
       res.on('error', reject);

@@ -131,6 +131,7 @@ export async function runSimulation(o: SimOptions): Promise<SimReport> {
         arrivals: o.arrivals,
         faults: o.faults,
         mqttUrl: target.mqttUrl,
+        ...(target.tlsCa ? { tlsCa: target.tlsCa } : {}),
         hubKeyHex: toHex(target.hubKey),
         batch: o.batch,
         batchMs: o.batchMs,

@@ -15,6 +15,7 @@ import type { FaultCounts } from './segment-faults.js';
 export type ShardInit = Omit<FleetOptions, 'settings' | 'events'> & {
   shardIndex: number;
   mqttUrl: string;
+  tlsCa?: string;
   hubKeyHex: string;
   batch: number;
   batchMs: number;
@@ -84,6 +85,7 @@ export class Shard {
       workDir: init.workDir,
       settings: {
         mqttUrl: init.mqttUrl,
+        ...(init.tlsCa ? { tlsCa: init.tlsCa } : {}),
         hubKey: hexToBytes(init.hubKeyHex),
         batch: init.batch,
         batchMs: init.batchMs,

@@ -11,6 +11,8 @@ import { HubApi } from './hub-api.js';
 export interface Target {
   readonly kind: 'embedded' | 'remote';
   readonly mqttUrl: string;
+  /** CA (PEM) for a broker over TLS. */
+  readonly tlsCa: string | undefined;
   readonly api: HubApi;
   readonly hubKey: Uint8Array;
   /** Hands every segment the embedded hub commits to `listener`, with machine-wide ms stamps
@@ -32,15 +34,17 @@ export interface RemoteTarget {
   brokerUrl: string;
   hubApi: string;
   adminToken: string;
+  tlsCa?: string;
 }
 
 export async function openTarget(remote: RemoteTarget | undefined, logger?: Logger): Promise<Target> {
   if (remote !== undefined) {
-    const api = new HubApi(remote.hubApi, remote.adminToken);
+    const api = new HubApi(remote.hubApi, remote.adminToken, remote.tlsCa);
     const info = await api.hub();
     return {
       kind: 'remote',
       mqttUrl: remote.brokerUrl,
+      tlsCa: remote.tlsCa,
       api,
       hubKey: hexToBytes(info.publicKey),
       onSegmentStages: undefined,
@@ -76,6 +80,7 @@ export async function openTarget(remote: RemoteTarget | undefined, logger?: Logg
   return {
     kind: 'embedded',
     mqttUrl: hub.mqttUrl,
+    tlsCa: undefined,
     api: new HubApi(hub.httpUrl, hub.adminToken),
     hubKey: hub.hubKey.publicKey,
     onSegmentStages: (listener) => {

@@ -80,6 +80,8 @@ export interface FleetHubOptions {
   capacity?: (i: number) => bigint;
   /** Webhook settings of the hub (the browser test makes dead letters quickly). */
   webhooks?: HubConfigInput['webhooks'];
+  /** More settings for the hub (a read token, for instance). */
+  hub?: HubConfigInput;
 }
 
 function interceptor(f: WireFaults): AgentOptions['interceptSegment'] {
@@ -115,6 +117,7 @@ export async function startFleetHub(o: FleetHubOptions): Promise<FleetHub> {
     http: { host: '127.0.0.1', port: 0 },
     verifyWorkers: 0,
     ...(o.webhooks ? { webhooks: o.webhooks } : {}),
+    ...o.hub,
   });
   const db = new Database(join(workDir, 'outboxes.db'));
   db.pragma('journal_mode = WAL');

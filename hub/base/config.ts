@@ -3,6 +3,7 @@
 // frozen result, or throws one ConfigError that lists every problem. No other module reads
 // process.env or re-validates.
 
+import { readFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { isAbsolute, resolve } from 'node:path';
 import { ConfigError, ProblemList } from '../../common/config-error.js';
@@ -39,11 +40,27 @@ export interface AnchorConfig {
   readonly batchMax: number;
 }
 
+/** PEM text read from the files given; `ca` only where client certificates are required. */
+export interface ServerTlsFiles {
+  readonly cert: string;
+  readonly key: string;
+  readonly ca?: string;
+}
+
 export interface HubConfig {
   /** Data directory: database, hub key, admin token, broker secret, hub.json. */
   readonly dataDir: string;
   /** Embedded broker listen address; ignored when `brokerUrl` is set. */
   readonly mqttListen: HostPort;
+  /** Embedded broker: MQTT over TLS, MQTT over WebSocket, and over WebSocket with TLS. */
+  readonly mqttTlsListen: HostPort | undefined;
+  readonly mqttWsListen: HostPort | undefined;
+  readonly mqttWssListen: HostPort | undefined;
+  /** Certificate and key of the embedded broker's TLS listeners (--tls-cert, --tls-key), and the
+   *  CA that device client certificates must chain to (--tls-ca; none = no client certificate). */
+  readonly tls: ServerTlsFiles | undefined;
+  /** HTTPS for the API and dashboard (--http-tls-cert, --http-tls-key). */
+  readonly httpTls: ServerTlsFiles | undefined;
   /** External broker (mqtt:// or mqtts://). Undefined = run the embedded aedes broker. */
   readonly brokerUrl: string | undefined;
   readonly brokerUsername: string | undefined;
@@ -64,6 +81,15 @@ export interface HubConfig {
   readonly mqttConnectsPerSecond: number;
   /** Dashboard live streams (server-sent events) open at once; more get 503 API_BUSY. */
   readonly httpMaxLiveStreams: number;
+  /** A token that opens every read route (the admin token opens them too). Reads need one of
+   *  them whenever this is set or the HTTP listener is not a loopback address. */
+  readonly httpReadToken: string | undefined;
+  /** Reads open to anyone who reaches the port, even off loopback: the operator said so. */
+  readonly httpPublicRead: boolean;
+  /** API requests per second from one source address (a burst of ten seconds' worth is allowed),
+   *  and requests in progress from one address; beyond them 429 API_RATE_LIMITED. 0 = no rate. */
+  readonly httpRequestsPerSecond: number;
+  readonly httpMaxPendingPerAddress: number;
   /** Host names the HTTP API answers to besides its listen address and localhost (a Host header
    *  naming anything else is refused, against DNS rebinding). */
   readonly httpAllowedHosts: readonly string[];
@@ -103,6 +129,11 @@ export type HubConfigInput = Partial<
   Omit<
     HubConfig,
     | 'mqttListen'
+    | 'mqttTlsListen'
+    | 'mqttWsListen'
+    | 'mqttWssListen'
+    | 'tls'
+    | 'httpTls'
     | 'http'
     | 'brokerTls'
     | 'settleEveryMs'
@@ -121,6 +152,15 @@ export type HubConfigInput = Partial<
   }>;
   httpAllowedHosts?: readonly string[];
   mqttListen?: HostPort | string;
+  mqttTlsListen?: HostPort | string;
+  mqttWsListen?: HostPort | string;
+  mqttWssListen?: HostPort | string;
+  /** PEM file paths. */
+  tlsCert?: string;
+  tlsKey?: string;
+  tlsCa?: string;
+  httpTlsCert?: string;
+  httpTlsKey?: string;
   http?: HostPort | string;
   brokerTls?: Partial<BrokerTls>;
   /** Milliseconds, or a duration as the CLI takes it ("15m"). */
@@ -143,6 +183,8 @@ export const DEFAULTS = {
   mqttMaxPendingPerAddress: 128,
   mqttConnectsPerSecond: 50,
   httpMaxLiveStreams: 100,
+  httpRequestsPerSecond: 100,
+  httpMaxPendingPerAddress: 64,
   reorderWindowMs: 2_000,
   reorderMaxPerChannel: 64,
   reorderMaxTotal: 100_000,
@@ -203,6 +245,12 @@ export function parseDuration(text: string): number {
   return Number(match[1]) * DURATION_UNITS[match[2] ?? 'ms']!;
 }
 
+/** 127.0.0.0/8, ::1 (also IPv4-mapped) and localhost: only this machine can connect. */
+export function isLoopback(host: string): boolean {
+  const h = host.toLowerCase().replace(/^::ffff:/, '');
+  return h === 'localhost' || h === '::1' || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(h);
+}
+
 /** A host name or address for the Host check, lowercased; a port is not part of it. */
 function hostName(name: string): string {
   const n = String(name).trim().toLowerCase();
@@ -224,6 +272,40 @@ export function resolveConfig(input: HubConfigInput = {}): HubConfig {
     if (typeof v === 'string') return problems.attempt(() => parseHostPort(v), fallback);
     return { host: v.host, port: int('port', v.port, 0) };
   };
+  const optionalHostPort = (v: HostPort | string | undefined): HostPort | undefined =>
+    v === undefined ? undefined : hostPort(v, '');
+  const pem = (flag: string, path: string | undefined): string | undefined => {
+    if (path === undefined) return undefined;
+    try {
+      const text = readFileSync(path, 'utf8');
+      if (!text.includes('-----BEGIN ')) problems.add(`${flag} ${path} is not a PEM file`);
+      return text;
+    } catch (err) {
+      problems.add(`${flag} ${path} cannot be read: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+      return undefined;
+    }
+  };
+  const mqttTlsListen = optionalHostPort(input.mqttTlsListen);
+  const mqttWsListen = optionalHostPort(input.mqttWsListen);
+  const mqttWssListen = optionalHostPort(input.mqttWssListen);
+  const tlsCert = pem('--tls-cert', input.tlsCert);
+  const tlsKey = pem('--tls-key', input.tlsKey);
+  const tlsCa = pem('--tls-ca', input.tlsCa);
+  const secureListener = mqttTlsListen ?? mqttWssListen;
+  if (secureListener && (input.tlsCert === undefined || input.tlsKey === undefined)) {
+    problems.add('--mqtt-tls-listen and --mqtt-wss-listen need --tls-cert and --tls-key');
+  }
+  if (!secureListener && (input.tlsCert ?? input.tlsKey ?? input.tlsCa) !== undefined) {
+    problems.add('--tls-cert, --tls-key and --tls-ca serve --mqtt-tls-listen or --mqtt-wss-listen; give one');
+  }
+  if (input.brokerUrl !== undefined && (mqttTlsListen ?? mqttWsListen ?? mqttWssListen)) {
+    problems.add('--broker (an external broker) and the embedded listeners (--mqtt-*-listen) exclude each other');
+  }
+  const httpTlsCert = pem('--http-tls-cert', input.httpTlsCert);
+  const httpTlsKey = pem('--http-tls-key', input.httpTlsKey);
+  if ((input.httpTlsCert === undefined) !== (input.httpTlsKey === undefined)) {
+    problems.add('--http-tls-cert and --http-tls-key must be given together');
+  }
   const brokerUrl = input.brokerUrl;
   if (brokerUrl !== undefined && !/^mqtts?:\/\/[^\s]+$/.test(brokerUrl)) {
     problems.add(`--broker must be an mqtt:// or mqtts:// URL: ${brokerUrl}`);
@@ -237,6 +319,17 @@ export function resolveConfig(input: HubConfigInput = {}): HubConfig {
   const config: HubConfig = {
     dataDir: isAbsolute(dataDir) ? dataDir : resolve(dataDir),
     mqttListen: hostPort(input.mqttListen, DEFAULTS.mqttListen),
+    mqttTlsListen,
+    mqttWsListen,
+    mqttWssListen,
+    tls:
+      secureListener && tlsCert !== undefined && tlsKey !== undefined
+        ? Object.freeze({ cert: tlsCert, key: tlsKey, ...(tlsCa !== undefined ? { ca: tlsCa } : {}) })
+        : undefined,
+    httpTls:
+      httpTlsCert !== undefined && httpTlsKey !== undefined
+        ? Object.freeze({ cert: httpTlsCert, key: httpTlsKey })
+        : undefined,
     brokerUrl,
     brokerUsername: input.brokerUsername,
     brokerPassword: input.brokerPassword,
@@ -256,6 +349,18 @@ export function resolveConfig(input: HubConfigInput = {}): HubConfig {
       0,
     ),
     httpMaxLiveStreams: int('httpMaxLiveStreams', input.httpMaxLiveStreams ?? DEFAULTS.httpMaxLiveStreams, 1),
+    httpReadToken: input.httpReadToken,
+    httpPublicRead: input.httpPublicRead ?? false,
+    httpRequestsPerSecond: int(
+      'httpRequestsPerSecond',
+      input.httpRequestsPerSecond ?? DEFAULTS.httpRequestsPerSecond,
+      0,
+    ),
+    httpMaxPendingPerAddress: int(
+      'httpMaxPendingPerAddress',
+      input.httpMaxPendingPerAddress ?? DEFAULTS.httpMaxPendingPerAddress,
+      1,
+    ),
     httpAllowedHosts: Object.freeze((input.httpAllowedHosts ?? []).map((n) => problems.attempt(() => hostName(n), ''))),
     reorderWindowMs: int('reorderWindowMs', input.reorderWindowMs ?? DEFAULTS.reorderWindowMs, 1),
     reorderMaxPerChannel: int('reorderMaxPerChannel', input.reorderMaxPerChannel ?? DEFAULTS.reorderMaxPerChannel, 1),
@@ -271,6 +376,15 @@ export function resolveConfig(input: HubConfigInput = {}): HubConfig {
     now: input.now ?? Date.now,
     webhooks: resolveWebhookConfig(input.webhooks as Partial<WebhookConfig> | undefined, problems, duration),
   };
+  if (!isLoopback(config.http.host) && config.httpReadToken === undefined && !config.httpPublicRead) {
+    problems.add(
+      `--http ${config.http.host}:${config.http.port} is not a loopback address, so reads need a token there: ` +
+        'give --read-token-file FILE (or use the admin token), or --http-public-read to let anyone who reaches the port read',
+    );
+  }
+  if (config.httpReadToken !== undefined && config.httpReadToken.length < 16) {
+    problems.add('the read token must be at least 16 characters');
+  }
   problems.throwIfAny();
   return Object.freeze(config);
 }

@@ -22,6 +22,10 @@ export const HUB_LOG_CODES = {
   EPOCH_ANCHORED: { level: 'info', message: 'epoch roots published on the anchoring chain and mined' },
   ANCHOR_ATTEMPT_FAILED: { level: 'warn', message: 'anchoring: one attempt failed; the publisher retries' },
   ANCHOR_FAILED: { level: 'error', message: 'anchoring a run of epochs failed; retried after a backoff' },
+  BROKER_PASSWORD_VISIBLE: {
+    level: 'warn',
+    message: '--broker-password is visible to every user of this machine (ps): use --broker-password-file',
+  },
   BROKER_LINK_ERROR: { level: 'warn', message: 'external broker: connection error' },
   BROKER_LINK_LOST: { level: 'warn', message: 'external broker: connection lost, reconnecting' },
   BROKER_SUBSCRIBE_FAILED: { level: 'error', message: 'external broker: subscribing to the uplinks failed' },

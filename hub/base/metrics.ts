@@ -46,6 +46,8 @@ export type SegmentStagesListener = (
 
 /** Finer at the low end than the end-to-end buckets: a healthy hub stage is well under 20 ms. */
 const STAGE_BUCKETS = [0.0001, 0.00025, 0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1, 2, 5];
+/** The API codes counted in tally_api_refusals_total, each with a series from the start. */
+export const API_REFUSALS = ['API_UNAUTHORIZED', 'API_RATE_LIMITED', 'API_HOST_DENIED', 'API_BUSY'] as const;
 
 export class HubMetrics {
   readonly registry = new Registry();
@@ -126,6 +128,13 @@ export class HubMetrics {
     help: '1 while the hub is out of file descriptors (new connections are refused), else 0',
     registers: [this.registry],
   });
+  /** HTTP requests refused before a handler ran, by API code (token, rate, Host, live streams). */
+  readonly apiRefusals = new Counter({
+    name: 'tally_api_refusals_total',
+    help: 'HTTP API requests refused: missing or wrong token, rate limit, Host guard, live streams full',
+    labelNames: ['code'],
+    registers: [this.registry],
+  });
   readonly commitFailures = new Counter({
     name: 'tally_commit_failures_total',
     help: 'Group commits the database refused (nothing in them was acknowledged)',
@@ -151,6 +160,7 @@ export class HubMetrics {
       this.vouchersRejected.inc({ reason }, 0);
     this.descriptorErrors.inc({ code: 'EMFILE', where: 'mqtt' }, 0);
     this.descriptorsExhausted.set(0);
+    for (const code of API_REFUSALS) this.apiRefusals.inc({ code }, 0);
     this.#ledgerGauges();
     this.webhooks = new WebhookMetrics(this.registry, WEBHOOK_EVENT_TYPES);
   }

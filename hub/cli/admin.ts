@@ -11,6 +11,7 @@ import { loadIdentity, openStore, readRunningInfo } from '../store/datadir.js';
 import { HubMetrics } from '../base/metrics.js';
 import type { HubStore } from '../store/types.js';
 import type { SubscriptionRequest } from '../core/webhook-admin.js';
+import { hubFetch } from './hub-fetch.js';
 
 type Json = any; // eslint-disable-line @typescript-eslint/no-explicit-any -- views are printed, not typed here
 
@@ -54,19 +55,24 @@ class HttpAdmin implements Admin {
   constructor(
     private readonly base: string,
     private readonly token: string,
+    private readonly certSha256: string | undefined,
   ) {}
 
   private async call(method: 'GET' | 'POST' | 'DELETE', path: string, body?: unknown, raw = false): Promise<Json> {
-    const res = await fetch(this.base + path, {
-      method,
-      headers: {
-        authorization: `Bearer ${this.token}`,
-        ...(body !== undefined ? { 'content-type': 'application/json' } : {}),
+    const res = await hubFetch(
+      this.base + path,
+      {
+        method,
+        headers: {
+          authorization: `Bearer ${this.token}`,
+          ...(body !== undefined ? { 'content-type': 'application/json' } : {}),
+        },
+        ...(body !== undefined
+          ? { body: JSON.stringify(body, (_k, v: unknown) => (typeof v === 'bigint' ? v.toString() : v)) }
+          : {}),
       },
-      ...(body !== undefined
-        ? { body: JSON.stringify(body, (_k, v: unknown) => (typeof v === 'bigint' ? v.toString() : v)) }
-        : {}),
-    });
+      this.certSha256,
+    );
     const text = await res.text();
     if (!res.ok) throw apiErrorFromBody(text);
     return raw ? text : (JSON.parse(text) as Json);
@@ -162,8 +168,8 @@ export async function openAdmin(dataDir: string): Promise<Admin> {
   if (running && processAlive(running.pid)) {
     const identity = loadIdentity(dir);
     try {
-      const res = await fetch(`${running.http}/healthz`, { signal: AbortSignal.timeout(3_000) });
-      if (res.ok) return new HttpAdmin(running.http, identity.adminToken);
+      const res = await hubFetch(`${running.http}/healthz`, { timeoutMs: 3_000 }, running.httpCertSha256);
+      if (res.ok) return new HttpAdmin(running.http, identity.adminToken, running.httpCertSha256);
     } catch {
       /* fall through */
     }

@@ -59,7 +59,7 @@ describe('tally-hub CLI', () => {
       '127.0.0.1:0',
     ]);
     expect(bad.code).toBe(2);
-    expect(bad.stderr).toContain('verifyWorkers must be an integer >= 0');
+    expect(bad.stderr).toContain('--verify-workers must be a whole number');
     expect(existsSync(fresh)).toBe(false);
   });
 
@@ -137,7 +137,8 @@ describe('tally-hub CLI', () => {
     expect((await cli(['device', 'revoke', toHex(key.publicKey), '--data', data])).code).toBe(0);
     await closed;
     expect(hub.core.fleet.devices.get(toHex(key.publicKey))!.revoked).toBe(true);
-  });
+    // Ten CLI processes, each compiling the CLI with tsx: about a minute on a busy 2-core machine.
+  }, 180_000);
 
   it('works on the database directly when no hub runs', async () => {
     await device?.disconnect();

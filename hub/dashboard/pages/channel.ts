@@ -6,7 +6,7 @@ import { formatMoney } from '../../../protocol/money.js';
 import { html } from 'htm/preact';
 import { useEffect, useMemo, useState } from 'preact/hooks';
 import type uPlot from 'uplot';
-import { describeError, getJson, postJson } from '../api.js';
+import { describeError, downloadWithToken, getJson, postJson } from '../api.js';
 import { Chart } from '../chart.js';
 import { ago, groupDigits, short, when } from '../format.js';
 import type { LiveState } from '../live.js';
@@ -243,6 +243,7 @@ export function ChannelPage(props: { id: string; live: LiveState }) {
                         <a
                           href=${`/api/settlements/${s.epoch}/bundle?channel=${ch.channelId}`}
                           download=${`tally-epoch-${s.epoch}-${ch.channelId.slice(0, 8)}.json`}
+                          onClick=${downloadWithToken}
                           >bundle</a
                         >
                       </td>

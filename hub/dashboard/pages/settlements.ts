@@ -4,7 +4,7 @@
 
 import { html } from 'htm/preact';
 import { useEffect, useState } from 'preact/hooks';
-import { describeError, getJson, postJson } from '../api.js';
+import { describeError, downloadWithToken, getJson, postJson } from '../api.js';
 import { groupDigits, short, when } from '../format.js';
 import type { LiveState } from '../live.js';
 import type { Epoch, Verdict } from '../types.js';
@@ -83,10 +83,15 @@ export function SettlementsPage(props: { live: LiveState }) {
                 class="bundle-link"
                 href=${`/api/settlements/${e.epoch}/bundle`}
                 download=${`tally-epoch-${e.epoch}.json`}
+                onClick=${downloadWithToken}
                 >bundle</a
               >
               ·
-              <a class="csv-link" href=${`/api/settlements/${e.epoch}/csv`} download=${`tally-epoch-${e.epoch}.csv`}
+              <a
+                class="csv-link"
+                href=${`/api/settlements/${e.epoch}/csv`}
+                download=${`tally-epoch-${e.epoch}.csv`}
+                onClick=${downloadWithToken}
                 >CSV</a
               >
             </td>
