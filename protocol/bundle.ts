@@ -101,7 +101,11 @@ export function buildBundle(args: {
   // By the bytes, in one pass: a search per entry made a whole-epoch bundle quadratic (10,000
   // channels took 30 s, a blocked hub for as long as it was being exported).
   const indexOf = new Map<string, number>();
-  leaves.forEach((leaf, i) => indexOf.set(toHex(leaf), i));
+  // The first of equal leaves, as a search would find it (a dishonest epoch may repeat one).
+  leaves.forEach((leaf, i) => {
+    const key = toHex(leaf);
+    if (!indexOf.has(key)) indexOf.set(key, i);
+  });
   const entries = included.map((e) => {
     const index = indexOf.get(toHex(e.bytes));
     if (index === undefined) throw new TypeError('bundle entry is not among the epoch entries');
