@@ -3,7 +3,6 @@
 // HTTP JSON-RPC endpoint), stores where, puts it into the bundle (format 3), and `tally-hub verify
 // --anchor-rpc` confirms it on chain. A bundle without an anchor, or with another epoch's, fails; a
 // hub restarted with an epoch pending (the chain was down) anchors it from the store.
-import { execFile } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -15,19 +14,11 @@ import { EvmNode, TEST_KEYS } from '../../support/evm-node.js';
 import { waitFor } from '../../support/test-hub.js';
 import { readyDevice, type TestDevice } from '../hub/helpers/device.js';
 import { tempDir, testHub } from '../hub/helpers/hub.js';
+import { runHubCli } from '../hub/helpers/hub-cli.js';
 
 const FAST = { pollMs: 5, rebroadcastAfterMs: 50, retry: { minMs: 5, maxMs: 50, maxAttempts: 5 } };
 
-function cli(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    execFile(
-      process.execPath,
-      ['--import', 'tsx', 'hub/cli.ts', ...args],
-      { cwd: process.cwd() },
-      (err, stdout, stderr) => resolve({ code: err ? ((err as { code?: number }).code ?? 1) : 0, stdout, stderr }),
-    );
-  });
-}
+const cli = runHubCli;
 
 describe('the hub anchors its epochs (EDR in process)', () => {
   const tmp = tempDir('tally-anchor-hub-');

@@ -1,7 +1,6 @@
 // A version-2 channel end to end [P-3.1]: opened with the CLI in EUR at exponent 6 from a decimal
 // price, streamed by the real agent over the hub's embedded broker into real SQLite, settled,
 // exported as CSV and bundle, and verified offline, with every amount shown exactly in its currency.
-import { execFile } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -10,17 +9,9 @@ import { verifyFiles } from '../../verifier/verify-file.js';
 import { waitFor } from '../../support/test-hub.js';
 import { AgentFixture } from '../agent/helpers/agent-fixture.js';
 import { tempDir } from './helpers/hub.js';
+import { runHubCli } from './helpers/hub-cli.js';
 
-function cli(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    execFile(
-      process.execPath,
-      ['--import', 'tsx', 'hub/cli.ts', ...args],
-      { cwd: process.cwd() },
-      (err, stdout, stderr) => resolve({ code: err ? ((err as { code?: number }).code ?? 1) : 0, stdout, stderr }),
-    );
-  });
-}
+const cli = runHubCli;
 
 describe('a channel in EUR at exponent 6', () => {
   const cleanups: (() => Promise<void> | void)[] = [];

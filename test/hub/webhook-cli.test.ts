@@ -1,7 +1,6 @@
 // `tally-hub webhook ...` and `tally-hub channel low-capacity` as real processes: on a stopped
 // hub's database, and through a running hub's API; usage errors exit 2, refused input 1 with its
 // code, and events written while no hub runs wait in the outbox for the next start.
-import { execFile } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -11,17 +10,9 @@ import { newSecret } from '../../hub/webhooks/sign.js';
 import { waitFor } from '../../support/test-hub.js';
 import { tempDir, testHub } from './helpers/hub.js';
 import { WebhookReceiver } from './helpers/webhook-receiver.js';
+import { runHubCli } from './helpers/hub-cli.js';
 
-function cli(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    execFile(
-      process.execPath,
-      ['--import', 'tsx', 'hub/cli.ts', ...args],
-      { cwd: process.cwd() },
-      (err, stdout, stderr) => resolve({ code: err ? ((err as { code?: number }).code ?? 1) : 0, stdout, stderr }),
-    );
-  });
-}
+const cli = runHubCli;
 
 describe('tally-hub webhook', () => {
   const tmp = tempDir();
