@@ -60,7 +60,7 @@ export async function startHub(
   const store = openStore(config.dataDir, config.sqliteSynchronous);
   const metrics = new HubMetrics({ processMetrics: true });
   const pool = config.verifyWorkers > 0 ? new SignaturePool(config.verifyWorkers) : undefined;
-  const core = new HubCore(config, identity, store, metrics, config.now, pool);
+  const core = await HubCore.open(config, identity, store, metrics, config.now, pool);
   // Webhook delivery runs beside ingest, never in it: the outbox is its only link to the rest.
   const webhooks = new WebhookDispatcher({
     outbox: store.outbox,
@@ -72,15 +72,15 @@ export async function startHub(
   });
   core.onWebhookEvents = () => webhooks.nudge();
   metrics.webhooks.watchOutbox(() => store.outbox.countDeliveries());
-  metrics.watchLedger(() => {
-    const s = core.stats();
-    const last = store.lastEpoch();
+  metrics.watchLedger(async () => {
+    const s = await core.stats();
+    const last = await store.lastEpoch();
     return {
       channelsByState: s.channelsByState,
       acceptedAmount: BigInt(s.acceptedAmount),
       settledAmount: BigInt(s.settledAmount),
       ...(last ? { lastEpoch: { epoch: last.epoch, closedAtMs: last.closedAtMs } } : {}),
-      ...(config.anchor ? { anchor: store.anchorStatus() } : {}),
+      ...(config.anchor ? { anchor: await store.anchorStatus() } : {}),
     };
   });
   const log = config.log;
@@ -217,17 +217,17 @@ export async function startHub(
     if (config.settleEveryMs > 0) {
       timers.push(
         setInterval(() => {
-          try {
-            const epoch = core.settle({ skipEmpty: true });
-            if (epoch)
-              log.event('EPOCH_SETTLED', {
-                epoch: epoch.epoch.toString(),
-                channels: epoch.entryCount,
-                amount: epoch.totalDeltaAmount.toString(),
-              });
-          } catch (err) {
-            log.event('SETTLE_FAILED', { err });
-          }
+          core
+            .settle({ skipEmpty: true })
+            .then((epoch) => {
+              if (epoch)
+                log.event('EPOCH_SETTLED', {
+                  epoch: epoch.epoch.toString(),
+                  channels: epoch.entryCount,
+                  amount: epoch.totalDeltaAmount.toString(),
+                });
+            })
+            .catch((err: unknown) => log.event('SETTLE_FAILED', { err }));
         }, config.settleEveryMs),
       );
     }
@@ -275,12 +275,13 @@ export async function startHub(
           for (const t of timers) clearInterval(t);
           await anchorer?.close();
           await http!.close();
-          core.pipeline.commit.stop();
+          await core.pipeline.placed();
+          await core.pipeline.commit.stop();
           await link?.close();
           if (broker) await broker.close();
           await pool?.close();
           await webhooks.stop();
-          store.close();
+          await store.close();
           clearRunningInfo(config.dataDir, process.pid);
           log.event('HUB_STOPPED');
         })()),
@@ -294,7 +295,7 @@ export async function startHub(
     await link?.close().catch(() => {});
     await broker?.close().catch(() => {});
     await pool?.close();
-    store.close();
+    await store.close();
     throw err;
   }
 }

@@ -28,6 +28,8 @@ export interface AnchorSettings {
 export class EpochAnchorer {
   private readonly abort = new AbortController();
   private wake: (() => void) | undefined;
+  /** Set by notify(): an epoch closed while the loop was reading the store, so it reads again. */
+  private notified = false;
   private running: Promise<void> | undefined;
 
   constructor(
@@ -43,6 +45,7 @@ export class EpochAnchorer {
 
   /** An epoch was closed: look for pending epochs now rather than at the next round. */
   notify(): void {
+    this.notified = true;
     this.wake?.();
   }
 
@@ -65,10 +68,32 @@ export class EpochAnchorer {
       },
     );
     let failures = 0;
+    const backOff = async (err: unknown, fromEpoch?: bigint) => {
+      failures += 1;
+      const delay = jitterDelay(failures - 1, this.settings.retry);
+      // ANCHOR_CONFLICT (another root of ours on chain for the epoch) will not heal by retrying,
+      // but is logged as loudly as can be and retried slowly: an operator must look.
+      this.log.event('ANCHOR_FAILED', {
+        ...(fromEpoch !== undefined ? { fromEpoch: String(fromEpoch) } : {}),
+        ...(isAnchorError(err) ? { reason: err.code } : {}),
+        detail: describe(err),
+        retryInMs: delay,
+      });
+      await sleep(delay, undefined, { signal }).catch(() => undefined);
+    };
     while (!signal.aborted) {
-      const pending = this.store.unanchoredEpochs(this.settings.batchMax);
+      this.notified = false;
+      let pending;
+      try {
+        pending = await this.store.unanchoredEpochs(this.settings.batchMax);
+      } catch (err) {
+        // The store is out of reach (a networked database restarting): the queue is still there.
+        if (signal.aborted) break;
+        await backOff(err);
+        continue;
+      }
       if (pending.length === 0) {
-        await new Promise<void>((resolve) => (this.wake = resolve));
+        if (!this.notified && !signal.aborted) await new Promise<void>((resolve) => (this.wake = resolve));
         this.wake = undefined;
         continue;
       }
@@ -76,7 +101,7 @@ export class EpochAnchorer {
       const run = pending.filter((e, i) => e.epoch === pending[0]!.epoch + BigInt(i));
       try {
         const anchors = await publisher.publishRecords(run.map((e) => e.record));
-        for (const a of anchors) this.store.setEpochAnchor(a.epoch, JSON.stringify(proofToJson(a.proof)));
+        for (const a of anchors) await this.store.setEpochAnchor(a.epoch, JSON.stringify(proofToJson(a.proof)));
         const last = anchors[anchors.length - 1]!;
         this.log.event('EPOCH_ANCHORED', {
           epochs: anchors.map((a) => String(a.epoch)),
@@ -86,17 +111,7 @@ export class EpochAnchorer {
         failures = 0;
       } catch (err) {
         if (signal.aborted) break;
-        failures += 1;
-        const delay = jitterDelay(failures - 1, this.settings.retry);
-        // ANCHOR_CONFLICT (another root of ours on chain for the epoch) will not heal by retrying,
-        // but is logged as loudly as can be and retried slowly: an operator must look.
-        this.log.event('ANCHOR_FAILED', {
-          fromEpoch: String(run[0]!.epoch),
-          ...(isAnchorError(err) ? { reason: err.code } : {}),
-          detail: describe(err),
-          retryInMs: delay,
-        });
-        await sleep(delay, undefined, { signal }).catch(() => undefined);
+        await backOff(err, run[0]!.epoch);
       }
     }
   }

@@ -30,6 +30,11 @@ export const HUB_LOG_CODES = {
   BROKER_LINK_LOST: { level: 'warn', message: 'external broker: connection lost, reconnecting' },
   BROKER_SUBSCRIBE_FAILED: { level: 'error', message: 'external broker: subscribing to the uplinks failed' },
   BROKER_PUBLISH_FAILED: { level: 'warn', message: 'external broker: publishing to a device failed' },
+  COMMIT_RELOAD_FAILED: {
+    level: 'error',
+    message: 'after a refused group commit, reloading its channels from the store failed',
+  },
+  REJECTION_PRUNE_FAILED: { level: 'warn', message: 'pruning the rejection log failed; tried again later' },
   HISTORY_MISSING: { level: 'error', message: 'a stored voucher the chain needs is missing from the database' },
   HTTP_INTERNAL: { level: 'error', message: 'an HTTP request failed unexpectedly (a bug); answered 500' },
   DASHBOARD_SAMPLE_FAILED: { level: 'error', message: 'the dashboard sampler failed (a bug)' },

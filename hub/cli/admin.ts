@@ -38,7 +38,7 @@ export interface Admin {
   /** A channel's low-capacity threshold: read (undefined), set ("5000", "10%", "off") or back to
    *  the default (null). */
   lowCapacity(id: string, threshold?: string | null): Promise<Json>;
-  close(): void;
+  close(): Promise<void>;
 }
 
 function processAlive(pid: number): boolean {
@@ -121,19 +121,26 @@ class HttpAdmin implements Admin {
     threshold === undefined
       ? this.call('GET', `/api/channels/${encodeURIComponent(id)}/low-capacity`)
       : this.call('POST', `/api/channels/${encodeURIComponent(id)}/low-capacity`, { lowCapacity: threshold });
-  close(): void {}
+  async close(): Promise<void> {}
 }
 
 class LocalAdmin implements Admin {
   readonly mode = 'local';
-  private readonly core: HubCore;
-  private readonly store: HubStore;
-  constructor(dataDir: string) {
+  static async open(dataDir: string): Promise<LocalAdmin> {
     const config = resolveConfig({ dataDir });
     const identity = loadIdentity(config.dataDir);
-    this.store = openStore(config.dataDir);
-    this.core = new HubCore(config, identity, this.store, new HubMetrics());
+    const store = openStore(config.dataDir);
+    try {
+      return new LocalAdmin(await HubCore.open(config, identity, store, new HubMetrics()), store);
+    } catch (err) {
+      await store.close();
+      throw err;
+    }
   }
+  private constructor(
+    private readonly core: HubCore,
+    private readonly store: HubStore,
+  ) {}
   enrol = async (r: EnrolRequest[]) => this.core.enrol(r);
   listDevices = async () => this.core.listDevices();
   showDevice = async (id: string) => this.core.showDevice(id);
@@ -156,8 +163,9 @@ class LocalAdmin implements Admin {
     await this.core.loadWebhookState();
     return threshold === undefined ? this.core.lowCapacityView(id) : this.core.setLowCapacity(id, threshold);
   };
-  close(): void {
-    this.store.close();
+  async close(): Promise<void> {
+    await this.core.pipeline.commit.stop();
+    await this.store.close();
   }
 }
 
@@ -176,5 +184,5 @@ export async function openAdmin(dataDir: string): Promise<Admin> {
     // Writing behind a live hub's back would leave its memory wrong: refuse instead.
     throw new Error(`a hub (pid ${running.pid}) runs on ${dir} but its API at ${running.http} does not answer`);
   }
-  return new LocalAdmin(dir);
+  return LocalAdmin.open(dir);
 }

@@ -55,7 +55,6 @@ export interface CoreLinks {
 const noDownlink: Downlink = { publishReceipt() {}, publishControl() {} };
 
 export class HubCore {
-  private readonly registry: Registry;
   readonly controls: Controls;
   readonly pipeline: IngestPipeline;
   /** Which webhook events a change causes; the thresholds and the offline watch. */
@@ -65,15 +64,27 @@ export class HubCore {
   /** Told when events were written, so the delivery loop looks at once (server.ts sets it). */
   onWebhookEvents: () => void = () => {};
 
-  constructor(
+  /** Loads devices and channels from the store, then builds the core over them. */
+  static async open(
+    config: HubConfig,
+    identity: HubIdentity,
+    store: HubStore,
+    metrics: HubMetrics,
+    now: () => number = Date.now,
+    verifier?: SignatureVerifier,
+  ): Promise<HubCore> {
+    return new HubCore(config, identity, store, await Registry.load(store), metrics, now, verifier);
+  }
+
+  private constructor(
     readonly config: HubConfig,
     readonly identity: HubIdentity,
     private readonly store: HubStore,
+    private readonly registry: Registry,
     readonly metrics: HubMetrics,
     readonly now: () => number = Date.now,
     verifier?: SignatureVerifier,
   ) {
-    this.registry = Registry.load(store);
     this.alerts = new WebhookAlerts(
       { hubKeyHex: identity.publicKeyHex, network: identity.network },
       parseThreshold(config.webhooks.lowCapacity)!,
@@ -126,9 +137,18 @@ export class HubCore {
     this.links = links;
   }
 
-  /** Commits whatever the pipeline holds, so a management operation sees durable state. */
-  flush(): void {
-    this.pipeline.commit.flush();
+  /** Places every segment received so far and commits whatever the pipeline holds, so a reader
+   *  sees durable state. */
+  async flush(): Promise<void> {
+    await this.pipeline.placed();
+    await this.pipeline.commit.flush();
+  }
+
+  /** A management write: after everything received so far is committed, and before any later
+   *  group commit, so the two never interleave. */
+  private async exclusive<T>(task: () => Promise<T>): Promise<T> {
+    await this.pipeline.placed();
+    return this.pipeline.commit.exclusive(task);
   }
 
   // ---- devices and connections -------------------------------------------------------------
@@ -230,7 +250,7 @@ export class HubCore {
   }
 
   /** Enrols devices and opens their channels, all or none. */
-  enrol(requests: EnrolRequest[]) {
+  async enrol(requests: EnrolRequest[]) {
     if (requests.length === 0) throw new ApiError('API_INVALID', 'no devices');
     const nowMs = BigInt(this.now());
     const built = requests.map((r, i) => this.newChannel(r, i, nowMs));
@@ -241,22 +261,31 @@ export class HubCore {
         throw new ApiError('API_CONFLICT', `device already enrolled: ${hex}`);
       seen.add(hex);
     }
-    try {
-      this.store.enrol(built.map((b) => ({ deviceKey: b.channel.deviceKey, atMs: nowMs, channel: b.channel })));
-    } catch (err) {
-      if (err instanceof StoreConflictError) throw new ApiError('API_CONFLICT', err.message);
-      throw err;
-    }
+    const rows = await this.exclusive(async () => {
+      // Checked again in line: another enrolment may have finished while this one waited.
+      for (const b of built) {
+        const hex = toHex(b.channel.deviceKey);
+        if (this.registry.devices.has(hex)) throw new ApiError('API_CONFLICT', `device already enrolled: ${hex}`);
+      }
+      try {
+        await this.store.enrol(built.map((b) => ({ deviceKey: b.channel.deviceKey, atMs: nowMs, channel: b.channel })));
+      } catch (err) {
+        if (err instanceof StoreConflictError) throw new ApiError('API_CONFLICT', err.message);
+        throw err;
+      }
+      const out = [];
+      for (const b of built) out.push((await this.store.getChannel(b.channel.channelId))!);
+      return out;
+    });
     const out = [];
-    for (const b of built) {
+    for (const [i, b] of built.entries()) {
       const device = this.registry.addDevice({
         deviceKey: b.channel.deviceKey,
         enrolledAtMs: nowMs,
         revokedAtMs: null,
         credentialFloorMs: 0n,
       });
-      const row = this.store.getChannel(b.channel.channelId)!;
-      const ch = liveChannelFromRow(row);
+      const ch = liveChannelFromRow(rows[i]!);
       this.registry.addChannel(ch);
       if (device.connected || !this.links.seesConnections) this.controls.grant(device, ch, true);
       out.push({ device: deviceView(device, ch), channel: channelView(ch) });
@@ -296,13 +325,13 @@ export class HubCore {
   }
 
   /** Revokes a device: its channels stop accepting, its broker connection is closed. */
-  revoke(id: string) {
+  async revoke(id: string) {
     const d = this.findDevice(id);
-    this.flush();
-    if (!d.revoked) {
+    await this.exclusive(async () => {
+      if (d.revoked) return;
       const atMs = BigInt(this.now());
       const channelIds = d.channels.map((cid) => this.registry.channels.get(cid)!.id);
-      this.store.revokeDevice(d.key, atMs, [deviceEvents.revoked(this.alerts.source, d.key, channelIds, atMs)]);
+      await this.store.revokeDevice(d.key, atMs, [deviceEvents.revoked(this.alerts.source, d.key, channelIds, atMs)]);
       this.onWebhookEvents();
       d.revoked = true;
       for (const cid of d.channels) {
@@ -311,7 +340,7 @@ export class HubCore {
         this.controls.grant(d, ch, true);
       }
       this.links.disconnectDevice?.(d.hex);
-    }
+    });
     return this.showDevice(id);
   }
 
@@ -319,12 +348,16 @@ export class HubCore {
     return [...this.registry.channels.values()].map(channelView);
   }
 
-  showChannel(id: string) {
+  async showChannel(id: string) {
     const ch = this.findChannel(id);
+    const [segments, equivocations] = [
+      await this.store.countSegments(ch.id),
+      await this.store.listEquivocations(ch.id),
+    ];
     return {
       ...channelView(ch),
-      segments: this.store.countSegments(ch.id),
-      equivocations: this.store.listEquivocations(ch.id).map((e) => ({
+      segments,
+      equivocations: equivocations.map((e) => ({
         seq: e.seq.toString(),
         storedHash: toHex(e.storedHash),
         segment: toHex(e.segment),
@@ -334,48 +367,53 @@ export class HubCore {
   }
 
   /** Raises capacity [P-3.3]; an exhausted channel opens again and the device is told [P-7.3]. */
-  topup(id: string, amount: bigint) {
-    const ch = this.findChannel(id);
+  async topup(id: string, amount: bigint) {
+    const found = this.findChannel(id);
     if (amount < 1n) throw new ApiError('API_INVALID', 'amount must be >= 1');
-    if (ch.state === 'closed' || ch.state === 'revoked') throw new ApiError('API_CONFLICT', `channel is ${ch.state}`);
-    const capacity = ch.capacity + amount;
-    if (capacity > U64_MAX) throw new ApiError('API_INVALID', 'capacity would exceed u64');
-    this.flush();
-    const state = ch.state === 'exhausted' && ch.durable.cumAmount + ch.pricePerUnit <= capacity ? 'open' : ch.state;
-    const atMs = BigInt(this.now());
-    const event = channelEvents.toppedUp(
-      this.alerts.source,
-      { ...channelFacts(ch), capacity },
-      amount,
-      ch.capacity,
-      state,
-      atMs,
-    );
-    this.store.setChannelCapacity(ch.id, capacity, state, atMs, [event]);
-    this.onWebhookEvents();
-    ch.capacity = capacity;
-    ch.state = state;
-    this.controls.capacity(ch);
-    const device = this.registry.devices.get(ch.deviceHex);
-    if (device) this.controls.grant(device, ch, true);
-    return channelView(ch);
+    return this.exclusive(async () => {
+      // The live channel as it stands now (a failed commit may have reloaded it meanwhile).
+      const ch = this.findChannel(found.idHex);
+      if (ch.state === 'closed' || ch.state === 'revoked') throw new ApiError('API_CONFLICT', `channel is ${ch.state}`);
+      const capacity = ch.capacity + amount;
+      if (capacity > U64_MAX) throw new ApiError('API_INVALID', 'capacity would exceed u64');
+      const state = ch.state === 'exhausted' && ch.durable.cumAmount + ch.pricePerUnit <= capacity ? 'open' : ch.state;
+      const atMs = BigInt(this.now());
+      const event = channelEvents.toppedUp(
+        this.alerts.source,
+        { ...channelFacts(ch), capacity },
+        amount,
+        ch.capacity,
+        state,
+        atMs,
+      );
+      await this.store.setChannelCapacity(ch.id, capacity, state, atMs, [event]);
+      this.onWebhookEvents();
+      ch.capacity = capacity;
+      ch.state = state;
+      this.controls.capacity(ch);
+      const device = this.registry.devices.get(ch.deviceHex);
+      if (device) this.controls.grant(device, ch, true);
+      return channelView(ch);
+    });
   }
 
   /** Closes a channel: nothing more is accepted; what was accepted still settles. */
-  closeChannel(id: string) {
-    const ch = this.findChannel(id);
-    this.flush();
-    if (ch.state !== 'closed' && ch.state !== 'revoked') {
-      const atMs = BigInt(this.now());
-      this.store.setChannelState(ch.id, 'closed', atMs, [
-        channelEvents.closed(this.alerts.source, channelFacts(ch), atMs),
-      ]);
-      this.onWebhookEvents();
-      ch.state = 'closed';
-      const device = this.registry.devices.get(ch.deviceHex);
-      if (device) this.controls.grant(device, ch, true);
-    }
-    return channelView(ch);
+  async closeChannel(id: string) {
+    const found = this.findChannel(id);
+    return this.exclusive(async () => {
+      const ch = this.findChannel(found.idHex);
+      if (ch.state !== 'closed' && ch.state !== 'revoked') {
+        const atMs = BigInt(this.now());
+        await this.store.setChannelState(ch.id, 'closed', atMs, [
+          channelEvents.closed(this.alerts.source, channelFacts(ch), atMs),
+        ]);
+        this.onWebhookEvents();
+        ch.state = 'closed';
+        const device = this.registry.devices.get(ch.deviceHex);
+        if (device) this.controls.grant(device, ch, true);
+      }
+      return channelView(ch);
+    });
   }
 
   /** A channel's own channel.low_capacity threshold ("5000", "10%", "off"), or null for the hub's
@@ -406,16 +444,17 @@ export class HubCore {
   /** Called after each epoch is closed (the anchoring loop listens, hub/anchor/service.ts). */
   onEpochClosed: (() => void) | undefined;
 
-  settle(options: { skipEmpty?: boolean } = {}) {
-    this.flush();
-    const result = closeEpoch({
-      store: this.store,
-      hubKey: this.identity.keyPair,
-      network: this.identity.network,
-      nowMs: BigInt(this.now()),
-      events: this.alerts.source,
-      ...options,
-    });
+  async settle(options: { skipEmpty?: boolean } = {}) {
+    const result = await this.exclusive(() =>
+      closeEpoch({
+        store: this.store,
+        hubKey: this.identity.keyPair,
+        network: this.identity.network,
+        nowMs: BigInt(this.now()),
+        events: this.alerts.source,
+        ...options,
+      }),
+    );
     if (!result) return undefined;
     this.onWebhookEvents();
     for (const [idHex, head] of result.settled) {
@@ -426,21 +465,22 @@ export class HubCore {
     return epochView(result.epoch);
   }
 
-  listEpochs() {
-    return this.store.listEpochs().map(epochView);
+  async listEpochs() {
+    return (await this.store.listEpochs()).map(epochView);
   }
 
-  showEpoch(epoch: bigint) {
-    const row = this.store.getEpoch(epoch);
+  async showEpoch(epoch: bigint) {
+    const row = await this.store.getEpoch(epoch);
     if (!row) throw new ApiError('API_NOT_FOUND', `no epoch ${epoch}`);
-    const anchor = this.store.epochAnchor(epoch);
+    const anchor = await this.store.epochAnchor(epoch);
     return {
       ...epochView(row),
       /** Where the root is anchored on chain (docs/settlement.md); null while pending or not anchored. */
       anchor: anchor === undefined ? null : (JSON.parse(anchor) as unknown),
-      channels: this.store
-        .epochEntries(epoch)
-        .map((e) => ({ channelId: toHex(e.channelId), toSeq: e.toSeq.toString() })),
+      channels: (await this.store.epochEntries(epoch)).map((e) => ({
+        channelId: toHex(e.channelId),
+        toSeq: e.toSeq.toString(),
+      })),
     };
   }
 
@@ -448,30 +488,27 @@ export class HubCore {
     return exportBundle(this.store, epoch, channelIds);
   }
 
-  csv(epoch: bigint): string {
+  csv(epoch: bigint): Promise<string> {
     return exportCsv(this.store, epoch);
   }
 
   // ---- observation -------------------------------------------------------------------------
 
-  rejections(query: { limit?: number; reason?: string; device?: string; channel?: string } = {}) {
+  async rejections(query: { limit?: number; reason?: string; device?: string; channel?: string } = {}) {
     const deviceKey = query.device ? fromHex(query.device) : undefined;
     const channelId = query.channel ? fromHex(query.channel) : undefined;
-    return {
-      counts: this.store.rejectionCounts().map(rejectionCountView),
-      recent: this.store
-        .recentRejections({
-          limit: Math.min(Math.max(query.limit ?? 100, 1), 10_000),
-          ...(query.reason ? { reason: query.reason } : {}),
-          ...(deviceKey ? { deviceKey } : {}),
-          ...(channelId ? { channelId } : {}),
-        })
-        .map(rejectionView),
-    };
+    const counts = await this.store.rejectionCounts();
+    const recent = await this.store.recentRejections({
+      limit: Math.min(Math.max(query.limit ?? 100, 1), 10_000),
+      ...(query.reason ? { reason: query.reason } : {}),
+      ...(deviceKey ? { deviceKey } : {}),
+      ...(channelId ? { channelId } : {}),
+    });
+    return { counts: counts.map(rejectionCountView), recent: recent.map(rejectionView) };
   }
 
   /** Fleet totals from committed state; what a conservation check compares against. */
-  stats() {
+  async stats() {
     let vouchers = 0n;
     let units = 0n;
     let amount = 0n;
@@ -492,7 +529,7 @@ export class HubCore {
     }
     let rejectedEvents = 0n;
     let rejectedVouchers = 0n;
-    for (const c of this.store.rejectionCounts()) {
+    for (const c of await this.store.rejectionCounts()) {
       rejectedEvents += c.events;
       rejectedVouchers += c.vouchers;
     }
@@ -508,9 +545,9 @@ export class HubCore {
       settledAmount: settledAmount.toString(),
       rejectedEvents: rejectedEvents.toString(),
       rejectedVouchers: rejectedVouchers.toString(),
-      equivocations: this.store.countEquivocations(),
+      equivocations: await this.store.countEquivocations(),
       waitingSegments: this.registry.waitingTotal,
-      lastEpoch: this.store.lastEpoch()?.epoch.toString() ?? null,
+      lastEpoch: (await this.store.lastEpoch())?.epoch.toString() ?? null,
     };
   }
 }

@@ -54,8 +54,8 @@ describe('the hub anchors its epochs (EDR in process)', () => {
     const text = await (await fetch(`${hub!.httpUrl}/metrics`)).text();
     return new RegExp(`^${name} (\\S+)$`, 'm').exec(text)?.[1];
   };
-  const bundleFile = (epoch: bigint, name: string, patch: (b: Record<string, unknown>) => void = () => {}) => {
-    const bundle = hub!.core.bundle(epoch) as unknown as Record<string, unknown>;
+  const bundleFile = async (epoch: bigint, name: string, patch: (b: Record<string, unknown>) => void = () => {}) => {
+    const bundle = (await hub!.core.bundle(epoch)) as unknown as Record<string, unknown>;
     patch(bundle);
     const file = join(tmp.dir, name);
     writeFileSync(file, JSON.stringify(bundle));
@@ -67,16 +67,16 @@ describe('the hub anchors its epochs (EDR in process)', () => {
     device = await readyDevice(hub, { price: 2n, capacity: 1_000n });
     await device.publish(device.build(8));
     await device.receiptAtLeast(8n);
-    const epoch = hub.core.settle()!;
+    const epoch = (await hub.core.settle())!;
     expect(epoch.epoch).toBe('1');
-    await waitFor(() => status().lastAnchored === 1n, 'epoch 1 anchored');
-    expect(status()).toEqual({ pending: 0, lastAnchored: 1n });
+    await waitFor(async () => (await status()).lastAnchored === 1n, 'epoch 1 anchored');
+    expect(await status()).toEqual({ pending: 0, lastAnchored: 1n });
     expect(await metric('tally_anchor_pending_epochs')).toBe('0');
     expect(await metric('tally_anchor_last_epoch')).toBe('1');
-    const shown = hub.core.showEpoch(1n) as { anchor: Record<string, string> };
+    const shown = (await hub.core.showEpoch(1n)) as { anchor: Record<string, string> };
     expect(shown.anchor).toMatchObject({ contract: deployment.contract, chainId: '31337' });
 
-    const file = bundleFile(1n, 'epoch-1.json');
+    const file = await bundleFile(1n, 'epoch-1.json');
     const ok = await cli(['verify', file, '--anchor-rpc', node.url]);
     expect(ok.stderr).toBe('');
     expect(ok.stdout).toMatch(/anchor confirmed: root anchored on chain 31337 in block \d+/);
@@ -90,13 +90,13 @@ describe('the hub anchors its epochs (EDR in process)', () => {
     await device!.receiptAtLeast(12n);
     // The chain goes away: epoch 2 closes but cannot be anchored yet; its bundle has no anchor.
     await node.down();
-    hub!.core.settle();
-    await waitFor(() => status().pending === 1, 'epoch 2 pending');
+    await hub!.core.settle();
+    await waitFor(async () => (await status()).pending === 1, 'epoch 2 pending');
     expect(await metric('tally_anchor_pending_epochs')).toBe('1');
-    const unanchored = bundleFile(2n, 'epoch-2-unanchored.json');
+    const unanchored = await bundleFile(2n, 'epoch-2-unanchored.json');
     // Epoch 1's anchor put on epoch 2's bundle: the chain holds no root of epoch 2 in that block.
-    const epoch1Anchor = (hub!.core.bundle(1n) as unknown as { anchor: unknown }).anchor;
-    const borrowed = bundleFile(2n, 'epoch-2-borrowed.json', (b) => {
+    const epoch1Anchor = ((await hub!.core.bundle(1n)) as unknown as { anchor: unknown }).anchor;
+    const borrowed = await bundleFile(2n, 'epoch-2-borrowed.json', (b) => {
       b.format = 'tally-settlement-bundle/3';
       b.anchor = epoch1Anchor;
     });
@@ -111,7 +111,7 @@ describe('the hub anchors its epochs (EDR in process)', () => {
     expect(wrong.code).toBe(1);
     expect(wrong.stdout).toMatch(/INVALID: anchor ANCHOR_NOT_FOUND .*no anchor of epoch 2/);
     // The anchor's transaction hash altered: the block holds the root, by another transaction.
-    const altered = bundleFile(1n, 'epoch-1-altered.json', (b) => {
+    const altered = await bundleFile(1n, 'epoch-1-altered.json', (b) => {
       const a = b.anchor as Record<string, string>;
       a.txHash = `0x${'ab'.repeat(32)}`;
     });
@@ -119,27 +119,27 @@ describe('the hub anchors its epochs (EDR in process)', () => {
     expect(tampered.code).toBe(1);
     expect(tampered.stdout).toContain('ANCHOR_TX_MISMATCH');
     // With the chain back, the running hub anchors epoch 2 on its next round.
-    await waitFor(() => status().lastAnchored === 2n, 'epoch 2 anchored once the chain is back', 60_000);
+    await waitFor(async () => (await status()).lastAnchored === 2n, 'epoch 2 anchored once the chain is back', 60_000);
   });
 
   it('a hub restarted with an epoch pending anchors it from the store', async () => {
     await device!.disconnect();
     device = undefined;
     await node.down();
-    hub!.core.settle(); // epoch 3, empty: its root is the empty tree's, anchored all the same
-    await waitFor(() => status().pending === 1, 'epoch 3 pending');
+    await hub!.core.settle(); // epoch 3, empty: its root is the empty tree's, anchored all the same
+    await waitFor(async () => (await status()).pending === 1, 'epoch 3 pending');
     await hub!.close();
     await node.up();
     hub = await start();
-    expect(status()).toEqual({ pending: 1, lastAnchored: 2n });
-    await waitFor(() => status().lastAnchored === 3n, 'epoch 3 anchored after the restart', 30_000);
-    expect(status().pending).toBe(0);
-    const file = bundleFile(3n, 'epoch-3.json');
+    expect(await status()).toEqual({ pending: 1, lastAnchored: 2n });
+    await waitFor(async () => (await status()).lastAnchored === 3n, 'epoch 3 anchored after the restart', 30_000);
+    expect((await status()).pending).toBe(0);
+    const file = await bundleFile(3n, 'epoch-3.json');
     const ok = await cli(['verify', file, '--anchor-rpc', node.url]);
     expect(ok.stdout).toContain('anchor confirmed');
     expect(ok.code).toBe(0);
     // Epochs 2 and 3 together: the series holds and each anchor is confirmed.
-    const both = await cli(['verify', bundleFile(2n, 'e2.json'), file, '--anchor-rpc', node.url]);
+    const both = await cli(['verify', await bundleFile(2n, 'e2.json'), file, '--anchor-rpc', node.url]);
     expect(both.code).toBe(0);
     expect(both.stdout.match(/anchor confirmed/g)).toHaveLength(2);
   });

@@ -64,7 +64,7 @@ if (!HAVE_CHROMIUM && IN_CI) {
       rate: 20,
       webhooks: { maxAttempts: 1, pollMs: 50, timeoutMs: 2_000 },
     });
-    env.hub.core.enrol(
+    await env.hub.core.enrol(
       Array.from({ length: IDLE }, () => ({
         publicKey: toHex(generateKeyPair().publicKey),
         unit: 'L',
@@ -291,7 +291,7 @@ if (!HAVE_CHROMIUM && IN_CI) {
   it('shows the webhook dead letters and sends one again from the page', async () => {
     // A receiver that refuses connections, and one attempt allowed: the event is a dead letter.
     await env.hub.core.webhooks.add({ url: 'http://127.0.0.1:9/hook', events: ['channel.closed'] });
-    env.hub.core.closeChannel(env.devices[0]!.channelId!);
+    await env.hub.core.closeChannel(env.devices[0]!.channelId!);
     await page.goto(env.hub.httpUrl + '/#/settlements');
     await page.waitForSelector('#dead-letters .dead-letter', WAIT);
     expect(await page.textContent('#webhook-counts')).toMatch(/1\s+dead letter/);

@@ -73,14 +73,14 @@ describe('a channel in EUR at exponent 6', () => {
     await waitFor(() => agent.snapshot().ackedUnits === 1000n, '1000 Wh receipted');
     expect(dev.codes()).toContain('CHANNEL_GRANTED');
 
-    const ch = hub.core.showChannel(view.channelId);
+    const ch = await hub.core.showChannel(view.channelId);
     expect(ch.head.cumAmount).toBe('300000');
     expect(ch.money.headAmount).toBe('0.300000 EUR');
     expect(ch.money.remaining).toBe('1.200000 EUR');
 
-    const epoch = hub.core.settle()!;
+    const epoch = (await hub.core.settle())!;
     expect(epoch.totalDeltaAmount).toBe('300000');
-    const [header, line] = hub.core.csv(BigInt(epoch.epoch)).trim().split('\n');
+    const [header, line] = (await hub.core.csv(BigInt(epoch.epoch))).trim().split('\n');
     const row = Object.fromEntries(header!.split(',').map((k, i) => [k, line!.split(',')[i]]));
     expect(row).toMatchObject({
       delta_amount: '300000',
@@ -92,7 +92,7 @@ describe('a channel in EUR at exponent 6', () => {
     });
 
     const file = join(tmp.dir, 'epoch.json');
-    writeFileSync(file, JSON.stringify(hub.core.bundle(BigInt(epoch.epoch))));
+    writeFileSync(file, JSON.stringify(await hub.core.bundle(BigInt(epoch.epoch))));
     const text = verifyFiles([file], { hubKey: hub.publicKeyHex }, 'tally-verify');
     expect(text.code).toBe(0);
     expect(text.stdout).toContain('delta of these entries: 0.300000 EUR');

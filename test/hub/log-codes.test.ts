@@ -71,7 +71,7 @@ describe('a running hub at trace', () => {
 
   it('writes JSON lines, each with a known code, for start, refusals and stop', async () => {
     const device = toHex(generateKeyPair().publicKey);
-    hub.core.enrol([{ publicKey: device, unit: 'Wh', pricePerUnit: 1n, capacity: 1_000n }]);
+    await hub.core.enrol([{ publicKey: device, unit: 'Wh', pricePerUnit: 1n, capacity: 1_000n }]);
     // A refusal at the broker (a made-up credential) and one in the pipeline (bytes that do not decode).
     const client = mqtt.connect(hub.mqttUrl, {
       clientId: `tally-${device}`,

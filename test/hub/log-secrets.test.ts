@@ -31,7 +31,7 @@ describe('logs and secrets', () => {
     const init = runCli(['init', '--data', agentDir, '--json']);
     expect(init.status, init.stderr).toBe(0);
     const device = (JSON.parse(init.stdout) as { publicKey: string }).publicKey;
-    hub.core.enrol([{ publicKey: device, unit: 'Wh', pricePerUnit: 1n, capacity: 1_000_000n }]);
+    await hub.core.enrol([{ publicKey: device, unit: 'Wh', pricePerUnit: 1n, capacity: 1_000_000n }]);
 
     const agent = startCli([
       'run',
@@ -50,7 +50,7 @@ describe('logs and secrets', () => {
     ]);
     try {
       await waitFor(() => agent.stderr().includes('CHANNEL_GRANTED'), 'the grant', 30_000);
-      await waitFor(() => BigInt(hub.core.stats().acceptedAmount) > 0n, 'units accepted', 30_000);
+      await waitFor(async () => BigInt((await hub.core.stats()).acceptedAmount) > 0n, 'units accepted', 30_000);
     } finally {
       agent.child.kill('SIGTERM');
       await agent.exited;

@@ -53,17 +53,17 @@ const claim = (
 
 export function runOutboxContract(
   name: string,
-  open: () => { store: HubStore; reopen: () => HubStore; cleanup: () => void },
+  open: () => Promise<{ store: HubStore; reopen: () => Promise<HubStore>; cleanup: () => void }>,
 ) {
   describe(`OutboxStore contract: ${name}`, () => {
-    let ctx: ReturnType<typeof open>;
+    let ctx: Awaited<ReturnType<typeof open>>;
     let store: HubStore;
-    beforeEach(() => {
-      ctx = open();
+    beforeEach(async () => {
+      ctx = await open();
       store = ctx.store;
     });
-    afterEach(() => {
-      store.close();
+    afterEach(async () => {
+      await store.close();
       ctx.cleanup();
     });
 
@@ -74,8 +74,8 @@ export function runOutboxContract(
       const all = await subscribe(['*']);
       const some = await subscribe(['channel.exhausted', 'epoch.settled']);
       await subscribe(['device.revoked']);
-      store.commit(batch([event('evt_a'), event('evt_b', 'channel.low_capacity')]));
-      store.commit(batch([event('evt_a')])); // the same cause again: kept once
+      await store.commit(batch([event('evt_a'), event('evt_b', 'channel.low_capacity')]));
+      await store.commit(batch([event('evt_a')])); // the same cause again: kept once
       const rows = await store.outbox.listDeliveries({ limit: 100 });
       const pairs = rows.map((d) => `${d.eventId}:${d.subscriptionId}`).sort();
       expect(pairs).toEqual([`evt_a:${all.id}`, `evt_a:${some.id}`, `evt_b:${all.id}`].sort());
@@ -90,12 +90,12 @@ export function runOutboxContract(
       await subscribe(['*']);
       const dev = bytes(32);
       const ch = channel(dev);
-      store.enrol([{ deviceKey: dev, atMs: 1n, channel: ch }]);
+      await store.enrol([{ deviceKey: dev, atMs: 1n, channel: ch }]);
       const head = { seq: 5n, hash: bytes(32), cumUnits: 5n, cumAmount: 15n };
       const guardFails = batch([event('evt_lost')], {
         heads: [{ channelId: ch.channelId, expectedSeq: 9n, head, state: 'open', receipt: null, atMs: 1n }],
       });
-      expect(() => store.commit(guardFails)).toThrow();
+      await expect(store.commit(guardFails)).rejects.toThrow();
       expect(await store.outbox.listDeliveries({ limit: 10 })).toEqual([]);
     });
 
@@ -103,11 +103,11 @@ export function runOutboxContract(
       await subscribe(['*']);
       const dev = bytes(32);
       const ch = channel(dev);
-      store.enrol([{ deviceKey: dev, atMs: 1n, channel: ch }]);
-      store.setChannelCapacity(ch.channelId, 2_000n, 'open', 2n, [event('evt_top', 'channel.topped_up')]);
-      store.setChannelState(ch.channelId, 'closed', 3n, [event('evt_close', 'channel.closed')]);
-      store.revokeDevice(dev, 4n, [event('evt_rev', 'device.revoked')]);
-      store.closeEpoch({
+      await store.enrol([{ deviceKey: dev, atMs: 1n, channel: ch }]);
+      await store.setChannelCapacity(ch.channelId, 2_000n, 'open', 2n, [event('evt_top', 'channel.topped_up')]);
+      await store.setChannelState(ch.channelId, 'closed', 3n, [event('evt_close', 'channel.closed')]);
+      await store.revokeDevice(dev, 4n, [event('evt_rev', 'device.revoked')]);
+      await store.closeEpoch({
         epoch: {
           epoch: 1n,
           closedAtMs: 5n,
@@ -135,7 +135,7 @@ export function runOutboxContract(
     it('claims due deliveries oldest first within the limits, leases them, and records outcomes', async () => {
       const s1 = await subscribe(['*']);
       const s2 = await subscribe(['*'], 'http://127.0.0.1:2/h');
-      store.commit(
+      await store.commit(
         batch([
           event('evt_1', 'channel.closed', 10n),
           event('evt_2', 'channel.closed', 20n),
@@ -203,9 +203,20 @@ export function runOutboxContract(
       expect(await store.outbox.countDeliveries()).toEqual({ pending: 5, delivered: 1, dead: 0 });
     });
 
+    it('never hands one delivery to two claims made at once, and loses none', async () => {
+      await subscribe(['*']);
+      await store.commit(batch(Array.from({ length: 20 }, (_, i) => event(`evt_c${i}`, 'channel.closed', BigInt(i)))));
+      // Concurrent on a networked store (a pool of connections): as two hubs' delivery loops would.
+      const rounds = await Promise.all([1, 2, 3].map(() => claim(store, 100n, { limit: 8 })));
+      const first = rounds.flat().map((j) => j.eventId);
+      expect(new Set(first).size).toBe(first.length);
+      const rest = (await claim(store, 100n)).map((j) => j.eventId);
+      expect([...first, ...rest].sort()).toEqual(Array.from({ length: 20 }, (_, i) => `evt_c${i}`).sort());
+    });
+
     it('keeps pending deliveries and their next attempt across a reopen', async () => {
       await subscribe(['*']);
-      store.commit(batch([event('evt_r', 'channel.closed', 10n)]));
+      await store.commit(batch([event('evt_r', 'channel.closed', 10n)]));
       const [job] = await claim(store, 10n);
       await store.outbox.recordAttempt({
         id: job!.id,
@@ -215,8 +226,8 @@ export function runOutboxContract(
         status: 503,
         error: 'HTTP 503',
       });
-      store.close();
-      store = ctx.reopen();
+      await store.close();
+      store = await ctx.reopen();
       const [row] = await store.outbox.listDeliveries({ limit: 1 });
       expect(row).toMatchObject({ state: 'pending', attempts: 1, nextAttemptAtMs: 7_000n, lastStatus: 503 });
       expect(await claim(store, 6_999n)).toEqual([]);
@@ -226,7 +237,7 @@ export function runOutboxContract(
     it('removes a subscription with what it is owed, and prunes old delivered rows', async () => {
       const s1 = await subscribe(['*']);
       const s2 = await subscribe(['channel.closed']);
-      store.commit(batch([event('evt_x', 'channel.closed', 10n)]));
+      await store.commit(batch([event('evt_x', 'channel.closed', 10n)]));
       expect(await store.outbox.removeSubscription(s2.id)).toBe(true);
       expect(await store.outbox.removeSubscription(s2.id)).toBe(false);
       expect((await store.outbox.listSubscriptions()).map((s) => s.id)).toEqual([s1.id]);

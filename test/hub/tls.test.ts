@@ -132,7 +132,7 @@ describe('TLS on the embedded broker and the API', () => {
     for (const kind of ['mqtt', 'mqtts', 'wss'] as const) {
       const proxy = await recordingProxy(listener(kind).address);
       const dev = new AgentFixture();
-      hub.core.enrol([{ publicKey: dev.deviceHex, unit: 'Wh', pricePerUnit: 2n, capacity: 1_000_000n }]);
+      await hub.core.enrol([{ publicKey: dev.deviceHex, unit: 'Wh', pricePerUnit: 2n, capacity: 1_000_000n }]);
       dev.setCounter(0n);
       const host = kind === 'mqtt' ? '127.0.0.1' : 'localhost';
       const agent = dev.start(
@@ -154,7 +154,7 @@ describe('TLS on the embedded broker and the API', () => {
 
   it('MQTT over plain WebSocket works too (for a proxy that adds TLS in front)', async () => {
     const device = generateKeyPair();
-    hub.core.enrol([
+    await hub.core.enrol([
       { publicKey: Buffer.from(device.publicKey).toString('hex'), unit: 'Wh', pricePerUnit: 1n, capacity: 10n },
     ]);
     const { client, result } = connectDevice(listener('ws').url, hub.hubKey.publicKey, device);
@@ -209,7 +209,7 @@ describe('TLS on the embedded broker and the API', () => {
       const devices = (await admin.listDevices()) as unknown[];
       expect(devices.length).toBeGreaterThan(0);
     } finally {
-      admin.close();
+      await admin.close();
     }
     const running = JSON.parse(readFileSync(join(data, 'hub.json'), 'utf8')) as { httpCertSha256: string };
     expect(running.httpCertSha256).toBe(new X509Certificate(readFileSync(init.serverCertificate)).fingerprint256);
@@ -219,7 +219,7 @@ describe('TLS on the embedded broker and the API', () => {
   });
 
   it('the TLS listener keeps the guard: an oversized packet is refused at its header', async () => {
-    const before = countOf(hub, 'HUB_PACKET_TOO_LARGE');
+    const before = await countOf(hub, 'HUB_PACKET_TOO_LARGE');
     const socket = tlsConnect({
       host: '127.0.0.1',
       port: listener('mqtts').address.port,
@@ -232,13 +232,13 @@ describe('TLS on the embedded broker and the API', () => {
     // A CONNECT announcing 255 MiB: the header alone is enough to refuse it.
     socket.write(Buffer.from([0x10, 0xff, 0xff, 0xff, 0x7f]));
     await closed;
-    await waitFor(() => countOf(hub, 'HUB_PACKET_TOO_LARGE') > before, 'HUB_PACKET_TOO_LARGE counted');
+    await waitFor(async () => (await countOf(hub, 'HUB_PACKET_TOO_LARGE')) > before, 'HUB_PACKET_TOO_LARGE counted');
   });
 });
 
-function countOf(hub: HubHandle, reason: string): number {
+async function countOf(hub: HubHandle, reason: string): Promise<number> {
   const row = (
-    hub.core.rejections({ limit: 1 }) as { counts: { reason: string; events: string | number }[] }
+    (await hub.core.rejections({ limit: 1 })) as { counts: { reason: string; events: string | number }[] }
   ).counts.find((c) => c.reason === reason);
   return row ? Number(row.events) : 0;
 }
@@ -272,7 +272,7 @@ describe('the connect rate on the TLS listener', () => {
       sockets.push(s);
       await new Promise<void>((r) => s.once('connect', () => r()));
     }
-    await waitFor(() => countOf(hub, 'HUB_CONNECT_RATE') >= 5, 'connects refused by rate');
+    await waitFor(async () => (await countOf(hub, 'HUB_CONNECT_RATE')) >= 5, 'connects refused by rate');
     for (const s of sockets) s.destroy();
   }, 30_000);
 });
@@ -308,7 +308,7 @@ describe('client certificates required with --tls-ca', () => {
     const url = `mqtts://localhost:${hub.mqttListeners.find((l) => l.kind === 'mqtts')!.address.port}`;
     const ca = readFileSync(join(dir, 'ca.pem'));
     const key = generateKeyPair();
-    hub.core.enrol([
+    await hub.core.enrol([
       { publicKey: Buffer.from(key.publicKey).toString('hex'), unit: 'Wh', pricePerUnit: 1n, capacity: 10n },
     ]);
     const without = connectDevice(url, hub.hubKey.publicKey, key, { tls: { ca } as never });

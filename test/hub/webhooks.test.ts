@@ -78,7 +78,7 @@ describe('webhooks', () => {
 
     // A top-up re-arms low capacity: 100 more, and using 85 of them crosses it again.
     const id = toHex(a.channelId!);
-    hub.core.topup(id, 100n);
+    await hub.core.topup(id, 100n);
     await a.publish(a.build(85));
     await a.receiptAtLeast(185n);
     await waitFor(() => receiver.ofType('channel.low_capacity').length === 2, 'second low capacity', 10_000);
@@ -93,11 +93,11 @@ describe('webhooks', () => {
     await b.publish(b.build(4, 2n));
     await waitFor(() => receiver.ofType('device.equivocation').length === 1, 'equivocation', 10_000);
 
-    hub.core.settle();
-    hub.core.closeChannel(id);
+    await hub.core.settle();
+    await hub.core.closeChannel(id);
     const c = await readyDevice(hub);
     devices.push(c);
-    hub.core.revoke(c.hex);
+    await hub.core.revoke(c.hex);
     // b goes away and stays away: device.offline after 300 ms.
     await b.disconnect();
     devices.splice(devices.indexOf(b), 1);
@@ -151,7 +151,7 @@ describe('webhooks', () => {
     devices.push(d);
     await d.publish(d.build(3));
     await d.receiptAtLeast(3n);
-    hub.core.settle();
+    await hub.core.settle();
     await waitFor(() => receiver.requests.length >= 3, 'three failed attempts', 10_000);
     // Ingest goes on: receipts keep coming while the receiver fails.
     await d.publish(d.build(3));
@@ -172,7 +172,7 @@ describe('webhooks', () => {
     receiver.mode = 'hang';
     const d = await readyDevice(hub);
     devices.push(d);
-    hub.core.revoke(d.hex);
+    await hub.core.revoke(d.hex);
     await until(
       async () => (await hub!.core.webhooks.deliveries({ state: 'dead' })).deliveries.length === 1,
       'dead letter',
@@ -209,8 +209,8 @@ describe('webhooks', () => {
       receiver.mode = 'hang';
       const ids: string[] = [];
       for (let i = 0; i < 20; i++) {
-        const d = new TestDevice(hub).enrol();
-        ids.push(hub.core.closeChannel(hub.core.showDevice(d.hex).channelId!).channelId);
+        const d = await new TestDevice(hub).enrol();
+        ids.push((await hub.core.closeChannel(hub.core.showDevice(d.hex).channelId!)).channelId);
       }
       // The healthy receiver gets all 20 while the hung one holds its two requests.
       await waitFor(() => other.accepted.size === 20, 'the healthy receiver served', 15_000);

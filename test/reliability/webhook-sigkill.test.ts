@@ -88,12 +88,12 @@ describe('webhooks across hub SIGKILLs', () => {
     async () => {
       await receiver.start();
       // Enrol and subscribe on the stopped hub's database, as the CLI does without a running hub.
-      const setup = bareCore(tmp.dir, { credentialWindowMs: 600_000 });
-      setup.core.enrol(
+      const setup = await bareCore(tmp.dir, { credentialWindowMs: 600_000 });
+      await setup.core.enrol(
         agents.map((a) => ({ publicKey: a.deviceHex, unit: 'Wh', pricePerUnit: PRICE, capacity: CAPACITY })),
       );
       await setup.core.webhooks.add({ url: receiver.url, events: ['*'], secret });
-      setup.close();
+      await setup.close();
       const identity = loadIdentity(tmp.dir);
 
       let hub = await startChild(tmp.dir);
@@ -178,11 +178,11 @@ describe('webhooks across hub SIGKILLs', () => {
 
         const bodies = [...receiver.accepted.values()].map((r) => JSON.parse(r.body) as { type: string; data: any }); // eslint-disable-line @typescript-eslint/no-explicit-any
         // Every epoch committed has its epoch.settled, once.
-        const epochs = store.listEpochs().map((e) => e.epoch.toString());
+        const epochs = (await store.listEpochs()).map((e) => e.epoch.toString());
         const settled = bodies.filter((b) => b.type === 'epoch.settled').map((b) => b.data.epoch as string);
         expect(settled.sort()).toEqual(epochs.sort());
         // Every top-up committed has its channel.topped_up: capacity = opening + announced top-ups.
-        for (const ch of store.listChannels()) {
+        for (const ch of await store.listChannels()) {
           const announced = bodies
             .filter((b) => b.type === 'channel.topped_up' && b.data.channelId === toHex(ch.channelId))
             .reduce((sum, b) => sum + BigInt(b.data.amount as string), 0n);
@@ -198,7 +198,7 @@ describe('webhooks across hub SIGKILLs', () => {
           `webhook-sigkill: ${KILLS} kills, ${receiver.accepted.size} events delivered once each after deduplication, ${receiver.requests.length} requests on the wire, ${epochs.length} epochs, ${topups} top-ups acknowledged\n`,
         );
       } finally {
-        store.close();
+        await store.close();
       }
     },
   );
