@@ -11,7 +11,6 @@ import { connectLink } from '../../hub/broker/link.js';
 import type { HubHandle } from '../../hub/server.js';
 import { findNatsServer, startNatsCluster, type NatsCluster } from '../../support/nats-cluster.js';
 import { waitFor } from '../../support/test-hub.js';
-import { TestDevice } from '../hub/helpers/device.js';
 import { tempDir, testHub } from '../hub/helpers/hub.js';
 import { AgentFixture } from '../agent/helpers/agent-fixture.js';
 
