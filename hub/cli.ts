@@ -106,7 +106,15 @@ program
   .option('--tls-ca <file>', 'require device client certificates issued by this CA (PEM)')
   .option('--http-tls-cert <file>', 'serve the API and dashboard over HTTPS with this certificate (PEM)')
   .option('--http-tls-key <file>', 'private key (PEM) for --http-tls-cert')
-  .option('--broker <url>', 'use an external broker (mqtt:// or mqtts://) instead of the embedded one')
+  .option(
+    '--broker <url>',
+    'use an external broker (mqtt:// or mqtts://) instead of the embedded one; the nodes of a clustered broker comma-separated',
+  )
+  .option(
+    '--partitions <set>',
+    'external broker: take the uplinks of these partitions only, e.g. 0-127 or 0-31,40 (of 0-255; default all)',
+  )
+  .option('--broker-client-id <id>', 'MQTT client id at the external broker; hubs sharing a broker need distinct ones')
   .option('--broker-username <name>', 'username of the hub at the external broker')
   .option('--broker-password <secret>', 'password of the hub at the external broker (prefer --broker-password-file)')
   .option('--broker-password-file <file>', 'read that password from a file (one line)')

@@ -7,7 +7,7 @@ import { readFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { isAbsolute, resolve } from 'node:path';
 import { ConfigError, ProblemList } from '../../common/config-error.js';
-import { NETWORK_PATTERN } from '../../protocol/index.js';
+import { NETWORK_PATTERN, PARTITION_COUNT, parsePartitionSet } from '../../protocol/index.js';
 import { resolveWebhookConfig, type WebhookConfig } from './webhook-config.js';
 import type { Logger } from '../../common/log.js';
 import { HubLog } from './log-codes.js';
@@ -61,8 +61,15 @@ export interface HubConfig {
   readonly tls: ServerTlsFiles | undefined;
   /** HTTPS for the API and dashboard (--http-tls-cert, --http-tls-key). */
   readonly httpTls: ServerTlsFiles | undefined;
-  /** External broker (mqtt:// or mqtts://). Undefined = run the embedded aedes broker. */
+  /** External broker (mqtt:// or mqtts://); the nodes of a clustered broker comma-separated, tried
+   *  in turn. Undefined = run the embedded aedes broker. */
   readonly brokerUrl: string | undefined;
+  /** MQTT client id at an external broker (default `tally-hub-<network>-1` [P-6.2]); hubs sharing
+   *  one broker need distinct ones. */
+  readonly brokerClientId: string | undefined;
+  /** Partitions whose uplinks this hub takes from an external broker [P-6.7], ascending; all 256
+   *  by default. The embedded broker always serves every partition. */
+  readonly partitions: readonly number[];
   readonly brokerUsername: string | undefined;
   readonly brokerPassword: string | undefined;
   readonly brokerTls: BrokerTls;
@@ -142,6 +149,7 @@ export type HubConfigInput = Partial<
     | 'log'
     | 'anchor'
     | 'webhooks'
+    | 'partitions'
   >
 > & {
   /** A pino logger (common/log.ts createLogger); its level decides what is written. */
@@ -163,6 +171,8 @@ export type HubConfigInput = Partial<
   httpTlsKey?: string;
   http?: HostPort | string;
   brokerTls?: Partial<BrokerTls>;
+  /** `all`, a set as the CLI takes it (`0-31,40`), or the partition numbers. */
+  partitions?: string | readonly number[];
   /** Milliseconds, or a duration as the CLI takes it ("15m"). */
   settleEveryMs?: number | string;
   anchorRpc?: string;
@@ -307,8 +317,28 @@ export function resolveConfig(input: HubConfigInput = {}): HubConfig {
     problems.add('--http-tls-cert and --http-tls-key must be given together');
   }
   const brokerUrl = input.brokerUrl;
-  if (brokerUrl !== undefined && !/^mqtts?:\/\/[^\s]+$/.test(brokerUrl)) {
-    problems.add(`--broker must be an mqtt:// or mqtts:// URL: ${brokerUrl}`);
+  if (brokerUrl !== undefined && !brokerUrl.split(',').every((u) => /^mqtts?:\/\/[^\s,]+$/.test(u.trim()))) {
+    problems.add(
+      brokerUrl.includes(',')
+        ? `--broker must be mqtt:// or mqtts:// URLs, comma-separated: ${brokerUrl}`
+        : `--broker must be an mqtt:// or mqtts:// URL: ${brokerUrl}`,
+    );
+  }
+  if (input.brokerClientId !== undefined && !/^tally-hub-[A-Za-z0-9._-]{1,100}$/.test(input.brokerClientId)) {
+    problems.add(`--broker-client-id must be tally-hub- followed by [A-Za-z0-9._-] [P-6.2]: ${input.brokerClientId}`);
+  }
+  let partitions: number[] = Array.from({ length: PARTITION_COUNT }, (_, i) => i);
+  if (typeof input.partitions === 'string') {
+    const parsed = parsePartitionSet(input.partitions);
+    if (parsed.ok) partitions = parsed.value;
+    else problems.add(`--partitions: ${parsed.error}`);
+  } else if (input.partitions !== undefined) {
+    const parsed = parsePartitionSet(input.partitions.length > 0 ? input.partitions.join(',') : '');
+    if (parsed.ok) partitions = parsed.value;
+    else problems.add(`partitions: ${parsed.error}`);
+  }
+  if (brokerUrl === undefined && partitions.length !== PARTITION_COUNT) {
+    problems.add('--partitions needs --broker: the embedded broker serves every partition');
   }
   if (input.network !== undefined && !NETWORK_PATTERN.test(input.network)) {
     problems.add('network must be 1-64 characters of [a-z0-9._-] [P-3.1]');
@@ -331,6 +361,8 @@ export function resolveConfig(input: HubConfigInput = {}): HubConfig {
         ? Object.freeze({ cert: httpTlsCert, key: httpTlsKey })
         : undefined,
     brokerUrl,
+    brokerClientId: input.brokerClientId,
+    partitions: Object.freeze(partitions),
     brokerUsername: input.brokerUsername,
     brokerPassword: input.brokerPassword,
     brokerTls: Object.freeze({ rejectUnauthorized: true, ...input.brokerTls }),

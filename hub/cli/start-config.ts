@@ -38,6 +38,8 @@ export const START_OPTIONS = {
   httpTlsCert: { kind: 'string', to: 'httpTlsCert' },
   httpTlsKey: { kind: 'string', to: 'httpTlsKey' },
   broker: { kind: 'string', to: 'brokerUrl' },
+  partitions: { kind: 'string', to: 'partitions' },
+  brokerClientId: { kind: 'string', to: 'brokerClientId' },
   brokerUsername: { kind: 'string', to: 'brokerUsername' },
   brokerPassword: { kind: 'string', to: 'brokerPassword' },
   brokerPasswordFile: { kind: 'secretFile', to: 'brokerPassword' },
