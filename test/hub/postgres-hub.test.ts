@@ -78,7 +78,7 @@ describePostgres('test/hub/postgres-hub.test.ts', 'tally-hub start --store postg
     }
     for (const a of agents) {
       await a.stop();
-      a.cleanup();
+      await a.cleanup();
     }
     await server?.stop();
     tmp.cleanup();
