@@ -124,6 +124,10 @@ export async function openPostgresStore(url: string, options: PostgresStoreOptio
     connectionString: url,
     max: options.poolSize ?? 4,
     types,
+    // A server that does not answer fails the start (or the commit) in seconds, not after the
+    // operating system's TCP timeout; keepalive notices a connection that died silently.
+    connectionTimeoutMillis: 10_000,
+    keepAlive: true,
     ...(options.password !== undefined ? { password: options.password } : {}),
   });
   // An idle client that loses its server must not crash the hub; the next query reports it.
