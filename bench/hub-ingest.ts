@@ -1,5 +1,5 @@
 // Hub ingest benchmark: `npx tsx bench/hub-ingest.ts [--devices N] [--vouchers64 N] [--vouchers1 N]
-// [--verify-workers N] [--commit-delay MS]`
+// [--verify-workers N] [--commit-delay MS] [--store sqlite|postgres] [--no-mosquitto]`
 // (or `npm run bench hub-ingest`).
 // End to end: publishers -> broker -> hub -> SQLite commit (WAL, synchronous=FULL) -> receipt
 // back to the publisher; the clock runs from "go" until every device holds a receipt covering
@@ -7,7 +7,10 @@
 // segment. The same payloads are then sent through a plain aedes broker (no hooks) to one MQTT.js
 // subscriber in this process: the raw broker rate the hub is compared with, in the same run.
 // The devices run in a child process (bench/hub-ingest/publisher.ts) with segments signed before
-// the clock starts; the hub and its embedded broker run here.
+// the clock starts; the hub and its embedded broker run here. `--store postgres` puts the ledger in
+// a throwaway PostgreSQL server on this machine (support/postgres.ts) with fsync and
+// synchronous_commit on, as docs/scale-out.md configures one; the server competes for the same
+// cores as the hub and the publishers.
 import { fork, type ChildProcess } from 'node:child_process';
 import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -19,6 +22,7 @@ import { Aedes } from 'aedes';
 import mqtt from 'mqtt';
 import { generateKeyPair, toHex } from '../protocol/index.js';
 import { startHub, type HubHandle } from '../hub/server.js';
+import { findPostgres, startPostgres, type RunningPostgres } from '../support/postgres.js';
 import type { DeviceSpec, FromChild, ToChild } from './hub-ingest/publisher.js';
 
 const arg = (name: string, fallback: number): number => {
@@ -30,6 +34,8 @@ const VOUCHERS_64 = arg('vouchers64', 640_000);
 const VOUCHERS_1 = arg('vouchers1', 100_000);
 const VERIFY_WORKERS = process.argv.includes('--verify-workers') ? arg('verify-workers', 1) : undefined;
 const COMMIT_DELAY_MS = arg('commit-delay', 0);
+const STORE = process.argv.includes('--store') ? process.argv[process.argv.indexOf('--store') + 1] : 'sqlite';
+if (STORE !== 'sqlite' && STORE !== 'postgres') throw new Error('--store is sqlite or postgres');
 
 function child(): {
   proc: ChildProcess;
@@ -202,19 +208,32 @@ async function overMosquitto(): Promise<void> {
 
 async function main(): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), 'tally-bench-hub-'));
+  let postgres: RunningPostgres | undefined;
+  if (STORE === 'postgres') {
+    if (!findPostgres()) {
+      console.log('PostgreSQL: NOT RUN (no PostgreSQL binaries; install postgresql or set TALLY_PG_BIN)');
+      process.exitCode = 1;
+      return;
+    }
+    postgres = await startPostgres({ durable: true });
+  }
   const hub = await startHub({
     dataDir: dir,
     mqttListen: '127.0.0.1:0',
     http: '127.0.0.1:0',
     network: 'bench',
     commitDelayMs: COMMIT_DELAY_MS,
+    ...(postgres ? { store: await postgres.createDatabase('bench') } : {}),
     ...(VERIFY_WORKERS !== undefined ? { verifyWorkers: VERIFY_WORKERS } : {}),
   });
   try {
     const results = [await run(hub, 64, VOUCHERS_64), await run(hub, 1, VOUCHERS_1)];
     const stats = await hub.core.stats();
+    const store = postgres
+      ? 'PostgreSQL on this machine (fsync and synchronous_commit on)'
+      : `SQLite WAL synchronous=${hub.config.sqliteSynchronous}`;
     console.log(
-      `tally hub ingest: ${DEVICES} devices, embedded aedes, SQLite WAL synchronous=${hub.config.sqliteSynchronous}, ` +
+      `tally hub ingest: ${DEVICES} devices, embedded aedes, ${store}, ` +
         `${hub.config.verifyWorkers} signature worker(s), commit delay ${hub.config.commitDelayMs} ms, node ${process.version}, ${availableParallelism()} cores`,
     );
     table(results);
@@ -225,6 +244,7 @@ async function main(): Promise<void> {
     if (stats.acceptedVouchers !== String(expected)) process.exitCode = 1;
   } finally {
     await hub.close();
+    await postgres?.stop();
     rmSync(dir, { recursive: true, force: true });
   }
 }

@@ -19,6 +19,7 @@ import { describeNofile, raiseNofileLimit } from '../common/nofile.js';
 import { HubLog } from './base/log-codes.js';
 import { createLogger, exitOnFatal, LOG_FORMATS, LOG_LEVELS, type LogFormat, type LogLevel } from '../common/log.js';
 import { CONFIG_ENV, START_OPTIONS, startSettings } from './cli/start-config.js';
+import { storeUrlHasPassword } from './base/store-config.js';
 import { initDataDir } from './store/datadir.js';
 import { parseAmount, parseEnrolBody } from './http/routes.js';
 import { startHub } from './server.js';
@@ -164,6 +165,12 @@ program
     `accepted age of a device broker credential (default: ${DEFAULTS.credentialWindowMs / 3_600_000}h)`,
   )
   .option('--network <name>', 'network name for a fresh data dir')
+  .option(
+    '--store <url>',
+    'where the ledger is: sqlite (hub.db in the data dir) or postgres://USER@HOST:PORT/DB (docs/scale-out.md)',
+    'sqlite',
+  )
+  .option('--store-password-file <file>', 'PostgreSQL password, read from a file (not in the URL, where ps shows it)')
   .addOption(
     new Option('--sqlite-synchronous <mode>', 'SQLite synchronous mode')
       .choices(['FULL', 'NORMAL'])
@@ -244,6 +251,8 @@ Examples:
     exitOnFatal(logger, 'HUB_FATAL');
     const hubLog = new HubLog(logger);
     if (settings.from.brokerPassword?.startsWith('--')) hubLog.event('BROKER_PASSWORD_VISIBLE');
+    if (settings.from.store?.startsWith('--') && storeUrlHasPassword(String(settings.input.store)))
+      hubLog.event('STORE_PASSWORD_VISIBLE');
     // Every device is a socket here: the soft limit goes up to the hard one, and both are logged.
     const nofile = raiseNofileLimit();
     const described = describeNofile(nofile);

@@ -6,7 +6,8 @@ import { clientIdForHub, type KeyPair } from '../protocol/index.js';
 import { startEmbeddedBroker, type BrokerListener, type EmbeddedBroker, type ListenerSpec } from './broker/embedded.js';
 import { isLoopback, resolveConfig, type HostPort, type HubConfig, type HubConfigInput } from './base/config.js';
 import { HubCore } from './core/hub-core.js';
-import { clearRunningInfo, initDataDir, openStore, writeRunningInfo, type HubIdentity } from './store/datadir.js';
+import { clearRunningInfo, initDataDir, writeRunningInfo, type HubIdentity } from './store/datadir.js';
+import { openLedger } from './store/open.js';
 import { startHttp, type HttpServer } from './http/server.js';
 import { connectLink, type HubLink, type Partitions } from './broker/link.js';
 import { SignaturePool } from './ingest/signature-pool.js';
@@ -60,10 +61,17 @@ export async function startHub(
     ...(config.network !== undefined ? { network: config.network } : {}),
     synchronous: config.sqliteSynchronous,
   });
-  const store = openStore(config.dataDir, config.sqliteSynchronous);
+  const store = await openLedger(config, identity);
   const metrics = new HubMetrics({ processMetrics: true });
   const pool = config.verifyWorkers > 0 ? new SignaturePool(config.verifyWorkers) : undefined;
-  const core = await HubCore.open(config, identity, store, metrics, config.now, pool);
+  let core: HubCore;
+  try {
+    core = await HubCore.open(config, identity, store, metrics, config.now, pool);
+  } catch (err) {
+    await pool?.close();
+    await store.close();
+    throw err;
+  }
   // Webhook delivery runs beside ingest, never in it: the outbox is its only link to the rest.
   const webhooks = new WebhookDispatcher({
     outbox: store.outbox,
@@ -245,7 +253,12 @@ export async function startHub(
       ...(config.httpTls ? { httpCertSha256: new X509Certificate(config.httpTls.cert).fingerprint256 } : {}),
     });
     const brokerUrls = broker ? broker.listeners.map((l) => l.url).join(' ') : mqttUrl;
-    log.event('HUB_STARTED', { hub: identity.publicKeyHex, network: identity.network, version: VERSION });
+    log.event('HUB_STARTED', {
+      hub: identity.publicKeyHex,
+      network: identity.network,
+      version: VERSION,
+      store: config.store.kind === 'sqlite' ? 'sqlite' : config.store.display,
+    });
     log.event('HUB_LISTENING', { mqtt: brokerUrls, http: http.url, broker: broker ? 'embedded' : 'external' });
 
     let closing: Promise<void> | undefined;

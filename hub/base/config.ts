@@ -11,6 +11,7 @@ import { NETWORK_PATTERN, PARTITION_COUNT, parsePartitionSet } from '../../proto
 import { resolveWebhookConfig, type WebhookConfig } from './webhook-config.js';
 import type { Logger } from '../../common/log.js';
 import { HubLog } from './log-codes.js';
+import { resolveStoreConfig, type StoreConfig } from './store-config.js';
 
 export { ConfigError };
 
@@ -114,6 +115,8 @@ export interface HubConfig {
    *  raised one-signature ingest from about 9,500 to about 13,000 vouchers/s (bench/hub-ingest.ts)
    *  while costing segments of 64 under a tenth. */
   readonly verifyWorkers: number;
+  /** Where the ledger is: the data directory's SQLite file (default) or PostgreSQL (--store). */
+  readonly store: StoreConfig;
   /** SQLite synchronous mode; FULL by default because a receipt promises durability. */
   readonly sqliteSynchronous: 'FULL' | 'NORMAL';
   /** Recent rejection rows kept for inspection (counts are kept forever). */
@@ -150,8 +153,13 @@ export type HubConfigInput = Partial<
     | 'anchor'
     | 'webhooks'
     | 'partitions'
+    | 'store'
   >
 > & {
+  /** "sqlite" (the default) or a postgres:// URL. */
+  store?: string;
+  /** The PostgreSQL password (--store-password-file); wins over one in the URL. */
+  storePassword?: string;
   /** A pino logger (common/log.ts createLogger); its level decides what is written. */
   logger?: Logger;
   /** Durations in milliseconds or as the CLI takes them ("5m"). */
@@ -400,6 +408,7 @@ export function resolveConfig(input: HubConfigInput = {}): HubConfig {
     commitMaxSegments: int('commitMaxSegments', input.commitMaxSegments ?? DEFAULTS.commitMaxSegments, 1),
     commitDelayMs: int('commitDelayMs', input.commitDelayMs ?? DEFAULTS.commitDelayMs, 0),
     verifyWorkers: int('verifyWorkers', input.verifyWorkers ?? defaultVerifyWorkers(), 0),
+    store: resolveStoreConfig(input.store, input.storePassword, problems),
     sqliteSynchronous: synchronous,
     rejectionLogLimit: int('rejectionLogLimit', input.rejectionLogLimit ?? DEFAULTS.rejectionLogLimit, 1),
     network: input.network,

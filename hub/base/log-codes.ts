@@ -26,6 +26,10 @@ export const HUB_LOG_CODES = {
     level: 'warn',
     message: '--broker-password is visible to every user of this machine (ps): use --broker-password-file',
   },
+  STORE_PASSWORD_VISIBLE: {
+    level: 'warn',
+    message: 'the --store URL holds a password that every user of this machine sees (ps): use --store-password-file',
+  },
   BROKER_LINK_ERROR: { level: 'warn', message: 'external broker: connection error' },
   BROKER_LINK_LOST: { level: 'warn', message: 'external broker: connection lost, reconnecting' },
   BROKER_SUBSCRIBE_FAILED: { level: 'error', message: 'external broker: subscribing to the uplinks failed' },

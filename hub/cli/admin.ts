@@ -6,6 +6,7 @@
 
 import { apiErrorFromBody } from '../base/api-errors.js';
 import { resolveConfig } from '../base/config.js';
+import { ledgerLocation } from '../store/open.js';
 import { HubCore, type EnrolRequest } from '../core/hub-core.js';
 import { loadIdentity, openStore, readRunningInfo } from '../store/datadir.js';
 import { HubMetrics } from '../base/metrics.js';
@@ -129,6 +130,12 @@ class LocalAdmin implements Admin {
   static async open(dataDir: string): Promise<LocalAdmin> {
     const config = resolveConfig({ dataDir });
     const identity = loadIdentity(config.dataDir);
+    // With the ledger in PostgreSQL, the stopped hub's SQLite file is not it (store/open.ts).
+    const ledger = ledgerLocation(config.dataDir);
+    if (ledger !== undefined)
+      throw new Error(
+        `the ledger of ${config.dataDir} is in PostgreSQL (${ledger}): start the hub, then run this again`,
+      );
     const store = openStore(config.dataDir);
     try {
       return new LocalAdmin(await HubCore.open(config, identity, store, new HubMetrics()), store);

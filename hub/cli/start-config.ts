@@ -60,6 +60,8 @@ export const START_OPTIONS = {
   settleEvery: { kind: 'string', to: 'settleEveryMs' },
   credentialWindow: { kind: 'string', to: 'credentialWindowMs' },
   network: { kind: 'string', to: 'network' },
+  store: { kind: 'string', to: 'store' },
+  storePasswordFile: { kind: 'secretFile', to: 'storePassword' },
   sqliteSynchronous: { kind: 'string', to: 'sqliteSynchronous' },
   verifyWorkers: { kind: 'int', to: 'verifyWorkers' },
   anchorRpc: { kind: 'string', to: 'anchorRpc' },

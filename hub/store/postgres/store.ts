@@ -32,6 +32,8 @@ type Row = Record<string, unknown>;
 export type PgTransaction = Pick<pg.PoolClient, 'query'>;
 
 export interface PostgresStoreOptions {
+  /** Wins over a password in the URL (kept out of the URL so that logs and `ps` never see it). */
+  password?: string;
   /** Connections in the pool (default 4: one group commit at a time, reads beside it). */
   poolSize?: number;
   /**
@@ -118,7 +120,16 @@ const isUniqueViolation = (err: unknown) => (err as { code?: string }).code === 
 
 /** Opens (and migrates) the database at `url`, e.g. postgres://user@host:5432/tally. */
 export async function openPostgresStore(url: string, options: PostgresStoreOptions = {}): Promise<HubStore> {
-  const pool = new pg.Pool({ connectionString: url, max: options.poolSize ?? 4, types });
+  const pool = new pg.Pool({
+    connectionString: url,
+    max: options.poolSize ?? 4,
+    types,
+    // A server that does not answer fails the start (or the commit) in seconds, not after the
+    // operating system's TCP timeout; keepalive notices a connection that died silently.
+    connectionTimeoutMillis: 10_000,
+    keepAlive: true,
+    ...(options.password !== undefined ? { password: options.password } : {}),
+  });
   // An idle client that loses its server must not crash the hub; the next query reports it.
   pool.on('error', () => undefined);
   try {
