@@ -11,6 +11,7 @@ import { NETWORK_PATTERN, PARTITION_COUNT, parsePartitionSet } from '../../proto
 import { resolveWebhookConfig, type WebhookConfig } from './webhook-config.js';
 import type { Logger } from '../../common/log.js';
 import { HubLog } from './log-codes.js';
+import { PARTITION_FILTER_MODES, type PartitionFilters } from '../broker/partition-filters.js';
 
 export { ConfigError };
 
@@ -70,6 +71,8 @@ export interface HubConfig {
   /** Partitions whose uplinks this hub takes from an external broker [P-6.7], ascending; all 256
    *  by default. The embedded broker always serves every partition. */
   readonly partitions: readonly number[];
+  /** How the hub subscribes to its partitions' uplinks at the external broker (partition-filters.ts). */
+  readonly partitionFilters: PartitionFilters;
   readonly brokerUsername: string | undefined;
   readonly brokerPassword: string | undefined;
   readonly brokerTls: BrokerTls;
@@ -150,6 +153,7 @@ export type HubConfigInput = Partial<
     | 'anchor'
     | 'webhooks'
     | 'partitions'
+    | 'partitionFilters'
   >
 > & {
   /** A pino logger (common/log.ts createLogger); its level decides what is written. */
@@ -173,6 +177,8 @@ export type HubConfigInput = Partial<
   brokerTls?: Partial<BrokerTls>;
   /** `all`, a set as the CLI takes it (`0-31,40`), or the partition numbers. */
   partitions?: string | readonly number[];
+  /** `auto` (default), `each` or `wildcard`. */
+  partitionFilters?: string;
   /** Milliseconds, or a duration as the CLI takes it ("15m"). */
   settleEveryMs?: number | string;
   anchorRpc?: string;
@@ -337,6 +343,10 @@ export function resolveConfig(input: HubConfigInput = {}): HubConfig {
     if (parsed.ok) partitions = parsed.value;
     else problems.add(`partitions: ${parsed.error}`);
   }
+  const partitionFilters = (input.partitionFilters ?? 'auto') as PartitionFilters;
+  if (!PARTITION_FILTER_MODES.includes(partitionFilters)) {
+    problems.add(`--partition-filters must be one of ${PARTITION_FILTER_MODES.join(', ')}: ${input.partitionFilters}`);
+  }
   if (brokerUrl === undefined && partitions.length !== PARTITION_COUNT) {
     problems.add('--partitions needs --broker: the embedded broker serves every partition');
   }
@@ -363,6 +373,7 @@ export function resolveConfig(input: HubConfigInput = {}): HubConfig {
     brokerUrl,
     brokerClientId: input.brokerClientId,
     partitions: Object.freeze(partitions),
+    partitionFilters,
     brokerUsername: input.brokerUsername,
     brokerPassword: input.brokerPassword,
     brokerTls: Object.freeze({ rejectUnauthorized: true, ...input.brokerTls }),
