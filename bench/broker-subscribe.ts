@@ -29,7 +29,14 @@ const cases: { name: string; filters: string[] }[] = [
   { name: 'each-128', filters: Array.from({ length: 128 }, (_, p) => partitionUplinkFilter(p)) },
 ];
 
-const rows: { case: string; session: string; filters: number; refused: number; subscribeMs: number; firstUplinkMs: number }[] = [];
+const rows: {
+  case: string;
+  session: string;
+  filters: number;
+  refused: number;
+  subscribeMs: number;
+  firstUplinkMs: number;
+}[] = [];
 for (const clean of [false, true]) {
   for (const c of cases) {
     const cluster = await startNatsCluster({ bin, size: 3 });
