@@ -12,7 +12,7 @@ const UNIT = [
   'test/hub/{access,config,docs,store,commit-failure,equivocation-evidence,pending-signature,webhook-logic,descriptor-watch,reorder,partition-filters}.test.ts',
   'test/hub/{access,config,docs,store,commit-failure,equivocation-evidence,pending-signature,start-config}.test.ts',
   'test/dashboard/{activity,docs}.test.ts',
-  'test/simulator/{faults,ledger,report,stages,fleet-plan}.test.ts',
+  'test/simulator/{faults,ledger,report,stages,fleet-plan,brokers}.test.ts',
   'test/reliability/{report,hostile-keys-and-vectors,hostile-replay,hostile-segments,disk-full}.test.ts',
 ];
 
