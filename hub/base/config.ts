@@ -11,9 +11,12 @@ import { NETWORK_PATTERN, PARTITION_COUNT, parsePartitionSet } from '../../proto
 import { resolveWebhookConfig, type WebhookConfig } from './webhook-config.js';
 import type { Logger } from '../../common/log.js';
 import { HubLog } from './log-codes.js';
-import { PARTITION_FILTER_MODES, type PartitionFilters } from '../broker/partition-filters.js';
 
 export { ConfigError };
+
+/** How a hub subscribes to its partitions at an external broker: hub/broker/partition-filters.ts. */
+export type PartitionFilters = 'auto' | 'each' | 'wildcard';
+export const PARTITION_FILTER_MODES: readonly PartitionFilters[] = ['auto', 'each', 'wildcard'];
 
 export interface HostPort {
   readonly host: string;

@@ -6,6 +6,9 @@ import {
   PARTITION_COUNT,
   partitionUplinkFilter,
 } from '../../protocol/index.js';
+import type { PartitionFilters } from '../base/config.js';
+
+export type { PartitionFilters };
 
 /**
  * How a hub that owns some of the partitions subscribes [P-6.7]:
@@ -25,8 +28,6 @@ import {
  * that owns a handful of partitions or takes over one) and the wildcard where per-partition filters
  * would be slow on NATS.
  */
-export type PartitionFilters = 'auto' | 'each' | 'wildcard';
-export const PARTITION_FILTER_MODES: readonly PartitionFilters[] = ['auto', 'each', 'wildcard'];
 export const EACH_FILTER_LIMIT = 8;
 
 /**
