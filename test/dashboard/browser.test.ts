@@ -207,6 +207,28 @@ if (!HAVE_CHROMIUM && IN_CI) {
     expect((await api(`/api/devices/${key}`)).status).toBe(200);
     await shot('admin');
 
+    // A device with a currency: an amount with a point is converted exactly at the exponent, a whole
+    // number stays minor units.
+    const priced = toHex(generateKeyPair().publicKey);
+    await page.fill('#enrol-key', priced);
+    await page.fill('#enrol-currency', 'eur');
+    await page.fill('#enrol-exponent', '2');
+    await page.fill('#enrol-price', '0.25');
+    await page.fill('#enrol-capacity', '10.00');
+    await page.click('#enrol-form button[type=submit]');
+    await page.waitForFunction(
+      (k) => document.querySelector('#enrol-form .action-result')?.textContent?.includes(k.slice(0, 16)),
+      priced,
+      WAIT,
+    );
+    const pricedDevice = (await api<{ channelId: string }>(`/api/devices/${priced}`)).body;
+    const pricedChannel = (
+      await api<{ currency: string; exponent: number; pricePerUnit: string; capacity: string }>(
+        `/api/channels/${pricedDevice.channelId}`,
+      )
+    ).body;
+    expect(pricedChannel).toMatchObject({ currency: 'EUR', exponent: 2, pricePerUnit: '25', capacity: '1000' });
+
     // Top up from the channel page, with the token now set.
     const channelId = env.devices[0]!.channelId!;
     const before = BigInt((await api<{ capacity: string }>(`/api/channels/${channelId}`)).body.capacity);
