@@ -13,8 +13,9 @@ import { isAnchorError } from './anchor/codes.js';
 import { openAdmin } from './cli/admin.js';
 import { lowCapacityCommand, webhookCommand } from './cli/webhook.js';
 import { CHANNEL_COLUMNS, DEVICE_COLUMNS, printBlock, printJson, printTable } from './cli/format.js';
-import { ConfigError, DEFAULTS, resolveConfig } from './base/config.js';
+import { ConfigError, DEFAULTS, PARTITION_FILTER_MODES, resolveConfig } from './base/config.js';
 import { WEBHOOK_DEFAULTS } from './base/webhook-config.js';
+import { EACH_FILTER_LIMIT } from './broker/partition-filters.js';
 import { describeNofile, raiseNofileLimit } from '../common/nofile.js';
 import { HubLog } from './base/log-codes.js';
 import { createLogger, exitOnFatal, LOG_FORMATS, LOG_LEVELS, type LogFormat, type LogLevel } from '../common/log.js';
@@ -114,6 +115,12 @@ program
   .option(
     '--partitions <set>',
     'external broker: take the uplinks of these partitions only, e.g. 0-127 or 0-31,40 (of 0-255; default all)',
+  )
+  .addOption(
+    new Option(
+      '--partition-filters <mode>',
+      `external broker: one filter per owned partition (each), one for all with the others dropped here (wildcard), or each up to ${EACH_FILTER_LIMIT} partitions (auto; docs/scale-out.md)`,
+    ).choices(PARTITION_FILTER_MODES),
   )
   .option('--broker-client-id <id>', 'MQTT client id at the external broker; hubs sharing a broker need distinct ones')
   .option('--broker-username <name>', 'username of the hub at the external broker')

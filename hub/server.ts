@@ -183,6 +183,7 @@ export async function startHub(
         url: mqttUrl,
         clientId: config.brokerClientId ?? clientIdForHub(identity.network, 1),
         partitions: config.partitions,
+        partitionFilters: config.partitionFilters,
         username: config.brokerUsername,
         password: config.brokerPassword,
         tls: config.brokerTls,

@@ -11,6 +11,7 @@ import { formatReport, reportToJson } from './report.js';
 import { describeNofile, raiseNofileLimit } from '../common/nofile.js';
 import { DEVICES_PER_FLEET_PROCESS } from './fleet-plan.js';
 import { DESCRIPTOR_MARGIN, WORKER_THRESHOLD, runSimulation } from './run.js';
+import { parseBrokerList } from './brokers.js';
 
 const EXIT_OK = 0;
 const EXIT_CONSERVATION_FAILED = 1;
@@ -96,7 +97,10 @@ program
     integer(1, 3600),
     SIM_DEFAULTS.drainTimeout,
   )
-  .option('--broker <url>', 'MQTT broker of a running hub (default: start an embedded hub and broker)')
+  .option(
+    '--broker <url>',
+    'MQTT broker of a running hub; the nodes of a clustered broker comma-separated (default: start an embedded hub and broker)',
+  )
   .option('--hub-api <url>', 'HTTP API of that hub, e.g. http://127.0.0.1:8080')
   .option('--admin-token <token>', "that hub's admin token (to enrol the fleet and settle)")
   .option('--tls-ca <file>', 'CA certificate (PEM) of that broker, for mqtts:// and wss:// (tally-hub tls init)')
@@ -126,6 +130,8 @@ Examples:
   tally-sim run --devices 50 --fault tamper=0.05 --fault kill-agent=0.01 --json report.json
   tally-sim run --devices 10 --quiet --json - | jq .units
   tally-sim run --broker mqtt://127.0.0.1:1883 --hub-api http://127.0.0.1:8080 --admin-token TOKEN
+  tally-sim run --broker mqtt://n1:1883,mqtt://n2:1883,mqtt://n3:1883 --hub-api http://hub:8080 \\
+    --admin-token TOKEN     # a clustered broker: devices spread over the nodes
 
 Exit status: 0 when every channel conserves (signed = accepted = settled, nothing lost or
 doubled, bundles verified offline); 1 when not, naming the channels; 2 for bad usage;
@@ -141,6 +147,10 @@ to stderr.`,
       const remoteParts = [opts.broker, opts.hubApi, opts.adminToken].filter((x) => x !== undefined).length;
       if (remoteParts !== 0 && remoteParts !== 3)
         throw new UsageError('a running hub needs all three of --broker, --hub-api and --admin-token');
+      if (opts.broker !== undefined) {
+        const brokers = parseBrokerList(opts.broker);
+        if (!brokers.ok) throw new UsageError(brokers.error);
+      }
       if (opts.json === '-' && opts.html === '-') throw new UsageError('--json - and --html - cannot both use stdout');
       if (opts.tlsCa !== undefined && remoteParts !== 3)
         throw new UsageError('--tls-ca is for the broker of a running hub');

@@ -15,6 +15,10 @@ import { resolveStoreConfig, type StoreConfig } from './store-config.js';
 
 export { ConfigError };
 
+/** How a hub subscribes to its partitions at an external broker: hub/broker/partition-filters.ts. */
+export type PartitionFilters = 'auto' | 'each' | 'wildcard';
+export const PARTITION_FILTER_MODES: readonly PartitionFilters[] = ['auto', 'each', 'wildcard'];
+
 export interface HostPort {
   readonly host: string;
   readonly port: number;
@@ -71,6 +75,8 @@ export interface HubConfig {
   /** Partitions whose uplinks this hub takes from an external broker [P-6.7], ascending; all 256
    *  by default. The embedded broker always serves every partition. */
   readonly partitions: readonly number[];
+  /** How the hub subscribes to its partitions' uplinks at the external broker (partition-filters.ts). */
+  readonly partitionFilters: PartitionFilters;
   readonly brokerUsername: string | undefined;
   readonly brokerPassword: string | undefined;
   readonly brokerTls: BrokerTls;
@@ -154,6 +160,7 @@ export type HubConfigInput = Partial<
     | 'webhooks'
     | 'partitions'
     | 'store'
+    | 'partitionFilters'
   >
 > & {
   /** "sqlite" (the default) or a postgres:// URL. */
@@ -181,6 +188,8 @@ export type HubConfigInput = Partial<
   brokerTls?: Partial<BrokerTls>;
   /** `all`, a set as the CLI takes it (`0-31,40`), or the partition numbers. */
   partitions?: string | readonly number[];
+  /** `auto` (default), `each` or `wildcard`. */
+  partitionFilters?: string;
   /** Milliseconds, or a duration as the CLI takes it ("15m"). */
   settleEveryMs?: number | string;
   anchorRpc?: string;
@@ -345,6 +354,10 @@ export function resolveConfig(input: HubConfigInput = {}): HubConfig {
     if (parsed.ok) partitions = parsed.value;
     else problems.add(`partitions: ${parsed.error}`);
   }
+  const partitionFilters = (input.partitionFilters ?? 'auto') as PartitionFilters;
+  if (!PARTITION_FILTER_MODES.includes(partitionFilters)) {
+    problems.add(`--partition-filters must be one of ${PARTITION_FILTER_MODES.join(', ')}: ${input.partitionFilters}`);
+  }
   if (brokerUrl === undefined && partitions.length !== PARTITION_COUNT) {
     problems.add('--partitions needs --broker: the embedded broker serves every partition');
   }
@@ -371,6 +384,7 @@ export function resolveConfig(input: HubConfigInput = {}): HubConfig {
     brokerUrl,
     brokerClientId: input.brokerClientId,
     partitions: Object.freeze(partitions),
+    partitionFilters,
     brokerUsername: input.brokerUsername,
     brokerPassword: input.brokerPassword,
     brokerTls: Object.freeze({ rejectUnauthorized: true, ...input.brokerTls }),

@@ -40,6 +40,7 @@ export const START_OPTIONS = {
   broker: { kind: 'string', to: 'brokerUrl' },
   partitions: { kind: 'string', to: 'partitions' },
   brokerClientId: { kind: 'string', to: 'brokerClientId' },
+  partitionFilters: { kind: 'string', to: 'partitionFilters' },
   brokerUsername: { kind: 'string', to: 'brokerUsername' },
   brokerPassword: { kind: 'string', to: 'brokerPassword' },
   brokerPasswordFile: { kind: 'secretFile', to: 'brokerPassword' },

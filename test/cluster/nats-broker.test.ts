@@ -1,6 +1,6 @@
 // What the clustered broker (nats-server, 3 nodes, JetStream, MQTT) does for Tally, checked
 // against the real server: QoS 1 across nodes, a persistent session that outlives the node it was
-// on, client-id takeover across nodes, QoS 2 refused. docs/scale-out.md cites these cases.
+// on, client-id takeover across nodes, QoS 2 and MQTT 5 refused. docs/scale-out.md cites these cases.
 // Runs when a nats-server binary is found; without one the suite says it did not run; under
 // CI=true a missing binary fails.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -77,6 +77,22 @@ if (!bin) {
       const closed = new Promise<void>((r) => c.once('close', () => r()));
       c.publish('tally/test/q2', 'x', { qos: 2 });
       await closed;
+    });
+
+    it('refuses an MQTT 5 CONNECT: no CONNACK that accepts it', async () => {
+      const c = mqtt.connect(cluster.urls[0]!, {
+        clientId: 'probe-v5',
+        protocolVersion: 5,
+        reconnectPeriod: 0,
+        connectTimeout: 10_000,
+      });
+      const outcome = await new Promise<string>((resolve) => {
+        c.once('connect', () => resolve('accepted'));
+        c.once('error', () => resolve('refused'));
+        c.once('close', () => resolve('refused'));
+      });
+      c.end(true);
+      expect(outcome).toBe('refused');
     });
 
     it('takes a client id over across nodes: the older connection is closed', async () => {
