@@ -23,9 +23,7 @@ export function ledgerLocation(dataDir: string): string | undefined {
 }
 
 /** Thrown when the ledger asked for is not the one this data directory's hub writes to. */
-export class LedgerMismatchError extends Error {
-  readonly code = 'LEDGER_MISMATCH';
-}
+export class LedgerMismatchError extends Error {}
 
 export async function openLedger(config: HubConfig, identity: HubIdentity): Promise<HubStore> {
   const recorded = ledgerLocation(config.dataDir);
