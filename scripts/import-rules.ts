@@ -49,7 +49,7 @@ export const HUB_LAYERS: readonly (readonly string[])[] = [
   ['base'],
   ['store'],
   ['model'],
-  ['ingest', 'settlement', 'broker', 'anchor'],
+  ['ingest', 'settlement', 'broker', 'anchor', 'cluster'],
   ['core'],
   ['http'],
   ['cli'],
