@@ -17,6 +17,9 @@ export interface LeaseNode {
   readonly events: LeaseEvent[];
   readonly alive: boolean;
   kill(): Promise<void>;
+  /** SIGSTOP / SIGCONT: a process that stalls (GC pause, swapped out, suspended VM). */
+  pause(): void;
+  resume(): void;
   stop(): Promise<void>;
 }
 
@@ -61,8 +64,15 @@ export async function startLeaseNode(
       child.kill('SIGKILL');
       await exited;
     },
+    pause() {
+      child.kill('SIGSTOP');
+    },
+    resume() {
+      child.kill('SIGCONT');
+    },
     async stop() {
       if (!alive) return;
+      child.kill('SIGCONT');
       child.kill('SIGTERM');
       await exited;
     },

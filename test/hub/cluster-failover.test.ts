@@ -52,4 +52,27 @@ describePostgres('test/hub/cluster-failover.test.ts', 'ownership failover betwee
     // Nothing the survivors held was taken from them on the way (the split at start gave some back).
     for (const n of survivors) expect(n.events.filter((e) => e.ev === 'lose' && e.at >= killedAt)).toEqual([]);
   });
+
+  it('makes a paused member drop its partitions when it wakes, before it takes any again', async () => {
+    const url = await server.createDatabase();
+    const members: LeaseNode[] = [];
+    for (const id of ['hub-a', 'hub-b', 'hub-c']) members.push(await startLeaseNode(url, id, P));
+    nodes.push(...members);
+    await until('an even split', () => members.every((n) => n.held.size === P / 3));
+    const [sleeper, ...others] = members as [LeaseNode, LeaseNode, LeaseNode];
+    const had = new Map(sleeper.held);
+    sleeper.pause();
+    await until('the others to hold everything', () => others.every((n) => n.held.size === P / 2));
+    const wokeAt = Date.now();
+    sleeper.resume();
+    await until('an even split again', () => members.every((n) => n.held.size === P / 3));
+    const after = sleeper.events.filter((e) => e.at >= wokeAt);
+    // First it lets go of everything it held, by its own deadline or on seeing the raised tokens ...
+    const firstGain = after.findIndex((e) => e.ev === 'gain');
+    const drops = after.slice(0, firstGain === -1 ? after.length : firstGain).filter((e) => e.ev === 'lose');
+    expect(new Set(drops.map((e) => e.p))).toEqual(new Set(had.keys()));
+    for (const e of drops) expect(['expired', 'taken']).toContain(e.reason);
+    // ... and what it holds now it took afresh, above every token the others were given meanwhile.
+    for (const [p, token] of sleeper.held) if (had.has(p)) expect(token).toBeGreaterThan(had.get(p)! + 1n);
+  });
 });
