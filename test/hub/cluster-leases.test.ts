@@ -120,6 +120,25 @@ describePostgres('test/hub/cluster-leases.test.ts', 'partition leases with fenci
     }
   });
 
+  it('hands everything over at a clean stop, without waiting for the leases to run out', async () => {
+    const pool = await freshDb();
+    const a = hub(pool, 'hub-a');
+    const b = track(hub(pool, 'hub-b'));
+    await a.leases.start();
+    await b.leases.start();
+    await until('an even split', () => a.leases.owned().size === P / 2 && b.leases.owned().size === P / 2);
+    const had = [...a.leases.owned().keys()];
+    a.released.length = 0;
+    await a.leases.stop();
+    // Flushed, then given back, then out of the hubs table.
+    expect(a.released.map((r) => [...r].sort((x, y) => x - y))).toEqual([[...had].sort((x, y) => x - y)]);
+    expect(new Set(a.lost.filter((l) => l.reason === 'stopped').map((l) => l.partition))).toEqual(new Set(had));
+    for (const p of had) expect((await leaseRow(pool, p)).owner_hub).toBeNull();
+    const { rows } = await pool.query("SELECT count(*)::int AS n FROM hubs WHERE id = 'hub-a'");
+    expect(rows[0].n).toBe(0);
+    await until('b owns everything', () => b.leases.owned().size === P);
+  });
+
   it('refuses the commit of a paused holder after a takeover, and nothing it wrote is kept', async () => {
     const pool = await freshDb();
     await pool.query('CREATE TABLE heads (channel text PRIMARY KEY, seq int8 NOT NULL)');
