@@ -53,6 +53,8 @@ interface Held {
   token: bigint;
   /** Monotonic ms after which the hub must not acknowledge for this partition. */
   deadline: number;
+  /** onGain has resolved: the partition's state is loaded and it may be served. */
+  ready: boolean;
 }
 
 export class LeaseManager {
@@ -96,14 +98,14 @@ export class LeaseManager {
   owned(): Map<number, bigint> {
     const now = this.now();
     const out = new Map<number, bigint>();
-    for (const [p, h] of this.held) if (h.deadline > now) out.set(p, h.token);
+    for (const [p, h] of this.held) if (h.ready && h.deadline > now) out.set(p, h.token);
     return out;
   }
 
   /** True while this hub may acknowledge for the partition. */
   holds(partition: number): boolean {
     const h = this.held.get(partition);
-    return h !== undefined && h.deadline > this.now();
+    return h !== undefined && h.ready && h.deadline > this.now();
   }
 
   /** The claim a commit writing these partitions carries to the fence, or undefined when one is
@@ -113,7 +115,7 @@ export class LeaseManager {
     const leases: { partition: number; token: bigint }[] = [];
     for (const p of new Set(partitions)) {
       const h = this.held.get(p);
-      if (!h || h.deadline <= now) return undefined;
+      if (!h || !h.ready || h.deadline <= now) return undefined;
       leases.push({ partition: p, token: h.token });
     }
     return { hubId: this.hubId, leases };
@@ -231,10 +233,12 @@ export class LeaseManager {
     );
     for (const r of rows.sort((a, b) => a.partition - b.partition)) {
       const token = BigInt(r.token);
-      this.held.set(r.partition, { token, deadline: started + this.leaseMs - this.marginMs });
+      const held: Held = { token, deadline: started + this.leaseMs - this.marginMs, ready: false };
+      this.held.set(r.partition, held);
       this.log('info', `partition ${r.partition} taken (token ${token})`);
       try {
         await this.options.onGain(r.partition, token);
+        held.ready = true;
       } catch (err) {
         // A partition we cannot load is given back rather than held without being served.
         this.log('error', `partition ${r.partition} could not be loaded: ${(err as Error).message}`);

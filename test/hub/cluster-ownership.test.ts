@@ -25,6 +25,9 @@ function clusterHub(pool: pg.Pool, hubId: string) {
   const calls: string[] = [];
   const subscribed = new Set<number>();
   const loaded = new Set<number>();
+  /** Whether the hub claimed the partition while its state was still loading (it must not). */
+  const ownedWhileLoading: boolean[] = [];
+  let ownership: Ownership | undefined;
   const subs: PartitionSet = {
     add: (p) => {
       // A partition's uplinks may reach the hub only once its heads are in memory.
@@ -40,6 +43,7 @@ function clusterHub(pool: pg.Pool, hubId: string) {
   const state: PartitionState = {
     load: async (p) => {
       await pool.query('SELECT 1'); // reads the database, as the store would
+      ownedWhileLoading.push(ownership!.owns(device(p)));
       loaded.add(p);
       calls.push(`load ${p}`);
     },
@@ -48,7 +52,7 @@ function clusterHub(pool: pg.Pool, hubId: string) {
       calls.push(`drop ${p}`);
     },
   };
-  const ownership = new Ownership(partitionOf, subs, state);
+  ownership = new Ownership(partitionOf, subs, state);
   const leases = new LeaseManager(pool, {
     hubId,
     partitions: P,
@@ -58,7 +62,7 @@ function clusterHub(pool: pg.Pool, hubId: string) {
     ...ownership.leaseCallbacks,
   });
   ownership.attach(leases);
-  return { ownership, leases, calls, subscribed, loaded };
+  return { ownership, leases, calls, subscribed, loaded, ownedWhileLoading };
 }
 
 describePostgres(
