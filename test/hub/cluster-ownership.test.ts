@@ -110,6 +110,9 @@ describePostgres(
       await until('b owns everything', () => b.subscribed.size === P);
       for (const p of [0, 1]) expect(b.calls.indexOf(`load ${p}`)).toBeLessThan(b.calls.indexOf(`add ${p}`));
       expect(a.ownership.owns(device(0))).toBe(false);
+      // Never claimed while its state was still loading.
+      expect(a.ownedWhileLoading.length + b.ownedWhileLoading.length).toBeGreaterThan(P);
+      expect([...a.ownedWhileLoading, ...b.ownedWhileLoading].every((owned) => !owned)).toBe(true);
     });
   },
 );
