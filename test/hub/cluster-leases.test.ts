@@ -6,6 +6,7 @@ import pg from 'pg';
 import { afterAll, afterEach, beforeAll, expect, it } from 'vitest';
 import { LeaseManager, type LossReason } from '../../hub/cluster/leases.js';
 import { ClusterConfigError, ensureClusterSchema } from '../../hub/store/cluster-schema.js';
+import { clusterStatus } from '../../hub/store/cluster-status.js';
 import { checkFence, LeaseLostError, type FenceClaim } from '../../hub/store/fence.js';
 import { startPostgres, type RunningPostgres } from '../../support/postgres.js';
 import { describePostgres } from './helpers/postgres.js';
@@ -128,6 +129,12 @@ describePostgres('test/hub/cluster-leases.test.ts', 'partition leases with fenci
     await b.leases.start();
     await until('an even split', () => a.leases.owned().size === P / 2 && b.leases.owned().size === P / 2);
     const had = [...a.leases.owned().keys()];
+    const before = await clusterStatus(pool, LEASE.leaseMs);
+    expect(before.hubs.map((h) => [h.id, h.live, h.partitions.length])).toEqual([
+      ['hub-a', true, P / 2],
+      ['hub-b', true, P / 2],
+    ]);
+    expect([before.free, before.expired]).toEqual([[], []]);
     a.released.length = 0;
     await a.leases.stop();
     // Flushed, then given back, then out of the hubs table.
@@ -137,6 +144,8 @@ describePostgres('test/hub/cluster-leases.test.ts', 'partition leases with fenci
     const { rows } = await pool.query("SELECT count(*)::int AS n FROM hubs WHERE id = 'hub-a'");
     expect(rows[0].n).toBe(0);
     await until('b owns everything', () => b.leases.owned().size === P);
+    const after = await clusterStatus(pool, LEASE.leaseMs);
+    expect(after.hubs.map((h) => [h.id, h.partitions.length])).toEqual([['hub-b', P]]);
   });
 
   it('refuses the commit of a paused holder after a takeover, and nothing it wrote is kept', async () => {
@@ -253,7 +262,7 @@ describePostgres('test/hub/cluster-leases.test.ts', 'partition leases with fenci
     const lonePool = new pg.Pool({
       connectionString: await own.createDatabase(),
       max: 2,
-      connectionTimeoutMillis: 500,
+      connectionTimeoutMillis: 10_000,
     });
     lonePool.on('error', () => {}); // the server goes away under idle clients
     const lost: LossReason[] = [];
