@@ -149,11 +149,11 @@ try {
   );
 
   // The once-a-second sample over the real registry and store, as the HTTP server runs it.
-  const activity = new Activity(env.hub.core.fleet, env.hub.core.ledger, env.hub.metrics);
+  const activity = await Activity.create(env.hub.core.fleet, env.hub.core.ledger, env.hub.metrics);
   const samples: number[] = [];
   for (let i = 0; i < 50; i++) {
     const t = performance.now();
-    activity.sample();
+    await activity.sample();
     samples.push(performance.now() - t);
     await sleep(20);
   }

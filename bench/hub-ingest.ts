@@ -81,7 +81,7 @@ interface Result {
 async function run(hub: HubHandle, perSegment: number, totalVouchers: number, rawUrl?: string): Promise<Result> {
   const segmentsPerDevice = Math.max(1, Math.round(totalVouchers / perSegment / DEVICES));
   const keys = Array.from({ length: DEVICES }, () => generateKeyPair());
-  const enrolled = hub.core.enrol(
+  const enrolled = await hub.core.enrol(
     keys.map((k) => ({ publicKey: toHex(k.publicKey), unit: 'Wh', pricePerUnit: 3n, capacity: 1n << 62n })),
   );
   const devices: DeviceSpec[] = keys.map((k, i) => ({
@@ -188,7 +188,7 @@ async function overMosquitto(): Promise<void> {
     console.log(`\nsame over Mosquitto (plain TCP, hub with --broker; raw = same Mosquitto to one subscriber):`);
     table(results);
     const expected = results.reduce((n, r) => n + r.vouchers, 0);
-    const stats = hub.core.stats();
+    const stats = await hub.core.stats();
     console.log(
       `committed vouchers ${stats.acceptedVouchers} (expected ${expected}), rejected ${stats.rejectedVouchers}`,
     );
@@ -212,7 +212,7 @@ async function main(): Promise<void> {
   });
   try {
     const results = [await run(hub, 64, VOUCHERS_64), await run(hub, 1, VOUCHERS_1)];
-    const stats = hub.core.stats();
+    const stats = await hub.core.stats();
     console.log(
       `tally hub ingest: ${DEVICES} devices, embedded aedes, SQLite WAL synchronous=${hub.config.sqliteSynchronous}, ` +
         `${hub.config.verifyWorkers} signature worker(s), commit delay ${hub.config.commitDelayMs} ms, node ${process.version}, ${availableParallelism()} cores`,

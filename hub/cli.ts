@@ -41,7 +41,7 @@ function manage(
       if (opts.json) printJson(value);
       else print(value, opts);
     } finally {
-      admin.close();
+      await admin.close();
     }
   };
 }

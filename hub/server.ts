@@ -45,10 +45,10 @@ export async function startHub(input: HubConfigInput = {}): Promise<HubHandle> {
   const store = openStore(config.dataDir, config.sqliteSynchronous);
   const metrics = new HubMetrics({ processMetrics: true });
   const pool = config.verifyWorkers > 0 ? new SignaturePool(config.verifyWorkers) : undefined;
-  const core = new HubCore(config, identity, store, metrics, config.now, pool);
-  metrics.watchLedger(() => {
-    const s = core.stats();
-    const last = store.lastEpoch();
+  const core = await HubCore.open(config, identity, store, metrics, config.now, pool);
+  metrics.watchLedger(async () => {
+    const s = await core.stats();
+    const last = await store.lastEpoch();
     return {
       channelsByState: s.channelsByState,
       acceptedAmount: BigInt(s.acceptedAmount),
@@ -125,16 +125,18 @@ export async function startHub(input: HubConfigInput = {}): Promise<HubHandle> {
     if (config.settleEveryMs > 0) {
       timers.push(
         setInterval(() => {
-          try {
-            const epoch = core.settle({ skipEmpty: true });
-            if (epoch)
-              log(
-                'info',
-                `settled epoch ${epoch.epoch}: ${epoch.entryCount} channel(s), ${epoch.totalDeltaAmount} minor units`,
-              );
-          } catch (err) {
-            log('error', `periodic settlement failed (nothing was written): ${(err as Error).message}`);
-          }
+          core
+            .settle({ skipEmpty: true })
+            .then((epoch) => {
+              if (epoch)
+                log(
+                  'info',
+                  `settled epoch ${epoch.epoch}: ${epoch.entryCount} channel(s), ${epoch.totalDeltaAmount} minor units`,
+                );
+            })
+            .catch((err: unknown) =>
+              log('error', `periodic settlement failed (nothing was written): ${(err as Error).message}`),
+            );
         }, config.settleEveryMs),
       );
     }
@@ -166,11 +168,12 @@ export async function startHub(input: HubConfigInput = {}): Promise<HubHandle> {
         (closing ??= (async () => {
           for (const t of timers) clearInterval(t);
           await http!.close();
-          core.pipeline.commit.stop();
+          await core.pipeline.placed();
+          await core.pipeline.commit.stop();
           await link?.close();
           if (broker) await broker.close();
           await pool?.close();
-          store.close();
+          await store.close();
           clearRunningInfo(config.dataDir, process.pid);
         })()),
     };
@@ -181,7 +184,7 @@ export async function startHub(input: HubConfigInput = {}): Promise<HubHandle> {
     await link?.close().catch(() => {});
     await broker?.close().catch(() => {});
     await pool?.close();
-    store.close();
+    await store.close();
     throw err;
   }
 }

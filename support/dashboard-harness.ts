@@ -116,7 +116,7 @@ export async function startFleetHub(o: FleetHubOptions): Promise<FleetHub> {
   const db = new Database(join(workDir, 'outboxes.db'));
   db.pragma('journal_mode = WAL');
   const keys = Array.from({ length: o.devices }, () => generateKeyPair());
-  hub.core.enrol(
+  await hub.core.enrol(
     keys.map((k, i) => {
       const p = PRODUCTS[i % PRODUCTS.length]!;
       return {

@@ -348,9 +348,9 @@ export class TestHub {
 const DEADLINE_SCALE = Math.max(1, Number(process.env.TALLY_TEST_DEADLINE_SCALE) || 1);
 
 /** Polls until cond() holds; fails with `what` after the deadline (no timing is asserted). */
-export async function waitFor(cond: () => boolean, what: string, timeoutMs = 20_000): Promise<void> {
+export async function waitFor(cond: () => boolean | Promise<boolean>, what: string, timeoutMs = 20_000): Promise<void> {
   const start = Date.now();
-  while (!cond()) {
+  while (!(await cond())) {
     if (Date.now() - start > timeoutMs * DEADLINE_SCALE) throw new Error(`timed out waiting for ${what}`);
     await new Promise((r) => setTimeout(r, 20));
   }

@@ -94,8 +94,8 @@ export class HubMetrics {
     registers: [this.registry],
   });
 
-  #ledger: (() => LedgerTotals) | undefined;
-  #snapshot: { at: number; totals: LedgerTotals } | undefined;
+  #ledger: (() => Promise<LedgerTotals>) | undefined;
+  #snapshot: { at: number; totals: Promise<LedgerTotals | undefined> } | undefined;
 
   constructor(options: { processMetrics?: boolean } = {}) {
     if (options.processMetrics) {
@@ -110,16 +110,18 @@ export class HubMetrics {
   }
 
   /** Feeds the ledger gauges (channels by state, accepted and settled money, the last epoch). */
-  watchLedger(totals: () => LedgerTotals): void {
+  watchLedger(totals: () => Promise<LedgerTotals>): void {
     this.#ledger = totals;
     this.#snapshot = undefined;
   }
 
-  #totals(): LedgerTotals | undefined {
-    if (this.#ledger === undefined) return undefined;
+  /** One read of the store serves every gauge of a scrape (the gauges collect concurrently). */
+  #totals(): Promise<LedgerTotals | undefined> {
+    const ledger = this.#ledger;
+    if (ledger === undefined) return Promise.resolve(undefined);
     const now = Date.now();
     if (this.#snapshot === undefined || now - this.#snapshot.at >= LEDGER_SNAPSHOT_MS)
-      this.#snapshot = { at: now, totals: this.#ledger() };
+      this.#snapshot = { at: now, totals: ledger().catch(() => undefined) };
     return this.#snapshot.totals;
   }
 
@@ -130,8 +132,8 @@ export class HubMetrics {
         name,
         help,
         registers: [this.registry],
-        collect(this: Gauge) {
-          const t = totals();
+        async collect(this: Gauge) {
+          const t = await totals();
           const value = t === undefined ? undefined : read(t);
           if (value !== undefined) this.set(value);
         },
@@ -141,8 +143,8 @@ export class HubMetrics {
       help: 'Channels by state (open, exhausted, closed, revoked)',
       labelNames: ['state'] as const,
       registers: [this.registry],
-      collect(this: Gauge<'state'>) {
-        for (const [state, n] of Object.entries(totals()?.channelsByState ?? {})) this.set({ state }, n);
+      async collect(this: Gauge<'state'>) {
+        for (const [state, n] of Object.entries((await totals())?.channelsByState ?? {})) this.set({ state }, n);
       },
     });
     // Money from the ledger: survives restarts, unlike the counters above. Floats, exact below 2^53

@@ -28,7 +28,7 @@ export interface Admin {
   csv(epoch: bigint): Promise<string>;
   rejections(query: { limit?: number; reason?: string }): Promise<Json>;
   stats(): Promise<Json>;
-  close(): void;
+  close(): Promise<void>;
 }
 
 function processAlive(pid: number): boolean {
@@ -92,19 +92,26 @@ class HttpAdmin implements Admin {
     return this.call('GET', `/api/rejections?${params}`);
   };
   stats = () => this.call('GET', '/api/stats');
-  close(): void {}
+  async close(): Promise<void> {}
 }
 
 class LocalAdmin implements Admin {
   readonly mode = 'local';
-  private readonly core: HubCore;
-  private readonly store: HubStore;
-  constructor(dataDir: string) {
+  static async open(dataDir: string): Promise<LocalAdmin> {
     const config = resolveConfig({ dataDir });
     const identity = loadIdentity(config.dataDir);
-    this.store = openStore(config.dataDir);
-    this.core = new HubCore(config, identity, this.store, new HubMetrics());
+    const store = openStore(config.dataDir);
+    try {
+      return new LocalAdmin(await HubCore.open(config, identity, store, new HubMetrics()), store);
+    } catch (err) {
+      await store.close();
+      throw err;
+    }
   }
+  private constructor(
+    private readonly core: HubCore,
+    private readonly store: HubStore,
+  ) {}
   enrol = async (r: EnrolRequest[]) => this.core.enrol(r);
   listDevices = async () => this.core.listDevices();
   showDevice = async (id: string) => this.core.showDevice(id);
@@ -118,8 +125,9 @@ class LocalAdmin implements Admin {
   csv = async (epoch: bigint) => this.core.csv(epoch);
   rejections = async (q: { limit?: number; reason?: string }) => this.core.rejections(q);
   stats = async () => this.core.stats();
-  close(): void {
-    this.store.close();
+  async close(): Promise<void> {
+    await this.core.pipeline.commit.stop();
+    await this.store.close();
   }
 }
 
@@ -138,5 +146,5 @@ export async function openAdmin(dataDir: string): Promise<Admin> {
     // Writing behind a live hub's back would leave its memory wrong: refuse instead.
     throw new Error(`a hub (pid ${running.pid}) runs on ${dir} but its API at ${running.http} does not answer`);
   }
-  return new LocalAdmin(dir);
+  return LocalAdmin.open(dir);
 }

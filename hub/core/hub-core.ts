@@ -47,20 +47,31 @@ export interface CoreLinks {
 const noDownlink: Downlink = { publishReceipt() {}, publishControl() {} };
 
 export class HubCore {
-  private readonly registry: Registry;
   readonly controls: Controls;
   readonly pipeline: IngestPipeline;
   private links: CoreLinks = { downlink: noDownlink, seesConnections: true };
 
-  constructor(
+  /** Loads devices and channels from the store, then builds the core over them. */
+  static async open(
+    config: HubConfig,
+    identity: HubIdentity,
+    store: HubStore,
+    metrics: HubMetrics,
+    now: () => number = Date.now,
+    verifier?: SignatureVerifier,
+  ): Promise<HubCore> {
+    return new HubCore(config, identity, store, await Registry.load(store), metrics, now, verifier);
+  }
+
+  private constructor(
     readonly config: HubConfig,
     readonly identity: HubIdentity,
     private readonly store: HubStore,
+    private readonly registry: Registry,
     readonly metrics: HubMetrics,
     readonly now: () => number = Date.now,
     verifier?: SignatureVerifier,
   ) {
-    this.registry = Registry.load(store);
     const downlink: Downlink = {
       publishReceipt: (d, b) => this.links.downlink.publishReceipt(d, b),
       publishControl: (d, b) => this.links.downlink.publishControl(d, b),
@@ -97,9 +108,18 @@ export class HubCore {
     this.links = links;
   }
 
-  /** Commits whatever the pipeline holds, so a management operation sees durable state. */
-  flush(): void {
-    this.pipeline.commit.flush();
+  /** Places every segment received so far and commits whatever the pipeline holds, so a reader
+   *  sees durable state. */
+  async flush(): Promise<void> {
+    await this.pipeline.placed();
+    await this.pipeline.commit.flush();
+  }
+
+  /** A management write: after everything received so far is committed, and before any later
+   *  group commit, so the two never interleave. */
+  private async exclusive<T>(task: () => Promise<T>): Promise<T> {
+    await this.pipeline.placed();
+    return this.pipeline.commit.exclusive(task);
   }
 
   // ---- devices and connections -------------------------------------------------------------
@@ -173,7 +193,7 @@ export class HubCore {
   }
 
   /** Enrols devices and opens their channels, all or none. */
-  enrol(requests: EnrolRequest[]) {
+  async enrol(requests: EnrolRequest[]) {
     if (requests.length === 0) throw new ApiError('API_INVALID', 'no devices');
     const nowMs = BigInt(this.now());
     const built = requests.map((r, i) => this.newChannel(r, i, nowMs));
@@ -184,22 +204,31 @@ export class HubCore {
         throw new ApiError('API_CONFLICT', `device already enrolled: ${hex}`);
       seen.add(hex);
     }
-    try {
-      this.store.enrol(built.map((b) => ({ deviceKey: b.channel.deviceKey, atMs: nowMs, channel: b.channel })));
-    } catch (err) {
-      if (err instanceof StoreConflictError) throw new ApiError('API_CONFLICT', err.message);
-      throw err;
-    }
+    const rows = await this.exclusive(async () => {
+      // Checked again in line: another enrolment may have finished while this one waited.
+      for (const b of built) {
+        const hex = toHex(b.channel.deviceKey);
+        if (this.registry.devices.has(hex)) throw new ApiError('API_CONFLICT', `device already enrolled: ${hex}`);
+      }
+      try {
+        await this.store.enrol(built.map((b) => ({ deviceKey: b.channel.deviceKey, atMs: nowMs, channel: b.channel })));
+      } catch (err) {
+        if (err instanceof StoreConflictError) throw new ApiError('API_CONFLICT', err.message);
+        throw err;
+      }
+      const out = [];
+      for (const b of built) out.push((await this.store.getChannel(b.channel.channelId))!);
+      return out;
+    });
     const out = [];
-    for (const b of built) {
+    for (const [i, b] of built.entries()) {
       const device = this.registry.addDevice({
         deviceKey: b.channel.deviceKey,
         enrolledAtMs: nowMs,
         revokedAtMs: null,
         credentialFloorMs: 0n,
       });
-      const row = this.store.getChannel(b.channel.channelId)!;
-      const ch = liveChannelFromRow(row);
+      const ch = liveChannelFromRow(rows[i]!);
       this.registry.addChannel(ch);
       if (device.connected || !this.links.seesConnections) this.controls.grant(device, ch, true);
       out.push({ device: deviceView(device, ch), channel: channelView(ch) });
@@ -239,11 +268,11 @@ export class HubCore {
   }
 
   /** Revokes a device: its channels stop accepting, its broker connection is closed. */
-  revoke(id: string) {
+  async revoke(id: string) {
     const d = this.findDevice(id);
-    this.flush();
-    if (!d.revoked) {
-      this.store.revokeDevice(d.key, BigInt(this.now()));
+    await this.exclusive(async () => {
+      if (d.revoked) return;
+      await this.store.revokeDevice(d.key, BigInt(this.now()));
       d.revoked = true;
       for (const cid of d.channels) {
         const ch = this.registry.channels.get(cid)!;
@@ -251,7 +280,7 @@ export class HubCore {
         this.controls.grant(d, ch, true);
       }
       this.links.disconnectDevice?.(d.hex);
-    }
+    });
     return this.showDevice(id);
   }
 
@@ -259,12 +288,16 @@ export class HubCore {
     return [...this.registry.channels.values()].map(channelView);
   }
 
-  showChannel(id: string) {
+  async showChannel(id: string) {
     const ch = this.findChannel(id);
+    const [segments, equivocations] = [
+      await this.store.countSegments(ch.id),
+      await this.store.listEquivocations(ch.id),
+    ];
     return {
       ...channelView(ch),
-      segments: this.store.countSegments(ch.id),
-      equivocations: this.store.listEquivocations(ch.id).map((e) => ({
+      segments,
+      equivocations: equivocations.map((e) => ({
         seq: e.seq.toString(),
         storedHash: toHex(e.storedHash),
         segment: toHex(e.segment),
@@ -274,47 +307,53 @@ export class HubCore {
   }
 
   /** Raises capacity [P-3.3]; an exhausted channel opens again and the device is told [P-7.3]. */
-  topup(id: string, amount: bigint) {
-    const ch = this.findChannel(id);
+  async topup(id: string, amount: bigint) {
+    const found = this.findChannel(id);
     if (amount < 1n) throw new ApiError('API_INVALID', 'amount must be >= 1');
-    if (ch.state === 'closed' || ch.state === 'revoked') throw new ApiError('API_CONFLICT', `channel is ${ch.state}`);
-    const capacity = ch.capacity + amount;
-    if (capacity > U64_MAX) throw new ApiError('API_INVALID', 'capacity would exceed u64');
-    this.flush();
-    const state = ch.state === 'exhausted' && ch.durable.cumAmount + ch.pricePerUnit <= capacity ? 'open' : ch.state;
-    this.store.setChannelCapacity(ch.id, capacity, state, BigInt(this.now()));
-    ch.capacity = capacity;
-    ch.state = state;
-    this.controls.capacity(ch);
-    const device = this.registry.devices.get(ch.deviceHex);
-    if (device) this.controls.grant(device, ch, true);
-    return channelView(ch);
+    return this.exclusive(async () => {
+      // The live channel as it stands now (a failed commit may have reloaded it meanwhile).
+      const ch = this.findChannel(found.idHex);
+      if (ch.state === 'closed' || ch.state === 'revoked') throw new ApiError('API_CONFLICT', `channel is ${ch.state}`);
+      const capacity = ch.capacity + amount;
+      if (capacity > U64_MAX) throw new ApiError('API_INVALID', 'capacity would exceed u64');
+      const state = ch.state === 'exhausted' && ch.durable.cumAmount + ch.pricePerUnit <= capacity ? 'open' : ch.state;
+      await this.store.setChannelCapacity(ch.id, capacity, state, BigInt(this.now()));
+      ch.capacity = capacity;
+      ch.state = state;
+      this.controls.capacity(ch);
+      const device = this.registry.devices.get(ch.deviceHex);
+      if (device) this.controls.grant(device, ch, true);
+      return channelView(ch);
+    });
   }
 
   /** Closes a channel: nothing more is accepted; what was accepted still settles. */
-  closeChannel(id: string) {
-    const ch = this.findChannel(id);
-    this.flush();
-    if (ch.state !== 'closed' && ch.state !== 'revoked') {
-      this.store.setChannelState(ch.id, 'closed', BigInt(this.now()));
-      ch.state = 'closed';
-      const device = this.registry.devices.get(ch.deviceHex);
-      if (device) this.controls.grant(device, ch, true);
-    }
-    return channelView(ch);
+  async closeChannel(id: string) {
+    const found = this.findChannel(id);
+    return this.exclusive(async () => {
+      const ch = this.findChannel(found.idHex);
+      if (ch.state !== 'closed' && ch.state !== 'revoked') {
+        await this.store.setChannelState(ch.id, 'closed', BigInt(this.now()));
+        ch.state = 'closed';
+        const device = this.registry.devices.get(ch.deviceHex);
+        if (device) this.controls.grant(device, ch, true);
+      }
+      return channelView(ch);
+    });
   }
 
   // ---- settlement --------------------------------------------------------------------------
 
-  settle(options: { skipEmpty?: boolean } = {}) {
-    this.flush();
-    const result = closeEpoch({
-      store: this.store,
-      hubKey: this.identity.keyPair,
-      network: this.identity.network,
-      nowMs: BigInt(this.now()),
-      ...options,
-    });
+  async settle(options: { skipEmpty?: boolean } = {}) {
+    const result = await this.exclusive(() =>
+      closeEpoch({
+        store: this.store,
+        hubKey: this.identity.keyPair,
+        network: this.identity.network,
+        nowMs: BigInt(this.now()),
+        ...options,
+      }),
+    );
     if (!result) return undefined;
     for (const [idHex, head] of result.settled) {
       const ch = this.registry.channels.get(idHex);
@@ -323,18 +362,19 @@ export class HubCore {
     return epochView(result.epoch);
   }
 
-  listEpochs() {
-    return this.store.listEpochs().map(epochView);
+  async listEpochs() {
+    return (await this.store.listEpochs()).map(epochView);
   }
 
-  showEpoch(epoch: bigint) {
-    const row = this.store.getEpoch(epoch);
+  async showEpoch(epoch: bigint) {
+    const row = await this.store.getEpoch(epoch);
     if (!row) throw new ApiError('API_NOT_FOUND', `no epoch ${epoch}`);
     return {
       ...epochView(row),
-      channels: this.store
-        .epochEntries(epoch)
-        .map((e) => ({ channelId: toHex(e.channelId), toSeq: e.toSeq.toString() })),
+      channels: (await this.store.epochEntries(epoch)).map((e) => ({
+        channelId: toHex(e.channelId),
+        toSeq: e.toSeq.toString(),
+      })),
     };
   }
 
@@ -342,30 +382,27 @@ export class HubCore {
     return exportBundle(this.store, epoch, channelIds);
   }
 
-  csv(epoch: bigint): string {
+  csv(epoch: bigint): Promise<string> {
     return exportCsv(this.store, epoch);
   }
 
   // ---- observation -------------------------------------------------------------------------
 
-  rejections(query: { limit?: number; reason?: string; device?: string; channel?: string } = {}) {
+  async rejections(query: { limit?: number; reason?: string; device?: string; channel?: string } = {}) {
     const deviceKey = query.device ? fromHex(query.device) : undefined;
     const channelId = query.channel ? fromHex(query.channel) : undefined;
-    return {
-      counts: this.store.rejectionCounts().map(rejectionCountView),
-      recent: this.store
-        .recentRejections({
-          limit: Math.min(Math.max(query.limit ?? 100, 1), 10_000),
-          ...(query.reason ? { reason: query.reason } : {}),
-          ...(deviceKey ? { deviceKey } : {}),
-          ...(channelId ? { channelId } : {}),
-        })
-        .map(rejectionView),
-    };
+    const counts = await this.store.rejectionCounts();
+    const recent = await this.store.recentRejections({
+      limit: Math.min(Math.max(query.limit ?? 100, 1), 10_000),
+      ...(query.reason ? { reason: query.reason } : {}),
+      ...(deviceKey ? { deviceKey } : {}),
+      ...(channelId ? { channelId } : {}),
+    });
+    return { counts: counts.map(rejectionCountView), recent: recent.map(rejectionView) };
   }
 
   /** Fleet totals from committed state; what a conservation check compares against. */
-  stats() {
+  async stats() {
     let vouchers = 0n;
     let units = 0n;
     let amount = 0n;
@@ -386,7 +423,7 @@ export class HubCore {
     }
     let rejectedEvents = 0n;
     let rejectedVouchers = 0n;
-    for (const c of this.store.rejectionCounts()) {
+    for (const c of await this.store.rejectionCounts()) {
       rejectedEvents += c.events;
       rejectedVouchers += c.vouchers;
     }
@@ -402,9 +439,9 @@ export class HubCore {
       settledAmount: settledAmount.toString(),
       rejectedEvents: rejectedEvents.toString(),
       rejectedVouchers: rejectedVouchers.toString(),
-      equivocations: this.store.countEquivocations(),
+      equivocations: await this.store.countEquivocations(),
       waitingSegments: this.registry.waitingTotal,
-      lastEpoch: this.store.lastEpoch()?.epoch.toString() ?? null,
+      lastEpoch: (await this.store.lastEpoch())?.epoch.toString() ?? null,
     };
   }
 }

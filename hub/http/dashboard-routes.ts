@@ -77,7 +77,7 @@ function fleetPage(ctx: RequestContext) {
   };
 }
 
-function channelHistory(ctx: RequestContext) {
+async function channelHistory(ctx: RequestContext) {
   const ch = ctx.core.findChannel(ctx.params[0]!);
   const points = intParam(ctx.query, 'points', 120, 1000);
   const receipt = ch.lastReceipt ? decodeReceipt(ch.lastReceipt) : undefined;
@@ -94,7 +94,7 @@ function channelHistory(ctx: RequestContext) {
         }
       : null,
     attention: ctx.dashboard.activity.needsAttention(ch.deviceHex),
-    usage: channelUsage(ctx.core.ledger, ch, points),
+    usage: await channelUsage(ctx.core.ledger, ch, points),
     receipt:
       receipt && receipt.ok
         ? {
@@ -104,15 +104,15 @@ function channelHistory(ctx: RequestContext) {
             hubTimeMs: receipt.value.hubTimeMs.toString(),
           }
         : null,
-    settlements: ctx.dashboard.epochs.forChannel(ch.idHex),
+    settlements: await ctx.dashboard.epochs.forChannel(ch.idHex),
   };
 }
 
 /** The hub checks its own bundle exactly as a customer would offline (`tally-hub verify`). */
-function verifyEpoch(ctx: RequestContext) {
+async function verifyEpoch(ctx: RequestContext) {
   const epoch = epochParam(ctx);
   // Through JSON text, as a downloaded file would be.
-  const text = JSON.stringify(ctx.core.bundle(epoch));
+  const text = JSON.stringify(await ctx.core.bundle(epoch));
   const verdict = verifyBundle(text, { hubKey: ctx.core.identity.keyPair.publicKey });
   if (!verdict.ok) return { epoch: epoch.toString(), ok: false, reasons: verdict.reasons };
   const s = verdict.summary;
@@ -139,12 +139,12 @@ export const DASHBOARD_ROUTES: Route[] = [
     method: 'GET',
     pattern: new RegExp(`^/api/channels/${ID}/history$`),
     admin: false,
-    handler: (ctx) => ({ json: channelHistory(ctx) }),
+    handler: async (ctx) => ({ json: await channelHistory(ctx) }),
   },
   {
     method: 'GET',
     pattern: new RegExp(`^/api/settlements/${EPOCH}/verify$`),
     admin: false,
-    handler: (ctx) => ({ json: verifyEpoch(ctx) }),
+    handler: async (ctx) => ({ json: await verifyEpoch(ctx) }),
   },
 ];

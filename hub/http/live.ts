@@ -11,11 +11,11 @@ const json = (value: unknown): string =>
   JSON.stringify(value, (_k, v: unknown) => (typeof v === 'bigint' ? v.toString() : v));
 
 /** What every tick carries: the activity snapshot, the fleet totals and rejections by reason. */
-export function liveTick(core: HubCore, activity: Activity) {
+export async function liveTick(core: HubCore, activity: Activity) {
   return {
     ...activity.snapshot,
-    stats: core.stats(),
-    rejections: core.ledger.rejectionCounts().map(rejectionCountView),
+    stats: await core.stats(),
+    rejections: (await core.ledger.rejectionCounts()).map(rejectionCountView),
   };
 }
 
@@ -43,7 +43,8 @@ export class LiveStreams {
 
   /** Opens a stream: the rate series so far, then a tick a second until the client goes. The
    *  caller checks `full` first. */
-  open(res: ServerResponse, core: HubCore, activity: Activity): void {
+  async open(res: ServerResponse, core: HubCore, activity: Activity): Promise<void> {
+    const tick = await liveTick(core, activity);
     res.writeHead(200, {
       'content-type': 'text/event-stream; charset=utf-8',
       'cache-control': 'no-cache',
@@ -54,7 +55,7 @@ export class LiveStreams {
     // EventSource reconnects by itself; a short retry keeps the page live across hub restarts.
     res.write(`retry: 2000\n\n`);
     res.write(`event: series\ndata: ${json({ series: activity.series })}\n\n`);
-    res.write(`event: tick\ndata: ${json(liveTick(core, activity))}\n\n`);
+    res.write(`event: tick\ndata: ${json(tick)}\n\n`);
     this.clients.add(res);
     res.on('close', () => this.clients.delete(res));
   }

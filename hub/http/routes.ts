@@ -79,7 +79,12 @@ export const ROUTES: Route[] = [
     admin: false,
     handler: (ctx) => ({ json: { publicKey: ctx.core.identity.publicKeyHex, network: ctx.core.identity.network } }),
   },
-  { method: 'GET', pattern: /^\/api\/stats$/, admin: false, handler: (ctx) => ({ json: ctx.core.stats() }) },
+  {
+    method: 'GET',
+    pattern: /^\/api\/stats$/,
+    admin: false,
+    handler: async (ctx) => ({ json: await ctx.core.stats() }),
+  },
   {
     method: 'GET',
     pattern: /^\/api\/devices$/,
@@ -90,9 +95,9 @@ export const ROUTES: Route[] = [
     method: 'POST',
     pattern: /^\/api\/devices$/,
     admin: true,
-    handler: (ctx) => {
+    handler: async (ctx) => {
       const requests = parseEnrolBody(ctx.body);
-      const enrolled = ctx.core.enrol(requests);
+      const enrolled = await ctx.core.enrol(requests);
       // A single object in, a single result out; an array (or {devices}) in, an array out.
       const single = !Array.isArray(ctx.body) && !(ctx.body && typeof ctx.body === 'object' && 'devices' in ctx.body);
       return { status: 201, json: single ? enrolled[0] : { enrolled } };
@@ -108,7 +113,7 @@ export const ROUTES: Route[] = [
     method: 'POST',
     pattern: new RegExp(`^/api/devices/${HEX64}/revoke$`),
     admin: true,
-    handler: (ctx) => ({ json: ctx.core.revoke(ctx.params[0]!) }),
+    handler: async (ctx) => ({ json: await ctx.core.revoke(ctx.params[0]!) }),
   },
   {
     method: 'GET',
@@ -120,65 +125,65 @@ export const ROUTES: Route[] = [
     method: 'GET',
     pattern: new RegExp(`^/api/channels/${ID}$`),
     admin: false,
-    handler: (ctx) => ({ json: ctx.core.showChannel(ctx.params[0]!) }),
+    handler: async (ctx) => ({ json: await ctx.core.showChannel(ctx.params[0]!) }),
   },
   {
     method: 'POST',
     pattern: new RegExp(`^/api/channels/${ID}/topup$`),
     admin: true,
-    handler: (ctx) => {
+    handler: async (ctx) => {
       const amount = parseAmount((ctx.body as { amount?: unknown } | undefined)?.amount, 'amount', 1n);
-      return { json: ctx.core.topup(ctx.params[0]!, amount) };
+      return { json: await ctx.core.topup(ctx.params[0]!, amount) };
     },
   },
   {
     method: 'POST',
     pattern: new RegExp(`^/api/channels/${ID}/close$`),
     admin: true,
-    handler: (ctx) => ({ json: ctx.core.closeChannel(ctx.params[0]!) }),
+    handler: async (ctx) => ({ json: await ctx.core.closeChannel(ctx.params[0]!) }),
   },
   {
     method: 'GET',
     pattern: /^\/api\/settlements$/,
     admin: false,
-    handler: (ctx) => ({ json: { epochs: ctx.core.listEpochs() } }),
+    handler: async (ctx) => ({ json: { epochs: await ctx.core.listEpochs() } }),
   },
   {
     method: 'POST',
     pattern: /^\/api\/settlements$/,
     admin: true,
-    handler: (ctx) => ({ status: 201, json: ctx.core.settle() }),
+    handler: async (ctx) => ({ status: 201, json: await ctx.core.settle() }),
   },
   {
     method: 'GET',
     pattern: new RegExp(`^/api/settlements/${EPOCH}$`),
     admin: false,
-    handler: (ctx) => ({ json: ctx.core.showEpoch(epochParam(ctx)) }),
+    handler: async (ctx) => ({ json: await ctx.core.showEpoch(epochParam(ctx)) }),
   },
   {
     method: 'GET',
     pattern: new RegExp(`^/api/settlements/${EPOCH}/bundle$`),
     admin: false,
-    handler: (ctx) => {
+    handler: async (ctx) => {
       const channels = ctx.query.get('channel');
-      return { json: ctx.core.bundle(epochParam(ctx), channels ? channels.toLowerCase().split(',') : undefined) };
+      return { json: await ctx.core.bundle(epochParam(ctx), channels ? channels.toLowerCase().split(',') : undefined) };
     },
   },
   {
     method: 'GET',
     pattern: new RegExp(`^/api/settlements/${EPOCH}/csv$`),
     admin: false,
-    handler: (ctx) => ({ text: ctx.core.csv(epochParam(ctx)), contentType: 'text/csv; charset=utf-8' }),
+    handler: async (ctx) => ({ text: await ctx.core.csv(epochParam(ctx)), contentType: 'text/csv; charset=utf-8' }),
   },
   {
     method: 'GET',
     pattern: /^\/api\/rejections$/,
     admin: false,
-    handler: (ctx) => {
+    handler: async (ctx) => {
       const q = ctx.query;
       const limit = q.get('limit');
       return {
-        json: ctx.core.rejections({
+        json: await ctx.core.rejections({
           ...(limit && /^\d{1,5}$/.test(limit) ? { limit: Number(limit) } : {}),
           ...(q.get('reason') ? { reason: q.get('reason')! } : {}),
           ...(q.get('device') ? { device: q.get('device')! } : {}),

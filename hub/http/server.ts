@@ -131,7 +131,7 @@ export async function startHttp(args: {
 }): Promise<HttpServer> {
   const dashboardDir = findDashboardDir();
   const dashboard = {
-    activity: new Activity(args.core.fleet, args.core.ledger, args.metrics, args.core.now),
+    activity: await Activity.create(args.core.fleet, args.core.ledger, args.metrics, args.core.now),
     epochs: new EpochEntryCache(args.core.ledger),
   };
   const live = new LiveStreams(args.maxLiveStreams ?? 100);
@@ -184,13 +184,16 @@ export async function startHttp(args: {
   });
   // One sample a second feeds the rate chart and every open live stream (started once listening,
   // so a failed start leaves no timer behind).
+  let sampling = false;
   const sampler = setInterval(() => {
-    try {
-      dashboard.activity.sample();
-      if (live.size > 0) live.broadcast(liveTick(args.core, dashboard.activity));
-    } catch (err) {
-      args.log('error', `dashboard sample: ${(err as Error).stack ?? String(err)}`);
-    }
+    if (sampling) return; // a slow store: skip a tick rather than pile samples up
+    sampling = true;
+    (async () => {
+      await dashboard.activity.sample();
+      if (live.size > 0) live.broadcast(await liveTick(args.core, dashboard.activity));
+    })()
+      .catch((err: unknown) => args.log('error', `dashboard sample: ${(err as Error).stack ?? String(err)}`))
+      .finally(() => (sampling = false));
   }, 1000);
   sampler.unref();
   const a = server.address() as AddressInfo;

@@ -1,7 +1,10 @@
 // Steps 6 and 7, persist and receipt: the group commit. Accepted segments, head moves, rejections
-// and equivocation evidence gathered since the last commit are written in ONE SQLite transaction;
-// only after it returns (durable, synchronous=FULL) are the receipts published [P-5.2]. One
-// receipt per channel per commit covers every segment of that channel in it.
+// and equivocation evidence gathered since the last commit are written in ONE store transaction;
+// only after it is durable are the receipts published [P-5.2]. One receipt per channel per commit
+// covers every segment of that channel in it.
+// One commit is in flight at a time; what arrives meanwhile gathers for the next, which starts
+// when the first is done (so a slow store makes bigger batches, not a queue of transactions).
+// Management writes run in the same line (exclusive), so no group commit interleaves with them.
 
 import { performance } from 'node:perf_hooks';
 import type { Controls } from '../model/controls.js';
@@ -34,6 +37,10 @@ export class GroupCommit {
   private floors = new Map<string, { deviceKey: Uint8Array; issuedAtMs: bigint }>();
   private pendingSegments = 0;
   private scheduled = false;
+  /** A commit task is queued behind the one in flight; it will take everything gathered by then. */
+  private queued = false;
+  /** The line of store work: group commits and exclusive management writes, one at a time. */
+  private tail: Promise<unknown> = Promise.resolve();
   private commitsSincePrune = 0;
   private stopped = false;
 
@@ -48,7 +55,7 @@ export class GroupCommit {
   accepted(ch: LiveChannel): void {
     this.touched.add(ch);
     this.pendingSegments++;
-    if (this.pendingSegments >= this.options.maxSegments) this.flush();
+    if (this.pendingSegments >= this.options.maxSegments) this.kick();
     else this.schedule();
   }
 
@@ -81,11 +88,20 @@ export class GroupCommit {
     this.schedule();
   }
 
-  /** True when this exact conflicting segment is already kept as evidence (or about to be). */
-  hasEvidence(ch: LiveChannel, seq: bigint, segment: Uint8Array): boolean {
+  /**
+   * True when this exact conflicting segment is already kept as evidence (or about to be); 'fetch'
+   * when only the stored evidence of the channel (`stored`, fetched by the caller) can tell.
+   */
+  hasEvidence(
+    ch: LiveChannel,
+    seq: bigint,
+    segment: Uint8Array,
+    stored?: readonly EquivocationRow[],
+  ): boolean | 'fetch' {
     const same = (e: { channelId: Uint8Array; seq: bigint; segment: Uint8Array }) =>
       e.seq === seq && bytesEqual(e.channelId, ch.id) && bytesEqual(e.segment, segment);
-    return this.equivocations.some(same) || this.store.listEquivocations(ch.id).some(same);
+    if (this.equivocations.some(same)) return true;
+    return stored ? stored.some(same) : 'fetch';
   }
 
   get isStopped(): boolean {
@@ -106,20 +122,57 @@ export class GroupCommit {
     if (this.scheduled) return;
     this.scheduled = true;
     // The end of the current I/O turn: every message already read from the socket joins this commit.
-    if (this.options.delayMs > 0) setTimeout(() => this.flush(), this.options.delayMs);
-    else setImmediate(() => this.flush());
+    const go = () => {
+      this.scheduled = false;
+      this.kick();
+    };
+    if (this.options.delayMs > 0) setTimeout(go, this.options.delayMs);
+    else setImmediate(go);
+  }
+
+  /** Queues a group commit unless one is already waiting (it will take what gathers meanwhile). */
+  private kick(): void {
+    if (this.queued) return;
+    this.queued = true;
+    void this.inLine(() => {
+      this.queued = false;
+      return this.commitGathered();
+    });
+  }
+
+  private inLine<T>(task: () => Promise<T>): Promise<T> {
+    const run = this.tail.then(task);
+    this.tail = run.catch(() => undefined);
+    return run;
   }
 
   /** Final commit at shutdown; anything that arrives later is dropped unacknowledged (the device
    *  still holds it and re-sends). */
-  stop(): void {
-    this.flush();
-    this.stopped = true;
+  stop(): Promise<void> {
+    return this.inLine(async () => {
+      await this.commitGathered();
+      this.stopped = true;
+    });
+  }
+
+  /** Resolves once everything gathered before the call is committed (or refused) and receipted. */
+  flush(): Promise<void> {
+    return this.inLine(() => this.commitGathered());
+  }
+
+  /**
+   * Commits what is gathered, then runs `task` before any later group commit: a management write
+   * (top-up, revoke, settle) sees durable state and no commit of the ingest interleaves with it.
+   */
+  exclusive<T>(task: () => Promise<T>): Promise<T> {
+    return this.inLine(async () => {
+      await this.commitGathered();
+      return task();
+    });
   }
 
   /** Commits everything gathered so far, then publishes receipts and notices. Never throws. */
-  flush(): void {
-    this.scheduled = false;
+  private async commitGathered(): Promise<void> {
     if (this.stopped || this.idle) return;
     const channels = [...this.touched];
     const reack = [...this.reack];
@@ -156,6 +209,8 @@ export class GroupCommit {
       const receipt = advanced ? this.controls.receiptFor(ch, head) : null;
       if (receipt) receipts.set(ch, receipt);
       heads.push({ channelId: ch.id, expectedSeq: ch.durable.seq, head, state: ch.state, receipt, atMs: nowMs });
+      // Written now: a state change while this commit is in flight marks the channel dirty again.
+      ch.stateDirty = false;
     }
     const batch: CommitBatch = {
       segments,
@@ -174,14 +229,22 @@ export class GroupCommit {
     this.pendingSegments = 0;
 
     try {
-      this.store.commit(batch);
+      await this.store.commit(batch);
     } catch (err) {
-      this.failed(channels, batch, err);
+      try {
+        await this.failed(channels, batch, err);
+      } catch (again) {
+        this.options.log('error', `group commit: reloading after a failure failed: ${(again as Error).message}`);
+      }
       return;
     }
     if (++this.commitsSincePrune >= 1000) {
       this.commitsSincePrune = 0;
-      this.store.pruneRejections(this.options.rejectionLogLimit);
+      try {
+        await this.store.pruneRejections(this.options.rejectionLogLimit);
+      } catch (err) {
+        this.options.log('warn', `pruning the rejection log failed: ${(err as Error).message}`);
+      }
     }
     this.metrics.commitBatch.observe(segments.length);
     for (const e of batch.equivocatedChannels) {
@@ -198,7 +261,6 @@ export class GroupCommit {
       this.metrics.unitsAccepted.inc(Number(head.cumUnits - ch.durable.cumUnits));
       this.metrics.amountAccepted.inc(Number(head.cumAmount - ch.durable.cumAmount));
       ch.durable = head;
-      ch.stateDirty = false;
       const receipt = receipts.get(ch);
       if (receipt) {
         ch.lastReceipt = receipt;
@@ -222,7 +284,7 @@ export class GroupCommit {
    * which no device re-sends: they wait for the next commit, bounded so a disk that stays full
    * cannot grow memory without limit.
    */
-  private failed(channels: LiveChannel[], batch: CommitBatch, err: unknown): void {
+  private async failed(channels: LiveChannel[], batch: CommitBatch, err: unknown): Promise<void> {
     this.rejections = [...batch.rejections, ...this.rejections].slice(-Math.max(1, this.options.rejectionLogLimit));
     this.equivocations = [...batch.equivocations, ...this.equivocations].slice(-MAX_HELD_EVIDENCE);
     // The floors hold in memory (the registry) whatever happens; the write waits for the next
@@ -240,7 +302,11 @@ export class GroupCommit {
     for (const ch of channels) {
       this.metrics.vouchersRejected.inc({ reason: 'HUB_COMMIT_FAILED' }, Number(ch.head.seq - ch.durable.seq));
       dropWaiting(this.registry, ch);
-      this.registry.reloadChannel(this.store, ch.idHex);
+      await this.registry.reloadChannel(this.store, ch.idHex);
+      // Segments placed on the old live channel while it reloaded are dropped with it (the device
+      // re-sends them after the RESYNC); the next commit must not write them.
+      this.touched.delete(ch);
+      this.reack.delete(ch);
       const fresh = this.registry.channels.get(ch.idHex);
       if (fresh) this.controls.resync(fresh, fresh.durable, 'SEQ_GAP');
     }

@@ -9,14 +9,20 @@
 // device's signature. docs/reliability.md lists every state change the network can reach.
 // Nothing here throws on input: a bug that does is caught, counted and logged, and the hub keeps
 // running.
+// The pipeline runs on the event loop without waiting on the store, except for the rare segment
+// that needs a stored voucher (a duplicate or an overlap of the head, an equivocation's kept
+// evidence): that channel's later segments queue behind it until the store answers, so none
+// overtakes it; other channels go on.
 
 import { performance } from 'node:perf_hooks';
 import { fromHex, segmentHeadSeq, type Segment } from '../../protocol/index.js';
 import type { HubConfig } from '../base/config.js';
 import type { Controls } from '../model/controls.js';
+import { headFromRow } from '../model/chain.js';
 import { pendingHead, verifiedHead, type LiveChannel, type PendingSegment, type Registry } from '../model/registry.js';
 import type { HubMetrics } from '../base/metrics.js';
-import type { HubStore } from '../store/types.js';
+import type { EquivocationRow, HubStore } from '../store/types.js';
+import type { Head } from '../../protocol/index.js';
 import { applyStep, confirmSigned, markExhausted } from './apply.js';
 import { authorizeStep } from './authorize.js';
 import { GroupCommit } from './commit.js';
@@ -49,9 +55,28 @@ function awaitsVerdict(ch: LiveChannel, seq: bigint): boolean {
 
 const lastSeqOf = segmentHeadSeq;
 
+/** What the store told one placement: stored heads by seq (null = none) and a channel's evidence. */
+interface Fetched {
+  heads: Map<bigint, Head | null>;
+  evidence?: EquivocationRow[];
+}
+
+/** A segment to place later, in arrival order, while its channel waits for the store. */
+interface Deferred {
+  s: Segment;
+  bytes: Uint8Array;
+  arrivedAt: number;
+  signed: boolean;
+  fetched?: Fetched;
+}
+
 export class IngestPipeline {
   readonly commit: GroupCommit;
   private readonly verdicts: Verdicts;
+  /** Channels (by id hex) waiting for a store read, with the segments that arrived meanwhile. */
+  private readonly fetching = new Map<string, Deferred[]>();
+  private fetchesInFlight = 0;
+  private idleWaiters: (() => void)[] = [];
 
   constructor(private readonly d: PipelineDeps) {
     this.commit = new GroupCommit(d.store, d.registry, d.controls, d.metrics, {
@@ -97,9 +122,21 @@ export class IngestPipeline {
     this.d.metrics.vouchersRejected.inc({ reason: 'HUB_INTERNAL' });
   }
 
+  /** Resolves once no channel waits for a store read (every segment received so far is placed). */
+  async placed(): Promise<void> {
+    while (this.fetchesInFlight > 0) await new Promise<void>((resolve) => this.idleWaiters.push(resolve));
+  }
+
   /** `signed`: the segment's own signature is already known to hold (it waited for the verdict). */
-  private placeAndDrain(ch: LiveChannel, s: Segment, bytes: Uint8Array, arrivedAt: number, signed: boolean): void {
-    this.place(ch, s, bytes, arrivedAt, signed);
+  private placeAndDrain(
+    ch: LiveChannel,
+    s: Segment,
+    bytes: Uint8Array,
+    arrivedAt: number,
+    signed: boolean,
+    fetched?: Fetched,
+  ): void {
+    this.place(ch, s, bytes, arrivedAt, signed, fetched);
     // Segments that were waiting for this one may follow it now.
     for (let w = takeReady(this.d.registry, ch); w; w = takeReady(this.d.registry, ch)) {
       this.place(ch, w.segment, w.bytes, w.arrivedAt, true);
@@ -123,11 +160,26 @@ export class IngestPipeline {
   }
 
   /** sequence -> link -> signature -> rules -> apply for one segment of an authorized channel. */
-  private place(ch: LiveChannel, s: Segment, bytes: Uint8Array, arrivedAt: number, signed: boolean): void {
+  private place(
+    ch: LiveChannel,
+    s: Segment,
+    bytes: Uint8Array,
+    arrivedAt: number,
+    signed: boolean,
+    fetched?: Fetched,
+  ): void {
+    const behind = this.fetching.get(ch.idHex);
+    if (behind) return void behind.push({ s, bytes, arrivedAt, signed });
     const vouchers = s.vouchers.length;
     const base = { deviceHex: ch.deviceHex, channel: ch, seq: lastSeqOf(s), vouchers };
-    const placement = sequenceStep(this.d.store, ch, s);
+    const placement = sequenceStep(ch, s, fetched?.heads);
     switch (placement.kind) {
+      case 'fetch': {
+        const seq = placement.seq;
+        return this.fetchThenPlace(ch, { s, bytes, arrivedAt, signed }, fetched, async (f) => {
+          f.heads.set(seq, headFromRow(await this.d.store.segmentContaining(ch.id, seq), seq));
+        });
+      }
       case 'gap':
         if (signed) return this.wait(ch, s, bytes, arrivedAt);
         // Only a segment the device signed takes a place in the bounded reorder buffer: forgeries
@@ -165,7 +217,13 @@ export class IngestPipeline {
         // second as evidence, flag the channel, count only the first [DESIGN: equivocation].
         // A restored device re-sends the same conflicting segment on every receipt timeout: it is
         // refused each time, but kept once, so the evidence table cannot grow without bound.
-        if (!this.commit.hasEvidence(ch, placement.seq, bytes)) {
+        const kept = this.commit.hasEvidence(ch, placement.seq, bytes, fetched?.evidence);
+        if (kept === 'fetch') {
+          return this.fetchThenPlace(ch, { s, bytes, arrivedAt, signed }, fetched, async (f) => {
+            f.evidence = await this.d.store.listEquivocations(ch.id);
+          });
+        }
+        if (!kept) {
           this.commit.evidence(ch, {
             channelId: ch.id,
             seq: placement.seq,
@@ -203,6 +261,53 @@ export class IngestPipeline {
         }
         return;
       }
+    }
+  }
+
+  /**
+   * Holds the channel's later segments back while `load` reads the store, then places this segment
+   * again with what was read, then the held ones in arrival order. A read that fails is counted as
+   * an internal error and the segment is dropped unacknowledged (the device re-sends it).
+   */
+  private fetchThenPlace(
+    ch: LiveChannel,
+    item: Deferred,
+    fetched: Fetched | undefined,
+    load: (f: Fetched) => Promise<void>,
+  ): void {
+    const f = fetched ?? { heads: new Map() };
+    this.fetching.set(ch.idHex, []);
+    this.fetchesInFlight++;
+    load(f)
+      .then(
+        () => this.resume(ch.idHex, { ...item, fetched: f }),
+        (err: unknown) => {
+          this.internalError(err);
+          this.resume(ch.idHex, undefined);
+        },
+      )
+      .finally(() => {
+        if (--this.fetchesInFlight === 0) for (const wake of this.idleWaiters.splice(0)) wake();
+      });
+  }
+
+  private resume(idHex: string, first: Deferred | undefined): void {
+    try {
+      const queue = this.fetching.get(idHex) ?? [];
+      this.fetching.delete(idHex);
+      // Shutting down: nothing more is committed; the devices still hold these and re-send.
+      if (this.commit.isStopped) return;
+      const all = first ? [first, ...queue] : queue;
+      for (let i = 0; i < all.length; i++) {
+        const again = this.fetching.get(idHex);
+        if (again) return void again.push(...all.slice(i));
+        const ch = this.d.registry.channels.get(idHex);
+        if (!ch) return;
+        const d = all[i]!;
+        this.placeAndDrain(ch, d.s, d.bytes, d.arrivedAt, d.signed, d.fetched);
+      }
+    } catch (err) {
+      this.internalError(err);
     }
   }
 

@@ -67,25 +67,35 @@ export class Activity {
   private totalUnits = -1n;
   private lastSampleMs: number | undefined;
   private resyncs = 0;
-  private current: ActivitySnapshot;
+  private current!: ActivitySnapshot;
 
-  constructor(
+  /** Reads what the store already holds (last writes, rejections so far), then takes a sample. */
+  static async create(
+    registry: FleetView,
+    store: HubLedger,
+    metrics: HubMetrics,
+    now: () => number = Date.now,
+  ): Promise<Activity> {
+    const activity = new Activity(registry, store, metrics, now);
+    // After a restart, a channel's last write is the best guess of when its device was last seen.
+    for (const row of await store.listChannels()) {
+      const hex = Buffer.from(row.deviceKey).toString('hex');
+      if (row.head.seq > 0n && row.updatedAtMs > BigInt(activity.lastSeen.get(hex) ?? 0))
+        activity.lastSeen.set(hex, Number(row.updatedAtMs));
+    }
+    for (const ch of registry.channels.values()) activity.lastSeq.set(ch.idHex, ch.durable.seq);
+    // Rejections already stored are history, not news.
+    activity.lastRejectionId = (await store.recentRejections({ limit: 1 }))[0]?.id ?? 0n;
+    await activity.sample();
+    return activity;
+  }
+
+  private constructor(
     private readonly registry: FleetView,
     private readonly store: HubLedger,
     private readonly metrics: HubMetrics,
     private readonly now: () => number = Date.now,
-  ) {
-    // After a restart, a channel's last write is the best guess of when its device was last seen.
-    for (const row of store.listChannels()) {
-      const hex = Buffer.from(row.deviceKey).toString('hex');
-      if (row.head.seq > 0n && row.updatedAtMs > BigInt(this.lastSeen.get(hex) ?? 0))
-        this.lastSeen.set(hex, Number(row.updatedAtMs));
-    }
-    for (const ch of registry.channels.values()) this.lastSeq.set(ch.idHex, ch.durable.seq);
-    // Rejections already stored are history, not news.
-    this.lastRejectionId = store.recentRejections({ limit: 1 })[0]?.id ?? 0n;
-    this.current = this.sample();
-  }
+  ) {}
 
   get snapshot(): ActivitySnapshot {
     return this.current;
@@ -112,7 +122,7 @@ export class Activity {
   }
 
   /** Called once a second (by the HTTP server while the dashboard can be watched). */
-  sample(): ActivitySnapshot {
+  async sample(): Promise<ActivitySnapshot> {
     const nowMs = this.now();
     let vouchers = 0n;
     let totalUnits = 0n;
@@ -146,7 +156,7 @@ export class Activity {
       if (d.revoked) revoked++;
       else if (d.connected) online++;
     }
-    this.readRejections(nowMs);
+    await this.readRejections(nowMs);
     void this.readResyncs();
 
     const dtSec = this.lastSampleMs === undefined ? 1 : Math.max(0.001, (nowMs - this.lastSampleMs) / 1000);
@@ -160,7 +170,7 @@ export class Activity {
       if (this.series.length > SERIES_SECONDS) this.series.splice(0, this.series.length - SERIES_SECONDS);
     }
     let gapRejections = 0n;
-    for (const c of this.store.rejectionCounts()) if (GAP_REASONS.has(c.reason)) gapRejections += c.events;
+    for (const c of await this.store.rejectionCounts()) if (GAP_REASONS.has(c.reason)) gapRejections += c.events;
     for (const [hex, atMs] of this.lastTrouble) {
       if (nowMs - atMs < ATTENTION_MS) attention.add(hex);
       else this.lastTrouble.delete(hex);
@@ -185,8 +195,8 @@ export class Activity {
   }
 
   /** New rejections since the last sample: gap-class ones mark their device for attention. */
-  private readRejections(nowMs: number): void {
-    const fresh = this.store.recentRejections({ limit: 500 }).filter((r) => r.id > this.lastRejectionId);
+  private async readRejections(nowMs: number): Promise<void> {
+    const fresh = (await this.store.recentRejections({ limit: 500 })).filter((r) => r.id > this.lastRejectionId);
     for (const r of fresh) {
       if (r.id > this.lastRejectionId) this.lastRejectionId = r.id;
       if (r.deviceKey && (GAP_REASONS.has(r.reason) || r.reason === 'EQUIVOCATION')) {
@@ -215,7 +225,11 @@ export interface UsagePoint {
  * up to `maxPoints` segments picked evenly by seq, each giving (time received, cumulative units).
  * Evenly by seq, not by time, so busy periods get more points; the curve survives a hub restart.
  */
-export function channelUsage(store: HubLedger, ch: Readonly<LiveChannel>, maxPoints = 120): UsagePoint[] {
+export async function channelUsage(
+  store: HubLedger,
+  ch: Readonly<LiveChannel>,
+  maxPoints = 120,
+): Promise<UsagePoint[]> {
   const points: UsagePoint[] = [{ atMs: ch.record.openedAtMs.toString(), seq: '0', cumUnits: '0', cumAmount: '0' }];
   const head = ch.durable.seq;
   const n = BigInt(Math.max(1, maxPoints));
@@ -224,7 +238,7 @@ export function channelUsage(store: HubLedger, ch: Readonly<LiveChannel>, maxPoi
   for (let k = 1n; k <= n && head > 0n; k++) {
     const seq = (head * k + n - 1n) / n;
     if (seq <= lastSeq) continue;
-    const row = store.segmentContaining(ch.id, seq);
+    const row = await store.segmentContaining(ch.id, seq);
     if (!row || row.lastSeq <= lastSeq) continue;
     lastSeq = row.lastSeq;
     // Segments can arrive out of order across reconnects; keep time monotone for the chart.
@@ -259,11 +273,8 @@ export class EpochEntryCache {
   ) {}
 
   /** The channel's entries in the newest `keep` epochs, newest first. */
-  forChannel(channelHex: string): ChannelSettlement[] {
-    const epochs = this.store
-      .listEpochs()
-      .sort((a, b) => (a.epoch < b.epoch ? 1 : -1))
-      .slice(0, this.keep);
+  async forChannel(channelHex: string): Promise<ChannelSettlement[]> {
+    const epochs = (await this.store.listEpochs()).sort((a, b) => (a.epoch < b.epoch ? 1 : -1)).slice(0, this.keep);
     const wanted = new Set(epochs.map((e) => e.epoch));
     for (const e of this.byEpoch.keys()) if (!wanted.has(e)) this.byEpoch.delete(e);
     const out: ChannelSettlement[] = [];
@@ -271,7 +282,7 @@ export class EpochEntryCache {
       let entries = this.byEpoch.get(e.epoch);
       if (!entries) {
         entries = new Map();
-        for (const row of this.store.epochEntries(e.epoch)) {
+        for (const row of await this.store.epochEntries(e.epoch)) {
           const d = decodeEntry(row.entry);
           if (!d.ok) continue;
           const v = d.value;

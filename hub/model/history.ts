@@ -10,18 +10,18 @@ function voucherInSegment(row: SegmentRow, seq: bigint): Voucher | undefined {
 }
 
 /** The stored voucher at `seq`, or undefined. */
-export function voucherAt(store: HubStore, channelId: Uint8Array, seq: bigint): Voucher | undefined {
-  const row = store.segmentContaining(channelId, seq);
+export async function voucherAt(store: HubStore, channelId: Uint8Array, seq: bigint): Promise<Voucher | undefined> {
+  const row = await store.segmentContaining(channelId, seq);
   return row && voucherInSegment(row, seq);
 }
 
 /** The voucher at a signed head and the device signature over it [P-4.4]. */
-export function signedHeadAt(
+export async function signedHeadAt(
   store: HubStore,
   channelId: Uint8Array,
   seq: bigint,
-): { voucher: Voucher; signature: Uint8Array } | undefined {
-  const row = store.segmentEndingAt(channelId, seq);
+): Promise<{ voucher: Voucher; signature: Uint8Array } | undefined> {
+  const row = await store.segmentEndingAt(channelId, seq);
   if (!row) return undefined;
   const decoded = decodeSegment(row.bytes);
   const voucher = voucherInSegment(row, seq);

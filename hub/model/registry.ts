@@ -147,10 +147,10 @@ export class Registry implements FleetView {
   /** Segments waiting in all reorder buffers, to bound memory hub-wide. */
   waitingTotal = 0;
 
-  static load(store: HubStore): Registry {
+  static async load(store: HubStore): Promise<Registry> {
     const registry = new Registry();
-    for (const d of store.listDevices()) registry.addDevice(d);
-    for (const c of store.listChannels()) registry.addChannel(liveChannelFromRow(c));
+    for (const d of await store.listDevices()) registry.addDevice(d);
+    for (const c of await store.listChannels()) registry.addChannel(liveChannelFromRow(c));
     return registry;
   }
 
@@ -181,11 +181,12 @@ export class Registry implements FleetView {
   }
 
   /** Replaces a channel's live state with what the store holds (after a failed commit). */
-  reloadChannel(store: HubStore, idHex: string): void {
+  async reloadChannel(store: HubStore, idHex: string): Promise<void> {
     const old = this.channels.get(idHex);
     if (!old) return;
-    const row = store.getChannel(old.id);
-    if (!row) return;
+    const row = await store.getChannel(old.id);
+    // The live channel may have been replaced meanwhile; only the one asked about is.
+    if (!row || this.channels.get(idHex) !== old) return;
     this.waitingTotal -= old.waiting.length;
     this.channels.set(idHex, liveChannelFromRow(row));
   }

@@ -14,9 +14,9 @@ import { ApiError } from '../base/api-errors.js';
 import { signedHeadAt } from '../model/history.js';
 import type { HubStore } from '../store/types.js';
 
-function entriesOf(store: HubStore, epoch: bigint): { bytes: Uint8Array; entry: SettlementEntry }[] {
-  if (!store.getEpoch(epoch)) throw new ApiError('API_NOT_FOUND', `no epoch ${epoch}`);
-  return store.epochEntries(epoch).map((row) => {
+async function entriesOf(store: HubStore, epoch: bigint): Promise<{ bytes: Uint8Array; entry: SettlementEntry }[]> {
+  if (!(await store.getEpoch(epoch))) throw new ApiError('API_NOT_FOUND', `no epoch ${epoch}`);
+  return (await store.epochEntries(epoch)).map((row) => {
     const decoded = decodeEntry(row.entry);
     if (!decoded.ok) throw new ApiError('API_INTERNAL', `stored entry does not decode: ${decoded.code}`);
     return { bytes: row.entry, entry: decoded.value };
@@ -24,13 +24,18 @@ function entriesOf(store: HubStore, epoch: bigint): { bytes: Uint8Array; entry: 
 }
 
 /** The bundle of an epoch; `channelIds` (hex) limits it to some channels (one customer's). */
-export function exportBundle(store: HubStore, epoch: bigint, channelIds?: readonly string[]): BundleJson {
-  const all = entriesOf(store, epoch);
-  const row = store.getEpoch(epoch)!;
+export async function exportBundle(
+  store: HubStore,
+  epoch: bigint,
+  channelIds?: readonly string[],
+): Promise<BundleJson> {
+  const all = await entriesOf(store, epoch);
+  const row = (await store.getEpoch(epoch))!;
   const wanted = channelIds ? all.filter((e) => channelIds.includes(toHex(e.entry.channelId))) : all;
-  const inputs: BundleEntryInput[] = wanted.map(({ bytes, entry }) => {
-    const channel = store.getChannel(entry.channelId);
-    const head = signedHeadAt(store, entry.channelId, entry.toSeq);
+  const inputs: BundleEntryInput[] = [];
+  for (const { bytes, entry } of wanted) {
+    const channel = await store.getChannel(entry.channelId);
+    const head = await signedHeadAt(store, entry.channelId, entry.toSeq);
     if (!channel || !head) throw new ApiError('API_INTERNAL', `evidence missing for channel ${toHex(entry.channelId)}`);
     const input: BundleEntryInput = {
       entry: bytes,
@@ -42,14 +47,14 @@ export function exportBundle(store: HubStore, epoch: bigint, channelIds?: readon
       // The previous settled head is always the head of an accepted segment, so the device's own
       // signature over it is stored: the span's start, and the delta, need no trust in the hub
       // [P-8.5 check 31].
-      const prev = signedHeadAt(store, entry.channelId, entry.fromSeq - 1n);
+      const prev = await signedHeadAt(store, entry.channelId, entry.fromSeq - 1n);
       if (!prev)
         throw new ApiError('API_INTERNAL', `signed head ${entry.fromSeq - 1n} missing for ${toHex(entry.channelId)}`);
       input.prevVoucher = prev.voucher;
       input.prevSignature = prev.signature;
     }
-    return input;
-  });
+    inputs.push(input);
+  }
   return buildBundle({
     epochRecord: row.record,
     epochSignature: row.signature,
@@ -62,11 +67,11 @@ export const CSV_HEADER =
   'epoch,closed_at_ms,channel_id,device_key,unit,price_per_unit,from_seq,to_seq,delta_units,delta_amount,cum_units,cum_amount,head_hash';
 
 /** One line per channel settled in the epoch; integers as exact decimals, never floats. */
-export function exportCsv(store: HubStore, epoch: bigint): string {
-  const row = store.getEpoch(epoch);
+export async function exportCsv(store: HubStore, epoch: bigint): Promise<string> {
+  const row = await store.getEpoch(epoch);
   const lines = [CSV_HEADER];
-  for (const { entry: e } of entriesOf(store, epoch)) {
-    const channel = store.getChannel(e.channelId);
+  for (const { entry: e } of await entriesOf(store, epoch)) {
+    const channel = await store.getChannel(e.channelId);
     const record = channel ? decodeChannelRecord(channel.record) : undefined;
     const unit = record?.ok ? record.value.unit : '';
     lines.push(

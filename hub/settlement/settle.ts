@@ -24,19 +24,19 @@ export interface SettleResult {
   settled: Map<string, { seq: bigint; hash: Uint8Array; cumUnits: bigint; cumAmount: bigint }>;
 }
 
-export function closeEpoch(args: {
+export async function closeEpoch(args: {
   store: HubStore;
   hubKey: KeyPair;
   network: string;
   nowMs: bigint;
   /** Periodic settlement skips an epoch with nothing in it; on demand always closes one. */
   skipEmpty?: boolean;
-}): SettleResult | undefined {
+}): Promise<SettleResult | undefined> {
   const { store, hubKey, network, nowMs } = args;
-  const last = store.lastEpoch();
+  const last = await store.lastEpoch();
   const epoch = last ? last.epoch + 1n : 1n;
   // The committed heads in the database, not the hub's live view: only durable vouchers settle.
-  const moved = store.listChannels().filter((c) => c.head.seq > c.settled.seq);
+  const moved = (await store.listChannels()).filter((c) => c.head.seq > c.settled.seq);
   if (moved.length === 0 && args.skipEmpty) return undefined;
 
   const entries = sortEntries(moved.map((c) => makeEntry(epoch, c.channelId, c.settled, c.head)));
@@ -66,7 +66,7 @@ export function closeEpoch(args: {
   };
   const byId = new Map(moved.map((c) => [Buffer.from(c.channelId).toString('hex'), c]));
   const settled = new Map<string, { seq: bigint; hash: Uint8Array; cumUnits: bigint; cumAmount: bigint }>();
-  store.closeEpoch({
+  await store.closeEpoch({
     epoch: row,
     entries: entries.map((e, i) => ({ epoch, channelId: e.channelId, entry: leaves[i]!, toSeq: e.toSeq })),
     settled: entries.map((e) => {

@@ -11,7 +11,7 @@ import { chmodSync, closeSync, existsSync, mkdirSync, openSync, readFileSync, rm
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { generateKeyPair, keyPairFromSeed, fromHex, toHex, type KeyPair } from '../../protocol/index.js';
-import { openSqliteStore } from './sqlite-store.js';
+import { openSqliteStore, openSqliteSync } from './sqlite-store.js';
 import type { HubStore } from './types.js';
 
 export const FILES = {
@@ -92,7 +92,7 @@ export function initDataDir(
   }
   const keyPair = readKey(dir);
   privateDatabaseFile(join(dir, FILES.db));
-  const store = openSqliteStore(join(dir, FILES.db), options.synchronous ? { synchronous: options.synchronous } : {});
+  const store = openSqliteSync(join(dir, FILES.db), options.synchronous ? { synchronous: options.synchronous } : {});
   try {
     const storedKey = store.getMeta('hubPublicKey');
     if (storedKey === undefined) store.setMeta('hubPublicKey', toHex(keyPair.publicKey));
@@ -123,7 +123,7 @@ function readKey(dir: string): KeyPair {
 export function loadIdentity(dir: string): HubIdentity {
   if (!isInitialised(dir)) throw new Error(`not a tally-hub data dir (run tally-hub init): ${dir}`);
   const keyPair = readKey(dir);
-  const store = openSqliteStore(join(dir, FILES.db));
+  const store = openSqliteSync(join(dir, FILES.db));
   let network: string | undefined;
   try {
     network = store.getMeta('network');

@@ -17,6 +17,7 @@ import {
   type EquivocationRow,
   type HeadRow,
   type HubStore,
+  type SyncHubStore,
   type RejectionCount,
   type RejectionQuery,
   type RejectionRow,
@@ -100,7 +101,13 @@ export interface SqliteStoreOptions {
   onConnection?: (db: Database.Database) => void;
 }
 
+/** The store the hub uses: the synchronous connection below, behind the asynchronous interface. */
 export function openSqliteStore(file: string, options: SqliteStoreOptions = {}): HubStore {
+  return new AsyncSqliteStore(openSqliteSync(file, options));
+}
+
+/** The synchronous connection itself, for code that runs before the hub does (data dir set-up). */
+export function openSqliteSync(file: string, options: SqliteStoreOptions = {}): SyncHubStore {
   const db = new Database(file, { readonly: options.readonly ?? false });
   db.defaultSafeIntegers(true);
   if (!options.readonly) {
@@ -125,7 +132,7 @@ function migrate(db: Database.Database): void {
   }
 }
 
-class SqliteStore implements HubStore {
+class SqliteStore implements SyncHubStore {
   private readonly s;
 
   constructor(private readonly db: Database.Database) {
@@ -431,4 +438,39 @@ class SqliteStore implements HubStore {
   close(): void {
     if (this.db.open) this.db.close();
   }
+}
+
+/**
+ * better-sqlite3 answers synchronously; each call resolves at once. The group commit makes one
+ * such call per commit, not per segment, so the promise costs nothing measurable (bench/hub-ingest.ts).
+ */
+class AsyncSqliteStore implements HubStore {
+  constructor(private readonly s: SyncHubStore) {}
+  getMeta = async (key: string) => this.s.getMeta(key);
+  setMeta = async (key: string, value: string) => this.s.setMeta(key, value);
+  enrol = async (items: Parameters<HubStore['enrol']>[0]) => this.s.enrol(items);
+  getDevice = async (deviceKey: Uint8Array) => this.s.getDevice(deviceKey);
+  listDevices = async () => this.s.listDevices();
+  revokeDevice = async (deviceKey: Uint8Array, atMs: bigint) => this.s.revokeDevice(deviceKey, atMs);
+  getChannel = async (channelId: Uint8Array) => this.s.getChannel(channelId);
+  listChannels = async (filter?: { deviceKey?: Uint8Array }) => this.s.listChannels(filter);
+  setChannelCapacity = async (channelId: Uint8Array, capacity: bigint, state: ChannelStateName, atMs: bigint) =>
+    this.s.setChannelCapacity(channelId, capacity, state, atMs);
+  setChannelState = async (channelId: Uint8Array, state: ChannelStateName, atMs: bigint) =>
+    this.s.setChannelState(channelId, state, atMs);
+  segmentContaining = async (channelId: Uint8Array, seq: bigint) => this.s.segmentContaining(channelId, seq);
+  segmentEndingAt = async (channelId: Uint8Array, seq: bigint) => this.s.segmentEndingAt(channelId, seq);
+  countSegments = async (channelId: Uint8Array) => this.s.countSegments(channelId);
+  commit = async (batch: CommitBatch) => this.s.commit(batch);
+  rejectionCounts = async () => this.s.rejectionCounts();
+  recentRejections = async (query: RejectionQuery) => this.s.recentRejections(query);
+  pruneRejections = async (keep: number) => this.s.pruneRejections(keep);
+  listEquivocations = async (channelId?: Uint8Array) => this.s.listEquivocations(channelId);
+  countEquivocations = async () => this.s.countEquivocations();
+  lastEpoch = async () => this.s.lastEpoch();
+  getEpoch = async (epoch: bigint) => this.s.getEpoch(epoch);
+  listEpochs = async () => this.s.listEpochs();
+  epochEntries = async (epoch: bigint) => this.s.epochEntries(epoch);
+  closeEpoch = async (close: EpochClose) => this.s.closeEpoch(close);
+  close = async () => this.s.close();
 }

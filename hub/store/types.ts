@@ -139,48 +139,59 @@ export class StoreConflictError extends Error {
   readonly code = 'STORE_CONFLICT';
 }
 
+/**
+ * Every method is asynchronous so that a store may live across a network (PostgreSQL). The SQLite
+ * store answers at once (resolved promises over a synchronous connection). The ingest path does not
+ * wait on the store per segment: it commits in groups, one commit in flight at a time, and the rare
+ * reads it makes (a duplicate's stored hash) hold back only that channel's later segments.
+ */
 export interface HubStore {
-  getMeta(key: string): string | undefined;
-  setMeta(key: string, value: string): void;
+  getMeta(key: string): Promise<string | undefined>;
+  setMeta(key: string, value: string): Promise<void>;
 
   /** Enrols devices with their first channels atomically: all or none. Throws StoreConflictError
    *  when a device or channel already exists. */
-  enrol(items: { deviceKey: Uint8Array; atMs: bigint; channel: NewChannel }[]): void;
-  getDevice(deviceKey: Uint8Array): DeviceRow | undefined;
-  listDevices(): DeviceRow[];
+  enrol(items: { deviceKey: Uint8Array; atMs: bigint; channel: NewChannel }[]): Promise<void>;
+  getDevice(deviceKey: Uint8Array): Promise<DeviceRow | undefined>;
+  listDevices(): Promise<DeviceRow[]>;
   /** Marks the device revoked and every channel of it 'revoked'. Returns false if unknown. */
-  revokeDevice(deviceKey: Uint8Array, atMs: bigint): boolean;
+  revokeDevice(deviceKey: Uint8Array, atMs: bigint): Promise<boolean>;
 
-  getChannel(channelId: Uint8Array): ChannelRow | undefined;
-  listChannels(filter?: { deviceKey?: Uint8Array }): ChannelRow[];
-  setChannelCapacity(channelId: Uint8Array, capacity: bigint, state: ChannelStateName, atMs: bigint): void;
-  setChannelState(channelId: Uint8Array, state: ChannelStateName, atMs: bigint): void;
+  getChannel(channelId: Uint8Array): Promise<ChannelRow | undefined>;
+  listChannels(filter?: { deviceKey?: Uint8Array }): Promise<ChannelRow[]>;
+  setChannelCapacity(channelId: Uint8Array, capacity: bigint, state: ChannelStateName, atMs: bigint): Promise<void>;
+  setChannelState(channelId: Uint8Array, state: ChannelStateName, atMs: bigint): Promise<void>;
 
   /** An accepted segment that holds `seq` (first_seq <= seq <= last_seq). */
-  segmentContaining(channelId: Uint8Array, seq: bigint): SegmentRow | undefined;
+  segmentContaining(channelId: Uint8Array, seq: bigint): Promise<SegmentRow | undefined>;
   /** The accepted segment whose signed head is exactly `seq`. */
-  segmentEndingAt(channelId: Uint8Array, seq: bigint): SegmentRow | undefined;
-  countSegments(channelId: Uint8Array): number;
+  segmentEndingAt(channelId: Uint8Array, seq: bigint): Promise<SegmentRow | undefined>;
+  countSegments(channelId: Uint8Array): Promise<number>;
 
   /** One transaction. Throws (and writes nothing) if any head guard fails. */
-  commit(batch: CommitBatch): void;
+  commit(batch: CommitBatch): Promise<void>;
 
-  rejectionCounts(): RejectionCount[];
-  recentRejections(query: RejectionQuery): (RejectionRow & { id: bigint })[];
-  pruneRejections(keep: number): void;
-  listEquivocations(channelId?: Uint8Array): (EquivocationRow & { id: bigint })[];
+  rejectionCounts(): Promise<RejectionCount[]>;
+  recentRejections(query: RejectionQuery): Promise<(RejectionRow & { id: bigint })[]>;
+  pruneRejections(keep: number): Promise<void>;
+  listEquivocations(channelId?: Uint8Array): Promise<(EquivocationRow & { id: bigint })[]>;
   /** How many evidence rows are kept, without loading them (the live dashboard asks every second). */
-  countEquivocations(): number;
+  countEquivocations(): Promise<number>;
 
-  lastEpoch(): EpochRow | undefined;
-  getEpoch(epoch: bigint): EpochRow | undefined;
-  listEpochs(): EpochRow[];
-  epochEntries(epoch: bigint): EntryRow[];
+  lastEpoch(): Promise<EpochRow | undefined>;
+  getEpoch(epoch: bigint): Promise<EpochRow | undefined>;
+  listEpochs(): Promise<EpochRow[]>;
+  epochEntries(epoch: bigint): Promise<EntryRow[]>;
   /** One transaction: the epoch, its entries and the settled heads, or nothing. */
-  closeEpoch(close: EpochClose): void;
+  closeEpoch(close: EpochClose): Promise<void>;
 
-  close(): void;
+  close(): Promise<void>;
 }
+
+/** The same operations answered synchronously (the SQLite connection underneath its store). */
+export type SyncHubStore = {
+  [K in keyof HubStore]: HubStore[K] extends (...args: infer A) => Promise<infer R> ? (...args: A) => R : never;
+};
 
 /**
  * What may read the ledger without writing it: the dashboard, tools, tests. The hub's core keeps

@@ -80,7 +80,7 @@ export async function streamWithKill(opts: {
   const children: ChildProcess[] = [];
   const rss = new RssSampler();
   try {
-    hub.core.enrol([{ publicKey, unit: 'Wh', pricePerUnit: PRICE, capacity: 1_000_000_000n }]);
+    await hub.core.enrol([{ publicKey, unit: 'Wh', pricePerUnit: PRICE, capacity: 1_000_000_000n }]);
     const channel = () => hub.core.showDevice(publicKey).channelDetails[0]!;
     const hubUnits = () => BigInt(channel().head.cumUnits);
 
@@ -179,7 +179,7 @@ export async function streamWithKill(opts: {
     const agentUnits = BigInt((JSON.parse(status.stdout) as { channel: { cumUnits: string } }).channel.cumUnits);
 
     const ch = channel();
-    const equivocations = hub.core.showChannel(ch.channelId).equivocations.length + (ch.equivocated ? 1 : 0);
+    const equivocations = (await hub.core.showChannel(ch.channelId)).equivocations.length + (ch.equivocated ? 1 : 0);
     const result = {
       metered: total,
       hubUnits: BigInt(ch.head.cumUnits),

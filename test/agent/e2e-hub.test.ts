@@ -35,7 +35,7 @@ describe('agent against the real hub', () => {
     const port = hub.mqttAddress!.port;
     const dev = new AgentFixture();
     cleanups.push(() => dev.cleanup());
-    hub.core.enrol([{ publicKey: dev.deviceHex, unit: 'Wh', pricePerUnit: 3n, capacity: 1_000_000n }]);
+    await hub.core.enrol([{ publicKey: dev.deviceHex, unit: 'Wh', pricePerUnit: 3n, capacity: 1_000_000n }]);
     dev.setCounter(0n);
     const agent = dev.start(asAgentHub(hub));
     await waitFor(() => agent.snapshot().channel !== undefined, 'grant from the real hub');
@@ -54,7 +54,7 @@ describe('agent against the real hub', () => {
     expect(ch.head.seq).toBe('900');
     expect(ch.head.cumAmount).toBe('2700');
     expect(ch.equivocated).toBe(false);
-    expect(hub.core.showChannel(ch.channelId).equivocations).toEqual([]);
+    expect((await hub.core.showChannel(ch.channelId)).equivocations).toEqual([]);
     expect(agent.snapshot().ackedUnits).toBe(900n);
     expect(Buffer.from(dev.store!.load().receipt!.headHash).toString('hex')).toBe(ch.head.hash);
   });
@@ -65,14 +65,16 @@ describe('agent against the real hub', () => {
     const hub = await hubAt(dataDir);
     const dev = new AgentFixture();
     cleanups.push(() => dev.cleanup());
-    const [enrolled] = hub.core.enrol([{ publicKey: dev.deviceHex, unit: 'L', pricePerUnit: 10n, capacity: 250n }]);
+    const [enrolled] = await hub.core.enrol([
+      { publicKey: dev.deviceHex, unit: 'L', pricePerUnit: 10n, capacity: 250n },
+    ]);
     dev.setCounter(0n);
     const agent = dev.start(asAgentHub(hub));
     await waitFor(() => agent.snapshot().channel !== undefined, 'grant');
     dev.setCounter(40n);
     await waitFor(() => channelOf(hub, dev).head.cumUnits === '25', '25 units (the capacity)');
     await waitFor(() => agent.snapshot().exhausted && agent.snapshot().pendingUnits === 15n, 'exhausted, 15 held');
-    hub.core.topup(enrolled!.channel.channelId, 1000n);
+    await hub.core.topup(enrolled!.channel.channelId, 1000n);
     await waitFor(() => channelOf(hub, dev).head.cumUnits === '40', 'all 40 after the top-up');
     expect(dev.codes()).toEqual(expect.arrayContaining(['CHANNEL_EXHAUSTED', 'CHANNEL_RESUMED']));
     expect(channelOf(hub, dev).equivocated).toBe(false);

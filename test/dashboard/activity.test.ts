@@ -8,13 +8,13 @@ import type { HubStore, RejectionRow } from '../../hub/store/types.js';
 const hex = (b: number) => b.toString(16).padStart(2, '0').repeat(32);
 const key = (b: number) => new Uint8Array(32).fill(b);
 
-function setup() {
+async function setup() {
   let nowMs = 1_000_000;
   const rejections: (RejectionRow & { id: bigint })[] = [];
   const store = {
-    listChannels: () => [],
-    recentRejections: ({ limit }: { limit: number }) => [...rejections].reverse().slice(0, limit),
-    rejectionCounts: () => [{ reason: 'SEQ_GAP', events: BigInt(rejections.length), vouchers: 0n }],
+    listChannels: async () => [],
+    recentRejections: async ({ limit }: { limit: number }) => [...rejections].reverse().slice(0, limit),
+    rejectionCounts: async () => [{ reason: 'SEQ_GAP', events: BigInt(rejections.length), vouchers: 0n }],
   } as unknown as HubStore;
   const registry = new Registry();
   const channels: LiveChannel[] = [];
@@ -35,7 +35,7 @@ function setup() {
     channels.push(ch);
   }
   const metrics = new HubMetrics();
-  const activity = new Activity(registry, store, metrics, () => nowMs);
+  const activity = await Activity.create(registry, store, metrics, () => nowMs);
   return {
     activity,
     registry,
@@ -52,45 +52,45 @@ const move = (ch: LiveChannel, vouchers: bigint, units: bigint) => {
 };
 
 describe('Activity', () => {
-  it('turns committed head moves into units/s and vouchers/s', () => {
-    const t = setup();
+  it('turns committed head moves into units/s and vouchers/s', async () => {
+    const t = await setup();
     move(t.channels[0]!, 10n, 40n);
     move(t.channels[1]!, 5n, 5n);
     t.advance(2000);
-    const s = t.activity.sample();
+    const s = await t.activity.sample();
     expect(s.rate.vouchersPerSec).toBe(7.5);
     expect(s.rate.unitsPerSec).toBe(22.5);
     t.advance(1000);
-    expect(t.activity.sample().rate.unitsPerSec).toBe(0);
+    expect((await t.activity.sample()).rate.unitsPerSec).toBe(0);
     expect(t.activity.series.map((p) => p.vouchersPerSec)).toEqual([7.5, 0]);
   });
 
-  it('keeps a bounded series', () => {
-    const t = setup();
+  it('keeps a bounded series', async () => {
+    const t = await setup();
     for (let i = 0; i < SERIES_SECONDS + 25; i++) {
       t.advance(1000);
-      t.activity.sample();
+      await t.activity.sample();
     }
     expect(t.activity.series.length).toBe(SERIES_SECONDS);
   });
 
-  it('sees a device when it is connected or its head moves', () => {
-    const t = setup();
+  it('sees a device when it is connected or its head moves', async () => {
+    const t = await setup();
     expect(t.activity.seenAtMs(hex(1))).toBeNull();
     move(t.channels[0]!, 1n, 1n);
     t.advance(1000);
-    t.activity.sample();
+    await t.activity.sample();
     expect(t.activity.seenAtMs(hex(1))).toBe(t.now());
     t.registry.devices.get(hex(2))!.connected = true;
     t.advance(1000);
-    const s = t.activity.sample();
+    const s = await t.activity.sample();
     expect(t.activity.seenAtMs(hex(2))).toBe(t.now());
     expect(t.activity.seenAtMs(hex(1))).toBe(t.now() - 1000);
     expect([s.online, s.offline]).toEqual([1, 1]);
   });
 
-  it('flags equivocation, waiting segments, exhaustion and recent gaps, and lets old gaps go', () => {
-    const t = setup();
+  it('flags equivocation, waiting segments, exhaustion and recent gaps, and lets old gaps go', async () => {
+    const t = await setup();
     expect(t.activity.needsAttention(hex(1))).toEqual([]);
     (t.channels[0] as { equivocated: boolean }).equivocated = true;
     expect(t.activity.needsAttention(hex(1))).toEqual(['equivocation']);
@@ -121,23 +121,23 @@ describe('Activity', () => {
       detail: null,
     });
     t.advance(1000);
-    const s = t.activity.sample();
+    const s = await t.activity.sample();
     expect(t.activity.needsAttention(hex(2))).toEqual(['recent gap or resync']);
     expect(t.activity.needsAttention(hex(1))).toEqual(['equivocation']); // a duplicate is harmless
     expect(s.signals.attentionDevices).toBe(2);
     expect(s.signals.equivocatedChannels).toBe(1);
     expect(s.signals.gapRejections).toBe('2');
     t.advance(11 * 60_000);
-    t.activity.sample();
+    await t.activity.sample();
     expect(t.activity.needsAttention(hex(2))).toEqual([]);
   });
 
   it('counts RESYNC messages from the metrics', async () => {
-    const t = setup();
+    const t = await setup();
     t.metrics.controlsSent.inc({ kind: 'resync' }, 3);
     t.metrics.controlsSent.inc({ kind: 'grant' }, 9);
-    t.activity.sample();
+    await t.activity.sample();
     await new Promise((r) => setImmediate(r));
-    expect(t.activity.sample().signals.resyncs).toBe(3);
+    expect((await t.activity.sample()).signals.resyncs).toBe(3);
   });
 });

@@ -26,7 +26,7 @@ describe('dashboard HTTP endpoints', () => {
   beforeAll(async () => {
     await buildAssets();
     env = await startFleetHub({ devices: 2, rate: 20 });
-    env.hub.core.enrol(
+    await env.hub.core.enrol(
       Array.from({ length: ENROLLED }, () => ({
         publicKey: toHex(generateKeyPair().publicKey),
         unit: 'Wh',
@@ -103,7 +103,7 @@ describe('dashboard HTTP endpoints', () => {
     expect(BigInt(h.receipt!.seq)).toBeGreaterThanOrEqual(BigInt(h.usage.at(-1)!.seq));
     expect(h.settlements).toEqual([]);
 
-    const epoch = env.hub.core.settle()!;
+    const epoch = (await env.hub.core.settle())!;
     const after = (await get<History>(`/api/channels/${ch.channelId}/history`)).json;
     expect(after.settlements).toEqual([expect.objectContaining({ epoch: epoch.epoch, fromSeq: '1' })]);
     const idle = env.hub.core.fleet.currentChannel([...env.hub.core.fleet.devices.keys()][5]!)!;
@@ -114,7 +114,7 @@ describe('dashboard HTTP endpoints', () => {
   });
 
   it('checks a settlement bundle with the offline verifier', async () => {
-    const epoch = env.hub.core.settle()!;
+    const epoch = (await env.hub.core.settle())!;
     const v = (await get<{ ok: boolean; entryCount: number; root: string }>(`/api/settlements/${epoch.epoch}/verify`))
       .json;
     expect(v).toMatchObject({ ok: true, entryCount: epoch.entryCount, root: epoch.root });

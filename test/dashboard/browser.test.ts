@@ -60,7 +60,7 @@ if (!HAVE_CHROMIUM && IN_CI) {
     browser = await launchChromium();
     await buildAssets();
     env = await startFleetHub({ devices: DEVICES, rate: 20 });
-    env.hub.core.enrol(
+    await env.hub.core.enrol(
       Array.from({ length: IDLE }, () => ({
         publicKey: toHex(generateKeyPair().publicKey),
         unit: 'L',

@@ -23,8 +23,8 @@ describe('channel terms', () => {
     return hub;
   }
 
-  const rejections = (h: HubHandle) =>
-    Object.fromEntries(h.core.ledger.rejectionCounts().map((c) => [c.reason, c.vouchers]));
+  const rejections = async (h: HubHandle) =>
+    Object.fromEntries((await h.core.ledger.rejectionCounts()).map((c) => [c.reason, c.vouchers]));
 
   it('refuses units beyond capacity, tells the device, and takes them after a top-up', async () => {
     const h = await start();
@@ -39,18 +39,18 @@ describe('channel terms', () => {
     expect(reject.seq).toBe(12n);
     const exhausted = await d.nextControl('capacity');
     expect(exhausted.state).toBe('exhausted');
-    h.core.flush();
-    expect(h.core.ledger.getChannel(d.channelId!)!.head.cumAmount).toBe(16n);
-    expect(rejections(h).OVER_CAPACITY).toBe(4n);
+    await h.core.flush();
+    expect((await h.core.ledger.getChannel(d.channelId!))!.head.cumAmount).toBe(16n);
+    expect((await rejections(h)).OVER_CAPACITY).toBe(4n);
 
-    const view = h.core.topup(Buffer.from(d.channelId!).toString('hex'), 100n);
+    const view = await h.core.topup(Buffer.from(d.channelId!).toString('hex'), 100n);
     expect(view.capacity).toBe('120');
     const reopened = await d.nextControl('capacity');
     expect(reopened.state).toBe('open');
     expect(reopened.capacity).toBe(120n);
     await d.publish(over);
     expect((await d.receiptAtLeast(12n)).cumAmount).toBe(24n);
-    expect(h.core.ledger.getChannel(d.channelId!)!.capacity).toBe(120n);
+    expect((await h.core.ledger.getChannel(d.channelId!))!.capacity).toBe(120n);
   });
 
   it('marks a channel exhausted when the last unit that fits is accepted', async () => {
@@ -60,7 +60,7 @@ describe('channel terms', () => {
     await d.publish(d.build(4)); // exactly 20
     expect((await d.receiptAtLeast(4n)).cumAmount).toBe(20n);
     expect((await d.nextControl('capacity')).state).toBe('exhausted');
-    expect(h.core.ledger.getChannel(d.channelId!)!.state).toBe('exhausted');
+    expect((await h.core.ledger.getChannel(d.channelId!))!.state).toBe('exhausted');
   });
 
   it('refuses vouchers after the channel expires, by the hub clock', async () => {
@@ -73,7 +73,7 @@ describe('channel terms', () => {
     clock += 120_000;
     await d.publish(d.build(2));
     expect((await d.nextControl('reject')).reason).toBe('CHANNEL_EXPIRED');
-    expect(h.core.ledger.getChannel(d.channelId!)!.head.seq).toBe(2n);
+    expect((await h.core.ledger.getChannel(d.channelId!))!.head.seq).toBe(2n);
   });
 
   it('disconnects a revoked device, refuses it afterwards, and keeps what it had delivered', async () => {
@@ -83,19 +83,19 @@ describe('channel terms', () => {
     await d.publish(d.build(5));
     await d.receiptAtLeast(5n);
     const closed = new Promise<void>((r) => d.client!.once('close', () => r()));
-    const view = h.core.revoke(d.hex);
+    const view = await h.core.revoke(d.hex);
     expect(view.revoked).toBe(true);
     await closed;
     const again = connectDevice(h.mqttUrl, h.hubKey.publicKey, d.key);
     expect((await again.result).ok).toBe(false);
     again.client.end(true);
-    h.core.flush(); // the refusal is committed with the next group commit; make it now
-    const row = h.core.ledger.getChannel(d.channelId!)!;
+    await h.core.flush(); // the refusal is committed with the next group commit; make it now
+    const row = (await h.core.ledger.getChannel(d.channelId!))!;
     expect(row.state).toBe('revoked');
     expect(row.head.seq).toBe(5n);
-    expect(h.core.ledger.rejectionCounts().map((c) => c.reason)).toContain('HUB_DEVICE_REVOKED');
+    expect((await h.core.ledger.rejectionCounts()).map((c) => c.reason)).toContain('HUB_DEVICE_REVOKED');
     // Still settles what it delivered before the revocation.
-    const epoch = h.core.settle()!;
+    const epoch = (await h.core.settle())!;
     expect(epoch.totalDeltaAmount).toBe('15');
   });
 });

@@ -13,18 +13,18 @@ describe('a group commit the database refuses', () => {
   let tmp: ReturnType<typeof tempDir>;
   let hub: BareCore;
   let db: Database.Database;
-  beforeEach(() => {
+  beforeEach(async () => {
     tmp = tempDir();
-    hub = bareCore(tmp.dir);
+    hub = await bareCore(tmp.dir);
     db = hub.db;
   });
-  afterEach(() => {
-    hub.close();
+  afterEach(async () => {
+    await hub.close();
     tmp.cleanup();
   });
 
   it('keeps its rejection rows and equivocation evidence for the next commit', async () => {
-    const d = new BareDevice(hub);
+    const d = await BareDevice.enrol(hub);
     const start = d.head;
     d.send(d.build(4));
     await commitTurn();
@@ -37,15 +37,15 @@ describe('a group commit the database refuses', () => {
     for (let i = 0; i < 50; i++)
       hub.core.pipeline.onMessage(topics.segment(toHex(d.key.publicKey)), new Uint8Array([1, 2, 3]));
     await commitTurn();
-    expect(hub.core.ledger.getChannel(d.channelId)!.head.seq).toBe(4n); // the commit did fail
+    expect((await hub.core.ledger.getChannel(d.channelId))!.head.seq).toBe(4n); // the commit did fail
     db.pragma('max_page_count = 1073741823');
     d.send(big); // the device re-sends after its RESYNC
     await commitTurn();
 
-    expect(hub.core.ledger.getChannel(d.channelId)!.head.seq).toBe(1004n);
-    expect(hub.core.ledger.listEquivocations(d.channelId)).toHaveLength(1);
-    expect(hub.core.ledger.getChannel(d.channelId)!.equivocated).toBe(true);
-    const counts = rejectionCounts(hub);
+    expect((await hub.core.ledger.getChannel(d.channelId))!.head.seq).toBe(1004n);
+    expect(await hub.core.ledger.listEquivocations(d.channelId)).toHaveLength(1);
+    expect((await hub.core.ledger.getChannel(d.channelId))!.equivocated).toBe(true);
+    const counts = await rejectionCounts(hub);
     expect(counts.DECODE_VERSION).toBe(50n); // type 1, version 2: refused at the version byte
     expect(counts.EQUIVOCATION).toBe(1n);
   });

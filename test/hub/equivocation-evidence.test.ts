@@ -9,17 +9,17 @@ import { tempDir } from './helpers/hub.js';
 describe('equivocation evidence', () => {
   let tmp: ReturnType<typeof tempDir>;
   let hub: BareCore;
-  beforeEach(() => {
+  beforeEach(async () => {
     tmp = tempDir();
-    hub = bareCore(tmp.dir);
+    hub = await bareCore(tmp.dir);
   });
-  afterEach(() => {
-    hub.close();
+  afterEach(async () => {
+    await hub.close();
     tmp.cleanup();
   });
 
   it('is stored once per distinct conflicting segment, however often it is re-sent', async () => {
-    const d = new BareDevice(hub);
+    const d = await BareDevice.enrol(hub);
     const start = d.head;
     d.send(d.build(4));
     await commitTurn();
@@ -30,11 +30,11 @@ describe('equivocation evidence', () => {
       d.send(other); // same turn as the clone: both wait in one commit batch
       await commitTurn();
     }
-    const evidence = hub.core.ledger.listEquivocations(d.channelId);
+    const evidence = await hub.core.ledger.listEquivocations(d.channelId);
     expect(evidence).toHaveLength(2);
     // Every copy is still refused, counted and told to the device.
-    expect(rejectionCounts(hub).EQUIVOCATION).toBe(10n);
+    expect((await rejectionCounts(hub)).EQUIVOCATION).toBe(10n);
     expect(hub.controls.filter((c) => c.control.kind === 'reject')).toHaveLength(10);
-    expect(d.durable().cumUnits).toBe(4n);
+    expect((await d.durable()).cumUnits).toBe(4n);
   });
 });

@@ -58,23 +58,23 @@ function fakeResponse() {
   return res;
 }
 
-const core = { stats: () => ({}), ledger: { rejectionCounts: () => [] } } as unknown as HubCore;
+const core = { stats: async () => ({}), ledger: { rejectionCounts: async () => [] } } as unknown as HubCore;
 const activity = { series: [], snapshot: {} } as unknown as Activity;
 
 describe('LiveStreams', () => {
-  it('is full at its cap', () => {
+  it('is full at its cap', async () => {
     const live = new LiveStreams(2);
-    live.open(fakeResponse() as unknown as ServerResponse, core, activity);
+    await live.open(fakeResponse() as unknown as ServerResponse, core, activity);
     expect(live.full).toBe(false);
-    live.open(fakeResponse() as unknown as ServerResponse, core, activity);
+    await live.open(fakeResponse() as unknown as ServerResponse, core, activity);
     expect(live.full).toBe(true);
   });
 
-  it('drops a stream whose backlog passed the bound, and keeps writing to the others', () => {
+  it('drops a stream whose backlog passed the bound, and keeps writing to the others', async () => {
     const live = new LiveStreams(10);
     const reading = fakeResponse();
     const stalled = fakeResponse();
-    for (const r of [reading, stalled]) live.open(r as unknown as ServerResponse, core, activity);
+    for (const r of [reading, stalled]) await live.open(r as unknown as ServerResponse, core, activity);
     live.broadcast({ n: 1 });
     stalled.writableLength = MAX_BACKLOG + 1;
     live.broadcast({ n: 2 });

@@ -96,7 +96,7 @@ describe('HTTP API', () => {
     const csv = await call('GET', `/api/settlements/${epoch}/csv`);
     expect(csv.text.split('\n')[0]).toContain('delta_amount');
 
-    hub.core.flush();
+    await hub.core.flush();
     const rejections = await call('GET', '/api/rejections?reason=DECODE_TRUNCATED');
     expect(rejections.json.counts.find((c: { reason: string }) => c.reason === 'DECODE_TRUNCATED').events).toBe('1');
     expect(rejections.json.recent[0].deviceKey).toBe(toHex(key.publicKey));

@@ -34,7 +34,8 @@ describe.each([0, 2])('ingest (verifyWorkers %i)', (verifyWorkers) => {
     const c = decodeControl(bytes, hub.hubKey.publicKey);
     return c.ok && c.value.kind === 'reject' && c.value.reason === 'SIG_INVALID';
   };
-  const counts = () => Object.fromEntries(hub.core.ledger.rejectionCounts().map((c) => [c.reason, c.events]));
+  const counts = async () =>
+    Object.fromEntries((await hub.core.ledger.rejectionCounts()).map((c) => [c.reason, c.events]));
 
   it('accepts a chained stream and answers each commit with a signed receipt of the committed head', async () => {
     const d = await readyDevice(hub, { price: 5n });
@@ -45,7 +46,7 @@ describe.each([0, 2])('ingest (verifyWorkers %i)', (verifyWorkers) => {
     expect(r.cumUnits).toBe(640n);
     expect(r.cumAmount).toBe(3200n);
     expect(bytesEqual(r.headHash, d.head!.hash)).toBe(true);
-    const row = hub.core.ledger.getChannel(d.channelId!)!;
+    const row = (await hub.core.ledger.getChannel(d.channelId!))!;
     expect(row.head.seq).toBe(640n);
     expect(row.head.cumAmount).toBe(3200n);
   });
@@ -59,8 +60,8 @@ describe.each([0, 2])('ingest (verifyWorkers %i)', (verifyWorkers) => {
     await d.publish(s1);
     const again = await d.receiptAtLeast(8n);
     expect(again.seq).toBe(8n);
-    expect(hub.core.ledger.getChannel(d.channelId!)!.head.cumUnits).toBe(8n);
-    expect(counts().DUPLICATE).toBe(1n);
+    expect((await hub.core.ledger.getChannel(d.channelId!))!.head.cumUnits).toBe(8n);
+    expect((await counts()).DUPLICATE).toBe(1n);
   });
 
   it('waits for a missing segment in the reorder buffer and then takes both in order', async () => {
@@ -72,7 +73,7 @@ describe.each([0, 2])('ingest (verifyWorkers %i)', (verifyWorkers) => {
     await d.publish(s1);
     const r = await d.receiptAtLeast(8n);
     expect(r.seq).toBe(8n);
-    expect(hub.core.ledger.countSegments(d.channelId!)).toBe(2);
+    expect(await hub.core.ledger.countSegments(d.channelId!)).toBe(2);
   });
 
   it('asks for a resync when a gap does not fill, and takes the re-sent stream', async () => {
@@ -92,7 +93,7 @@ describe.each([0, 2])('ingest (verifyWorkers %i)', (verifyWorkers) => {
     await d.publish(lost);
     await d.publish(s3);
     expect((await d.receiptAtLeast(12n)).seq).toBe(12n);
-    expect(counts().HUB_REORDER_EXPIRED).toBe(1n);
+    expect((await counts()).HUB_REORDER_EXPIRED).toBe(1n);
   });
 
   it('refuses a segment that does not link and asks for a resync from its head', async () => {
@@ -111,9 +112,9 @@ describe.each([0, 2])('ingest (verifyWorkers %i)', (verifyWorkers) => {
     const resync = await d.nextControl('resync');
     expect(resync.reason).toBe('BAD_LINK');
     expect(resync.head.seq).toBe(2n);
-    hub.core.flush(); // control messages go out at once; the rejection row with the next commit
-    expect(counts().BAD_LINK).toBe(1n);
-    expect(hub.core.ledger.getChannel(d.channelId!)!.head.seq).toBe(2n);
+    await hub.core.flush(); // control messages go out at once; the rejection row with the next commit
+    expect((await counts()).BAD_LINK).toBe(1n);
+    expect((await hub.core.ledger.getChannel(d.channelId!))!.head.seq).toBe(2n);
   });
 
   it('keeps equivocation evidence, flags the channel, and counts only the first voucher', async () => {
@@ -129,11 +130,11 @@ describe.each([0, 2])('ingest (verifyWorkers %i)', (verifyWorkers) => {
     await d.publish(clone);
     const reject = await d.nextControl('reject');
     expect(reject.reason).toBe('EQUIVOCATION');
-    hub.core.flush();
-    const row = hub.core.ledger.getChannel(d.channelId!)!;
+    await hub.core.flush();
+    const row = (await hub.core.ledger.getChannel(d.channelId!))!;
     expect(row.equivocated).toBe(true);
     expect(row.head.cumUnits).toBe(4n);
-    const evidence = hub.core.ledger.listEquivocations(d.channelId!);
+    const evidence = await hub.core.ledger.listEquivocations(d.channelId!);
     expect(evidence).toHaveLength(1);
     expect(evidence[0]!.seq).toBe(4n);
   });
@@ -147,17 +148,17 @@ describe.each([0, 2])('ingest (verifyWorkers %i)', (verifyWorkers) => {
     await d.publish(forged);
     await d.publish(after);
     // Counted; the device is not told about a segment it did not sign.
-    await waitFor(() => (hub.core.flush(), counts().SIG_INVALID === 1n), 'SIG_INVALID counted');
+    await waitFor(async () => (await hub.core.flush(), (await counts()).SIG_INVALID === 1n), 'SIG_INVALID counted');
     // The device re-signs and re-sends from the hub's head.
     d.head = base;
     d.built.length = 0;
     const honest = d.build(6);
     await d.publish(honest);
     expect((await d.receiptAtLeast(6n)).cumUnits).toBe(6n);
-    hub.core.flush();
-    expect(counts().SIG_INVALID).toBe(1n);
+    await hub.core.flush();
+    expect((await counts()).SIG_INVALID).toBe(1n);
     expect(d.inbox!.messages.some((m) => m.topic.endsWith('/down/ctl') && isSigInvalidReject(m.payload))).toBe(false);
-    const row = hub.core.ledger.getChannel(d.channelId!)!;
+    const row = (await hub.core.ledger.getChannel(d.channelId!))!;
     expect(row.head.seq).toBe(6n);
     expect(row.head.cumUnits).toBe(6n);
   });
@@ -177,11 +178,11 @@ describe.each([0, 2])('ingest (verifyWorkers %i)', (verifyWorkers) => {
     for (const j of junk) await d.publish(j);
     await d.publish(good);
     expect((await d.receiptAtLeast(2n)).seq).toBe(2n);
-    const c = counts();
+    const c = await counts();
     const decodeRejections = Object.entries(c)
       .filter(([k]) => k.startsWith('DECODE_'))
       .reduce((n, [, v]) => n + v, 0n);
     expect(decodeRejections).toBe(BigInt(junk.length));
-    expect(hub.core.ledger.getChannel(d.channelId!)!.head.cumUnits).toBe(2n);
+    expect((await hub.core.ledger.getChannel(d.channelId!))!.head.cumUnits).toBe(2n);
   });
 });

@@ -62,11 +62,11 @@ if (!HAVE_PROMTOOL && IN_CI) {
     device = await readyDevice(hub, { price: 7n });
     await device.publish(device.build(12));
     await device.receiptAtLeast(12n);
-    hub.core.settle();
+    await hub.core.settle();
     await device.publish(device.build(3));
     await device.receiptAtLeast(15n);
     await device.publish(new Uint8Array([1, 1, 0])); // undecodable: one refusal
-    hub.core.flush();
+    await hub.core.flush();
     scrape = await (await fetch(`${hub.httpUrl}/metrics`)).text();
   });
   afterAll(async () => {

@@ -15,7 +15,7 @@ const bin = findMosquitto();
 if (!bin) {
   describe('hub over Mosquitto', () => {
     if (process.env.CI) {
-      it('needs a mosquitto binary in CI', () => {
+      it('needs a mosquitto binary in CI', async () => {
         throw new Error('mosquitto not found: install it or set TALLY_MOSQUITTO_BIN');
       });
     } else {
@@ -41,7 +41,7 @@ if (!bin) {
       });
 
     async function device(): Promise<TestDevice> {
-      const d = new TestDevice(hub!).enrol({ price: 2n });
+      const d = await new TestDevice(hub!).enrol({ price: 2n });
       const cert = issueCert(pki, `dev-${devices.length}`, d.hex);
       const tls = { ca: readFileSync(mosquitto.ca), cert: readFileSync(cert.cert), key: readFileSync(cert.key) };
       await d.connect(mosquitto.url, tls); // hello -> GRANT: the only trigger with an external broker
@@ -69,7 +69,7 @@ if (!bin) {
       expect((await d.receiptAtLeast(128n)).cumAmount).toBe(256n);
       await d.publish(s1);
       expect((await d.receiptAtLeast(128n)).seq).toBe(128n);
-      expect(hub!.core.settle()!.totalDeltaAmount).toBe('256');
+      expect((await hub!.core.settle())!.totalDeltaAmount).toBe('256');
     });
 
     it("confines a device to its own subtree: a publish under another device's key never reaches the hub", async () => {
@@ -81,9 +81,9 @@ if (!bin) {
       a.head = { seq: 0n, hash: a.channelId!, cumUnits: 0n, cumAmount: 0n };
       await a.publish(a.build(2));
       await a.receiptAtLeast(2n); // sent after the forbidden one on the same connection
-      hub!.core.flush();
-      expect(hub!.core.ledger.getChannel(b.channelId!)!.head.seq).toBe(0n);
-      expect(hub!.core.ledger.rejectionCounts().map((c) => c.reason)).not.toContain('TOPIC_MISMATCH');
+      await hub!.core.flush();
+      expect((await hub!.core.ledger.getChannel(b.channelId!))!.head.seq).toBe(0n);
+      expect((await hub!.core.ledger.rejectionCounts()).map((c) => c.reason)).not.toContain('TOPIC_MISMATCH');
     });
 
     it('keeps uplinks queued in the broker while the hub restarts (persistent session)', async () => {

@@ -32,17 +32,17 @@ describe('a conflict with a chain whose signature is still being checked', () =>
   beforeEach(async () => {
     tmp = tempDir();
     pool = new GatedPool();
-    hub = bareCore(tmp.dir, {}, pool);
-    d = new BareDevice(hub, { price: PRICE, capacity: 1_000_000n });
+    hub = await bareCore(tmp.dir, {}, pool);
+    d = await BareDevice.enrol(hub, { price: PRICE, capacity: 1_000_000n });
     const first = d.build(4);
     d.send(first.segment);
     await pool.release();
     await commitTurn();
     head = first.head;
-    expect(d.durable().seq).toBe(4n);
+    expect((await d.durable()).seq).toBe(4n);
   });
-  afterEach(() => {
-    hub.close();
+  afterEach(async () => {
+    await hub.close();
     tmp.cleanup();
   });
 
@@ -54,13 +54,13 @@ describe('a conflict with a chain whose signature is still being checked', () =>
     await pool.release(); // the genuine segment, placed after the verdict, is checked
     await commitTurn();
 
-    expect(hub.core.ledger.listEquivocations(d.channelId)).toHaveLength(0);
-    const row = hub.core.ledger.getChannel(d.channelId)!;
+    expect(await hub.core.ledger.listEquivocations(d.channelId)).toHaveLength(0);
+    const row = (await hub.core.ledger.getChannel(d.channelId))!;
     expect(row.equivocated).toBe(false);
     expect(row.head.seq).toBe(8n);
     expect(row.head.cumUnits).toBe(genuine.head.cumUnits);
-    expect(rejectionCounts(hub).EQUIVOCATION).toBeUndefined();
-    expect(rejectionCounts(hub).SIG_INVALID).toBe(1n);
+    expect((await rejectionCounts(hub)).EQUIVOCATION).toBeUndefined();
+    expect((await rejectionCounts(hub)).SIG_INVALID).toBe(1n);
   });
 
   it('never announces a head whose signature is still being checked in a RESYNC', async () => {
@@ -86,14 +86,14 @@ describe('a conflict with a chain whose signature is still being checked', () =>
     await pool.release(); // the original is valid: now the clone conflicts with a verified chain
     await pool.release();
     await commitTurn();
-    hub.core.flush();
+    await hub.core.flush();
 
-    const evidence = hub.core.ledger.listEquivocations(d.channelId);
+    const evidence = await hub.core.ledger.listEquivocations(d.channelId);
     expect(evidence).toHaveLength(1);
     expect(evidence[0]!.seq).toBe(8n);
-    const row = hub.core.ledger.getChannel(d.channelId)!;
+    const row = (await hub.core.ledger.getChannel(d.channelId))!;
     expect(row.equivocated).toBe(true);
     expect(row.head.cumUnits).toBe(original.head.cumUnits);
-    expect(rejectionCounts(hub).EQUIVOCATION).toBe(1n);
+    expect((await rejectionCounts(hub)).EQUIVOCATION).toBe(1n);
   });
 });

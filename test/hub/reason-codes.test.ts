@@ -141,7 +141,7 @@ function runBroker(): void {
 /** A hub fed the situations of clause 5: what it counts, and what it sends in REJECT and RESYNC. */
 async function runHub(dir: string): Promise<void> {
   let now = 1_700_000_000_000;
-  const hub = bareCore(join(dir, 'hub'), { now: () => now, reorderWindowMs: 1 });
+  const hub = await bareCore(join(dir, 'hub'), { now: () => now, reorderWindowMs: 1 });
   try {
     const sent: string[] = [];
     const key = hub.core.identity.keyPair.publicKey;
@@ -155,7 +155,7 @@ async function runHub(dir: string): Promise<void> {
         },
       },
     });
-    const d = new BareDevice(hub);
+    const d = await BareDevice.enrol(hub);
     const first = d.build(2);
     d.send(first);
     await commitTurn();
@@ -163,7 +163,7 @@ async function runHub(dir: string): Promise<void> {
     d.send(d.build(2, 1n, { prev: genesisHead(d.channelId), timeShiftMs: 7n, advance: false })); // EQUIVOCATION
     const next = d.build(1);
     d.send(next, toHex(generateKeyPair().publicKey)); // UNKNOWN_DEVICE
-    const other = new BareDevice(hub);
+    const other = await BareDevice.enrol(hub);
     d.send(next, other.hex); // TOPIC_MISMATCH
     const stray = buildSegment({
       channelId: new Uint8Array(32).fill(9),
@@ -172,29 +172,29 @@ async function runHub(dir: string): Promise<void> {
       secretKey: d.key.secretKey,
     });
     d.send(encodeSegment(stray.segment)); // UNKNOWN_CHANNEL
-    const closed = new BareDevice(hub);
-    hub.core.closeChannel(toHex(closed.channelId));
+    const closed = await BareDevice.enrol(hub);
+    await hub.core.closeChannel(toHex(closed.channelId));
     closed.send(closed.build(1)); // CHANNEL_CLOSED
-    const expiring = new BareDevice(hub, { expiresAtMs: BigInt(now + 1_000) });
+    const expiring = await BareDevice.enrol(hub, { expiresAtMs: BigInt(now + 1_000) });
     now += 2_000;
     expiring.send(expiring.build(1)); // CHANNEL_EXPIRED
-    const small = new BareDevice(hub, { capacity: 10n });
+    const small = await BareDevice.enrol(hub, { capacity: 10n });
     small.send(small.build(5)); // OVER_CAPACITY
-    const gappy = new BareDevice(hub);
+    const gappy = await BareDevice.enrol(hub);
     gappy.build(1); // never sent: every later segment waits for it
     for (let i = 0; i < 65; i++) gappy.send(gappy.build(1)); // REORDER_OVERFLOW
-    const late = new BareDevice(hub);
+    const late = await BareDevice.enrol(hub);
     late.build(1);
     late.send(late.build(1));
     await new Promise((r) => setTimeout(r, 5));
     hub.core.pipeline.sweep(); // HUB_REORDER_EXPIRED, RESYNC SEQ_GAP
     hub.core.pipeline.onMessage(topics.segment(d.hex), new Uint8Array(0)); // DECODE_EMPTY
     for (let k = 0; k < 3; k++) await commitTurn();
-    hub.core.flush();
-    for (const c of hub.core.ledger.rejectionCounts()) saw(c.reason, 'hub: counted');
+    await hub.core.flush();
+    for (const c of await hub.core.ledger.rejectionCounts()) saw(c.reason, 'hub: counted');
     for (const r of sent) saw(r, 'hub: sent in REJECT or RESYNC');
   } finally {
-    hub.close();
+    await hub.close();
   }
 }
 
@@ -207,18 +207,18 @@ describe('reason codes: the spec lists exactly what the code emits [P-9]', () =>
   });
   afterAll(() => tmp.cleanup());
 
-  it('every code clause 9 lists was produced', () => {
+  it('every code clause 9 lists was produced', async () => {
     const missing = [...listed].filter((c) => !produced.has(c));
     expect(missing, 'listed in clause 9, emitted by nothing that ran').toEqual([]);
   });
 
-  it('every code produced is listed in clause 9, or is one of the hub own (docs/hub.md)', () => {
+  it('every code produced is listed in clause 9, or is one of the hub own (docs/hub.md)', async () => {
     const unlisted = [...produced.keys()].filter((c) => !listed.has(c) && !Object.hasOwn(HUB_REASONS, c));
     expect(unlisted, 'emitted, but in neither table').toEqual([]);
     expect([...listed].sort()).toEqual(Object.keys(REASONS).sort());
   });
 
-  it('every code-like string in protocol/ and hub/ sources is a listed code or a documented one', () => {
+  it('every code-like string in protocol/ and hub/ sources is a listed code or a documented one', async () => {
     // Strings that look like codes but name something else: an error class's own code, SQLite's
     // error prefix, a column title.
     const notReasons = new Set([

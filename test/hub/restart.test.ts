@@ -18,7 +18,7 @@ describe('hub restart mid-stream', () => {
 
   it('loses nothing and counts nothing twice', async () => {
     hub = await testHub(tmp.dir);
-    device = new TestDevice(hub).enrol({ price: 7n });
+    device = await new TestDevice(hub).enrol({ price: 7n });
     await device.connect();
     const segments = Array.from({ length: 40 }, () => device!.build(16));
     const total = 40n * 16n;
@@ -30,8 +30,8 @@ describe('hub restart mid-stream', () => {
     await hub.close();
     await device.disconnect();
     const committedBefore = (await import('../../hub/store/datadir.js')).openStore(tmp.dir);
-    const midHead = committedBefore.listChannels()[0]!.head.seq;
-    committedBefore.close();
+    const midHead = (await committedBefore.listChannels())[0]!.head.seq;
+    await committedBefore.close();
     expect(midHead).toBeGreaterThanOrEqual(160n);
 
     hub = await testHub(tmp.dir);
@@ -50,26 +50,26 @@ describe('hub restart mid-stream', () => {
     expect(last.cumUnits).toBe(total);
     expect(last.cumAmount).toBe(total * 7n);
     const store = hub.core.ledger;
-    const ch = store.listChannels()[0]!;
+    const ch = (await store.listChannels())[0]!;
     expect(ch.head.cumAmount).toBe(total * 7n);
     // Every seq stored once: the accepted segments tile 1..total without overlap.
     let next = 1n;
     for (let seq = 16n; seq <= total; seq += 16n) {
-      const row = store.segmentEndingAt(ch.channelId, seq)!;
+      const row = (await store.segmentEndingAt(ch.channelId, seq))!;
       expect(row.newFromSeq).toBe(next);
       next = seq + 1n;
     }
-    expect(store.countSegments(ch.channelId)).toBe(40);
+    expect(await store.countSegments(ch.channelId)).toBe(40);
   });
 
   it('a clean stop commits what it holds and delivers the last receipt before the broker closes', async () => {
     // No commit before the stop (a long commit delay) and signatures checked on arrival, so the
     // stop itself must commit the segment and get its receipt out.
     hub = await testHub(tmp.dir, { commitDelayMs: 60_000, verifyWorkers: 0 });
-    device = new TestDevice(hub).enrol();
+    device = await new TestDevice(hub).enrol();
     await device.connect();
     await device.publish(device.build(5)); // PUBACK: the hub holds it
-    expect(hub.core.ledger.listChannels()[0]!.head.seq).toBe(0n);
+    expect((await hub.core.ledger.listChannels())[0]!.head.seq).toBe(0n);
     const receipt = device.receiptAtLeast(5n);
     await hub.close();
     const timeout = new Promise<never>((_, reject) =>

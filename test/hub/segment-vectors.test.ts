@@ -38,7 +38,7 @@ async function vectorHub(dir: string, c: Json, pool: GatedPool | undefined) {
   );
   initDataDir(dir, { network: 'tally-test' });
   const store = openStore(dir);
-  store.enrol(
+  await store.enrol(
     ctx.channels.map((ch: Json) => {
       const record = decodeChannelRecord(hexToBytes(ch.record));
       if (!record.ok) throw new Error('vector channel record');
@@ -59,9 +59,9 @@ async function vectorHub(dir: string, c: Json, pool: GatedPool | undefined) {
       };
     }),
   );
-  store.close();
+  await store.close();
   let now = Number(ctx.hubTimeMs);
-  const hub = bareCore(dir, { network: 'tally-test', now: () => now, reorderWindowMs: 1 }, pool);
+  const hub = await bareCore(dir, { network: 'tally-test', now: () => now, reorderWindowMs: 1 }, pool);
   const log: unknown[] = [];
   hub.core.attach({
     seesConnections: true,
@@ -84,9 +84,10 @@ async function vectorHub(dir: string, c: Json, pool: GatedPool | undefined) {
   });
   const own = topics.segment(ctx.channels[0].deviceKey);
   for (const wire of ctx.setup) hub.core.pipeline.onMessage(own, hexToBytes(wire));
+  await hub.core.pipeline.placed();
   await pool?.release();
   await commitTurn();
-  if (c.channelState === 'closed') hub.core.closeChannel(ctx.channels[0].channelId);
+  if (c.channelState === 'closed') await hub.core.closeChannel(ctx.channels[0].channelId);
   if (c.hubTimeMs !== undefined) now = Number(c.hubTimeMs);
   log.length = 0;
   return { hub, log };
@@ -108,22 +109,24 @@ for (const workers of [false, true]) {
         const { hub, log } = await vectorHub(join(tmp.dir, String(i)), c, pool);
         try {
           hub.core.pipeline.onMessage(c.topic, hexToBytes(c.wire));
+          // A segment that overlaps the head waits for a stored voucher before its check is asked.
+          await hub.core.pipeline.placed();
           await pool?.release();
           if (c.afterReorderWindow) {
             await new Promise((r) => setTimeout(r, 5));
             hub.core.pipeline.sweep();
           }
           for (let k = 0; k < 3; k++) await commitTurn();
-          hub.core.flush();
-          const counted = hub.core.ledger.recentRejections({ limit: 10 }).map((r) => r.reason);
+          await hub.core.flush();
+          const counted = (await hub.core.ledger.recentRejections({ limit: 10 })).map((r) => r.reason);
           expect(counted).toEqual(c.counted === null ? [] : [c.counted]);
           expect(log).toEqual(expected);
           // Nothing refused moves the committed head; an accepted segment moves it to its receipt.
-          const head = hub.core.ledger.getChannel(hexToBytes(ctx.channels[0].channelId))!.head;
+          const head = (await hub.core.ledger.getChannel(hexToBytes(ctx.channels[0].channelId)))!.head;
           const accepted = c.counted === null ? c.replies.find((r: Json) => r.kind === 'receipt') : undefined;
           expect(head.seq.toString()).toBe(accepted ? accepted.seq : ctx.head.seq);
         } finally {
-          hub.close();
+          await hub.close();
         }
       });
     }

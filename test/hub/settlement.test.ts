@@ -28,31 +28,31 @@ describe('settlement', () => {
     await a.receiptAtLeast(10n);
     await b.receiptAtLeast(5n);
 
-    const e1 = hub.core.settle()!;
+    const e1 = (await hub.core.settle())!;
     expect(e1.epoch).toBe('1');
     expect(e1.entryCount).toBe(2);
     expect(BigInt(e1.totalDeltaAmount)).toBe(20n * 3n + 5n * 11n);
 
     // Settling again with nothing new pays nothing.
-    const e2 = hub.core.settle()!;
+    const e2 = (await hub.core.settle())!;
     expect(e2.entryCount).toBe(0);
     expect(e2.totalDeltaAmount).toBe('0');
 
     await a.publish(a.build(6));
     await a.receiptAtLeast(16n);
-    const e3 = hub.core.settle()!;
+    const e3 = (await hub.core.settle())!;
     expect(e3.entryCount).toBe(1);
     expect(BigInt(e3.totalDeltaAmount)).toBe(6n * 3n);
 
     for (const epoch of [1n, 2n, 3n]) {
-      const verdict = verifyBundle(JSON.parse(JSON.stringify(hub.core.bundle(epoch))), {
+      const verdict = verifyBundle(JSON.parse(JSON.stringify(await hub.core.bundle(epoch))), {
         hubKey: hub.hubKey.publicKey,
       });
       expect(verdict.ok, verdict.ok ? '' : JSON.stringify(verdict.reasons)).toBe(true);
     }
     // Epoch 3's entry starts mid-chain: fromSeq 11, proved by the voucher before it, which the
     // device signed as the head of its first segment (bundle version 2) [P-8.5].
-    const bundle3 = hub.core.bundle(3n);
+    const bundle3 = await hub.core.bundle(3n);
     expect(bundle3.format).toBe('tally-settlement-bundle/2');
     expect(bundle3.entries[0]!.prevSignature).toMatch(/^[0-9a-f]{128}$/);
     const v3 = verifyBundle(bundle3);
@@ -62,12 +62,14 @@ describe('settlement', () => {
 
     // The three epochs together: each channel's spans follow one another, nothing billed twice,
     // and from seq 1 their deltas add up to what the device signed [P-8.6].
-    const series = verifyBundleSeries([1n, 2n, 3n].map((e) => JSON.parse(JSON.stringify(hub.core.bundle(e)))));
+    const bundles = [];
+    for (const e of [1n, 2n, 3n]) bundles.push(JSON.parse(JSON.stringify(await hub.core.bundle(e))));
+    const series = verifyBundleSeries(bundles);
     expect(series.ok, series.ok ? '' : JSON.stringify(series.reasons)).toBe(true);
     const spanA = series.ok ? series.summary.channels.find((c) => c.channelId === toHex(a.channelId!)) : undefined;
     expect(spanA).toMatchObject({ fromSeq: 1n, toSeq: 16n, units: 26n, amount: 78n, fromGenesis: true });
 
-    const csv = hub.core.csv(1n).trim().split('\n');
+    const csv = (await hub.core.csv(1n)).trim().split('\n');
     expect(csv).toHaveLength(3);
     expect(
       csv
@@ -82,8 +84,8 @@ describe('settlement', () => {
     devices.push(a);
     await a.publish(a.build(4));
     await a.receiptAtLeast(4n);
-    hub.core.settle();
-    const text = JSON.stringify(hub.core.bundle(1n));
+    await hub.core.settle();
+    const text = JSON.stringify(await hub.core.bundle(1n));
     expect(verifyBundle(text).ok).toBe(true);
     // Flip one hex digit in each binary field in turn: every one must be caught.
     const doc = JSON.parse(text) as { epoch: Record<string, string>; entries: Record<string, string>[] };

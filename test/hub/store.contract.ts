@@ -1,4 +1,5 @@
-// One contract suite for every HubStore implementation (today: SQLite on a real file).
+// One contract suite for every HubStore implementation: SQLite on a real file (store.test.ts) and
+// PostgreSQL on a throwaway server (store-postgres.test.ts).
 import { describe, expect, it, beforeEach, afterEach } from 'vitest';
 import { randomBytes } from 'node:crypto';
 import type { CommitBatch, HubStore, NewChannel, SegmentRow } from '../../hub/store/types.js';
@@ -40,55 +41,59 @@ const emptyBatch = (): CommitBatch => ({
   equivocatedChannels: [],
 });
 
-export function runStoreContract(
-  name: string,
-  open: () => { store: HubStore; reopen: () => HubStore; cleanup: () => void },
-) {
+export interface StoreUnderTest {
+  store: HubStore;
+  /** Opens the same database again (after store.close()). */
+  reopen: () => Promise<HubStore>;
+  cleanup: () => void | Promise<void>;
+}
+
+export function runStoreContract(name: string, open: () => Promise<StoreUnderTest>) {
   describe(`HubStore contract: ${name}`, () => {
-    let ctx: ReturnType<typeof open>;
+    let ctx: StoreUnderTest;
     let store: HubStore;
-    beforeEach(() => {
-      ctx = open();
+    beforeEach(async () => {
+      ctx = await open();
       store = ctx.store;
     });
-    afterEach(() => {
-      store.close();
-      ctx.cleanup();
+    afterEach(async () => {
+      await store.close();
+      await ctx.cleanup();
     });
 
-    it('enrols a device with its channel and reads them back with u64 values intact', () => {
+    it('enrols a device with its channel and reads them back with u64 values intact', async () => {
       const dev = bytes(32);
       const ch = newChannel(dev);
-      store.enrol([{ deviceKey: dev, atMs: 5n, channel: ch }]);
-      const d = store.getDevice(dev)!;
+      await store.enrol([{ deviceKey: dev, atMs: 5n, channel: ch }]);
+      const d = (await store.getDevice(dev))!;
       expect(Buffer.from(d.deviceKey)).toEqual(Buffer.from(dev));
       expect(d.revokedAtMs).toBeNull();
-      const c = store.getChannel(ch.channelId)!;
+      const c = (await store.getChannel(ch.channelId))!;
       expect(c.capacity).toBe(ch.capacity);
       expect(c.state).toBe('open');
       expect(c.head.seq).toBe(0n);
       expect(Buffer.from(c.head.hash)).toEqual(Buffer.from(ch.channelId)); // genesis head [P-4.3]
-      expect(store.listChannels({ deviceKey: dev })).toHaveLength(1);
+      expect(await store.listChannels({ deviceKey: dev })).toHaveLength(1);
     });
 
-    it('enrols a batch atomically: one duplicate key leaves nothing behind', () => {
+    it('enrols a batch atomically: one duplicate key leaves nothing behind', async () => {
       const a = bytes(32);
-      store.enrol([{ deviceKey: a, atMs: 1n, channel: newChannel(a) }]);
+      await store.enrol([{ deviceKey: a, atMs: 1n, channel: newChannel(a) }]);
       const b = bytes(32);
-      expect(() =>
+      await expect(
         store.enrol([
           { deviceKey: b, atMs: 2n, channel: newChannel(b) },
           { deviceKey: a, atMs: 2n, channel: newChannel(a) },
         ]),
-      ).toThrowError(expect.objectContaining({ code: 'STORE_CONFLICT' }));
-      expect(store.getDevice(b)).toBeUndefined();
-      expect(store.listDevices()).toHaveLength(1);
+      ).rejects.toThrowError(expect.objectContaining({ code: 'STORE_CONFLICT' }));
+      expect(await store.getDevice(b)).toBeUndefined();
+      expect(await store.listDevices()).toHaveLength(1);
     });
 
-    it('commits segments and heads, and refuses a head move from a stale seq without writing anything', () => {
+    it('commits segments and heads, and refuses a head move from a stale seq without writing anything', async () => {
       const dev = bytes(32);
       const ch = newChannel(dev);
-      store.enrol([{ deviceKey: dev, atMs: 1n, channel: ch }]);
+      await store.enrol([{ deviceKey: dev, atMs: 1n, channel: ch }]);
       const s1 = segment(ch.channelId, 1n, 64n, 64n);
       const batch = emptyBatch();
       batch.segments.push(s1);
@@ -100,8 +105,8 @@ export function runStoreContract(
         receipt: bytes(162),
         atMs: 2n,
       });
-      store.commit(batch);
-      expect(store.getChannel(ch.channelId)!.head.seq).toBe(64n);
+      await store.commit(batch);
+      expect((await store.getChannel(ch.channelId))!.head.seq).toBe(64n);
 
       // Replaying the same batch must fail as a whole: the segment is not inserted twice and the
       // rejection in it is not counted.
@@ -120,29 +125,29 @@ export function runStoreContract(
           },
         ],
       };
-      expect(() => store.commit(replay)).toThrow();
-      expect(store.countSegments(ch.channelId)).toBe(1);
-      expect(store.rejectionCounts()).toEqual([]);
-      const c = store.getChannel(ch.channelId)!;
+      await expect(store.commit(replay)).rejects.toThrow();
+      expect(await store.countSegments(ch.channelId)).toBe(1);
+      expect(await store.rejectionCounts()).toEqual([]);
+      const c = (await store.getChannel(ch.channelId))!;
       expect(c.head.cumAmount).toBe(192n);
       expect(c.receipt).not.toBeNull();
     });
 
-    it('finds the segment holding a seq and the one ending at a seq', () => {
+    it('finds the segment holding a seq and the one ending at a seq', async () => {
       const dev = bytes(32);
       const ch = newChannel(dev);
-      store.enrol([{ deviceKey: dev, atMs: 1n, channel: ch }]);
+      await store.enrol([{ deviceKey: dev, atMs: 1n, channel: ch }]);
       const batch = emptyBatch();
       batch.segments.push(segment(ch.channelId, 1n, 10n, 10n), segment(ch.channelId, 11n, 20n, 20n));
-      store.commit(batch);
-      expect(store.segmentContaining(ch.channelId, 10n)!.lastSeq).toBe(10n);
-      expect(store.segmentContaining(ch.channelId, 11n)!.firstSeq).toBe(11n);
-      expect(store.segmentContaining(ch.channelId, 21n)).toBeUndefined();
-      expect(store.segmentEndingAt(ch.channelId, 20n)!.cumUnits).toBe(20n);
-      expect(store.segmentEndingAt(ch.channelId, 15n)).toBeUndefined();
+      await store.commit(batch);
+      expect((await store.segmentContaining(ch.channelId, 10n))!.lastSeq).toBe(10n);
+      expect((await store.segmentContaining(ch.channelId, 11n))!.firstSeq).toBe(11n);
+      expect(await store.segmentContaining(ch.channelId, 21n)).toBeUndefined();
+      expect((await store.segmentEndingAt(ch.channelId, 20n))!.cumUnits).toBe(20n);
+      expect(await store.segmentEndingAt(ch.channelId, 15n)).toBeUndefined();
     });
 
-    it('counts rejections by reason and keeps a pruned log', () => {
+    it('counts rejections by reason and keeps a pruned log', async () => {
       const batch = emptyBatch();
       for (let i = 0; i < 5; i++) {
         batch.rejections.push({
@@ -156,19 +161,19 @@ export function runStoreContract(
           detail: null,
         });
       }
-      store.commit(batch);
-      const counts = Object.fromEntries(store.rejectionCounts().map((c) => [c.reason, [c.events, c.vouchers]]));
+      await store.commit(batch);
+      const counts = Object.fromEntries((await store.rejectionCounts()).map((c) => [c.reason, [c.events, c.vouchers]]));
       expect(counts).toEqual({ DECODE_TRUNCATED: [3n, 6n], SEQ_GAP: [2n, 9n] });
-      store.pruneRejections(2);
-      expect(store.recentRejections({ limit: 10 })).toHaveLength(2);
-      expect(store.recentRejections({ limit: 10, reason: 'SEQ_GAP' })).toHaveLength(2);
-      expect(store.rejectionCounts()).toHaveLength(2); // counts survive pruning
+      await store.pruneRejections(2);
+      expect(await store.recentRejections({ limit: 10 })).toHaveLength(2);
+      expect(await store.recentRejections({ limit: 10, reason: 'SEQ_GAP' })).toHaveLength(2);
+      expect(await store.rejectionCounts()).toHaveLength(2); // counts survive pruning
     });
 
-    it('keeps equivocation evidence, flags its channels, and counts it', () => {
+    it('keeps equivocation evidence, flags its channels, and counts it', async () => {
       const [a, b] = [newChannel(bytes(32)), newChannel(bytes(32))];
-      store.enrol([a, b].map((channel) => ({ deviceKey: channel.deviceKey, atMs: 1n, channel })));
-      expect(store.countEquivocations()).toBe(0);
+      await store.enrol([a, b].map((channel) => ({ deviceKey: channel.deviceKey, atMs: 1n, channel })));
+      expect(await store.countEquivocations()).toBe(0);
       const batch = emptyBatch();
       const evidence = (channelId: Uint8Array, seq: bigint) => ({
         channelId,
@@ -179,28 +184,28 @@ export function runStoreContract(
       });
       batch.equivocations.push(evidence(a.channelId, 3n), evidence(a.channelId, 9n), evidence(b.channelId, 1n));
       batch.equivocatedChannels.push(a.channelId, b.channelId);
-      store.commit(batch);
-      expect(store.countEquivocations()).toBe(3);
-      expect(store.listEquivocations()).toHaveLength(3);
-      expect(store.listEquivocations(a.channelId).map((e) => e.seq)).toEqual([3n, 9n]);
-      expect(store.getChannel(a.channelId)!.equivocated).toBe(true);
-      expect(store.getChannel(b.channelId)!.equivocated).toBe(true);
+      await store.commit(batch);
+      expect(await store.countEquivocations()).toBe(3);
+      expect(await store.listEquivocations()).toHaveLength(3);
+      expect((await store.listEquivocations(a.channelId)).map((e) => e.seq)).toEqual([3n, 9n]);
+      expect((await store.getChannel(a.channelId))!.equivocated).toBe(true);
+      expect((await store.getChannel(b.channelId))!.equivocated).toBe(true);
     });
 
-    it('revokes a device and all its channels', () => {
+    it('revokes a device and all its channels', async () => {
       const dev = bytes(32);
       const ch = newChannel(dev);
-      store.enrol([{ deviceKey: dev, atMs: 1n, channel: ch }]);
-      expect(store.revokeDevice(dev, 9n)).toBe(true);
-      expect(store.getDevice(dev)!.revokedAtMs).toBe(9n);
-      expect(store.getChannel(ch.channelId)!.state).toBe('revoked');
-      expect(store.revokeDevice(bytes(32), 9n)).toBe(false);
+      await store.enrol([{ deviceKey: dev, atMs: 1n, channel: ch }]);
+      expect(await store.revokeDevice(dev, 9n)).toBe(true);
+      expect((await store.getDevice(dev))!.revokedAtMs).toBe(9n);
+      expect((await store.getChannel(ch.channelId))!.state).toBe('revoked');
+      expect(await store.revokeDevice(bytes(32), 9n)).toBe(false);
     });
 
-    it("keeps each device's broker credential floor, which only rises [P-6.4]", () => {
+    it("keeps each device's broker credential floor, which only rises [P-6.4]", async () => {
       const dev = bytes(32);
-      store.enrol([{ deviceKey: dev, atMs: 1n, channel: newChannel(dev) }]);
-      expect(store.getDevice(dev)!.credentialFloorMs).toBe(0n);
+      await store.enrol([{ deviceKey: dev, atMs: 1n, channel: newChannel(dev) }]);
+      expect((await store.getDevice(dev))!.credentialFloorMs).toBe(0n);
       const floors = (issuedAtMs: bigint) => ({
         segments: [],
         heads: [],
@@ -209,16 +214,16 @@ export function runStoreContract(
         equivocatedChannels: [],
         credentialFloors: [{ deviceKey: dev, issuedAtMs }],
       });
-      store.commit(floors(1_700_000_000_000n));
-      expect(store.getDevice(dev)!.credentialFloorMs).toBe(1_700_000_000_000n);
-      store.commit(floors(5n));
-      expect(store.listDevices()[0]!.credentialFloorMs).toBe(1_700_000_000_000n);
+      await store.commit(floors(1_700_000_000_000n));
+      expect((await store.getDevice(dev))!.credentialFloorMs).toBe(1_700_000_000_000n);
+      await store.commit(floors(5n));
+      expect((await store.listDevices())[0]!.credentialFloorMs).toBe(1_700_000_000_000n);
     });
 
-    it('closes an epoch atomically and refuses to settle a channel twice from the same point', () => {
+    it('closes an epoch atomically and refuses to settle a channel twice from the same point', async () => {
       const dev = bytes(32);
       const ch = newChannel(dev);
-      store.enrol([{ deviceKey: dev, atMs: 1n, channel: ch }]);
+      await store.enrol([{ deviceKey: dev, atMs: 1n, channel: ch }]);
       const close = {
         epoch: {
           epoch: 1n,
@@ -238,26 +243,26 @@ export function runStoreContract(
           },
         ],
       };
-      store.closeEpoch(close);
-      expect(store.lastEpoch()!.epoch).toBe(1n);
-      expect(store.getChannel(ch.channelId)!.settled.cumAmount).toBe(30n);
+      await store.closeEpoch(close);
+      expect((await store.lastEpoch())!.epoch).toBe(1n);
+      expect((await store.getChannel(ch.channelId))!.settled.cumAmount).toBe(30n);
       // Same settled guard again (as after a crash and retry): nothing of epoch 2 may remain.
       const again = { ...close, epoch: { ...close.epoch, epoch: 2n }, entries: [{ ...close.entries[0]!, epoch: 2n }] };
-      expect(() => store.closeEpoch(again)).toThrow();
-      expect(store.listEpochs()).toHaveLength(1);
-      expect(store.epochEntries(2n)).toEqual([]);
+      await expect(store.closeEpoch(again)).rejects.toThrow();
+      expect(await store.listEpochs()).toHaveLength(1);
+      expect(await store.epochEntries(2n)).toEqual([]);
     });
 
-    it('keeps everything across close and reopen', () => {
+    it('keeps everything across close and reopen', async () => {
       const dev = bytes(32);
       const ch = newChannel(dev);
-      store.enrol([{ deviceKey: dev, atMs: 1n, channel: ch }]);
-      store.setMeta('network', 'site-1');
-      store.setChannelCapacity(ch.channelId, 99n, 'open', 3n);
-      store.close();
-      store = ctx.reopen();
-      expect(store.getMeta('network')).toBe('site-1');
-      expect(store.getChannel(ch.channelId)!.capacity).toBe(99n);
+      await store.enrol([{ deviceKey: dev, atMs: 1n, channel: ch }]);
+      await store.setMeta('network', 'site-1');
+      await store.setChannelCapacity(ch.channelId, 99n, 'open', 3n);
+      await store.close();
+      store = await ctx.reopen();
+      expect(await store.getMeta('network')).toBe('site-1');
+      expect((await store.getChannel(ch.channelId))!.capacity).toBe(99n);
     });
   });
 }

@@ -4,22 +4,22 @@ import { join } from 'node:path';
 import { openSqliteStore } from '../../hub/store/sqlite-store.js';
 import { runStoreContract } from './store.contract.js';
 
-runStoreContract('SQLite file (WAL, synchronous FULL)', () => {
+runStoreContract('SQLite file (WAL, synchronous FULL)', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'tally-hub-store-'));
   const file = join(dir, 'hub.db');
   return {
     store: openSqliteStore(file),
-    reopen: () => openSqliteStore(file),
+    reopen: async () => openSqliteStore(file),
     cleanup: () => rmSync(dir, { recursive: true, force: true }),
   };
 });
 
-runStoreContract('SQLite file (WAL, synchronous NORMAL)', () => {
+runStoreContract('SQLite file (WAL, synchronous NORMAL)', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'tally-hub-store-'));
   const file = join(dir, 'hub.db');
   return {
     store: openSqliteStore(file, { synchronous: 'NORMAL' }),
-    reopen: () => openSqliteStore(file, { synchronous: 'NORMAL' }),
+    reopen: async () => openSqliteStore(file, { synchronous: 'NORMAL' }),
     cleanup: () => rmSync(dir, { recursive: true, force: true }),
   };
 });

@@ -24,7 +24,7 @@ describe('an agent restored from an old backup', () => {
     cleanups.push(() => hub.close());
     const dev = new AgentFixture();
     cleanups.push(() => dev.cleanup());
-    hub.core.enrol([{ publicKey: dev.deviceHex, unit: 'Wh', pricePerUnit: 2n, capacity: 10n ** 12n }]);
+    await hub.core.enrol([{ publicKey: dev.deviceHex, unit: 'Wh', pricePerUnit: 2n, capacity: 10n ** 12n }]);
     const toHub = { url: hub.mqttUrl, keyPair: hub.hubKey };
     const acked = (units: bigint) =>
       waitFor(
@@ -46,7 +46,7 @@ describe('an agent restored from an old backup', () => {
     await acked(300n);
     await dev.stop();
     const channelId = hub.core.fleet.currentChannel(dev.deviceHex)!.idHex;
-    const before = hub.core.showChannel(channelId);
+    const before = await hub.core.showChannel(channelId);
 
     // Restore the old backup and let the device meter offline first, so it signs seqs 101.. anew.
     for (const suffix of ['', '-wal', '-shm']) if (existsSync(dev.dbPath + suffix)) rmSync(dev.dbPath + suffix);
@@ -57,38 +57,42 @@ describe('an agent restored from an old backup', () => {
     const restoredSignedFrom = 101n;
     await dev.stop();
     dev.start(toHub);
-    await waitFor(() => hub.core.showChannel(channelId).equivocations.length > 0, 'equivocation evidence at the hub');
+    await waitFor(
+      async () => (await hub.core.showChannel(channelId)).equivocations.length > 0,
+      'equivocation evidence at the hub',
+    );
     // Without a receipt the device re-sends the same window on every receipt timeout: each copy is
     // refused again, but the evidence is not stored again.
-    const refusals = () => hub.core.ledger.rejectionCounts().find((c) => c.reason === 'EQUIVOCATION')?.events ?? 0n;
-    hub.core.flush();
-    const firstRefusals = refusals();
-    const firstEvidence = hub.core.showChannel(channelId).equivocations.length;
+    const refusals = async () =>
+      (await hub.core.ledger.rejectionCounts()).find((c) => c.reason === 'EQUIVOCATION')?.events ?? 0n;
+    await hub.core.flush();
+    const firstRefusals = await refusals();
+    const firstEvidence = (await hub.core.showChannel(channelId)).equivocations.length;
     await waitFor(
-      () => {
-        hub.core.flush();
-        return refusals() >= 2n * firstRefusals + 1n;
+      async () => {
+        await hub.core.flush();
+        return (await refusals()) >= 2n * firstRefusals + 1n;
       },
       're-sent conflicting segments',
       30_000,
     );
     await dev.stop();
-    hub.core.flush();
+    await hub.core.flush();
 
-    const after = hub.core.showChannel(channelId);
+    const after = await hub.core.showChannel(channelId);
     expect(after.equivocated).toBe(true);
     expect(after.equivocations.length).toBe(firstEvidence);
     expect(BigInt(after.equivocations[0]!.seq)).toBeGreaterThanOrEqual(restoredSignedFrom);
     // Counted once: the hub's total is the first chain's, never the sum of both.
     expect(after.head.cumUnits).toBe(before.head.cumUnits);
     expect(BigInt(after.head.cumUnits)).toBeLessThanOrEqual(400n);
-    const settled = hub.core.settle()!;
+    const settled = (await hub.core.settle())!;
     expect(BigInt(settled.totalDeltaAmount)).toBe(BigInt(after.head.cumAmount));
     rec.record({
       case: 'agent restored from an old backup signs the same seqs again',
       expected:
         'EQUIVOCATION evidence kept once per conflicting segment however often re-sent, channel flagged; the first chain alone is counted and settled',
-      observed: `backup at 100 units, original reached ${before.head.cumUnits}; restored device re-signed seqs ${restoredSignedFrom}-400; hub: ${refusals()} EQUIVOCATION refusals (re-sends included), ${after.equivocations.length} evidence row(s) from seq ${after.equivocations[0]!.seq}, flagged ${after.equivocated}, head ${after.head.cumUnits} units, settled ${settled.totalDeltaAmount}`,
+      observed: `backup at 100 units, original reached ${before.head.cumUnits}; restored device re-signed seqs ${restoredSignedFrom}-400; hub: ${await refusals()} EQUIVOCATION refusals (re-sends included), ${after.equivocations.length} evidence row(s) from seq ${after.equivocations[0]!.seq}, flagged ${after.equivocated}, head ${after.head.cumUnits} units, settled ${settled.totalDeltaAmount}`,
       figures: {
         duplicated: `${BigInt(after.head.cumUnits) > 300n ? BigInt(after.head.cumUnits) - 300n : 0n}`,
         rejected: after.equivocations.length,

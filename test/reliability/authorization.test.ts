@@ -77,7 +77,7 @@ for (const [kind, available] of kinds) {
   if (!available) {
     describe(`authorization over ${kind}`, () => {
       if (process.env.CI) {
-        it('needs a mosquitto binary in CI', () => {
+        it('needs a mosquitto binary in CI', async () => {
           throw new Error('mosquitto not found: install it or set TALLY_MOSQUITTO_BIN');
         });
       } else {
@@ -104,7 +104,7 @@ for (const [kind, available] of kinds) {
     });
 
     async function device(key?: KeyPair): Promise<TestDevice> {
-      const d = new TestDevice(b.hub, key).enrol({ price: 2n });
+      const d = await new TestDevice(b.hub, key).enrol({ price: 2n });
       await d.connect(b.url, b.tlsFor(d.key));
       devices.push(d);
       return d;
@@ -124,16 +124,16 @@ for (const [kind, available] of kinds) {
       await d.receiptAtLeast(d.head!.seq);
     }
 
-    const counts = () => {
-      b.hub.core.flush();
-      return Object.fromEntries(b.hub.core.ledger.rejectionCounts().map((c) => [c.reason, c.events]));
+    const counts = async () => {
+      await b.hub.core.flush();
+      return Object.fromEntries((await b.hub.core.ledger.rejectionCounts()).map((c) => [c.reason, c.events]));
     };
 
     it("keeps A out of B's topics, of '#', and of the hub's downlink topics", async () => {
       const victim = await device();
       await streamed(victim, 4);
       const attackerKey = generateKeyPair();
-      const attacker = new TestDevice(b.hub, attackerKey).enrol();
+      const attacker = await new TestDevice(b.hub, attackerKey).enrol();
       // A's own channel, so it can sign a valid segment of its own to misdirect.
       attacker.channelId = b.hub.core.fleet.currentChannel(attacker.hex)!.id;
       attacker.price = 3n;
@@ -174,11 +174,11 @@ for (const [kind, available] of kinds) {
       const leakedToA = spy.messages.filter((m) => m.topic.includes(victim.hex));
       const forgedAtB = victim.inbox!.messages.filter((m) => Buffer.from(m.payload).equals(Buffer.from(forgedCtl)));
       await closeClient(conn.client);
-      const row = b.hub.core.ledger.getChannel(victim.channelId!)!;
+      const row = (await b.hub.core.ledger.getChannel(victim.channelId!))!;
       expect(leakedToA).toEqual([]);
       expect(forgedAtB).toEqual([]);
       expect(row.head.seq).toBe(8n);
-      expect(counts().TOPIC_MISMATCH).toBeUndefined();
+      expect((await counts()).TOPIC_MISMATCH).toBeUndefined();
       rec.record({
         case: `${kind}: device A on B's topics, on '#', on the hub's downlink topics`,
         expected: "A sees nothing of B's; nothing A publishes reaches B or the hub as B's; B's balance unchanged",
@@ -206,13 +206,13 @@ for (const [kind, available] of kinds) {
         await unknown.client.publishAsync(topics.segment(toHex(stranger.publicKey)), Buffer.from(fake), { qos: 1 });
       }
       await closeClient(unknown.client);
-      const stale = new TestDevice(b.hub).enrol();
+      const stale = await new TestDevice(b.hub).enrol();
       const expired = b.expired(stale.key);
       const expiredConnected = (await expired.result).ok;
       await closeClient(expired.client);
       const revoked = await device();
       await streamed(revoked, 3);
-      b.hub.core.revoke(revoked.hex);
+      await b.hub.core.revoke(revoked.hex);
       const again = raw(revoked.key);
       const revokedConnected = (await again.result).ok;
       if (revokedConnected)
@@ -225,8 +225,8 @@ for (const [kind, available] of kinds) {
       const witness = await device();
       await streamed(witness, 1);
       await closeClient(again.client);
-      const c = counts();
-      expect(b.hub.core.ledger.getChannel(revoked.channelId!)!.head.seq).toBe(3n);
+      const c = await counts();
+      expect((await b.hub.core.ledger.getChannel(revoked.channelId!))!.head.seq).toBe(3n);
       expect(expiredConnected).toBe(false);
       if (kind === 'embedded') {
         expect(c.CREDENTIAL_WINDOW).toBeGreaterThanOrEqual(1n);
@@ -283,7 +283,7 @@ for (const [kind, available] of kinds) {
         });
         await spy.next((m) => m.topic === topics.receipt(intruder.hex));
         expect(spy.messages.filter((m) => m.topic.includes(owner.hex))).toEqual([]);
-        expect(counts().TOPIC_MISMATCH).toBeUndefined();
+        expect((await counts()).TOPIC_MISMATCH).toBeUndefined();
       }
       const ownerKicked = tookOver ? await ownerClosed : false;
       await closeClient(takeover.client);
@@ -291,7 +291,7 @@ for (const [kind, available] of kinds) {
       await owner.disconnect();
       await owner.connect(b.url, b.tlsFor(owner.key));
       await streamed(owner, 2);
-      const row = b.hub.core.ledger.getChannel(owner.channelId!)!;
+      const row = (await b.hub.core.ledger.getChannel(owner.channelId!))!;
       expect(row.head.seq).toBe(4n);
       expect(row.head.cumUnits).toBe(4n);
       if (kind === 'embedded') expect(tookOver).toBe(false);

@@ -31,8 +31,10 @@ describe('delivery faults', () => {
     cleanups.push(() => hub.close());
     const fleet = await startFleet(
       n,
-      (keys) =>
-        hub.core.enrol(keys.map((publicKey) => ({ publicKey, unit: 'Wh', pricePerUnit: 2n, capacity: 10n ** 15n }))),
+      async (keys) =>
+        await hub.core.enrol(
+          keys.map((publicKey) => ({ publicKey, unit: 'Wh', pricePerUnit: 2n, capacity: 10n ** 15n })),
+        ),
       { url: hub.mqttUrl, keyPair: hub.hubKey },
       extra,
     );
@@ -40,10 +42,10 @@ describe('delivery faults', () => {
     return { hub, fleet };
   }
 
-  function settle(hub: HubHandle, fleet: Fleet) {
-    hub.core.flush();
-    const c = conservation(fleet, hub.core.ledger);
-    const rejected = Object.fromEntries(hub.core.ledger.rejectionCounts().map((r) => [r.reason, r.events]));
+  async function settle(hub: HubHandle, fleet: Fleet) {
+    await hub.core.flush();
+    const c = await conservation(fleet, hub.core.ledger);
+    const rejected = Object.fromEntries((await hub.core.ledger.rejectionCounts()).map((r) => [r.reason, r.events]));
     expect(c.lost).toBe(0n);
     expect(c.duplicated).toBe(0n);
     expect(c.mismatchedHeads).toBe(0);
@@ -70,7 +72,7 @@ describe('delivery faults', () => {
     }
     fleet.stopMetering();
     await fleet.drained();
-    const { c, text } = settle(hub, fleet);
+    const { c, text } = await settle(hub, fleet);
     rec.record({
       case: 'broker restart mid-stream (3 restarts, 4 agents)',
       expected: 'agents reconnect and re-send what has no receipt; hub = signed, nothing lost or doubled',
@@ -96,12 +98,16 @@ describe('delivery faults', () => {
     await fleet.drained();
     // The broker acknowledges a copy before it forwards it: the last copies may still be on their
     // way to the hub when the agents hold their last receipts.
-    const duplicates = () => {
-      hub.core.flush();
-      return hub.core.ledger.rejectionCounts().find((r) => r.reason === 'DUPLICATE')?.events ?? 0n;
+    const duplicates = async () => {
+      await hub.core.flush();
+      return (await hub.core.ledger.rejectionCounts()).find((r) => r.reason === 'DUPLICATE')?.events ?? 0n;
     };
-    await waitFor(() => duplicates() >= BigInt(extraCopies), 'every extra copy acknowledged as a duplicate', 10_000);
-    const { c, rejected, text } = settle(hub, fleet);
+    await waitFor(
+      async () => (await duplicates()) >= BigInt(extraCopies),
+      'every extra copy acknowledged as a duplicate',
+      10_000,
+    );
+    const { c, rejected, text } = await settle(hub, fleet);
     expect(rejected.DUPLICATE ?? 0n).toBeGreaterThanOrEqual(BigInt(extraCopies));
     rec.record({
       case: 'the same segment delivered 2-5 times with new packet ids',
@@ -149,7 +155,7 @@ describe('delivery faults', () => {
     await new Promise((r) => setTimeout(r, 1500));
     fleet.stopMetering();
     await fleet.drained();
-    const { c, rejected, text } = settle(hub, fleet);
+    const { c, rejected, text } = await settle(hub, fleet);
     rec.record({
       case: 'shuffled windows (up to 4 segments per window)',
       expected: 'out-of-order segments wait in the reorder buffer and are taken in order; nothing lost or doubled',
@@ -195,7 +201,7 @@ describe('delivery faults', () => {
     fleet.stopMetering();
     await fleet.drained();
     const recoveryMs = Math.max(...drops.map((d) => d.repairedAfterMs ?? Infinity));
-    const { c, rejected, text } = settle(hub, fleet);
+    const { c, rejected, text } = await settle(hub, fleet);
     expect(dropped).toBe(2);
     expect(Number.isFinite(recoveryMs)).toBe(true);
     rec.record({
@@ -220,8 +226,10 @@ describe('delivery faults', () => {
     const port = hub.mqttAddress!.port;
     const fleet = await startFleet(
       devices,
-      (keys) =>
-        hub.core.enrol(keys.map((publicKey) => ({ publicKey, unit: 'Wh', pricePerUnit: 2n, capacity: 10n ** 15n }))),
+      async (keys) =>
+        await hub.core.enrol(
+          keys.map((publicKey) => ({ publicKey, unit: 'Wh', pricePerUnit: 2n, capacity: 10n ** 15n })),
+        ),
       { url: hub.mqttUrl, keyPair: hub.hubKey },
       () => ({ reconnectMinMs: 50, reconnectMaxMs: 500 }),
     );
@@ -237,7 +245,7 @@ describe('delivery faults', () => {
     const recoveryMs = await fleet.caughtUp();
     fleet.stopMetering();
     await fleet.drained();
-    const { c, text } = settle(hub, fleet);
+    const { c, text } = await settle(hub, fleet);
     expect(backlog).toBeGreaterThan(devices);
     rec.record({
       case: `reconnect storm: ${devices} agents reconnect at once with backlogs`,

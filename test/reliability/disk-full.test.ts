@@ -18,23 +18,23 @@ describe('the hub database on a full disk', () => {
   let hub: BareCore;
   let db: Database.Database;
 
-  beforeEach(() => {
+  beforeEach(async () => {
     tmp = tempDir();
-    hub = bareCore(tmp.dir);
+    hub = await bareCore(tmp.dir);
     db = hub.db;
   });
-  afterEach(() => {
-    hub.close();
+  afterEach(async () => {
+    await hub.close();
     tmp.cleanup();
   });
 
   /** Every receipt sent so far covers at most what the database holds for its channel. */
-  function receiptsWithinCommitted(): number {
+  async function receiptsWithinCommitted(): Promise<number> {
     let checked = 0;
     for (const r of hub.receipts) {
       const receipt = decodeReceipt(r.bytes);
       if (!receipt.ok) throw new Error(receipt.code);
-      const stored = hub.core.ledger.getChannel(receipt.value.channelId)!.head;
+      const stored = (await hub.core.ledger.getChannel(receipt.value.channelId))!.head;
       expect(receipt.value.seq).toBeLessThanOrEqual(stored.seq);
       checked++;
     }
@@ -42,7 +42,8 @@ describe('the hub database on a full disk', () => {
   }
 
   it('sends no receipt without a commit, and recovers everything once space returns', async () => {
-    const devices = Array.from({ length: 4 }, () => new BareDevice(hub, { price: 2n }));
+    const devices: BareDevice[] = [];
+    for (let i = 0; i < 4; i++) devices.push(await BareDevice.enrol(hub, { price: 2n }));
     const signed = new Map<BareDevice, BuiltSegment[]>(devices.map((d) => [d, []]));
     const sendNext = (d: BareDevice) => {
       const s = d.build(64);
@@ -50,8 +51,8 @@ describe('the hub database on a full disk', () => {
       d.send(s);
     };
     // What the agent does on a RESYNC: re-send everything it holds after the hub's head.
-    const catchUp = (d: BareDevice) => {
-      const from = d.durable().seq;
+    const catchUp = async (d: BareDevice) => {
+      const from = (await d.durable()).seq;
       for (const s of signed.get(d)!) if (s.segment.firstSeq > from) d.send(s);
     };
     for (let i = 0; i < 3; i++) {
@@ -66,44 +67,49 @@ describe('the hub database on a full disk', () => {
       const resyncsBefore = hub.controls.filter((c) => c.control.kind === 'resync').length;
       for (const d of devices) {
         signed.get(d)!.push(d.build(64));
-        catchUp(d);
+        await catchUp(d);
       }
       await commitTurn();
       if (hub.controls.filter((c) => c.control.kind === 'resync').length > resyncsBefore) failedCommits++;
-      receiptsWithinCommitted();
+      await receiptsWithinCommitted();
     }
     expect(failedCommits).toBeGreaterThan(0);
-    const behind = devices.filter((d) => d.durable().seq < d.head.seq).length;
+    let behind = 0;
+    for (const d of devices) if ((await d.durable()).seq < d.head.seq) behind++;
     expect(behind).toBeGreaterThan(0);
 
     // Settlement on the full disk fails as a whole, or succeeds as a whole: never half an epoch.
     let settleRefused = false;
     try {
-      hub.core.settle();
+      await hub.core.settle();
     } catch {
       settleRefused = true;
     }
-    const epochsDuringFull = hub.core.listEpochs().length;
+    const epochsDuringFull = (await hub.core.listEpochs()).length;
 
     // Space returns. Each device does what the agent does: re-send from the head in its last RESYNC.
     db.pragma('max_page_count = 1073741823');
     const start = performance.now();
-    for (let round = 0; round < 10 && devices.some((d) => d.durable().seq < d.head.seq); round++) {
-      devices.forEach(catchUp);
+    const anyBehind = async () => {
+      for (const d of devices) if ((await d.durable()).seq < d.head.seq) return true;
+      return false;
+    };
+    for (let round = 0; round < 10 && (await anyBehind()); round++) {
+      for (const d of devices) await catchUp(d);
       await commitTurn();
     }
     const recoveryMs = Math.round(performance.now() - start);
     let lost = 0n;
     let duplicated = 0n;
     for (const d of devices) {
-      const head = d.durable();
+      const head = await d.durable();
       lost += d.head.cumUnits - head.cumUnits > 0n ? d.head.cumUnits - head.cumUnits : 0n;
       duplicated += head.cumUnits - d.head.cumUnits > 0n ? head.cumUnits - d.head.cumUnits : 0n;
       expect(head.seq).toBe(d.head.seq);
     }
-    const receipts = receiptsWithinCommitted();
-    const epoch = hub.core.settle();
-    const stats = hub.core.stats();
+    const receipts = await receiptsWithinCommitted();
+    const epoch = await hub.core.settle();
+    const stats = await hub.core.stats();
     expect(stats.settledAmount).toBe(stats.acceptedAmount);
     expect(lost).toBe(0n);
     expect(duplicated).toBe(0n);

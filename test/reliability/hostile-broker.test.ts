@@ -96,11 +96,11 @@ describe('hostile clients of the embedded broker (hub in its own process)', () =
   /** Enrols two devices in the data dir, starts the hub on it and connects the honest one. */
   async function start(extra: Parameters<typeof startHubProcess>[1] = {}): Promise<HubProcess> {
     const keys = [generateKeyPair(), generateKeyPair()];
-    const setup = bareCore(tmp.dir);
-    setup.core.enrol(
+    const setup = await bareCore(tmp.dir);
+    await setup.core.enrol(
       keys.map((k) => ({ publicKey: toHex(k.publicKey), unit: 'Wh', pricePerUnit: 2n, capacity: 1_000_000_000n })),
     );
-    setup.close();
+    await setup.close();
     hub = await startHubProcess(tmp.dir, extra);
     honest = new TestDevice(hub.handle, keys[0]);
     other = new TestDevice(hub.handle, keys[1]);
@@ -111,7 +111,7 @@ describe('hostile clients of the embedded broker (hub in its own process)', () =
     return hub;
   }
 
-  beforeEach(() => {
+  beforeEach(async () => {
     tmp = tempDir('tally-hostile-broker-');
   });
   afterEach(async () => {
@@ -264,7 +264,7 @@ describe('what the broker says about connections is true', () => {
     try {
       const key = generateKeyPair();
       const hex = toHex(key.publicKey);
-      hub.core.enrol([{ publicKey: hex, unit: 'Wh', pricePerUnit: 1n, capacity: 1_000n }]);
+      await hub.core.enrol([{ publicKey: hex, unit: 'Wh', pricePerUnit: 1n, capacity: 1_000n }]);
       const connected = async () => ({
         flag: hub.core.fleet.devices.get(hex)!.connected,
         gauge: (await hub.metrics.devicesConnected.get()).values[0]?.value ?? 0,
@@ -315,7 +315,7 @@ describe('what the broker says about connections is true', () => {
     const tmp = tempDir();
     const hub = await testHub(tmp.dir);
     try {
-      const d = new TestDevice(hub).enrol();
+      const d = await new TestDevice(hub).enrol();
       await d.connect();
       // Status is unsigned [P-6.6]: anyone who can publish on the device's topic (its session, a
       // replayed packet, the last will of a session taken over) can say "offline" while the device's
@@ -355,7 +355,7 @@ describe('a captured broker credential is worth nothing once used', () => {
     let hub = await testHub(tmp.dir, { credentialWindowMs: 600_000 });
     const open: { end(force: boolean): unknown }[] = [];
     try {
-      const d = new TestDevice(hub).enrol();
+      const d = await new TestDevice(hub).enrol();
       const clientId = `tally-${d.hex}`;
       const issuedAtMs = Date.now();
       const credential = (at: number) =>
@@ -400,8 +400,10 @@ describe('a captured broker credential is worth nothing once used', () => {
       await inbox.next((m) => m.topic.endsWith('/down/ctl'));
       expect(genuineClosed).toBe(false);
       expect(hub.core.fleet.devices.get(d.hex)!.connected).toBe(true);
-      hub.core.flush();
-      const replayed = hub.core.ledger.rejectionCounts().find((c) => c.reason === 'HUB_CREDENTIAL_REPLAYED')?.events;
+      await hub.core.flush();
+      const replayed = (await hub.core.ledger.rejectionCounts()).find(
+        (c) => c.reason === 'HUB_CREDENTIAL_REPLAYED',
+      )?.events;
       expect(replayed).toBe(2n);
 
       // After a restart the hub still knows which credential the device used last.

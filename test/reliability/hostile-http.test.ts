@@ -23,7 +23,7 @@ describe('hostile HTTP API requests', () => {
   let channelId: string;
   beforeAll(async () => {
     hub = await testHub(tmp.dir);
-    const [r] = hub.core.enrol([
+    const [r] = await hub.core.enrol([
       { publicKey: toHex(generateKeyPair().publicKey), unit: 'Wh', pricePerUnit: 1n, capacity: 100n },
     ]);
     channelId = r!.channel.channelId;
@@ -66,7 +66,7 @@ describe('hostile HTTP API requests', () => {
       `${hub.adminToken}x`,
       hub.adminToken.toUpperCase(),
     ];
-    const before = hub.core.stats();
+    const before = await hub.core.stats();
     let refused = 0;
     for (const [method, path, body] of routes) {
       for (const t of tokens) {
@@ -76,7 +76,7 @@ describe('hostile HTTP API requests', () => {
         refused++;
       }
     }
-    const after = hub.core.stats();
+    const after = await hub.core.stats();
     expect(after.devices).toBe(before.devices);
     expect(hub.core.listChannels()[0]!.state).toBe('open');
     expect(hub.core.listChannels()[0]!.capacity).toBe('100');
@@ -125,7 +125,7 @@ describe('hostile HTTP API requests', () => {
         fc.string({ maxLength: 200 }),
       );
       const statuses = new Map<number, number>();
-      const before = hub.core.stats();
+      const before = await hub.core.stats();
       await fc.assert(
         fc.asyncProperty(fc.constantFrom(...paths), body, async (path, b) => {
           const r = await call('POST', path, b);
@@ -135,7 +135,7 @@ describe('hostile HTTP API requests', () => {
         }),
         { numRuns: runs },
       );
-      const after = hub.core.stats();
+      const after = await hub.core.stats();
       expect((await fetch(`${hub.httpUrl}/healthz`)).status).toBe(200);
       rec.record({
         case: 'fuzz: arbitrary JSON on the admin routes (enrol, top-up, settle)',
@@ -181,20 +181,20 @@ describe('hostile HTTP API requests', () => {
         'API_INVALID',
       ],
     ];
-    const before = hub.core.stats().devices;
+    const before = (await hub.core.stats()).devices;
     const observed: string[] = [];
     for (const [name, b, status, code] of cases) {
       const r = await call('POST', '/api/devices', b);
       observed.push(`${name}: ${r.status} ${r.code}`);
       expect([r.status, r.code], name).toEqual([status, code]);
     }
-    expect(hub.core.stats().devices).toBe(before);
+    expect((await hub.core.stats()).devices).toBe(before);
     expect((await fetch(`${hub.httpUrl}/healthz`)).status).toBe(200);
     rec.record({
       case: 'hostile enrolment bodies on the HTTP API',
       expected:
         'each refused with its documented status and code (400 API_BAD_JSON / API_INVALID, 413 API_BODY_TOO_LARGE); no device enrolled; hub still healthy',
-      observed: `${cases.length} bodies refused as documented; devices ${before} -> ${hub.core.stats().devices}; /healthz 200`,
+      observed: `${cases.length} bodies refused as documented; devices ${before} -> ${(await hub.core.stats()).devices}; /healthz 200`,
       figures: { inputs: cases.length, rejected: cases.length },
     });
   });

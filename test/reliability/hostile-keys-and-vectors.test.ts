@@ -39,19 +39,19 @@ describe('signature vectors and hostile keys', () => {
   let tmp: ReturnType<typeof tempDir>;
   let hub: BareCore;
 
-  beforeAll(() => {
+  beforeAll(async () => {
     tmp = tempDir();
-    hub = bareCore(tmp.dir, { sqliteSynchronous: 'NORMAL' });
+    hub = await bareCore(tmp.dir, { sqliteSynchronous: 'NORMAL' });
   });
-  afterAll(() => {
-    hub.close();
+  afterAll(async () => {
+    await hub.close();
     tmp.cleanup();
   });
 
   /** Enrols a key: the refusal code when the hub refuses it, undefined when enrolled. */
-  function enrol(keyHex: string): string | undefined {
+  async function enrol(keyHex: string): Promise<string | undefined> {
     try {
-      hub.core.enrol([{ publicKey: keyHex, unit: 'Wh', pricePerUnit: 1n, capacity: 1_000_000n }]);
+      await hub.core.enrol([{ publicKey: keyHex, unit: 'Wh', pricePerUnit: 1n, capacity: 1_000_000n }]);
       return undefined;
     } catch (err) {
       if (err instanceof ApiError) return `${err.code}: ${err.message}`;
@@ -59,13 +59,14 @@ describe('signature vectors and hostile keys', () => {
     }
   }
 
-  it('refuses every small-order and non-canonical device key at enrolment', () => {
+  it('refuses every small-order and non-canonical device key at enrolment', async () => {
     const p = 2n ** 255n - 19n;
     const le = (n: bigint) => toHex(Uint8Array.from({ length: 32 }, (_, i) => Number((n >> BigInt(8 * i)) & 0xffn)));
     // y >= p: the encodings of y = 0..18 plus p, i.e. non-canonical forms of valid small y.
     const nonCanonical = Array.from({ length: 19 }, (_, i) => le(p + BigInt(i)));
     const keys = [...SMALL_ORDER_ENCODINGS, ...nonCanonical];
-    const refusals = keys.map((k) => enrol(k));
+    const refusals = [];
+    for (const k of keys) refusals.push(await enrol(k));
     for (const [i, r] of refusals.entries())
       expect(r, keys[i]).toMatch(/^API_INVALID: .*KEY_(SMALL_ORDER|NON_CANONICAL|NOT_ON_CURVE)/);
     expect(hub.core.fleet.devices.size).toBe(0);
@@ -91,7 +92,7 @@ describe('signature vectors and hostile keys', () => {
     for (const { key } of pairs) {
       if (devices.has(key)) continue;
       const policy = validatePublicKey(hexToBytes(key));
-      const refusal = enrol(key);
+      const refusal = await enrol(key);
       // The hub's enrolment agrees with the protocol's key policy, key by key.
       expect(refusal === undefined, key).toBe(policy.ok);
       if (refusal === undefined) {
@@ -119,12 +120,12 @@ describe('signature vectors and hostile keys', () => {
       sent++;
     }
     await commitTurn();
-    const counts = rejectionCounts(hub);
+    const counts = await rejectionCounts(hub);
     const refused = Object.values(counts).reduce((a, b) => a + b, 0n);
     expect(counts.HUB_INTERNAL).toBeUndefined();
     expect(refused).toBe(BigInt(sent));
     expect(Object.keys(counts).every((k) => k === 'SIG_INVALID' || k.startsWith('DECODE_'))).toBe(true);
-    expect(hub.core.stats().acceptedUnits).toBe('0');
+    expect((await hub.core.stats()).acceptedUnits).toBe('0');
     rec.record({
       case: 'every Wycheproof and CCTV signature vector wrapped in a real segment',
       expected:
@@ -133,7 +134,7 @@ describe('signature vectors and hostile keys', () => {
         counts,
       )
         .map(([k, v]) => `${k} ${v}`)
-        .join(', ')}); accepted units ${hub.core.stats().acceptedUnits}`,
+        .join(', ')}); accepted units ${(await hub.core.stats()).acceptedUnits}`,
       figures: { inputs: pairs.length, rejected: Number(refused) + refusedKeys },
     });
   });

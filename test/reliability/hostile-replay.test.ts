@@ -28,20 +28,20 @@ describe('replayed, misdirected and skewed vouchers', () => {
   let clock: number;
   let hub: BareCore;
 
-  const newHub = (network: string) => {
+  const newHub = async (network: string) => {
     const t = tempDir();
     dirs.push(t);
-    const h = bareCore(t.dir, { now: () => clock, network });
+    const h = await bareCore(t.dir, { now: () => clock, network });
     hubs.push(h);
     return h;
   };
 
-  beforeEach(() => {
+  beforeEach(async () => {
     clock = 1_700_000_000_000;
-    hub = newHub('site-a');
+    hub = await newHub('site-a');
   });
-  afterEach(() => {
-    for (const h of hubs.splice(0)) h.close();
+  afterEach(async () => {
+    for (const h of hubs.splice(0)) await h.close();
     for (const t of dirs.splice(0)) t.cleanup();
   });
 
@@ -51,8 +51,8 @@ describe('replayed, misdirected and skewed vouchers', () => {
   }
 
   it('refuses a voucher replayed on another channel, on another hub, after close and after expiry', async () => {
-    const a = new BareDevice(hub);
-    const b = new BareDevice(hub);
+    const a = await BareDevice.enrol(hub);
+    const b = await BareDevice.enrol(hub);
     const aSeg = a.build(3);
     await deliver(a, aSeg);
     await deliver(b, b.build(3));
@@ -62,37 +62,37 @@ describe('replayed, misdirected and skewed vouchers', () => {
     // B's stored seqs 1-3 and its signature no longer covers it.
     await deliver(b, encodeSegment({ ...aSeg.segment, channelId: b.channelId }), b.hex);
     // Another hub where the same device key is enrolled: its channel there has another id.
-    const other = newHub('site-b');
-    const aThere = new BareDevice(other, {}, a.key);
+    const other = await newHub('site-b');
+    const aThere = await BareDevice.enrol(other, {}, a.key);
     aThere.send(aSeg);
     await commitTurn();
     // After close: even the next valid voucher is refused; an old one too.
-    const c = new BareDevice(hub);
+    const c = await BareDevice.enrol(hub);
     const cSeg = c.build(2);
     await deliver(c, cSeg);
-    hub.core.closeChannel(Buffer.from(c.channelId).toString('hex'));
+    await hub.core.closeChannel(Buffer.from(c.channelId).toString('hex'));
     await deliver(c, c.build(2));
     await deliver(c, cSeg);
     // After expiry, by the hub clock.
-    const e = new BareDevice(hub, { expiresAtMs: BigInt(clock) + 60_000n });
+    const e = await BareDevice.enrol(hub, { expiresAtMs: BigInt(clock) + 60_000n });
     await deliver(e, e.build(2));
     clock += 61_000;
     await deliver(e, e.build(2));
 
-    const here = rejectionCounts(hub);
-    const there = rejectionCounts(other);
+    const here = await rejectionCounts(hub);
+    const there = await rejectionCounts(other);
     expect(here.TOPIC_MISMATCH).toBe(1n);
     expect(here.SIG_INVALID).toBe(1n);
     expect(there.UNKNOWN_CHANNEL).toBe(1n);
     expect(here.CHANNEL_CLOSED).toBe(2n);
     expect(here.CHANNEL_EXPIRED).toBe(1n);
-    expect([a.durable().seq, b.durable().seq, c.durable().seq, e.durable().seq, aThere.durable().seq]).toEqual([
-      3n,
-      3n,
-      2n,
-      2n,
-      0n,
-    ]);
+    expect([
+      (await a.durable()).seq,
+      (await b.durable()).seq,
+      (await c.durable()).seq,
+      (await e.durable()).seq,
+      (await aThere.durable()).seq,
+    ]).toEqual([3n, 3n, 2n, 2n, 0n]);
     rec.record({
       case: 'voucher replayed on another channel, another hub, after close, after expiry',
       expected:
@@ -103,15 +103,15 @@ describe('replayed, misdirected and skewed vouchers', () => {
   });
 
   it('refuses a malleable signature (S + L) and takes the canonical one, counted once', async () => {
-    const d = new BareDevice(hub);
+    const d = await BareDevice.enrol(hub);
     const seg = d.build(5);
     await deliver(d, malleated(seg));
-    expect(d.durable().seq).toBe(0n);
+    expect((await d.durable()).seq).toBe(0n);
     await deliver(d, seg);
     await deliver(d, malleated(seg)); // again, now over a stored chain: an identical voucher run
-    expect(d.durable().seq).toBe(5n);
-    expect(d.durable().cumUnits).toBe(5n);
-    const counts = rejectionCounts(hub);
+    expect((await d.durable()).seq).toBe(5n);
+    expect((await d.durable()).cumUnits).toBe(5n);
+    const counts = await rejectionCounts(hub);
     expect(counts.SIG_INVALID).toBe(1n);
     rec.record({
       case: 'malleable signature (S + L)',
@@ -126,16 +126,16 @@ describe('replayed, misdirected and skewed vouchers', () => {
   });
 
   it('takes vouchers whose device clock is a day ahead or behind, and leaves expiry to the hub clock', async () => {
-    const ahead = new BareDevice(hub, { expiresAtMs: BigInt(clock) + DAY / 2n });
-    const behind = new BareDevice(hub);
+    const ahead = await BareDevice.enrol(hub, { expiresAtMs: BigInt(clock) + DAY / 2n });
+    const behind = await BareDevice.enrol(hub);
     await deliver(ahead, ahead.build(3, 1n, { timeShiftMs: BigInt(clock) + DAY }));
     await deliver(behind, behind.build(3, 1n, { timeShiftMs: BigInt(clock) - DAY }));
-    expect(ahead.durable().seq).toBe(3n);
-    expect(behind.durable().seq).toBe(3n);
+    expect((await ahead.durable()).seq).toBe(3n);
+    expect((await behind.durable()).seq).toBe(3n);
     // The device's clock said "tomorrow" but the channel expires by the hub's clock only.
     clock += Number(DAY);
     await deliver(ahead, ahead.build(1));
-    expect(rejectionCounts(hub).CHANNEL_EXPIRED).toBe(1n);
+    expect((await rejectionCounts(hub)).CHANNEL_EXPIRED).toBe(1n);
     rec.record({
       case: 'device clock skewed by a day',
       expected: 'accepted either way (device time is informational); expiry decided by the hub clock',

@@ -13,31 +13,31 @@ const rec = recorder('hostile-segments');
 describe('hostile segments on the uplink', () => {
   let tmp: ReturnType<typeof tempDir>;
   let hub: BareCore;
-  beforeEach(() => {
+  beforeEach(async () => {
     tmp = tempDir();
-    hub = bareCore(tmp.dir);
+    hub = await bareCore(tmp.dir);
   });
-  afterEach(() => {
-    hub.close();
+  afterEach(async () => {
+    await hub.close();
     tmp.cleanup();
   });
 
   /** Sends one hostile input to a device with 4 accepted vouchers; returns the reason counted. */
   async function refused(d: BareDevice, bytes: Uint8Array, asDevice?: string): Promise<string[]> {
-    const before = rejectionCounts(hub);
-    const head = d.durable();
+    const before = await rejectionCounts(hub);
+    const head = await d.durable();
     d.send(bytes, asDevice);
     await commitTurn();
-    const after = rejectionCounts(hub);
-    expect(d.durable()).toEqual(head);
+    const after = await rejectionCounts(hub);
+    expect(await d.durable()).toEqual(head);
     return Object.keys(after).filter((k) => after[k] !== before[k]);
   }
 
-  async function started(terms: ConstructorParameters<typeof BareDevice>[1] = {}): Promise<BareDevice> {
-    const d = new BareDevice(hub, terms);
+  async function started(terms: Parameters<typeof BareDevice.enrol>[1] = {}): Promise<BareDevice> {
+    const d = await BareDevice.enrol(hub, terms);
     d.send(d.build(4));
     await commitTurn();
-    expect(d.durable().seq).toBe(4n);
+    expect((await d.durable()).seq).toBe(4n);
     return d;
   }
 
@@ -84,12 +84,12 @@ describe('hostile segments on the uplink', () => {
       expect(got, name).toEqual([reason]);
     }
     // Nothing is verified before the size cap: a capped message never reaches a stage past decode.
-    const rows = hub.core.ledger.recentRejections({ limit: 100, reason: 'DECODE_TOO_LARGE' });
+    const rows = await hub.core.ledger.recentRejections({ limit: 100, reason: 'DECODE_TOO_LARGE' });
     expect(rows.length).toBe(2);
     expect(rows.every((r) => r.stage === 'decode')).toBe(true);
     d.send(d.build(2));
     await commitTurn();
-    expect(d.durable().seq).toBe(6n);
+    expect((await d.durable()).seq).toBe(6n);
     rec.record({
       case: 'malformed, truncated, oversized, wrong version, huge counts',
       expected: 'each refused at decode with its code; oversized before verification; balance unchanged',

@@ -71,11 +71,11 @@ describe('hub killed with SIGKILL at random points', () => {
     { timeout: 120_000 + KILLS * 15_000 },
     async () => {
       // Enrol on the stopped hub's database, as `tally-hub device add` does without a running hub.
-      const setup = bareCore(tmp.dir, { credentialWindowMs: 600_000 });
-      setup.core.enrol(
+      const setup = await bareCore(tmp.dir, { credentialWindowMs: 600_000 });
+      await setup.core.enrol(
         agents.map((a) => ({ publicKey: a.deviceHex, unit: 'Wh', pricePerUnit: 2n, capacity: 10n ** 15n })),
       );
-      setup.close();
+      await setup.close();
       const identity = loadIdentity(tmp.dir);
       const listen = `127.0.0.1:${await freePort()}`;
       child = await startChild(tmp.dir, listen);
@@ -129,19 +129,19 @@ describe('hub killed with SIGKILL at random points', () => {
       child = undefined;
 
       // A last epoch on the stopped hub's database, then every epoch is checked offline.
-      const final = bareCore(tmp.dir);
-      final.core.settle();
-      const epochs = final.core.listEpochs();
+      const final = await bareCore(tmp.dir);
+      await final.core.settle();
+      const epochs = await final.core.listEpochs();
       let settledDelta = 0n;
       for (const e of epochs) {
-        const verdict = verifyBundle(JSON.parse(JSON.stringify(final.core.bundle(BigInt(e.epoch)))), {
+        const verdict = verifyBundle(JSON.parse(JSON.stringify(await final.core.bundle(BigInt(e.epoch)))), {
           hubKey: identity.keyPair.publicKey,
         });
         expect(verdict.ok, `epoch ${e.epoch}`).toBe(true);
         settledDelta += BigInt(e.totalDeltaAmount);
       }
-      const totals = final.core.stats();
-      final.close();
+      const totals = await final.core.stats();
+      await final.close();
       expect(settledDelta).toBe(BigInt(totals.acceptedAmount));
       expect(totals.settledAmount).toBe(totals.acceptedAmount);
 
@@ -151,9 +151,10 @@ describe('hub killed with SIGKILL at random points', () => {
       let signedUnits = 0n;
       let rejections: Record<string, bigint>;
       try {
-        rejections = Object.fromEntries(store.rejectionCounts().map((c) => [c.reason, c.events]));
+        rejections = Object.fromEntries((await store.rejectionCounts()).map((c) => [c.reason, c.events]));
+        const stored = await store.listChannels();
         agents.forEach((a, i) => {
-          const ch = store.listChannels().find((c) => Buffer.from(c.deviceKey).toString('hex') === a.deviceHex)!;
+          const ch = stored.find((c) => Buffer.from(c.deviceKey).toString('hex') === a.deviceHex)!;
           const signed = running[i]!.snapshot().channel!;
           signedUnits += signed.cumUnits;
           if (ch.head.cumUnits < signed.cumUnits) lost += signed.cumUnits - ch.head.cumUnits;
@@ -162,9 +163,9 @@ describe('hub killed with SIGKILL at random points', () => {
           expect(ch.head.cumAmount).toBe(signed.cumAmount);
           expect(ch.equivocated).toBe(false);
         });
-        expect(store.listEquivocations()).toEqual([]);
+        expect(await store.listEquivocations()).toEqual([]);
       } finally {
-        store.close();
+        await store.close();
       }
       expect(lost).toBe(0n);
       expect(duplicated).toBe(0n);

@@ -85,14 +85,14 @@ describe('fuzzing the ingest path', () => {
   let pool: GatedPool;
   let hub: BareCore;
 
-  beforeAll(() => {
+  beforeAll(async () => {
     tmp = tempDir();
     pool = new GatedPool();
     // Large reorder window: gaps are given up only by the sweep timer, which this test does not run.
-    hub = bareCore(tmp.dir, { sqliteSynchronous: 'NORMAL' }, pool);
+    hub = await bareCore(tmp.dir, { sqliteSynchronous: 'NORMAL' }, pool);
   });
-  afterAll(() => {
-    hub.close();
+  afterAll(async () => {
+    await hub.close();
     tmp.cleanup();
   });
 
@@ -108,7 +108,7 @@ describe('fuzzing the ingest path', () => {
           fc.array(command, { minLength: 1, maxLength: 24 }),
           fc.integer({ min: 1, max: 4 }),
           async (commands, per) => {
-            const d = new BareDevice(hub, { price: 2n });
+            const d = await BareDevice.enrol(hub, { price: 2n });
             const genuine: BuiltSegment[] = Array.from({ length: 6 }, () => d.build(per));
             const bytes = genuine.map((g) => encodeSegment(g.segment));
             for (const c of commands) {
@@ -124,7 +124,7 @@ describe('fuzzing the ingest path', () => {
             }
             while (pool.waiting > 0) await pool.release();
             await commitTurn();
-            const head = d.durable();
+            const head = await d.durable();
             if (head.seq > maxSeq) maxSeq = head.seq;
             if (head.seq > 0n) {
               // The committed head is exactly the genuine voucher at that seq: hash, units, amount.
@@ -153,14 +153,14 @@ describe('fuzzing the ingest path', () => {
               const receipt = decodeReceipt(r.bytes);
               expect(receipt.ok && bytesEqual(receipt.value.headHash, genuineAt(receipt.value.seq))).toBe(true);
             }
-            const ch = hub.core.ledger.getChannel(d.channelId)!;
+            const ch = (await hub.core.ledger.getChannel(d.channelId))!;
             // Only the genuine device signed anything: a forgery can never be taken for equivocation.
             expect(ch.equivocated).toBe(false);
           },
         ),
         { numRuns: RUNS, ...(SEED !== undefined ? { seed: SEED } : {}) },
       );
-      const counts = rejectionCounts(hub);
+      const counts = await rejectionCounts(hub);
       expect(counts.HUB_INTERNAL).toBeUndefined();
       expect(counts.EQUIVOCATION).toBeUndefined();
       rec.record({
@@ -181,11 +181,11 @@ describe('fuzzing the ingest path', () => {
     'survives arbitrary bytes on any topic without a crash or a balance change',
     { timeout: 60_000 + RUNS * 5 },
     async () => {
-      const d = new BareDevice(hub, { price: 2n });
+      const d = await BareDevice.enrol(hub, { price: 2n });
       d.send(d.build(3));
       while (pool.waiting > 0) await pool.release();
       await commitTurn();
-      const before = hub.core.stats();
+      const before = await hub.core.stats();
       const topic = fc.oneof(
         fc.constant(topics.segment(d.hex)),
         fc.constant(topics.status(d.hex)),
@@ -203,8 +203,8 @@ describe('fuzzing the ingest path', () => {
       );
       while (pool.waiting > 0) await pool.release();
       await commitTurn();
-      const after = hub.core.stats();
-      const counts = rejectionCounts(hub);
+      const after = await hub.core.stats();
+      const counts = await rejectionCounts(hub);
       expect(counts.HUB_INTERNAL).toBeUndefined();
       expect(after.acceptedUnits).toBe(before.acceptedUnits);
       expect(after.acceptedAmount).toBe(before.acceptedAmount);

@@ -54,8 +54,10 @@ if (!bin) {
       const tlsOf = new Map<number, { ca: Buffer; cert: Buffer; key: Buffer }>();
       fleet = await startFleet(
         3,
-        (keys) => {
-          hub!.core.enrol(keys.map((publicKey) => ({ publicKey, unit: 'Wh', pricePerUnit: 2n, capacity: 10n ** 15n })));
+        async (keys) => {
+          await hub!.core.enrol(
+            keys.map((publicKey) => ({ publicKey, unit: 'Wh', pricePerUnit: 2n, capacity: 10n ** 15n })),
+          );
           keys.forEach((k, i) => {
             const c = issueCert(pki, `dev-${i}`, k);
             tlsOf.set(i, { ca, cert: readFileSync(c.cert), key: readFileSync(c.key) });
@@ -75,8 +77,8 @@ if (!bin) {
       const recoveryMs = await fleet.caughtUp();
       fleet.stopMetering();
       await fleet.drained();
-      hub.core.flush();
-      const c = conservation(fleet, hub.core.ledger);
+      await hub.core.flush();
+      const c = await conservation(fleet, hub.core.ledger);
       const dropped = /dropped/i.test(broker.log());
       expect(dropped).toBe(true);
       expect(c.lost).toBe(0n);

@@ -55,21 +55,21 @@ describe.each([
     tmp = tempDir();
     clock = Date.now();
     pool = withPool ? new GatedPool() : undefined;
-    hub = bareCore(tmp.dir, { now: () => clock }, pool);
-    a = new BareDevice(hub, { price: PRICE, capacity: CAPACITY });
-    closed = new BareDevice(hub, { price: PRICE, capacity: CAPACITY });
-    expiring = new BareDevice(hub, { price: PRICE, capacity: CAPACITY, expiresAtMs: BigInt(clock + 60_000) });
+    hub = await bareCore(tmp.dir, { now: () => clock }, pool);
+    a = await BareDevice.enrol(hub, { price: PRICE, capacity: CAPACITY });
+    closed = await BareDevice.enrol(hub, { price: PRICE, capacity: CAPACITY });
+    expiring = await BareDevice.enrol(hub, { price: PRICE, capacity: CAPACITY, expiresAtMs: BigInt(clock + 60_000) });
     firstOfA = a.build(4).segment;
     a.send(firstOfA);
     for (const d of [closed, expiring]) d.send(d.build(4));
     await settle();
-    hub.core.closeChannel(toHex(closed.channelId));
+    await hub.core.closeChannel(toHex(closed.channelId));
     clock += 120_000; // past the expiry of `expiring`
     await settle();
-    expect(a.durable().seq).toBe(4n);
+    expect((await a.durable()).seq).toBe(4n);
   });
-  afterEach(() => {
-    hub.close();
+  afterEach(async () => {
+    await hub.close();
     tmp.cleanup();
   });
 
@@ -80,12 +80,12 @@ describe.each([
       await commitTurn();
       if (!pool || pool.waiting === 0) break;
     }
-    hub.core.flush();
+    await hub.core.flush();
   }
 
   /** Everything a refusal must not change: live and stored channel state, devices, money. */
-  function state(): string {
-    hub.core.flush();
+  async function state(): Promise<string> {
+    await hub.core.flush();
     const { core } = hub;
     const live = [...core.fleet.channels.values()].map((ch) => ({
       id: ch.idHex,
@@ -100,19 +100,20 @@ describe.each([
       stateDirty: ch.stateDirty,
       exhaustedNotice: ch.exhaustedNotice,
     }));
-    const stored = [...core.fleet.channels.values()].map((ch) => core.ledger.getChannel(ch.id));
+    const stored = [];
+    for (const ch of core.fleet.channels.values()) stored.push(await core.ledger.getChannel(ch.id));
     const devices = [...core.fleet.devices.values()].map((d) => ({
       hex: d.hex,
       connected: d.connected,
       revoked: d.revoked,
     }));
-    const { rejectedEvents: _e, rejectedVouchers: _v, ...money } = core.stats();
+    const { rejectedEvents: _e, rejectedVouchers: _v, ...money } = await core.stats();
     return json({
       live,
       stored,
       devices,
       money,
-      evidence: core.ledger.listEquivocations().length,
+      evidence: (await core.ledger.listEquivocations()).length,
       waiting: core.fleet.waitingTotal,
     });
   }
@@ -234,7 +235,7 @@ describe.each([
       },
     ];
 
-    const before = state();
+    const before = await state();
     const lastReceipt = hub.core.fleet.channels.get(toHex(a.channelId))!.lastReceipt!;
     const observed: string[] = [];
     let inputs = 0;
@@ -243,16 +244,16 @@ describe.each([
         ['zero signature', null],
         ['another key', stranger.secretKey],
       ] as const) {
-        const counts = rejectionCounts(hub);
+        const counts = await rejectionCounts(hub);
         const controls = hub.controls.length;
         const receipts = hub.receipts.length;
         hub.core.pipeline.onMessage(topics.segment(c.topicOf ?? a.hex), c.bytes(key));
         inputs++;
         await settle();
-        const after = rejectionCounts(hub);
+        const after = await rejectionCounts(hub);
         const rose = Object.keys(after).filter((r) => after[r] !== counts[r]);
         expect(rose, `${c.name} (${variant})`).toEqual([c.expect]);
-        expect(state(), `${c.name} (${variant})`).toBe(before);
+        expect(await state(), `${c.name} (${variant})`).toBe(before);
         // Told nothing, except (with workers) one RESYNC carrying the committed head, below.
         const told = hub.controls.slice(controls).filter((m) => m.control.kind !== 'resync');
         expect(told, `${c.name} (${variant})`).toEqual([]);
@@ -265,15 +266,15 @@ describe.each([
     const resyncs = hub.controls.flatMap((m) => (m.control.kind === 'resync' ? [m.control] : []));
     expect(resyncs.length).toBeLessThanOrEqual(1);
     for (const r of resyncs) {
-      expect(r.head.seq).toBe(a.durable().seq);
-      expect(toHex(r.head.hash)).toBe(toHex(a.durable().hash));
+      expect(r.head.seq).toBe((await a.durable()).seq);
+      expect(toHex(r.head.hash)).toBe(toHex((await a.durable()).hash));
     }
     if (!withPool) expect(resyncs).toEqual([]);
 
     // The channel still takes the device's own next segment, to the unit.
     a.send(a.build(6));
     await settle();
-    expect(a.durable().cumUnits).toBe(10n);
+    expect((await a.durable()).cumUnits).toBe(10n);
     expect(hub.core.fleet.channels.get(toHex(a.channelId))!.state).toBe('exhausted');
 
     rec.record({
@@ -301,14 +302,14 @@ describe.each([
     await settle();
     const ch = hub.core.fleet.channels.get(toHex(a.channelId))!;
     expect(ch.waiting).toHaveLength(0);
-    expect(rejectionCounts(hub).REORDER_OVERFLOW).toBeUndefined();
+    expect((await rejectionCounts(hub)).REORDER_OVERFLOW).toBeUndefined();
     // The device's own out-of-order segments still wait and are taken in order.
     const s1 = a.build(2);
     const s2 = a.build(2);
     a.send(s2);
     a.send(s1);
     await settle();
-    expect(a.durable().seq).toBe(8n);
+    expect((await a.durable()).seq).toBe(8n);
     rec.record({
       case: `reorder buffer flood with unsigned segments (${mode})`,
       expected: 'each refused SIG_INVALID before it takes a place; no REORDER_OVERFLOW; the device still reorders',

@@ -21,7 +21,7 @@ export async function makeBundles(dir: string): Promise<Bundles> {
       await d.publish(d.build(10 + i));
       await d.receiptAtLeast(BigInt(10 + i));
     }
-    const epoch = hub.core.settle()!;
+    const epoch = (await hub.core.settle())!;
     const valid = await (await fetch(`${hub.httpUrl}/api/settlements/${epoch.epoch}/bundle`)).text();
     for (const d of devices) await d.disconnect();
     return { valid, tampered: tamper(valid), hubKey: hub.publicKeyHex };

@@ -49,10 +49,10 @@ export interface BareCore {
   db: Database.Database;
   receipts: { deviceHex: string; bytes: Uint8Array }[];
   controls: { deviceHex: string; control: Control }[];
-  close(): void;
+  close(): Promise<void>;
 }
 
-export function bareCore(dataDir: string, extra: HubConfigInput = {}, pool?: GatedPool): BareCore {
+export async function bareCore(dataDir: string, extra: HubConfigInput = {}, pool?: GatedPool): Promise<BareCore> {
   const config = resolveConfig({ network: 'test-net', verifyWorkers: 0, ...extra, dataDir });
   const { identity } = initDataDir(config.dataDir, {
     network: config.network ?? 'test-net',
@@ -63,7 +63,7 @@ export function bareCore(dataDir: string, extra: HubConfigInput = {}, pool?: Gat
     synchronous: config.sqliteSynchronous,
     onConnection: (connection) => (db = connection),
   });
-  const core = new HubCore(config, identity, store, new HubMetrics(), config.now, pool);
+  const core = await HubCore.open(config, identity, store, new HubMetrics(), config.now, pool);
   const receipts: BareCore['receipts'] = [];
   const controls: BareCore['controls'] = [];
   core.attach({
@@ -81,9 +81,10 @@ export function bareCore(dataDir: string, extra: HubConfigInput = {}, pool?: Gat
     db: db!,
     receipts,
     controls,
-    close() {
-      core.pipeline.commit.stop();
-      store.close();
+    async close() {
+      await core.pipeline.placed();
+      await core.pipeline.commit.stop();
+      await store.close();
     },
   };
 }

@@ -21,22 +21,31 @@ export class BareDevice {
   head: Head;
   private time = 1_000n;
 
-  constructor(
-    readonly hub: BareCore,
+  /** Enrols a device through the core and returns it, its channel open. */
+  static async enrol(
+    hub: BareCore,
     terms: { price?: bigint; capacity?: bigint; expiresAtMs?: bigint } = {},
-    readonly key: KeyPair = generateKeyPair(),
-  ) {
-    this.hex = toHex(key.publicKey);
-    this.price = terms.price ?? 3n;
-    hub.core.enrol([
+    key: KeyPair = generateKeyPair(),
+  ): Promise<BareDevice> {
+    await hub.core.enrol([
       {
-        publicKey: this.hex,
+        publicKey: toHex(key.publicKey),
         unit: 'Wh',
-        pricePerUnit: this.price,
+        pricePerUnit: terms.price ?? 3n,
         capacity: terms.capacity ?? 1_000_000_000n,
         ...(terms.expiresAtMs !== undefined ? { expiresAtMs: terms.expiresAtMs } : {}),
       },
     ]);
+    return new BareDevice(hub, terms, key);
+  }
+
+  private constructor(
+    readonly hub: BareCore,
+    terms: { price?: bigint },
+    readonly key: KeyPair,
+  ) {
+    this.hex = toHex(key.publicKey);
+    this.price = terms.price ?? 3n;
     this.channelId = hub.core.fleet.currentChannel(this.hex)!.id;
     this.head = genesisHead(this.channelId);
   }
@@ -69,8 +78,8 @@ export class BareDevice {
   }
 
   /** Committed head of this device's channel (what a receipt may cover). */
-  durable(): Head {
-    return this.hub.core.ledger.getChannel(this.channelId)!.head;
+  async durable(): Promise<Head> {
+    return (await this.hub.core.ledger.getChannel(this.channelId))!.head;
   }
 }
 
@@ -78,7 +87,7 @@ export class BareDevice {
 export const commitTurn = () => new Promise((r) => setImmediate(r));
 
 /** Rejection events by reason, from the store. */
-export function rejectionCounts(hub: BareCore): Record<string, bigint> {
-  hub.core.flush();
-  return Object.fromEntries(hub.core.ledger.rejectionCounts().map((c) => [c.reason, c.events]));
+export async function rejectionCounts(hub: BareCore): Promise<Record<string, bigint>> {
+  await hub.core.flush();
+  return Object.fromEntries((await hub.core.ledger.rejectionCounts()).map((c) => [c.reason, c.events]));
 }

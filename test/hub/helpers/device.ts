@@ -49,8 +49,8 @@ export class TestDevice {
   }
 
   /** Enrols through the hub core (the HTTP path is tested separately). */
-  enrol(terms: Terms = {}): this {
-    const [r] = this.hub.core.enrol([
+  async enrol(terms: Terms = {}): Promise<this> {
+    const [r] = await this.hub.core.enrol([
       {
         publicKey: this.hex,
         unit: terms.unit ?? 'Wh',
@@ -150,7 +150,7 @@ export class TestDevice {
 
 /** Enrols, connects and adopts the channel: a device ready to send. */
 export async function readyDevice(hub: HubHandle, terms: Terms = {}): Promise<TestDevice> {
-  const d = new TestDevice(hub).enrol(terms);
+  const d = await new TestDevice(hub).enrol(terms);
   await d.connect();
   return d;
 }

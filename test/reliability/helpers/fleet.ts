@@ -34,13 +34,13 @@ export interface Conservation {
 
 export async function startFleet(
   n: number,
-  enrol: (hexKeys: string[]) => void,
+  enrol: (hexKeys: string[]) => unknown,
   hub: { url: string; keyPair: KeyPair },
   extra: (i: number) => Partial<AgentOptions> = () => ({}),
   seed = 1,
 ): Promise<Fleet> {
   const fixtures = Array.from({ length: n }, () => new AgentFixture());
-  enrol(fixtures.map((f) => f.deviceHex));
+  await enrol(fixtures.map((f) => f.deviceHex));
   const counters = fixtures.map(() => 0n);
   fixtures.forEach((f) => f.setCounter(0n));
   const agents = fixtures.map((f, i) => f.start(hub, { batch: 8, batchMs: 20, ackTimeoutMs: 1_000, ...extra(i) }));
@@ -94,12 +94,12 @@ export async function startFleet(
 }
 
 /** Compares each agent's signed head with the hub's committed head of its channel. */
-export function conservation(fleet: Fleet, store: HubLedger): Conservation {
+export async function conservation(fleet: Fleet, store: HubLedger): Promise<Conservation> {
   let signedUnits = 0n;
   let lost = 0n;
   let duplicated = 0n;
   let mismatchedHeads = 0;
-  const channels = new Map(store.listChannels().map((c) => [Buffer.from(c.deviceKey).toString('hex'), c]));
+  const channels = new Map((await store.listChannels()).map((c) => [Buffer.from(c.deviceKey).toString('hex'), c]));
   fleet.agents.forEach((a, i) => {
     const signed = a.snapshot().channel!;
     const held = channels.get(fleet.fixtures[i]!.deviceHex)!.head;
@@ -109,5 +109,5 @@ export function conservation(fleet: Fleet, store: HubLedger): Conservation {
     // Same seq and amount too: one voucher per unit, no seq reused, no amount drift.
     if (held.seq !== signed.headSeq || held.cumAmount !== signed.cumAmount) mismatchedHeads++;
   });
-  return { signedUnits, lost, duplicated, mismatchedHeads, equivocations: store.listEquivocations().length };
+  return { signedUnits, lost, duplicated, mismatchedHeads, equivocations: (await store.listEquivocations()).length };
 }
