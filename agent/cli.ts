@@ -170,7 +170,10 @@ common(program.command('status').description('channel, balance left, outbox dept
 );
 
 const runCmd = common(program.command('run').description('meter, sign and stream vouchers to the hub'))
-  .option('--broker <url>', 'MQTT broker URL (mqtt://, mqtts://, ws://, wss://)')
+  .option(
+    '--broker <url>',
+    'MQTT broker URL (mqtt://, mqtts://, ws://, wss://); the nodes of a clustered broker comma-separated, tried in turn',
+  )
   .option('--hub-key <hex>', "the hub's public key (64 hex characters)")
   .option('--meter <spec>', 'meter source (see "Meter specs" below)')
   .option('--batch <n>', 'sign a segment every N vouchers')

@@ -143,8 +143,14 @@ export function resolveConfig(command: AgentCommand, sources: ConfigSources = {}
 
   if (command === 'run') {
     if (out.broker === undefined) problems.push(`broker is required for run (--broker URL or ${OPTIONS.broker.env})`);
-    else if (!/^(mqtt|mqtts|tcp|tls|ws|wss):\/\/./.test(out.broker as string)) {
-      problems.push(`broker must be an mqtt://, mqtts://, ws:// or wss:// URL, got "${String(out.broker)}"`);
+    else if (
+      !String(out.broker)
+        .split(',')
+        .every((u) => /^(mqtt|mqtts|tcp|tls|ws|wss):\/\/[^\s,]+$/.test(u.trim()))
+    ) {
+      problems.push(
+        `broker must be an mqtt://, mqtts://, ws:// or wss:// URL, or several comma-separated, got "${String(out.broker)}"`,
+      );
     }
     if (out.hubKey === undefined && raw.hubKey === undefined) {
       problems.push(`hubKey is required for run (--hub-key HEX or ${OPTIONS.hubKey.env})`);

@@ -8,6 +8,8 @@ import { Backoff } from './backoff.js';
 import type { Clock, Timer } from './clock.js';
 
 export interface LinkOptions {
+  /** One broker URL, or several comma-separated (the nodes of a clustered broker): each attempt
+   *  after a lost or failed connection goes to the next, so a dead node is left for a live one. */
   readonly url: string;
   readonly clientId: string;
   /** A fresh credential for each attempt. */
@@ -38,9 +40,15 @@ export class MqttLink extends EventEmitter<LinkEvents> {
   private stopping = false;
   private connected = false;
   private readonly backoff: Backoff;
+  private readonly urls: string[];
+  private urlIndex = 0;
 
   constructor(private readonly opts: LinkOptions) {
     super();
+    this.urls = opts.url
+      .split(',')
+      .map((u) => u.trim())
+      .filter((u) => u !== '');
     this.backoff = new Backoff({
       minMs: opts.reconnectMinMs,
       maxMs: opts.reconnectMaxMs,
@@ -78,7 +86,7 @@ export class MqttLink extends EventEmitter<LinkEvents> {
       will: { topic: will.topic, payload: asBuffer(will.payload), qos: 1, retain: false },
       ...(this.opts.tls ?? {}),
     };
-    const client = mqtt.connect(this.opts.url, options);
+    const client = mqtt.connect(this.urls[this.urlIndex % this.urls.length]!, options);
     this.client = client;
     client.on('connect', () => {
       if (client !== this.client) return;
@@ -109,6 +117,8 @@ export class MqttLink extends EventEmitter<LinkEvents> {
       client.on('error', () => undefined); // late socket errors of a dropped client are harmless
       client.end(true);
       if (wasUp) this.emit('down', 'connection closed');
+      // The next attempt goes to the next node: the session lives on in a clustered broker [P-6.1].
+      this.urlIndex = (this.urlIndex + 1) % this.urls.length;
       if (!this.stopping) {
         const delay = this.backoff.next();
         this.retry = this.opts.clock.after(delay, () => this.attempt());

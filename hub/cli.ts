@@ -88,7 +88,15 @@ program
   .addOption(
     new Option('--mqtt-listen <host:port>', 'embedded broker address').default(DEFAULTS.mqttListen).conflicts('broker'),
   )
-  .option('--broker <url>', 'use an external broker (mqtt:// or mqtts://) instead of the embedded one')
+  .option(
+    '--broker <url>',
+    'use an external broker (mqtt:// or mqtts://) instead of the embedded one; the nodes of a clustered broker comma-separated',
+  )
+  .option(
+    '--partitions <set>',
+    'external broker: take the uplinks of these partitions only, e.g. 0-127 or 0-31,40 (of 0-255; default all)',
+  )
+  .option('--broker-client-id <id>', 'MQTT client id at the external broker; hubs sharing a broker need distinct ones')
   .option('--broker-username <name>', 'username of the hub at the external broker')
   .option('--broker-password <secret>', 'password of the hub at the external broker')
   .option('--broker-ca <file>', 'CA certificate (PEM) for mqtts://')
@@ -139,6 +147,8 @@ program
       mqttListen: String(opts.mqttListen),
       http: String(opts.http),
       ...(opts.broker ? { brokerUrl: String(opts.broker) } : {}),
+      ...(opts.partitions !== undefined ? { partitions: String(opts.partitions) } : {}),
+      ...(opts.brokerClientId !== undefined ? { brokerClientId: String(opts.brokerClientId) } : {}),
       ...(opts.brokerUsername ? { brokerUsername: String(opts.brokerUsername) } : {}),
       ...(opts.brokerPassword ? { brokerPassword: String(opts.brokerPassword) } : {}),
       brokerTls: {

@@ -7,7 +7,7 @@ import { resolveConfig, type HostPort, type HubConfig, type HubConfigInput } fro
 import { HubCore } from './core/hub-core.js';
 import { clearRunningInfo, initDataDir, openStore, writeRunningInfo, type HubIdentity } from './store/datadir.js';
 import { startHttp, type HttpServer } from './http/server.js';
-import { connectLink, type HubLink } from './broker/link.js';
+import { connectLink, type HubLink, type Partitions } from './broker/link.js';
 import { SignaturePool } from './ingest/signature-pool.js';
 import { HubMetrics } from './base/metrics.js';
 import { downlinkVia } from './model/downlink.js';
@@ -26,6 +26,9 @@ export interface HubHandle {
   readonly httpAddress: HostPort;
   readonly httpUrl: string;
   readonly adminToken: string;
+  /** The partitions this hub takes uplinks of [P-6.7], changeable at run time; undefined with the
+   *  embedded broker (which serves every partition). */
+  readonly partitions: Partitions | undefined;
   /**
    * Stops the embedded broker and starts a fresh one on the same address, as a broker restart in
    * the field would: sessions and queued messages are gone, every client must reconnect. Used by
@@ -95,7 +98,8 @@ export async function startHub(input: HubConfigInput = {}): Promise<HubHandle> {
     if (!broker) {
       link = await connectLink({
         url: mqttUrl,
-        clientId: clientIdForHub(identity.network, 1),
+        clientId: config.brokerClientId ?? clientIdForHub(identity.network, 1),
+        partitions: config.partitions,
         username: config.brokerUsername,
         password: config.brokerPassword,
         tls: config.brokerTls,
@@ -158,6 +162,7 @@ export async function startHub(input: HubConfigInput = {}): Promise<HubHandle> {
       httpAddress: http.address,
       httpUrl: http.url,
       adminToken: identity.adminToken,
+      partitions: link?.partitions,
       restartBroker: async () => {
         if (!broker) throw new Error('restartBroker: the hub uses an external broker');
         const address = broker.address;

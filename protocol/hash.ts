@@ -18,6 +18,7 @@ export const TAG_NAMES = [
   'merkle-empty',
   'epoch',
   'mqtt-auth',
+  'partition',
 ] as const;
 
 export type TagName = (typeof TAG_NAMES)[number];

@@ -20,6 +20,7 @@ export * from './control.js';
 export * from './status.js';
 export * from './auth.js';
 export * from './topics.js';
+export * from './partition.js';
 
 export * from './merkle.js';
 export * from './settlement.js';

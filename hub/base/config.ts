@@ -6,7 +6,7 @@
 import { availableParallelism } from 'node:os';
 import { isAbsolute, resolve } from 'node:path';
 import { ConfigError, ProblemList } from '../../common/config-error.js';
-import { NETWORK_PATTERN } from '../../protocol/index.js';
+import { NETWORK_PATTERN, PARTITION_COUNT, parsePartitionSet } from '../../protocol/index.js';
 
 export { ConfigError };
 
@@ -29,8 +29,15 @@ export interface HubConfig {
   readonly dataDir: string;
   /** Embedded broker listen address; ignored when `brokerUrl` is set. */
   readonly mqttListen: HostPort;
-  /** External broker (mqtt:// or mqtts://). Undefined = run the embedded aedes broker. */
+  /** External broker (mqtt:// or mqtts://); the nodes of a clustered broker comma-separated, tried
+   *  in turn. Undefined = run the embedded aedes broker. */
   readonly brokerUrl: string | undefined;
+  /** MQTT client id at an external broker (default `tally-hub-<network>-1` [P-6.2]); hubs sharing
+   *  one broker need distinct ones. */
+  readonly brokerClientId: string | undefined;
+  /** Partitions whose uplinks this hub takes from an external broker [P-6.7], ascending; all 256
+   *  by default. The embedded broker always serves every partition. */
+  readonly partitions: readonly number[];
   readonly brokerUsername: string | undefined;
   readonly brokerPassword: string | undefined;
   readonly brokerTls: BrokerTls;
@@ -80,12 +87,17 @@ export interface HubConfig {
 }
 
 export type HubConfigInput = Partial<
-  Omit<HubConfig, 'mqttListen' | 'http' | 'brokerTls' | 'settleEveryMs' | 'credentialWindowMs' | 'httpAllowedHosts'>
+  Omit<
+    HubConfig,
+    'mqttListen' | 'http' | 'brokerTls' | 'settleEveryMs' | 'credentialWindowMs' | 'httpAllowedHosts' | 'partitions'
+  >
 > & {
   httpAllowedHosts?: readonly string[];
   mqttListen?: HostPort | string;
   http?: HostPort | string;
   brokerTls?: Partial<BrokerTls>;
+  /** `all`, a set as the CLI takes it (`0-31,40`), or the partition numbers. */
+  partitions?: string | readonly number[];
   /** Milliseconds, or a duration as the CLI takes it ("15m"). */
   settleEveryMs?: number | string;
   credentialWindowMs?: number | string;
@@ -157,8 +169,24 @@ export function resolveConfig(input: HubConfigInput = {}): HubConfig {
     return { host: v.host, port: int('port', v.port, 0) };
   };
   const brokerUrl = input.brokerUrl;
-  if (brokerUrl !== undefined && !/^mqtts?:\/\/[^\s]+$/.test(brokerUrl)) {
-    problems.add(`--broker must be an mqtt:// or mqtts:// URL: ${brokerUrl}`);
+  if (brokerUrl !== undefined && !brokerUrl.split(',').every((u) => /^mqtts?:\/\/[^\s,]+$/.test(u.trim()))) {
+    problems.add(`--broker must be an mqtt:// or mqtts:// URL, or several comma-separated: ${brokerUrl}`);
+  }
+  if (input.brokerClientId !== undefined && !/^tally-hub-[A-Za-z0-9._-]{1,100}$/.test(input.brokerClientId)) {
+    problems.add(`--broker-client-id must be tally-hub- followed by [A-Za-z0-9._-] [P-6.2]: ${input.brokerClientId}`);
+  }
+  let partitions: number[] = Array.from({ length: PARTITION_COUNT }, (_, i) => i);
+  if (typeof input.partitions === 'string') {
+    const parsed = parsePartitionSet(input.partitions);
+    if (parsed.ok) partitions = parsed.value;
+    else problems.add(`--partitions: ${parsed.error}`);
+  } else if (input.partitions !== undefined) {
+    const parsed = parsePartitionSet(input.partitions.length > 0 ? input.partitions.join(',') : '');
+    if (parsed.ok) partitions = parsed.value;
+    else problems.add(`partitions: ${parsed.error}`);
+  }
+  if (brokerUrl === undefined && partitions.length !== PARTITION_COUNT) {
+    problems.add('--partitions needs --broker: the embedded broker serves every partition');
   }
   if (input.network !== undefined && !NETWORK_PATTERN.test(input.network)) {
     problems.add('network must be 1-64 characters of [a-z0-9._-] [P-3.1]');
@@ -170,6 +198,8 @@ export function resolveConfig(input: HubConfigInput = {}): HubConfig {
     dataDir: isAbsolute(dataDir) ? dataDir : resolve(dataDir),
     mqttListen: hostPort(input.mqttListen, DEFAULTS.mqttListen),
     brokerUrl,
+    brokerClientId: input.brokerClientId,
+    partitions: Object.freeze(partitions),
     brokerUsername: input.brokerUsername,
     brokerPassword: input.brokerPassword,
     brokerTls: Object.freeze({ rejectUnauthorized: true, ...input.brokerTls }),

@@ -2,12 +2,13 @@
 // P-6.4]. Pure logic: no sockets, no aedes; hub/broker/embedded.ts wires it into aedes hooks and
 // test/hub/access.test.ts checks it without a network.
 
-import { toHex, verifyMqttCredential } from '../../protocol/index.js';
+import { partitionOf, toHex, verifyMqttCredential } from '../../protocol/index.js';
 import type { HubReasonCode } from '../base/reasons.js';
 
 /** The username of the hub's own MQTT client; its password is the data dir's broker secret. */
 export const HUB_USERNAME = 'tally-hub';
 const TOPIC_PREFIX = 'tally/v1/d/';
+const PARTITIONED_PREFIX = 'tally/v1/p/';
 
 export type Session = { role: 'hub' } | { role: 'device'; deviceHex: string };
 
@@ -94,12 +95,16 @@ export function authenticate(
   return { ok: true, session: { role: 'device', deviceHex: username }, issuedAtMs };
 }
 
-/** [P-6.1] a device publishes only on tally/v1/d/{dev}/up/...; the hub anywhere under tally/v1/. */
+/** [P-6.1, P-6.7] a device publishes only on its own uplinks: tally/v1/p/{its partition}/d/{dev}/up/...
+ *  or, from agents of topic layout 1, tally/v1/d/{dev}/up/...; the hub anywhere under tally/v1/. */
 export function mayPublish(session: Session, topic: string): boolean {
   if (topic.includes('+') || topic.includes('#')) return false;
   if (session.role === 'hub') return topic.startsWith('tally/v1/');
-  const prefix = `${TOPIC_PREFIX}${session.deviceHex}/up/`;
-  return topic.length > prefix.length && topic.startsWith(prefix);
+  const dev = session.deviceHex;
+  for (const prefix of [`${PARTITIONED_PREFIX}${partitionOf(dev)}/d/${dev}/up/`, `${TOPIC_PREFIX}${dev}/up/`]) {
+    if (topic.length > prefix.length && topic.startsWith(prefix)) return true;
+  }
+  return false;
 }
 
 /** [P-6.1] a device subscribes only inside tally/v1/d/{dev}/down/; the hub to the uplinks. */

@@ -10,7 +10,7 @@
 
 import { createServer, type AddressInfo, type Server, type Socket } from 'node:net';
 import { Aedes, type Client } from 'aedes';
-import { HUB_UPLINK_FILTER } from '../../protocol/index.js';
+import { HUB_UPLINK_FILTER, LEGACY_UPLINK_FILTER } from '../../protocol/index.js';
 import { DEFAULTS, type HostPort } from '../base/config.js';
 import {
   authenticate,
@@ -204,21 +204,24 @@ export async function startEmbeddedBroker(args: {
     });
   });
 
-  // Registered before the listener opens, so no uplink can arrive unheard.
-  await new Promise<void>((resolve) =>
-    broker.subscribe(
-      HUB_UPLINK_FILTER,
-      (packet, done) => {
-        // done() always runs: without it aedes would never PUBACK this device's message.
-        try {
-          events.onUplink(packet.topic, packet.payload as Buffer);
-        } finally {
-          done();
-        }
-      },
-      () => resolve(),
-    ),
-  );
+  // Registered before the listener opens, so no uplink can arrive unheard. The embedded broker
+  // serves one hub, which owns every partition: both topic layouts [P-6.7].
+  for (const filter of [HUB_UPLINK_FILTER, LEGACY_UPLINK_FILTER]) {
+    await new Promise<void>((resolve) =>
+      broker.subscribe(
+        filter,
+        (packet, done) => {
+          // done() always runs: without it aedes would never PUBACK this device's message.
+          try {
+            events.onUplink(packet.topic, packet.payload as Buffer);
+          } finally {
+            done();
+          }
+        },
+        () => resolve(),
+      ),
+    );
+  }
 
   /**
    * Admission first (pending connections and connect rate per address), then every byte aedes

@@ -9,7 +9,7 @@ import { SIZE_CAPS } from '../../protocol/index.js';
 
 /**
  * The largest packet a Tally client sends: a PUBLISH of the largest segment [P-6.3] with its topic
- * (`tally/v1/d/{dev}/up/seg`, 84 bytes), packet id and fixed header, plus a margin for clients
+ * (`tally/v1/p/{p}/d/{dev}/up/seg`, at most 88 bytes), packet id and fixed header, plus a margin for clients
  * that add MQTT properties. Everything larger is refused at its fixed header.
  */
 export const MAX_PACKET_BYTES = SIZE_CAPS.segment + 2048;

@@ -1,6 +1,13 @@
 // The embedded broker's access rules over a real aedes on 127.0.0.1 and real MQTT.js clients.
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { generateKeyPair, makeMqttCredential, toHex, topics, type KeyPair } from '../../protocol/index.js';
+import {
+  generateKeyPair,
+  HUB_UPLINK_FILTER,
+  makeMqttCredential,
+  toHex,
+  topics,
+  type KeyPair,
+} from '../../protocol/index.js';
 import { HUB_USERNAME } from '../../hub/broker/access.js';
 import { startEmbeddedBroker, type EmbeddedBroker } from '../../hub/broker/embedded.js';
 import { connectDevice, connectRaw, Inbox } from './helpers/mqtt.js';
@@ -119,7 +126,7 @@ describe('embedded broker access', () => {
   it('lets an enrolled device publish in its uplink subtree and a hub client receive it', async () => {
     const hubc = await hubClient();
     const inbox = new Inbox(hubc);
-    await hubc.subscribeAsync('tally/v1/d/+/up/#', { qos: 1 });
+    await hubc.subscribeAsync(HUB_UPLINK_FILTER, { qos: 1 });
     const dev = device();
     const d = connectDevice(broker.url, hub.publicKey, dev);
     open.push(d.client);

@@ -5,6 +5,10 @@ import {
   clientIdForHub,
   deviceAcl,
   HUB_UPLINK_FILTER,
+  LEGACY_UPLINK_FILTER,
+  legacyTopics,
+  partitionOf,
+  partitionUplinkFilter,
   makeMqttCredential,
   parseTopic,
   tag,
@@ -69,12 +73,18 @@ describe('broker credential [P-6.4]', () => {
 describe('topics [P-6.1, P-6.2]', () => {
   const dev = toHex(device.publicKey);
   it('names the four topics of a device', () => {
-    expect(topics.segment(dev)).toBe(`tally/v1/d/${dev}/up/seg`);
-    expect(topics.status(dev)).toBe(`tally/v1/d/${dev}/up/status`);
+    const p = partitionOf(dev);
+    expect(topics.segment(dev)).toBe(`tally/v1/p/${p}/d/${dev}/up/seg`);
+    expect(topics.status(dev)).toBe(`tally/v1/p/${p}/d/${dev}/up/status`);
+    expect(legacyTopics.segment(dev)).toBe(`tally/v1/d/${dev}/up/seg`);
+    expect(legacyTopics.status(dev)).toBe(`tally/v1/d/${dev}/up/status`);
     expect(topics.receipt(dev)).toBe(`tally/v1/d/${dev}/down/receipt`);
     expect(topics.control(dev)).toBe(`tally/v1/d/${dev}/down/ctl`);
-    expect(HUB_UPLINK_FILTER).toBe('tally/v1/d/+/up/#');
-    expect(deviceAcl(dev)).toEqual({ publish: `tally/v1/d/${dev}/up/#`, subscribe: `tally/v1/d/${dev}/down/#` });
+    expect(HUB_UPLINK_FILTER).toBe('tally/v1/p/+/d/+/up/#');
+    expect(LEGACY_UPLINK_FILTER).toBe('tally/v1/d/+/up/#');
+    expect(partitionUplinkFilter(7)).toBe('tally/v1/p/7/d/+/up/#');
+    expect(() => partitionUplinkFilter(256)).toThrow(RangeError);
+    expect(deviceAcl(dev)).toEqual({ publish: `tally/v1/p/${p}/d/${dev}/up/#`, subscribe: `tally/v1/d/${dev}/down/#` });
     expect(clientIdForDevice(dev)).toBe(`tally-${dev}`);
     expect(clientIdForHub('site-1', 0)).toBe('tally-hub-site-1-0');
   });
@@ -86,8 +96,16 @@ describe('topics [P-6.1, P-6.2]', () => {
       [topics.receipt, 'receipt'],
       [topics.control, 'ctl'],
     ] as const) {
-      expect(parseTopic(make(dev))).toEqual({ deviceHex: dev, kind });
+      const layout = kind === 'seg' || kind === 'status' ? 'partitioned' : 'legacy';
+      expect(parseTopic(make(dev))).toEqual({ deviceHex: dev, kind, partition: partitionOf(dev), layout });
     }
+    // Topic layout 1 uplinks, as agents before the partition level publish [P-6.7].
+    expect(parseTopic(legacyTopics.segment(dev))).toEqual({
+      deviceHex: dev,
+      kind: 'seg',
+      partition: partitionOf(dev),
+      layout: 'legacy',
+    });
   });
 
   it('rejects anything else', () => {
@@ -103,6 +121,13 @@ describe('topics [P-6.1, P-6.2]', () => {
       `tally/v1/d/+/up/seg`,
       `tally/v1/d/${dev}/up/toString`,
       `tally/v1/d/${dev}/up/__proto__`,
+      // The partition level: only the device's own partition, in canonical decimal, on uplinks.
+      `tally/v1/p/${(partitionOf(dev) + 1) % 256}/d/${dev}/up/seg`,
+      `tally/v1/p/0${partitionOf(dev)}/d/${dev}/up/seg`,
+      `tally/v1/p/+/d/${dev}/up/seg`,
+      `tally/v1/p/${partitionOf(dev)}/d/${dev}/down/receipt`,
+      `tally/v1/p/${partitionOf(dev)}/x/${dev}/up/seg`,
+      `tally/v1/p/${partitionOf(dev)}/d/${dev}/up`,
     ];
     for (const t of bad) expect(parseTopic(t), t).toBeUndefined();
     expect(parseTopic(7 as unknown as string)).toBeUndefined();

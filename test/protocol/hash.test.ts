@@ -49,6 +49,7 @@ describe('tag [P-1.4]', () => {
         'merkle-empty',
         'epoch',
         'mqtt-auth',
+        'partition',
       ].sort(),
     );
     for (const name of TAG_NAMES) {
