@@ -125,7 +125,7 @@ if (!bin) {
       expect(ch.equivocated).toBe(false);
       expect(agent.snapshot().ackedUnits).toBe(1000n);
       expect(Buffer.from(dev.store!.load().receipt!.headHash).toString('hex')).toBe(ch.head.hash);
-      expect(hub.core.settle()!.totalDeltaAmount).toBe('3000');
+      expect((await hub.core.settle())!.totalDeltaAmount).toBe('3000');
     }, 240_000);
   });
 }
