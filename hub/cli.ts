@@ -96,6 +96,15 @@ program
     '--partitions <set>',
     'external broker: take the uplinks of these partitions only, e.g. 0-127 or 0-31,40 (of 0-255; default all)',
   )
+  .option('--store <url>', 'keep the ledger in PostgreSQL (postgres://user@host:5432/db) instead of the data dir')
+  .option(
+    '--cluster <hub-id>',
+    'run as one hub of a cluster sharing --store and --broker: this hub serves the partitions whose leases it holds',
+  )
+  .option(
+    '--lease <duration>',
+    `cluster: a partition lease lasts this long without renewal; a dead hub's partitions move after it (default: ${DEFAULTS.leaseMs / 1000}s)`,
+  )
   .option('--broker-client-id <id>', 'MQTT client id at the external broker; hubs sharing a broker need distinct ones')
   .option('--broker-username <name>', 'username of the hub at the external broker')
   .option('--broker-password <secret>', 'password of the hub at the external broker')
@@ -148,6 +157,9 @@ program
       http: String(opts.http),
       ...(opts.broker ? { brokerUrl: String(opts.broker) } : {}),
       ...(opts.partitions !== undefined ? { partitions: String(opts.partitions) } : {}),
+      ...(opts.store !== undefined ? { storeUrl: String(opts.store) } : {}),
+      ...(opts.cluster !== undefined ? { clusterHubId: String(opts.cluster) } : {}),
+      ...(opts.lease !== undefined ? { leaseMs: String(opts.lease) } : {}),
       ...(opts.brokerClientId !== undefined ? { brokerClientId: String(opts.brokerClientId) } : {}),
       ...(opts.brokerUsername ? { brokerUsername: String(opts.brokerUsername) } : {}),
       ...(opts.brokerPassword ? { brokerPassword: String(opts.brokerPassword) } : {}),

@@ -11,6 +11,9 @@ import { connectLink, type HubLink, type Partitions } from './broker/link.js';
 import { SignaturePool } from './ingest/signature-pool.js';
 import { HubMetrics } from './base/metrics.js';
 import { downlinkVia } from './model/downlink.js';
+import { openPostgresStore } from './store/postgres/store.js';
+import { ClusterMember } from './cluster/member.js';
+import type { HubStore } from './store/types.js';
 
 export interface HubHandle {
   readonly config: HubConfig;
@@ -29,6 +32,8 @@ export interface HubHandle {
   /** The partitions this hub takes uplinks of [P-6.7], changeable at run time; undefined with the
    *  embedded broker (which serves every partition). */
   readonly partitions: Partitions | undefined;
+  /** Cluster mode: this hub's leases and ownership; undefined for a hub on its own. */
+  readonly cluster: ClusterMember | undefined;
   /**
    * Stops the embedded broker and starts a fresh one on the same address, as a broker restart in
    * the field would: sessions and queued messages are gone, every client must reconnect. Used by
@@ -45,7 +50,17 @@ export async function startHub(input: HubConfigInput = {}): Promise<HubHandle> {
     ...(config.network !== undefined ? { network: config.network } : {}),
     synchronous: config.sqliteSynchronous,
   });
-  const store = openStore(config.dataDir, config.sqliteSynchronous);
+  const cluster = config.clusterHubId
+    ? new ClusterMember({
+        storeUrl: config.storeUrl!,
+        hubId: config.clusterHubId,
+        leaseMs: config.leaseMs,
+        log: config.log,
+      })
+    : undefined;
+  const store = config.storeUrl
+    ? await openSharedStore(config.storeUrl, identity, cluster)
+    : openStore(config.dataDir, config.sqliteSynchronous);
   const metrics = new HubMetrics({ processMetrics: true });
   const pool = config.verifyWorkers > 0 ? new SignaturePool(config.verifyWorkers) : undefined;
   const core = await HubCore.open(config, identity, store, metrics, config.now, pool);
@@ -98,8 +113,11 @@ export async function startHub(input: HubConfigInput = {}): Promise<HubHandle> {
     if (!broker) {
       link = await connectLink({
         url: mqttUrl,
-        clientId: config.brokerClientId ?? clientIdForHub(identity.network, 1),
-        partitions: config.partitions,
+        clientId:
+          config.brokerClientId ??
+          (cluster ? `tally-hub-${identity.network}-${config.clusterHubId!}` : clientIdForHub(identity.network, 1)),
+        // A cluster member starts deaf: each partition is added once its lease is held and loaded.
+        partitions: cluster ? [] : config.partitions,
         username: config.brokerUsername,
         password: config.brokerPassword,
         tls: config.brokerTls,
@@ -114,6 +132,7 @@ export async function startHub(input: HubConfigInput = {}): Promise<HubHandle> {
       ...(broker ? { disconnectDevice: (hex: string) => broker!.disconnectDevice(hex) } : {}),
       seesConnections: broker !== undefined,
     });
+    if (cluster) await cluster.start(core, link!.partitions);
     http = await startHttp({
       core,
       metrics,
@@ -163,6 +182,7 @@ export async function startHub(input: HubConfigInput = {}): Promise<HubHandle> {
       httpUrl: http.url,
       adminToken: identity.adminToken,
       partitions: link?.partitions,
+      cluster,
       restartBroker: async () => {
         if (!broker) throw new Error('restartBroker: the hub uses an external broker');
         const address = broker.address;
@@ -173,6 +193,8 @@ export async function startHub(input: HubConfigInput = {}): Promise<HubHandle> {
         (closing ??= (async () => {
           for (const t of timers) clearInterval(t);
           await http!.close();
+          // Flushes, then gives the leases back so the others take them without waiting for expiry.
+          await cluster?.stop();
           await core.pipeline.placed();
           await core.pipeline.commit.stop();
           await link?.close();
@@ -186,10 +208,39 @@ export async function startHub(input: HubConfigInput = {}): Promise<HubHandle> {
   } catch (err) {
     for (const t of timers) clearInterval(t);
     await http?.close().catch(() => {});
+    await cluster?.stop().catch(() => {});
     await link?.close().catch(() => {});
     await broker?.close().catch(() => {});
     await pool?.close();
     await store.close();
     throw err;
   }
+}
+
+/**
+ * The ledger in PostgreSQL. Every hub of a cluster signs with the same hub key in the same network
+ * (channel records and receipts name them [P-3.1]): the first hub writes both into the database,
+ * and a hub whose data dir holds another key is refused before it serves anything.
+ */
+async function openSharedStore(
+  url: string,
+  identity: HubIdentity,
+  cluster: ClusterMember | undefined,
+): Promise<HubStore> {
+  const store = await openPostgresStore(url, cluster ? { beforeCommit: cluster.fence } : {});
+  try {
+    for (const [key, value] of [
+      ['hubPublicKey', identity.publicKeyHex],
+      ['network', identity.network],
+    ] as const) {
+      const stored = await store.getMeta(key);
+      if (stored === undefined) await store.setMeta(key, value);
+      else if (stored !== value)
+        throw new Error(`the database at --store belongs to ${key} ${stored}, this data dir to ${value}`);
+    }
+  } catch (err) {
+    await store.close();
+    throw err;
+  }
+  return store;
 }

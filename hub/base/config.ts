@@ -41,6 +41,13 @@ export interface HubConfig {
   readonly brokerUsername: string | undefined;
   readonly brokerPassword: string | undefined;
   readonly brokerTls: BrokerTls;
+  /** postgres://... : the ledger lives in PostgreSQL instead of the data dir's SQLite file. */
+  readonly storeUrl: string | undefined;
+  /** Cluster mode: this hub's id among the hubs sharing `storeUrl` and `brokerUrl`; it owns the
+   *  partitions whose leases it holds (hub/cluster/). Undefined = a single hub owning everything. */
+  readonly clusterHubId: string | undefined;
+  /** How long a partition lease lasts without renewal (cluster mode). */
+  readonly leaseMs: number;
   /** HTTP API listen address; port 0 picks a free port (tests). */
   readonly http: HostPort;
   /** Close an epoch every this many ms; 0 = only on demand. */
@@ -89,7 +96,14 @@ export interface HubConfig {
 export type HubConfigInput = Partial<
   Omit<
     HubConfig,
-    'mqttListen' | 'http' | 'brokerTls' | 'settleEveryMs' | 'credentialWindowMs' | 'httpAllowedHosts' | 'partitions'
+    | 'mqttListen'
+    | 'http'
+    | 'brokerTls'
+    | 'settleEveryMs'
+    | 'credentialWindowMs'
+    | 'httpAllowedHosts'
+    | 'partitions'
+    | 'leaseMs'
   >
 > & {
   httpAllowedHosts?: readonly string[];
@@ -101,6 +115,7 @@ export type HubConfigInput = Partial<
   /** Milliseconds, or a duration as the CLI takes it ("15m"). */
   settleEveryMs?: number | string;
   credentialWindowMs?: number | string;
+  leaseMs?: number | string;
 };
 
 /** The defaults of `tally-hub start`, in one table: the CLI shows them, resolveConfig applies them. */
@@ -121,6 +136,7 @@ export const DEFAULTS = {
   commitDelayMs: 0,
   sqliteSynchronous: 'FULL',
   rejectionLogLimit: 10_000,
+  leaseMs: 6_000,
 } as const;
 
 /** Signature worker threads by default: one per core, at most 4 (HubConfig.verifyWorkers says why). */
@@ -188,6 +204,17 @@ export function resolveConfig(input: HubConfigInput = {}): HubConfig {
   if (brokerUrl === undefined && partitions.length !== PARTITION_COUNT) {
     problems.add('--partitions needs --broker: the embedded broker serves every partition');
   }
+  if (input.storeUrl !== undefined && !/^postgres(ql)?:\/\/\S+$/.test(input.storeUrl)) {
+    problems.add(`--store must be a postgres:// URL: ${input.storeUrl}`);
+  }
+  if (input.clusterHubId !== undefined) {
+    if (!/^[A-Za-z0-9._-]{1,64}$/.test(input.clusterHubId))
+      problems.add(`--cluster must be 1-64 characters of [A-Za-z0-9._-]: ${input.clusterHubId}`);
+    if (input.storeUrl === undefined)
+      problems.add('--cluster needs --store postgres://...: the hubs share one database');
+    if (brokerUrl === undefined) problems.add('--cluster needs --broker: the hubs share one broker');
+    if (input.partitions !== undefined) problems.add('--cluster and --partitions exclude each other: leases decide');
+  }
   if (input.network !== undefined && !NETWORK_PATTERN.test(input.network)) {
     problems.add('network must be 1-64 characters of [a-z0-9._-] [P-3.1]');
   }
@@ -203,6 +230,9 @@ export function resolveConfig(input: HubConfigInput = {}): HubConfig {
     brokerUsername: input.brokerUsername,
     brokerPassword: input.brokerPassword,
     brokerTls: Object.freeze({ rejectUnauthorized: true, ...input.brokerTls }),
+    storeUrl: input.storeUrl,
+    clusterHubId: input.clusterHubId,
+    leaseMs: duration('leaseMs', input.leaseMs ?? DEFAULTS.leaseMs, 1),
     http: hostPort(input.http, DEFAULTS.http),
     settleEveryMs: duration('settleEveryMs', input.settleEveryMs ?? DEFAULTS.settleEveryMs, 0),
     credentialWindowMs: duration('credentialWindowMs', input.credentialWindowMs ?? DEFAULTS.credentialWindowMs, 1),

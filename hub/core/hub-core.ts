@@ -23,6 +23,7 @@ import { exportBundle, exportCsv } from '../settlement/export.js';
 import { closeEpoch } from '../settlement/settle.js';
 import { StoreConflictError, type HubLedger, type HubStore, type NewChannel } from '../store/types.js';
 import { Controls } from '../model/controls.js';
+import { dropWaiting } from '../ingest/reorder.js';
 import type { Downlink } from '../model/downlink.js';
 import { liveChannelFromRow, Registry, type FleetView, type LiveChannel, type LiveDevice } from '../model/registry.js';
 import { channelView, deviceView, epochView, rejectionCountView, rejectionView } from '../model/views.js';
@@ -50,6 +51,8 @@ export class HubCore {
   readonly controls: Controls;
   readonly pipeline: IngestPipeline;
   private links: CoreLinks = { downlink: noDownlink, seesConnections: true };
+  /** Cluster mode: which devices this hub owns now (hub/cluster/member.ts sets it). */
+  private ownsDevice: (deviceHex: string) => boolean = () => true;
 
   /** Loads devices and channels from the store, then builds the core over them. */
   static async open(
@@ -91,7 +94,65 @@ export class HubCore {
       onOffline: (hex) => {
         if (!this.links.seesConnections) this.setConnected(hex, false);
       },
+      owns: (ch) => this.ownsDevice(ch.deviceHex),
     });
+  }
+
+  /** Cluster mode: from now on only these devices are served (the others' uplinks do not reach
+   *  this hub, and a refused commit leaves them to their owner). */
+  setOwnership(owns: (deviceHex: string) => boolean): void {
+    this.ownsDevice = owns;
+  }
+
+  /**
+   * Cluster mode, a partition gained: replaces the live state of the matching devices (and adds
+   * those enrolled by other hubs) with what the database holds now, heads as committed by whoever
+   * committed them. In the commit line, so no group commit interleaves.
+   */
+  async loadDevices(match: (deviceHex: string) => boolean): Promise<number> {
+    return this.exclusive(async () => {
+      let n = 0;
+      for (const row of await this.store.listDevices()) {
+        const hex = toHex(row.deviceKey);
+        if (!match(hex)) continue;
+        const old = this.registry.devices.get(hex);
+        if (old) this.forgetDevice(old);
+        const device = this.registry.addDevice(row);
+        if (old) device.connected = old.connected;
+        for (const ch of old?.channels ?? []) this.registry.channels.delete(ch);
+        for (const c of await this.store.listChannels({ deviceKey: row.deviceKey }))
+          this.registry.addChannel(liveChannelFromRow(c));
+        n++;
+      }
+      return n;
+    });
+  }
+
+  /**
+   * Cluster mode, a partition lost: the matching devices' uncommitted segments, reorder buffers
+   * and owed receipts are dropped at once, so nothing more is acknowledged for them here. The
+   * devices still hold what was not receipted and re-send it to the new owner.
+   */
+  dropDevices(match: (deviceHex: string) => boolean): number {
+    let n = 0;
+    for (const d of this.registry.devices.values()) {
+      if (!match(d.hex)) continue;
+      this.forgetDevice(d);
+      n++;
+    }
+    return n;
+  }
+
+  private forgetDevice(d: LiveDevice): void {
+    for (const id of d.channels) {
+      const ch = this.registry.channels.get(id);
+      if (!ch) continue;
+      this.pipeline.commit.forget(ch);
+      dropWaiting(this.registry, ch);
+      ch.pending = [];
+      ch.held = [];
+      ch.head = ch.durable;
+    }
   }
 
   /** The committed ledger, read-only: what the dashboard, tools and tests read. */

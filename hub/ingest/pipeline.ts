@@ -46,6 +46,8 @@ export interface PipelineDeps {
   /** A device said hello or online [P-6.6]: answer with its GRANT. */
   onHello(deviceHex: string): void;
   onOffline(deviceHex: string): void;
+  /** Cluster mode: whether this hub still owns the channel's device (GroupCommitOptions.owns). */
+  owns?: (ch: LiveChannel) => boolean;
 }
 
 /** True while a voucher at or below `seq` of the live chain waits for its signature verdict. */
@@ -85,6 +87,7 @@ export class IngestPipeline {
       rejectionLogLimit: d.config.rejectionLogLimit,
       log: d.config.log,
       now: d.now,
+      ...(d.owns ? { owns: d.owns } : {}),
     });
     this.verdicts = new Verdicts({
       pool: d.pool,
