@@ -20,6 +20,9 @@ import type { PgTransaction } from '../store/postgres/store.js';
 import type { CommitBatch } from '../store/types.js';
 import { LeaseManager, type LossReason } from './leases.js';
 import { Ownership } from './ownership.js';
+import { ControlRouter } from './control.js';
+import { ControlListener, notifyControl } from '../store/control-notify.js';
+import { withSettlementLock } from '../store/settle-lock.js';
 
 export interface ClusterMemberOptions {
   storeUrl: string;
@@ -36,10 +39,11 @@ export class ClusterMember {
   private readonly pool: pg.Pool;
   private core: HubCore | undefined;
   private ownership: Ownership | undefined;
+  private listener: ControlListener | undefined;
 
   constructor(private readonly options: ClusterMemberOptions) {
     // The leases' own connections: a renewal must never queue behind a slow group commit.
-    this.pool = new pg.Pool({ connectionString: options.storeUrl, max: 2, connectionTimeoutMillis: 5_000 });
+    this.pool = new pg.Pool({ connectionString: options.storeUrl, max: 3, connectionTimeoutMillis: 5_000 });
     this.pool.on('error', () => undefined);
     this.leases = new LeaseManager(this.pool, {
       hubId: options.hubId,
@@ -96,7 +100,31 @@ export class ClusterMember {
       },
     );
     this.ownership.attach(this.leases);
-    core.setOwnership((hex) => this.leases.holds(partitionOf(hex)));
+    core.setOwnership((hex) => this.leases.holds(partitionOf(hex)), {
+      changed: (change) => notifyControl(this.pool, change),
+      settling: (wait, task) => withSettlementLock(this.pool, wait, task),
+    });
+    // The control plane: a management write on any hub reaches the device's owner, which applies
+    // it from the database and sends the device its controls at once.
+    const router = new ControlRouter(
+      (key) => this.leases.holds(partitionOf(key)),
+      {
+        reloadDevice: (hex) => core.applyStored(hex, false),
+        reloadChannel: (_id, hex) => core.applyStored(hex, true),
+        reloadOwned: async () => {
+          for (const d of [...core.fleet.devices.keys()]) if (this.owns(d)) await core.applyStored(d, false);
+        },
+      },
+      (level, message) => this.options.log(level, message),
+    );
+    this.listener = new ControlListener({
+      connectionString: this.options.storeUrl,
+      onChange: (change) => void router.onChange(change),
+      onResync: () => void router.onResync(),
+      onInvalid: (payload) => this.options.log('warn', `control notification not understood: ${payload.slice(0, 200)}`),
+      log: this.options.log,
+    });
+    await this.listener.start();
     // The link starts with no partition: the leases add them one by one.
     for (const p of link.owned()) await link.remove(p);
     await this.leases.start();
@@ -109,6 +137,7 @@ export class ClusterMember {
 
   /** Flushes, gives every lease back and leaves the cluster (a clean stop). */
   async stop(): Promise<void> {
+    await this.listener?.stop();
     await this.leases.stop();
     await this.pool.end().catch(() => undefined);
   }
