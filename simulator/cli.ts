@@ -5,6 +5,7 @@ import { writeFileSync } from 'node:fs';
 import { AGENT_DEFAULTS } from '../agent/defaults.js';
 import { VERSION } from '../common/version.js';
 import { UsageError, describeFaults, parseFaults } from './faults.js';
+import { clusterAvailable } from './cluster-target.js';
 import { renderHtml } from './html.js';
 import { formatReport, reportToJson } from './report.js';
 import { WORKER_THRESHOLD, runSimulation } from './run.js';
@@ -93,6 +94,11 @@ program
     integer(1, 3600),
     SIM_DEFAULTS.drainTimeout,
   )
+  .option(
+    '--hubs <n>',
+    'run against an embedded cluster of N hubs (PostgreSQL, a broker node, N tally-hub processes); needs PostgreSQL installed',
+    integer(1, 16),
+  )
   .option('--broker <url>', 'MQTT broker of a running hub (default: start an embedded hub and broker)')
   .option('--hub-api <url>', 'HTTP API of that hub, e.g. http://127.0.0.1:8080')
   .option('--admin-token <token>', "that hub's admin token (to enrol the fleet and settle)")
@@ -128,6 +134,16 @@ to stderr.`,
       if (remoteParts !== 0 && remoteParts !== 3)
         throw new UsageError('a running hub needs all three of --broker, --hub-api and --admin-token');
       if (opts.json === '-' && opts.html === '-') throw new UsageError('--json - and --html - cannot both use stdout');
+      if (opts.hubs !== undefined && remoteParts > 0)
+        throw new UsageError('--hubs starts its own cluster; it does not go with --broker, --hub-api, --admin-token');
+      if (opts.hubs !== undefined && faults['broker-restart'] !== undefined)
+        throw new UsageError('--hubs: use --fault broker-node-down (the cluster has no embedded broker to restart)');
+      if (faults['kill-hub'] !== undefined && (opts.hubs ?? 0) < 2)
+        throw new UsageError('--fault kill-hub needs --hubs 2 or more (one hub stays up to serve the run)');
+      if (faults['broker-node-down'] !== undefined && opts.hubs === undefined)
+        throw new UsageError('--fault broker-node-down needs --hubs');
+      if (opts.hubs !== undefined && !clusterAvailable())
+        throw new UsageError('--hubs needs PostgreSQL (initdb, postgres) installed, or TALLY_PG_BIN');
       if (remoteParts === 3 && faults['broker-restart'] !== undefined) {
         throw new UsageError(
           '--fault broker-restart restarts the embedded broker; it cannot restart the broker of a running hub',
@@ -151,6 +167,7 @@ to stderr.`,
       seed: opts.seed,
       arrivals: opts.poisson ? 'poisson' : 'constant',
       faults,
+      ...(opts.hubs !== undefined ? { hubs: opts.hubs } : {}),
       remote: opts.broker ? { brokerUrl: opts.broker, hubApi: opts.hubApi, adminToken: opts.adminToken } : undefined,
       batch: opts.batch,
       batchMs: opts.batchMs,

@@ -16,7 +16,8 @@ import type { FaultCounts } from './segment-faults.js';
 import type { ShardBatch, ShardFinal, ShardStatus } from './shard.js';
 import { localShard, processShard, type ShardHost } from './shard-host.js';
 import { settleAndVerify } from './settle.js';
-import { openTarget, type RemoteTarget } from './target.js';
+import { openTarget, type RemoteTarget, type Target } from './target.js';
+import { openClusterTarget, type ClusterTarget } from './cluster-target.js';
 import { Timeline } from './timeline.js';
 
 export interface SimOptions {
@@ -27,6 +28,8 @@ export interface SimOptions {
   arrivals: Arrivals;
   faults: FaultPlan;
   remote: RemoteTarget | undefined;
+  /** An embedded cluster of this many hubs on PostgreSQL (cluster-target.ts); 0 = one hub. */
+  hubs?: number;
   batch: number;
   batchMs: number;
   window: number;
@@ -48,7 +51,8 @@ export const WORKER_THRESHOLD = 1000;
 
 export async function runSimulation(o: SimOptions): Promise<SimReport> {
   validateOptions(o);
-  const target = await openTarget(o.remote);
+  const cluster: ClusterTarget | undefined = o.hubs ? await openClusterTarget(o.hubs, o.log) : undefined;
+  const target: Target = cluster ?? (await openTarget(o.remote));
   const workDir = mkdtempSync(join(tmpdir(), 'tally-sim-'));
   const timeline = new Timeline(performance.now());
   const ledger = new Ledger();
@@ -141,6 +145,9 @@ export async function runSimulation(o: SimOptions): Promise<SimReport> {
     // Production. Faults that act per device live in the shards; a broker restart lives here.
     let brokerRestarts = 0;
     let nextBrokerRestart = o.faults['broker-restart'] ?? 0;
+    let nextKill = o.faults['kill-hub'] ?? 0;
+    let nextNodeDown = o.faults['broker-node-down'] ?? 0;
+    let kills = 0;
     for (let second = 1; second <= o.durationS; second++) {
       await sleepUntil(started + second * 1000);
       if (nextBrokerRestart > 0 && second >= nextBrokerRestart && target.restartBroker) {
@@ -148,11 +155,21 @@ export async function runSimulation(o: SimOptions): Promise<SimReport> {
         brokerRestarts++;
         await target.restartBroker();
       }
+      // A kill waits while the previous failover is still being timed.
+      if (cluster && nextKill > 0 && second >= nextKill && (await cluster.killHub(second))) {
+        nextKill += o.faults['kill-hub']!;
+        kills++;
+      }
+      if (cluster && nextNodeDown > 0 && second >= nextNodeDown) {
+        nextNodeDown += o.faults['broker-node-down']!;
+        void cluster.brokerNodeDown().catch((err: unknown) => o.log(`broker node restart failed: ${String(err)}`));
+      }
       show('run', second, o.durationS);
     }
 
     // Drain: every signed voucher must get its receipt.
     for (const s of shards) s.stopProduction();
+    await cluster?.settled();
     const drainStart = performance.now();
     statuses.fill(undefined);
     while (performance.now() - drainStart < o.drainTimeoutS * 1000) {
@@ -204,6 +221,8 @@ export async function runSimulation(o: SimOptions): Promise<SimReport> {
       if (delta > 0) rejected[reason] = delta;
     }
     const faultsInjected: FaultCounts = brokerRestarts > 0 ? { 'broker-restart': brokerRestarts } : {};
+    if (kills > 0) faultsInjected['kill-hub'] = kills;
+    if (cluster && cluster.brokerOutages > 0) faultsInjected['broker-node-down'] = cluster.brokerOutages;
     for (const f of finals) {
       for (const [k, n] of Object.entries(f.status.faultCounts))
         faultsInjected[k as FaultKind] = (faultsInjected[k as FaultKind] ?? 0) + n;
@@ -218,6 +237,9 @@ export async function runSimulation(o: SimOptions): Promise<SimReport> {
       ratePerDevice: o.ratePerDevice,
       durationS: o.durationS,
       hub: target.kind,
+      ...(cluster
+        ? { cluster: { hubs: cluster.hubs, failovers: [...cluster.failovers], brokerOutages: cluster.brokerOutages } }
+        : {}),
       reconciliation,
       meteredUnits: metered,
       unsignedUnits: unsigned,

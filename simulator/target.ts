@@ -8,7 +8,7 @@ import { startHub, type HubHandle } from '../hub/server.js';
 import { HubApi } from './hub-api.js';
 
 export interface Target {
-  readonly kind: 'embedded' | 'remote';
+  readonly kind: 'embedded' | 'remote' | 'cluster';
   readonly mqttUrl: string;
   readonly api: HubApi;
   readonly hubKey: Uint8Array;

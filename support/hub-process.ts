@@ -3,9 +3,12 @@
 // Runs the TypeScript source through tsx in a checkout (never a stale bundle), the bundled CLI
 // (dist/tally-hub.js) in a package without sources.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
+import { FILES, initDataDir } from '../hub/store/datadir.js';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 
@@ -65,4 +68,23 @@ export async function startHubProcess(args: string[], options: { timeoutMs?: num
         child.kill(signal);
       }),
   };
+}
+
+/**
+ * `count` data dirs holding one hub key, admin token and network, as the hubs of a cluster must
+ * (they sign the same channels and receipts). The caller removes `root`.
+ */
+export function sharedDataDirs(count: number, network = 'test-net'): { root: string; dirs: string[] } {
+  const root = mkdtempSync(join(tmpdir(), 'tally-cluster-'));
+  const first = join(root, 'hub-0');
+  initDataDir(first, { network });
+  const dirs = [first];
+  for (let i = 1; i < count; i++) {
+    const dir = join(root, `hub-${i}`);
+    mkdirSync(dir, { mode: 0o700 });
+    for (const f of [FILES.key, FILES.adminToken, FILES.brokerSecret]) copyFileSync(join(first, f), join(dir, f));
+    initDataDir(dir, { network });
+    dirs.push(dir);
+  }
+  return { root, dirs };
 }

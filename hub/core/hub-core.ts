@@ -412,6 +412,18 @@ export class HubCore {
     return [...this.registry.channels.values()].map(channelView);
   }
 
+  /**
+   * Every channel of the fleet. In a cluster this hub holds live only the devices it owns; the
+   * others are read from the database, as their owners committed them.
+   */
+  async fleetChannels() {
+    if (!this.cluster) return this.listChannels();
+    return (await this.store.listChannels()).map((row) => {
+      const live = this.registry.channels.get(toHex(row.channelId));
+      return channelView(live && this.ownsDevice(live.deviceHex) ? live : liveChannelFromRow(row));
+    });
+  }
+
   async showChannel(id: string) {
     const ch = this.findChannel(id);
     const [segments, equivocations] = [
