@@ -7,10 +7,11 @@ import { configDefaults, defineConfig } from 'vitest/config';
 const UNIT = [
   'test/protocol/**/*.test.ts',
   'test/layout/**/*.test.ts',
+  'test/common/log.test.ts',
   'test/agent/{backoff,chain,codes,config,downlink,meter,outbox.sqlite}.test.ts',
-  'test/hub/{access,config,docs,store,commit-failure,equivocation-evidence,pending-signature,cluster-control-router}.test.ts',
+  'test/hub/{access,config,docs,store,commit-failure,equivocation-evidence,pending-signature,webhook-logic,descriptor-watch,reorder,start-config,store-config,cluster-control-router}.test.ts',
   'test/dashboard/{activity,docs}.test.ts',
-  'test/simulator/{faults,ledger,report}.test.ts',
+  'test/simulator/{faults,ledger,report,stages,fleet-plan}.test.ts',
   'test/reliability/{report,hostile-keys-and-vectors,hostile-replay,hostile-segments,disk-full}.test.ts',
 ];
 

@@ -2,13 +2,29 @@
 // `node .ci/summary.mjs reports/vitest.json [LABEL=FILE ...]`. With several reports (the suite on
 // each Node), one labelled line per run first, then the total as the last line.
 import { readFileSync } from 'node:fs';
+import { relative } from 'node:path';
 
 const args = process.argv.slice(2);
 if (args.length === 0) args.push('reports/vitest.json');
 
-function count(file) {
+// The names of what failed, so the end of a CI log says which tests to look at.
+function failures(report) {
+  const names = [];
+  for (const file of report.testResults ?? []) {
+    const where = relative(process.cwd(), file.name);
+    const failedTests = (file.assertionResults ?? []).filter((t) => t.status === 'failed');
+    for (const t of failedTests) names.push(`${where}: ${t.fullName ?? t.title}`);
+    if (file.status === 'failed' && failedTests.length === 0) {
+      names.push(`${where}: ${(file.message ?? 'the file failed').split('\n')[0]}`);
+    }
+  }
+  return names;
+}
+
+function count(file, label) {
   try {
     const report = JSON.parse(readFileSync(file, 'utf8'));
+    for (const name of failures(report)) console.log(`FAILED${label ? ` (${label})` : ''} ${name}`);
     return {
       passed: report.numPassedTests ?? 0,
       failed: (report.numFailedTests ?? 0) + (report.numFailedTestSuites ?? 0),
@@ -29,7 +45,7 @@ const total = { passed: 0, failed: 0, skipped: 0 };
 let allRan = true;
 for (const arg of args) {
   const [label, file] = arg.includes('=') ? arg.split('=', 2) : [undefined, arg];
-  const c = count(file);
+  const c = count(file, label);
   if (args.length > 1) console.log(`${label ?? file}: ${line(c)}`);
   if (c.passed === 0) allRan = false;
   for (const k of Object.keys(total)) total[k] += c[k];

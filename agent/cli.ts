@@ -7,14 +7,14 @@ import { VERSION } from '../common/version.js';
 import { toHex } from '../protocol/index.js';
 import { Agent } from './agent.js';
 import { systemClock } from './clock.js';
-import { AGENT_CODES, type AgentLogEntry } from './codes.js';
+import { AGENT_CODES, type AgentCode, type AgentLogEntry } from './codes.js';
+import { redactUrl } from '../common/redact-url.js';
+import { createLogger, exitOnFatal, LOG_FORMATS, LOG_LEVELS, type Logger } from '../common/log.js';
 import { ConfigError, resolveConfig, type AgentCommand, type AgentConfig } from './config.js';
 import { ensureDeviceKey, KeyFileError, loadDeviceKey, OUTBOX_FILE, privateDataDir } from './keys.js';
 import { createMeterSource } from './meter/index.js';
 import { openOutboxDatabase, openSqliteOutbox } from './outbox/sqlite.js';
 import { formatStatus, readStatus, toJson } from './status-report.js';
-
-const LEVEL_RANK = { debug: 0, info: 1, warn: 2, error: 3 } as const;
 
 function configFor(command: AgentCommand, opts: Record<string, unknown>): AgentConfig {
   return resolveConfig(command, { flags: opts, env: process.env });
@@ -58,19 +58,20 @@ function status(opts: Record<string, unknown>): void {
 async function run(opts: Record<string, unknown>): Promise<void> {
   const config = configFor('run', opts);
   const { keyPair, looseMode } = loadDeviceKey(config.data);
-  const print = (e: AgentLogEntry): void => {
-    if (LEVEL_RANK[e.level] < LEVEL_RANK[config.logLevel]) return;
-    const line = config.json
-      ? JSON.stringify({ time: new Date().toISOString(), ...e })
-      : `${new Date().toISOString()} ${e.level.toUpperCase()} ${e.code} ${e.message}${e.detail === undefined ? '' : `: ${e.detail}`}`;
-    process.stderr.write(`${line}\n`);
-  };
-  if (looseMode)
-    print({
-      level: 'warn',
-      code: 'KEY_PERMISSIONS',
-      message: 'the device key file is readable by other users; chmod 600 it',
-    });
+  const logger = createLogger({
+    name: 'tally-agent',
+    level: config.logLevel,
+    // --json (or TALLY_AGENT_JSON) has always meant JSON log lines for `run`.
+    format: config.json ? 'json' : config.logFormat,
+    // Synchronous: a line is written before the agent goes on, so a power cut or a SIGKILL loses
+    // none already logged. An agent logs a few lines an hour; the cost is nil.
+    sync: true,
+  }).child({ device: toHex(keyPair.publicKey) });
+  exitOnFatal(logger, 'AGENT_FATAL');
+  const print = (e: AgentLogEntry): void => writeEntry(logger, e);
+  const event = (code: AgentCode, detail?: string): void =>
+    print({ level: AGENT_CODES[code].level, code, message: AGENT_CODES[code].message, ...(detail ? { detail } : {}) });
+  if (looseMode) event('KEY_PERMISSIONS', 'chmod 600 the key file');
   privateDataDir(config.data);
   const db = openOutboxDatabase(join(config.data, OUTBOX_FILE));
   const tls =
@@ -118,11 +119,12 @@ async function run(opts: Record<string, unknown>): Promise<void> {
   const shutdown = (signal: string): void => {
     if (stopping) return;
     stopping = true;
-    print({ level: 'info', code: 'SHUTDOWN', message: AGENT_CODES.SHUTDOWN.message, detail: signal });
+    event('SHUTDOWN', signal);
     agent.stop().then(
       () => {
         db.close();
         clearInterval(keepAlive);
+        event('AGENT_STOPPED');
       },
       (err: unknown) => {
         print({ level: 'error', code: 'FLUSH_FAILED', message: 'shutdown failed', detail: String(err) });
@@ -135,6 +137,17 @@ async function run(opts: Record<string, unknown>): Promise<void> {
   process.on('SIGTERM', () => shutdown('SIGTERM'));
   process.on('SIGINT', () => shutdown('SIGINT'));
   agent.start();
+  // The meter's kind only: its spec may hold a password (mqtt://user:secret@broker/topic).
+  logger.info(
+    { code: 'AGENT_STARTED', version: VERSION, broker: redactUrl(config.broker!), meter: config.meter.kind },
+    AGENT_CODES.AGENT_STARTED.message,
+  );
+}
+
+/** One agent entry as one pino line: its code, the table's message, the detail if any. */
+function writeEntry(logger: Logger, e: AgentLogEntry): void {
+  if (!logger.isLevelEnabled(e.level)) return;
+  logger[e.level](e.detail === undefined ? { code: e.code } : { code: e.code, detail: e.detail }, e.message);
 }
 
 const program = new Command('tally-agent')
@@ -189,7 +202,8 @@ const runCmd = common(program.command('run').description('meter, sign and stream
   .option('--tls-ca <file>', 'CA certificate (PEM)')
   .option('--tls-cert <file>', 'client certificate (PEM)')
   .option('--tls-key <file>', 'client key (PEM)')
-  .option('--log-level <level>', 'debug | info | warn | error')
+  .option('--log-level <level>', LOG_LEVELS.join(' | '))
+  .option('--log-format <format>', `${LOG_FORMATS.join(' | ')} (auto: readable on a terminal, JSON lines otherwise)`)
   .addHelpText(
     'after',
     `

@@ -1,6 +1,9 @@
 // The agent's own event codes: what it logs, counts and reports. Protocol reason codes (clause 9)
-// stay in protocol/errors.ts; these say what the agent saw or did. docs/agent.md documents each one
-// and test/agent/codes.test.ts fails when one is missing there.
+// stay in protocol/errors.ts; these say what the agent saw or did. Every log line of tally-agent
+// carries one in its `code` field. docs/agent.md ("Logs") lists this table and
+// test/agent/codes.test.ts fails when the two differ, in either direction.
+
+import type { LineLevel } from '../common/log-levels.js';
 
 export const AGENT_CODES = {
   CONFIG_INVALID: { level: 'error', message: 'the configuration is invalid' },
@@ -43,12 +46,15 @@ export const AGENT_CODES = {
     level: 'error',
     message: 'outbox is full: new units are held in the meter state until the hub acknowledges',
   },
+  AGENT_STARTED: { level: 'info', message: 'agent started' },
   SHUTDOWN: { level: 'info', message: 'stop requested: signing pending units, publishing, closing' },
+  AGENT_STOPPED: { level: 'info', message: 'agent stopped; the outbox is closed' },
+  AGENT_FATAL: { level: 'fatal', message: 'uncaught error; the agent exits' },
   FLUSH_FAILED: { level: 'error', message: 'could not commit vouchers to the outbox; units stay pending' },
-} as const satisfies Record<string, { level: 'debug' | 'info' | 'warn' | 'error'; message: string }>;
+} as const satisfies Record<string, { level: LineLevel; message: string }>;
 
 export type AgentCode = keyof typeof AGENT_CODES;
-export type LogLevel = 'debug' | 'info' | 'warn' | 'error';
+export type LogLevel = LineLevel;
 
 export interface AgentLogEntry {
   readonly level: LogLevel;

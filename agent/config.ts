@@ -5,6 +5,7 @@
 import { readFileSync } from 'node:fs';
 import { ConfigError } from '../common/config-error.js';
 import { fromHex } from '../protocol/index.js';
+import { LOG_FORMATS, LOG_LEVELS, type LogFormat, type LogLevel } from '../common/log-levels.js';
 import { AGENT_DEFAULTS as D } from './defaults.js';
 import { parseMeterSpec, type MeterSpec } from './meter/spec.js';
 
@@ -34,13 +35,14 @@ export interface AgentConfig {
   readonly tlsCa: string | undefined;
   readonly tlsCert: string | undefined;
   readonly tlsKey: string | undefined;
-  readonly logLevel: 'debug' | 'info' | 'warn' | 'error';
+  readonly logLevel: LogLevel;
+  readonly logFormat: LogFormat;
   readonly json: boolean;
   /** Test-only: SIGKILL the process at this point (the n-th time it is reached). */
   readonly crashAt: { readonly point: CrashPoint; readonly nth: number } | undefined;
 }
 
-type Kind = 'string' | 'int' | 'hex32' | 'meter' | 'level' | 'bool';
+type Kind = 'string' | 'int' | 'hex32' | 'meter' | 'level' | 'format' | 'bool';
 interface OptionSpec {
   readonly kind: Kind;
   readonly env: string;
@@ -96,6 +98,7 @@ export const OPTIONS = {
   tlsCert: { kind: 'string', env: 'TALLY_AGENT_TLS_CERT' },
   tlsKey: { kind: 'string', env: 'TALLY_AGENT_TLS_KEY' },
   logLevel: { kind: 'level', env: 'TALLY_AGENT_LOG_LEVEL', default: D.logLevel },
+  logFormat: { kind: 'format', env: 'TALLY_AGENT_LOG_FORMAT', default: D.logFormat },
   json: { kind: 'bool', env: 'TALLY_AGENT_JSON', default: D.json },
 } as const satisfies Record<string, OptionSpec>;
 
@@ -110,8 +113,6 @@ export interface ConfigSources {
   /** Reads the config file; injectable for tests. */
   readonly readFile?: (path: string) => string;
 }
-
-const LEVELS = ['debug', 'info', 'warn', 'error'] as const;
 
 /** Merges flags > env > file > defaults, validates once, returns a frozen config or throws ConfigError. */
 export function resolveConfig(command: AgentCommand, sources: ConfigSources = {}): AgentConfig {
@@ -216,7 +217,13 @@ function convert(name: string, spec: OptionSpec, entry: { value: unknown; from: 
       if (value === 'false' || value === '0') return false;
       return bad('must be true or false');
     case 'level':
-      return (LEVELS as readonly unknown[]).includes(value) ? value : bad(`must be one of ${LEVELS.join(', ')}`);
+      return (LOG_LEVELS as readonly unknown[]).includes(value)
+        ? value
+        : bad(`must be one of ${LOG_LEVELS.join(', ')}`);
+    case 'format':
+      return (LOG_FORMATS as readonly unknown[]).includes(value)
+        ? value
+        : bad(`must be one of ${LOG_FORMATS.join(', ')}`);
     case 'int': {
       const n =
         typeof value === 'number' ? value : typeof value === 'string' && /^\d+$/.test(value) ? Number(value) : NaN;

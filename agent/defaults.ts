@@ -21,5 +21,6 @@ export const AGENT_DEFAULTS = {
   reconnectMinMs: 500,
   reconnectMaxMs: 60_000,
   logLevel: 'info',
+  logFormat: 'auto',
   json: false,
 } as const;

@@ -13,6 +13,7 @@ import {
   topics,
   type Control,
   type Head,
+  formatMoney,
 } from '../protocol/index.js';
 import { unitsAllowed } from './chain.js';
 import { judgeGrant, judgeReceipt } from './downlink.js';
@@ -145,7 +146,7 @@ export class DownlinkHandler {
     if (isNew) {
       this.ctx.log(
         'CHANNEL_GRANTED',
-        `${toHex(c.channelId)} unit ${c.record.unit} price ${c.record.pricePerUnit} capacity ${c.capacity}`,
+        `${toHex(c.channelId)} unit ${c.record.unit} price ${formatMoney(c.record.pricePerUnit, c.record)} capacity ${formatMoney(c.capacity, c.record)}`,
       );
       this.ctx.events.emit('channel', toHex(c.channelId));
     }

@@ -23,6 +23,8 @@ export class Production {
   private backlogLevel = 0;
   private batchTimer: Timer | undefined;
   private flushQueued = false;
+  /** No batch timer has run since the start: the next one is jittered (see armBatchTimer). */
+  private firstBatch = true;
 
   constructor(
     private readonly ctx: AgentContext,
@@ -46,6 +48,7 @@ export class Production {
     };
     this.pending = meter.carried;
     this.committedCarried = meter.carried;
+    this.firstBatch = true;
   }
 
   /** A cumulative reading: `value` whole units and `nanos` billionths of one (meter/counter.ts). */
@@ -90,7 +93,15 @@ export class Production {
 
   private armBatchTimer(): void {
     if (this.batchTimer === undefined && this.ctx.state.running) {
-      this.batchTimer = this.ctx.clock.after(this.ctx.o.batchMs, () => {
+      // The first partial segment after a start waits a random part of batchMs (full jitter), the
+      // later ones batchMs. Devices that start together (a site after a power cut, a simulated
+      // fleet) would otherwise sign, publish and wait for receipts in lockstep for as long as they
+      // run: the hub would take a whole fleet's segments in one burst every batchMs, and the
+      // last of each burst waits for all the others (docs/hub.md, "What grew with the fleet").
+      const { batchMs, random } = this.ctx.o;
+      const delay = this.firstBatch ? Math.max(1, Math.floor(batchMs * (random ?? Math.random)())) : batchMs;
+      this.firstBatch = false;
+      this.batchTimer = this.ctx.clock.after(delay, () => {
         this.batchTimer = undefined;
         this.flush(true);
       });

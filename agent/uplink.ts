@@ -4,6 +4,7 @@
 // apart from production because it never signs: it only sends what was committed (step 3 of the
 // order in agent.ts), read back from the outbox.
 import { encodeStatus, topics, type StatusState } from '../protocol/index.js';
+import { redactUrl } from '../common/redact-url.js';
 import { backoffCeiling } from './backoff.js';
 import type { Timer } from './clock.js';
 import type { Drain } from './drain.js';
@@ -28,7 +29,7 @@ export class Uplink {
 
   onLinkUp(): void {
     this.ctx.counters.linkUps++;
-    this.ctx.log('LINK_UP', this.ctx.o.broker.url);
+    this.ctx.log('LINK_UP', redactUrl(this.ctx.o.broker.url));
     this.ctx.events.emit('link', true);
     this.rewind(0n);
     this.sendStatus('hello'); // [P-6.6] asks for the grant; its head tells us where the hub stands

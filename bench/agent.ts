@@ -1,4 +1,5 @@
-// Agent benchmark: `npx tsx bench/agent.ts [--seconds N]` (build first: `npm run build`).
+// Agent benchmark: `npx tsx bench/agent.ts [--seconds N] [--bundle FILE]` (build first: `npm run build`;
+// --bundle measures another build of the agent, e.g. one of an older commit, in the same run).
 // - RSS of the bundled agent (dist/tally-agent.js, plain node) streaming sim:10000 to a hub;
 // - CPU microseconds per unit at 1, 100 and 10,000 units/s: the Agent library runs in this process
 //   (broker and hub run in another), process.cpuUsage() over a fixed window / units committed;
@@ -19,6 +20,8 @@ import { openOutboxDatabase, openSqliteOutbox } from '../agent/outbox/sqlite.js'
 const ROOT = fileURLToPath(new URL('../', import.meta.url));
 const secondsArg = process.argv.indexOf('--seconds');
 const WINDOW_S = secondsArg > 0 ? Number(process.argv[secondsArg + 1]) : 10;
+const bundleArg = process.argv.indexOf('--bundle');
+const BUNDLE = bundleArg > 0 ? process.argv[bundleArg + 1]! : 'dist/tally-agent.js';
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 async function startHub(): Promise<{ proc: ChildProcess; url: string; hubKey: string }> {
@@ -51,9 +54,9 @@ async function bundledRss(
   nodeFlags: string[],
   env: Record<string, string>,
 ) {
-  const dist = join(ROOT, 'dist/tally-agent.js');
-  if (!existsSync(dist)) throw new Error('dist/tally-agent.js is missing: run `npm run build` first');
-  const data = join(dir, `rss-${label}`);
+  const dist = join(ROOT, BUNDLE);
+  if (!existsSync(dist)) throw new Error(`${BUNDLE} is missing: run \`npm run build\` first`);
+  const data = join(dir, `rss-${label.replace(/[^a-z0-9]+/gi, '-')}`);
   const init = spawn(process.execPath, [dist, 'init', '--data', data, '--json']);
   await new Promise((r) => init.once('exit', r));
   const agent = spawn(
@@ -169,7 +172,7 @@ const dir = mkdtempSync(join(tmpdir(), 'tally-bench-agent-'));
 const hub = await startHub();
 try {
   const rss = [
-    await bundledRss(hub, dir, 'node dist/tally-agent.js', [], {}),
+    await bundledRss(hub, dir, `node ${BUNDLE}`, [], {}),
     await bundledRss(
       hub,
       dir,

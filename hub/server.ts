@@ -1,19 +1,26 @@
 // startHub: the hub as a library. Tests, the benchmark and the fleet simulator embed it in-process;
 // `tally-hub start` is a thin wrapper. One config in, one handle out.
 
+import { X509Certificate } from 'node:crypto';
 import { clientIdForHub, type KeyPair } from '../protocol/index.js';
-import { startEmbeddedBroker, type EmbeddedBroker } from './broker/embedded.js';
-import { resolveConfig, type HostPort, type HubConfig, type HubConfigInput } from './base/config.js';
+import { startEmbeddedBroker, type BrokerListener, type EmbeddedBroker, type ListenerSpec } from './broker/embedded.js';
+import { isLoopback, resolveConfig, type HostPort, type HubConfig, type HubConfigInput } from './base/config.js';
 import { HubCore } from './core/hub-core.js';
-import { clearRunningInfo, initDataDir, openStore, writeRunningInfo, type HubIdentity } from './store/datadir.js';
+import { clearRunningInfo, initDataDir, writeRunningInfo, type HubIdentity } from './store/datadir.js';
+import { openLedger } from './store/open.js';
 import { startHttp, type HttpServer } from './http/server.js';
 import { connectLink, type HubLink, type Partitions } from './broker/link.js';
 import { SignaturePool } from './ingest/signature-pool.js';
 import { HubMetrics } from './base/metrics.js';
 import { downlinkVia } from './model/downlink.js';
-import { openPostgresStore } from './store/postgres/store.js';
 import { ClusterMember } from './cluster/member.js';
-import type { HubStore } from './store/types.js';
+import { WebhookDispatcher } from './webhooks/dispatcher.js';
+import { readNofileLimit } from '../common/nofile.js';
+import { DescriptorWatch } from './base/descriptors.js';
+import { VERSION } from '../common/version.js';
+import { ConfigError } from './base/config.js';
+import { isAnchorError, loadAnchorClient, readAnchorKey } from './anchor/index.js';
+import { EpochAnchorer } from './anchor/service.js';
 
 export interface HubHandle {
   readonly config: HubConfig;
@@ -26,6 +33,8 @@ export interface HubHandle {
   readonly mqttUrl: string;
   /** Bound address of the embedded broker; undefined with an external broker. */
   readonly mqttAddress: HostPort | undefined;
+  /** Every listener of the embedded broker (plain, TLS, WebSocket); empty with an external one. */
+  readonly mqttListeners: readonly BrokerListener[];
   readonly httpAddress: HostPort;
   readonly httpUrl: string;
   readonly adminToken: string;
@@ -44,7 +53,12 @@ export interface HubHandle {
   close(): Promise<void>;
 }
 
-export async function startHub(input: HubConfigInput = {}): Promise<HubHandle> {
+export async function startHub(
+  input: HubConfigInput & {
+    /** Test hook: publisher timings (poll, rebroadcast, retry) for a fast in-process chain. */
+    anchorPublishOptions?: Record<string, unknown>;
+  } = {},
+): Promise<HubHandle> {
   const config = resolveConfig(input);
   const { identity } = initDataDir(config.dataDir, {
     ...(config.network !== undefined ? { network: config.network } : {}),
@@ -52,18 +66,34 @@ export async function startHub(input: HubConfigInput = {}): Promise<HubHandle> {
   });
   const cluster = config.clusterHubId
     ? new ClusterMember({
-        storeUrl: config.storeUrl!,
+        store: config.store.kind === 'postgres' ? config.store : { url: '', password: undefined },
         hubId: config.clusterHubId,
         leaseMs: config.leaseMs,
         log: config.log,
       })
     : undefined;
-  const store = config.storeUrl
-    ? await openSharedStore(config.storeUrl, identity, cluster)
-    : openStore(config.dataDir, config.sqliteSynchronous);
+  const store = await openLedger(config, identity, cluster ? { beforeCommit: cluster.fence } : {});
   const metrics = new HubMetrics({ processMetrics: true });
   const pool = config.verifyWorkers > 0 ? new SignaturePool(config.verifyWorkers) : undefined;
-  const core = await HubCore.open(config, identity, store, metrics, config.now, pool);
+  let core: HubCore;
+  try {
+    core = await HubCore.open(config, identity, store, metrics, config.now, pool);
+  } catch (err) {
+    await pool?.close();
+    await store.close();
+    throw err;
+  }
+  // Webhook delivery runs beside ingest, never in it: the outbox is its only link to the rest.
+  const webhooks = new WebhookDispatcher({
+    outbox: store.outbox,
+    config: config.webhooks,
+    metrics: metrics.webhooks,
+    now: config.now,
+    log: config.log,
+    userAgent: `tally-hub/${VERSION}`,
+  });
+  core.onWebhookEvents = () => webhooks.nudge();
+  metrics.webhooks.watchOutbox(() => store.outbox.countDeliveries());
   metrics.watchLedger(async () => {
     const s = await core.stats();
     const last = await store.lastEpoch();
@@ -72,18 +102,55 @@ export async function startHub(input: HubConfigInput = {}): Promise<HubHandle> {
       acceptedAmount: BigInt(s.acceptedAmount),
       settledAmount: BigInt(s.settledAmount),
       ...(last ? { lastEpoch: { epoch: last.epoch, closedAtMs: last.closedAtMs } } : {}),
+      ...(config.anchor ? { anchor: await store.anchorStatus() } : {}),
     };
   });
   const log = config.log;
+  // Read now: at the limit, reading it would itself need a descriptor.
+  const descriptors = new DescriptorWatch(readNofileLimit(), metrics, log);
+  const serverError = (where: 'mqtt' | 'http') => (err: Error) => {
+    if (!descriptors.error(where, err)) log.event('SERVER_ERROR', { where, err });
+  };
 
   let broker: EmbeddedBroker | undefined;
   let link: HubLink | undefined;
   let http: HttpServer | undefined;
   const timers: NodeJS.Timeout[] = [];
+  let anchorer: EpochAnchorer | undefined;
   try {
-    const launchBroker = (listen: HostPort) =>
+    if (config.anchor) {
+      const a = config.anchor;
+      let privateKey: `0x${string}`;
+      try {
+        privateKey = readAnchorKey(a.keyFile);
+      } catch (err) {
+        // A key file the operator must fix is a configuration error (exit 2), found before any I/O.
+        if (isAnchorError(err)) throw new ConfigError([`--anchor-key: ${err.code}: ${err.message}`]);
+        throw err;
+      }
+      anchorer = new EpochAnchorer(
+        await loadAnchorClient(),
+        store,
+        {
+          rpcUrl: a.rpcUrl,
+          contract: a.contract,
+          privateKey,
+          batchMax: a.batchMax,
+          retry: { minMs: 1_000, maxMs: 300_000, maxAttempts: Infinity },
+          ...(input.anchorPublishOptions ? { publish: input.anchorPublishOptions } : {}),
+        },
+        log,
+      );
+      // Each closed epoch (on demand or by the timer) wakes it; epochs left pending by an earlier
+      // run are found in the store when it starts.
+      core.onEpochClosed = () => anchorer!.notify();
+      anchorer.start();
+    }
+    const launchBroker = (listen: HostPort, listeners: readonly ListenerSpec[]) =>
       startEmbeddedBroker({
         listen,
+        listeners,
+        ...(config.tls ? { tls: config.tls } : {}),
         now: config.now,
         admission: {
           maxPending: config.mqttMaxPending,
@@ -101,12 +168,24 @@ export async function startHub(input: HubConfigInput = {}): Promise<HubHandle> {
           onReject: (reason, device, detail) => core.pipeline.recordBrokerRejection(reason, device, detail),
           // A device that subscribed to its downlink can receive its GRANT now [P-7.1].
           onDeviceSubscribed: (hex) => core.greet(hex, false),
-          onDeviceConnected: (hex) => core.setConnected(hex, true),
-          onDeviceDisconnected: (hex) => core.setConnected(hex, false),
+          onDeviceConnected: (hex) => {
+            core.setConnected(hex, true);
+            log.event('DEVICE_CONNECTED', { device: hex });
+          },
+          onDeviceDisconnected: (hex) => {
+            core.setConnected(hex, false);
+            log.event('DEVICE_DISCONNECTED', { device: hex });
+          },
           onUplink: (topic, payload) => core.pipeline.onMessage(topic, payload),
+          onServerError: serverError('mqtt'),
         },
       });
-    if (!config.brokerUrl) broker = await launchBroker(config.mqttListen);
+    const extraListeners: ListenerSpec[] = [
+      ...(config.mqttTlsListen ? [{ kind: 'mqtts' as const, listen: config.mqttTlsListen }] : []),
+      ...(config.mqttWsListen ? [{ kind: 'ws' as const, listen: config.mqttWsListen }] : []),
+      ...(config.mqttWssListen ? [{ kind: 'wss' as const, listen: config.mqttWssListen }] : []),
+    ];
+    if (!config.brokerUrl) broker = await launchBroker(config.mqttListen, extraListeners);
     const mqttUrl = broker ? broker.url : config.brokerUrl!;
     // The embedded broker hands uplinks to the pipeline in-process (broker/embedded.ts says why);
     // an external broker is reached through an MQTT client.
@@ -138,13 +217,30 @@ export async function startHub(input: HubConfigInput = {}): Promise<HubHandle> {
       metrics,
       listen: config.http,
       adminToken: identity.adminToken,
+      readsNeedToken: !config.httpPublicRead && (config.httpReadToken !== undefined || !isLoopback(config.http.host)),
+      ...(config.httpReadToken !== undefined ? { readToken: config.httpReadToken } : {}),
+      rate: {
+        requestsPerSecond: config.httpRequestsPerSecond,
+        maxPendingPerAddress: config.httpMaxPendingPerAddress,
+      },
+      ...(config.httpTls ? { tls: config.httpTls } : {}),
       maxLiveStreams: config.httpMaxLiveStreams,
       allowedHosts: config.httpAllowedHosts,
       log,
+      onServerError: serverError('http'),
     });
 
     const sweepEvery = Math.max(50, Math.min(250, Math.floor(config.reorderWindowMs / 4)));
     timers.push(setInterval(() => core.pipeline.sweep(), sweepEvery));
+    await core.loadWebhookState();
+    webhooks.start();
+    const offlineEvery = Math.max(50, Math.min(1_000, Math.floor(config.webhooks.offlineAfterMs / 4)));
+    timers.push(
+      setInterval(() => {
+        core.checkOffline().catch((err: unknown) => log.event('WEBHOOK_OFFLINE_CHECK_FAILED', { err }));
+      }, offlineEvery),
+    );
+    timers.push(setInterval(() => descriptors.check(), 1000));
     if (config.settleEveryMs > 0) {
       timers.push(
         setInterval(() => {
@@ -152,21 +248,33 @@ export async function startHub(input: HubConfigInput = {}): Promise<HubHandle> {
             .settle({ skipEmpty: true })
             .then((epoch) => {
               if (epoch)
-                log(
-                  'info',
-                  `settled epoch ${epoch.epoch}: ${epoch.entryCount} channel(s), ${epoch.totalDeltaAmount} minor units`,
-                );
+                log.event('EPOCH_SETTLED', {
+                  epoch: epoch.epoch.toString(),
+                  channels: epoch.entryCount,
+                  amount: epoch.totalDeltaAmount.toString(),
+                });
             })
-            .catch((err: unknown) =>
-              log('error', `periodic settlement failed (nothing was written): ${(err as Error).message}`),
-            );
+            .catch((err: unknown) => log.event('SETTLE_FAILED', { err }));
         }, config.settleEveryMs),
       );
     }
     for (const t of timers) t.unref();
 
-    writeRunningInfo(config.dataDir, { pid: process.pid, http: http.url, mqtt: mqttUrl, startedAtMs: Date.now() });
-    log('info', `hub ${identity.publicKeyHex} (network ${identity.network}) broker ${mqttUrl} http ${http.url}`);
+    writeRunningInfo(config.dataDir, {
+      pid: process.pid,
+      http: http.url,
+      mqtt: mqttUrl,
+      startedAtMs: Date.now(),
+      ...(config.httpTls ? { httpCertSha256: new X509Certificate(config.httpTls.cert).fingerprint256 } : {}),
+    });
+    const brokerUrls = broker ? broker.listeners.map((l) => l.url).join(' ') : mqttUrl;
+    log.event('HUB_STARTED', {
+      hub: identity.publicKeyHex,
+      network: identity.network,
+      version: VERSION,
+      store: config.store.kind === 'sqlite' ? 'sqlite' : config.store.display,
+    });
+    log.event('HUB_LISTENING', { mqtt: brokerUrls, http: http.url, broker: broker ? 'embedded' : 'external' });
 
     let closing: Promise<void> | undefined;
     const handle: HubHandle = {
@@ -178,6 +286,9 @@ export async function startHub(input: HubConfigInput = {}): Promise<HubHandle> {
       metrics,
       mqttUrl,
       mqttAddress: broker?.address,
+      get mqttListeners() {
+        return broker?.listeners ?? [];
+      },
       httpAddress: http.address,
       httpUrl: http.url,
       adminToken: identity.adminToken,
@@ -185,13 +296,18 @@ export async function startHub(input: HubConfigInput = {}): Promise<HubHandle> {
       cluster,
       restartBroker: async () => {
         if (!broker) throw new Error('restartBroker: the hub uses an external broker');
-        const address = broker.address;
+        // The same addresses again (a port 0 was bound to a real port the first time).
+        const [plain, ...rest] = broker.listeners;
         await broker.close();
-        broker = await launchBroker(address);
+        broker = await launchBroker(
+          plain!.address,
+          rest.map((l) => ({ kind: l.kind as ListenerSpec['kind'], listen: l.address })),
+        );
       },
       close: () =>
         (closing ??= (async () => {
           for (const t of timers) clearInterval(t);
+          await anchorer?.close();
           await http!.close();
           // Flushes, then gives the leases back so the others take them without waiting for expiry.
           await cluster?.stop();
@@ -200,13 +316,17 @@ export async function startHub(input: HubConfigInput = {}): Promise<HubHandle> {
           await link?.close();
           if (broker) await broker.close();
           await pool?.close();
+          await webhooks.stop();
           await store.close();
           clearRunningInfo(config.dataDir, process.pid);
+          log.event('HUB_STOPPED');
         })()),
     };
     return handle;
   } catch (err) {
     for (const t of timers) clearInterval(t);
+    await anchorer?.close();
+    await webhooks.stop();
     await http?.close().catch(() => {});
     await cluster?.stop().catch(() => {});
     await link?.close().catch(() => {});
@@ -215,32 +335,4 @@ export async function startHub(input: HubConfigInput = {}): Promise<HubHandle> {
     await store.close();
     throw err;
   }
-}
-
-/**
- * The ledger in PostgreSQL. Every hub of a cluster signs with the same hub key in the same network
- * (channel records and receipts name them [P-3.1]): the first hub writes both into the database,
- * and a hub whose data dir holds another key is refused before it serves anything.
- */
-async function openSharedStore(
-  url: string,
-  identity: HubIdentity,
-  cluster: ClusterMember | undefined,
-): Promise<HubStore> {
-  const store = await openPostgresStore(url, cluster ? { beforeCommit: cluster.fence } : {});
-  try {
-    for (const [key, value] of [
-      ['hubPublicKey', identity.publicKeyHex],
-      ['network', identity.network],
-    ] as const) {
-      const stored = await store.getMeta(key);
-      if (stored === undefined) await store.setMeta(key, value);
-      else if (stored !== value)
-        throw new Error(`the database at --store belongs to ${key} ${stored}, this data dir to ${value}`);
-    }
-  } catch (err) {
-    await store.close();
-    throw err;
-  }
-  return store;
 }

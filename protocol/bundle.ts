@@ -5,10 +5,12 @@
 // Versions: a bundle names its format, `tally-settlement-bundle/<n>`. Version 2 adds the device's
 // signature over the voucher before each span (`prevSignature`), so a span's start, and with it the
 // delta, rests on the device's signatures alone; version 1 lacks it (its deltas are hub-attested)
-// and still verifies. A later version adds fields beside these (BUNDLE_FORMATS in verify-bundle.ts
-// is the one table of what each version carries).
+// and still verifies. Version 3 is version 2 plus an optional `anchor` (where the epoch's root was
+// published on a chain, bundle-anchor.ts). A later version adds fields beside these (BUNDLE_FORMATS
+// in verify-bundle.ts is the one table of what each version carries).
 
-import { bytesEqual, toHex } from './bytes.js';
+import type { BundleAnchorJson } from './bundle-anchor.js';
+import { toHex } from './bytes.js';
 import { encodeChannelRecord, type ChannelRecord } from './channel.js';
 import { merkleProofs } from './merkle.js';
 import {
@@ -20,7 +22,7 @@ import {
 } from './settlement.js';
 import { encodeVoucher, type Voucher } from './voucher.js';
 
-export type BundleVersion = 1 | 2;
+export type BundleVersion = 1 | 2 | 3;
 /** The version buildBundle writes unless told otherwise. */
 export const BUNDLE_VERSION: BundleVersion = 2;
 export const bundleFormat = (version: BundleVersion) => `tally-settlement-bundle/${version}` as const;
@@ -54,6 +56,8 @@ export interface BundleJson {
   format: BundleFormat;
   epoch: { record: string; signature: string };
   entries: BundleEntryJson[];
+  /** Version 3 only, optional: where the epoch root is anchored [P-8.8]. */
+  anchor?: BundleAnchorJson;
 }
 
 export interface BundleEntryInput {
@@ -72,7 +76,7 @@ const channelIdOfEntryBytes = (bytes: Uint8Array): Uint8Array => bytes.subarray(
 const voucherBytes = (v: Voucher | Uint8Array): Uint8Array => (v instanceof Uint8Array ? v : encodeVoucher(v));
 
 /**
- * Builds a bundle [P-8.5], version 2 unless `version` says 1. `epochEntries` are the bytes of every
+ * Builds a bundle [P-8.5], version 2 unless `version` says otherwise (3 when given an anchor). `epochEntries` are the bytes of every
  * entry of the epoch, for the proofs; when omitted, `entries` are taken to be the whole epoch.
  * Entries come out in tree order. Throws a TypeError when an entry is not among the epoch's entries
  * or a value does not encode (programmer error); it does not judge the evidence: verifyBundle does.
@@ -83,17 +87,28 @@ export function buildBundle(args: {
   entries: readonly BundleEntryInput[];
   epochEntries?: readonly Uint8Array[];
   version?: BundleVersion;
+  /** Makes the bundle version 3 (unless told otherwise) and carries the anchor [P-8.8]. */
+  anchor?: BundleAnchorJson;
 }): BundleJson {
-  const version = args.version ?? BUNDLE_VERSION;
-  if (version !== 1 && version !== 2) throw new TypeError(`unknown bundle version ${String(version)}`);
+  const version = args.version ?? (args.anchor ? 3 : BUNDLE_VERSION);
+  if (version !== 1 && version !== 2 && version !== 3) throw new TypeError(`unknown bundle version ${String(version)}`);
+  if (args.anchor !== undefined && version < 3) throw new TypeError(`bundle version ${version} carries no anchor`);
   const included = args.entries.map((e) => ({ ...e, bytes: entryBytes(e.entry) }));
   const leaves = [...(args.epochEntries ?? included.map((e) => e.bytes))].sort((a, b) =>
     compareChannelIds(channelIdOfEntryBytes(a), channelIdOfEntryBytes(b)),
   );
   const proofs = merkleProofs(leaves);
+  // By the bytes, in one pass: a search per entry made a whole-epoch bundle quadratic (10,000
+  // channels took 30 s, a blocked hub for as long as it was being exported).
+  const indexOf = new Map<string, number>();
+  // The first of equal leaves, as a search would find it (a dishonest epoch may repeat one).
+  leaves.forEach((leaf, i) => {
+    const key = toHex(leaf);
+    if (!indexOf.has(key)) indexOf.set(key, i);
+  });
   const entries = included.map((e) => {
-    const index = leaves.findIndex((leaf) => bytesEqual(leaf, e.bytes));
-    if (index < 0) throw new TypeError('bundle entry is not among the epoch entries');
+    const index = indexOf.get(toHex(e.bytes));
+    if (index === undefined) throw new TypeError('bundle entry is not among the epoch entries');
     const proof = proofs[index]!;
     const json: BundleEntryJson = {
       entry: toHex(e.bytes),
@@ -115,5 +130,6 @@ export function buildBundle(args: {
     format: bundleFormat(version),
     epoch: { record: toHex(record), signature: toHex(args.epochSignature) },
     entries,
+    ...(args.anchor === undefined ? {} : { anchor: { ...args.anchor } }),
   };
 }

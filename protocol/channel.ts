@@ -6,6 +6,7 @@ import { isU64 } from './bytes.js';
 import { fail, ok, type Result } from './errors.js';
 import { taggedHash } from './hash.js';
 import { validatePublicKey } from './keys.js';
+import { CURRENCY_MAX, isCurrency, isExponent, type Denomination } from './money.js';
 import { runDecoder, type ByteReader } from './reader.js';
 import { ByteWriter, stringSize } from './writer.js';
 
@@ -14,6 +15,12 @@ export interface ChannelRecord {
   hubKey: Uint8Array;
   deviceKey: Uint8Array;
   unit: string;
+  /**
+   * Version 2 only, both or neither [P-3.1]: the currency (ISO 4217 code or CAIP-19 token id) and
+   * the exponent of its minor unit. A record without them is version 1 and encodes as before.
+   */
+  currency?: string;
+  exponent?: number;
   pricePerUnit: bigint;
   capacity: bigint;
   openedAtMs: bigint;
@@ -29,11 +36,23 @@ export const NETWORK_PATTERN = /^[a-z0-9._-]{1,64}$/;
 export const UNIT_PATTERN = /^[A-Za-z0-9/_.-]{1,16}$/;
 export const NETWORK_MAX = 64;
 export const UNIT_MAX = 16;
-export const CHANNEL_RECORD_VERSION = 1;
+/** The version a hub opens channels with; version 1 (no currency) is still read and verified. */
+export const CHANNEL_RECORD_VERSION = 2;
+export const CHANNEL_RECORD_VERSIONS: readonly number[] = [1, 2];
 const FIXED_PART = 1 + 32 + 32 + 5 * 8;
-/** Smallest and largest encodings (network and unit of 1 and of their maximum length). */
+/** Smallest and largest encodings: version 1 with strings of 1, version 2 with the longest strings. */
 export const CHANNEL_RECORD_MIN_SIZE = FIXED_PART + 2 + 2;
-export const CHANNEL_RECORD_MAX_SIZE = FIXED_PART + 2 + NETWORK_MAX + UNIT_MAX;
+export const CHANNEL_RECORD_MAX_SIZE = FIXED_PART + 2 + NETWORK_MAX + UNIT_MAX + 1 + CURRENCY_MAX + 1;
+
+/** The record's version follows from its fields: a currency makes it version 2 [P-3.1]. */
+export const channelRecordVersion = (r: ChannelRecord): 1 | 2 => (r.currency === undefined ? 1 : 2);
+
+/** The currency terms of a record, or undefined for a version-1 record. */
+export function denominationOf(r: ChannelRecord): Denomination | undefined {
+  return r.currency === undefined || r.exponent === undefined
+    ? undefined
+    : { currency: r.currency, exponent: r.exponent };
+}
 
 const isKeyBytes = (v: unknown): v is Uint8Array => v instanceof Uint8Array && v.length === 32;
 
@@ -41,6 +60,11 @@ const isKeyBytes = (v: unknown): v is Uint8Array => v instanceof Uint8Array && v
 function fieldProblem(r: ChannelRecord): string | undefined {
   if (typeof r.network !== 'string' || !NETWORK_PATTERN.test(r.network)) return 'network outside [a-z0-9._-]{1,64}';
   if (typeof r.unit !== 'string' || !UNIT_PATTERN.test(r.unit)) return 'unit outside [A-Za-z0-9/_.-]{1,16}';
+  if ((r.currency === undefined) !== (r.exponent === undefined))
+    return 'currency and exponent come together (version 2) or not at all (version 1)';
+  if (r.currency !== undefined && !isCurrency(r.currency))
+    return 'currency is neither an ISO 4217 code ([A-Z]{3}) nor a CAIP-19 asset id of at most 128 bytes';
+  if (r.exponent !== undefined && !isExponent(r.exponent)) return 'exponent not in 0..18';
   if (r.capacity < 1n) return 'capacity must be >= 1';
   if (r.expiresAtMs !== 0n && r.expiresAtMs <= r.openedAtMs) return 'expiresAtMs must be 0 or > openedAtMs';
   return undefined;
@@ -64,7 +88,8 @@ export function validateChannelRecord(r: ChannelRecord): Result<ChannelRecord> {
 }
 
 export function channelRecordSize(r: ChannelRecord): number {
-  return FIXED_PART + stringSize(r.network) + stringSize(r.unit);
+  const terms = r.currency === undefined ? 0 : stringSize(r.currency) + 1;
+  return FIXED_PART + stringSize(r.network) + stringSize(r.unit) + terms;
 }
 
 /** Canonical bytes of a record [P-3.1]. Throws a TypeError on an invalid record (programmer error). */
@@ -72,12 +97,15 @@ export function encodeChannelRecord(r: ChannelRecord): Uint8Array {
   const valid = validateChannelRecord(r);
   if (!valid.ok)
     throw new TypeError(`invalid channel record: ${valid.code}${valid.detail ? ` (${valid.detail})` : ''}`);
-  return new ByteWriter(channelRecordSize(r))
-    .u8(CHANNEL_RECORD_VERSION, 'version')
+  const w = new ByteWriter(channelRecordSize(r))
+    .u8(channelRecordVersion(r), 'version')
     .string(r.network, 'network')
     .fixed(r.hubKey, 32, 'hubKey')
     .fixed(r.deviceKey, 32, 'deviceKey')
-    .string(r.unit, 'unit')
+    .string(r.unit, 'unit');
+  // [P-3.1] version 2: the currency and the exponent sit between the unit and the price.
+  if (r.currency !== undefined) w.string(r.currency, 'currency').u8(r.exponent!, 'exponent');
+  return w
     .u64(r.pricePerUnit, 'pricePerUnit')
     .u64(r.capacity, 'capacity')
     .u64(r.openedAtMs, 'openedAtMs')
@@ -89,12 +117,21 @@ export function encodeChannelRecord(r: ChannelRecord): Uint8Array {
 /** Reads a record's fields; value rules are deferred to the reader so structure is checked first. */
 function readChannelRecord(r: ByteReader): ChannelRecord {
   const version = r.u8('version');
-  if (version !== CHANNEL_RECORD_VERSION) r.stop('DECODE_VERSION', `channel record version ${version}`);
-  const record: ChannelRecord = {
+  if (!CHANNEL_RECORD_VERSIONS.includes(version)) r.stop('DECODE_VERSION', `channel record version ${version}`);
+  const head = {
     network: r.string(1, NETWORK_MAX, NETWORK_PATTERN, 'network'),
     hubKey: r.fixed(32, 'hubKey'),
     deviceKey: r.fixed(32, 'deviceKey'),
     unit: r.string(1, UNIT_MAX, UNIT_PATTERN, 'unit'),
+  };
+  // The alphabet pattern only admits the characters; isCurrency (in fieldProblem) the grammar.
+  const terms =
+    version === 2
+      ? { currency: r.string(3, CURRENCY_MAX, /^[-_.%:/a-zA-Z0-9]+$/, 'currency'), exponent: r.u8('exponent') }
+      : {};
+  const record: ChannelRecord = {
+    ...head,
+    ...terms,
     pricePerUnit: r.u64('pricePerUnit'),
     capacity: r.u64('capacity'),
     openedAtMs: r.u64('openedAtMs'),

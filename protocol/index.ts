@@ -11,6 +11,7 @@ export * from './codec.js';
 export { ByteReader, decodeFramed, runDecoder, type Frame } from './reader.js';
 export { ByteWriter } from './writer.js';
 
+export * from './money.js';
 export * from './channel.js';
 export * from './voucher.js';
 export * from './segment.js';
@@ -25,5 +26,6 @@ export * from './partition.js';
 export * from './merkle.js';
 export * from './settlement.js';
 export * from './bundle.js';
+export * from './bundle-anchor.js';
 export * from './verify-bundle.js';
 export * from './verify-bundle-series.js';

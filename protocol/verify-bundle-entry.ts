@@ -17,6 +17,9 @@ export interface BundleChannelSummary {
   channelId: string;
   index: number;
   unit: string;
+  /** From a version-2 channel record [P-3.1]: what the amounts are in. Absent for version 1. */
+  currency?: string;
+  exponent?: number;
   pricePerUnit: bigint;
   fromSeq: bigint;
   toSeq: bigint;
@@ -98,6 +101,7 @@ export function verifyEntry(
     channelId: channelHex,
     index: proof.index,
     unit: record.unit,
+    ...(record.currency !== undefined ? { currency: record.currency, exponent: record.exponent! } : {}),
     pricePerUnit: record.pricePerUnit,
     fromSeq: e.fromSeq,
     toSeq: e.toSeq,

@@ -17,6 +17,9 @@ export interface SeriesChannelSummary {
   /** What the series bills for the channel: the sum of its deltas. */
   units: bigint;
   amount: bigint;
+  /** The channel's currency terms (a version-2 record, the same in every entry: one channel id). */
+  currency?: string;
+  exponent?: number;
   /** True when the first span starts at seq 1: the series covers the channel's whole history. */
   fromGenesis: boolean;
 }
@@ -147,6 +150,7 @@ export function verifyBundleSeries(
       toSeq: lastEntry.toSeq,
       units: list.reduce((s, l) => s + l.entry.deltaUnits, 0n),
       amount: list.reduce((s, l) => s + l.entry.deltaAmount, 0n),
+      ...(firstEntry.currency !== undefined ? { currency: firstEntry.currency, exponent: firstEntry.exponent! } : {}),
       fromGenesis: firstEntry.fromSeq === 1n,
     });
   }

@@ -3,6 +3,7 @@
 // the first) with its reason code, the item of [P-8.5] that failed, and the channel it concerns, so
 // the first reason is what a verifier that stops at the first failure would give. It never throws.
 
+import { parseBundleAnchor, type BundleAnchorJson } from './bundle-anchor.js';
 import { bytesEqual, fromHex, toHex } from './bytes.js';
 import { bundleFormat, type BundleVersion } from './bundle.js';
 import { isObject, onlyKeys, parseHex, type JsonObject, type Report } from './bundle-fields.js';
@@ -44,6 +45,8 @@ export interface BundleSummary {
   root: string;
   /** True when the bundle carries every entry of the epoch. */
   complete: boolean;
+  /** Where the bundle says the root is anchored (version 3); not checked against any chain here. */
+  anchor?: BundleAnchorJson;
   channels: BundleChannelSummary[];
 }
 
@@ -56,6 +59,8 @@ export interface BundleFormatRules {
   entryKeys: readonly string[];
   /** The voucher before a span comes with the device's signature over it. */
   prevSigned: boolean;
+  /** The document may carry `anchor` [P-8.8] (optional even then). */
+  anchor: boolean;
 }
 
 const V1_ENTRY_KEYS = ['entry', 'channelRecord', 'headVoucher', 'headSignature', 'prevVoucher', 'proof'];
@@ -65,12 +70,21 @@ export const BUNDLE_FORMATS: Readonly<Record<string, BundleFormatRules>> = Objec
     documentKeys: ['format', 'epoch', 'entries'],
     entryKeys: V1_ENTRY_KEYS,
     prevSigned: false,
+    anchor: false,
   },
   [bundleFormat(2)]: {
     version: 2,
     documentKeys: ['format', 'epoch', 'entries'],
     entryKeys: [...V1_ENTRY_KEYS, 'prevSignature'],
     prevSigned: true,
+    anchor: false,
+  },
+  [bundleFormat(3)]: {
+    version: 3,
+    documentKeys: ['format', 'epoch', 'entries', 'anchor'],
+    entryKeys: [...V1_ENTRY_KEYS, 'prevSignature'],
+    prevSigned: true,
+    anchor: true,
   },
 });
 
@@ -119,6 +133,8 @@ export function verifyBundle(
   onlyKeys(doc, rules.documentKeys, 'bundle', 3, report);
   if (!isObject(doc.epoch)) report(3, 'DECODE_FIELD', 'epoch is not an object');
   if (!Array.isArray(doc.entries)) report(3, 'DECODE_FIELD', 'entries is not an array');
+  // The anchor's shape only: whether the chain holds it is for a verifier with an RPC endpoint.
+  const anchor = rules.anchor && doc.anchor !== undefined ? parseBundleAnchor(doc.anchor, report) : undefined;
   if (!isObject(doc.epoch) || !Array.isArray(doc.entries)) return failed();
 
   const epoch = checkEpoch(doc.epoch, options.hubKey, backend, report);
@@ -175,6 +191,7 @@ export function verifyBundle(
       root: toHex(epoch.root),
       complete,
       channels,
+      ...(anchor === undefined ? {} : { anchor }),
     },
   };
 }

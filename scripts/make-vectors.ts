@@ -17,6 +17,7 @@ import {
   encodeSegment,
   encodeStatus,
   encodeVoucher,
+  formatMoney,
   genesisHead,
   makeEntry,
   makeMqttCredential,
@@ -31,10 +32,57 @@ import {
   type EpochRecord,
 } from '../protocol/index.js';
 import { negativeVectors } from './vectors/negative.js';
-import { backend, DEVICE_SEED, fullVouchers, HUB_SEED, makeWorld, plain, T0 } from './vectors/world.js';
+import {
+  backend,
+  closeEpoch,
+  DEVICE_SEED,
+  fullVouchers,
+  HUB_SEED,
+  makeWorld,
+  plain,
+  signedHeadOf,
+  spanInput,
+  T0,
+  type World,
+} from './vectors/world.js';
 
 export const VECTORS_PATH = fileURLToPath(new URL('../test/vectors/tally-v1.json', import.meta.url));
 export const NEGATIVE_VECTORS_PATH = fileURLToPath(new URL('../test/vectors/tally-v1-negative.json', import.meta.url));
+
+/**
+ * A version-2 channel [P-3.1]: EUR at exponent 6 (one minor unit is EUR 0.000001), EUR 0.30 per kWh
+ * as 300 per Wh; its record, GRANT, first segment, and epoch 1 settling it, bundled. The same hub
+ * and device as the version-1 vectors.
+ */
+function channelV2Vectors(world: World) {
+  const { hub } = world;
+  const ch = world.channel({ currency: 'EUR', exponent: 6, pricePerUnit: 300n, nonce: 20n });
+  const seg = ch.sign(genesisHead(ch.channelId), 3);
+  const epoch1 = closeEpoch(world, {
+    epoch: 1n,
+    closedAtMs: T0 + 3_600_000n,
+    prevRoot: new Uint8Array(32),
+    inputs: [spanInput(1n, ch, undefined, signedHeadOf(ch.channelId, seg))],
+  });
+  const grant: Control = {
+    kind: 'grant',
+    record: ch.record,
+    capacity: ch.record.capacity,
+    state: 'open',
+    head: seg.head,
+  };
+  return {
+    channel: { record: ch.record, recordBytes: ch.recordBytes, channelId: ch.channelId },
+    // How the amounts read, exactly (protocol/money.ts): the price, and the head's total.
+    display: {
+      pricePerUnit: formatMoney(ch.record.pricePerUnit, ch.record),
+      headAmount: formatMoney(seg.head.cumAmount, ch.record),
+    },
+    grant: encodeControl(grant, hub.secretKey, backend),
+    segment: { head: seg.head, signature: seg.segment.signature, wire: encodeSegment(seg.segment) },
+    settlement: { epochRecord: { record: epoch1.record, signature: epoch1.signature }, bundle: epoch1.bundle },
+  };
+}
 
 /** Every vector, computed from the fixed seeds above. Pure: same code, same output. */
 export function computeVectors(): Record<string, unknown> {
@@ -130,7 +178,8 @@ export function computeVectors(): Record<string, unknown> {
 
   return {
     format: 'tally-vectors/1',
-    about: 'Exact bytes of Tally protocol v1 (docs/protocol.md) from fixed seeds; regenerate with npm run vectors.',
+    about:
+      'Exact bytes of Tally protocol v1 (docs/protocol.md) from fixed seeds, with version-1 and version-2 channel records; regenerate with npm run vectors.',
     keys: {
       hub: { seed: HUB_SEED, publicKey: hub.publicKey },
       device: { seed: DEVICE_SEED, publicKey: device.publicKey },
@@ -165,6 +214,7 @@ export function computeVectors(): Record<string, unknown> {
       bundle,
       bundleV1,
     },
+    channelV2: channelV2Vectors(world),
   };
 }
 

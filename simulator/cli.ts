@@ -1,14 +1,17 @@
 // tally-sim: drives a fleet of virtual meters through the real agent code against a hub, then
 // proves conservation. Exit codes: 0 conservation holds, 1 it does not (channels named), 2 usage.
 import { Command, InvalidArgumentError } from 'commander';
-import { writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { AGENT_DEFAULTS } from '../agent/defaults.js';
 import { VERSION } from '../common/version.js';
+import { createLogger, LOG_LEVELS, type LogLevel } from '../common/log.js';
 import { UsageError, describeFaults, parseFaults } from './faults.js';
 import { clusterAvailable } from './cluster-target.js';
 import { renderHtml } from './html.js';
 import { formatReport, reportToJson } from './report.js';
-import { WORKER_THRESHOLD, runSimulation } from './run.js';
+import { describeNofile, raiseNofileLimit } from '../common/nofile.js';
+import { DEVICES_PER_FLEET_PROCESS } from './fleet-plan.js';
+import { DESCRIPTOR_MARGIN, WORKER_THRESHOLD, runSimulation } from './run.js';
 
 const EXIT_OK = 0;
 const EXIT_CONSERVATION_FAILED = 1;
@@ -85,7 +88,7 @@ program
   )
   .option(
     '--workers <n>',
-    `fleet processes (0 = beside the hub in this process; default 1 from ${WORKER_THRESHOLD} devices)`,
+    `fleet processes (0 = beside the hub in this process; default: 1 from ${WORKER_THRESHOLD} devices, one more per ${DEVICES_PER_FLEET_PROCESS}; never fewer than the descriptor limit allows)`,
     integer(0, 16),
   )
   .option(
@@ -102,6 +105,7 @@ program
   .option('--broker <url>', 'MQTT broker of a running hub (default: start an embedded hub and broker)')
   .option('--hub-api <url>', 'HTTP API of that hub, e.g. http://127.0.0.1:8080')
   .option('--admin-token <token>', "that hub's admin token (to enrol the fleet and settle)")
+  .option('--tls-ca <file>', 'CA certificate (PEM) of that broker, for mqtts:// and wss:// (tally-hub tls init)')
   .option(
     '--fault <kind=value>',
     'inject a fault; repeatable. disconnect=P, kill-agent=P (per device per second), duplicate=P, reorder=P, tamper=P, replay=P (per segment), broker-restart=SECONDS (embedded hub only), clock-skew=SECONDS (largest offset)',
@@ -111,6 +115,15 @@ program
   .option('--json <file>', 'write the report as JSON (money as decimal strings); - for stdout')
   .option('--html <file>', 'write a self-contained HTML report with charts; - for stdout')
   .option('--quiet', 'print only the final report (no progress line, no log lines)')
+  .option(
+    '--log-level <level>',
+    `the embedded hub's log on stderr (docs/hub.md, "Logs"): ${LOG_LEVELS.join(' | ')} (default: error, silent with --quiet)`,
+    (v: string) => {
+      if (!(LOG_LEVELS as readonly string[]).includes(v))
+        throw new InvalidArgumentError(`expected ${LOG_LEVELS.join(', ')}`);
+      return v;
+    },
+  )
   .addHelpText(
     'after',
     `
@@ -128,6 +141,7 @@ to stderr.`,
   )
   .action(async (opts) => {
     let faults;
+    let tlsCa: string | undefined;
     try {
       faults = parseFaults(opts.fault);
       const remoteParts = [opts.broker, opts.hubApi, opts.adminToken].filter((x) => x !== undefined).length;
@@ -144,6 +158,9 @@ to stderr.`,
         throw new UsageError('--fault broker-node-down needs --hubs');
       if (opts.hubs !== undefined && !clusterAvailable())
         throw new UsageError('--hubs needs PostgreSQL (initdb, postgres) installed, or TALLY_PG_BIN');
+      if (opts.tlsCa !== undefined && remoteParts !== 3)
+        throw new UsageError('--tls-ca is for the broker of a running hub');
+      if (opts.tlsCa !== undefined) tlsCa = readPem(opts.tlsCa);
       if (remoteParts === 3 && faults['broker-restart'] !== undefined) {
         throw new UsageError(
           '--fault broker-restart restarts the embedded broker; it cannot restart the broker of a running hub',
@@ -160,6 +177,12 @@ to stderr.`,
     log(
       `${opts.devices} devices x ${opts.rate} units/s for ${opts.duration} s, faults: ${describeFaults(faults)}, seed ${opts.seed}`,
     );
+    // The soft descriptor limit goes up to the hard one (fleet processes inherit it). An embedded
+    // hub holds a socket per device in this process; a warning is printed even with --quiet.
+    const nofile = raiseNofileLimit();
+    const described = describeNofile(nofile, opts.broker ? undefined : opts.devices + DESCRIPTOR_MARGIN);
+    if (described.level === 'warn') console.error(`tally-sim: ${described.message}`);
+    else log(described.message);
     const report = await runSimulation({
       devices: opts.devices,
       ratePerDevice: opts.rate,
@@ -168,14 +191,28 @@ to stderr.`,
       arrivals: opts.poisson ? 'poisson' : 'constant',
       faults,
       ...(opts.hubs !== undefined ? { hubs: opts.hubs } : {}),
-      remote: opts.broker ? { brokerUrl: opts.broker, hubApi: opts.hubApi, adminToken: opts.adminToken } : undefined,
+      remote: opts.broker
+        ? {
+            brokerUrl: opts.broker,
+            hubApi: opts.hubApi,
+            adminToken: opts.adminToken,
+            ...(tlsCa ? { tlsCa } : {}),
+          }
+        : undefined,
       batch: opts.batch,
       batchMs: opts.batchMs,
       window: opts.window,
       drainTimeoutS: opts.drainTimeout,
       workers: opts.workers ?? (opts.devices >= WORKER_THRESHOLD ? 1 : 0),
+      autoWorkers: opts.workers === undefined,
+      descriptorLimit: nofile.limit,
       ...(opts.quiet ? {} : { progress: process.stderr }),
       log,
+      logger: createLogger({
+        name: 'tally-sim',
+        level: (opts.logLevel ?? (opts.quiet ? 'silent' : 'error')) as LogLevel,
+        sync: true,
+      }),
     });
     // stdout holds one document: the readable report, or the JSON/HTML one asked for with "-".
     const toStdout = opts.json === '-' || opts.html === '-';
@@ -184,6 +221,18 @@ to stderr.`,
     if (opts.html) output(opts.html, renderHtml(report));
     process.exitCode = report.ok ? EXIT_OK : EXIT_CONSERVATION_FAILED;
   });
+
+/** A PEM file, or a usage error naming it. */
+function readPem(file: string): string {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (err) {
+    throw new UsageError(`--tls-ca ${file} cannot be read: ${(err as NodeJS.ErrnoException).code ?? String(err)}`);
+  }
+  if (!text.includes('-----BEGIN CERTIFICATE-----')) throw new UsageError(`--tls-ca ${file} is not a PEM certificate`);
+  return text;
+}
 
 await program.parseAsync(process.argv).catch((err: Error) => {
   console.error(`tally-sim: the run could not complete: ${err.message}`);

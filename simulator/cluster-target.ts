@@ -125,6 +125,10 @@ export async function openClusterTarget(count: number, log: (m: string) => void)
       api: new HubApi(procs[0]!.httpUrl, identity.adminToken),
       hubKey: hexToBytes(identity.publicKeyHex),
       restartBroker: undefined,
+      tlsCa: undefined,
+      // The hubs are other processes: their stages and descriptor counts are in their /metrics.
+      onSegmentStages: undefined,
+      descriptorErrors: undefined,
       failovers,
       get brokerOutages() {
         return brokerOutages;

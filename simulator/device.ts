@@ -7,13 +7,15 @@ import type { Clock } from '../agent/clock.js';
 import { systemClock } from '../agent/clock.js';
 import { openSqliteOutbox } from '../agent/outbox/sqlite.js';
 import type { Ed25519Backend, KeyPair } from '../protocol/index.js';
-import { toHex } from '../protocol/index.js';
+import { decodeSegment, segmentHeadSeq, toHex } from '../protocol/index.js';
 import type { PhysicalMeter } from './meters.js';
 import type { Rng } from './rng.js';
 import type { SegmentFaults } from './segment-faults.js';
 
 export interface DeviceSettings {
   readonly mqttUrl: string;
+  /** CA certificate (PEM) the broker's certificate must chain to, for mqtts:// and wss://. */
+  readonly tlsCa?: string;
   readonly hubKey: Uint8Array;
   readonly batch: number;
   readonly batchMs: number;
@@ -29,6 +31,9 @@ export interface DeviceEvents {
   receipt(vouchers: number, latencyMs: number): void;
   /** Something the agent logged (link errors, rejections, meter problems...), by code. */
   log(code: string): void;
+  /** A receipt covered a segment: when the segment was committed, first handed to the MQTT client,
+   *  and its receipt verified, in machine-wide milliseconds (stages.ts). */
+  segment(channelId: string, lastSeq: bigint, committedAt: number, publishedAt: number, receiptAt: number): void;
 }
 
 export interface DeviceShared {
@@ -47,6 +52,8 @@ export class VirtualDevice {
   kills = 0;
   /** Commit time of each committed segment batch still waiting for a receipt: [lastSeq, ms]. */
   #inflight: Array<[bigint, number]> = [];
+  /** First publication of each segment still waiting for a receipt, in seq order: [lastSeq, ms]. */
+  #published: Array<[bigint, number]> = [];
   readonly #clock: Clock;
 
   constructor(
@@ -78,7 +85,7 @@ export class VirtualDevice {
       // A fresh view each start: a restarted agent knows only what its outbox committed.
       store: openSqliteOutbox(this.shared.db, this.hex),
       meter: this.meter.source(),
-      broker: { url: s.mqttUrl },
+      broker: { url: s.mqttUrl, ...(s.tlsCa ? { tls: { ca: Buffer.from(s.tlsCa) } } : {}) },
       batch: s.batch,
       batchMs: s.batchMs,
       window: s.window,
@@ -88,12 +95,11 @@ export class VirtualDevice {
       clock: this.#clock,
       random: () => this.rng.next(),
       backend: this.shared.backend,
-      ...(faults
-        ? {
-            interceptSegment: (payload: Uint8Array, publish: (p: Uint8Array) => Promise<void>) =>
-              faults.onSegment(payload, publish),
-          }
-        : {}),
+      // Every segment the agent hands to its link passes here first: the end of the agent stage.
+      interceptSegment: (payload: Uint8Array, publish: (p: Uint8Array) => Promise<void>) => {
+        this.#onPublish(payload);
+        return faults ? faults.onSegment(payload, publish) : publish(payload);
+      },
     });
     agent.on('channel', (id) => {
       this.channelId = id;
@@ -132,11 +138,30 @@ export class VirtualDevice {
     this.#inflight.push([lastSeq, performance.now()]);
   }
 
+  /** A re-send (after a reconnect or a RESYNC) keeps the first publication's time: the wait for
+   *  the re-send is part of the broker + network stage. */
+  #onPublish(payload: Uint8Array): void {
+    const decoded = decodeSegment(payload);
+    if (!decoded.ok) return;
+    const lastSeq = segmentHeadSeq(decoded.value);
+    const newest = this.#published[this.#published.length - 1];
+    if (lastSeq > this.ackedSeq && (newest === undefined || newest[0] < lastSeq))
+      this.#published.push([lastSeq, performance.now()]);
+  }
+
   #onReceipt(seq: bigint): void {
     if (seq <= this.ackedSeq) return;
     const vouchers = Number(seq - this.ackedSeq);
     this.ackedSeq = seq;
     const now = performance.now();
+    const wall = (ms: number) => performance.timeOrigin + ms;
+    while (this.#published.length > 0 && this.#published[0]![0] <= seq) {
+      const [lastSeq, publishedAt] = this.#published.shift()!;
+      // The segment's commit: the first committed batch that reaches its last seq.
+      const committedAt = this.#inflight.find(([last]) => last >= lastSeq)?.[1];
+      if (committedAt !== undefined && this.channelId !== undefined)
+        this.shared.events.segment(this.channelId, lastSeq, wall(committedAt), wall(publishedAt), wall(now));
+    }
     let oldest: number | undefined;
     while (this.#inflight.length > 0 && this.#inflight[0]![0] <= seq) {
       const [, at] = this.#inflight.shift()!;

@@ -1,6 +1,6 @@
 // A self-contained HTML report: no script, no network, charts drawn as inline SVG at build time,
 // so the page opens anywhere (a CI artefact, an e-mail attachment) and shows the same thing.
-import { formatCounts, formatFaults, type SimReport } from './report.js';
+import { STAGE_LABELS, formatCounts, formatFaults, formatLoops, type SimReport } from './report.js';
 import type { TimelinePoint } from './timeline.js';
 
 interface Series {
@@ -18,6 +18,17 @@ export function renderHtml(r: SimReport): string {
     { name: 'p50', color: '#16a34a', values: r.timeline.map((p) => p.p50Ms) },
     { name: 'p99', color: '#dc2626', values: r.timeline.map((p) => p.p99Ms) },
   ]);
+  const loops = lineChart('Event-loop lag, worst in each second (ms)', t, [
+    { name: r.hub === 'embedded' ? 'hub' : 'simulator', color: '#ea580c', values: r.timeline.map((p) => p.hubLoopMs) },
+    { name: 'fleet', color: '#0891b2', values: r.timeline.map((p) => p.fleetLoopMs) },
+  ]);
+  const stageRows = STAGE_LABELS.map(([k, label]) => {
+    const v = r.stagesMs.stages[k];
+    const cells = v === null ? ['n/a', 'n/a', 'n/a', 'n/a', '0'] : [v.p50, v.p95, v.p99, v.max, v.count].map(String);
+    return `<tr><td>${escape(label)}</td>${cells.map((c) => `<td class="n">${escape(c)}</td>`).join('')}</tr>`;
+  }).join('');
+  const stages = `<figure><figcaption>Sign to receipt by stage (ms; ${r.stagesMs.joined} segments joined, ${r.stagesMs.clockAnomalies} clock anomalies)</figcaption>
+<table><tr><td>stage</td><td class="n">p50</td><td class="n">p95</td><td class="n">p99</td><td class="n">max</td><td class="n">segments</td></tr>${stageRows}</table></figure>`;
   const backlog = lineChart('Backlog (unacknowledged vouchers)', t, [
     { name: 'backlog', color: '#9333ea', values: r.timeline.map((p: TimelinePoint) => p.backlog) },
   ]);
@@ -36,6 +47,7 @@ export function renderHtml(r: SimReport): string {
       'Latency',
       `p50 ${r.latencyMs.p50} ms, p95 ${r.latencyMs.p95} ms, p99 ${r.latencyMs.p99} ms, max ${r.latencyMs.max} ms`,
     ],
+    ['Event-loop lag (p99 / max ms)', formatLoops(r)],
     [
       'Settlement',
       `epochs ${r.settlement.epochs.join(', ') || 'none'}, bundles ${r.settlement.bundlesVerified ? 'verified' : 'FAILED'}`,
@@ -48,13 +60,15 @@ export function renderHtml(r: SimReport): string {
 body{font:14px/1.45 system-ui,sans-serif;margin:2rem auto;max-width:960px;color:#111}
 h1{font-size:1.4rem}.verdict{padding:.5rem 1rem;border-radius:6px;display:inline-block;color:#fff;background:${r.ok ? '#16a34a' : '#dc2626'}}
 table{border-collapse:collapse;margin:1rem 0}td{padding:.25rem .75rem;border-bottom:1px solid #ddd;vertical-align:top}
-td:first-child{color:#555;white-space:nowrap}figure{margin:1.5rem 0}figcaption{font-weight:600;margin-bottom:.25rem}
+td:first-child{color:#555;white-space:nowrap}td.n{text-align:right}figure{margin:1.5rem 0}figcaption{font-weight:600;margin-bottom:.25rem}
 </style></head><body>
 <h1>Tally fleet simulation</h1>
 <p class="verdict">${escape(verdict)}</p>
 <table>${rows.map(([k, v]) => `<tr><td>${escape(k)}</td><td>${escape(v)}</td></tr>`).join('')}</table>
 ${throughput}
 ${latency}
+${stages}
+${loops}
 ${backlog}
 </body></html>
 `;

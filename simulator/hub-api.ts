@@ -1,5 +1,7 @@
 // The simulator talks to a hub only through its public HTTP API (docs/api.md), the same way for
 // an embedded hub and a remote one: enrolment, channel totals, settlement, bundles, rejections.
+import { request as httpRequest } from 'node:http';
+import { request as httpsRequest } from 'node:https';
 
 export interface EnrolRequest {
   publicKey: string;
@@ -42,6 +44,8 @@ export class HubApi {
   constructor(
     readonly baseUrl: string,
     private readonly adminToken: string | undefined,
+    /** CA certificate (PEM) of an https:// API with a site CA (`tally-hub tls init`). */
+    private readonly tlsCa?: string,
   ) {}
 
   hub(): Promise<{ publicKey: string; network: string }> {
@@ -103,19 +107,21 @@ export class HubApi {
   private async requestOnce<T>(method: 'GET' | 'POST', path: string, body?: unknown): Promise<T> {
     const headers: Record<string, string> = { accept: 'application/json' };
     if (body !== undefined) headers['content-type'] = 'application/json';
-    if (method === 'POST' && this.adminToken) headers.authorization = `Bearer ${this.adminToken}`;
-    let res: Response;
+    // Every route, reads too: a hub listening beyond loopback wants a token for them.
+    if (this.adminToken) headers.authorization = `Bearer ${this.adminToken}`;
+    let res: { status: number; ok: boolean; text: () => Promise<string> };
     try {
-      res = await fetch(new URL(path, this.baseUrl), {
+      res = await send(
+        new URL(path, this.baseUrl),
         method,
         headers,
-        ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
-      });
+        body === undefined ? undefined : JSON.stringify(body),
+        this.tlsCa,
+      );
     } catch (err) {
-      const cause = (err as Error & { cause?: { code?: string; message?: string } }).cause;
-      const why = cause ? ` (${cause.code ?? ''} ${cause.message ?? ''})`.replace('( ', '(') : '';
+      const e = err as NodeJS.ErrnoException;
       throw new HubApiError(
-        `cannot reach the hub API at ${this.baseUrl}: ${(err as Error).message}${why}`,
+        `cannot reach the hub API at ${this.baseUrl}: ${e.message}${e.code ? ` (${e.code})` : ''}`,
         0,
         undefined,
       );
@@ -137,4 +143,34 @@ export class HubApi {
     }
     return json as T;
   }
+}
+
+/**
+ * One request on a connection of its own (a run makes a few dozen). fetch() kept connections
+ * alive and reused them, and a POST that followed a long pause of this process (deriving the keys
+ * of 2,000 devices on a busy machine, settling 10,000 channels) went out on a connection the hub
+ * had closed meanwhile: ECONNRESET, and a POST cannot be repeated blindly.
+ */
+function send(
+  url: URL,
+  method: 'GET' | 'POST',
+  headers: Record<string, string>,
+  body: string | undefined,
+  ca?: string,
+): Promise<{ status: number; ok: boolean; text: () => Promise<string> }> {
+  const request = url.protocol === 'https:' ? httpsRequest : httpRequest;
+  return new Promise((resolve, reject) => {
+    const req = request(url, { method, headers, agent: false, ...(ca ? { ca } : {}) }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (c: Buffer) => chunks.push(c));
+      res.on('error', reject);
+      res.on('end', () => {
+        const status = res.statusCode ?? 0;
+        const text = Buffer.concat(chunks).toString('utf8');
+        resolve({ status, ok: status >= 200 && status < 300, text: async () => text });
+      });
+    });
+    req.on('error', reject);
+    req.end(body);
+  });
 }

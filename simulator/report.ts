@@ -3,6 +3,8 @@
 // decimal strings in JSON so no consumer ever sees a float.
 import type { FaultKind, FaultPlan } from './faults.js';
 import type { ChannelMismatch, Reconciliation } from './ledger.js';
+import { worstLag, type LoopLag } from './loop-lag.js';
+import type { StageName, StageReport } from './stages.js';
 import type { LatencySummary, TimelinePoint } from './timeline.js';
 
 export interface ClusterSummary {
@@ -35,12 +37,34 @@ export interface SimReport {
   faults: Partial<Record<FaultKind, FaultCount>>;
   throughput: { vouchersPerSec: number };
   latencyMs: LatencySummary;
+  /** Sign -> receipt by stage, per segment (stages.ts says what each stage is and how clocks are
+   *  handled); a stage no one could measure is null. */
+  stagesMs: StageReport;
+  /** Event-loop lag: of this process (with an embedded hub, the hub's) and of each fleet process. */
+  eventLoopMs: { main: LoopLag; fleet: LoopLag[] };
   settlement: { epochs: number[]; bundlesVerified: boolean };
   mismatches: Array<{ channelId: string; signed: string; accepted: string; settled: string }>;
   /** What the agents logged, by code (LINK_UP, CHANNEL_GRANTED, SEGMENT_REJECTED, ...). */
   agentLog: Record<string, number>;
   /** This process (with an embedded hub: the hub), and the fleet's own processes if any. */
-  process: { cpuUserS: number; cpuSystemS: number; maxRssMiB: number; fleetCpuS: number; fleetMaxRssMiB: number };
+  process: {
+    cpuUserS: number;
+    cpuSystemS: number;
+    maxRssMiB: number;
+    fleetCpuS: number;
+    fleetMaxRssMiB: number;
+    /** CPU of this process (all its threads) from the start of production to the end of the drain:
+     *  with an embedded hub and the fleet elsewhere, what the hub spent on the run's vouchers. */
+    runCpuS?: number;
+    /** Fleet processes (0: the fleet ran in this process), and why the simulator chose more than
+     *  asked, if it did. */
+    fleetProcesses?: number;
+    fleetSpread?: string;
+    /** This process's descriptor limit (fleet processes inherit it); null if unknown or unlimited. */
+    descriptorLimit?: { soft: number | null; hard: number | null };
+    /** EMFILE and ENFILE counted by the embedded hub; null for a running hub (see its /metrics). */
+    hubDescriptorErrors?: number | null;
+  };
   timeline: TimelinePoint[];
 }
 
@@ -64,6 +88,8 @@ export interface ReportInput {
   vouchers: number;
   elapsedS: number;
   latency: LatencySummary;
+  stages: StageReport;
+  eventLoop: SimReport['eventLoopMs'];
   timeline: TimelinePoint[];
   process: SimReport['process'];
 }
@@ -99,6 +125,8 @@ export function buildReport(input: ReportInput): SimReport {
     faults,
     throughput: { vouchersPerSec: perS(input.vouchers) },
     latencyMs: input.latency,
+    stagesMs: input.stages,
+    eventLoopMs: input.eventLoop,
     settlement: { epochs: input.epochs, bundlesVerified: input.bundlesVerified },
     mismatches: r.mismatches.map(describeMismatch),
     agentLog: { ...input.agentLog },
@@ -138,11 +166,17 @@ export function formatReport(r: SimReport): string {
       'latency (sign->receipt)',
       `p50 ${r.latencyMs.p50} ms, p95 ${r.latencyMs.p95} ms, p99 ${r.latencyMs.p99} ms, max ${r.latencyMs.max} ms`,
     ],
+    ['latency by stage (p50 / p99 ms)', formatStages(r.stagesMs)],
+    ['event-loop lag (p99 / max ms)', formatLoops(r)],
     [
       'settlement',
       `epochs ${r.settlement.epochs.join(', ') || 'none'}; bundles ${r.settlement.bundlesVerified ? 'verified offline' : 'FAILED verification'}`,
     ],
     ['agent log', formatCounts(r.agentLog) || 'nothing'],
+    ...(r.process.fleetSpread
+      ? [['fleet processes', `${r.process.fleetProcesses}: ${r.process.fleetSpread}`] as [string, string]]
+      : []),
+    ...(r.process.descriptorLimit ? [['descriptors', formatDescriptors(r.process)] as [string, string]] : []),
     [
       'process',
       `cpu ${r.process.cpuUserS} s user + ${r.process.cpuSystemS} s system, max RSS ${r.process.maxRssMiB} MiB` +
@@ -158,6 +192,41 @@ export function formatReport(r: SimReport): string {
   }
   if (r.mismatches.length > 20) lines.push(`  ... and ${r.mismatches.length - 20} more channels`);
   return ['Tally fleet simulation', ...lines].join('\n');
+}
+
+/** The order a segment goes through them, with the names the report prints. */
+export const STAGE_LABELS: Array<[StageName, string]> = [
+  ['agent', 'agent'],
+  ['brokerNetwork', 'broker+network'],
+  ['hubCommit', 'hub commit'],
+  ['hubReceipt', 'hub receipt'],
+  ['back', 'back'],
+  ['total', 'total'],
+];
+
+export function formatStages(s: StageReport): string {
+  const parts = STAGE_LABELS.map(([k, label]) => {
+    const v = s.stages[k];
+    return `${label} ${v === null ? 'n/a' : `${v.p50} / ${v.p99}`}`;
+  });
+  const notes = [`${s.joined} segments joined`];
+  if (s.clockAnomalies > 0) notes.push(`${s.clockAnomalies} clock anomalies`);
+  return `${parts.join(', ')} (${notes.join(', ')})`;
+}
+
+export function formatLoops(r: SimReport): string {
+  const f = (l: LoopLag) => `${l.p99Ms} / ${l.maxMs}`;
+  const main = `${r.hub === 'embedded' ? 'hub' : 'simulator'} ${f(r.eventLoopMs.main)}`;
+  const fleet = r.eventLoopMs.fleet;
+  if (fleet.length === 0) return `${main} (fleet in the same process)`;
+  return `${main}, fleet ${f(worstLag(fleet))} (worst of ${fleet.length} process${fleet.length > 1 ? 'es' : ''})`;
+}
+
+function formatDescriptors(p: SimReport['process']): string {
+  const l = p.descriptorLimit!;
+  const limit = `limit ${l.soft ?? 'unknown'} soft, ${l.hard ?? 'unknown'} hard`;
+  if (p.hubDescriptorErrors === null || p.hubDescriptorErrors === undefined) return limit;
+  return `${limit}; hub out of descriptors (EMFILE) ${p.hubDescriptorErrors} times`;
 }
 
 export function formatCounts(counts: Record<string, number>): string {

@@ -5,19 +5,24 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Writable } from 'node:stream';
+import type { NofileLimit } from '../common/nofile.js';
 import { createNodeBackend, toHex } from '../protocol/index.js';
 import type { FaultKind, FaultPlan } from './faults.js';
 import { deviceKeyPair, productOf } from './identity.js';
 import { Ledger, reconcile, type Totals } from './ledger.js';
+import { LoopLagMonitor, NO_LAG } from './loop-lag.js';
 import type { Arrivals } from './meters.js';
+import { planFleet } from './fleet-plan.js';
 import { Progress } from './progress.js';
 import { buildReport, type SimReport } from './report.js';
 import type { FaultCounts } from './segment-faults.js';
 import type { ShardBatch, ShardFinal, ShardStatus } from './shard.js';
 import { localShard, processShard, type ShardHost } from './shard-host.js';
 import { settleAndVerify } from './settle.js';
+import { StageJoin } from './stages.js';
 import { openTarget, type RemoteTarget, type Target } from './target.js';
 import { openClusterTarget, type ClusterTarget } from './cluster-target.js';
+import type { Logger } from '../common/log.js';
 import { Timeline } from './timeline.js';
 
 export interface SimOptions {
@@ -35,11 +40,17 @@ export interface SimOptions {
   window: number;
   /** Child processes for the fleet; 0 runs it in this process beside the hub. */
   workers: number;
+  /** The count was not given: large fleets are spread over more processes (fleet-plan.ts). */
+  autoWorkers?: boolean;
+  /** This process's file-descriptor limit (the fleet processes inherit it); undefined if unknown. */
+  descriptorLimit?: NofileLimit | undefined;
   /** Longest wait for the last receipts after production stops. */
   drainTimeoutS: number;
   /** Where the live progress line goes (shown only on a terminal); none with --quiet. */
   progress?: Writable & { isTTY?: boolean; columns?: number };
   log: (message: string) => void;
+  /** Where the embedded hub logs (tally-sim --log-level); silent without one. */
+  logger?: Logger;
 }
 
 /** Capacity of every simulated channel: far beyond what a run can spend. */
@@ -49,13 +60,21 @@ const CAPACITY = 10n ** 15n;
  *  of their own. */
 export const WORKER_THRESHOLD = 1000;
 
+/** Descriptors a process needs besides its sockets to devices: the runtime, SQLite, pipes, HTTP. */
+export const DESCRIPTOR_MARGIN = 256;
+
 export async function runSimulation(o: SimOptions): Promise<SimReport> {
   validateOptions(o);
   const cluster: ClusterTarget | undefined = o.hubs ? await openClusterTarget(o.hubs, o.log) : undefined;
-  const target: Target = cluster ?? (await openTarget(o.remote));
+  const target: Target = cluster ?? (await openTarget(o.remote, o.logger));
   const workDir = mkdtempSync(join(tmpdir(), 'tally-sim-'));
   const timeline = new Timeline(performance.now());
   const ledger = new Ledger();
+  const stages = new StageJoin();
+  // This process's loop: the embedded hub's (and the fleet's too, with --workers 0), from the
+  // start of production (enrolment and connecting are not the steady state).
+  let mainLoop: LoopLagMonitor | undefined;
+  let fleetLoopMs = 0;
   const progress = new Progress(o.progress ?? process.stderr, o.progress?.isTTY === true);
   // Each shard's latest status; undefined until it reports (again, after production stops).
   const statuses: Array<ShardStatus | undefined> = [];
@@ -82,12 +101,30 @@ export async function runSimulation(o: SimOptions): Promise<SimReport> {
       return out;
     });
 
+    target.onSegmentStages?.((id, seq, arrived, committed, receipt) =>
+      stages.hubSide(id, seq, arrived, committed, receipt),
+    );
     const onBatch = (index: number) => (b: ShardBatch) => {
       for (const [id, seq, units, amount] of b.signed) ledger.recordSigned(id, { seq, units, amount });
       for (let k = 0; k < b.receipts.length; k += 2) timeline.recordReceipt(b.receipts[k]!, b.receipts[k + 1]!);
+      const t = b.segmentTimes;
+      b.segmentChannels.forEach((id, i) =>
+        stages.fleetSide(id, t[4 * i]!, t[4 * i + 1]!, t[4 * i + 2]!, t[4 * i + 3]!),
+      );
+      fleetLoopMs = Math.max(fleetLoopMs, b.status.loopLag.maxMs);
       statuses[index] = b.status;
     };
-    const slices = Math.max(1, o.workers);
+    const plan = planFleet({
+      devices: o.devices,
+      requested: o.workers,
+      auto: o.autoWorkers === true,
+      limit: o.descriptorLimit,
+      margin: DESCRIPTOR_MARGIN,
+      embeddedHub: target.kind === 'embedded',
+    });
+    if (plan.reason) o.log(`fleet in ${plan.workers} process(es): ${plan.reason}`);
+    const workers = plan.workers;
+    const slices = Math.max(1, workers);
     for (let s = 0; s < slices; s++) {
       const init = {
         shardIndex: s,
@@ -98,16 +135,19 @@ export async function runSimulation(o: SimOptions): Promise<SimReport> {
         arrivals: o.arrivals,
         faults: o.faults,
         mqttUrl: target.mqttUrl,
+        ...(target.tlsCa ? { tlsCa: target.tlsCa } : {}),
         hubKeyHex: toHex(target.hubKey),
         batch: o.batch,
         batchMs: o.batchMs,
         window: o.window,
         workDir,
       };
-      shards.push(o.workers > 0 ? processShard(init, onBatch(s)) : localShard(init, onBatch(s)));
+      shards.push(workers > 0 ? processShard(init, onBatch(s)) : localShard(init, onBatch(s)));
     }
-    o.log(`connecting ${o.devices} agents${o.workers > 0 ? ` in ${o.workers} fleet process(es)` : ''}`);
+    o.log(`connecting ${o.devices} agents${workers > 0 ? ` in ${workers} fleet process(es)` : ''}`);
     await Promise.all(shards.map((s) => s.start()));
+    mainLoop = new LoopLagMonitor();
+    const runCpuStart = process.cpuUsage();
     const started = performance.now();
 
     // The hub's rejection count, polled in the background for the progress line.
@@ -128,7 +168,13 @@ export async function runSimulation(o: SimOptions): Promise<SimReport> {
       const point = timeline.tick(
         performance.now(),
         sum((s) => s.backlog),
+        {
+          hubMs: mainLoop?.window().maxMs ?? 0,
+          fleetMs: fleetLoopMs,
+        },
       );
+      fleetLoopMs = 0;
+      stages.prune();
       progress.update({
         phase,
         elapsedS,
@@ -179,6 +225,9 @@ export async function runSimulation(o: SimOptions): Promise<SimReport> {
     }
     const elapsedS = (performance.now() - started) / 1000;
     progress.done();
+    // Production and drain only: settling and verifying afterwards are not what devices wait for.
+    const mainLag = mainLoop?.total() ?? NO_LAG;
+    const runCpu = process.cpuUsage(runCpuStart);
     const undrained = sum((s) => s.undrained);
     if (undrained > 0) {
       const why = (k: keyof ShardStatus['undrainedCauses']) => sum((s) => s.undrainedCauses[k]);
@@ -252,6 +301,11 @@ export async function runSimulation(o: SimOptions): Promise<SimReport> {
       vouchers: Number(acceptedVouchers),
       elapsedS,
       latency: timeline.latency(),
+      stages: stages.report(),
+      eventLoop: {
+        main: mainLag,
+        fleet: workers > 0 ? finals.map((f) => f.status.loopLag) : [],
+      },
       timeline: timeline.points,
       process: {
         // This process only (the hub, when embedded); fleet processes report on their own.
@@ -260,12 +314,22 @@ export async function runSimulation(o: SimOptions): Promise<SimReport> {
         maxRssMiB: Math.round(process.resourceUsage().maxRSS / 1024),
         fleetCpuS: round1(finals.reduce((a, f) => a + (f.usage?.cpuS ?? 0), 0)),
         fleetMaxRssMiB: Math.round(finals.reduce((a, f) => a + (f.usage?.maxRssMiB ?? 0), 0)),
+        runCpuS: round1((runCpu.user + runCpu.system) / 1e6),
+        fleetProcesses: workers,
+        ...(plan.reason ? { fleetSpread: plan.reason } : {}),
+        descriptorLimit: {
+          soft: finiteOrNull(o.descriptorLimit?.soft),
+          hard: finiteOrNull(o.descriptorLimit?.hard),
+        },
+        hubDescriptorErrors: (await target.descriptorErrors?.()) ?? null,
       },
     });
   } finally {
     clearInterval(poll);
     await Promise.all(shards.map((s) => s.finish().catch(() => undefined)));
     timeline.destroy();
+    stages.destroy();
+    mainLoop?.stop();
     await target.close();
     rmSync(workDir, { recursive: true, force: true });
   }
@@ -289,3 +353,4 @@ function validateOptions(o: SimOptions): void {
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const sleepUntil = (t: number) => sleep(Math.max(0, t - performance.now()));
 const round1 = (x: number) => Math.round(x * 10) / 10;
+const finiteOrNull = (x: number | undefined) => (x === undefined || !Number.isFinite(x) ? null : x);

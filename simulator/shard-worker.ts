@@ -29,3 +29,6 @@ process.on('message', (msg: ToShard) => {
 });
 // The main process went away: nothing left to report to.
 process.on('disconnect', () => process.exit(0));
+// The main process ends this one with SIGTERM once it has the report: exit normally, so that what
+// Node writes at exit (a --cpu-prof profile, a --heap-prof) is written.
+process.on('SIGTERM', () => process.exit(0));

@@ -4,6 +4,7 @@
 import { hexToBytes } from '../protocol/index.js';
 import type { FaultKind } from './faults.js';
 import { Fleet, type FleetOptions } from './fleet.js';
+import { LoopLagMonitor, NO_LAG, type LoopLag } from './loop-lag.js';
 import { createRng } from './rng.js';
 import type { FaultCounts } from './segment-faults.js';
 
@@ -14,6 +15,7 @@ import type { FaultCounts } from './segment-faults.js';
 export type ShardInit = Omit<FleetOptions, 'settings' | 'events'> & {
   shardIndex: number;
   mqttUrl: string;
+  tlsCa?: string;
   hubKeyHex: string;
   batch: number;
   batchMs: number;
@@ -29,6 +31,8 @@ export interface ShardStatus {
   faultCounts: FaultCounts;
   /** What the agents logged, by code: the first place to look when a run does not conserve. */
   agentLog: Record<string, number>;
+  /** Event-loop lag of the shard's process since its previous batch (since the start in a final). */
+  loopLag: LoopLag;
 }
 
 export interface ShardBatch {
@@ -36,6 +40,10 @@ export interface ShardBatch {
   signed: Array<[string, bigint, bigint, bigint]>;
   /** Receipts since the last batch, flattened pairs: vouchers, latency ms. */
   receipts: number[];
+  /** Segments a receipt covered since the last batch: their channels, and flattened quadruples of
+   *  last seq, committed, published, receipt verified (machine-wide ms, stages.ts). */
+  segmentChannels: string[];
+  segmentTimes: number[];
   status: ShardStatus;
 }
 
@@ -53,6 +61,10 @@ export class Shard {
   readonly #fleet: Fleet;
   readonly #signed = new Map<string, [bigint, bigint, bigint]>();
   #receipts: number[] = [];
+  #segmentChannels: string[] = [];
+  #segmentTimes: number[] = [];
+  /** Started with production: key derivation and connecting are not the steady state. */
+  #loop: LoopLagMonitor | undefined;
   #reportTimer: NodeJS.Timeout | undefined;
   #faultTimer: NodeJS.Timeout | undefined;
   readonly #restarts = new Set<NodeJS.Timeout>();
@@ -73,6 +85,7 @@ export class Shard {
       workDir: init.workDir,
       settings: {
         mqttUrl: init.mqttUrl,
+        ...(init.tlsCa ? { tlsCa: init.tlsCa } : {}),
         hubKey: hexToBytes(init.hubKeyHex),
         batch: init.batch,
         batchMs: init.batchMs,
@@ -82,6 +95,10 @@ export class Shard {
       events: {
         signed: (channelId, seq, units, amount) => this.#signed.set(channelId, [seq, units, amount]),
         receipt: (vouchers, ms) => this.#receipts.push(vouchers, ms),
+        segment: (channelId, lastSeq, committed, published, receipt) => {
+          this.#segmentChannels.push(channelId);
+          this.#segmentTimes.push(Number(lastSeq), committed, published, receipt);
+        },
         log: (code) => {
           this.#agentLog[code] = (this.#agentLog[code] ?? 0) + 1;
         },
@@ -92,6 +109,7 @@ export class Shard {
   /** Connects every agent, then starts the meters and the per-second faults. */
   async start(): Promise<void> {
     await this.#fleet.startAgents();
+    this.#loop = new LoopLagMonitor();
     this.#fleet.driver.start();
     this.#reportTimer = setInterval(() => this.#report(), REPORT_EVERY_MS);
     const rng = createRng(this.init.seed).fork(2).fork(this.init.shardIndex);
@@ -137,7 +155,8 @@ export class Shard {
     await this.#fleet.stopAgents();
     this.#report();
     const metered = this.#fleet.devices.map((d): [string | null, bigint] => [d.channelId ?? null, d.meter.counter]);
-    const status = this.#status();
+    const status = { ...this.#status(), loopLag: this.#loop?.total() ?? NO_LAG };
+    this.#loop?.stop();
     this.#fleet.close();
     return { metered, status };
   }
@@ -149,6 +168,7 @@ export class Shard {
       ...this.#undrained(),
       faultCounts: { ...this.#fleet.faultCounts },
       agentLog: { ...this.#agentLog },
+      loopLag: this.#loop?.window() ?? NO_LAG,
     };
   }
 
@@ -172,6 +192,10 @@ export class Shard {
     this.#signed.clear();
     const receipts = this.#receipts;
     this.#receipts = [];
-    this.post({ signed, receipts, status: this.#status() });
+    const segmentChannels = this.#segmentChannels;
+    const segmentTimes = this.#segmentTimes;
+    this.#segmentChannels = [];
+    this.#segmentTimes = [];
+    this.post({ signed, receipts, segmentChannels, segmentTimes, status: this.#status() });
   }
 }

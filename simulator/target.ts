@@ -5,13 +5,26 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { hexToBytes } from '../protocol/index.js';
 import { startHub, type HubHandle } from '../hub/server.js';
+import type { Logger } from '../common/log.js';
 import { HubApi } from './hub-api.js';
 
 export interface Target {
   readonly kind: 'embedded' | 'remote' | 'cluster';
   readonly mqttUrl: string;
+  /** CA (PEM) for a broker over TLS. */
+  readonly tlsCa: string | undefined;
   readonly api: HubApi;
   readonly hubKey: Uint8Array;
+  /** Hands every segment the embedded hub commits to `listener`, with machine-wide ms stamps
+   *  (stages.ts); undefined for a remote hub, whose stages are in its /metrics. */
+  readonly onSegmentStages:
+    | ((
+        listener: (channelIdHex: string, lastSeq: bigint, arrived: number, committed: number, receipt: number) => void,
+      ) => void)
+    | undefined;
+  /** EMFILE and ENFILE the embedded hub counted (tally_descriptor_errors_total); undefined for a
+   *  remote hub. */
+  readonly descriptorErrors: (() => Promise<number>) | undefined;
   /** Restarts the embedded broker (the broker-restart fault); undefined for a remote hub. */
   readonly restartBroker: (() => Promise<void>) | undefined;
   close(): Promise<void>;
@@ -21,17 +34,21 @@ export interface RemoteTarget {
   brokerUrl: string;
   hubApi: string;
   adminToken: string;
+  tlsCa?: string;
 }
 
-export async function openTarget(remote: RemoteTarget | undefined): Promise<Target> {
+export async function openTarget(remote: RemoteTarget | undefined, logger?: Logger): Promise<Target> {
   if (remote !== undefined) {
-    const api = new HubApi(remote.hubApi, remote.adminToken);
+    const api = new HubApi(remote.hubApi, remote.adminToken, remote.tlsCa);
     const info = await api.hub();
     return {
       kind: 'remote',
       mqttUrl: remote.brokerUrl,
+      tlsCa: remote.tlsCa,
       api,
       hubKey: hexToBytes(info.publicKey),
+      onSegmentStages: undefined,
+      descriptorErrors: undefined,
       restartBroker: undefined,
       close: async () => {},
     };
@@ -54,6 +71,7 @@ export async function openTarget(remote: RemoteTarget | undefined): Promise<Targ
       mqttConnectsPerSecond: 0,
       mqttMaxPending: 100_000,
       mqttMaxPendingPerAddress: 100_000,
+      ...(logger ? { logger } : {}),
     });
   } catch (err) {
     rmSync(dataDir, { recursive: true, force: true });
@@ -62,8 +80,17 @@ export async function openTarget(remote: RemoteTarget | undefined): Promise<Targ
   return {
     kind: 'embedded',
     mqttUrl: hub.mqttUrl,
+    tlsCa: undefined,
     api: new HubApi(hub.httpUrl, hub.adminToken),
     hubKey: hub.hubKey.publicKey,
+    onSegmentStages: (listener) => {
+      // The hub stamps with this process's performance.now(); timeOrigin makes them machine-wide.
+      const o = performance.timeOrigin;
+      hub.metrics.segmentStages = (id, seq, arrived, committed, receipt) =>
+        listener(id, seq, o + arrived, o + committed, o + receipt);
+    },
+    descriptorErrors: async () =>
+      (await hub.metrics.descriptorErrors.get()).values.reduce((sum, v) => sum + v.value, 0),
     restartBroker: () => hub.restartBroker(),
     close: async () => {
       await hub.close();

@@ -9,6 +9,10 @@ export interface TimelinePoint {
   p50Ms: number;
   p99Ms: number;
   backlog: number;
+  /** Worst event-loop lag in the second, ms: of the main process (the hub's, when embedded) and of
+   *  the fleet processes. */
+  hubLoopMs: number;
+  fleetLoopMs: number;
 }
 
 export interface LatencySummary {
@@ -45,7 +49,11 @@ export class Timeline {
   }
 
   /** Closes the current bucket (call about once a second). */
-  tick(nowMs: number, backlog: number): TimelinePoint {
+  tick(
+    nowMs: number,
+    backlog: number,
+    loop: { hubMs: number; fleetMs: number } = { hubMs: 0, fleetMs: 0 },
+  ): TimelinePoint {
     const spanS = Math.max(0.001, (nowMs - this.#bucketStartMs) / 1000);
     const point: TimelinePoint = {
       t: round((nowMs - this.#startMs) / 1000, 3),
@@ -53,6 +61,8 @@ export class Timeline {
       p50Ms: round(percentile(this.#bucket, 50) / 1000, 3),
       p99Ms: round(percentile(this.#bucket, 99) / 1000, 3),
       backlog,
+      hubLoopMs: loop.hubMs,
+      fleetLoopMs: loop.fleetMs,
     };
     this.points.push(point);
     this.#bucket.reset();

@@ -12,6 +12,7 @@ import { createSimMeter } from '../agent/meter/sim.js';
 import { openSqliteOutbox } from '../agent/outbox/sqlite.js';
 import { buildDashboard } from '../hub/dashboard/build.mjs';
 import { startHub, type HubHandle } from '../hub/server.js';
+import type { HubConfigInput } from '../hub/base/config.js';
 import { generateKeyPair, toHex } from '../protocol/index.js';
 import { PRODUCTS } from '../simulator/identity.js';
 
@@ -77,6 +78,10 @@ export interface FleetHubOptions {
   faults?: WireFaults;
   /** Capacity of device i's channel in minor units; far beyond the run by default. */
   capacity?: (i: number) => bigint;
+  /** Webhook settings of the hub (the browser test makes dead letters quickly). */
+  webhooks?: HubConfigInput['webhooks'];
+  /** More settings for the hub (a read token, for instance). */
+  hub?: HubConfigInput;
 }
 
 function interceptor(f: WireFaults): AgentOptions['interceptSegment'] {
@@ -111,7 +116,8 @@ export async function startFleetHub(o: FleetHubOptions): Promise<FleetHub> {
     mqttListen: { host: '127.0.0.1', port: 0 },
     http: { host: '127.0.0.1', port: 0 },
     verifyWorkers: 0,
-    log: () => {},
+    ...(o.webhooks ? { webhooks: o.webhooks } : {}),
+    ...o.hub,
   });
   const db = new Database(join(workDir, 'outboxes.db'));
   db.pragma('journal_mode = WAL');

@@ -7,6 +7,7 @@
 
 import { readFileSync } from 'node:fs';
 import {
+  formatMoney,
   verifyBundle,
   verifyBundleSeries,
   type BundleReason,
@@ -35,14 +36,37 @@ export function toJson(value: unknown): string {
   return JSON.stringify(value, (_k, v: unknown) => (typeof v === 'bigint' ? v.toString() : v), 2) + '\n';
 }
 
+/** Money of one channel, exact: "0.000300 EUR", or "300 minor units" for a version-1 channel. */
+const money = (minor: bigint, c: { currency?: string; exponent?: number }) => formatMoney(minor, c);
+
+/**
+ * The bundle's delta per currency. The epoch record's total is a sum of minor units over every
+ * channel [P-8.4]; it means money only when all share one currency and exponent.
+ */
+function totalsByCurrency(channels: BundleSummary['channels']): string[] {
+  const totals = new Map<string, { minor: bigint; currency?: string; exponent?: number }>();
+  for (const c of channels) {
+    const key = c.currency === undefined ? '' : `${c.currency} ${c.exponent}`;
+    const t = totals.get(key) ?? {
+      minor: 0n,
+      ...(c.currency !== undefined ? { currency: c.currency, exponent: c.exponent! } : {}),
+    };
+    t.minor += c.deltaAmount;
+    totals.set(key, t);
+  }
+  return [...totals.values()].map((t) => money(t.minor, t));
+}
+
 function bundleLines(s: BundleSummary, indent: string): string[] {
   const lines = [
     `${indent}  ${s.format}, deltas ${s.deltas}`,
-    `${indent}  ${s.channels.length} of ${s.entryCount} entries${s.complete ? ' (complete)' : ''}, total delta ${s.totalDeltaAmount}, root ${s.root}`,
+    `${indent}  ${s.channels.length} of ${s.entryCount} entries${s.complete ? ' (complete)' : ''}, total delta ${s.totalDeltaAmount} minor units, root ${s.root}`,
   ];
+  if (s.channels.some((c) => c.currency !== undefined))
+    lines.push(`${indent}  delta of these entries: ${totalsByCurrency(s.channels).join(' + ')}`);
   for (const c of s.channels)
     lines.push(
-      `${indent}  ${c.channelId} seq ${c.fromSeq}..${c.toSeq} +${c.deltaUnits} ${c.unit} = +${c.deltaAmount} (cum ${c.cumAmount})`,
+      `${indent}  ${c.channelId} seq ${c.fromSeq}..${c.toSeq} +${c.deltaUnits} ${c.unit} = +${money(c.deltaAmount, c)} (cum ${money(c.cumAmount, c)})`,
     );
   return lines;
 }
@@ -53,7 +77,7 @@ function seriesLines(s: SeriesSummary): string[] {
   lines.push('  per channel, over the series (no seq billed twice):');
   for (const c of s.channels)
     lines.push(
-      `    ${c.channelId} seq ${c.fromSeq}..${c.toSeq} in epochs ${c.epochs.join(', ')}: +${c.units} = +${c.amount}${c.fromGenesis ? ', from seq 1' : ''}`,
+      `    ${c.channelId} seq ${c.fromSeq}..${c.toSeq} in epochs ${c.epochs.join(', ')}: +${c.units} = +${money(c.amount, c)}${c.fromGenesis ? ', from seq 1' : ''}`,
     );
   for (const w of [...s.bundles.flatMap((b) => b.warnings), ...s.warnings]) lines.push(`warning: ${w}`);
   return lines;

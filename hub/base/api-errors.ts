@@ -5,7 +5,11 @@
 // below are its body's two directions (the router's answer, the CLI reading a running hub's).
 
 export const API_ERRORS = {
-  API_UNAUTHORIZED: { status: 401, message: 'missing or wrong admin token (Authorization: Bearer <token>)' },
+  API_UNAUTHORIZED: {
+    status: 401,
+    message:
+      'missing or wrong token (Authorization: Bearer <token>): changes need the admin token; reads, where they need one, the read or the admin token',
+  },
   API_NOT_FOUND: { status: 404, message: 'no such resource' },
   API_METHOD: { status: 405, message: 'method not allowed on this resource' },
   API_BAD_JSON: { status: 400, message: 'body is not valid JSON' },
@@ -17,6 +21,7 @@ export const API_ERRORS = {
     message: 'the Host header names neither this hub nor an allowed name (tally-hub start --allowed-host)',
   },
   API_BUSY: { status: 503, message: 'too many live streams open; try again later' },
+  API_RATE_LIMITED: { status: 429, message: 'too many requests from this address; slow down and try again' },
   API_INTERNAL: { status: 500, message: 'internal error; see the hub log' },
 } as const;
 

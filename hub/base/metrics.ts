@@ -6,6 +6,8 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import { REASONS } from '../../protocol/index.js';
 import { HUB_REASONS } from './reasons.js';
+import { WebhookMetrics } from './webhook-metrics.js';
+import { WEBHOOK_EVENT_TYPES } from './webhook-config.js';
 
 /** What the ledger gauges show, read from committed state at scrape time. */
 export interface LedgerTotals {
@@ -13,6 +15,8 @@ export interface LedgerTotals {
   acceptedAmount: bigint;
   settledAmount: bigint;
   lastEpoch?: { epoch: bigint; closedAtMs: bigint };
+  /** Only when the hub anchors epoch roots (docs/settlement.md). */
+  anchor?: { pending: number; lastAnchored: bigint | null };
 }
 
 // A 1 Hz snapshot is plenty for a 15 s scrape and keeps one scrape from walking the channels once
@@ -26,6 +30,24 @@ const MISNAMED_DEFAULTS = [
   'nodejs_active_requests_total',
   'nodejs_active_resources_total',
 ];
+
+/**
+ * One committed segment's time through the hub, in this process's performance.now() milliseconds:
+ * reached the hub (handed over by the broker), its group commit returned, its receipt was handed to
+ * the broker. What an embedding process (the simulator) joins with the device side's stamps.
+ */
+export type SegmentStagesListener = (
+  channelIdHex: string,
+  lastSeq: bigint,
+  arrivedAt: number,
+  committedAt: number,
+  receiptAt: number,
+) => void;
+
+/** Finer at the low end than the end-to-end buckets: a healthy hub stage is well under 20 ms. */
+const STAGE_BUCKETS = [0.0001, 0.00025, 0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1, 2, 5];
+/** The API codes counted in tally_api_refusals_total, each with a series from the start. */
+export const API_REFUSALS = ['API_UNAUTHORIZED', 'API_RATE_LIMITED', 'API_HOST_DENIED', 'API_BUSY'] as const;
 
 export class HubMetrics {
   readonly registry = new Registry();
@@ -82,10 +104,35 @@ export class HubMetrics {
     buckets: [0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1, 2, 5],
     registers: [this.registry],
   });
+  readonly ingestStage = new Histogram({
+    name: 'tally_ingest_stage_seconds',
+    help: 'A segment through the hub by stage: commit (reached the hub -> its group commit returned), receipt (commit -> receipt handed to the broker)',
+    labelNames: ['stage'] as const,
+    buckets: STAGE_BUCKETS,
+    registers: [this.registry],
+  });
   readonly commitBatch = new Histogram({
     name: 'tally_commit_batch_segments',
     help: 'Segments per group commit',
     buckets: [1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024, 2048],
+    registers: [this.registry],
+  });
+  readonly descriptorErrors = new Counter({
+    name: 'tally_descriptor_errors_total',
+    help: 'Out of file descriptors (EMFILE: this process, ENFILE: the system), by where it was seen: accepting mqtt or http connections, or the once-a-second probe',
+    labelNames: ['code', 'where'] as const,
+    registers: [this.registry],
+  });
+  readonly descriptorsExhausted = new Gauge({
+    name: 'tally_descriptors_exhausted',
+    help: '1 while the hub is out of file descriptors (new connections are refused), else 0',
+    registers: [this.registry],
+  });
+  /** HTTP requests refused before a handler ran, by API code (token, rate, Host, live streams). */
+  readonly apiRefusals = new Counter({
+    name: 'tally_api_refusals_total',
+    help: 'HTTP API requests refused: missing or wrong token, rate limit, Host guard, live streams full',
+    labelNames: ['code'],
     registers: [this.registry],
   });
   readonly commitFailures = new Counter({
@@ -93,6 +140,11 @@ export class HubMetrics {
     help: 'Group commits the database refused (nothing in them was acknowledged)',
     registers: [this.registry],
   });
+
+  /** Webhook delivery (base/webhook-metrics.ts). */
+  readonly webhooks: WebhookMetrics;
+  /** Set by an embedding process that wants every committed segment's stage times. */
+  segmentStages: SegmentStagesListener | undefined;
 
   #ledger: (() => Promise<LedgerTotals>) | undefined;
   #snapshot: { at: number; totals: Promise<LedgerTotals | undefined> } | undefined;
@@ -106,8 +158,30 @@ export class HubMetrics {
     // that rate() and increase() see, not a series that starts at 1 [P-9].
     for (const reason of [...Object.keys(REASONS), ...Object.keys(HUB_REASONS)])
       this.vouchersRejected.inc({ reason }, 0);
+    this.descriptorErrors.inc({ code: 'EMFILE', where: 'mqtt' }, 0);
+    this.descriptorsExhausted.set(0);
+    for (const code of API_REFUSALS) this.apiRefusals.inc({ code }, 0);
     this.#ledgerGauges();
+    this.webhooks = new WebhookMetrics(this.registry, WEBHOOK_EVENT_TYPES);
   }
+
+  /** A segment was committed and its receipt handed to the broker (times from performance.now()). */
+  observeSegment(
+    channelIdHex: string,
+    lastSeq: bigint,
+    arrivedAt: number,
+    committedAt: number,
+    receiptAt: number,
+  ): void {
+    this.ingestLatency.observe((receiptAt - arrivedAt) / 1000);
+    this.#commitStage.observe((committedAt - arrivedAt) / 1000);
+    this.#receiptStage.observe((receiptAt - committedAt) / 1000);
+    this.segmentStages?.(channelIdHex, lastSeq, arrivedAt, committedAt, receiptAt);
+  }
+
+  // Label lookups once, not per observation.
+  readonly #commitStage = this.ingestStage.labels({ stage: 'commit' });
+  readonly #receiptStage = this.ingestStage.labels({ stage: 'receipt' });
 
   /** Feeds the ledger gauges (channels by state, accepted and settled money, the last epoch). */
   watchLedger(totals: () => Promise<LedgerTotals>): void {
@@ -163,6 +237,16 @@ export class HubMetrics {
       'tally_settlement_last_epoch_timestamp_seconds',
       'When the last epoch closed, in Unix seconds (0 before the first epoch)',
       (t) => Number(t.lastEpoch?.closedAtMs ?? 0n) / 1000,
+    );
+    // Absent unless the hub anchors: an alert on pending > 0 for long means the chain is not taking
+    // the hub's transactions (no funds, endpoint down, a conflict an operator must look at).
+    gauge(
+      'tally_anchor_pending_epochs',
+      'Closed epochs whose root is not anchored on chain yet',
+      (t) => t.anchor?.pending,
+    );
+    gauge('tally_anchor_last_epoch', 'The highest epoch whose root is anchored on chain (0 before the first)', (t) =>
+      t.anchor === undefined ? undefined : Number(t.anchor.lastAnchored ?? 0n),
     );
   }
 }

@@ -9,6 +9,7 @@
 // commit that holds its segments.
 
 import { createServer, type AddressInfo, type Server, type Socket } from 'node:net';
+import type { Duplex } from 'node:stream';
 import { Aedes, type Client } from 'aedes';
 import { HUB_UPLINK_FILTER, LEGACY_UPLINK_FILTER } from '../../protocol/index.js';
 import { DEFAULTS, type HostPort } from '../base/config.js';
@@ -21,6 +22,9 @@ import {
   type Session,
 } from './access.js';
 import { ConnectAdmission, DEFAULT_FRAME_LIMITS, FrameScanner, type AdmissionLimits } from './guard.js';
+import { openListener, type BrokerListener, type ListenerSpec, type ServerTls } from './listeners.js';
+
+export type { BrokerListener, ListenerSpec, ServerTls };
 
 export interface BrokerEvents {
   /** A connection, packet, publish or subscribe refused, with its reason. */
@@ -32,11 +36,16 @@ export interface BrokerEvents {
   /** A message a device was allowed to publish on its uplink subtree (device status last wills
    *  included), in the order the broker accepted it. */
   onUplink(topic: string, payload: Uint8Array): void;
+  /** The listening socket failed after it opened (EMFILE or ENFILE on accept, most likely). */
+  onServerError?(err: Error): void;
 }
 
 export interface EmbeddedBroker {
+  /** The plain MQTT listener (the first of `listeners`). */
   readonly address: HostPort;
   readonly url: string;
+  /** Every listener: plain MQTT, then MQTT over TLS and WebSocket as configured. */
+  readonly listeners: readonly BrokerListener[];
   /** Publishes to a device's downlink at QoS 1, as the hub (no access check applies). */
   publish(topic: string, payload: Uint8Array): void;
   /** Closes a device's connection (after revocation). */
@@ -94,7 +103,12 @@ interface Guarded {
 }
 
 export async function startEmbeddedBroker(args: {
+  /** The plain MQTT listener. */
   listen: HostPort;
+  /** More listeners: mqtts, ws, wss. The same admission and frame limits apply to each. */
+  listeners?: readonly ListenerSpec[];
+  /** Certificate and key (and a CA that client certificates must chain to) for mqtts and wss. */
+  tls?: ServerTls;
   policy: AccessPolicy;
   events: BrokerEvents;
   /** Defaults as in hub/config.ts. */
@@ -225,31 +239,41 @@ export async function startEmbeddedBroker(args: {
 
   /**
    * Admission first (pending connections and connect rate per address), then every byte aedes
-   * reads passes the frame scanner: aedes reads with `socket.read()` on 'readable', so wrapping
+   * reads passes the frame scanner: aedes reads with `stream.read()` on 'readable', so wrapping
    * read() sees each chunk before mqtt-packet buffers it, without a stream in between on the hot
-   * path. A packet over the limit closes the connection at its fixed header.
+   * path. A packet over the limit closes the connection at its fixed header. Every listener hands
+   * its connections here: a TCP or TLS socket, or a WebSocket's byte stream (listeners.ts admits
+   * those before their TLS or WebSocket handshake and passes the admission on).
    */
-  const onConnection = (socket: Socket): void => {
-    const admitted = admission.admit(socket.remoteAddress ?? 'unknown');
-    if (!admitted.ok) {
-      events.onReject(admitted.reason, null, admitted.detail);
-      socket.destroy();
-      return;
-    }
-    const g: Guarded = { scanner: new FrameScanner(DEFAULT_FRAME_LIMITS), settle: admitted.settle, deviceHex: null };
-    guarded.set(socket, g);
-    socket.once('close', admitted.settle);
-    const read = socket.read.bind(socket);
-    socket.read = (size?: number) => {
+  const admit = (address: string): { settle: () => void } | undefined => {
+    const admitted = admission.admit(address);
+    if (admitted.ok) return admitted;
+    events.onReject(admitted.reason, null, admitted.detail);
+    return undefined;
+  };
+  const onStream = (stream: Duplex, settle: () => void): void => {
+    const g: Guarded = { scanner: new FrameScanner(DEFAULT_FRAME_LIMITS), settle, deviceHex: null };
+    guarded.set(stream, g);
+    stream.once('close', settle);
+    const read = stream.read.bind(stream);
+    stream.read = (size?: number) => {
       const chunk = read(size) as Buffer | null;
-      if (chunk === null || socket.destroyed) return socket.destroyed ? null : chunk;
+      if (chunk === null || stream.destroyed) return stream.destroyed ? null : chunk;
       const refused = g.scanner.push(chunk);
       if (refused === undefined) return chunk;
       events.onReject('HUB_PACKET_TOO_LARGE', g.deviceHex, refused);
-      socket.destroy();
+      stream.destroy();
       return null;
     };
-    broker.handle(socket);
+    broker.handle(stream as Socket);
+  };
+  const onConnection = (socket: Socket): void => {
+    const admitted = admit(socket.remoteAddress ?? 'unknown');
+    if (!admitted) {
+      socket.destroy();
+      return;
+    }
+    onStream(socket, admitted.settle);
   };
 
   const outgoing = inflightCounter();
@@ -261,13 +285,30 @@ export async function startEmbeddedBroker(args: {
       resolve();
     });
   });
+  // Without a listener, an accept error after listen() (EMFILE) would be thrown and end the hub.
+  server.on('error', (err) => events.onServerError?.(err));
   const bound = server.address() as AddressInfo;
   const address = { host: bound.address, port: bound.port };
   const hostForUrl = address.host.includes(':') ? `[${address.host}]` : address.host;
+  const listeners: BrokerListener[] = [{ kind: 'mqtt', address, url: `mqtt://${hostForUrl}:${address.port}` }];
+  const closers: (() => Promise<void>)[] = [];
+  try {
+    for (const spec of args.listeners ?? []) {
+      const opened = await openListener(spec, args.tls, { admit, onStream });
+      listeners.push(opened.listener);
+      closers.push(opened.close);
+    }
+  } catch (err) {
+    for (const close of closers) await close();
+    await new Promise<void>((resolve) => server.close(() => resolve()));
+    await new Promise<void>((resolve) => broker.close(() => resolve()));
+    throw err;
+  }
 
   return {
     address,
-    url: `mqtt://${hostForUrl}:${address.port}`,
+    url: listeners[0]!.url,
+    listeners,
     publish(topic, payload) {
       if (broker.closed) return;
       const packet = {
@@ -292,6 +333,7 @@ export async function startEmbeddedBroker(args: {
       await outgoing.drained(CLOSE_DRAIN_MS);
       await new Promise<void>((resolve) => broker.close(() => resolve()));
       await new Promise<void>((resolve) => server.close(() => resolve()));
+      for (const close of closers) await close();
     },
   };
 }

@@ -2,20 +2,19 @@
 // (embedded.ts). It subscribes at QoS 1 to the uplinks of the partitions the hub owns [P-6.1,
 // P-6.7] and publishes receipts and control messages at QoS 1 to each device's downlink. The owned
 // set can change at run time (partitions.add/remove): with several hubs on one broker each takes
-// its share of the fleet. Several broker URLs (a clustered broker's nodes) are tried in turn.
+// its share of the fleet. One filter per owned partition, or one wildcard with the rest dropped
+// here, as partition-filters.ts decides. Several broker URLs (a clustered broker's nodes) are
+// tried in turn.
 
 import { readFileSync } from 'node:fs';
 import mqtt, { type IClientOptions, type MqttClient } from 'mqtt';
-import {
-  HUB_UPLINK_FILTER,
-  isPartition,
-  LEGACY_UPLINK_FILTER,
-  PARTITION_COUNT,
-  parseTopic,
-  partitionUplinkFilter,
-} from '../../protocol/index.js';
+import { isPartition, PARTITION_COUNT, parseTopic } from '../../protocol/index.js';
 import type { BrokerTls } from '../base/config.js';
 import { downlinkVia, type Downlink } from '../model/downlink.js';
+import type { HubLog } from '../base/log-codes.js';
+import { filtersFor, type PartitionFilters } from './partition-filters.js';
+
+export { filtersFor };
 
 export interface LinkOptions {
   /** One broker URL, or several (the nodes of a clustered broker), comma-separated. */
@@ -26,8 +25,10 @@ export interface LinkOptions {
   tls?: BrokerTls;
   /** The partitions owned from the start [P-6.7]; default all of them. */
   partitions?: readonly number[];
+  /** How to subscribe to them (filtersFor); default `auto`. */
+  partitionFilters?: PartitionFilters;
   onMessage(topic: string, payload: Uint8Array): void;
-  log: (level: 'info' | 'warn' | 'error', message: string) => void;
+  log: HubLog;
 }
 
 /** The partitions whose uplinks reach this hub [P-6.7]. */
@@ -60,16 +61,7 @@ export function brokerServers(url: string): { host: string; port: number; protoc
   });
 }
 
-/**
- * The filters that cover a set of partitions: while it owns them all, the hub uses the wildcard and
- * also takes topic layout 1 (agents without the partition level); otherwise one filter per
- * partition, and layout-1 uplinks, which name no partition on the wire, are left to a hub that owns
- * everything.
- */
-export function filtersFor(owned: ReadonlySet<number>): string[] {
-  if (owned.size === PARTITION_COUNT) return [HUB_UPLINK_FILTER, LEGACY_UPLINK_FILTER];
-  return [...owned].sort((a, b) => a - b).map(partitionUplinkFilter);
-}
+const SUBSCRIBE_RETRY_MS = 5_000;
 
 export async function connectLink(o: LinkOptions): Promise<HubLink> {
   const servers = brokerServers(o.url);
@@ -99,6 +91,7 @@ export async function connectLink(o: LinkOptions): Promise<HubLink> {
     owned.add(p);
   }
   let dropped = 0;
+  const mode = o.partitionFilters ?? 'auto';
   // What the broker was last asked to deliver; changes go through one queue, so a remove that
   // follows an add is never overtaken by it.
   let subscribed = new Set<string>();
@@ -121,15 +114,17 @@ export async function connectLink(o: LinkOptions): Promise<HubLink> {
     }
     o.onMessage(topic, payload);
   });
-  client.on('error', (err) => o.log('warn', `mqtt: ${err.message}`));
-  client.on('offline', () => o.log('warn', 'mqtt: broker connection lost, reconnecting'));
+  client.on('error', (err) => o.log.event('BROKER_LINK_ERROR', { broker: o.url, error: err.message }));
+  client.on('offline', () => o.log.event('BROKER_LINK_LOST', { broker: o.url }));
 
   /** Brings the broker's subscriptions in line with `owned`: new filters first, then the stale
    *  ones go, so a partition never has a moment without a subscription while it stays owned. */
   const reconcile = async (): Promise<void> => {
-    const want = filtersFor(owned);
+    const want = filtersFor(owned, mode);
     const add = want.filter((f) => !subscribed.has(f));
     const drop = [...subscribed].filter((f) => !want.includes(f));
+    // A SUBACK of 128 for any filter rejects (MQTT.js): `subscribed` stays as it was, and the next
+    // reconcile asks again (subscribing twice to one filter is harmless [MQTT-3.8.4-3]).
     if (add.length > 0) await client.subscribeAsync(add, { qos: 1 });
     if (drop.length > 0) await client.unsubscribeAsync(drop);
     subscribed = new Set(want);
@@ -139,13 +134,37 @@ export async function connectLink(o: LinkOptions): Promise<HubLink> {
     queue = next.catch(() => undefined);
     return next;
   };
+  let closing = false;
+  let retry: NodeJS.Timeout | undefined;
+  /** A reconcile that failed is tried again while connected: a hub must not stay deaf to a
+   *  partition it owns because one SUBACK refused a filter. */
+  const reconcileOrRetry = (): Promise<void> => {
+    const done = enqueue(reconcile);
+    done.catch((err: Error) => {
+      o.log.event('BROKER_SUBSCRIBE_FAILED', { filter: filtersFor(owned, mode).join(' '), error: err.message });
+      if (retry === undefined && !closing) {
+        retry = setTimeout(() => {
+          retry = undefined;
+          if (client.connected && !closing) reconcileOrRetry().catch(() => undefined);
+        }, SUBSCRIBE_RETRY_MS);
+        retry.unref();
+      }
+    });
+    return done;
+  };
 
-  // Subscribe again on every (re)connect to a broker that lost the session (a fresh node, a broker
-  // restarted without persistence): it must not leave us deaf.
+  // Subscribe on the first connect, whatever the broker kept (a session of an earlier run may hold
+  // other partitions' filters: their uplinks are dropped above), and again on every reconnect to a
+  // broker that lost the session (a fresh node, a broker restarted without persistence): it must
+  // not leave us deaf. Once only per connect: on NATS every filter is a replicated consumer.
+  let firstConnect = true;
+  let initial: Promise<void> | undefined;
   client.on('connect', (ack) => {
-    if (ack.sessionPresent) return;
+    if (ack.sessionPresent && !firstConnect) return;
+    firstConnect = false;
     subscribed = new Set();
-    enqueue(reconcile).catch((err: Error) => o.log('error', `mqtt: subscribe failed: ${err.message}`));
+    initial = reconcileOrRetry();
+    initial.catch(() => undefined);
   });
 
   await new Promise<void>((resolve, reject) => {
@@ -160,8 +179,16 @@ export async function connectLink(o: LinkOptions): Promise<HubLink> {
     });
   });
   // Wait for the SUBACK, so that a caller who starts devices right after start() loses nothing.
-  subscribed = new Set();
-  await enqueue(reconcile);
+  try {
+    await initial;
+  } catch (err) {
+    closing = true;
+    clearTimeout(retry);
+    client.end(true);
+    throw new Error(`broker ${o.url} refused the uplink subscriptions: ${(err as Error).message}`, {
+      cause: err,
+    });
+  }
 
   const partitions: Partitions = {
     owned: () => [...owned].sort((a, b) => a - b),
@@ -169,12 +196,12 @@ export async function connectLink(o: LinkOptions): Promise<HubLink> {
     add: (p) => {
       if (!isPartition(p)) return Promise.reject(new RangeError(`not a partition: ${String(p)}`));
       owned.add(p);
-      return enqueue(reconcile);
+      return reconcileOrRetry();
     },
     remove: (p) => {
       if (!isPartition(p)) return Promise.reject(new RangeError(`not a partition: ${String(p)}`));
       owned.delete(p);
-      return enqueue(reconcile);
+      return reconcileOrRetry();
     },
     get dropped() {
       return dropped;
@@ -183,13 +210,17 @@ export async function connectLink(o: LinkOptions): Promise<HubLink> {
 
   const publish = (topic: string, bytes: Uint8Array) => {
     client.publish(topic, Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength), { qos: 1 }, (err) => {
-      if (err) o.log('warn', `mqtt: publish ${topic} failed: ${err.message}`);
+      if (err) o.log.event('BROKER_PUBLISH_FAILED', { topic, error: err.message });
     });
   };
   return {
     client,
     partitions,
     ...downlinkVia(publish),
-    close: () => new Promise<void>((resolve) => client.end(false, {}, () => resolve())),
+    close: () => {
+      closing = true;
+      clearTimeout(retry);
+      return new Promise<void>((resolve) => client.end(false, {}, () => resolve()));
+    },
   };
 }

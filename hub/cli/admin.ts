@@ -6,10 +6,13 @@
 
 import { apiErrorFromBody } from '../base/api-errors.js';
 import { resolveConfig } from '../base/config.js';
+import { ledgerLocation } from '../store/open.js';
 import { HubCore, type EnrolRequest } from '../core/hub-core.js';
 import { loadIdentity, openStore, readRunningInfo } from '../store/datadir.js';
 import { HubMetrics } from '../base/metrics.js';
 import type { HubStore } from '../store/types.js';
+import type { SubscriptionRequest } from '../core/webhook-admin.js';
+import { hubFetch } from './hub-fetch.js';
 
 type Json = any; // eslint-disable-line @typescript-eslint/no-explicit-any -- views are printed, not typed here
 
@@ -28,6 +31,14 @@ export interface Admin {
   csv(epoch: bigint): Promise<string>;
   rejections(query: { limit?: number; reason?: string }): Promise<Json>;
   stats(): Promise<Json>;
+  webhookAdd(req: SubscriptionRequest): Promise<Json>;
+  webhookList(): Promise<Json>;
+  webhookRemove(id: string): Promise<Json>;
+  webhookDeliveries(q: { state?: string; limit?: number }): Promise<Json>;
+  webhookRetry(id: string): Promise<Json>;
+  /** A channel's low-capacity threshold: read (undefined), set ("5000", "10%", "off") or back to
+   *  the default (null). */
+  lowCapacity(id: string, threshold?: string | null): Promise<Json>;
   close(): Promise<void>;
 }
 
@@ -45,19 +56,24 @@ class HttpAdmin implements Admin {
   constructor(
     private readonly base: string,
     private readonly token: string,
+    private readonly certSha256: string | undefined,
   ) {}
 
-  private async call(method: 'GET' | 'POST', path: string, body?: unknown, raw = false): Promise<Json> {
-    const res = await fetch(this.base + path, {
-      method,
-      headers: {
-        authorization: `Bearer ${this.token}`,
-        ...(body !== undefined ? { 'content-type': 'application/json' } : {}),
+  private async call(method: 'GET' | 'POST' | 'DELETE', path: string, body?: unknown, raw = false): Promise<Json> {
+    const res = await hubFetch(
+      this.base + path,
+      {
+        method,
+        headers: {
+          authorization: `Bearer ${this.token}`,
+          ...(body !== undefined ? { 'content-type': 'application/json' } : {}),
+        },
+        ...(body !== undefined
+          ? { body: JSON.stringify(body, (_k, v: unknown) => (typeof v === 'bigint' ? v.toString() : v)) }
+          : {}),
       },
-      ...(body !== undefined
-        ? { body: JSON.stringify(body, (_k, v: unknown) => (typeof v === 'bigint' ? v.toString() : v)) }
-        : {}),
-    });
+      this.certSha256,
+    );
     const text = await res.text();
     if (!res.ok) throw apiErrorFromBody(text);
     return raw ? text : (JSON.parse(text) as Json);
@@ -92,6 +108,20 @@ class HttpAdmin implements Admin {
     return this.call('GET', `/api/rejections?${params}`);
   };
   stats = () => this.call('GET', '/api/stats');
+  webhookAdd = (req: SubscriptionRequest) => this.call('POST', '/api/webhooks', req);
+  webhookList = async () => (await this.call('GET', '/api/webhooks')).subscriptions;
+  webhookRemove = (id: string) => this.call('DELETE', `/api/webhooks/${encodeURIComponent(id)}`);
+  webhookDeliveries = (q: { state?: string; limit?: number }) => {
+    const params = new URLSearchParams();
+    if (q.limit !== undefined) params.set('limit', String(q.limit));
+    if (q.state) params.set('state', q.state);
+    return this.call('GET', `/api/webhooks/deliveries?${params}`);
+  };
+  webhookRetry = (id: string) => this.call('POST', `/api/webhooks/deliveries/${encodeURIComponent(id)}/retry`);
+  lowCapacity = (id: string, threshold?: string | null) =>
+    threshold === undefined
+      ? this.call('GET', `/api/channels/${encodeURIComponent(id)}/low-capacity`)
+      : this.call('POST', `/api/channels/${encodeURIComponent(id)}/low-capacity`, { lowCapacity: threshold });
   async close(): Promise<void> {}
 }
 
@@ -100,6 +130,12 @@ class LocalAdmin implements Admin {
   static async open(dataDir: string): Promise<LocalAdmin> {
     const config = resolveConfig({ dataDir });
     const identity = loadIdentity(config.dataDir);
+    // With the ledger in PostgreSQL, the stopped hub's SQLite file is not it (store/open.ts).
+    const ledger = ledgerLocation(config.dataDir);
+    if (ledger !== undefined)
+      throw new Error(
+        `the ledger of ${config.dataDir} is in PostgreSQL (${ledger}): start the hub, then run this again`,
+      );
     const store = openStore(config.dataDir);
     try {
       return new LocalAdmin(await HubCore.open(config, identity, store, new HubMetrics()), store);
@@ -125,6 +161,15 @@ class LocalAdmin implements Admin {
   csv = async (epoch: bigint) => this.core.csv(epoch);
   rejections = async (q: { limit?: number; reason?: string }) => this.core.rejections(q);
   stats = async () => this.core.stats();
+  webhookAdd = (req: SubscriptionRequest) => this.core.webhooks.add(req);
+  webhookList = () => this.core.webhooks.list();
+  webhookRemove = (id: string) => this.core.webhooks.remove(id);
+  webhookDeliveries = (q: { state?: string; limit?: number }) => this.core.webhooks.deliveries(q);
+  webhookRetry = (id: string) => this.core.webhooks.retry(id);
+  lowCapacity = async (id: string, threshold?: string | null) => {
+    await this.core.loadWebhookState();
+    return threshold === undefined ? this.core.lowCapacityView(id) : this.core.setLowCapacity(id, threshold);
+  };
   async close(): Promise<void> {
     await this.core.pipeline.commit.stop();
     await this.store.close();
@@ -138,8 +183,8 @@ export async function openAdmin(dataDir: string): Promise<Admin> {
   if (running && processAlive(running.pid)) {
     const identity = loadIdentity(dir);
     try {
-      const res = await fetch(`${running.http}/healthz`, { signal: AbortSignal.timeout(3_000) });
-      if (res.ok) return new HttpAdmin(running.http, identity.adminToken);
+      const res = await hubFetch(`${running.http}/healthz`, { timeoutMs: 3_000 }, running.httpCertSha256);
+      if (res.ok) return new HttpAdmin(running.http, identity.adminToken, running.httpCertSha256);
     } catch {
       /* fall through */
     }

@@ -20,15 +20,17 @@ import type { PgTransaction } from '../store/postgres/store.js';
 import type { CommitBatch } from '../store/types.js';
 import { LeaseManager, type LossReason } from './leases.js';
 import { Ownership } from './ownership.js';
+import type { HubLog } from '../base/log-codes.js';
 import { ControlRouter } from './control.js';
 import { ControlListener, notifyControl } from '../store/control-notify.js';
 import { withSettlementLock } from '../store/settle-lock.js';
 
 export interface ClusterMemberOptions {
-  storeUrl: string;
+  /** The cluster's PostgreSQL database (the hub's --store). */
+  store: { url: string; password: string | undefined };
   hubId: string;
   leaseMs: number;
-  log: (level: 'info' | 'warn' | 'error', message: string) => void;
+  log: HubLog;
   /** Observers (tests, the simulator): a partition gained or lost, with its token or reason. */
   onGained?: (partition: number, token: bigint) => void;
   onLost?: (partition: number, reason: LossReason) => void;
@@ -43,7 +45,7 @@ export class ClusterMember {
 
   constructor(private readonly options: ClusterMemberOptions) {
     // The leases' own connections: a renewal must never queue behind a slow group commit.
-    this.pool = new pg.Pool({ connectionString: options.storeUrl, max: 3, connectionTimeoutMillis: 5_000 });
+    this.pool = new pg.Pool({ ...this.connection(), max: 3, connectionTimeoutMillis: 5_000 });
     this.pool.on('error', () => undefined);
     this.leases = new LeaseManager(this.pool, {
       hubId: options.hubId,
@@ -52,8 +54,22 @@ export class ClusterMember {
       onGain: (p, token) => this.ownership!.leaseCallbacks.onGain(p, token),
       onLose: (p, reason) => this.ownership!.leaseCallbacks.onLose(p, reason),
       beforeRelease: () => this.core?.flush() ?? Promise.resolve(),
-      log: options.log,
+      // Gains and losses are logged by the events below; what reaches here is trouble.
+      log: (level, message) => {
+        if (level !== 'info') options.log.event('LEASE_PROBLEM', { detail: message });
+      },
     });
+  }
+
+  /** Connection settings of the cluster's database (the password apart from the URL). */
+  private connection(): pg.PoolConfig {
+    const { url, password } = this.options.store;
+    return { connectionString: url, ...(password !== undefined ? { password } : {}) };
+  }
+
+  private listenerConnection(): { connectionString: string; password?: string } {
+    const { url, password } = this.options.store;
+    return { connectionString: url, ...(password !== undefined ? { password } : {}) };
   }
 
   /**
@@ -95,8 +111,15 @@ export class ClusterMember {
         },
       },
       {
-        gained: (p, token) => this.options.onGained?.(p, token),
-        lost: (p, reason) => this.options.onLost?.(p, reason),
+        gained: (p, token) => {
+          this.options.log.event('PARTITION_GAINED', { partition: p, token: token.toString() });
+          this.options.onGained?.(p, token);
+        },
+        lost: (p, reason) => {
+          const given = reason === 'released' || reason === 'stopped';
+          this.options.log.event(given ? 'PARTITION_RELEASED' : 'PARTITION_LOST', { partition: p, reason });
+          this.options.onLost?.(p, reason);
+        },
       },
     );
     this.ownership.attach(this.leases);
@@ -115,18 +138,20 @@ export class ClusterMember {
           for (const d of [...core.fleet.devices.keys()]) if (this.owns(d)) await core.applyStored(d, false);
         },
       },
-      (level, message) => this.options.log(level, message),
+      (_level, message) => this.options.log.event('CONTROL_NOT_APPLIED', { detail: message }),
     );
     this.listener = new ControlListener({
-      connectionString: this.options.storeUrl,
+      ...this.listenerConnection(),
       onChange: (change) => void router.onChange(change),
       onResync: () => void router.onResync(),
-      onInvalid: (payload) => this.options.log('warn', `control notification not understood: ${payload.slice(0, 200)}`),
-      log: this.options.log,
+      onInvalid: (payload) =>
+        this.options.log.event('CONTROL_LISTEN_PROBLEM', { detail: `not understood: ${payload.slice(0, 200)}` }),
+      log: (_level, message) => this.options.log.event('CONTROL_LISTEN_PROBLEM', { detail: message }),
     });
     await this.listener.start();
     // The link starts with no partition: the leases add them one by one.
     for (const p of link.owned()) await link.remove(p);
+    this.options.log.event('CLUSTER_JOINED', { hubId: this.options.hubId, leaseMs: this.options.leaseMs });
     await this.leases.start();
   }
 

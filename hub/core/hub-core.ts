@@ -28,10 +28,18 @@ import type { ControlChange } from '../store/control-notify.js';
 import type { Downlink } from '../model/downlink.js';
 import { liveChannelFromRow, Registry, type FleetView, type LiveChannel, type LiveDevice } from '../model/registry.js';
 import { channelView, deviceView, epochView, rejectionCountView, rejectionView } from '../model/views.js';
+import { parseThreshold } from '../base/webhook-config.js';
+import { formatThreshold } from '../model/low-capacity.js';
+import { channelFacts, WebhookAlerts } from '../model/webhook-alerts.js';
+import { channelEvents, deviceEvents } from '../model/webhook-events.js';
+import { WebhookAdmin } from './webhook-admin.js';
 
 export interface EnrolRequest {
   publicKey: string;
   unit: string;
+  /** Both or neither: a currency makes the channel record version 2 [P-3.1]. */
+  currency?: string;
+  exponent?: number;
   pricePerUnit: bigint;
   capacity: bigint;
   /** 0 or absent = never. */
@@ -60,10 +68,15 @@ const noDownlink: Downlink = { publishReceipt() {}, publishControl() {} };
 export class HubCore {
   readonly controls: Controls;
   readonly pipeline: IngestPipeline;
+  /** Which webhook events a change causes; the thresholds and the offline watch. */
+  readonly alerts: WebhookAlerts;
+  readonly webhooks: WebhookAdmin;
   private links: CoreLinks = { downlink: noDownlink, seesConnections: true };
   /** Cluster mode: which devices this hub owns now (hub/cluster/member.ts sets it). */
   private ownsDevice: (deviceHex: string) => boolean = () => true;
   private cluster: ClusterHooks | undefined;
+  /** Told when events were written, so the delivery loop looks at once (server.ts sets it). */
+  onWebhookEvents: () => void = () => {};
 
   /** Loads devices and channels from the store, then builds the core over them. */
   static async open(
@@ -86,6 +99,12 @@ export class HubCore {
     readonly now: () => number = Date.now,
     verifier?: SignatureVerifier,
   ) {
+    this.alerts = new WebhookAlerts(
+      { hubKeyHex: identity.publicKeyHex, network: identity.network },
+      parseThreshold(config.webhooks.lowCapacity)!,
+      config.webhooks.offlineAfterMs,
+    );
+    this.webhooks = new WebhookAdmin(store.outbox, now);
     const downlink: Downlink = {
       publishReceipt: (d, b) => this.links.downlink.publishReceipt(d, b),
       publishControl: (d, b) => this.links.downlink.publishControl(d, b),
@@ -106,7 +125,17 @@ export class HubCore {
         if (!this.links.seesConnections) this.setConnected(hex, false);
       },
       owns: (ch) => this.ownsDevice(ch.deviceHex),
+      alerts: this.alerts,
+      onEvents: () => this.onWebhookEvents(),
     });
+  }
+
+  /** Loads what the webhook events need besides the registry (each channel's own threshold). */
+  async loadWebhookState(): Promise<void> {
+    for (const t of await this.store.outbox.listThresholds()) {
+      const parsed = parseThreshold(t.lowCapacity);
+      if (parsed) this.alerts.thresholds.set(toHex(t.channelId), parsed);
+    }
   }
 
   /** Cluster mode: from now on only these devices are served (the others' uplinks do not reach
@@ -122,7 +151,7 @@ export class HubCore {
       await this.cluster?.changed(change);
     } catch (err) {
       // The write is committed; the owner still picks it up when it next loads the partition.
-      this.config.log('warn', `control change not announced: ${(err as Error).message}`);
+      this.config.log.event('CONTROL_NOT_ANNOUNCED', { err });
     }
   }
 
@@ -260,6 +289,33 @@ export class HubCore {
     if (!device || device.connected === connected) return;
     device.connected = connected;
     this.metrics.devicesConnected.inc(connected ? 1 : -1);
+    if (connected) this.alerts.offline.connected(deviceHex);
+    else this.alerts.offline.disconnected(deviceHex, this.now());
+  }
+
+  /** device.offline for every device whose disconnect came due (model/offline-watch.ts): the work
+   *  is the due ones, not the fleet. A revoked device is not reported. */
+  async checkOffline(): Promise<number> {
+    const nowMs = this.now();
+    const events = [];
+    for (const due of this.alerts.offline.due(nowMs)) {
+      const d = this.registry.devices.get(due.deviceHex);
+      if (!d || d.revoked || d.connected) continue;
+      events.push(
+        deviceEvents.offline(
+          this.alerts.source,
+          d.key,
+          BigInt(due.disconnectedAtMs),
+          this.alerts.offline.offlineAfterMs,
+          BigInt(nowMs),
+        ),
+      );
+    }
+    if (events.length > 0) {
+      await this.store.outbox.appendEvents(events);
+      this.onWebhookEvents();
+    }
+    return events.length;
   }
 
   deviceStatus(deviceHex: string): { revoked: boolean; credentialFloorMs: bigint } | undefined {
@@ -287,6 +343,7 @@ export class HubCore {
       hubKey: this.identity.keyPair.publicKey,
       deviceKey: key.value,
       unit: req.unit,
+      ...(req.currency !== undefined ? { currency: req.currency, exponent: req.exponent } : {}),
       pricePerUnit: req.pricePerUnit,
       capacity: req.capacity,
       openedAtMs: nowMs,
@@ -395,7 +452,10 @@ export class HubCore {
     const d = this.findDevice(id);
     await this.exclusive(async () => {
       if (d.revoked) return;
-      await this.store.revokeDevice(d.key, BigInt(this.now()));
+      const atMs = BigInt(this.now());
+      const channelIds = d.channels.map((cid) => this.registry.channels.get(cid)!.id);
+      await this.store.revokeDevice(d.key, atMs, [deviceEvents.revoked(this.alerts.source, d.key, channelIds, atMs)]);
+      this.onWebhookEvents();
       d.revoked = true;
       for (const cid of d.channels) {
         const ch = this.registry.channels.get(cid)!;
@@ -454,7 +514,17 @@ export class HubCore {
       const capacity = ch.capacity + amount;
       if (capacity > U64_MAX) throw new ApiError('API_INVALID', 'capacity would exceed u64');
       const state = ch.state === 'exhausted' && ch.durable.cumAmount + ch.pricePerUnit <= capacity ? 'open' : ch.state;
-      await this.store.setChannelCapacity(ch.id, capacity, state, BigInt(this.now()));
+      const atMs = BigInt(this.now());
+      const event = channelEvents.toppedUp(
+        this.alerts.source,
+        { ...channelFacts(ch), capacity },
+        amount,
+        ch.capacity,
+        state,
+        atMs,
+      );
+      await this.store.setChannelCapacity(ch.id, capacity, state, atMs, [event]);
+      this.onWebhookEvents();
       ch.capacity = capacity;
       ch.state = state;
       this.controls.capacity(ch);
@@ -473,7 +543,11 @@ export class HubCore {
     const view = await this.exclusive(async () => {
       const ch = this.findChannel(found.idHex);
       if (ch.state !== 'closed' && ch.state !== 'revoked') {
-        await this.store.setChannelState(ch.id, 'closed', BigInt(this.now()));
+        const atMs = BigInt(this.now());
+        await this.store.setChannelState(ch.id, 'closed', atMs, [
+          channelEvents.closed(this.alerts.source, channelFacts(ch), atMs),
+        ]);
+        this.onWebhookEvents();
         ch.state = 'closed';
         const device = this.registry.devices.get(ch.deviceHex);
         if (device) this.controls.grant(device, ch, true);
@@ -484,7 +558,33 @@ export class HubCore {
     return view;
   }
 
+  /** A channel's own channel.low_capacity threshold ("5000", "10%", "off"), or null for the hub's
+   *  default. Takes effect from the next commit: a channel already below it does not fire. */
+  async setLowCapacity(id: string, threshold: string | null) {
+    const ch = this.findChannel(id);
+    const parsed = threshold === null ? null : parseThreshold(threshold);
+    if (parsed === undefined)
+      throw new ApiError('API_INVALID', 'lowCapacity is minor units (5000), a share (10%) or off');
+    await this.store.outbox.setThreshold(ch.id, parsed === null ? null : formatThreshold(parsed));
+    if (parsed === null) this.alerts.thresholds.delete(ch.idHex);
+    else this.alerts.thresholds.set(ch.idHex, parsed);
+    return this.lowCapacityView(ch.idHex);
+  }
+
+  lowCapacityView(idHex: string) {
+    const ch = this.findChannel(idHex);
+    const own = this.alerts.thresholds.get(ch.idHex);
+    return {
+      channelId: ch.idHex,
+      lowCapacity: formatThreshold(own ?? this.alerts.defaultLowCapacity),
+      source: own ? 'channel' : 'default',
+    };
+  }
+
   // ---- settlement --------------------------------------------------------------------------
+
+  /** Called after each epoch is closed (the anchoring loop listens, hub/anchor/service.ts). */
+  onEpochClosed: (() => void) | undefined;
 
   async settle(options: { skipEmpty?: boolean } = {}) {
     const close = () =>
@@ -493,6 +593,7 @@ export class HubCore {
         hubKey: this.identity.keyPair,
         network: this.identity.network,
         nowMs: BigInt(this.now()),
+        events: this.alerts.source,
         ...options,
       });
     // In a cluster one chain of epochs [P-8]: one hub settles at a time, from committed heads; a
@@ -503,10 +604,12 @@ export class HubCore {
       ? await cluster.settling(!options.skipEmpty, () => this.exclusive(close))
       : await this.exclusive(close);
     if (!result) return undefined;
+    this.onWebhookEvents();
     for (const [idHex, head] of result.settled) {
       const ch = this.registry.channels.get(idHex);
       if (ch) ch.settled = head;
     }
+    this.onEpochClosed?.();
     return epochView(result.epoch);
   }
 
@@ -517,8 +620,11 @@ export class HubCore {
   async showEpoch(epoch: bigint) {
     const row = await this.store.getEpoch(epoch);
     if (!row) throw new ApiError('API_NOT_FOUND', `no epoch ${epoch}`);
+    const anchor = await this.store.epochAnchor(epoch);
     return {
       ...epochView(row),
+      /** Where the root is anchored on chain (docs/settlement.md); null while pending or not anchored. */
+      anchor: anchor === undefined ? null : (JSON.parse(anchor) as unknown),
       channels: (await this.store.epochEntries(epoch)).map((e) => ({
         channelId: toHex(e.channelId),
         toSeq: e.toSeq.toString(),

@@ -11,7 +11,7 @@ import { DevicesPage } from './pages/devices.js';
 import { FleetPage } from './pages/fleet.js';
 import { SettlementsPage } from './pages/settlements.js';
 import { VerifyPage } from './pages/verify.js';
-import { adminToken } from './api.js';
+import { adminToken, setAdminToken, UNAUTHORIZED_EVENT } from './api.js';
 import type { Route } from './types.js';
 import 'uplot/dist/uPlot.min.css';
 import './style.css';
@@ -40,6 +40,40 @@ const NAV = [
   ['admin', 'Admin'],
 ] as const;
 
+/** Shown once the hub refused a read for want of a token: the hub listens beyond loopback. */
+function TokenBar() {
+  const [asked, setAsked] = useState(false);
+  const [token, setToken] = useState('');
+  useEffect(() => {
+    const on = () => setAsked(true);
+    window.addEventListener(UNAUTHORIZED_EVENT, on);
+    return () => window.removeEventListener(UNAUTHORIZED_EVENT, on);
+  }, []);
+  if (!asked) return null;
+  return html`
+    <form
+      id="login-form"
+      class="panel"
+      onSubmit=${(e: Event) => {
+        e.preventDefault();
+        setAdminToken(token.trim());
+        location.reload();
+      }}
+    >
+      <strong>This hub wants a token for reads.</strong>
+      <span class="muted"> The read token (--read-token-file) or the admin token; kept in this tab only.</span>
+      <input
+        id="login-token"
+        type="password"
+        autocomplete="off"
+        value=${token}
+        onInput=${(e: Event) => setToken((e.target as HTMLInputElement).value)}
+      />
+      <button type="submit">Use token</button>
+    </form>
+  `;
+}
+
 function App() {
   const route = useRoute();
   const live = useLive();
@@ -64,9 +98,9 @@ function App() {
       <span id="live-status" class=${live.connected ? 'ok' : 'bad'}
         >${live.connected ? '● live' : '○ reconnecting'}</span
       >
-      <span class="token">${adminToken() ? 'admin token set' : 'read-only'}</span>
+      <span class="token">${adminToken() ? 'token set' : 'no token'}</span>
     </header>
-    <main>${page}</main>
+    <main><${TokenBar} />${page}</main>
   `;
 }
 

@@ -74,7 +74,10 @@ export interface Head {
 export interface Channel {
   channelId: string;
   devicePublicKey: string;
+  recordVersion: number;
   unit: string;
+  currency: string | null;
+  exponent: number | null;
   pricePerUnit: string;
   capacity: string;
   remaining: string;
@@ -88,6 +91,15 @@ export interface Channel {
   equivocated: boolean;
   waitingSegments: number;
   segments: number;
+  /** Exact amounts for reading ("0.000300 EUR"; "300 minor units" on a version-1 channel). */
+  money: {
+    pricePerUnit: string;
+    capacity: string;
+    remaining: string;
+    headAmount: string;
+    settledAmount: string;
+    unsettledAmount: string;
+  };
 }
 
 export interface ChannelHistory {

@@ -19,7 +19,7 @@ export interface RequestContext {
 export type Reply = { status?: number; json: unknown } | { status?: number; text: string; contentType: string };
 
 export interface Route {
-  method: 'GET' | 'POST';
+  method: 'GET' | 'POST' | 'DELETE';
   pattern: RegExp;
   admin: boolean;
   handler: (ctx: RequestContext) => Reply | Promise<Reply>;

@@ -1,9 +1,11 @@
 // The routes of the HTTP API, one line each, and the parsing of request bodies. Handlers return
 // views (decimal strings for money) or throw ApiError.
 
+import { isCurrency, isExponent, parseAmount as parseDecimal, ISO_CURRENCY_PATTERN } from '../../protocol/index.js';
 import { ApiError } from '../base/api-errors.js';
 import type { EnrolRequest } from '../core/hub-core.js';
 import type { RequestContext, Route } from './route.js';
+import { WEBHOOK_ROUTES } from './webhook-routes.js';
 
 const HEX64 = '([0-9a-fA-F]{64})';
 const ID = '([0-9a-fA-F]{8,64})';
@@ -18,6 +20,53 @@ export function parseAmount(value: unknown, field: string, min = 0n): bigint {
     throw new ApiError('API_INVALID', `${field} must be an integer ${min}..2^64-1 (decimal string or number)`);
   }
   return n;
+}
+
+/** The exponent a channel gets when a currency is named without one: micro-units (EUR 0.000001). */
+export const DEFAULT_EXPONENT = 6;
+
+/**
+ * A channel's currency [P-3.1]: an ISO 4217 code this runtime knows (Intl's list, so a typo such as
+ * `ERU` is refused rather than opened as a channel nobody can bill), or a CAIP-19 token id.
+ */
+export function parseCurrency(value: unknown, field: string): string {
+  if (!isCurrency(value))
+    throw new ApiError(
+      'API_INVALID',
+      `${field} must be an ISO 4217 code (EUR) or a CAIP-19 asset id (eip155:1/erc20:0x...), at most 128 bytes`,
+    );
+  if (ISO_CURRENCY_PATTERN.test(value) && !Intl.supportedValuesOf('currency').includes(value))
+    throw new ApiError('API_INVALID', `${field}: ${value} is not an ISO 4217 currency code`);
+  return value;
+}
+
+/**
+ * An amount of money: an integer is minor units; a number with a point ("0.0003") is an amount of
+ * the channel's currency, converted exactly at its exponent and refused when it is not a whole
+ * number of minor units. A decimal needs a currency: without one, minor units have no size.
+ */
+export function parseMoney(value: unknown, field: string, exponent: number | undefined, min = 0n): bigint {
+  if (typeof value !== 'string' || !value.includes('.')) return parseAmount(value, field, min);
+  if (exponent === undefined)
+    throw new ApiError('API_INVALID', `${field}: a decimal amount needs a currency (else give minor units)`);
+  const r = parseDecimal(value, exponent);
+  if (!r.ok) throw new ApiError('API_INVALID', `${field}: ${r.detail ?? r.code}`);
+  if (r.value < min) throw new ApiError('API_INVALID', `${field} must be at least ${min} minor units`);
+  return r.value;
+}
+
+/** Currency and exponent of an enrolment: both absent (a version-1 channel) or a currency. */
+function parseTerms(o: Record<string, unknown>, where: string): { currency: string; exponent: number } | undefined {
+  if (o.currency === undefined || o.currency === null) {
+    if (o.exponent !== undefined && o.exponent !== null)
+      throw new ApiError('API_INVALID', `${where}.exponent needs a currency`);
+    return undefined;
+  }
+  const currency = parseCurrency(o.currency, `${where}.currency`);
+  const raw = o.exponent ?? DEFAULT_EXPONENT;
+  const exponent = typeof raw === 'string' && /^\d{1,2}$/.test(raw) ? Number(raw) : raw;
+  if (!isExponent(exponent)) throw new ApiError('API_INVALID', `${where}.exponent must be an integer 0..18`);
+  return { currency, exponent };
 }
 
 /** Expiry as an ISO date string (`expires`) or milliseconds (`expiresAtMs`); absent = never. */
@@ -44,11 +93,13 @@ export function parseEnrolBody(body: unknown): EnrolRequest[] {
       throw new ApiError('API_INVALID', `${where}.publicKey must be 64 hex characters`);
     if (typeof o.unit !== 'string') throw new ApiError('API_INVALID', `${where}.unit is required`);
     const expiresAtMs = parseExpiry(o, where);
+    const terms = parseTerms(o, where);
     return {
       publicKey: o.publicKey,
       unit: o.unit,
-      pricePerUnit: parseAmount(o.pricePerUnit ?? o.price, `${where}.pricePerUnit`),
-      capacity: parseAmount(o.capacity, `${where}.capacity`, 1n),
+      ...terms,
+      pricePerUnit: parseMoney(o.pricePerUnit ?? o.price, `${where}.pricePerUnit`, terms?.exponent),
+      capacity: parseMoney(o.capacity, `${where}.capacity`, terms?.exponent, 1n),
       ...(expiresAtMs !== undefined ? { expiresAtMs } : {}),
     };
   });
@@ -192,4 +243,5 @@ export const ROUTES: Route[] = [
       };
     },
   },
+  ...WEBHOOK_ROUTES,
 ];

@@ -1,16 +1,22 @@
-// The HTTP API on node:http: a small router over HubCore. Reads are open (bind to localhost or
-// put a proxy in front); every POST needs `Authorization: Bearer <admin token>`.
+// The HTTP API on node:http (or node:https): a small router over HubCore. Every POST needs
+// `Authorization: Bearer <admin token>`. Reads are open on a loopback listener; beyond loopback,
+// or once a read token is set, they need the read token or the admin token (the dashboard's
+// files themselves hold no data and stay open; so does /healthz, for probes). Each source address
+// gets a request rate and a cap on requests in progress (the broker's admission, guard.ts).
 // docs/api.md documents each route and error code.
 
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { timingSafeEqual } from 'node:crypto';
 import { gzipSync } from 'node:zlib';
 import { ApiError, errorBody } from '../base/api-errors.js';
+import { ConnectAdmission } from '../broker/guard.js';
 import type { HostPort } from '../base/config.js';
 import { Activity, EpochEntryCache } from '../model/activity.js';
 import type { HubCore } from '../core/hub-core.js';
-import type { HubMetrics } from '../base/metrics.js';
+import { API_REFUSALS, type HubMetrics } from '../base/metrics.js';
+import type { HubLog } from '../base/log-codes.js';
 import { DASHBOARD_ROUTES } from './dashboard-routes.js';
 import { hostAllowed } from './host.js';
 import { LiveStreams, liveTick } from './live.js';
@@ -28,7 +34,8 @@ const MAX_BODY = 16 * 1024 * 1024;
 
 const ALL_ROUTES: Route[] = [...ROUTES, ...DASHBOARD_ROUTES];
 
-function tokenMatches(header: string | undefined, token: string): boolean {
+function tokenMatches(header: string | undefined, token: string | undefined): boolean {
+  if (token === undefined) return false;
   const given = Buffer.from(header?.startsWith('Bearer ') ? header.slice(7).trim() : '');
   const expected = Buffer.from(token);
   return given.length === expected.length && timingSafeEqual(given, expected);
@@ -95,15 +102,20 @@ function requestUrl(target: string | undefined): URL {
 
 /** Unexpected errors are logged one line each, with the stack at most once a minute: a request
  *  that keeps hitting a bug must not flood the log. */
-function errorLogger(log: (level: 'error', message: string) => void) {
+function errorLogger(log: HubLog) {
   let stackAtMs = -Infinity;
   return (req: IncomingMessage, err: unknown) => {
     const now = Date.now();
     const withStack = now - stackAtMs >= 60_000;
     if (withStack) stackAtMs = now;
-    const what = `http ${req.method} ${(req.url ?? '').slice(0, 200)}`;
+    if (!log.enabled('error')) return;
     const e = err as Error;
-    log('error', `${what}: ${withStack ? (e.stack ?? String(err)) : (e.message ?? String(err))}`);
+    log.event('HTTP_INTERNAL', {
+      method: req.method,
+      path: (req.url ?? '').slice(0, 200),
+      error: e.message ?? String(err),
+      ...(withStack ? { stack: e.stack } : {}),
+    });
   };
 }
 
@@ -123,11 +135,21 @@ export async function startHttp(args: {
   metrics: HubMetrics;
   listen: HostPort;
   adminToken: string;
+  /** Reads need a token (the read token or the admin token): HubConfig.httpReadToken says when. */
+  readsNeedToken?: boolean;
+  readToken?: string;
+  /** Per source address: requests per second (bursts of ten seconds' worth; 0 = no rate) and
+   *  requests in progress. */
+  rate?: { requestsPerSecond: number; maxPendingPerAddress: number };
+  /** HTTPS: certificate and key (PEM text). */
+  tls?: { cert: string; key: string };
   /** Dashboard live streams open at once (default 100). */
   maxLiveStreams?: number;
   /** Host names answered besides IP addresses, localhost and the listen address. */
   allowedHosts?: readonly string[];
-  log: (level: 'info' | 'warn' | 'error', message: string) => void;
+  log: HubLog;
+  /** The listening socket failed after it opened (EMFILE or ENFILE on accept, most likely). */
+  onServerError?: (err: Error) => void;
 }): Promise<HttpServer> {
   const dashboardDir = findDashboardDir();
   const dashboard = {
@@ -138,19 +160,35 @@ export async function startHttp(args: {
   const allowedHosts = args.allowedHosts ?? [];
   const logError = errorLogger(args.log);
 
-  const handle = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
+  const rate = args.rate ?? { requestsPerSecond: 0, maxPendingPerAddress: 1_000_000 };
+  const admission = new ConnectAdmission({
+    maxPending: Number.MAX_SAFE_INTEGER,
+    maxPendingPerAddress: rate.maxPendingPerAddress,
+    connectsPerSecond: rate.requestsPerSecond,
+  });
+
+  const handle = async (req: IncomingMessage, res: ServerResponse, settle: () => void): Promise<void> => {
     const url = requestUrl(req.url);
     if (!hostAllowed(req.headers.host, args.listen.host, allowedHosts)) throw new ApiError('API_HOST_DENIED');
     if (req.method === 'GET' && serveDashboard(url.pathname, req, res, dashboardDir)) return;
+    const admin = tokenMatches(req.headers.authorization, args.adminToken);
+    if (
+      args.readsNeedToken &&
+      url.pathname !== '/healthz' &&
+      !admin &&
+      !tokenMatches(req.headers.authorization, args.readToken)
+    ) {
+      throw new ApiError('API_UNAUTHORIZED');
+    }
     if (req.method === 'GET' && url.pathname === '/api/live') {
       if (live.full) throw new ApiError('API_BUSY');
+      settle(); // a stream stays open: it is capped by --max-live-streams, not as a request in progress
       return live.open(res, args.core, dashboard.activity);
     }
     const found = match(req.method ?? 'GET', url.pathname);
     if (found === undefined) throw new ApiError('API_NOT_FOUND', `no route ${url.pathname}`);
     if (found === 'method') throw new ApiError('API_METHOD', `${req.method} not allowed on ${url.pathname}`);
-    if (found.route.admin && !tokenMatches(req.headers.authorization, args.adminToken))
-      throw new ApiError('API_UNAUTHORIZED');
+    if (found.route.admin && !admin) throw new ApiError('API_UNAUTHORIZED');
     const body = req.method === 'POST' ? await readBody(req) : undefined;
     send(
       req,
@@ -165,15 +203,25 @@ export async function startHttp(args: {
       }),
     );
   };
-  const server: Server = createServer((req, res) => {
-    handle(req, res).catch((err: unknown) => {
-      // A client's mistake (ApiError) is answered, not logged.
-      const e = err instanceof ApiError ? err : new ApiError('API_INTERNAL');
-      if (!(err instanceof ApiError)) logError(req, err);
-      if (res.headersSent) return res.destroy();
-      send(req, res, { status: e.status, json: errorBody(e) });
-    });
-  });
+  const refused = new Set<string>(API_REFUSALS);
+  const onRequest = (req: IncomingMessage, res: ServerResponse): void => {
+    const admitted = admission.admit(req.socket.remoteAddress ?? 'unknown');
+    const settle = admitted.ok ? admitted.settle : () => undefined;
+    res.once('close', settle);
+    (admitted.ok ? handle(req, res, settle) : Promise.reject(new ApiError('API_RATE_LIMITED'))).catch(
+      (err: unknown) => {
+        // A client's mistake (ApiError) is answered, not logged.
+        const e = err instanceof ApiError ? err : new ApiError('API_INTERNAL');
+        if (!(err instanceof ApiError)) logError(req, err);
+        if (refused.has(e.code)) args.metrics.apiRefusals.inc({ code: e.code });
+        if (res.headersSent) return res.destroy();
+        send(req, res, { status: e.status, json: errorBody(e) });
+      },
+    );
+  };
+  const server: Server = args.tls
+    ? createHttpsServer({ cert: args.tls.cert, key: args.tls.key, minVersion: 'TLSv1.2' }, onRequest)
+    : createServer(onRequest);
   server.keepAliveTimeout = 5_000;
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
@@ -182,6 +230,10 @@ export async function startHttp(args: {
       resolve();
     });
   });
+  // Without a listener, an accept error after listen() (EMFILE) would be thrown and end the hub.
+  server.on('error', (err) =>
+    args.onServerError ? args.onServerError(err) : args.log.event('SERVER_ERROR', { where: 'http', err }),
+  );
   // One sample a second feeds the rate chart and every open live stream (started once listening,
   // so a failed start leaves no timer behind).
   let sampling = false;
@@ -192,7 +244,7 @@ export async function startHttp(args: {
       await dashboard.activity.sample();
       if (live.size > 0) live.broadcast(await liveTick(args.core, dashboard.activity));
     })()
-      .catch((err: unknown) => args.log('error', `dashboard sample: ${(err as Error).stack ?? String(err)}`))
+      .catch((err: unknown) => args.log.event('DASHBOARD_SAMPLE_FAILED', { err }))
       .finally(() => (sampling = false));
   }, 1000);
   sampler.unref();
@@ -200,7 +252,7 @@ export async function startHttp(args: {
   const host = a.address.includes(':') ? `[${a.address}]` : a.address;
   return {
     address: { host: a.address, port: a.port },
-    url: `http://${host}:${a.port}`,
+    url: `${args.tls ? 'https' : 'http'}://${host}:${a.port}`,
     close: () =>
       new Promise<void>((resolve) => {
         clearInterval(sampler);

@@ -63,4 +63,5 @@ export function markExhausted(ch: LiveChannel): void {
   ch.state = 'exhausted';
   ch.stateDirty = true;
   ch.exhaustedNotice = true;
+  ch.exhaustedEvent = true;
 }

@@ -11,7 +11,11 @@ import type { Controls } from '../model/controls.js';
 import { bytesEqual, type Head } from '../../protocol/index.js';
 import { pendingHead, type LiveChannel, type Registry } from '../model/registry.js';
 import type { HubMetrics } from '../base/metrics.js';
+import type { HubLog } from '../base/log-codes.js';
 import type { CommitBatch, EquivocationRow, HeadUpdate, HubStore, RejectionRow, SegmentRow } from '../store/types.js';
+import type { OutboxEvent } from '../store/outbox-types.js';
+import type { WebhookAlerts } from '../model/webhook-alerts.js';
+import { deviceEvents } from '../model/webhook-events.js';
 import { dropWaiting } from './reorder.js';
 
 /** Evidence rows kept in memory across failed commits (each up to a 24 KiB segment). */
@@ -21,11 +25,15 @@ export interface GroupCommitOptions {
   maxSegments: number;
   delayMs: number;
   rejectionLogLimit: number;
-  log: (level: 'info' | 'warn' | 'error', message: string) => void;
+  log: HubLog;
   now: () => number;
   /** Cluster mode: whether this hub still owns the channel's partition. After a refused commit a
    *  channel owned elsewhere now is left to its owner (no RESYNC from here). Default: always. */
   owns?: (ch: LiveChannel) => boolean;
+  /** Webhook events to write with each commit (docs/webhooks.md); absent = none. */
+  alerts?: WebhookAlerts;
+  /** Called after a commit that wrote events, so the delivery loop looks at once. */
+  onEvents?: (count: number) => void;
 }
 
 export class GroupCommit {
@@ -35,6 +43,8 @@ export class GroupCommit {
   private readonly reack = new Set<LiveChannel>();
   private rejections: RejectionRow[] = [];
   private equivocations: EquivocationRow[] = [];
+  /** Webhook events of the evidence above (device.equivocation), written with it. */
+  private evidenceEvents: OutboxEvent[] = [];
   private equivocated = new Set<LiveChannel>();
   /** Credential floors to write, by device (the highest issuedAtMs). */
   private floors = new Map<string, { deviceKey: Uint8Array; issuedAtMs: bigint }>();
@@ -80,6 +90,11 @@ export class GroupCommit {
   evidence(ch: LiveChannel, row: EquivocationRow): void {
     this.equivocations.push(row);
     this.equivocated.add(ch);
+    const alerts = this.options.alerts;
+    if (alerts)
+      this.evidenceEvents.push(
+        deviceEvents.equivocation(alerts.source, { ...row, deviceKey: ch.deviceKey }, row.detectedAtMs),
+      );
     this.schedule();
   }
 
@@ -124,6 +139,7 @@ export class GroupCommit {
       this.reack.size === 0 &&
       this.rejections.length === 0 &&
       this.equivocations.length === 0 &&
+      this.evidenceEvents.length === 0 &&
       this.floors.size === 0
     );
   }
@@ -190,6 +206,8 @@ export class GroupCommit {
     const segments: SegmentRow[] = [];
     const heads: HeadUpdate[] = [];
     const receipts = new Map<LiveChannel, Uint8Array>();
+    const events: OutboxEvent[] = [...this.evidenceEvents];
+    const alerts = this.options.alerts;
     // Per channel, only the prefix of segments whose signature is confirmed can be committed; the
     // rest wait for their worker (and keep the channel in the next commit).
     const ready = new Map<LiveChannel, { count: number; head: Head }>();
@@ -219,8 +237,11 @@ export class GroupCommit {
       const receipt = advanced ? this.controls.receiptFor(ch, head) : null;
       if (receipt) receipts.set(ch, receipt);
       heads.push({ channelId: ch.id, expectedSeq: ch.durable.seq, head, state: ch.state, receipt, atMs: nowMs });
-      // Written now: a state change while this commit is in flight marks the channel dirty again.
+      if (alerts) events.push(...alerts.commitEvents(ch, ch.durable, head, ch.exhaustedEvent === true, nowMs));
+      // Written now: a state change while this commit is in flight marks the channel dirty again
+      // (and an exhaustion then is a new event).
       ch.stateDirty = false;
+      ch.exhaustedEvent = false;
     }
     const batch: CommitBatch = {
       segments,
@@ -229,11 +250,13 @@ export class GroupCommit {
       equivocations: this.equivocations,
       equivocatedChannels: [...this.equivocated].map((c) => c.id),
       credentialFloors: [...this.floors.values()],
+      events,
     };
     this.touched.clear();
     this.reack.clear();
     this.rejections = [];
     this.equivocations = [];
+    this.evidenceEvents = [];
     this.equivocated = new Set();
     this.floors = new Map();
     this.pendingSegments = 0;
@@ -244,7 +267,7 @@ export class GroupCommit {
       try {
         await this.failed(channels, batch, err);
       } catch (again) {
-        this.options.log('error', `group commit: reloading after a failure failed: ${(again as Error).message}`);
+        this.options.log.event('COMMIT_RELOAD_FAILED', { err: again });
       }
       return;
     }
@@ -253,7 +276,7 @@ export class GroupCommit {
       try {
         await this.store.pruneRejections(this.options.rejectionLogLimit);
       } catch (err) {
-        this.options.log('warn', `pruning the rejection log failed: ${(err as Error).message}`);
+        this.options.log.event('REJECTION_PRUNE_FAILED', { err });
       }
     }
     this.metrics.commitBatch.observe(segments.length);
@@ -261,11 +284,10 @@ export class GroupCommit {
       const ch = this.registry.channels.get(Buffer.from(e).toString('hex'));
       if (ch) ch.equivocated = true;
     }
-    const published = performance.now();
+    const committedAt = performance.now();
     for (const ch of channels) {
       const { count, head } = ready.get(ch)!;
       const committed = ch.pending.splice(0, count);
-      for (const p of committed) this.metrics.ingestLatency.observe((published - p.arrivedAt) / 1000);
       this.metrics.segmentsAccepted.inc(committed.length);
       this.metrics.vouchersAccepted.inc(Number(head.seq - ch.durable.seq));
       this.metrics.unitsAccepted.inc(Number(head.cumUnits - ch.durable.cumUnits));
@@ -276,12 +298,17 @@ export class GroupCommit {
         ch.lastReceipt = receipt;
         this.controls.publishReceipt(ch, receipt);
       }
+      // Stamped per channel after its own receipt: the channels of one large commit wait for the
+      // receipts published before theirs, and that wait is the hub's.
+      const receiptAt = performance.now();
+      for (const p of committed) this.metrics.observeSegment(ch.idHex, p.lastSeq, p.arrivedAt, committedAt, receiptAt);
       // Tell the device only once the head that exhausted the channel is committed [P-7.3].
       if (ch.exhaustedNotice && ch.pending.length === 0) {
         ch.exhaustedNotice = false;
         this.controls.capacity(ch);
       }
     }
+    if (events.length > 0) this.options.onEvents?.(events.length);
     for (const ch of reack) {
       // A duplicate for a channel committed just now already got its fresh receipt above.
       if (!receipts.has(ch) && ch.lastReceipt) this.controls.publishReceipt(ch, ch.lastReceipt);
@@ -297,6 +324,11 @@ export class GroupCommit {
   private async failed(channels: LiveChannel[], batch: CommitBatch, err: unknown): Promise<void> {
     this.rejections = [...batch.rejections, ...this.rejections].slice(-Math.max(1, this.options.rejectionLogLimit));
     this.equivocations = [...batch.equivocations, ...this.equivocations].slice(-MAX_HELD_EVIDENCE);
+    // Channel events are derived again when the devices re-send; the evidence's own wait with it.
+    this.evidenceEvents = [
+      ...(batch.events ?? []).filter((e) => e.type === 'device.equivocation'),
+      ...this.evidenceEvents,
+    ].slice(-MAX_HELD_EVIDENCE);
     // The floors hold in memory (the registry) whatever happens; the write waits for the next
     // commit, like the rows above (not scheduled here, so a full disk is not retried in a loop).
     for (const f of batch.credentialFloors ?? []) {
@@ -305,10 +337,11 @@ export class GroupCommit {
       if (!known || known.issuedAtMs < f.issuedAtMs) this.floors.set(hex, f);
     }
     this.metrics.commitFailures.inc();
-    this.options.log(
-      'error',
-      `group commit failed, ${channels.length} channel(s) rolled back: ${(err as Error).message}`,
-    );
+    this.options.log.reason('error', 'HUB_COMMIT_FAILED', {
+      stage: 'persist',
+      channels: channels.length,
+      error: (err as Error).message,
+    });
     for (const ch of channels) {
       this.metrics.vouchersRejected.inc({ reason: 'HUB_COMMIT_FAILED' }, Number(ch.head.seq - ch.durable.seq));
       dropWaiting(this.registry, ch);

@@ -26,6 +26,7 @@ import type { Head } from '../../protocol/index.js';
 import { applyStep, confirmSigned, markExhausted } from './apply.js';
 import { authorizeStep } from './authorize.js';
 import { GroupCommit } from './commit.js';
+import type { WebhookAlerts } from '../model/webhook-alerts.js';
 import { decodeStep } from './decode.js';
 import { bufferSegment, dropWaiting, gapExpired, takeReady } from './reorder.js';
 import { sequenceStep } from './sequence.js';
@@ -48,6 +49,9 @@ export interface PipelineDeps {
   onOffline(deviceHex: string): void;
   /** Cluster mode: whether this hub still owns the channel's device (GroupCommitOptions.owns). */
   owns?: (ch: LiveChannel) => boolean;
+  /** Webhook events written with the group commit; absent = none. */
+  alerts?: WebhookAlerts;
+  onEvents?: (count: number) => void;
 }
 
 /** True while a voucher at or below `seq` of the live chain waits for its signature verdict. */
@@ -88,6 +92,8 @@ export class IngestPipeline {
       log: d.config.log,
       now: d.now,
       ...(d.owns ? { owns: d.owns } : {}),
+      ...(d.alerts ? { alerts: d.alerts } : {}),
+      ...(d.onEvents ? { onEvents: d.onEvents } : {}),
     });
     this.verdicts = new Verdicts({
       pool: d.pool,
@@ -121,7 +127,7 @@ export class IngestPipeline {
   }
 
   private internalError(err: unknown): void {
-    this.d.config.log('error', `ingest: unexpected ${(err as Error).stack ?? String(err)}`);
+    this.d.config.log.reason('error', 'HUB_INTERNAL', { err });
     this.d.metrics.vouchersRejected.inc({ reason: 'HUB_INTERNAL' });
   }
 
@@ -197,7 +203,7 @@ export class IngestPipeline {
         this.commit.duplicate(ch);
         return this.reject({ stage: 'sequence', reason: 'DUPLICATE', ...base });
       case 'lost':
-        this.d.config.log('error', `channel ${ch.idHex}: no stored voucher at seq ${placement.seq}`);
+        this.d.config.log.event('HISTORY_MISSING', { channel: ch.idHex, seq: placement.seq.toString() });
         return this.reject({
           stage: 'sequence',
           reason: 'SEQ_STALE',
@@ -234,7 +240,7 @@ export class IngestPipeline {
             segment: bytes,
             detectedAtMs: BigInt(this.d.now()),
           });
-          this.d.config.log('warn', `channel ${ch.idHex}: equivocation at seq ${placement.seq}`);
+          this.d.config.log.reason('warn', 'EQUIVOCATION', { channel: ch.idHex, seq: placement.seq.toString() });
         }
         const r: Rejection = { stage: 'sequence', reason: 'EQUIVOCATION', ...base, detail: `seq ${placement.seq}` };
         this.reject(r);
@@ -402,7 +408,7 @@ export class IngestPipeline {
       this.commit.stateChanged(ch);
       this.releaseHeld(ch);
     } catch (err) {
-      this.d.config.log('error', `ingest: unexpected ${(err as Error).stack ?? String(err)}`);
+      this.d.config.log.reason('error', 'HUB_INTERNAL', { err });
     }
   }
 
@@ -473,7 +479,8 @@ export class IngestPipeline {
   sweep(): void {
     const now = performance.now();
     if (this.d.registry.waitingTotal === 0) return;
-    for (const ch of this.d.registry.channels.values()) {
+    // Only the channels with a gap (a copy: giving up removes a channel from the set).
+    for (const ch of [...this.d.registry.waitingChannels]) {
       if (ch.waiting.length > 0 && gapExpired(ch, now, this.d.config.reorderWindowMs)) this.giveUp(ch, 'SEQ_GAP');
     }
   }
@@ -496,6 +503,19 @@ export class IngestPipeline {
    *  segment the device signed (`tell`). */
   private reject(r: Rejection): void {
     this.d.metrics.vouchersRejected.inc({ reason: r.reason }, r.vouchers);
+    // A flood of refusals is the hot path of an attack: a line per refusal only at debug, and the
+    // level is checked before the fields are built. Counts are in metrics and the database.
+    const log = this.d.config.log;
+    if (log.enabled('debug')) {
+      log.reason('debug', r.reason, {
+        stage: r.stage,
+        device: r.deviceHex,
+        channel: r.channel?.idHex ?? null,
+        seq: r.seq?.toString() ?? null,
+        vouchers: r.vouchers,
+        ...(r.detail !== undefined ? { detail: r.detail } : {}),
+      });
+    }
     this.commit.rejected({
       atMs: BigInt(this.d.now()),
       stage: r.stage,

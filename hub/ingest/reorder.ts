@@ -18,6 +18,7 @@ export function bufferSegment(
   while (i > 0 && ch.waiting[i - 1]!.firstSeq > w.firstSeq) i--;
   ch.waiting.splice(i, 0, w);
   registry.waitingTotal++;
+  registry.waitingChannels.add(ch);
   return 'waiting';
 }
 
@@ -27,6 +28,7 @@ export function takeReady(registry: Registry, ch: LiveChannel): WaitingSegment |
   if (!first || first.firstSeq > ch.head.seq + 1n) return undefined;
   ch.waiting.shift();
   registry.waitingTotal--;
+  if (ch.waiting.length === 0) registry.waitingChannels.delete(ch);
   return first;
 }
 
@@ -35,6 +37,7 @@ export function dropWaiting(registry: Registry, ch: LiveChannel): WaitingSegment
   const dropped = ch.waiting;
   ch.waiting = [];
   registry.waitingTotal -= dropped.length;
+  registry.waitingChannels.delete(ch);
   return dropped;
 }
 

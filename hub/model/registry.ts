@@ -87,6 +87,8 @@ export interface LiveChannel {
   stateDirty: boolean;
   /** The state has just become exhausted: tell the device after the commit [P-7.3]. */
   exhaustedNotice: boolean;
+  /** ... and write channel.exhausted with the commit that stores the state (webhooks). */
+  exhaustedEvent?: boolean;
 }
 
 export interface LiveDevice {
@@ -146,6 +148,9 @@ export class Registry implements FleetView {
   readonly channels = new Map<string, LiveChannel>();
   /** Segments waiting in all reorder buffers, to bound memory hub-wide. */
   waitingTotal = 0;
+  /** Channels with segments in their reorder buffer: what the gap sweep looks at, so that a tick
+   *  costs the gaps there are, not the size of the fleet. */
+  readonly waitingChannels = new Set<LiveChannel>();
 
   static async load(store: HubStore): Promise<Registry> {
     const registry = new Registry();
@@ -188,6 +193,7 @@ export class Registry implements FleetView {
     // The live channel may have been replaced meanwhile; only the one asked about is.
     if (!row || this.channels.get(idHex) !== old) return;
     this.waitingTotal -= old.waiting.length;
+    this.waitingChannels.delete(old);
     this.channels.set(idHex, liveChannelFromRow(row));
   }
 }

@@ -1,7 +1,15 @@
 // JSON shapes of devices, channels, epochs and rejections, shared by the HTTP API and the CLI.
 // Money, units and seqs are decimal strings (bigint end to end; JSON numbers would round them).
 
-import { REASONS, toHex, type Head } from '../../protocol/index.js';
+import {
+  channelRecordVersion,
+  denominationOf,
+  formatMoney,
+  REASONS,
+  toHex,
+  type Denomination,
+  type Head,
+} from '../../protocol/index.js';
 import { HUB_REASONS } from '../base/reasons.js';
 import type { EpochRow, RejectionCount, RejectionRow } from '../store/types.js';
 import type { LiveChannel, LiveDevice } from './registry.js';
@@ -13,12 +21,33 @@ export const headView = (h: Head) => ({
   cumAmount: h.cumAmount.toString(),
 });
 
+/**
+ * The channel's amounts as a person reads them ("0.000300 EUR"), exact [P-1.2]; beside, not instead
+ * of, the minor-unit integers that scripts use.
+ */
+function moneyView(ch: LiveChannel, terms: Denomination | undefined) {
+  const f = (minor: bigint) => formatMoney(minor, terms);
+  return {
+    pricePerUnit: f(ch.pricePerUnit),
+    capacity: f(ch.capacity),
+    remaining: f(ch.capacity - ch.durable.cumAmount),
+    headAmount: f(ch.durable.cumAmount),
+    settledAmount: f(ch.settled.cumAmount),
+    unsettledAmount: f(ch.durable.cumAmount - ch.settled.cumAmount),
+  };
+}
+
 export function channelView(ch: LiveChannel) {
+  const terms = denominationOf(ch.record);
   return {
     channelId: ch.idHex,
     devicePublicKey: ch.deviceHex,
     network: ch.record.network,
+    recordVersion: channelRecordVersion(ch.record),
     unit: ch.record.unit,
+    /** null on a version-1 channel: its minor unit has no stated currency. */
+    currency: terms?.currency ?? null,
+    exponent: terms?.exponent ?? null,
     pricePerUnit: ch.pricePerUnit.toString(),
     capacity: ch.capacity.toString(),
     /** What the device may still spend: capacity minus the committed cumulative amount. */
@@ -32,6 +61,7 @@ export function channelView(ch: LiveChannel) {
     lastReceipt: ch.lastReceipt ? toHex(ch.lastReceipt) : null,
     equivocated: ch.equivocated,
     waitingSegments: ch.waiting.length,
+    money: moneyView(ch, terms),
     record: toHex(ch.recordBytes),
   };
 }

@@ -1,11 +1,14 @@
-// Exports of a closed epoch: the self-contained JSON bundle (format version 2) that `tally-hub
+// Exports of a closed epoch: the self-contained JSON bundle (format version 2, or 3 once anchored) that `tally-hub
 // verify` (or anyone with protocol/) checks offline [P-8.5], and a CSV for billing systems.
 
 import {
   buildBundle,
   decodeChannelRecord,
   decodeEntry,
+  denominationOf,
+  formatAmount,
   toHex,
+  type BundleAnchorJson,
   type BundleEntryInput,
   type BundleJson,
   type SettlementEntry,
@@ -55,18 +58,29 @@ export async function exportBundle(
     }
     inputs.push(input);
   }
+  // An anchored epoch's bundle is version 3 and says where its root is on chain [P-8.8]; one not
+  // (yet) anchored stays version 2, which every earlier verifier reads.
+  const anchor = await store.epochAnchor(epoch);
   return buildBundle({
     epochRecord: row.record,
     epochSignature: row.signature,
     entries: inputs,
     epochEntries: all.map((e) => e.bytes),
+    ...(anchor === undefined ? {} : { anchor: JSON.parse(anchor) as BundleAnchorJson }),
   });
 }
 
+// The first thirteen columns are those of version-1 channels, unchanged; the currency columns follow
+// so a script that reads columns by position keeps working. On a version-1 channel they are empty.
 export const CSV_HEADER =
-  'epoch,closed_at_ms,channel_id,device_key,unit,price_per_unit,from_seq,to_seq,delta_units,delta_amount,cum_units,cum_amount,head_hash';
+  'epoch,closed_at_ms,channel_id,device_key,unit,price_per_unit,from_seq,to_seq,delta_units,delta_amount,cum_units,cum_amount,head_hash,' +
+  'currency,exponent,price_per_unit_decimal,delta_amount_decimal,cum_amount_decimal';
 
-/** One line per channel settled in the epoch; integers as exact decimals, never floats. */
+/**
+ * One line per channel settled in the epoch; integers as exact decimals, never floats. Amounts are
+ * minor units, and for a channel with a currency also decimals of it ("0.000300"), made from the
+ * integers with bigint arithmetic [P-1.2].
+ */
 export async function exportCsv(store: HubStore, epoch: bigint): Promise<string> {
   const row = await store.getEpoch(epoch);
   const lines = [CSV_HEADER];
@@ -74,6 +88,9 @@ export async function exportCsv(store: HubStore, epoch: bigint): Promise<string>
     const channel = await store.getChannel(e.channelId);
     const record = channel ? decodeChannelRecord(channel.record) : undefined;
     const unit = record?.ok ? record.value.unit : '';
+    const terms = record?.ok ? denominationOf(record.value) : undefined;
+    const decimal = (minor: bigint | undefined) =>
+      terms && minor !== undefined ? formatAmount(minor, terms.exponent) : '';
     lines.push(
       [
         e.epoch,
@@ -89,6 +106,12 @@ export async function exportCsv(store: HubStore, epoch: bigint): Promise<string>
         e.cumUnits,
         e.cumAmount,
         toHex(e.headHash),
+        // A CAIP-19 id has no comma, so it needs no quoting.
+        terms?.currency ?? '',
+        terms?.exponent ?? '',
+        decimal(record?.ok ? record.value.pricePerUnit : undefined),
+        decimal(e.deltaAmount),
+        decimal(e.cumAmount),
       ].join(','),
     );
   }

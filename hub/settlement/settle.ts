@@ -16,6 +16,7 @@ import {
   type KeyPair,
 } from '../../protocol/index.js';
 import type { EpochRow, HubStore } from '../store/types.js';
+import { epochSettled, type EventSource } from '../model/webhook-events.js';
 
 export interface SettleResult {
   epoch: EpochRow;
@@ -31,6 +32,8 @@ export async function closeEpoch(args: {
   nowMs: bigint;
   /** Periodic settlement skips an epoch with nothing in it; on demand always closes one. */
   skipEmpty?: boolean;
+  /** Write epoch.settled (webhooks) in the epoch's transaction. */
+  events?: EventSource;
 }): Promise<SettleResult | undefined> {
   const { store, hubKey, network, nowMs } = args;
   const last = await store.lastEpoch();
@@ -74,6 +77,7 @@ export async function closeEpoch(args: {
       settled.set(Buffer.from(e.channelId).toString('hex'), c.head);
       return { channelId: e.channelId, expectedSettledSeq: c.settled.seq, head: c.head };
     }),
+    ...(args.events ? { events: [epochSettled(args.events, row, entries)] } : {}),
   });
   return { epoch: row, record, settled };
 }

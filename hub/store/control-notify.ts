@@ -52,6 +52,8 @@ export function parseControl(payload: string | undefined): ControlChange | undef
 
 export interface ControlListenerOptions {
   connectionString: string;
+  /** Apart from the URL, so that it never appears in a message. */
+  password?: string;
   onChange: (change: ControlChange) => void;
   /** The connection was lost and is back: notifications may have been missed. */
   onResync: () => void;
@@ -84,7 +86,8 @@ export class ControlListener {
   }
 
   private async connect(): Promise<void> {
-    const client = new pg.Client({ connectionString: this.options.connectionString });
+    const { connectionString, password } = this.options;
+    const client = new pg.Client({ connectionString, ...(password !== undefined ? { password } : {}) });
     client.on('notification', (msg) => {
       if (msg.channel !== CONTROL_CHANNEL) return;
       const change = parseControl(msg.payload);

@@ -35,6 +35,8 @@ export interface RunningHubInfo {
   http: string;
   mqtt: string | null;
   startedAtMs: number;
+  /** SHA-256 fingerprint of the HTTPS certificate, which management commands pin. */
+  httpCertSha256?: string;
 }
 
 /**

@@ -113,4 +113,55 @@ export const MIGRATIONS: readonly string[] = [
   `
   ALTER TABLE devices ADD COLUMN credential_floor_ms INTEGER NOT NULL DEFAULT 0;
   `,
+  // Where each epoch's root was anchored on an EVM chain (docs/settlement.md): the anchor proof as
+  // JSON, written once the transaction is mined; NULL while the epoch waits, so a restarted hub
+  // finds its pending epochs here.
+  `
+  ALTER TABLE epochs ADD COLUMN anchor TEXT;
+  `,
+  // The webhook outbox (docs/webhooks.md): events are written in the transaction of the state change
+  // that caused them, with one delivery row per matching subscription; the delivery loop sends
+  // them afterwards. Event ids are derived from their cause, so writing one twice keeps the first.
+  // subscriptions.events is ',type,type,' (or '*'), so a delivery is matched with instr().
+  `
+  CREATE TABLE webhook_subscriptions (
+    id INTEGER PRIMARY KEY,
+    url TEXT NOT NULL,
+    events TEXT NOT NULL,
+    secret TEXT NOT NULL,
+    created_at_ms INTEGER NOT NULL
+  );
+
+  CREATE TABLE webhook_events (
+    id TEXT PRIMARY KEY,
+    type TEXT NOT NULL,
+    payload TEXT NOT NULL,
+    created_at_ms INTEGER NOT NULL
+  );
+  CREATE INDEX webhook_events_by_time ON webhook_events(created_at_ms);
+
+  CREATE TABLE webhook_deliveries (
+    id INTEGER PRIMARY KEY,
+    event_id TEXT NOT NULL REFERENCES webhook_events(id),
+    subscription_id INTEGER NOT NULL,
+    state TEXT NOT NULL CHECK (state IN ('pending', 'delivered', 'dead')),
+    attempts INTEGER NOT NULL DEFAULT 0,
+    next_attempt_at_ms INTEGER NOT NULL,
+    last_attempt_at_ms INTEGER,
+    last_status INTEGER,
+    last_error TEXT,
+    created_at_ms INTEGER NOT NULL,
+    delivered_at_ms INTEGER,
+    UNIQUE (event_id, subscription_id)
+  );
+  CREATE INDEX webhook_deliveries_due ON webhook_deliveries(state, next_attempt_at_ms);
+  CREATE INDEX webhook_deliveries_by_subscription ON webhook_deliveries(subscription_id);
+
+  -- A channel's own channel.low_capacity threshold ('5000' minor units or '10%' of the capacity);
+  -- channels without a row use the hub's default.
+  CREATE TABLE webhook_thresholds (
+    channel_id BLOB PRIMARY KEY,
+    low_capacity TEXT NOT NULL
+  );
+  `,
 ];

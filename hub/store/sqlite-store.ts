@@ -4,6 +4,8 @@
 
 import Database from 'better-sqlite3';
 import { MIGRATIONS } from './schema.js';
+import type { OutboxEvent, OutboxStore } from './outbox-types.js';
+import { SqliteOutbox } from './sqlite-outbox.js';
 import {
   StoreConflictError,
   type ChannelRow,
@@ -134,8 +136,10 @@ function migrate(db: Database.Database): void {
 
 class SqliteStore implements SyncHubStore {
   private readonly s;
+  readonly outbox: SqliteOutbox;
 
   constructor(private readonly db: Database.Database) {
+    this.outbox = new SqliteOutbox(db);
     const p = (sql: string) => db.prepare(sql);
     this.s = {
       getMeta: p('SELECT value FROM meta WHERE key = ?').safeIntegers(false),
@@ -187,6 +191,11 @@ class SqliteStore implements SyncHubStore {
       insertEpoch: p(`INSERT INTO epochs (epoch, closed_at_ms, record, signature, root, entry_count, total_delta_amount)
         VALUES (?, ?, ?, ?, ?, ?, ?)`),
       insertEntry: p('INSERT INTO settlement_entries (epoch, channel_id, entry, to_seq) VALUES (?, ?, ?, ?)'),
+      unanchoredEpochs: p('SELECT * FROM epochs WHERE anchor IS NULL ORDER BY epoch LIMIT ?'),
+      anchorStatus: p(`SELECT (SELECT count(*) FROM epochs WHERE anchor IS NULL) AS pending,
+        (SELECT max(epoch) FROM epochs WHERE anchor IS NOT NULL) AS last`),
+      epochAnchor: p('SELECT anchor FROM epochs WHERE epoch = ?'),
+      setEpochAnchor: p('UPDATE epochs SET anchor = ? WHERE epoch = ? AND anchor IS NULL'),
       updateSettled: p(`UPDATE channels SET settled_seq = ?, settled_hash = ?, settled_units = ?, settled_amount = ?
         WHERE channel_id = ? AND settled_seq = ?`),
     };
@@ -237,11 +246,12 @@ class SqliteStore implements SyncHubStore {
     return (this.s.listDevices.all() as Row[]).map(toDevice);
   }
 
-  revokeDevice(deviceKey: Uint8Array, atMs: bigint): boolean {
+  revokeDevice(deviceKey: Uint8Array, atMs: bigint, events: OutboxEvent[] = []): boolean {
     return this.db.transaction(() => {
       if (!this.getDevice(deviceKey)) return false;
       this.s.revokeDevice.run(atMs, blob(deviceKey));
       this.s.revokeChannels.run(atMs, blob(deviceKey));
+      this.outbox.insertEvents(events);
       return true;
     })();
   }
@@ -256,12 +266,24 @@ class SqliteStore implements SyncHubStore {
     return (rows as Row[]).map(toChannel);
   }
 
-  setChannelCapacity(channelId: Uint8Array, capacity: bigint, state: ChannelStateName, atMs: bigint): void {
-    this.s.setCapacity.run(capacity.toString(), state, atMs, blob(channelId));
+  setChannelCapacity(
+    channelId: Uint8Array,
+    capacity: bigint,
+    state: ChannelStateName,
+    atMs: bigint,
+    events: OutboxEvent[] = [],
+  ): void {
+    this.db.transaction(() => {
+      this.s.setCapacity.run(capacity.toString(), state, atMs, blob(channelId));
+      this.outbox.insertEvents(events);
+    })();
   }
 
-  setChannelState(channelId: Uint8Array, state: ChannelStateName, atMs: bigint): void {
-    this.s.setState.run(state, atMs, blob(channelId));
+  setChannelState(channelId: Uint8Array, state: ChannelStateName, atMs: bigint, events: OutboxEvent[] = []): void {
+    this.db.transaction(() => {
+      this.s.setState.run(state, atMs, blob(channelId));
+      this.outbox.insertEvents(events);
+    })();
   }
 
   segmentContaining(channelId: Uint8Array, seq: bigint): SegmentRow | undefined {
@@ -327,6 +349,7 @@ class SqliteStore implements SyncHubStore {
         );
         this.s.countRejection.run(r.reason, r.vouchers);
       }
+      this.outbox.insertEvents(batch.events ?? []);
     })();
   }
 
@@ -392,6 +415,24 @@ class SqliteStore implements SyncHubStore {
     return r && toEpoch(r);
   }
 
+  unanchoredEpochs(limit: number): EpochRow[] {
+    return (this.s.unanchoredEpochs.all(limit) as Row[]).map(toEpoch);
+  }
+
+  anchorStatus(): { pending: number; lastAnchored: bigint | null } {
+    const r = this.s.anchorStatus.get() as Row;
+    return { pending: Number(r.pending), lastAnchored: bigOrNull(r.last) };
+  }
+
+  epochAnchor(epoch: bigint): string | undefined {
+    const r = this.s.epochAnchor.get(epoch) as Row | undefined;
+    return (r?.anchor as string | null | undefined) ?? undefined;
+  }
+
+  setEpochAnchor(epoch: bigint, anchor: string): void {
+    this.s.setEpochAnchor.run(anchor, epoch);
+  }
+
   listEpochs(): EpochRow[] {
     return (this.s.listEpochs.all() as Row[]).map(toEpoch);
   }
@@ -432,6 +473,7 @@ class SqliteStore implements SyncHubStore {
           throw new StoreConflictError(`settled guard failed for ${Buffer.from(s.channelId).toString('hex')}`);
         }
       }
+      this.outbox.insertEvents(close.events ?? []);
     })();
   }
 
@@ -445,19 +487,28 @@ class SqliteStore implements SyncHubStore {
  * such call per commit, not per segment, so the promise costs nothing measurable (bench/hub-ingest.ts).
  */
 class AsyncSqliteStore implements HubStore {
-  constructor(private readonly s: SyncHubStore) {}
+  readonly outbox: OutboxStore;
+  constructor(private readonly s: SyncHubStore) {
+    this.outbox = s.outbox;
+  }
   getMeta = async (key: string) => this.s.getMeta(key);
   setMeta = async (key: string, value: string) => this.s.setMeta(key, value);
   enrol = async (items: Parameters<HubStore['enrol']>[0]) => this.s.enrol(items);
   getDevice = async (deviceKey: Uint8Array) => this.s.getDevice(deviceKey);
   listDevices = async () => this.s.listDevices();
-  revokeDevice = async (deviceKey: Uint8Array, atMs: bigint) => this.s.revokeDevice(deviceKey, atMs);
+  revokeDevice = async (deviceKey: Uint8Array, atMs: bigint, events?: OutboxEvent[]) =>
+    this.s.revokeDevice(deviceKey, atMs, events);
   getChannel = async (channelId: Uint8Array) => this.s.getChannel(channelId);
   listChannels = async (filter?: { deviceKey?: Uint8Array }) => this.s.listChannels(filter);
-  setChannelCapacity = async (channelId: Uint8Array, capacity: bigint, state: ChannelStateName, atMs: bigint) =>
-    this.s.setChannelCapacity(channelId, capacity, state, atMs);
-  setChannelState = async (channelId: Uint8Array, state: ChannelStateName, atMs: bigint) =>
-    this.s.setChannelState(channelId, state, atMs);
+  setChannelCapacity = async (
+    channelId: Uint8Array,
+    capacity: bigint,
+    state: ChannelStateName,
+    atMs: bigint,
+    events?: OutboxEvent[],
+  ) => this.s.setChannelCapacity(channelId, capacity, state, atMs, events);
+  setChannelState = async (channelId: Uint8Array, state: ChannelStateName, atMs: bigint, events?: OutboxEvent[]) =>
+    this.s.setChannelState(channelId, state, atMs, events);
   segmentContaining = async (channelId: Uint8Array, seq: bigint) => this.s.segmentContaining(channelId, seq);
   segmentEndingAt = async (channelId: Uint8Array, seq: bigint) => this.s.segmentEndingAt(channelId, seq);
   countSegments = async (channelId: Uint8Array) => this.s.countSegments(channelId);
@@ -472,5 +523,9 @@ class AsyncSqliteStore implements HubStore {
   listEpochs = async () => this.s.listEpochs();
   epochEntries = async (epoch: bigint) => this.s.epochEntries(epoch);
   closeEpoch = async (close: EpochClose) => this.s.closeEpoch(close);
+  unanchoredEpochs = async (limit: number) => this.s.unanchoredEpochs(limit);
+  anchorStatus = async () => this.s.anchorStatus();
+  epochAnchor = async (epoch: bigint) => this.s.epochAnchor(epoch);
+  setEpochAnchor = async (epoch: bigint, anchor: string) => this.s.setEpochAnchor(epoch, anchor);
   close = async () => this.s.close();
 }

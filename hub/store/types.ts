@@ -2,6 +2,8 @@
 // only this; test/hub/store.contract.ts runs one contract suite against each implementation.
 // Heads and states mirror protocol/ types structurally, so values pass between them unchanged.
 
+import type { OutboxEvent, OutboxStore } from './outbox-types.js';
+
 export type ChannelStateName = 'open' | 'exhausted' | 'closed' | 'revoked';
 
 export interface HeadRow {
@@ -96,6 +98,8 @@ export interface CommitBatch {
   /** Broker credentials accepted since the last commit: each device's floor rises to issuedAtMs
    *  (never falls). */
   credentialFloors?: { deviceKey: Uint8Array; issuedAtMs: bigint }[];
+  /** Webhook events the batch causes (channel.exhausted, low_capacity, device.equivocation). */
+  events?: OutboxEvent[];
 }
 
 export interface EpochRow {
@@ -120,6 +124,8 @@ export interface EpochClose {
   entries: EntryRow[];
   /** New settled heads; applied only if the stored settled seq is still `expectedSettledSeq`. */
   settled: { channelId: Uint8Array; expectedSettledSeq: bigint; head: HeadRow }[];
+  /** Webhook events (epoch.settled), written in the same transaction. */
+  events?: OutboxEvent[];
 }
 
 export interface RejectionCount {
@@ -154,13 +160,20 @@ export interface HubStore {
   enrol(items: { deviceKey: Uint8Array; atMs: bigint; channel: NewChannel }[]): Promise<void>;
   getDevice(deviceKey: Uint8Array): Promise<DeviceRow | undefined>;
   listDevices(): Promise<DeviceRow[]>;
-  /** Marks the device revoked and every channel of it 'revoked'. Returns false if unknown. */
-  revokeDevice(deviceKey: Uint8Array, atMs: bigint): Promise<boolean>;
+  /** Marks the device revoked and every channel of it 'revoked'. Returns false if unknown.
+   *  `events` (webhooks) are written in the same transaction, as in the two methods below. */
+  revokeDevice(deviceKey: Uint8Array, atMs: bigint, events?: OutboxEvent[]): Promise<boolean>;
 
   getChannel(channelId: Uint8Array): Promise<ChannelRow | undefined>;
   listChannels(filter?: { deviceKey?: Uint8Array }): Promise<ChannelRow[]>;
-  setChannelCapacity(channelId: Uint8Array, capacity: bigint, state: ChannelStateName, atMs: bigint): Promise<void>;
-  setChannelState(channelId: Uint8Array, state: ChannelStateName, atMs: bigint): Promise<void>;
+  setChannelCapacity(
+    channelId: Uint8Array,
+    capacity: bigint,
+    state: ChannelStateName,
+    atMs: bigint,
+    events?: OutboxEvent[],
+  ): Promise<void>;
+  setChannelState(channelId: Uint8Array, state: ChannelStateName, atMs: bigint, events?: OutboxEvent[]): Promise<void>;
 
   /** An accepted segment that holds `seq` (first_seq <= seq <= last_seq). */
   segmentContaining(channelId: Uint8Array, seq: bigint): Promise<SegmentRow | undefined>;
@@ -185,12 +198,25 @@ export interface HubStore {
   /** One transaction: the epoch, its entries and the settled heads, or nothing. */
   closeEpoch(close: EpochClose): Promise<void>;
 
+  // Anchoring (docs/settlement.md): the proof of where an epoch's root was published on a chain,
+  // as JSON text (hub/anchor/proof.ts), stored once mined; null until then.
+  /** Closed epochs with no anchor yet, oldest first, at most `limit`. */
+  unanchoredEpochs(limit: number): Promise<EpochRow[]>;
+  /** How many closed epochs wait for an anchor, and the highest epoch anchored. */
+  anchorStatus(): Promise<{ pending: number; lastAnchored: bigint | null }>;
+  epochAnchor(epoch: bigint): Promise<string | undefined>;
+  /** Records the anchor of a closed epoch; a second call for the epoch changes nothing. */
+  setEpochAnchor(epoch: bigint, anchor: string): Promise<void>;
+
+  /** The webhook outbox: subscriptions, deliveries and their delivery loop's bookkeeping. */
+  readonly outbox: OutboxStore;
+
   close(): Promise<void>;
 }
 
 /** The same operations answered synchronously (the SQLite connection underneath its store). */
 export type SyncHubStore = {
-  [K in keyof HubStore]: HubStore[K] extends (...args: infer A) => Promise<infer R> ? (...args: A) => R : never;
+  [K in keyof HubStore]: HubStore[K] extends (...args: infer A) => Promise<infer R> ? (...args: A) => R : HubStore[K];
 };
 
 /**
@@ -215,4 +241,6 @@ export type HubLedger = Pick<
   | 'getEpoch'
   | 'listEpochs'
   | 'epochEntries'
+  | 'epochAnchor'
+  | 'anchorStatus'
 >;

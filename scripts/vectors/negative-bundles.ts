@@ -143,6 +143,21 @@ export function negativeBundles(w: World): BundleCase[] {
     ),
   );
 
+  // A version-2 channel in EUR [P-3.1] billed under a record relabelled USD: same device, same price,
+  // same seqs. The currency is part of the record, so the relabelled record names another channel.
+  const eur = w.channel({ nonce: 5n, currency: 'EUR', exponent: 6, pricePerUnit: 300n });
+  const eurHead = signedHeadOf(eur.channelId, eur.sign(genesisHead(eur.channelId), 2));
+  const usd = w.channel({ nonce: 5n, currency: 'USD', exponent: 6, pricePerUnit: 300n });
+  cases.push(
+    bundleCase(
+      'currency-relabelled',
+      "A version-2 channel the device was granted in EUR, its entry shown with a channel record that says USD (same price and exponent). The record no longer hashes to the entry's channel id.",
+      ['8.5.15 WRONG_CHANNEL'],
+      h.epoch2([...h.epoch2Inputs(), { ...spanInput(2n, eur, undefined, eurHead), channelRecord: usd.recordBytes }])
+        .bundle,
+    ),
+  );
+
   // The same entry twice in the tree: the channel billed twice in one epoch. The second copy's proof
   // names its own leaf (the next index), as a hub building the tree would.
   const twice = h.epoch2([a2, ...h.epoch2Inputs().slice(1), a2]);

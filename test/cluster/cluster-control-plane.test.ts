@@ -34,7 +34,7 @@ describePostgres('test/cluster/cluster-control-plane.test.ts', 'cluster control 
     const { root, dirs } = sharedDataDirs(2);
     cleanups.push(() => removeDir(root));
     const start = (dir: string, id: string) =>
-      testHub(dir, { brokerUrl: broker.url, storeUrl: url, clusterHubId: id, leaseMs: 3000 });
+      testHub(dir, { brokerUrl: broker.url, store: url, clusterHubId: id, leaseMs: 3000 });
     const a: HubHandle = await start(dirs[0]!, 'a');
     cleanups.push(() => a.close());
     const b: HubHandle = await start(dirs[1]!, 'b');

@@ -59,7 +59,11 @@ if (!HAVE_CHROMIUM && IN_CI) {
   beforeAll(async () => {
     browser = await launchChromium();
     await buildAssets();
-    env = await startFleetHub({ devices: DEVICES, rate: 20 });
+    env = await startFleetHub({
+      devices: DEVICES,
+      rate: 20,
+      webhooks: { maxAttempts: 1, pollMs: 50, timeoutMs: 2_000 },
+    });
     await env.hub.core.enrol(
       Array.from({ length: IDLE }, () => ({
         publicKey: toHex(generateKeyPair().publicKey),
@@ -203,6 +207,28 @@ if (!HAVE_CHROMIUM && IN_CI) {
     expect((await api(`/api/devices/${key}`)).status).toBe(200);
     await shot('admin');
 
+    // A device with a currency: an amount with a point is converted exactly at the exponent, a whole
+    // number stays minor units.
+    const priced = toHex(generateKeyPair().publicKey);
+    await page.fill('#enrol-key', priced);
+    await page.fill('#enrol-currency', 'eur');
+    await page.fill('#enrol-exponent', '2');
+    await page.fill('#enrol-price', '0.25');
+    await page.fill('#enrol-capacity', '10.00');
+    await page.click('#enrol-form button[type=submit]');
+    await page.waitForFunction(
+      (k) => document.querySelector('#enrol-form .action-result')?.textContent?.includes(k.slice(0, 16)),
+      priced,
+      WAIT,
+    );
+    const pricedDevice = (await api<{ channelId: string }>(`/api/devices/${priced}`)).body;
+    const pricedChannel = (
+      await api<{ currency: string; exponent: number; pricePerUnit: string; capacity: string }>(
+        `/api/channels/${pricedDevice.channelId}`,
+      )
+    ).body;
+    expect(pricedChannel).toMatchObject({ currency: 'EUR', exponent: 2, pricePerUnit: '25', capacity: '1000' });
+
     // Top up from the channel page, with the token now set.
     const channelId = env.devices[0]!.channelId!;
     const before = BigInt((await api<{ capacity: string }>(`/api/channels/${channelId}`)).body.capacity);
@@ -260,5 +286,19 @@ if (!HAVE_CHROMIUM && IN_CI) {
       .split('\n');
     expect(lines[0]).toBe(CSV_HEADER);
     expect(lines.length).toBe(1 + DEVICES);
+  });
+
+  it('shows the webhook dead letters and sends one again from the page', async () => {
+    // A receiver that refuses connections, and one attempt allowed: the event is a dead letter.
+    await env.hub.core.webhooks.add({ url: 'http://127.0.0.1:9/hook', events: ['channel.closed'] });
+    await env.hub.core.closeChannel(env.devices[0]!.channelId!);
+    await page.goto(env.hub.httpUrl + '/#/settlements');
+    await page.waitForSelector('#dead-letters .dead-letter', WAIT);
+    expect(await page.textContent('#webhook-counts')).toMatch(/1\s+dead letter/);
+    expect(await page.textContent('#dead-letters .dead-letter')).toContain('channel.closed');
+    // The token is in the session since the settlement test.
+    await page.click('#dead-letters button.retry');
+    await page.waitForSelector('#webhook-action .action-result.success', WAIT);
+    expect(await page.textContent('#webhook-action .action-result')).toContain('queued again');
   });
 });

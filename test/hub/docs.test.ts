@@ -16,7 +16,8 @@ function documentedPath(pattern: RegExp): string {
     .replace(/\\\//g, '/')
     .replace('/api/devices/([0-9a-fA-F]{64})', '/api/devices/{publicKey}')
     .replace('([0-9a-fA-F]{8,64})', '{id}')
-    .replace('(\\d{1,19})', '{epoch}');
+    .replace('(\\d{1,19})', '{epoch}')
+    .replace('(\\d{1,18})', '{id}');
 }
 
 describe('documentation', () => {
@@ -40,7 +41,7 @@ describe('documentation', () => {
     for (const code of Object.keys(HUB_REASONS)) expect(hub, code).toContain(`| \`${code}\` |`);
     // The docs may set names in code type (`seg`); the words are the table's.
     const documented = Object.fromEntries(
-      [...hub.matchAll(/^\| `(HUB_[A-Z_]+)` \| (.+) \|$/gm)].map((m) => [m[1], m[2]!.replace(/`/g, '')]),
+      [...hub.matchAll(/^\| `(HUB_[A-Z_]+)` \| ([^|]+) \|$/gm)].map((m) => [m[1], m[2]!.replace(/`/g, '')]),
     );
     expect(documented).toEqual(Object.fromEntries(Object.entries(HUB_REASONS).map(([c, r]) => [c, r.message])));
   });

@@ -78,7 +78,7 @@ if (!HAVE_PROMTOOL && IN_CI) {
   it('loads the alert rules, and each alert fires on the series it should and only then', () => {
     const check = promtool(['check', 'rules', RULES]);
     expect(check.status, check.output).toBe(0);
-    expect(check.output).toContain('SUCCESS: 6 rules found');
+    expect(check.output).toContain('SUCCESS: 9 rules found');
     const test = promtool(['test', 'rules', 'monitoring/prometheus/tally-alerts.test.yml']);
     expect(test.status, test.output).toBe(0);
     const config = promtool(['check', 'config', 'monitoring/prometheus/prometheus.yml']);

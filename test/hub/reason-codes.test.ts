@@ -6,6 +6,7 @@
 //   docs/hub.md), and every code-like string in protocol/ and hub/ sources is one of the two
 //   tables, so a code the code emits but the spec does not list fails too.
 
+import { HUB_LOG_CODES } from '../../hub/base/log-codes.js';
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -246,6 +247,8 @@ describe('reason codes: the spec lists exactly what the code emits [P-9]', () =>
             // Anchoring has its own table, documented in docs/settlement.md.
             Object.hasOwn(ANCHOR_VERDICTS, code) ||
             Object.hasOwn(ANCHOR_ERRORS, code) ||
+            // Log codes: their own table, docs/hub.md "Logs" (test/hub/log-codes.test.ts).
+            Object.hasOwn(HUB_LOG_CODES, code) ||
             notReasons.has(code);
         if (!known) strays.push(`${file}: ${code}`);
       }

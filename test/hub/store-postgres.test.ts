@@ -9,6 +9,7 @@ import { PG_MIGRATIONS } from '../../hub/store/postgres/schema.js';
 import { startPostgres, type RunningPostgres } from '../../support/postgres.js';
 import { describePostgres } from './helpers/postgres.js';
 import { runStoreContract } from './store.contract.js';
+import { runOutboxContract } from './outbox.contract.js';
 
 describePostgres('test/hub/store-postgres.test.ts', 'PostgreSQL store', (bin) => {
   let server: RunningPostgres;
@@ -24,6 +25,11 @@ describePostgres('test/hub/store-postgres.test.ts', 'PostgreSQL store', (bin) =>
     return { store: await openPostgresStore(url), reopen: () => openPostgresStore(url), cleanup: () => {} };
   });
 
+  runOutboxContract('PostgreSQL', async () => {
+    const url = await server.createDatabase();
+    return { store: await openPostgresStore(url), reopen: () => openPostgresStore(url), cleanup: () => {} };
+  });
+
   it('records its migrations and runs each once, also when opened again', async () => {
     const url = await server.createDatabase();
     await (await openPostgresStore(url)).close();
@@ -35,6 +41,41 @@ describePostgres('test/hub/store-postgres.test.ts', 'PostgreSQL store', (bin) =>
       expect(rows.map((r) => r.version)).toEqual(PG_MIGRATIONS.map((_, i) => i + 1));
     } finally {
       await client.end();
+    }
+  });
+
+  it('claims around deliveries another hub holds locked, without waiting for it (SKIP LOCKED)', async () => {
+    const url = await server.createDatabase();
+    const store = await openPostgresStore(url);
+    const other = new pg.Client({ connectionString: url });
+    await other.connect();
+    try {
+      await store.outbox.addSubscription({ url: 'http://127.0.0.1:1/h', events: ['*'], secret: 's', createdAtMs: 1n });
+      const events = [1, 2, 3, 4].map((i) => ({
+        id: `evt_${i}`,
+        type: 'channel.closed',
+        payload: '{}',
+        createdAtMs: BigInt(i),
+      }));
+      await store.commit({
+        segments: [],
+        heads: [],
+        rejections: [],
+        equivocations: [],
+        equivocatedChannels: [],
+        events,
+      });
+      // Another hub's claim, mid-transaction: it holds the two oldest deliveries.
+      await other.query('BEGIN');
+      await other.query(`SELECT id FROM webhook_deliveries WHERE event_id IN ('evt_1', 'evt_2') FOR UPDATE`);
+      const claim = { nowMs: 100n, limit: 10, perSubscription: 10, busy: new Map(), leaseUntilMs: 1_000n };
+      const mine = await store.outbox.claimDue(claim);
+      expect(mine.map((j) => j.eventId)).toEqual(['evt_3', 'evt_4']);
+      await other.query('ROLLBACK');
+      expect((await store.outbox.claimDue(claim)).map((j) => j.eventId)).toEqual(['evt_1', 'evt_2']);
+    } finally {
+      await other.end();
+      await store.close();
     }
   });
 

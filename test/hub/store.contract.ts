@@ -253,6 +253,32 @@ export function runStoreContract(name: string, open: () => Promise<StoreUnderTes
       expect(await store.epochEntries(2n)).toEqual([]);
     });
 
+    it("keeps each epoch's anchor once, and lists the epochs still without one, oldest first", async () => {
+      const epoch = (n: bigint) => ({
+        epoch: {
+          epoch: n,
+          closedAtMs: n,
+          record: bytes(50),
+          signature: bytes(64),
+          root: bytes(32),
+          entryCount: 0,
+          totalDeltaAmount: 0n,
+        },
+        entries: [],
+        settled: [],
+      });
+      expect(await store.anchorStatus()).toEqual({ pending: 0, lastAnchored: null });
+      for (const n of [1n, 2n, 3n]) await store.closeEpoch(epoch(n));
+      expect((await store.unanchoredEpochs(2)).map((e) => e.epoch)).toEqual([1n, 2n]);
+      expect(await store.anchorStatus()).toEqual({ pending: 3, lastAnchored: null });
+      await store.setEpochAnchor(1n, '{"txHash":"0x01"}');
+      await store.setEpochAnchor(1n, '{"txHash":"0x02"}'); // a second anchor for an epoch changes nothing
+      expect(await store.epochAnchor(1n)).toBe('{"txHash":"0x01"}');
+      expect(await store.epochAnchor(2n)).toBeUndefined();
+      expect((await store.unanchoredEpochs(10)).map((e) => e.epoch)).toEqual([2n, 3n]);
+      expect(await store.anchorStatus()).toEqual({ pending: 2, lastAnchored: 1n });
+    });
+
     it('keeps everything across close and reopen', async () => {
       const dev = bytes(32);
       const ch = newChannel(dev);

@@ -91,7 +91,7 @@ describe('the npm package', () => {
   });
 
   it('gives working commands', () => {
-    for (const command of ['tally-agent', 'tally-verify']) {
+    for (const command of ['tally-agent', 'tally-verify', 'tally-hub', 'tally-sim']) {
       const r = run(command, ['--version']);
       expect(r.status, `${command}: ${r.stderr}`).toBe(0);
       expect(r.stdout.trim()).toBe(pkg.version);
@@ -105,6 +105,10 @@ describe('the npm package', () => {
     const hub = run('tally-hub', ['init', '--data', join(tmp.dir, 'hub-data'), '--json']);
     expect(hub.status, hub.stderr).toBe(0);
     expect((JSON.parse(hub.stdout) as { publicKey: string }).publicKey).toMatch(/^[0-9a-f]{64}$/);
+    // The site CA and server certificate for TLS, written by the installed hub (docs/operations.md).
+    const tls = run('tally-hub', ['tls', 'init', '--data', join(tmp.dir, 'hub-data'), '--name', 'localhost', '--json']);
+    expect(tls.status, tls.stderr).toBe(0);
+    expect((JSON.parse(tls.stdout) as { caCreated: boolean }).caCreated).toBe(true);
     const agent = run('tally-agent', ['init', '--data', join(tmp.dir, 'agent-data'), '--json']);
     expect(agent.status, agent.stderr).toBe(0);
   });

@@ -39,11 +39,21 @@ export const channelRecord: fc.Arbitrary<ChannelRecord> = fc
     openedAtMs: fc.bigInt({ min: 0n, max: U64_MAX - 1n }),
     expiresIn: fc.option(fc.bigInt({ min: 1n, max: U64_MAX })),
     nonce: u64,
+    // Version 1 (no currency) or version 2 with an ISO code or a CAIP-19 token id [P-3.1].
+    terms: fc.option(
+      fc.record({
+        currency: fc.oneof(
+          fc.stringMatching(/^[A-Z]{3}$/),
+          fc.stringMatching(/^[a-z0-9]{3,8}:[a-zA-Z0-9]{1,32}\/[a-z0-9]{3,8}:[a-zA-Z0-9]{1,60}$/),
+        ),
+        exponent: fc.integer({ min: 0, max: 18 }),
+      }),
+    ),
   })
-  .map(({ expiresIn, ...r }) => {
+  .map(({ expiresIn, terms, ...r }) => {
     const room = U64_MAX - r.openedAtMs;
     const expiresAtMs = expiresIn === null ? 0n : r.openedAtMs + 1n + ((expiresIn - 1n) % room);
-    return { ...r, expiresAtMs };
+    return { ...r, ...(terms ?? {}), expiresAtMs };
   });
 
 export const head: fc.Arbitrary<Head> = fc.record({ seq: u64, hash: bytes(32), cumUnits: u64, cumAmount: u64 });

@@ -345,3 +345,44 @@ describe('verifyBundle: versions [P-8.5, P-8.7]', () => {
     expect(reasonsOf(verifyBundle(unknown))).toEqual(['8.5.2 DECODE_VERSION']);
   });
 });
+
+describe('bundle version 3: the optional anchor [P-8.5 check 3, P-8.8]', () => {
+  const anchor = {
+    chainId: '31337',
+    contract: `0x${'1'.repeat(40)}`,
+    anchorer: `0x${'2'.repeat(40)}`,
+    txHash: `0x${'3'.repeat(64)}`,
+    blockNumber: '7',
+    blockHash: `0x${'4'.repeat(64)}`,
+  };
+  const v2 = () => structuredClone(settledEpoch(2, true).bundle) as unknown as Record<string, unknown>;
+  const checks = (b: unknown) => {
+    const v = verifyBundle(b);
+    return v.ok ? ['ok'] : v.reasons.map((r) => `${r.clause} ${r.code}`);
+  };
+
+  it('verifies with or without an anchor, and reports the anchor it carries', () => {
+    const withAnchor = { ...v2(), format: 'tally-settlement-bundle/3', anchor };
+    const verdict = verifyBundle(withAnchor);
+    expect(verdict.ok && verdict.summary.anchor).toEqual(anchor);
+    expect(checks({ ...v2(), format: 'tally-settlement-bundle/3' })).toEqual(['ok']);
+  });
+
+  it('refuses an anchor in version 2, and a malformed one in version 3', () => {
+    expect(checks({ ...v2(), anchor })).toEqual(['8.5.3 DECODE_FIELD']);
+    const bad: Record<string, unknown>[] = [
+      { ...anchor, chainId: '0' },
+      { ...anchor, chainId: '18446744073709551616' },
+      { ...anchor, blockNumber: 7 },
+      { ...anchor, txHash: anchor.txHash.toUpperCase() },
+      { ...anchor, contract: `0x${'1'.repeat(39)}` },
+      { ...anchor, extra: '1' },
+      (({ blockHash: _, ...rest }) => rest)(anchor),
+    ];
+    for (const a of bad)
+      expect(checks({ ...v2(), format: 'tally-settlement-bundle/3', anchor: a }), JSON.stringify(a)).toContain(
+        '8.5.3 DECODE_FIELD',
+      );
+    expect(checks({ ...v2(), format: 'tally-settlement-bundle/3', anchor: [] })).toEqual(['8.5.3 DECODE_FIELD']);
+  });
+});

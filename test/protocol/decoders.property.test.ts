@@ -38,6 +38,8 @@ interface Subject<T> {
   decode(bytes: Uint8Array): Result<unknown>;
   /** Offset of the version byte; wire messages also carry their type at 0. */
   versionAt: number;
+  /** Versions the decoder reads (default: 1 only). */
+  versions?: readonly number[];
   types?: readonly number[];
   cap?: number;
   /** [offset, width] of every count or length field of an encoding. */
@@ -46,10 +48,16 @@ interface Subject<T> {
   zeroCode: ReasonCode;
 }
 
-const recordCounts = (bytes: Uint8Array, at: number): Array<[number, 1 | 2]> => [
-  [at + 1, 1],
-  [at + 2 + bytes[at + 1]! + 64, 1],
-];
+const recordCounts = (bytes: Uint8Array, at: number): Array<[number, 1 | 2]> => {
+  const unitAt = at + 2 + bytes[at + 1]! + 64;
+  const counts: Array<[number, 1 | 2]> = [
+    [at + 1, 1],
+    [unitAt, 1],
+  ];
+  // Version 2 carries the currency string after the unit [P-3.1].
+  if (bytes[at] === 2) counts.push([unitAt + 1 + bytes[unitAt]!, 1]);
+  return counts;
+};
 
 // Each subject has its own value type; the table only needs them side by side.
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
@@ -104,6 +112,7 @@ const subjects: Subject<any>[] = [
     encode: encodeChannelRecord,
     decode: decodeChannelRecord,
     versionAt: 0,
+    versions: [1, 2],
     counts: (b) => recordCounts(b, 0),
     zeroCode: 'DECODE_VERSION',
   },
@@ -205,7 +214,7 @@ for (const s of subjects) {
         fc.assert(
           fc.property(
             valid(s),
-            fc.integer({ min: 0, max: 255 }).filter((v) => v !== 1),
+            fc.integer({ min: 0, max: 255 }).filter((v) => !(s.versions ?? [1]).includes(v)),
             (bytes, version) => {
               const copy = bytes.slice();
               copy[s.versionAt] = version;

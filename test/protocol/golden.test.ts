@@ -162,4 +162,26 @@ describe('golden vectors: the committed bytes check out independently', () => {
     expect(s.bundleV1.format).toBe('tally-settlement-bundle/1');
     expect(verifyBundle(s.bundleV1, { hubKey })).toMatchObject({ ok: true, summary: { deltas: 'hub-attested' } });
   });
+
+  it('a version-2 channel: EUR at exponent 6, its GRANT, and a bundle that verifies [P-3.1, P-7.1, P-8.5]', () => {
+    const v = file.channelV2;
+    const bytes = h(v.channel.recordBytes);
+    expect(bytes[0]).toBe(2);
+    // network, both keys and the unit as in version 1; then "EUR" (length 3) and the exponent 6.
+    const afterUnit = 1 + 1 + 'tally-test'.length + 64 + 1 + 'Wh'.length;
+    expect(Buffer.from(bytes.subarray(afterUnit, afterUnit + 5)).toString('hex')).toBe('0345555206');
+    expect(new DataView(bytes.buffer, bytes.byteOffset).getBigUint64(afterUnit + 5)).toBe(300n);
+    expect(v.channel.channelId).toBe(tagged('channel', bytes));
+    expect(v.display).toEqual({ pricePerUnit: '0.000300 EUR', headAmount: '0.001800 EUR' });
+    const grant = decodeControl(h(v.grant), hubKey);
+    expect(grant.ok && grant.value.kind === 'grant' && grant.value.record).toMatchObject({
+      currency: 'EUR',
+      exponent: 6,
+    });
+    const verdict = verifyBundle(v.settlement.bundle, { hubKey });
+    expect(verdict).toMatchObject({
+      ok: true,
+      summary: { channels: [{ currency: 'EUR', exponent: 6, cumAmount: 1800n }] },
+    });
+  });
 });

@@ -2,7 +2,19 @@ import { describe, expect, it } from 'vitest';
 import { reconcile } from '../../simulator/ledger.js';
 import { buildReport, formatReport, reportToJson } from '../../simulator/report.js';
 import { renderHtml } from '../../simulator/html.js';
+import { StageJoin } from '../../simulator/stages.js';
 import { Timeline } from '../../simulator/timeline.js';
+
+const NO_LOOP = { main: { p50Ms: 0, p99Ms: 0, maxMs: 0 }, fleet: [] };
+
+function sampleStages() {
+  const join = new StageJoin();
+  join.hubSide('c1', 10n, 1002, 1003, 1004);
+  join.fleetSide('c1', 10, 1000, 1001, 1005);
+  const out = join.report();
+  join.destroy();
+  return out;
+}
 
 function sampleReport(acceptedUnits: bigint) {
   const signed = new Map([['c1', { units: 10n, amount: 30n }]]);
@@ -28,6 +40,8 @@ function sampleReport(acceptedUnits: bigint) {
     vouchers: 10,
     elapsedS: 1,
     latency: timeline.latency(),
+    stages: sampleStages(),
+    eventLoop: { main: { p50Ms: 0.1, p99Ms: 2.5, maxMs: 4 }, fleet: [{ p50Ms: 0.2, p99Ms: 7.5, maxMs: 9 }] },
     timeline: timeline.points,
     process: { cpuUserS: 0.1, cpuSystemS: 0, maxRssMiB: 50, fleetCpuS: 0, fleetMaxRssMiB: 0 },
   });
@@ -44,6 +58,21 @@ describe('simulation report', () => {
     expect(r.faults.tamper).toEqual({ setting: 0.1, injected: 2 });
     expect(r.latencyMs.p50).toBeCloseTo(12.5, 1);
     for (const key of ['devices', 'durationS', 'throughput', 'duplicated']) expect(r).toHaveProperty(key);
+    expect(r.stagesMs.stages.brokerNetwork.p50).toBeCloseTo(1, 3);
+    expect(r.stagesMs.joined).toBe(1);
+    expect(r.eventLoopMs.fleet[0].p99Ms).toBe(7.5);
+  });
+
+  it('prints every stage and both event loops in the summary and on the page', () => {
+    const r = sampleReport(10n);
+    const text = formatReport(r);
+    expect(text).toMatch(
+      /agent 1 \/ 1, broker\+network 1 \/ 1, hub commit 1 \/ 1, hub receipt 1 \/ 1, back 1 \/ 1, total 5 \/ 5/,
+    );
+    expect(text).toMatch(/hub 2\.5 \/ 4, fleet 7\.5 \/ 9/);
+    const html = renderHtml(r);
+    expect(html).toContain('broker+network');
+    expect(html).toContain('Event-loop lag');
   });
 
   it('fails and names the channel when units were lost', () => {
@@ -73,6 +102,8 @@ describe('simulation report', () => {
       vouchers: 0,
       elapsedS: 1,
       latency: { p50: 0, p95: 0, p99: 0, max: 0, count: 0 },
+      stages: new StageJoin().report(),
+      eventLoop: NO_LOOP,
       timeline: [],
       process: { cpuUserS: 0, cpuSystemS: 0, maxRssMiB: 0, fleetCpuS: 0, fleetMaxRssMiB: 0 },
     });

@@ -16,7 +16,14 @@ interface Enrolled {
 export function AdminPage() {
   const [token, setToken] = useState(adminToken());
   const [saved, setSaved] = useState(adminToken() !== '');
-  const [form, setForm] = useState({ publicKey: '', unit: 'Wh', pricePerUnit: '1', capacity: '1000000' });
+  const [form, setForm] = useState({
+    publicKey: '',
+    unit: 'Wh',
+    currency: '',
+    exponent: '',
+    pricePerUnit: '1',
+    capacity: '1000000',
+  });
   const [enrol, enrolResult] = useAction();
   const field = (name: keyof typeof form) => (e: Event) =>
     setForm({ ...form, [name]: (e.target as HTMLInputElement).value });
@@ -58,8 +65,15 @@ export function AdminPage() {
         onSubmit=${(e: Event) => {
           e.preventDefault();
           enrol(async () => {
+            const { currency, exponent, ...rest } = form;
+            // Without a currency the amounts are bare minor units (a version-1 channel); with one,
+            // an amount with a point is converted exactly at the exponent [P-3.1].
+            const terms = currency.trim() === '' ? {} : { currency: currency.trim().toUpperCase() };
+            const scale = exponent.trim() === '' ? {} : { exponent: exponent.trim() };
             const r = await postJson<Enrolled>('/api/devices', {
-              ...form,
+              ...rest,
+              ...terms,
+              ...scale,
               publicKey: form.publicKey.trim().toLowerCase(),
             });
             return `enrolled ${short(r.device.publicKey, 16)}, channel ${short(r.channel.channelId, 16)}`;
@@ -71,11 +85,20 @@ export function AdminPage() {
         /></label>
         <label>Unit <input id="enrol-unit" value=${form.unit} onInput=${field('unit')} /></label>
         <label
-          >Price per unit (minor units)
+          >Currency (ISO 4217, optional)
+          <input id="enrol-currency" placeholder="EUR" value=${form.currency} onInput=${field('currency')}
+        /></label>
+        <label
+          >Exponent (optional)
+          <input id="enrol-exponent" placeholder="6" value=${form.exponent} onInput=${field('exponent')}
+        /></label>
+        <label
+          >Price per unit (minor units, or 0.25 with a currency)
           <input id="enrol-price" value=${form.pricePerUnit} onInput=${field('pricePerUnit')}
         /></label>
         <label
-          >Capacity (minor units) <input id="enrol-capacity" value=${form.capacity} onInput=${field('capacity')}
+          >Capacity (minor units, or 10.00 with a currency)
+          <input id="enrol-capacity" value=${form.capacity} onInput=${field('capacity')}
         /></label>
         <div><button type="submit">Enrol</button> ${enrolResult}</div>
       </form>

@@ -2,10 +2,11 @@
 // One device and its current channel: capacity used, head, last receipt, usage over time, recent
 // rejections and settlements; top-up and revoke for the operator.
 
+import { formatMoney } from '../../../protocol/money.js';
 import { html } from 'htm/preact';
 import { useEffect, useMemo, useState } from 'preact/hooks';
 import type uPlot from 'uplot';
-import { describeError, getJson, postJson } from '../api.js';
+import { describeError, downloadWithToken, getJson, postJson } from '../api.js';
 import { Chart } from '../chart.js';
 import { ago, groupDigits, short, when } from '../format.js';
 import type { LiveState } from '../live.js';
@@ -72,6 +73,10 @@ export function ChannelPage(props: { id: string; live: LiveState }) {
   if (!ch) return html`<p class="loading">Loading channel…</p>`;
   const device = history?.device;
   const used = (BigInt(ch.capacity) - BigInt(ch.remaining)).toString();
+  // Exact, from the minor-unit strings [P-1.2]: "0.000300 EUR", or "300 minor units" (version 1).
+  const terms =
+    ch.currency !== null && ch.exponent !== null ? { currency: ch.currency, exponent: ch.exponent } : undefined;
+  const money = (minor: string) => (terms ? formatMoney(BigInt(minor), terms) : `${groupDigits(minor)} minor units`);
   return html`
     <h1>
       Channel <code>${short(ch.channelId, 16)}</code>
@@ -95,19 +100,18 @@ export function ChannelPage(props: { id: string; live: LiveState }) {
             : null
         }
         <dt>unit, price</dt>
-        <dd>${ch.unit}, ${groupDigits(ch.pricePerUnit)} minor units per ${ch.unit}</dd>
+        <dd id="channel-price">${ch.unit}, ${money(ch.pricePerUnit)} per ${ch.unit}</dd>
         <dt>capacity</dt>
         <dd id="channel-capacity">
-          ${groupDigits(used)} of ${groupDigits(ch.capacity)} used
+          ${terms ? money(used) : groupDigits(used)} of ${terms ? money(ch.capacity) : groupDigits(ch.capacity)} used
           <${CapacityBar} used=${used} capacity=${ch.capacity} />
         </dd>
         <dt>head</dt>
         <dd id="channel-head">
-          seq ${groupDigits(ch.head.seq)}, ${groupDigits(ch.head.cumUnits)} ${ch.unit},
-          ${groupDigits(ch.head.cumAmount)} minor units
+          seq ${groupDigits(ch.head.seq)}, ${groupDigits(ch.head.cumUnits)} ${ch.unit}, ${money(ch.head.cumAmount)}
         </dd>
         <dt>settled</dt>
-        <dd>seq ${groupDigits(ch.settled.seq)}, unsettled ${groupDigits(ch.unsettledAmount)} minor units</dd>
+        <dd>seq ${groupDigits(ch.settled.seq)}, unsettled ${money(ch.unsettledAmount)}</dd>
         <dt>last receipt</dt>
         <dd id="channel-receipt">
           ${
@@ -234,11 +238,12 @@ export function ChannelPage(props: { id: string; live: LiveState }) {
                       <td>${s.epoch}</td>
                       <td>${when(s.closedAtMs)}</td>
                       <td class="num">${s.fromSeq}–${s.toSeq}</td>
-                      <td class="num">${groupDigits(s.deltaAmount)}</td>
+                      <td class="num">${money(s.deltaAmount)}</td>
                       <td>
                         <a
                           href=${`/api/settlements/${s.epoch}/bundle?channel=${ch.channelId}`}
                           download=${`tally-epoch-${s.epoch}-${ch.channelId.slice(0, 8)}.json`}
+                          onClick=${downloadWithToken}
                           >bundle</a
                         >
                       </td>

@@ -4,12 +4,13 @@
 
 import { html } from 'htm/preact';
 import { useEffect, useState } from 'preact/hooks';
-import { describeError, getJson, postJson } from '../api.js';
+import { describeError, downloadWithToken, getJson, postJson } from '../api.js';
 import { groupDigits, short, when } from '../format.js';
 import type { LiveState } from '../live.js';
 import type { Epoch, Verdict } from '../types.js';
 import { useAction } from './admin-action.js';
 import { useFirstDataMark } from './common.js';
+import { WebhooksPanel } from './webhooks-panel.js';
 
 function VerifyCell(props: { epoch: string }) {
   const [verdict, setVerdict] = useState<Verdict | string | undefined>();
@@ -82,10 +83,15 @@ export function SettlementsPage(props: { live: LiveState }) {
                 class="bundle-link"
                 href=${`/api/settlements/${e.epoch}/bundle`}
                 download=${`tally-epoch-${e.epoch}.json`}
+                onClick=${downloadWithToken}
                 >bundle</a
               >
               ·
-              <a class="csv-link" href=${`/api/settlements/${e.epoch}/csv`} download=${`tally-epoch-${e.epoch}.csv`}
+              <a
+                class="csv-link"
+                href=${`/api/settlements/${e.epoch}/csv`}
+                download=${`tally-epoch-${e.epoch}.csv`}
+                onClick=${downloadWithToken}
                 >CSV</a
               >
             </td>
@@ -93,5 +99,6 @@ export function SettlementsPage(props: { live: LiveState }) {
           </tr>`,
       )}
     </table>
+    <${WebhooksPanel} refresh=${Math.floor(props.live.version / 5)} />
   `;
 }

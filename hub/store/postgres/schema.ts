@@ -105,4 +105,53 @@ export const PG_MIGRATIONS: readonly string[] = [
     PRIMARY KEY (epoch, channel_id)
   );
   `,
+  // Where each epoch's root was anchored on a chain (docs/settlement.md), as the proof's JSON once
+  // mined; NULL while the epoch waits. The webhook outbox (docs/webhooks.md): events written in the
+  // transaction of their cause, one delivery per matching subscription. The same tables as SQLite's
+  // last two migrations (hub/store/schema.ts), with PostgreSQL's types.
+  `
+  ALTER TABLE epochs ADD COLUMN anchor text;
+  CREATE INDEX epochs_unanchored ON epochs(epoch) WHERE anchor IS NULL;
+
+  CREATE TABLE webhook_subscriptions (
+    id bigserial PRIMARY KEY,
+    url text NOT NULL,
+    -- ',type,type,' so a type matches as a whole name; '*' for every type.
+    events text NOT NULL,
+    secret text NOT NULL,
+    created_at_ms int8 NOT NULL
+  );
+
+  CREATE TABLE webhook_events (
+    id text PRIMARY KEY,
+    type text NOT NULL,
+    payload text NOT NULL,
+    created_at_ms int8 NOT NULL
+  );
+  CREATE INDEX webhook_events_by_time ON webhook_events(created_at_ms);
+
+  CREATE TABLE webhook_deliveries (
+    id bigserial PRIMARY KEY,
+    event_id text NOT NULL REFERENCES webhook_events(id),
+    subscription_id int8 NOT NULL,
+    state text NOT NULL CHECK (state IN ('pending', 'delivered', 'dead')),
+    attempts int4 NOT NULL DEFAULT 0,
+    next_attempt_at_ms int8 NOT NULL,
+    last_attempt_at_ms int8,
+    last_status int4,
+    last_error text,
+    created_at_ms int8 NOT NULL,
+    delivered_at_ms int8,
+    UNIQUE (event_id, subscription_id)
+  );
+  CREATE INDEX webhook_deliveries_due ON webhook_deliveries(next_attempt_at_ms, id) WHERE state = 'pending';
+  CREATE INDEX webhook_deliveries_by_state ON webhook_deliveries(state, id);
+  CREATE INDEX webhook_deliveries_by_subscription ON webhook_deliveries(subscription_id);
+
+  -- A channel's own channel.low_capacity threshold ('5000' minor units or '10%' of the capacity).
+  CREATE TABLE webhook_thresholds (
+    channel_id bytea PRIMARY KEY,
+    low_capacity text NOT NULL
+  );
+  `,
 ];

@@ -6,6 +6,8 @@
 
 import pg from 'pg';
 import { PG_MIGRATIONS } from './schema.js';
+import { insertEvents, PostgresOutbox } from './outbox.js';
+import type { OutboxEvent, OutboxStore } from '../outbox-types.js';
 import {
   StoreConflictError,
   type ChannelRow,
@@ -30,6 +32,8 @@ type Row = Record<string, unknown>;
 export type PgTransaction = Pick<pg.PoolClient, 'query'>;
 
 export interface PostgresStoreOptions {
+  /** Wins over a password in the URL (kept out of the URL so that logs and `ps` never see it). */
+  password?: string;
   /** Connections in the pool (default 4: one group commit at a time, reads beside it). */
   poolSize?: number;
   /**
@@ -116,7 +120,12 @@ const isUniqueViolation = (err: unknown) => (err as { code?: string }).code === 
 
 /** Opens (and migrates) the database at `url`, e.g. postgres://user@host:5432/tally. */
 export async function openPostgresStore(url: string, options: PostgresStoreOptions = {}): Promise<HubStore> {
-  const pool = new pg.Pool({ connectionString: url, max: options.poolSize ?? 4, types });
+  const pool = new pg.Pool({
+    connectionString: url,
+    max: options.poolSize ?? 4,
+    types,
+    ...(options.password !== undefined ? { password: options.password } : {}),
+  });
   // An idle client that loses its server must not crash the hub; the next query reports it.
   pool.on('error', () => undefined);
   try {
@@ -153,11 +162,14 @@ async function migrate(pool: pg.Pool): Promise<void> {
 
 class PostgresStore implements HubStore {
   private closed = false;
+  readonly outbox: OutboxStore;
 
   constructor(
     private readonly pool: pg.Pool,
     private readonly options: PostgresStoreOptions,
-  ) {}
+  ) {
+    this.outbox = new PostgresOutbox(pool, (work) => this.tx(work));
+  }
 
   private async rows(sql: string, params: unknown[] = []): Promise<Row[]> {
     return (await this.pool.query(sql, params)).rows as Row[];
@@ -231,7 +243,7 @@ class PostgresStore implements HubStore {
     return (await this.rows('SELECT * FROM devices ORDER BY enrolled_at_ms, device_key')).map(toDevice);
   }
 
-  async revokeDevice(deviceKey: Uint8Array, atMs: bigint): Promise<boolean> {
+  async revokeDevice(deviceKey: Uint8Array, atMs: bigint, events: OutboxEvent[] = []): Promise<boolean> {
     return this.tx(async (c) => {
       const found = await c.query('SELECT 1 FROM devices WHERE device_key = $1 FOR UPDATE', [buf(deviceKey)]);
       if (found.rowCount === 0) return false;
@@ -243,6 +255,7 @@ class PostgresStore implements HubStore {
         str(atMs),
         buf(deviceKey),
       ]);
+      await insertEvents(c, events);
       return true;
     });
   }
@@ -261,21 +274,33 @@ class PostgresStore implements HubStore {
     return rows.map(toChannel);
   }
 
-  async setChannelCapacity(channelId: Uint8Array, capacity: bigint, state: ChannelStateName, atMs: bigint) {
-    await this.pool.query('UPDATE channels SET capacity = $1, state = $2, updated_at_ms = $3 WHERE channel_id = $4', [
-      str(capacity),
-      state,
-      str(atMs),
-      buf(channelId),
-    ]);
+  async setChannelCapacity(
+    channelId: Uint8Array,
+    capacity: bigint,
+    state: ChannelStateName,
+    atMs: bigint,
+    events: OutboxEvent[] = [],
+  ) {
+    await this.tx(async (c) => {
+      await c.query('UPDATE channels SET capacity = $1, state = $2, updated_at_ms = $3 WHERE channel_id = $4', [
+        str(capacity),
+        state,
+        str(atMs),
+        buf(channelId),
+      ]);
+      await insertEvents(c, events);
+    });
   }
 
-  async setChannelState(channelId: Uint8Array, state: ChannelStateName, atMs: bigint) {
-    await this.pool.query('UPDATE channels SET state = $1, updated_at_ms = $2 WHERE channel_id = $3', [
-      state,
-      str(atMs),
-      buf(channelId),
-    ]);
+  async setChannelState(channelId: Uint8Array, state: ChannelStateName, atMs: bigint, events: OutboxEvent[] = []) {
+    await this.tx(async (c) => {
+      await c.query('UPDATE channels SET state = $1, updated_at_ms = $2 WHERE channel_id = $3', [
+        state,
+        str(atMs),
+        buf(channelId),
+      ]);
+      await insertEvents(c, events);
+    });
   }
 
   async segmentContaining(channelId: Uint8Array, seq: bigint): Promise<SegmentRow | undefined> {
@@ -417,6 +442,7 @@ class PostgresStore implements HubStore {
           ],
         );
       }
+      await insertEvents(c, batch.events ?? []);
     });
   }
 
@@ -550,7 +576,27 @@ class PostgresStore implements HubStore {
           throw new StoreConflictError(`settled guard failed for ${s.length - (moved.rowCount ?? 0)} channel(s)`);
         }
       }
+      await insertEvents(c, close.events ?? []);
     });
+  }
+
+  async unanchoredEpochs(limit: number): Promise<EpochRow[]> {
+    return (await this.rows('SELECT * FROM epochs WHERE anchor IS NULL ORDER BY epoch LIMIT $1', [limit])).map(toEpoch);
+  }
+
+  async anchorStatus(): Promise<{ pending: number; lastAnchored: bigint | null }> {
+    const [r] = await this.rows(`SELECT (SELECT count(*) FROM epochs WHERE anchor IS NULL) AS pending,
+      (SELECT max(epoch) FROM epochs WHERE anchor IS NOT NULL) AS last`);
+    return { pending: Number(r!.pending), lastAnchored: r!.last === null ? null : big(r!.last) };
+  }
+
+  async epochAnchor(epoch: bigint): Promise<string | undefined> {
+    const [r] = await this.rows('SELECT anchor FROM epochs WHERE epoch = $1', [str(epoch)]);
+    return (r?.anchor as string | null | undefined) ?? undefined;
+  }
+
+  async setEpochAnchor(epoch: bigint, anchor: string): Promise<void> {
+    await this.pool.query('UPDATE epochs SET anchor = $1 WHERE epoch = $2 AND anchor IS NULL', [anchor, str(epoch)]);
   }
 
   async close(): Promise<void> {
