@@ -15,6 +15,7 @@ import { lowCapacityCommand, webhookCommand } from './cli/webhook.js';
 import { CHANNEL_COLUMNS, DEVICE_COLUMNS, printBlock, printJson, printTable } from './cli/format.js';
 import { ConfigError, DEFAULTS, resolveConfig } from './base/config.js';
 import { WEBHOOK_DEFAULTS } from './base/webhook-config.js';
+import { EACH_FILTER_LIMIT, PARTITION_FILTER_MODES } from './broker/partition-filters.js';
 import { describeNofile, raiseNofileLimit } from '../common/nofile.js';
 import { HubLog } from './base/log-codes.js';
 import { createLogger, exitOnFatal, LOG_FORMATS, LOG_LEVELS, type LogFormat, type LogLevel } from '../common/log.js';
@@ -107,7 +108,21 @@ program
   .option('--tls-ca <file>', 'require device client certificates issued by this CA (PEM)')
   .option('--http-tls-cert <file>', 'serve the API and dashboard over HTTPS with this certificate (PEM)')
   .option('--http-tls-key <file>', 'private key (PEM) for --http-tls-cert')
-  .option('--broker <url>', 'use an external broker (mqtt:// or mqtts://) instead of the embedded one')
+  .option(
+    '--broker <url>',
+    'use an external broker (mqtt:// or mqtts://) instead of the embedded one; the nodes of a clustered broker comma-separated',
+  )
+  .option(
+    '--partitions <set>',
+    'external broker: take the uplinks of these partitions only, e.g. 0-127 or 0-31,40 (of 0-255; default all)',
+  )
+  .addOption(
+    new Option(
+      '--partition-filters <mode>',
+      `external broker: one filter per owned partition (each), one for all with the others dropped here (wildcard), or each up to ${EACH_FILTER_LIMIT} partitions (auto; docs/scale-out.md)`,
+    ).choices(PARTITION_FILTER_MODES),
+  )
+  .option('--broker-client-id <id>', 'MQTT client id at the external broker; hubs sharing a broker need distinct ones')
   .option(
     '--cluster <hub-id>',
     'run as one hub of a cluster sharing a PostgreSQL --store and --broker: this hub serves the partitions whose leases it holds',

@@ -197,6 +197,7 @@ export async function startHub(
           (cluster ? `tally-hub-${identity.network}-${config.clusterHubId!}` : clientIdForHub(identity.network, 1)),
         // A cluster member starts deaf: each partition is added once its lease is held and loaded.
         partitions: cluster ? [] : config.partitions,
+        partitionFilters: config.partitionFilters,
         username: config.brokerUsername,
         password: config.brokerPassword,
         tls: config.brokerTls,

@@ -12,6 +12,7 @@ import { formatReport, reportToJson } from './report.js';
 import { describeNofile, raiseNofileLimit } from '../common/nofile.js';
 import { DEVICES_PER_FLEET_PROCESS } from './fleet-plan.js';
 import { DESCRIPTOR_MARGIN, WORKER_THRESHOLD, runSimulation } from './run.js';
+import { parseBrokerList } from './brokers.js';
 
 const EXIT_OK = 0;
 const EXIT_CONSERVATION_FAILED = 1;
@@ -102,13 +103,16 @@ program
     'run against an embedded cluster of N hubs (PostgreSQL, a broker node, N tally-hub processes); needs PostgreSQL installed',
     integer(1, 16),
   )
-  .option('--broker <url>', 'MQTT broker of a running hub (default: start an embedded hub and broker)')
+  .option(
+    '--broker <url>',
+    'MQTT broker of a running hub; the nodes of a clustered broker comma-separated (default: start an embedded hub and broker)',
+  )
   .option('--hub-api <url>', 'HTTP API of that hub, e.g. http://127.0.0.1:8080')
   .option('--admin-token <token>', "that hub's admin token (to enrol the fleet and settle)")
   .option('--tls-ca <file>', 'CA certificate (PEM) of that broker, for mqtts:// and wss:// (tally-hub tls init)')
   .option(
     '--fault <kind=value>',
-    'inject a fault; repeatable. disconnect=P, kill-agent=P (per device per second), duplicate=P, reorder=P, tamper=P, replay=P (per segment), broker-restart=SECONDS (embedded hub only), clock-skew=SECONDS (largest offset)',
+    'inject a fault; repeatable. disconnect=P, kill-agent=P (per device per second), duplicate=P, reorder=P, tamper=P, replay=P (per segment), broker-restart=SECONDS (embedded hub only), clock-skew=SECONDS (largest offset), kill-hub=SECONDS and broker-node-down=SECONDS (--hubs)',
     collect,
     [],
   )
@@ -132,6 +136,8 @@ Examples:
   tally-sim run --devices 50 --fault tamper=0.05 --fault kill-agent=0.01 --json report.json
   tally-sim run --devices 10 --quiet --json - | jq .units
   tally-sim run --broker mqtt://127.0.0.1:1883 --hub-api http://127.0.0.1:8080 --admin-token TOKEN
+  tally-sim run --broker mqtt://n1:1883,mqtt://n2:1883,mqtt://n3:1883 --hub-api http://hub:8080 \\
+    --admin-token TOKEN     # a clustered broker: devices spread over the nodes
 
 Exit status: 0 when every channel conserves (signed = accepted = settled, nothing lost or
 doubled, bundles verified offline); 1 when not, naming the channels; 2 for bad usage;
@@ -147,6 +153,10 @@ to stderr.`,
       const remoteParts = [opts.broker, opts.hubApi, opts.adminToken].filter((x) => x !== undefined).length;
       if (remoteParts !== 0 && remoteParts !== 3)
         throw new UsageError('a running hub needs all three of --broker, --hub-api and --admin-token');
+      if (opts.broker !== undefined) {
+        const brokers = parseBrokerList(opts.broker);
+        if (!brokers.ok) throw new UsageError(brokers.error);
+      }
       if (opts.json === '-' && opts.html === '-') throw new UsageError('--json - and --html - cannot both use stdout');
       if (opts.hubs !== undefined && remoteParts > 0)
         throw new UsageError('--hubs starts its own cluster; it does not go with --broker, --hub-api, --admin-token');

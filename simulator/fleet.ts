@@ -8,6 +8,7 @@ import type { FaultPlan } from './faults.js';
 import { deviceKeyPair, deviceRng } from './identity.js';
 import { MeterDriver, PhysicalMeter, type Arrivals } from './meters.js';
 import { SegmentFaults, type FaultCounts } from './segment-faults.js';
+import { brokerUrlFor } from './brokers.js';
 
 export interface FleetOptions {
   seed: number;
@@ -52,7 +53,12 @@ export class Fleet {
         new VirtualDevice(
           deviceKeyPair(options.seed, i, backend),
           meter,
-          { db: this.db, events: options.events, settings: options.settings, backend },
+          {
+            db: this.db,
+            events: options.events,
+            settings: { ...options.settings, mqttUrl: brokerUrlFor(options.settings.mqttUrl, i) },
+            backend,
+          },
           rng.fork(3),
           skew,
           faults,

@@ -12,6 +12,7 @@ import { resolveWebhookConfig, type WebhookConfig } from './webhook-config.js';
 import type { Logger } from '../../common/log.js';
 import { HubLog } from './log-codes.js';
 import { resolveStoreConfig, type StoreConfig } from './store-config.js';
+import { PARTITION_FILTER_MODES, type PartitionFilters } from '../broker/partition-filters.js';
 
 export { ConfigError };
 
@@ -71,6 +72,8 @@ export interface HubConfig {
   /** Partitions whose uplinks this hub takes from an external broker [P-6.7], ascending; all 256
    *  by default. The embedded broker always serves every partition. */
   readonly partitions: readonly number[];
+  /** How the hub subscribes to its partitions' uplinks at the external broker (partition-filters.ts). */
+  readonly partitionFilters: PartitionFilters;
   readonly brokerUsername: string | undefined;
   readonly brokerPassword: string | undefined;
   readonly brokerTls: BrokerTls;
@@ -160,6 +163,8 @@ export type HubConfigInput = Partial<
     | 'anchor'
     | 'webhooks'
     | 'store'
+    | 'partitions'
+    | 'partitionFilters'
   >
 > & {
   /** "sqlite" (the default) or a postgres:// URL. */
@@ -187,6 +192,8 @@ export type HubConfigInput = Partial<
   brokerTls?: Partial<BrokerTls>;
   /** `all`, a set as the CLI takes it (`0-31,40`), or the partition numbers. */
   partitions?: string | readonly number[];
+  /** `auto` (default), `each` or `wildcard`. */
+  partitionFilters?: string;
   /** Milliseconds, or a duration as the CLI takes it ("15m"). */
   settleEveryMs?: number | string;
   anchorRpc?: string;
@@ -334,7 +341,11 @@ export function resolveConfig(input: HubConfigInput = {}): HubConfig {
   }
   const brokerUrl = input.brokerUrl;
   if (brokerUrl !== undefined && !brokerUrl.split(',').every((u) => /^mqtts?:\/\/[^\s,]+$/.test(u.trim()))) {
-    problems.add(`--broker must be an mqtt:// or mqtts:// URL, or several comma-separated: ${brokerUrl}`);
+    problems.add(
+      brokerUrl.includes(',')
+        ? `--broker must be mqtt:// or mqtts:// URLs, comma-separated: ${brokerUrl}`
+        : `--broker must be an mqtt:// or mqtts:// URL: ${brokerUrl}`,
+    );
   }
   if (input.brokerClientId !== undefined && !/^tally-hub-[A-Za-z0-9._-]{1,100}$/.test(input.brokerClientId)) {
     problems.add(`--broker-client-id must be tally-hub- followed by [A-Za-z0-9._-] [P-6.2]: ${input.brokerClientId}`);
@@ -348,6 +359,10 @@ export function resolveConfig(input: HubConfigInput = {}): HubConfig {
     const parsed = parsePartitionSet(input.partitions.length > 0 ? input.partitions.join(',') : '');
     if (parsed.ok) partitions = parsed.value;
     else problems.add(`partitions: ${parsed.error}`);
+  }
+  const partitionFilters = (input.partitionFilters ?? 'auto') as PartitionFilters;
+  if (!PARTITION_FILTER_MODES.includes(partitionFilters)) {
+    problems.add(`--partition-filters must be one of ${PARTITION_FILTER_MODES.join(', ')}: ${input.partitionFilters}`);
   }
   if (brokerUrl === undefined && partitions.length !== PARTITION_COUNT) {
     problems.add('--partitions needs --broker: the embedded broker serves every partition');
@@ -383,6 +398,7 @@ export function resolveConfig(input: HubConfigInput = {}): HubConfig {
     brokerUrl,
     brokerClientId: input.brokerClientId,
     partitions: Object.freeze(partitions),
+    partitionFilters,
     brokerUsername: input.brokerUsername,
     brokerPassword: input.brokerPassword,
     brokerTls: Object.freeze({ rejectUnauthorized: true, ...input.brokerTls }),

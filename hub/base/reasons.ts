@@ -20,7 +20,10 @@ export const HUB_REASONS = {
   },
   HUB_CONNECT_RATE: { message: 'embedded broker: new connections per second from one address over the limit' },
   HUB_TOPIC_DENIED: { message: "publish or subscribe outside the device's subtree [P-6.1]" },
-  HUB_UNEXPECTED_TOPIC: { message: 'a message on an uplink topic that is neither seg nor status' },
+  HUB_UNEXPECTED_TOPIC: {
+    message:
+      "a message on an uplink topic that is neither seg nor status, or under another partition than the device's own [P-6.7]",
+  },
   HUB_STATUS_INVALID: { message: 'a status message that does not decode [P-6.6]' },
   HUB_REORDER_EXPIRED: { message: 'a segment waited in the reorder buffer longer than the reorder window' },
   HUB_COMMIT_FAILED: { message: 'the database refused the write; nothing was acknowledged' },

@@ -1,4 +1,7 @@
 // Hubs and agents on a real clustered broker (nats-server, 3 nodes, JetStream, MQTT):
+// - two hubs split the 256 partitions and each device's uplinks reach exactly the hub that owns
+//   its partition (each hub has its own data dir and SQLite file: one SQLite file is one hub's;
+//   ownership across hubs sharing one database is the PostgreSQL store's);
 // - a hub's partition set changes at run time (partitions.add/remove on its broker link);
 // - an agent streaming through node A to a hub on node B loses node A, reconnects to another node
 //   and the hub's sums equal the agent's; then the hub's own node dies and it moves too.
@@ -8,9 +11,11 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import mqtt from 'mqtt';
 import { partitionOf, partitionUplinkFilter, generateKeyPair, toHex } from '../../protocol/index.js';
 import { connectLink } from '../../hub/broker/link.js';
+import { HubLog } from '../../hub/base/log-codes.js';
 import type { HubHandle } from '../../hub/server.js';
 import { findNatsServer, startNatsCluster, type NatsCluster } from '../../support/nats-cluster.js';
 import { waitFor } from '../../support/test-hub.js';
+import { TestDevice } from '../hub/helpers/device.js';
 import { tempDir, testHub } from '../hub/helpers/hub.js';
 import { AgentFixture } from '../agent/helpers/agent-fixture.js';
 
@@ -50,6 +55,62 @@ if (!bin) {
       return hub;
     }
 
+    it('splits the partitions between two hubs: every device is served by exactly its owner', async () => {
+      // Half each: over EACH_FILTER_LIMIT, so each hub subscribes with the wildcard and drops the
+      // other half's uplinks itself (partition-filters.ts: one filter per partition costs about a
+      // second each on nats-server).
+      const a = await hubOn(cluster.urls[0]!, { partitions: '0-127', brokerClientId: 'tally-hub-test-net-a' });
+      const b = await hubOn(cluster.urls[1]!, { partitions: '128-255', brokerClientId: 'tally-hub-test-net-b' });
+      expect(a.partitions!.owned()).toHaveLength(128);
+      expect(b.partitions!.owned()).toHaveLength(128);
+      const ownerOf = (hex: string) => (partitionOf(hex) < 128 ? a : b);
+      // Keys until each half has four devices; each is enrolled at its owner only.
+      const devices: TestDevice[] = [];
+      const count = (hub: HubHandle) => devices.filter((d) => d.hub === hub).length;
+      while (count(a) < 4 || count(b) < 4) {
+        const key = generateKeyPair();
+        const owner = ownerOf(toHex(key.publicKey));
+        if (count(owner) < 4) devices.push(await new TestDevice(owner, key).enrol({ price: 2n }));
+      }
+      for (const [i, d] of devices.entries()) {
+        // hello -> a GRANT signed by the owner (TestDevice checks it with its owner's key).
+        await d.connect(cluster.urls[i % 3]!);
+        cleanups.push(() => d.disconnect());
+      }
+      // Every device streams three segments, all devices at once, across both halves.
+      await Promise.all(
+        devices.map(async (d) => {
+          for (const n of [10, 6, 4]) await d.publish(d.build(n));
+        }),
+      );
+      for (const d of devices) {
+        const receipt = await d.receiptAtLeast(20n);
+        expect(receipt.seq).toBe(20n);
+        expect(receipt.cumAmount).toBe(40n);
+      }
+      for (const [hub, other] of [
+        [a, b],
+        [b, a],
+      ] as const) {
+        hub.core.flush();
+        const mine = devices.filter((d) => d.hub === hub);
+        for (const d of mine) {
+          const ch = hub.core.showDevice(d.hex).channelDetails[0]!;
+          expect(ch.head.seq).toBe('20');
+          expect(ch.head.cumAmount).toBe('40');
+          expect(ch.head.hash).toBe(toHex(d.head!.hash));
+          expect(ch.equivocated).toBe(false);
+        }
+        // The other half never reached ingest here: nothing unknown, nothing refused. It did reach
+        // the link (through the wildcard) and was dropped there.
+        expect(await hub.core.ledger.rejectionCounts()).toEqual([]);
+        expect(hub.partitions!.dropped).toBeGreaterThan(0);
+        for (const d of devices.filter((d) => d.hub === other)) expect(() => hub.core.showDevice(d.hex)).toThrow();
+        // Nothing lost, nothing doubled: what settles is exactly what the owner's devices signed.
+        expect((await hub.core.settle())!.totalDeltaAmount).toBe(String(40 * mine.length));
+      }
+    }, 180_000);
+
     it('adds and removes partitions at run time', async () => {
       const got: string[] = [];
       const link = await connectLink({
@@ -57,7 +118,7 @@ if (!bin) {
         clientId: 'tally-hub-test-net-dyn',
         partitions: [1, 2],
         onMessage: (topic) => got.push(topic),
-        log: () => undefined,
+        log: new HubLog(),
       });
       cleanups.push(() => link.close());
       const pub = await mqtt.connectAsync(cluster.urls[2]!, { clientId: 'dyn-pub', protocolVersion: 4 });
@@ -98,7 +159,7 @@ if (!bin) {
       const hub = await hubOn(`${B},${C},${A}`, { brokerClientId: 'tally-hub-test-net-f' });
       const dev = new AgentFixture();
       cleanups.push(() => dev.cleanup());
-      hub.core.enrol([{ publicKey: dev.deviceHex, unit: 'Wh', pricePerUnit: 3n, capacity: 10_000_000n }]);
+      await hub.core.enrol([{ publicKey: dev.deviceHex, unit: 'Wh', pricePerUnit: 3n, capacity: 10_000_000n }]);
       const channelOf = () => hub.core.showDevice(dev.deviceHex).channelDetails[0]!;
       dev.setCounter(0n);
       const agent = dev.start({ url: `${A},${B},${C}`, keyPair: hub.hubKey });

@@ -26,6 +26,10 @@ describe('tally-sim usage', () => {
     [['run', '--devices', '0'], /whole number/],
     [['run', '--broker', 'mqtt://127.0.0.1:1'], /all three of --broker, --hub-api and --admin-token/],
     [
+      ['run', '--broker', 'mqtt://127.0.0.1:1,127.0.0.1:2', '--hub-api', 'http://127.0.0.1:1', '--admin-token', 'x'],
+      /not a broker URL: "127\.0\.0\.1:2"/,
+    ],
+    [
       [
         'run',
         '--broker',
