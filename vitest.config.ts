@@ -9,7 +9,7 @@ const UNIT = [
   'test/layout/**/*.test.ts',
   'test/common/log.test.ts',
   'test/agent/{backoff,chain,codes,config,downlink,meter,outbox.sqlite}.test.ts',
-  'test/hub/{access,config,docs,store,commit-failure,equivocation-evidence,pending-signature,webhook-logic,descriptor-watch,reorder,start-config,store-config,partition-filters}.test.ts',
+  'test/hub/{access,config,docs,store,commit-failure,equivocation-evidence,pending-signature,webhook-logic,descriptor-watch,reorder,start-config,store-config,partition-filters,cluster-control-router}.test.ts',
   'test/dashboard/{activity,docs}.test.ts',
   'test/simulator/{faults,ledger,report,stages,fleet-plan,brokers}.test.ts',
   'test/reliability/{report,hostile-keys-and-vectors,hostile-replay,hostile-segments,disk-full}.test.ts',

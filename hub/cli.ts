@@ -123,6 +123,14 @@ program
     ).choices(PARTITION_FILTER_MODES),
   )
   .option('--broker-client-id <id>', 'MQTT client id at the external broker; hubs sharing a broker need distinct ones')
+  .option(
+    '--cluster <hub-id>',
+    'run as one hub of a cluster sharing a PostgreSQL --store and --broker: this hub serves the partitions whose leases it holds',
+  )
+  .option(
+    '--lease <duration>',
+    `cluster: a partition lease lasts this long without renewal; a dead hub's partitions move after it (default: ${DEFAULTS.leaseMs / 1000}s)`,
+  )
   .option('--broker-username <name>', 'username of the hub at the external broker')
   .option('--broker-password <secret>', 'password of the hub at the external broker (prefer --broker-password-file)')
   .option('--broker-password-file <file>', 'read that password from a file (one line)')

@@ -13,6 +13,7 @@ import { connectLink, type HubLink, type Partitions } from './broker/link.js';
 import { SignaturePool } from './ingest/signature-pool.js';
 import { HubMetrics } from './base/metrics.js';
 import { downlinkVia } from './model/downlink.js';
+import { ClusterMember } from './cluster/member.js';
 import { WebhookDispatcher } from './webhooks/dispatcher.js';
 import { readNofileLimit } from '../common/nofile.js';
 import { DescriptorWatch } from './base/descriptors.js';
@@ -40,6 +41,8 @@ export interface HubHandle {
   /** The partitions this hub takes uplinks of [P-6.7], changeable at run time; undefined with the
    *  embedded broker (which serves every partition). */
   readonly partitions: Partitions | undefined;
+  /** Cluster mode: this hub's leases and ownership; undefined for a hub on its own. */
+  readonly cluster: ClusterMember | undefined;
   /**
    * Stops the embedded broker and starts a fresh one on the same address, as a broker restart in
    * the field would: sessions and queued messages are gone, every client must reconnect. Used by
@@ -61,7 +64,15 @@ export async function startHub(
     ...(config.network !== undefined ? { network: config.network } : {}),
     synchronous: config.sqliteSynchronous,
   });
-  const store = await openLedger(config, identity);
+  const cluster = config.clusterHubId
+    ? new ClusterMember({
+        store: config.store.kind === 'postgres' ? config.store : { url: '', password: undefined },
+        hubId: config.clusterHubId,
+        leaseMs: config.leaseMs,
+        log: config.log,
+      })
+    : undefined;
+  const store = await openLedger(config, identity, cluster ? { beforeCommit: cluster.fence } : {});
   const metrics = new HubMetrics({ processMetrics: true });
   const pool = config.verifyWorkers > 0 ? new SignaturePool(config.verifyWorkers) : undefined;
   let core: HubCore;
@@ -181,8 +192,11 @@ export async function startHub(
     if (!broker) {
       link = await connectLink({
         url: mqttUrl,
-        clientId: config.brokerClientId ?? clientIdForHub(identity.network, 1),
-        partitions: config.partitions,
+        clientId:
+          config.brokerClientId ??
+          (cluster ? `tally-hub-${identity.network}-${config.clusterHubId!}` : clientIdForHub(identity.network, 1)),
+        // A cluster member starts deaf: each partition is added once its lease is held and loaded.
+        partitions: cluster ? [] : config.partitions,
         partitionFilters: config.partitionFilters,
         username: config.brokerUsername,
         password: config.brokerPassword,
@@ -198,6 +212,7 @@ export async function startHub(
       ...(broker ? { disconnectDevice: (hex: string) => broker!.disconnectDevice(hex) } : {}),
       seesConnections: broker !== undefined,
     });
+    if (cluster) await cluster.start(core, link!.partitions);
     http = await startHttp({
       core,
       metrics,
@@ -279,6 +294,7 @@ export async function startHub(
       httpUrl: http.url,
       adminToken: identity.adminToken,
       partitions: link?.partitions,
+      cluster,
       restartBroker: async () => {
         if (!broker) throw new Error('restartBroker: the hub uses an external broker');
         // The same addresses again (a port 0 was bound to a real port the first time).
@@ -294,6 +310,8 @@ export async function startHub(
           for (const t of timers) clearInterval(t);
           await anchorer?.close();
           await http!.close();
+          // Flushes, then gives the leases back so the others take them without waiting for expiry.
+          await cluster?.stop();
           await core.pipeline.placed();
           await core.pipeline.commit.stop();
           await link?.close();
@@ -311,6 +329,7 @@ export async function startHub(
     await anchorer?.close();
     await webhooks.stop();
     await http?.close().catch(() => {});
+    await cluster?.stop().catch(() => {});
     await link?.close().catch(() => {});
     await broker?.close().catch(() => {});
     await pool?.close();

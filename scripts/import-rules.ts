@@ -49,7 +49,7 @@ export const HUB_LAYERS: readonly (readonly string[])[] = [
   ['base'],
   ['store'],
   ['model'],
-  ['ingest', 'settlement', 'broker', 'anchor', 'webhooks'],
+  ['ingest', 'settlement', 'broker', 'anchor', 'webhooks', 'cluster'],
   ['core'],
   ['http'],
   ['cli'],

@@ -6,6 +6,7 @@ import { AGENT_DEFAULTS } from '../agent/defaults.js';
 import { VERSION } from '../common/version.js';
 import { createLogger, LOG_LEVELS, type LogLevel } from '../common/log.js';
 import { UsageError, describeFaults, parseFaults } from './faults.js';
+import { clusterAvailable } from './cluster-target.js';
 import { renderHtml } from './html.js';
 import { formatReport, reportToJson } from './report.js';
 import { describeNofile, raiseNofileLimit } from '../common/nofile.js';
@@ -98,6 +99,11 @@ program
     SIM_DEFAULTS.drainTimeout,
   )
   .option(
+    '--hubs <n>',
+    'run against an embedded cluster of N hubs (PostgreSQL, a broker node, N tally-hub processes); needs PostgreSQL installed',
+    integer(1, 16),
+  )
+  .option(
     '--broker <url>',
     'MQTT broker of a running hub; the nodes of a clustered broker comma-separated (default: start an embedded hub and broker)',
   )
@@ -106,7 +112,7 @@ program
   .option('--tls-ca <file>', 'CA certificate (PEM) of that broker, for mqtts:// and wss:// (tally-hub tls init)')
   .option(
     '--fault <kind=value>',
-    'inject a fault; repeatable. disconnect=P, kill-agent=P (per device per second), duplicate=P, reorder=P, tamper=P, replay=P (per segment), broker-restart=SECONDS (embedded hub only), clock-skew=SECONDS (largest offset)',
+    'inject a fault; repeatable. disconnect=P, kill-agent=P (per device per second), duplicate=P, reorder=P, tamper=P, replay=P (per segment), broker-restart=SECONDS (embedded hub only), clock-skew=SECONDS (largest offset), kill-hub=SECONDS and broker-node-down=SECONDS (--hubs)',
     collect,
     [],
   )
@@ -152,6 +158,16 @@ to stderr.`,
         if (!brokers.ok) throw new UsageError(brokers.error);
       }
       if (opts.json === '-' && opts.html === '-') throw new UsageError('--json - and --html - cannot both use stdout');
+      if (opts.hubs !== undefined && remoteParts > 0)
+        throw new UsageError('--hubs starts its own cluster; it does not go with --broker, --hub-api, --admin-token');
+      if (opts.hubs !== undefined && faults['broker-restart'] !== undefined)
+        throw new UsageError('--hubs: use --fault broker-node-down (the cluster has no embedded broker to restart)');
+      if (faults['kill-hub'] !== undefined && (opts.hubs ?? 0) < 2)
+        throw new UsageError('--fault kill-hub needs --hubs 2 or more (one hub stays up to serve the run)');
+      if (faults['broker-node-down'] !== undefined && opts.hubs === undefined)
+        throw new UsageError('--fault broker-node-down needs --hubs');
+      if (opts.hubs !== undefined && !clusterAvailable())
+        throw new UsageError('--hubs needs PostgreSQL (initdb, postgres) installed, or TALLY_PG_BIN');
       if (opts.tlsCa !== undefined && remoteParts !== 3)
         throw new UsageError('--tls-ca is for the broker of a running hub');
       if (opts.tlsCa !== undefined) tlsCa = readPem(opts.tlsCa);
@@ -184,6 +200,7 @@ to stderr.`,
       seed: opts.seed,
       arrivals: opts.poisson ? 'poisson' : 'constant',
       faults,
+      ...(opts.hubs !== undefined ? { hubs: opts.hubs } : {}),
       remote: opts.broker
         ? {
             brokerUrl: opts.broker,

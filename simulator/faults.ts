@@ -10,6 +10,8 @@ export const FAULT_KINDS = {
   replay: { value: 'probability per segment', max: 1 },
   'broker-restart': { value: 'period in seconds (embedded broker only)', max: Infinity },
   'clock-skew': { value: 'largest offset in seconds', max: Infinity },
+  'kill-hub': { value: 'period in seconds: SIGKILL one hub of the cluster (--hubs 2 or more)', max: Infinity },
+  'broker-node-down': { value: 'period in seconds: the broker node goes down for 2 s (--hubs only)', max: Infinity },
 } as const;
 
 export type FaultKind = keyof typeof FAULT_KINDS;

@@ -7,6 +7,13 @@ import { worstLag, type LoopLag } from './loop-lag.js';
 import type { StageName, StageReport } from './stages.js';
 import type { LatencySummary, TimelinePoint } from './timeline.js';
 
+export interface ClusterSummary {
+  hubs: number;
+  /** Each SIGKILL: the hub, when (s into the run), its partitions and how long until all were held again. */
+  failovers: Array<{ hub: string; atS: number; partitions: number; ms: number }>;
+  brokerOutages: number;
+}
+
 export interface FaultCount {
   setting: number;
   injected: number;
@@ -18,7 +25,9 @@ export interface SimReport {
   devices: number;
   ratePerDevice: number;
   durationS: number;
-  hub: 'embedded' | 'remote';
+  hub: 'embedded' | 'remote' | 'cluster';
+  /** With --hubs: the cluster's size and every failover, timed. */
+  cluster?: ClusterSummary;
   units: { metered: string; signed: string; accepted: string; settled: string };
   amount: { signed: string; accepted: string; settled: string };
   lost: string;
@@ -64,7 +73,8 @@ export interface ReportInput {
   devices: number;
   ratePerDevice: number;
   durationS: number;
-  hub: 'embedded' | 'remote';
+  hub: 'embedded' | 'remote' | 'cluster';
+  cluster?: ClusterSummary;
   reconciliation: Reconciliation;
   /** Units the physical meters counted, and those of them no voucher carries (lost before signing). */
   meteredUnits: bigint;
@@ -100,6 +110,7 @@ export function buildReport(input: ReportInput): SimReport {
     ratePerDevice: input.ratePerDevice,
     durationS: input.durationS,
     hub: input.hub,
+    ...(input.cluster ? { cluster: input.cluster } : {}),
     units: {
       metered: `${input.meteredUnits}`,
       signed: `${r.signed.units}`,
@@ -142,6 +153,14 @@ export function formatReport(r: SimReport): string {
     ['lost / duplicated', `${r.lost} / ${r.duplicated}`],
     ['rejected', r.rejected.total === 0 ? '0' : `${r.rejected.total} (${formatCounts(r.rejected.byReason)})`],
     ['faults', formatFaults(r.faults)],
+    ...(r.cluster
+      ? ([
+          [
+            'cluster',
+            `${r.cluster.hubs} hubs; failovers ${r.cluster.failovers.map((f) => `${f.hub} at ${f.atS} s: ${f.partitions} partitions in ${f.ms} ms`).join(', ') || 'none'}; broker node down ${r.cluster.brokerOutages} time(s)`,
+          ],
+        ] as Array<[string, string]>)
+      : []),
     ['throughput', `${r.throughput.vouchersPerSec} vouchers/s accepted, end to end`],
     [
       'latency (sign->receipt)',

@@ -20,7 +20,8 @@ import type { ShardBatch, ShardFinal, ShardStatus } from './shard.js';
 import { localShard, processShard, type ShardHost } from './shard-host.js';
 import { settleAndVerify } from './settle.js';
 import { StageJoin } from './stages.js';
-import { openTarget, type RemoteTarget } from './target.js';
+import { openTarget, type RemoteTarget, type Target } from './target.js';
+import { openClusterTarget, type ClusterTarget } from './cluster-target.js';
 import type { Logger } from '../common/log.js';
 import { Timeline } from './timeline.js';
 
@@ -32,6 +33,8 @@ export interface SimOptions {
   arrivals: Arrivals;
   faults: FaultPlan;
   remote: RemoteTarget | undefined;
+  /** An embedded cluster of this many hubs on PostgreSQL (cluster-target.ts); 0 = one hub. */
+  hubs?: number;
   batch: number;
   batchMs: number;
   window: number;
@@ -62,7 +65,8 @@ export const DESCRIPTOR_MARGIN = 256;
 
 export async function runSimulation(o: SimOptions): Promise<SimReport> {
   validateOptions(o);
-  const target = await openTarget(o.remote, o.logger);
+  const cluster: ClusterTarget | undefined = o.hubs ? await openClusterTarget(o.hubs, o.log) : undefined;
+  const target: Target = cluster ?? (await openTarget(o.remote, o.logger));
   const workDir = mkdtempSync(join(tmpdir(), 'tally-sim-'));
   const timeline = new Timeline(performance.now());
   const ledger = new Ledger();
@@ -187,6 +191,9 @@ export async function runSimulation(o: SimOptions): Promise<SimReport> {
     // Production. Faults that act per device live in the shards; a broker restart lives here.
     let brokerRestarts = 0;
     let nextBrokerRestart = o.faults['broker-restart'] ?? 0;
+    let nextKill = o.faults['kill-hub'] ?? 0;
+    let nextNodeDown = o.faults['broker-node-down'] ?? 0;
+    let kills = 0;
     for (let second = 1; second <= o.durationS; second++) {
       await sleepUntil(started + second * 1000);
       if (nextBrokerRestart > 0 && second >= nextBrokerRestart && target.restartBroker) {
@@ -194,11 +201,21 @@ export async function runSimulation(o: SimOptions): Promise<SimReport> {
         brokerRestarts++;
         await target.restartBroker();
       }
+      // A kill waits while the previous failover is still being timed.
+      if (cluster && nextKill > 0 && second >= nextKill && (await cluster.killHub(second))) {
+        nextKill += o.faults['kill-hub']!;
+        kills++;
+      }
+      if (cluster && nextNodeDown > 0 && second >= nextNodeDown) {
+        nextNodeDown += o.faults['broker-node-down']!;
+        void cluster.brokerNodeDown().catch((err: unknown) => o.log(`broker node restart failed: ${String(err)}`));
+      }
       show('run', second, o.durationS);
     }
 
     // Drain: every signed voucher must get its receipt.
     for (const s of shards) s.stopProduction();
+    await cluster?.settled();
     const drainStart = performance.now();
     statuses.fill(undefined);
     while (performance.now() - drainStart < o.drainTimeoutS * 1000) {
@@ -253,6 +270,8 @@ export async function runSimulation(o: SimOptions): Promise<SimReport> {
       if (delta > 0) rejected[reason] = delta;
     }
     const faultsInjected: FaultCounts = brokerRestarts > 0 ? { 'broker-restart': brokerRestarts } : {};
+    if (kills > 0) faultsInjected['kill-hub'] = kills;
+    if (cluster && cluster.brokerOutages > 0) faultsInjected['broker-node-down'] = cluster.brokerOutages;
     for (const f of finals) {
       for (const [k, n] of Object.entries(f.status.faultCounts))
         faultsInjected[k as FaultKind] = (faultsInjected[k as FaultKind] ?? 0) + n;
@@ -267,6 +286,9 @@ export async function runSimulation(o: SimOptions): Promise<SimReport> {
       ratePerDevice: o.ratePerDevice,
       durationS: o.durationS,
       hub: target.kind,
+      ...(cluster
+        ? { cluster: { hubs: cluster.hubs, failovers: [...cluster.failovers], brokerOutages: cluster.brokerOutages } }
+        : {}),
       reconciliation,
       meteredUnits: metered,
       unsignedUnits: unsigned,

@@ -9,7 +9,7 @@ import type { Logger } from '../common/log.js';
 import { HubApi } from './hub-api.js';
 
 export interface Target {
-  readonly kind: 'embedded' | 'remote';
+  readonly kind: 'embedded' | 'remote' | 'cluster';
   readonly mqttUrl: string;
   /** CA (PEM) for a broker over TLS. */
   readonly tlsCa: string | undefined;

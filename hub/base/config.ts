@@ -80,6 +80,11 @@ export interface HubConfig {
   readonly brokerUsername: string | undefined;
   readonly brokerPassword: string | undefined;
   readonly brokerTls: BrokerTls;
+  /** Cluster mode: this hub's id among the hubs sharing the PostgreSQL `store` and `brokerUrl`; it owns the
+   *  partitions whose leases it holds (hub/cluster/). Undefined = a single hub owning everything. */
+  readonly clusterHubId: string | undefined;
+  /** How long a partition lease lasts without renewal (cluster mode). */
+  readonly leaseMs: number;
   /** HTTP API listen address; port 0 picks a free port (tests). */
   readonly http: HostPort;
   /** Close an epoch every this many ms; 0 = only on demand. */
@@ -155,6 +160,8 @@ export type HubConfigInput = Partial<
     | 'settleEveryMs'
     | 'credentialWindowMs'
     | 'httpAllowedHosts'
+    | 'partitions'
+    | 'leaseMs'
     | 'log'
     | 'anchor'
     | 'webhooks'
@@ -197,6 +204,7 @@ export type HubConfigInput = Partial<
   anchorContract?: string;
   anchorBatchMax?: number;
   credentialWindowMs?: number | string;
+  leaseMs?: number | string;
 };
 
 /** The defaults of `tally-hub start`, in one table: the CLI shows them, resolveConfig applies them. */
@@ -219,6 +227,7 @@ export const DEFAULTS = {
   commitDelayMs: 0,
   sqliteSynchronous: 'FULL',
   rejectionLogLimit: 10_000,
+  leaseMs: 6_000,
   anchorBatchMax: 64,
 } as const;
 
@@ -361,6 +370,14 @@ export function resolveConfig(input: HubConfigInput = {}): HubConfig {
   if (brokerUrl === undefined && partitions.length !== PARTITION_COUNT) {
     problems.add('--partitions needs --broker: the embedded broker serves every partition');
   }
+  if (input.clusterHubId !== undefined) {
+    if (!/^[A-Za-z0-9._-]{1,64}$/.test(input.clusterHubId))
+      problems.add(`--cluster must be 1-64 characters of [A-Za-z0-9._-]: ${input.clusterHubId}`);
+    if (input.store === undefined || input.store === 'sqlite')
+      problems.add('--cluster needs --store postgres://...: the hubs share one database');
+    if (brokerUrl === undefined) problems.add('--cluster needs --broker: the hubs share one broker');
+    if (input.partitions !== undefined) problems.add('--cluster and --partitions exclude each other: leases decide');
+  }
   if (input.network !== undefined && !NETWORK_PATTERN.test(input.network)) {
     problems.add('network must be 1-64 characters of [a-z0-9._-] [P-3.1]');
   }
@@ -388,6 +405,8 @@ export function resolveConfig(input: HubConfigInput = {}): HubConfig {
     brokerUsername: input.brokerUsername,
     brokerPassword: input.brokerPassword,
     brokerTls: Object.freeze({ rejectUnauthorized: true, ...input.brokerTls }),
+    clusterHubId: input.clusterHubId,
+    leaseMs: duration('leaseMs', input.leaseMs ?? DEFAULTS.leaseMs, 1),
     http: hostPort(input.http, DEFAULTS.http),
     settleEveryMs: duration('settleEveryMs', input.settleEveryMs ?? DEFAULTS.settleEveryMs, 0),
     credentialWindowMs: duration('credentialWindowMs', input.credentialWindowMs ?? DEFAULTS.credentialWindowMs, 1),

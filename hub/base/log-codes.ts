@@ -57,6 +57,20 @@ export const HUB_LOG_CODES = {
   HUB_OUT_OF_DESCRIPTORS: { level: 'error', message: 'out of file descriptors: new connections are refused' },
   HUB_DESCRIPTORS_AVAILABLE: { level: 'info', message: 'file descriptors available again' },
   SERVER_ERROR: { level: 'error', message: 'a listening socket failed' },
+  CLUSTER_JOINED: { level: 'info', message: 'cluster mode: taking partition leases' },
+  PARTITION_GAINED: { level: 'info', message: 'a partition lease was taken and its devices loaded' },
+  PARTITION_LOST: {
+    level: 'warn',
+    message: 'a partition lease was lost: its state dropped, nothing more acknowledged',
+  },
+  PARTITION_RELEASED: { level: 'info', message: 'a partition lease was given back after flushing' },
+  LEASE_PROBLEM: { level: 'warn', message: 'partition leases: a renewal, release or load did not go through' },
+  CONTROL_NOT_APPLIED: { level: 'error', message: "another hub's management change could not be applied here" },
+  CONTROL_LISTEN_PROBLEM: {
+    level: 'warn',
+    message: 'the control-plane listener lost its connection or got a bad payload',
+  },
+  CONTROL_NOT_ANNOUNCED: { level: 'warn', message: 'a management write is committed but the other hubs were not told' },
 } as const satisfies Record<string, { level: LineLevel; message: string }>;
 
 export type HubLogCode = keyof typeof HUB_LOG_CODES;

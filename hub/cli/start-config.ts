@@ -61,6 +61,8 @@ export const START_OPTIONS = {
   settleEvery: { kind: 'string', to: 'settleEveryMs' },
   credentialWindow: { kind: 'string', to: 'credentialWindowMs' },
   network: { kind: 'string', to: 'network' },
+  cluster: { kind: 'string', to: 'clusterHubId' },
+  lease: { kind: 'string', to: 'leaseMs' },
   store: { kind: 'string', to: 'store' },
   storePasswordFile: { kind: 'secretFile', to: 'storePassword' },
   sqliteSynchronous: { kind: 'string', to: 'sqliteSynchronous' },

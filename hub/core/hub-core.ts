@@ -23,6 +23,8 @@ import { exportBundle, exportCsv } from '../settlement/export.js';
 import { closeEpoch } from '../settlement/settle.js';
 import { StoreConflictError, type HubLedger, type HubStore, type NewChannel } from '../store/types.js';
 import { Controls } from '../model/controls.js';
+import { dropWaiting } from '../ingest/reorder.js';
+import type { ControlChange } from '../store/control-notify.js';
 import type { Downlink } from '../model/downlink.js';
 import { liveChannelFromRow, Registry, type FleetView, type LiveChannel, type LiveDevice } from '../model/registry.js';
 import { channelView, deviceView, epochView, rejectionCountView, rejectionView } from '../model/views.js';
@@ -52,6 +54,15 @@ export interface CoreLinks {
   seesConnections: boolean;
 }
 
+/** What a cluster member adds to the core (hub/cluster/member.ts). */
+export interface ClusterHooks {
+  /** A management write committed: every hub hears it, the device's owner applies it. */
+  changed(change: ControlChange): Promise<void>;
+  /** Runs `task` as the cluster's only settler; undefined (task not run) when `wait` is false and
+   *  another hub is settling now. */
+  settling<T>(wait: boolean, task: () => Promise<T>): Promise<T | undefined>;
+}
+
 const noDownlink: Downlink = { publishReceipt() {}, publishControl() {} };
 
 export class HubCore {
@@ -61,6 +72,9 @@ export class HubCore {
   readonly alerts: WebhookAlerts;
   readonly webhooks: WebhookAdmin;
   private links: CoreLinks = { downlink: noDownlink, seesConnections: true };
+  /** Cluster mode: which devices this hub owns now (hub/cluster/member.ts sets it). */
+  private ownsDevice: (deviceHex: string) => boolean = () => true;
+  private cluster: ClusterHooks | undefined;
   /** Told when events were written, so the delivery loop looks at once (server.ts sets it). */
   onWebhookEvents: () => void = () => {};
 
@@ -110,6 +124,7 @@ export class HubCore {
       onOffline: (hex) => {
         if (!this.links.seesConnections) this.setConnected(hex, false);
       },
+      owns: (ch) => this.ownsDevice(ch.deviceHex),
       alerts: this.alerts,
       onEvents: () => this.onWebhookEvents(),
     });
@@ -120,6 +135,112 @@ export class HubCore {
     for (const t of await this.store.outbox.listThresholds()) {
       const parsed = parseThreshold(t.lowCapacity);
       if (parsed) this.alerts.thresholds.set(toHex(t.channelId), parsed);
+    }
+  }
+
+  /** Cluster mode: from now on only these devices are served (the others' uplinks do not reach
+   *  this hub, and a refused commit leaves them to their owner). */
+  setOwnership(owns: (deviceHex: string) => boolean, hooks?: ClusterHooks): void {
+    this.ownsDevice = owns;
+    this.cluster = hooks;
+  }
+
+  /** Cluster mode: tells the other hubs (the device's owner) about a management write. */
+  private async changed(change: ControlChange): Promise<void> {
+    try {
+      await this.cluster?.changed(change);
+    } catch (err) {
+      // The write is committed; the owner still picks it up when it next loads the partition.
+      this.config.log.event('CONTROL_NOT_ANNOUNCED', { err });
+    }
+  }
+
+  /** Cluster mode: a device owned by another hub may have moved on since this hub last loaded it;
+   *  a management write on it starts from the database. */
+  private async fresh(deviceHex: string): Promise<void> {
+    if (this.cluster && !this.ownsDevice(deviceHex)) await this.loadDevices((hex) => hex === deviceHex);
+  }
+
+  /**
+   * Cluster mode, a change another hub committed to a device this hub owns: new capacity, state
+   * and channels from the database, the heads as this hub holds them (it is their only writer);
+   * then the device's controls at once (GRANT, and CAPACITY after a top-up) [P-7.1, P-7.3].
+   */
+  async applyStored(deviceHex: string, capacityNotice: boolean): Promise<void> {
+    const key = fromHex(deviceHex);
+    if (!key) return;
+    await this.exclusive(async () => {
+      const row = await this.store.getDevice(key);
+      if (!row) return;
+      const device = this.registry.devices.get(deviceHex) ?? this.registry.addDevice(row);
+      if (row.revokedAtMs !== null) device.revoked = true;
+      for (const c of await this.store.listChannels({ deviceKey: key })) {
+        const live = this.registry.channels.get(toHex(c.channelId));
+        if (!live) {
+          this.registry.addChannel(liveChannelFromRow(c));
+          continue;
+        }
+        live.capacity = c.capacity;
+        if (c.state === 'closed' || c.state === 'revoked') live.state = c.state;
+        else if (live.state === 'exhausted' && live.head.cumAmount + live.pricePerUnit <= c.capacity)
+          live.state = 'open';
+      }
+    });
+    const device = this.registry.devices.get(deviceHex);
+    const ch = this.registry.currentChannel(deviceHex);
+    if (!device || !ch) return;
+    this.controls.grant(device, ch, true);
+    if (capacityNotice) this.controls.capacity(ch);
+  }
+
+  /**
+   * Cluster mode, a partition gained: replaces the live state of the matching devices (and adds
+   * those enrolled by other hubs) with what the database holds now, heads as committed by whoever
+   * committed them. In the commit line, so no group commit interleaves.
+   */
+  async loadDevices(match: (deviceHex: string) => boolean): Promise<number> {
+    return this.exclusive(async () => {
+      let n = 0;
+      for (const row of await this.store.listDevices()) {
+        const hex = toHex(row.deviceKey);
+        if (!match(hex)) continue;
+        const old = this.registry.devices.get(hex);
+        if (old) this.forgetDevice(old);
+        const device = this.registry.addDevice(row);
+        if (old) device.connected = old.connected;
+        for (const ch of old?.channels ?? []) this.registry.channels.delete(ch);
+        for (const c of await this.store.listChannels({ deviceKey: row.deviceKey }))
+          this.registry.addChannel(liveChannelFromRow(c));
+        n++;
+      }
+      return n;
+    });
+  }
+
+  /**
+   * Cluster mode, a partition lost: the matching devices' uncommitted segments, reorder buffers
+   * and owed receipts are dropped at once, so nothing more is acknowledged for them here. The
+   * devices still hold what was not receipted and re-send it to the new owner.
+   */
+  dropDevices(match: (deviceHex: string) => boolean): number {
+    let n = 0;
+    for (const d of this.registry.devices.values()) {
+      if (!match(d.hex)) continue;
+      this.forgetDevice(d);
+      n++;
+    }
+    return n;
+  }
+
+  private forgetDevice(d: LiveDevice): void {
+    for (const id of d.channels) {
+      const ch = this.registry.channels.get(id);
+      if (!ch) continue;
+      this.pipeline.commit.forget(ch);
+      dropWaiting(this.registry, ch);
+      ch.pending = [];
+      ch.held = [];
+      ch.head = ch.durable;
     }
   }
 
@@ -290,6 +411,7 @@ export class HubCore {
       if (device.connected || !this.links.seesConnections) this.controls.grant(device, ch, true);
       out.push({ device: deviceView(device, ch), channel: channelView(ch) });
     }
+    for (const b of built) await this.changed({ kind: 'device', deviceKey: toHex(b.channel.deviceKey), op: 'enrol' });
     return out;
   }
 
@@ -326,6 +448,7 @@ export class HubCore {
 
   /** Revokes a device: its channels stop accepting, its broker connection is closed. */
   async revoke(id: string) {
+    await this.fresh(id.toLowerCase());
     const d = this.findDevice(id);
     await this.exclusive(async () => {
       if (d.revoked) return;
@@ -341,11 +464,24 @@ export class HubCore {
       }
       this.links.disconnectDevice?.(d.hex);
     });
+    await this.changed({ kind: 'device', deviceKey: d.hex, op: 'revoke' });
     return this.showDevice(id);
   }
 
   listChannels() {
     return [...this.registry.channels.values()].map(channelView);
+  }
+
+  /**
+   * Every channel of the fleet. In a cluster this hub holds live only the devices it owns; the
+   * others are read from the database, as their owners committed them.
+   */
+  async fleetChannels() {
+    if (!this.cluster) return this.listChannels();
+    return (await this.store.listChannels()).map((row) => {
+      const live = this.registry.channels.get(toHex(row.channelId));
+      return channelView(live && this.ownsDevice(live.deviceHex) ? live : liveChannelFromRow(row));
+    });
   }
 
   async showChannel(id: string) {
@@ -368,9 +504,10 @@ export class HubCore {
 
   /** Raises capacity [P-3.3]; an exhausted channel opens again and the device is told [P-7.3]. */
   async topup(id: string, amount: bigint) {
+    await this.fresh(this.findChannel(id).deviceHex);
     const found = this.findChannel(id);
     if (amount < 1n) throw new ApiError('API_INVALID', 'amount must be >= 1');
-    return this.exclusive(async () => {
+    const view = await this.exclusive(async () => {
       // The live channel as it stands now (a failed commit may have reloaded it meanwhile).
       const ch = this.findChannel(found.idHex);
       if (ch.state === 'closed' || ch.state === 'revoked') throw new ApiError('API_CONFLICT', `channel is ${ch.state}`);
@@ -395,12 +532,15 @@ export class HubCore {
       if (device) this.controls.grant(device, ch, true);
       return channelView(ch);
     });
+    await this.changed({ kind: 'channel', channelId: found.idHex, deviceKey: found.deviceHex, op: 'topup' });
+    return view;
   }
 
   /** Closes a channel: nothing more is accepted; what was accepted still settles. */
   async closeChannel(id: string) {
+    await this.fresh(this.findChannel(id).deviceHex);
     const found = this.findChannel(id);
-    return this.exclusive(async () => {
+    const view = await this.exclusive(async () => {
       const ch = this.findChannel(found.idHex);
       if (ch.state !== 'closed' && ch.state !== 'revoked') {
         const atMs = BigInt(this.now());
@@ -414,6 +554,8 @@ export class HubCore {
       }
       return channelView(ch);
     });
+    await this.changed({ kind: 'channel', channelId: found.idHex, deviceKey: found.deviceHex, op: 'close' });
+    return view;
   }
 
   /** A channel's own channel.low_capacity threshold ("5000", "10%", "off"), or null for the hub's
@@ -445,7 +587,7 @@ export class HubCore {
   onEpochClosed: (() => void) | undefined;
 
   async settle(options: { skipEmpty?: boolean } = {}) {
-    const result = await this.exclusive(() =>
+    const close = () =>
       closeEpoch({
         store: this.store,
         hubKey: this.identity.keyPair,
@@ -453,8 +595,14 @@ export class HubCore {
         nowMs: BigInt(this.now()),
         events: this.alerts.source,
         ...options,
-      }),
-    );
+      });
+    // In a cluster one chain of epochs [P-8]: one hub settles at a time, from committed heads; a
+    // periodic settlement gives way to one in progress, one asked for waits its turn.
+    const cluster = this.cluster;
+    // The lock is taken before the commit line is, so waiting for it never holds up ingest.
+    const result = cluster
+      ? await cluster.settling(!options.skipEmpty, () => this.exclusive(close))
+      : await this.exclusive(close);
     if (!result) return undefined;
     this.onWebhookEvents();
     for (const [idHex, head] of result.settled) {

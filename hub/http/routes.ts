@@ -170,7 +170,7 @@ export const ROUTES: Route[] = [
     method: 'GET',
     pattern: /^\/api\/channels$/,
     admin: false,
-    handler: (ctx) => ({ json: { channels: ctx.core.listChannels() } }),
+    handler: async (ctx) => ({ json: { channels: await ctx.core.fleetChannels() } }),
   },
   {
     method: 'GET',

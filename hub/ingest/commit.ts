@@ -27,6 +27,9 @@ export interface GroupCommitOptions {
   rejectionLogLimit: number;
   log: HubLog;
   now: () => number;
+  /** Cluster mode: whether this hub still owns the channel's partition. After a refused commit a
+   *  channel owned elsewhere now is left to its owner (no RESYNC from here). Default: always. */
+  owns?: (ch: LiveChannel) => boolean;
   /** Webhook events to write with each commit (docs/webhooks.md); absent = none. */
   alerts?: WebhookAlerts;
   /** Called after a commit that wrote events, so the delivery loop looks at once. */
@@ -117,6 +120,13 @@ export class GroupCommit {
       e.seq === seq && bytesEqual(e.channelId, ch.id) && bytesEqual(e.segment, segment);
     if (this.equivocations.some(same)) return true;
     return stored ? stored.some(same) : 'fetch';
+  }
+
+  /** The channel's partition went to another hub: nothing gathered for it is written or
+   *  acknowledged here (a commit already in flight is the fence's to refuse or accept). */
+  forget(ch: LiveChannel): void {
+    if (this.touched.delete(ch)) this.pendingSegments = Math.max(0, this.pendingSegments - ch.pending.length);
+    this.reack.delete(ch);
   }
 
   get isStopped(): boolean {
@@ -341,7 +351,7 @@ export class GroupCommit {
       this.touched.delete(ch);
       this.reack.delete(ch);
       const fresh = this.registry.channels.get(ch.idHex);
-      if (fresh) this.controls.resync(fresh, fresh.durable, 'SEQ_GAP');
+      if (fresh && (this.options.owns?.(fresh) ?? true)) this.controls.resync(fresh, fresh.durable, 'SEQ_GAP');
     }
     for (const id of batch.equivocatedChannels) {
       const ch = this.registry.channels.get(Buffer.from(id).toString('hex'));

@@ -47,6 +47,8 @@ export interface PipelineDeps {
   /** A device said hello or online [P-6.6]: answer with its GRANT. */
   onHello(deviceHex: string): void;
   onOffline(deviceHex: string): void;
+  /** Cluster mode: whether this hub still owns the channel's device (GroupCommitOptions.owns). */
+  owns?: (ch: LiveChannel) => boolean;
   /** Webhook events written with the group commit; absent = none. */
   alerts?: WebhookAlerts;
   onEvents?: (count: number) => void;
@@ -89,6 +91,7 @@ export class IngestPipeline {
       rejectionLogLimit: d.config.rejectionLogLimit,
       log: d.config.log,
       now: d.now,
+      ...(d.owns ? { owns: d.owns } : {}),
       ...(d.alerts ? { alerts: d.alerts } : {}),
       ...(d.onEvents ? { onEvents: d.onEvents } : {}),
     });

@@ -7,7 +7,7 @@
 
 import { join } from 'node:path';
 import type { HubConfig } from '../base/config.js';
-import { openPostgresStore } from './postgres/store.js';
+import { openPostgresStore, type PostgresStoreOptions } from './postgres/store.js';
 import { FILES, openStore, type HubIdentity } from './datadir.js';
 import { openSqliteSync } from './sqlite-store.js';
 import type { HubStore } from './types.js';
@@ -25,7 +25,12 @@ export function ledgerLocation(dataDir: string): string | undefined {
 /** Thrown when the ledger asked for is not the one this data directory's hub writes to. */
 export class LedgerMismatchError extends Error {}
 
-export async function openLedger(config: HubConfig, identity: HubIdentity): Promise<HubStore> {
+/** `postgres`: options of the PostgreSQL store (a cluster member's fence, run in every commit). */
+export async function openLedger(
+  config: HubConfig,
+  identity: HubIdentity,
+  postgres: Pick<PostgresStoreOptions, 'beforeCommit'> = {},
+): Promise<HubStore> {
   const recorded = ledgerLocation(config.dataDir);
   if (config.store.kind === 'sqlite') {
     if (recorded !== undefined)
@@ -47,7 +52,7 @@ export async function openLedger(config: HubConfig, identity: HubIdentity): Prom
       local.close();
     }
   }
-  const store = await openPostgresStore(url, password !== undefined ? { password } : {});
+  const store = await openPostgresStore(url, { ...postgres, ...(password !== undefined ? { password } : {}) });
   try {
     await claimDatabase(store, identity, display);
   } catch (err) {

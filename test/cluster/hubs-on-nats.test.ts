@@ -159,7 +159,7 @@ if (!bin) {
       const hub = await hubOn(`${B},${C},${A}`, { brokerClientId: 'tally-hub-test-net-f' });
       const dev = new AgentFixture();
       cleanups.push(() => dev.cleanup());
-      hub.core.enrol([{ publicKey: dev.deviceHex, unit: 'Wh', pricePerUnit: 3n, capacity: 10_000_000n }]);
+      await hub.core.enrol([{ publicKey: dev.deviceHex, unit: 'Wh', pricePerUnit: 3n, capacity: 10_000_000n }]);
       const channelOf = () => hub.core.showDevice(dev.deviceHex).channelDetails[0]!;
       dev.setCounter(0n);
       const agent = dev.start({ url: `${A},${B},${C}`, keyPair: hub.hubKey });

@@ -1,0 +1,188 @@
+// `tally-sim run --hubs N`: an embedded cluster to drive. A throwaway PostgreSQL server (initdb in
+// a temporary directory, fsync off: it is deleted at the end), one MQTT broker node in this process
+// (aedes, no Tally policy: the hubs check topics and signatures themselves), and N
+// `tally-hub start --cluster` processes sharing both and one hub key. Hub 0 serves the simulator's
+// API calls (enrolment, settlement, bundles) and is never killed; the others are the ones the
+// kill-hub fault SIGKILLs.
+//
+// Faults of the cluster:
+//   kill-hub=PERIOD          every PERIOD s one hub (round robin over 1..N-1) gets SIGKILL; its
+//                            failover is timed from the kill to the moment every partition it
+//                            held is held again (a higher fencing token in the database), then it
+//                            comes back under a new cluster id, as a replaced machine would;
+//   broker-node-down=PERIOD  every PERIOD s the broker node goes down for BROKER_DOWN_MS and comes
+//                            back empty (sessions and queued messages gone) on the same port.
+import { rmSync } from 'node:fs';
+import { createServer, type AddressInfo, type Server } from 'node:net';
+import { Aedes } from 'aedes';
+import pg from 'pg';
+import { hexToBytes } from '../protocol/index.js';
+import { findPostgres, startPostgres, type RunningPostgres } from '../support/postgres.js';
+import { sharedDataDirs, startHubProcess, type HubProcess } from '../support/hub-process.js';
+import { loadIdentity } from '../hub/store/datadir.js';
+import { HubApi } from './hub-api.js';
+import type { Target } from './target.js';
+
+/** How long a broker-node-down keeps the node down. */
+export const BROKER_DOWN_MS = 2_000;
+
+export interface Failover {
+  hub: string;
+  atS: number;
+  partitions: number;
+  /** From SIGKILL to every partition of the dead hub held again. */
+  ms: number;
+}
+
+export interface ClusterTarget extends Target {
+  readonly hubs: number;
+  readonly failovers: Failover[];
+  readonly brokerOutages: number;
+  /** SIGKILLs the next hub and times its failover in the background; false (nothing done) while
+   *  one is running or when that hub holds no partition yet. */
+  killHub(atS: number): Promise<boolean>;
+  /** Takes the broker node down for BROKER_DOWN_MS, then brings it back. */
+  brokerNodeDown(): Promise<void>;
+  /** Resolves once the failover in progress (if any) is timed and the hub is back. */
+  settled(): Promise<void>;
+}
+
+/** True when the binaries an embedded cluster needs (PostgreSQL) are installed. */
+export const clusterAvailable = (): boolean => findPostgres() !== undefined;
+
+async function listen(server: Server, port: number): Promise<number> {
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, '127.0.0.1', () => resolve());
+  });
+  return (server.address() as AddressInfo).port;
+}
+
+export async function openClusterTarget(count: number, log: (m: string) => void): Promise<ClusterTarget> {
+  const bin = findPostgres();
+  if (!bin) throw new Error('--hubs needs PostgreSQL (initdb, postgres) installed, or TALLY_PG_BIN');
+  const cleanups: (() => Promise<void> | void)[] = [];
+  const cleanup = async () => {
+    for (const c of cleanups.reverse()) await Promise.resolve(c()).catch(() => undefined);
+  };
+  try {
+    const postgres: RunningPostgres = await startPostgres({ binDir: bin });
+    cleanups.push(() => postgres.stop());
+    const storeUrl = await postgres.createDatabase('tally');
+    const db = new pg.Pool({ connectionString: storeUrl, max: 2 });
+    db.on('error', () => undefined);
+    cleanups.push(() => db.end());
+
+    let aedes = await Aedes.createBroker();
+    let server = createServer(aedes.handle);
+    const port = await listen(server, 0);
+    const brokerUrl = `mqtt://127.0.0.1:${port}`;
+    const closeBroker = async () => {
+      await new Promise<void>((resolve) => aedes.close(() => resolve()));
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    };
+    cleanups.push(() => closeBroker());
+
+    const { root, dirs } = sharedDataDirs(count, 'sim-cluster');
+    cleanups.push(() => rmSync(root, { recursive: true, force: true }));
+    const identity = loadIdentity(dirs[0]!);
+    const ids: string[] = dirs.map((_, i) => `h${i}`);
+    const start = (i: number) =>
+      startHubProcess(['--data', dirs[i]!, '--broker', brokerUrl, '--store', storeUrl, '--cluster', ids[i]!]);
+    log(`starting a cluster: PostgreSQL, a broker node and ${count} hubs`);
+    const procs: HubProcess[] = [];
+    cleanups.push(async () => {
+      for (const p of procs) await p.kill('SIGTERM');
+    });
+    for (let i = 0; i < count; i++) procs.push(await start(i));
+    const owners = async () =>
+      (
+        await db.query<{ partition: number; owner_hub: string | null; token: string }>(
+          'SELECT partition, owner_hub, token::text AS token FROM partition_leases',
+        )
+      ).rows;
+    // Every partition held, and by every hub, before the fleet comes.
+    // Each takes up to ceil(256 / N): the last to join may end a few short of the others.
+    const share = Math.ceil(256 / count) - count;
+    for (const end = Date.now() + 120_000; ;) {
+      const rows = await owners();
+      const spread = ids.every((id) => rows.filter((r) => r.owner_hub === id).length >= share);
+      if (spread && rows.every((r) => r.owner_hub !== null)) break;
+      if (Date.now() > end) throw new Error('the cluster did not spread its partitions within 120 s');
+      await new Promise((r) => setTimeout(r, 250));
+    }
+
+    const failovers: Failover[] = [];
+    let brokerOutages = 0;
+    let nextVictim = 1;
+    let inFlight: Promise<void> | undefined;
+    let generation = 0;
+
+    const target: ClusterTarget = {
+      kind: 'cluster',
+      hubs: count,
+      mqttUrl: brokerUrl,
+      api: new HubApi(procs[0]!.httpUrl, identity.adminToken),
+      hubKey: hexToBytes(identity.publicKeyHex),
+      restartBroker: undefined,
+      tlsCa: undefined,
+      // The hubs are other processes: their stages and descriptor counts are in their /metrics.
+      onSegmentStages: undefined,
+      descriptorErrors: undefined,
+      failovers,
+      get brokerOutages() {
+        return brokerOutages;
+      },
+      async killHub(atS) {
+        if (inFlight || count < 2) return false;
+        const i = nextVictim;
+        const id = ids[i]!;
+        const held = (await owners()).filter((r) => r.owner_hub === id);
+        // A hub holding nothing (still joining) has nothing to fail over: the next second tries again.
+        if (held.length === 0) return false;
+        nextVictim = nextVictim + 1 >= count ? 1 : nextVictim + 1;
+        const killedAt = performance.now();
+        await procs[i]!.kill('SIGKILL');
+        inFlight = (async () => {
+          const tokens = new Map(held.map((r) => [r.partition, BigInt(r.token)]));
+          for (;;) {
+            const rows = await owners();
+            const moved = rows.every(
+              (r) => !tokens.has(r.partition) || (r.owner_hub !== null && BigInt(r.token) > tokens.get(r.partition)!),
+            );
+            if (moved) break;
+            await new Promise((r) => setTimeout(r, 50));
+          }
+          const ms = Math.round(performance.now() - killedAt);
+          failovers.push({ hub: id, atS, partitions: held.length, ms });
+          log(`hub ${id} killed at ${atS} s: its ${held.length} partitions held again after ${ms} ms`);
+          // A replacement joins under a new id; the cluster spreads the partitions again.
+          ids[i] = `h${i}r${++generation}`;
+          procs[i] = await start(i);
+        })().finally(() => {
+          inFlight = undefined;
+        });
+        return true;
+      },
+      async brokerNodeDown() {
+        brokerOutages++;
+        await closeBroker();
+        await new Promise((r) => setTimeout(r, BROKER_DOWN_MS));
+        aedes = await Aedes.createBroker();
+        server = createServer(aedes.handle);
+        await listen(server, port);
+      },
+      settled: async () => {
+        await inFlight;
+      },
+      close: async () => {
+        await inFlight?.catch(() => undefined);
+        await cleanup();
+      },
+    };
+    return target;
+  } catch (err) {
+    await cleanup();
+    throw err;
+  }
+}
