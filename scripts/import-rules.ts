@@ -49,8 +49,10 @@ export const HUB_LAYERS: readonly (readonly string[])[] = [
   ['base'],
   ['store'],
   ['model'],
-  ['ingest', 'settlement', 'broker', 'anchor', 'webhooks', 'cluster'],
+  ['ingest', 'settlement', 'broker', 'anchor', 'webhooks'],
   ['core'],
+  // A cluster member drives a whole core: its leases decide what the core serves.
+  ['cluster'],
   ['http'],
   ['cli'],
   ['', 'dashboard'],

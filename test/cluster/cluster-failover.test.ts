@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import { partitionOf } from '../../protocol/index.js';
 import { loadIdentity } from '../../hub/store/datadir.js';
 import { startPostgres, type RunningPostgres } from '../../support/postgres.js';
-import { startHubProcess, type HubProcess } from '../../support/hub-process.js';
+import { startHubProcess, type HubProcess } from '../../simulator/hub-process.js';
 import { waitFor } from '../../support/test-hub.js';
 import { describePostgres } from '../hub/helpers/postgres.js';
 import { AgentFixture } from '../agent/helpers/agent-fixture.js';

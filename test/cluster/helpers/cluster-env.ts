@@ -4,7 +4,7 @@
 import { rmSync } from 'node:fs';
 import { createServer, type AddressInfo, type Server } from 'node:net';
 import { Aedes } from 'aedes';
-export { sharedDataDirs } from '../../../support/hub-process.js';
+export { sharedDataDirs } from '../../../simulator/hub-process.js';
 
 export interface PlainBroker {
   url: string;
