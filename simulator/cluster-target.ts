@@ -112,6 +112,22 @@ export async function openClusterTarget(count: number, log: (m: string) => void)
       await new Promise((r) => setTimeout(r, 250));
     }
 
+    // A hub refuses to start while its broker is unreachable (it would serve nobody), so a
+    // replacement started during a broker-node-down outage waits for the node and tries again.
+    let brokerBack: Promise<void> | undefined;
+    const restart = async (i: number): Promise<HubProcess> => {
+      for (let attempt = 1; ; attempt++) {
+        await brokerBack;
+        try {
+          return await start(i);
+        } catch (err) {
+          if (attempt >= 10) throw err;
+          log(`replacement hub ${ids[i]} did not start (attempt ${attempt}); trying again`);
+          await new Promise((r) => setTimeout(r, 1_000));
+        }
+      }
+    };
+
     const failovers: Failover[] = [];
     let brokerOutages = 0;
     let nextVictim = 1;
@@ -158,7 +174,7 @@ export async function openClusterTarget(count: number, log: (m: string) => void)
           log(`hub ${id} killed at ${atS} s: its ${held.length} partitions held again after ${ms} ms`);
           // A replacement joins under a new id; the cluster spreads the partitions again.
           ids[i] = `h${i}r${++generation}`;
-          procs[i] = await start(i);
+          procs[i] = await restart(i);
         })().finally(() => {
           inFlight = undefined;
         });
@@ -166,11 +182,18 @@ export async function openClusterTarget(count: number, log: (m: string) => void)
       },
       async brokerNodeDown() {
         brokerOutages++;
-        await closeBroker();
-        await new Promise((r) => setTimeout(r, BROKER_DOWN_MS));
-        aedes = await Aedes.createBroker();
-        server = createServer(aedes.handle);
-        await listen(server, port);
+        let back!: () => void;
+        brokerBack = new Promise((r) => (back = r));
+        try {
+          await closeBroker();
+          await new Promise((r) => setTimeout(r, BROKER_DOWN_MS));
+          aedes = await Aedes.createBroker();
+          server = createServer(aedes.handle);
+          await listen(server, port);
+        } finally {
+          back();
+          brokerBack = undefined;
+        }
       },
       settled: async () => {
         await inFlight;
