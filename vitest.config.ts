@@ -22,8 +22,8 @@ export default defineConfig({
     hookTimeout: 60_000,
     pool: 'forks',
     // The JSON report lets .ci/run print one plain "N passed, N failed" line, so a run that
-    // executed no test is visible.
-    reporters: ['default', 'json'],
+    // executed no test is visible; the unhandled errors, which that report leaves out, go beside it.
+    reporters: ['default', 'json', './test/reporters/unhandled-errors.ts'],
     outputFile: { json: 'reports/vitest.json' },
     projects: [
       { extends: true, test: { name: 'unit', include: UNIT } },

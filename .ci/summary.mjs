@@ -2,7 +2,7 @@
 // `node .ci/summary.mjs reports/vitest.json [LABEL=FILE ...]`. With several reports (the suite on
 // each Node), one labelled line per run first, then the total as the last line.
 import { readFileSync } from 'node:fs';
-import { relative } from 'node:path';
+import { dirname, join, relative } from 'node:path';
 
 const args = process.argv.slice(2);
 if (args.length === 0) args.push('reports/vitest.json');
@@ -21,13 +21,29 @@ function failures(report) {
   return names;
 }
 
+// Errors no test caught (an 'error' event without a listener, say): vitest fails the run for them
+// even when every test passed, and writes them beside its report (test/reporters/unhandled-errors.ts).
+function unhandled(reportFile) {
+  try {
+    return JSON.parse(readFileSync(join(dirname(reportFile), 'unhandled-errors.json'), 'utf8'));
+  } catch {
+    return [];
+  }
+}
+
 function count(file, label) {
   try {
     const report = JSON.parse(readFileSync(file, 'utf8'));
-    for (const name of failures(report)) console.log(`FAILED${label ? ` (${label})` : ''} ${name}`);
+    const tag = label ? ` (${label})` : '';
+    for (const name of failures(report)) console.log(`FAILED${tag} ${name}`);
+    const errors = unhandled(file);
+    for (const e of errors) {
+      const where = e.file ? `${relative(process.cwd(), e.file)}: ` : '';
+      console.log(`UNHANDLED${tag} ${where}${e.code ? `${e.code} ` : ''}${e.message.split('\n')[0]}`);
+    }
     return {
       passed: report.numPassedTests ?? 0,
-      failed: (report.numFailedTests ?? 0) + (report.numFailedTestSuites ?? 0),
+      failed: (report.numFailedTests ?? 0) + (report.numFailedTestSuites ?? 0) + errors.length,
       skipped: (report.numPendingTests ?? 0) + (report.numTodoTests ?? 0),
     };
   } catch (err) {

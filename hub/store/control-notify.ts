@@ -96,8 +96,18 @@ export class ControlListener {
     });
     client.on('error', (err) => this.lost(client, err));
     client.on('end', () => this.lost(client, new Error('connection ended')));
-    await client.connect();
-    await client.query(`LISTEN ${CONTROL_CHANNEL}`);
+    try {
+      await client.connect();
+      await client.query(`LISTEN ${CONTROL_CHANNEL}`);
+    } catch (err) {
+      client.end().catch(() => {}); // a half-open connection must not linger until the server drops it
+      throw err;
+    }
+    if (this.stopped) {
+      // stop() ran while this (re)connection was under way: it has nothing to close but this.
+      await client.end().catch(() => {});
+      return;
+    }
     this.client = client;
     this.attempt = 0;
   }
@@ -115,7 +125,9 @@ export class ControlListener {
     const cap = Math.min(this.options.maxBackoffMs ?? 5000, 100 * 2 ** this.attempt++);
     this.retry = setTimeout(() => {
       this.connect().then(
-        () => this.options.onResync(),
+        () => {
+          if (!this.stopped) this.options.onResync();
+        },
         (err: unknown) => {
           this.options.log?.('warn', `control listener reconnect failed: ${(err as Error).message}`);
           if (!this.stopped) this.reconnect();

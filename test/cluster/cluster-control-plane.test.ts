@@ -4,12 +4,11 @@
 // the device at once, so the device goes on past its first capacity. Both hubs then settle at the
 // same moment: one epoch chain comes out, each voucher settled once.
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import pg from 'pg';
 import { decodeEpochRecord, fromHex, generateKeyPair, partitionOf, toHex } from '../../protocol/index.js';
 import type { HubHandle } from '../../hub/server.js';
 import { startPostgres, type RunningPostgres } from '../../support/postgres.js';
 import { waitFor } from '../../support/test-hub.js';
-import { describePostgres } from '../hub/helpers/postgres.js';
+import { describePostgres, testPool } from '../hub/helpers/postgres.js';
 import { testHub } from '../hub/helpers/hub.js';
 import { AgentFixture } from '../agent/helpers/agent-fixture.js';
 import { removeDir, sharedDataDirs, startPlainBroker, type PlainBroker } from './helpers/cluster-env.js';
@@ -67,7 +66,7 @@ describePostgres('test/cluster/cluster-control-plane.test.ts', 'cluster control 
     await a.core.topup(enrolled!.channel.channelId, 1000n);
     await waitFor(() => agent.snapshot().ackedUnits === 150n, 'receipted past the old capacity', 30_000);
 
-    const db = new pg.Pool({ connectionString: url, max: 1 });
+    const db = testPool(url, 1);
     cleanups.push(() => db.end());
     const row = (
       await db.query<{ u: string; cap: string; state: string }>(

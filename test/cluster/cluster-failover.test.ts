@@ -6,7 +6,6 @@
 // (kill -> every partition of the dead hub owned again, kill -> the first receipt for a device of
 // the dead hub) is printed, not asserted.
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import pg from 'pg';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { partitionOf } from '../../protocol/index.js';
@@ -14,7 +13,7 @@ import { loadIdentity } from '../../hub/store/datadir.js';
 import { startPostgres, type RunningPostgres } from '../../support/postgres.js';
 import { startHubProcess, type HubProcess } from '../../simulator/hub-process.js';
 import { waitFor } from '../../support/test-hub.js';
-import { describePostgres } from '../hub/helpers/postgres.js';
+import { describePostgres, testPool } from '../hub/helpers/postgres.js';
 import { AgentFixture } from '../agent/helpers/agent-fixture.js';
 import { removeDir, sharedDataDirs, startPlainBroker, type PlainBroker } from './helpers/cluster-env.js';
 
@@ -45,7 +44,7 @@ describePostgres('test/cluster/cluster-failover.test.ts', 'cluster failover with
     const { root, dirs } = sharedDataDirs(HUBS);
     cleanups.push(() => removeDir(root));
     const identity = loadIdentity(dirs[0]!);
-    const db = new pg.Pool({ connectionString: url, max: 2 });
+    const db = testPool(url, 2);
     cleanups.push(() => db.end());
     const start = (i: number) =>
       startHubProcess([

@@ -5,12 +5,11 @@
 // refuses every commit: nothing of it is written and the device gets no receipt for it. Hub B,
 // which now holds the lease, commits the same vouchers once: the ledger counts them exactly once.
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import pg from 'pg';
 import { partitionOf } from '../../protocol/index.js';
 import type { HubHandle } from '../../hub/server.js';
 import { startPostgres, type RunningPostgres } from '../../support/postgres.js';
 import { waitFor } from '../../support/test-hub.js';
-import { describePostgres } from '../hub/helpers/postgres.js';
+import { describePostgres, testPool } from '../hub/helpers/postgres.js';
 import { testHub } from '../hub/helpers/hub.js';
 import { AgentFixture } from '../agent/helpers/agent-fixture.js';
 import { removeDir, sharedDataDirs, startPlainBroker, type PlainBroker } from './helpers/cluster-env.js';
@@ -59,7 +58,7 @@ describePostgres('test/cluster/cluster-fence.test.ts', 'cluster mode: the fence 
     dev.setCounter(100n);
     await waitFor(() => agent.snapshot().ackedUnits === 100n, '100 units receipted by A', 30_000);
 
-    const db = new pg.Pool({ connectionString: url, max: 1 });
+    const db = testPool(url, 1);
     cleanups.push(() => db.end());
     const committedUnits = async () =>
       BigInt(

@@ -1,7 +1,7 @@
 // The cluster's control plane and settlement lock on a real PostgreSQL: a change made on one hub
 // reaches the others' listeners only once its transaction commits; a listener that loses its
 // connection comes back and is told to reload; one hub at a time holds the settlement lock.
-import pg from 'pg';
+import type pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   CONTROL_CHANNEL,
@@ -12,7 +12,7 @@ import {
 } from '../../hub/store/control-notify.js';
 import { trySettlementLock } from '../../hub/store/settle-lock.js';
 import { startPostgres, type RunningPostgres } from '../../support/postgres.js';
-import { describePostgres } from './helpers/postgres.js';
+import { describePostgres, testPool } from './helpers/postgres.js';
 
 const DEV = 'ab'.repeat(32);
 const CH = 'cd'.repeat(32);
@@ -66,7 +66,7 @@ describePostgres('test/hub/cluster-control.test.ts', 'control plane and settleme
   beforeAll(async () => {
     server = await startPostgres({ binDir: bin });
     url = await server.createDatabase();
-    pool = new pg.Pool({ connectionString: url, max: 6 });
+    pool = testPool(url, 6);
   });
   afterAll(async () => {
     await pool?.end();

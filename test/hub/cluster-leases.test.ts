@@ -9,7 +9,7 @@ import { ClusterConfigError, ensureClusterSchema } from '../../hub/store/cluster
 import { clusterStatus } from '../../hub/store/cluster-status.js';
 import { checkFence, LeaseLostError, type FenceClaim } from '../../hub/store/fence.js';
 import { startPostgres, type RunningPostgres } from '../../support/postgres.js';
-import { describePostgres } from './helpers/postgres.js';
+import { describePostgres, testPool } from './helpers/postgres.js';
 
 const P = 8;
 const LEASE = { leaseMs: 2400, renewMs: 400, marginMs: 400 };
@@ -55,7 +55,7 @@ describePostgres('test/hub/cluster-leases.test.ts', 'partition leases with fenci
     pool = undefined;
   });
   async function freshDb(): Promise<pg.Pool> {
-    const fresh = new pg.Pool({ connectionString: await server.createDatabase(), max: 8 });
+    const fresh = testPool(await server.createDatabase(), 8);
     pool = fresh;
     return fresh;
   }

@@ -1,12 +1,12 @@
 // The hub side of a lease change, on a real PostgreSQL: a partition gained is loaded from the
 // database before its uplinks are subscribed; a partition lost is unsubscribed and its live state
 // dropped at once; the fence claim of a commit leaves out what is no longer held.
-import pg from 'pg';
+import type pg from 'pg';
 import { afterAll, afterEach, beforeAll, expect, it } from 'vitest';
 import { LeaseManager } from '../../hub/cluster/leases.js';
 import { Ownership, type PartitionSet, type PartitionState } from '../../hub/cluster/ownership.js';
 import { startPostgres, type RunningPostgres } from '../../support/postgres.js';
-import { describePostgres } from './helpers/postgres.js';
+import { describePostgres, testPool } from './helpers/postgres.js';
 
 const P = 4;
 /** Stand-in for the protocol's partition function: the first key byte. */
@@ -85,7 +85,7 @@ describePostgres(
     });
 
     it('loads then subscribes what it gains, unsubscribes and drops what it loses', async () => {
-      const db = new pg.Pool({ connectionString: await server.createDatabase(), max: 6 });
+      const db = testPool(await server.createDatabase(), 6);
       pool = db;
       const a = clusterHub(db, 'hub-a');
       hubs.push(a.leases);
