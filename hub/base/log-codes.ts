@@ -41,7 +41,10 @@ export const HUB_LOG_CODES = {
   REJECTION_PRUNE_FAILED: { level: 'warn', message: 'pruning the rejection log failed; tried again later' },
   HISTORY_MISSING: { level: 'error', message: 'a stored voucher the chain needs is missing from the database' },
   HTTP_INTERNAL: { level: 'error', message: 'an HTTP request failed unexpectedly (a bug); answered 500' },
-  DASHBOARD_SAMPLE_FAILED: { level: 'error', message: 'the dashboard sampler failed (a bug)' },
+  DASHBOARD_SAMPLE_FAILED: {
+    level: 'warn',
+    message: 'a dashboard sample failed (the store did not answer); the chart skips that second',
+  },
   WEBHOOK_DEAD_LETTER: { level: 'warn', message: 'a webhook delivery used its retry budget and is a dead letter' },
   WEBHOOK_LOOP_FAILED: { level: 'error', message: 'the webhook delivery loop could not read the outbox' },
   WEBHOOK_RECORD_FAILED: {

@@ -32,6 +32,9 @@ function check(file: File, hubKey: string): Promise<VerifyResponse> {
         };
         worker.postMessage({ text, hubKey } satisfies VerifyRequest);
       }),
+    // A file the browser cannot read (removed, no permission) is an answer too, not a page stuck
+    // at "checking".
+    (err: unknown) => ({ unreadable: `the file could not be read: ${(err as Error).message ?? String(err)}` }),
   );
 }
 
