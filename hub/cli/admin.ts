@@ -149,10 +149,10 @@ class LocalAdmin implements Admin {
     private readonly store: HubStore,
   ) {}
   enrol = async (r: EnrolRequest[]) => this.core.enrol(r);
-  listDevices = async () => this.core.listDevices();
-  showDevice = async (id: string) => this.core.showDevice(id);
+  listDevices = async () => this.core.fleetDevices();
+  showDevice = async (id: string) => this.core.fleetDevice(id);
   revoke = async (id: string) => this.core.revoke(id);
-  listChannels = async () => this.core.listChannels();
+  listChannels = async () => this.core.fleetChannels();
   showChannel = async (id: string) => this.core.showChannel(id);
   topup = async (id: string, amount: bigint) => this.core.topup(id, amount);
   closeChannel = async (id: string) => this.core.closeChannel(id);

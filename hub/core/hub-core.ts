@@ -27,6 +27,7 @@ import { dropWaiting } from '../ingest/reorder.js';
 import type { ControlChange } from '../store/control-notify.js';
 import type { Downlink } from '../model/downlink.js';
 import { liveChannelFromRow, Registry, type FleetView, type LiveChannel, type LiveDevice } from '../model/registry.js';
+import { fleetSnapshot } from '../model/fleet-snapshot.js';
 import { channelView, deviceView, epochView, rejectionCountView, rejectionView } from '../model/views.js';
 import { parseThreshold } from '../base/webhook-config.js';
 import { formatThreshold } from '../model/low-capacity.js';
@@ -415,35 +416,58 @@ export class HubCore {
     return out;
   }
 
-  findDevice(id: string): LiveDevice {
-    const d = this.registry.devices.get(id.toLowerCase());
+  findDevice(id: string, fleet: Registry = this.registry): LiveDevice {
+    const d = fleet.devices.get(id.toLowerCase());
     if (!d) throw new ApiError('API_NOT_FOUND', `no device ${id}`);
     return d;
   }
 
   /** A channel by full id or by a unique prefix of at least 8 hex characters. */
-  findChannel(id: string): LiveChannel {
+  findChannel(id: string, fleet: Registry = this.registry): LiveChannel {
     const wanted = id.toLowerCase();
-    const exact = this.registry.channels.get(wanted);
+    const exact = fleet.channels.get(wanted);
     if (exact) return exact;
     if (/^[0-9a-f]{8,63}$/.test(wanted)) {
-      const matches = [...this.registry.channels.values()].filter((c) => c.idHex.startsWith(wanted));
+      const matches = [...fleet.channels.values()].filter((c) => c.idHex.startsWith(wanted));
       if (matches.length === 1) return matches[0]!;
       if (matches.length > 1) throw new ApiError('API_INVALID', `channel prefix ${id} is ambiguous`);
     }
     throw new ApiError('API_NOT_FOUND', `no channel ${id}`);
   }
 
-  listDevices() {
-    return [...this.registry.devices.values()].map((d) => deviceView(d, this.registry.currentChannel(d.hex)));
+  /** The devices this hub holds live (in a cluster, those of the partitions it owns). */
+  listDevices(fleet: Registry = this.registry) {
+    return [...fleet.devices.values()].map((d) => deviceView(d, fleet.currentChannel(d.hex)));
   }
 
-  showDevice(id: string) {
-    const d = this.findDevice(id);
+  showDevice(id: string, fleet: Registry = this.registry) {
+    const d = this.findDevice(id, fleet);
     return {
-      ...deviceView(d, this.registry.currentChannel(d.hex)),
-      channelDetails: d.channels.map((c) => channelView(this.registry.channels.get(c)!)),
+      ...deviceView(d, fleet.currentChannel(d.hex)),
+      channelDetails: d.channels.map((c) => channelView(fleet.channels.get(c)!)),
     };
+  }
+
+  /**
+   * What the HTTP API and the management commands show: the whole fleet. On one hub that is its
+   * live state; in a cluster, the database's, with this hub's live state for the devices it owns
+   * (only their owner knows whether they are connected: elsewhere they show as not connected).
+   */
+  async fleetSnapshot(): Promise<Registry> {
+    return this.cluster ? fleetSnapshot(this.store, this.registry, this.ownsDevice) : this.registry;
+  }
+
+  async fleetDevices() {
+    return this.listDevices(await this.fleetSnapshot());
+  }
+
+  async fleetDevice(id: string) {
+    return this.showDevice(id, await this.fleetSnapshot());
+  }
+
+  /** A channel's device, found in the whole fleet: a management write may name any channel. */
+  private async deviceOfChannel(id: string): Promise<string> {
+    return this.findChannel(id, this.cluster ? await this.fleetSnapshot() : this.registry).deviceHex;
   }
 
   /** Revokes a device: its channels stop accepting, its broker connection is closed. */
@@ -468,24 +492,17 @@ export class HubCore {
     return this.showDevice(id);
   }
 
-  listChannels() {
-    return [...this.registry.channels.values()].map(channelView);
+  listChannels(fleet: Registry = this.registry) {
+    return [...fleet.channels.values()].map(channelView);
   }
 
-  /**
-   * Every channel of the fleet. In a cluster this hub holds live only the devices it owns; the
-   * others are read from the database, as their owners committed them.
-   */
+  /** Every channel of the fleet (see fleetSnapshot). */
   async fleetChannels() {
-    if (!this.cluster) return this.listChannels();
-    return (await this.store.listChannels()).map((row) => {
-      const live = this.registry.channels.get(toHex(row.channelId));
-      return channelView(live && this.ownsDevice(live.deviceHex) ? live : liveChannelFromRow(row));
-    });
+    return this.listChannels(await this.fleetSnapshot());
   }
 
   async showChannel(id: string) {
-    const ch = this.findChannel(id);
+    const ch = this.findChannel(id, await this.fleetSnapshot());
     const [segments, equivocations] = [
       await this.store.countSegments(ch.id),
       await this.store.listEquivocations(ch.id),
@@ -504,7 +521,7 @@ export class HubCore {
 
   /** Raises capacity [P-3.3]; an exhausted channel opens again and the device is told [P-7.3]. */
   async topup(id: string, amount: bigint) {
-    await this.fresh(this.findChannel(id).deviceHex);
+    await this.fresh(await this.deviceOfChannel(id));
     const found = this.findChannel(id);
     if (amount < 1n) throw new ApiError('API_INVALID', 'amount must be >= 1');
     const view = await this.exclusive(async () => {
@@ -538,7 +555,7 @@ export class HubCore {
 
   /** Closes a channel: nothing more is accepted; what was accepted still settles. */
   async closeChannel(id: string) {
-    await this.fresh(this.findChannel(id).deviceHex);
+    await this.fresh(await this.deviceOfChannel(id));
     const found = this.findChannel(id);
     const view = await this.exclusive(async () => {
       const ch = this.findChannel(found.idHex);
@@ -657,6 +674,8 @@ export class HubCore {
 
   /** Fleet totals from committed state; what a conservation check compares against. */
   async stats() {
+    // Fleet totals in a cluster from the whole fleet; connected devices as this hub sees them.
+    const fleet = await this.fleetSnapshot();
     let vouchers = 0n;
     let units = 0n;
     let amount = 0n;
@@ -664,14 +683,14 @@ export class HubCore {
     let connected = 0;
     let revoked = 0;
     const byState: Record<string, number> = { open: 0, exhausted: 0, closed: 0, revoked: 0 };
-    for (const ch of this.registry.channels.values()) {
+    for (const ch of fleet.channels.values()) {
       vouchers += ch.durable.seq;
       units += ch.durable.cumUnits;
       amount += ch.durable.cumAmount;
       settledAmount += ch.settled.cumAmount;
       byState[ch.state] = (byState[ch.state] ?? 0) + 1;
     }
-    for (const d of this.registry.devices.values()) {
+    for (const d of fleet.devices.values()) {
       if (d.connected) connected++;
       if (d.revoked) revoked++;
     }
@@ -682,10 +701,10 @@ export class HubCore {
       rejectedVouchers += c.vouchers;
     }
     return {
-      devices: this.registry.devices.size,
+      devices: fleet.devices.size,
       devicesConnected: connected,
       devicesRevoked: revoked,
-      channels: this.registry.channels.size,
+      channels: fleet.channels.size,
       channelsByState: byState,
       acceptedVouchers: vouchers.toString(),
       acceptedUnits: units.toString(),

@@ -140,7 +140,7 @@ export const ROUTES: Route[] = [
     method: 'GET',
     pattern: /^\/api\/devices$/,
     admin: false,
-    handler: (ctx) => ({ json: { devices: ctx.core.listDevices() } }),
+    handler: async (ctx) => ({ json: { devices: await ctx.core.fleetDevices() } }),
   },
   {
     method: 'POST',
@@ -158,7 +158,7 @@ export const ROUTES: Route[] = [
     method: 'GET',
     pattern: new RegExp(`^/api/devices/${HEX64}$`),
     admin: false,
-    handler: (ctx) => ({ json: ctx.core.showDevice(ctx.params[0]!) }),
+    handler: async (ctx) => ({ json: await ctx.core.fleetDevice(ctx.params[0]!) }),
   },
   {
     method: 'POST',

@@ -91,5 +91,25 @@ describePostgres('test/cluster/cluster-control-plane.test.ts', 'cluster control 
     expect(chain.map((e) => e.epoch)).toEqual(['1', '2']);
     const e2 = decodeEpochRecord(fromHex(chain[1]!.record)!);
     expect(e2.ok && toHex(e2.value.prevRoot)).toBe(chain[0]!.root);
+
+    // Any hub shows the whole fleet: a second device, owned by A and enrolled through A, is found,
+    // topped up and shown through B, which never held it live.
+    let other = generateKeyPair();
+    while (!a.cluster!.leases.holds(partitionOf(toHex(other.publicKey)))) other = generateKeyPair();
+    const otherHex = toHex(other.publicKey);
+    const [second] = await a.core.enrol([{ publicKey: otherHex, unit: 'Wh', pricePerUnit: 2n, capacity: 50n }]);
+    expect(b.core.fleet.devices.has(otherHex)).toBe(false);
+    await b.core.topup(second!.channel.channelId.slice(0, 12), 10n); // a prefix, as an operator types it
+    const shown = await b.core.fleetDevice(otherHex);
+    expect(shown.channelDetails.map((c) => c.capacity)).toEqual(['60']);
+    for (const hub of [a, b]) {
+      const devices = await hub.core.fleetDevices();
+      expect(devices.map((d) => d.publicKey).sort()).toEqual([dev.deviceHex, otherHex].sort());
+      // Only the owner sees the device's connection.
+      expect(devices.find((d) => d.publicKey === dev.deviceHex)!.connected).toBe(hub === b);
+      const stats = await hub.core.stats();
+      expect(stats).toMatchObject({ devices: 2, channels: 2, acceptedUnits: '150', settledAmount: '300' });
+      expect((await hub.core.showChannel(enrolled!.channel.channelId)).head.cumUnits).toBe('150');
+    }
   }, 180_000);
 });
