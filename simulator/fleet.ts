@@ -22,6 +22,10 @@ export interface FleetOptions {
   events: DeviceEvents;
 }
 
+/** Agents started at once; the next wave waits for this one to connect, at most WAVE_MAX_WAIT_MS. */
+const WAVE = 250;
+const WAVE_MAX_WAIT_MS = 1_000;
+
 export class Fleet {
   readonly devices: VirtualDevice[] = [];
   readonly driver: MeterDriver;
@@ -67,12 +71,20 @@ export class Fleet {
     }
   }
 
-  /** Starts the agents in waves so that the broker is not hit by every CONNECT at once. */
+  /**
+   * Starts the agents in waves, the next one once nine in ten of those started are connected (or
+   * after WAVE_MAX_WAIT_MS, so that an unreachable broker only slows the start). Paced by the hub
+   * rather than by the clock: several fleet processes starting at once used to open connections
+   * faster than the hub could authenticate them (each CONNECT is a signature check), and the
+   * timed-out devices' retries kept it saturated long after the start.
+   */
   async startAgents(): Promise<void> {
-    const wave = 250;
-    for (let i = 0; i < this.devices.length; i += wave) {
-      for (const d of this.devices.slice(i, i + wave)) d.start();
-      await new Promise((r) => setTimeout(r, 25));
+    for (let i = 0; i < this.devices.length; i += WAVE) {
+      for (const d of this.devices.slice(i, i + WAVE)) d.start();
+      const started = Math.min(i + WAVE, this.devices.length);
+      const until = Date.now() + WAVE_MAX_WAIT_MS;
+      do await new Promise((r) => setTimeout(r, 25));
+      while (this.connected() < started * 0.9 && Date.now() < until);
     }
   }
 
