@@ -6,6 +6,7 @@ import Database from 'better-sqlite3';
 import { MIGRATIONS } from './schema.js';
 import type { OutboxEvent, OutboxStore } from './outbox-types.js';
 import { SqliteOutbox } from './sqlite-outbox.js';
+import { asBuffer as blob, big, bigOrNull, toChannel, toDevice, toEpoch, toSegment, u8, type Row } from './rows.js';
 import {
   StoreConflictError,
   type ChannelRow,
@@ -25,73 +26,6 @@ import {
   type RejectionRow,
   type SegmentRow,
 } from './types.js';
-
-type Row = Record<string, unknown>;
-
-/** better-sqlite3 binds Buffers; a Uint8Array view is wrapped without a copy. */
-const blob = (bytes: Uint8Array): Buffer => Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-const u8 = (value: unknown): Uint8Array => value as Buffer;
-const big = (value: unknown): bigint => BigInt(value as bigint | string);
-const bigOrNull = (value: unknown): bigint | null => (value === null ? null : BigInt(value as bigint));
-
-function toDevice(r: Row): DeviceRow {
-  return {
-    deviceKey: u8(r.device_key),
-    enrolledAtMs: big(r.enrolled_at_ms),
-    revokedAtMs: bigOrNull(r.revoked_at_ms),
-    credentialFloorMs: big(r.credential_floor_ms),
-  };
-}
-
-function toChannel(r: Row): ChannelRow {
-  return {
-    channelId: u8(r.channel_id),
-    deviceKey: u8(r.device_key),
-    record: u8(r.record),
-    unit: r.unit as string,
-    pricePerUnit: big(r.price),
-    capacity: big(r.capacity),
-    openedAtMs: big(r.opened_at_ms),
-    expiresAtMs: big(r.expires_at_ms),
-    state: r.state as ChannelStateName,
-    head: { seq: big(r.head_seq), hash: u8(r.head_hash), cumUnits: big(r.head_units), cumAmount: big(r.head_amount) },
-    receipt: r.receipt === null ? null : u8(r.receipt),
-    settled: {
-      seq: big(r.settled_seq),
-      hash: u8(r.settled_hash),
-      cumUnits: big(r.settled_units),
-      cumAmount: big(r.settled_amount),
-    },
-    equivocated: big(r.equivocated) !== 0n,
-    updatedAtMs: big(r.updated_at_ms),
-  };
-}
-
-function toSegment(r: Row): SegmentRow {
-  return {
-    channelId: u8(r.channel_id),
-    firstSeq: big(r.first_seq),
-    newFromSeq: big(r.new_from_seq),
-    lastSeq: big(r.last_seq),
-    headHash: u8(r.head_hash),
-    cumUnits: big(r.cum_units),
-    cumAmount: big(r.cum_amount),
-    bytes: u8(r.bytes),
-    receivedAtMs: big(r.received_at_ms),
-  };
-}
-
-function toEpoch(r: Row): EpochRow {
-  return {
-    epoch: big(r.epoch),
-    closedAtMs: big(r.closed_at_ms),
-    record: u8(r.record),
-    signature: u8(r.signature),
-    root: u8(r.root),
-    entryCount: Number(r.entry_count),
-    totalDeltaAmount: big(r.total_delta_amount),
-  };
-}
 
 export interface SqliteStoreOptions {
   synchronous?: 'FULL' | 'NORMAL';

@@ -15,48 +15,12 @@ import type {
   OutboxStore,
   SubscriptionRow,
 } from '../outbox-types.js';
+import { DELIVERY_COLUMNS, encodeTypes, toDelivery, toSubscription } from '../outbox-rows.js';
+import { asBuffer as buf, big, type Row } from '../rows.js';
 
-type Row = Record<string, unknown>;
 type Queryable = Pick<pg.Pool | pg.PoolClient, 'query'>;
 
-const big = (v: unknown): bigint => v as bigint;
-const bigOrNull = (v: unknown): bigint | null => (v === null ? null : (v as bigint));
 const str = (v: bigint | number): string => v.toString();
-const buf = (bytes: Uint8Array): Buffer => Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-
-/** ',a,b,' so position(',type,' in events) matches whole names; '*' for every type. */
-const encodeTypes = (events: string[]): string => (events.includes('*') ? '*' : `,${events.join(',')},`);
-const decodeTypes = (text: string): string[] => (text === '*' ? ['*'] : text.split(',').filter(Boolean));
-
-function toSubscription(r: Row): SubscriptionRow {
-  return {
-    id: big(r.id),
-    url: r.url as string,
-    events: decodeTypes(r.events as string),
-    secret: r.secret as string,
-    createdAtMs: big(r.created_at_ms),
-  };
-}
-
-function toDelivery(r: Row): DeliveryRow {
-  return {
-    id: big(r.id),
-    eventId: r.event_id as string,
-    eventType: r.type as string,
-    subscriptionId: big(r.subscription_id),
-    state: r.state as DeliveryState,
-    attempts: Number(r.attempts),
-    nextAttemptAtMs: big(r.next_attempt_at_ms),
-    lastAttemptAtMs: bigOrNull(r.last_attempt_at_ms),
-    lastStatus: r.last_status === null ? null : Number(r.last_status),
-    lastError: (r.last_error as string | null) ?? null,
-    createdAtMs: big(r.created_at_ms),
-    deliveredAtMs: bigOrNull(r.delivered_at_ms),
-  };
-}
-
-const DELIVERY_COLUMNS = `d.id, d.event_id, e.type, d.subscription_id, d.state, d.attempts, d.next_attempt_at_ms,
-  d.last_attempt_at_ms, d.last_status, d.last_error, d.created_at_ms, d.delivered_at_ms`;
 
 /**
  * Writes events and fans each one out to the subscriptions that want its type, in one statement on

@@ -8,6 +8,7 @@ import pg from 'pg';
 import { PG_MIGRATIONS } from './schema.js';
 import { insertEvents, PostgresOutbox } from './outbox.js';
 import type { OutboxEvent, OutboxStore } from '../outbox-types.js';
+import { asBuffer as buf, big, toChannel, toDevice, toEpoch, toSegment, u8, type Row } from '../rows.js';
 import {
   StoreConflictError,
   type ChannelRow,
@@ -25,8 +26,6 @@ import {
   type RejectionRow,
   type SegmentRow,
 } from '../types.js';
-
-type Row = Record<string, unknown>;
 
 /** A client inside an open transaction. */
 export type PgTransaction = Pick<pg.PoolClient, 'query'>;
@@ -52,69 +51,7 @@ const types = {
       : pg.types.getTypeParser(oid, format as 'text')) as typeof pg.types.getTypeParser,
 };
 
-const buf = (bytes: Uint8Array): Buffer => Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-const u8 = (v: unknown): Uint8Array => v as Buffer;
-const big = (v: unknown): bigint => v as bigint;
 const str = (v: bigint | number): string => v.toString();
-
-function toDevice(r: Row): DeviceRow {
-  return {
-    deviceKey: u8(r.device_key),
-    enrolledAtMs: big(r.enrolled_at_ms),
-    revokedAtMs: r.revoked_at_ms === null ? null : big(r.revoked_at_ms),
-    credentialFloorMs: big(r.credential_floor_ms),
-  };
-}
-
-function toChannel(r: Row): ChannelRow {
-  return {
-    channelId: u8(r.channel_id),
-    deviceKey: u8(r.device_key),
-    record: u8(r.record),
-    unit: r.unit as string,
-    pricePerUnit: big(r.price),
-    capacity: big(r.capacity),
-    openedAtMs: big(r.opened_at_ms),
-    expiresAtMs: big(r.expires_at_ms),
-    state: r.state as ChannelStateName,
-    head: { seq: big(r.head_seq), hash: u8(r.head_hash), cumUnits: big(r.head_units), cumAmount: big(r.head_amount) },
-    receipt: r.receipt === null ? null : u8(r.receipt),
-    settled: {
-      seq: big(r.settled_seq),
-      hash: u8(r.settled_hash),
-      cumUnits: big(r.settled_units),
-      cumAmount: big(r.settled_amount),
-    },
-    equivocated: r.equivocated === true,
-    updatedAtMs: big(r.updated_at_ms),
-  };
-}
-
-function toSegment(r: Row): SegmentRow {
-  return {
-    channelId: u8(r.channel_id),
-    firstSeq: big(r.first_seq),
-    newFromSeq: big(r.new_from_seq),
-    lastSeq: big(r.last_seq),
-    headHash: u8(r.head_hash),
-    cumUnits: big(r.cum_units),
-    cumAmount: big(r.cum_amount),
-    bytes: u8(r.bytes),
-    receivedAtMs: big(r.received_at_ms),
-  };
-}
-
-function toEpoch(r: Row): EpochRow {
-  return {
-    epoch: big(r.epoch),
-    closedAtMs: big(r.closed_at_ms),
-    record: u8(r.record),
-    signature: u8(r.signature),
-    root: u8(r.root),
-    entryCount: Number(r.entry_count),
-    totalDeltaAmount: big(r.total_delta_amount),
-  };
-}
 
 const isUniqueViolation = (err: unknown) => (err as { code?: string }).code === '23505';
 
