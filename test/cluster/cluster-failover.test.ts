@@ -6,88 +6,47 @@
 // (kill -> every partition of the dead hub owned again, kill -> the first receipt for a device of
 // the dead hub) is printed, not asserted.
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { partitionOf } from '../../protocol/index.js';
-import { loadIdentity } from '../../hub/store/datadir.js';
-import { startPostgres, type RunningPostgres } from '../../support/postgres.js';
-import { startHubProcess, type HubProcess } from '../../simulator/hub-process.js';
+import type { HubProcess } from '../../simulator/hub-process.js';
 import { waitFor } from '../../support/test-hub.js';
-import { describePostgres, testPool } from '../hub/helpers/postgres.js';
+import { describePostgres } from '../hub/helpers/postgres.js';
 import { AgentFixture } from '../agent/helpers/agent-fixture.js';
-import { removeDir, sharedDataDirs, startPlainBroker, type PlainBroker } from './helpers/cluster-env.js';
+import { processCluster, startClusterInfra, type ClusterInfra } from './helpers/cluster-env.js';
 
 const HUBS = 3;
 const AGENTS = 6;
 
 describePostgres('test/cluster/cluster-failover.test.ts', 'cluster failover with agents', (bin) => {
-  let server: RunningPostgres;
-  let broker: PlainBroker;
+  let infra: ClusterInfra | undefined;
   const hubs: HubProcess[] = [];
   const agents = Array.from({ length: AGENTS }, () => new AgentFixture());
   const cleanups: (() => Promise<void> | void)[] = [];
 
   beforeAll(async () => {
-    server = await startPostgres({ binDir: bin });
-    broker = await startPlainBroker();
+    infra = await startClusterInfra(bin);
   }, 60_000);
   afterAll(async () => {
     for (const h of hubs) await h.kill('SIGKILL');
     for (const a of agents) await a.cleanup();
     for (const c of cleanups.reverse()) await c();
-    await broker?.close();
-    await server?.stop();
+    await infra?.close();
   });
 
   it("moves a killed hub's partitions; devices go on; every head equals its meter", async () => {
-    const url = await server.createDatabase('failover');
-    const { root, dirs } = sharedDataDirs(HUBS);
-    cleanups.push(() => removeDir(root));
-    const identity = loadIdentity(dirs[0]!);
-    const db = testPool(url, 2);
-    cleanups.push(() => db.end());
-    const start = (i: number) =>
-      startHubProcess([
-        '--data',
-        dirs[i]!,
-        '--broker',
-        broker.url,
-        '--store',
-        url,
-        '--cluster',
-        `h${i}`,
-        '--lease',
-        '3s',
-        '--credential-window',
-        '1h',
-      ]);
+    const cdb = await infra!.prepare('failover', HUBS);
+    const { db, identity, owners } = cdb;
+    const broker = infra!.broker;
+    const cluster = processCluster(infra!, cdb, HUBS, { leaseMs: 3000 });
+    const start = (i: number) => cluster.start(i);
 
     // The first hub owns everything; the devices are enrolled through it, then two more join and
     // the partitions spread (their new owners load the devices from the database).
     hubs.push(await start(0));
-    const res = await fetch(`${hubs[0]!.httpUrl}/api/devices`, {
-      method: 'POST',
-      headers: { authorization: `Bearer ${readFileSync(join(dirs[0]!, 'admin-token'), 'utf8').trim()}` },
-      body: JSON.stringify({
-        devices: agents.map((a) => ({ publicKey: a.deviceHex, unit: 'Wh', pricePerUnit: '3', capacity: '1000000000' })),
-      }),
-    });
-    expect(res.ok).toBe(true);
-    hubs.push(await start(1), await start(2));
-    const owners = async () =>
-      (
-        await db.query<{ partition: number; owner_hub: string | null }>(
-          'SELECT partition, owner_hub FROM partition_leases',
-        )
-      ).rows;
-    await waitFor(
-      async () => {
-        const rows = await owners();
-        return [0, 1, 2].every((i) => rows.filter((r) => r.owner_hub === `h${i}`).length >= 80);
-      },
-      'the partitions spread over three hubs',
-      90_000,
+    await cluster.enrol(
+      agents.map((a) => ({ publicKey: a.deviceHex, unit: 'Wh', pricePerUnit: '3', capacity: '1000000000' })),
     );
+    hubs.push(await start(1), await start(2));
+    await cdb.waitForSplit(['h0', 'h1', 'h2'], 80);
 
     const committed = async (hex: string) => {
       const r = await db.query<{ u: string; seq: string; amount: string; equivocated: boolean }>(

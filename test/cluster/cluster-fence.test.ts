@@ -7,32 +7,27 @@
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { partitionOf } from '../../protocol/index.js';
 import type { HubHandle } from '../../hub/server.js';
-import { startPostgres, type RunningPostgres } from '../../support/postgres.js';
 import { waitFor } from '../../support/test-hub.js';
 import { describePostgres, testPool } from '../hub/helpers/postgres.js';
 import { testHub } from '../hub/helpers/hub.js';
 import { AgentFixture } from '../agent/helpers/agent-fixture.js';
-import { removeDir, sharedDataDirs, startPlainBroker, type PlainBroker } from './helpers/cluster-env.js';
+import { startClusterInfra, type ClusterInfra } from './helpers/cluster-env.js';
 
 describePostgres('test/cluster/cluster-fence.test.ts', 'cluster mode: the fence in the commit', (bin) => {
-  let server: RunningPostgres;
-  let broker: PlainBroker;
+  let infra: ClusterInfra | undefined;
   const cleanups: (() => Promise<void> | void)[] = [];
 
   beforeAll(async () => {
-    server = await startPostgres({ binDir: bin });
-    broker = await startPlainBroker();
+    infra = await startClusterInfra(bin);
   }, 60_000);
   afterAll(async () => {
     for (const c of cleanups.reverse()) await c();
-    await broker?.close();
-    await server?.stop();
+    await infra?.close();
   });
 
   it("refuses a stale owner's commit, and the new owner counts each voucher once", async () => {
-    const url = await server.createDatabase('fence');
-    const { root, dirs } = sharedDataDirs(2);
-    cleanups.push(() => removeDir(root));
+    const { url, dirs } = await infra!.prepare('fence', 2);
+    const broker = infra!.broker;
     const start = (dir: string, id: string) =>
       testHub(dir, {
         brokerUrl: broker.url,
