@@ -22,6 +22,9 @@ export interface FleetOptions {
   events: DeviceEvents;
 }
 
+/** Longest wait for one wave of agents to connect before the next starts. */
+const WAVE_WAIT_MS = 10_000;
+
 export class Fleet {
   readonly devices: VirtualDevice[] = [];
   readonly driver: MeterDriver;
@@ -67,12 +70,20 @@ export class Fleet {
     }
   }
 
-  /** Starts the agents in waves so that the broker is not hit by every CONNECT at once. */
+  /** Starts the agents in waves so that the broker is not hit by every CONNECT at once. The next
+   *  wave waits until most of this one is connected and subscribed (or WAVE_WAIT_MS has passed):
+   *  an in-process broker takes a wave in milliseconds, while nats-server makes each persistent
+   *  session's subscriptions JetStream consumers, a few hundred per second on a small machine, and
+   *  a herd of thousands of CONNECTs at once makes it time out and refuse them
+   *  ("Unable to add JetStream consumer"), the devices retry, and the herd never ends. */
   async startAgents(): Promise<void> {
     const wave = 250;
     for (let i = 0; i < this.devices.length; i += wave) {
-      for (const d of this.devices.slice(i, i + wave)) d.start();
-      await new Promise((r) => setTimeout(r, 25));
+      const started = this.devices.slice(i, i + wave);
+      for (const d of started) d.start();
+      const until = Date.now() + WAVE_WAIT_MS;
+      do await new Promise((r) => setTimeout(r, 25));
+      while (Date.now() < until && started.filter((d) => d.connected).length < started.length * 0.9);
     }
   }
 
