@@ -7,6 +7,7 @@ import { VERSION } from '../common/version.js';
 import { createLogger, LOG_LEVELS, type LogLevel } from '../common/log.js';
 import { UsageError, describeFaults, parseFaults } from './faults.js';
 import { clusterAvailable } from './cluster-target.js';
+import { brokerAvailable, validBrokerNodes } from './cluster-broker.js';
 import { renderHtml } from './html.js';
 import { formatReport, reportToJson } from './report.js';
 import { describeNofile, raiseNofileLimit } from '../common/nofile.js';
@@ -104,6 +105,11 @@ program
     integer(1, 16),
   )
   .option(
+    '--broker-nodes <n>',
+    "with --hubs, the cluster's MQTT broker: 1 = one aedes node inside tally-sim (default: lightest, but it holds a socket per device in this process, and broker-node-down is an outage); 3, 5 or 7 = a nats-server cluster in its own processes (needs nats-server installed; broker-node-down SIGKILLs one node and devices fail over to the others)",
+    integer(1, 7),
+  )
+  .option(
     '--broker <url>',
     'MQTT broker of a running hub; the nodes of a clustered broker comma-separated (default: start an embedded hub and broker)',
   )
@@ -135,6 +141,9 @@ Examples:
   tally-sim run --devices 500 --duration 20
   tally-sim run --devices 50 --fault tamper=0.05 --fault kill-agent=0.01 --json report.json
   tally-sim run --devices 10 --quiet --json - | jq .units
+  tally-sim run --hubs 3 --fault kill-hub=15 --fault broker-node-down=20
+  tally-sim run --hubs 3 --broker-nodes 3 --devices 20000 --batch-ms 10000 --duration 60
+                            # 3 hubs on PostgreSQL, a 3-node nats-server cluster
   tally-sim run --broker mqtt://127.0.0.1:1883 --hub-api http://127.0.0.1:8080 --admin-token TOKEN
   tally-sim run --broker mqtt://n1:1883,mqtt://n2:1883,mqtt://n3:1883 --hub-api http://hub:8080 \\
     --admin-token TOKEN     # a clustered broker: devices spread over the nodes
@@ -166,6 +175,16 @@ to stderr.`,
         throw new UsageError('--fault kill-hub needs --hubs 2 or more (one hub stays up to serve the run)');
       if (faults['broker-node-down'] !== undefined && opts.hubs === undefined)
         throw new UsageError('--fault broker-node-down needs --hubs');
+      if (opts.brokerNodes !== undefined && opts.hubs === undefined)
+        throw new UsageError('--broker-nodes is the broker of the embedded cluster: it needs --hubs');
+      if (opts.brokerNodes !== undefined && !validBrokerNodes(opts.brokerNodes))
+        throw new UsageError(
+          '--broker-nodes takes 1 (aedes) or 3, 5 or 7 (a nats-server cluster keeps a JetStream majority with one node down only from 3 nodes)',
+        );
+      if (opts.brokerNodes !== undefined && !brokerAvailable(opts.brokerNodes))
+        throw new UsageError(
+          '--broker-nodes 3 needs nats-server installed (Debian: nats-server), or TALLY_NATS_BIN; --broker-nodes 1 runs an aedes node without it',
+        );
       if (opts.hubs !== undefined && !clusterAvailable())
         throw new UsageError('--hubs needs PostgreSQL (initdb, postgres) installed, or TALLY_PG_BIN');
       if (opts.tlsCa !== undefined && remoteParts !== 3)
@@ -190,7 +209,9 @@ to stderr.`,
     // The soft descriptor limit goes up to the hard one (fleet processes inherit it). An embedded
     // hub holds a socket per device in this process; a warning is printed even with --quiet.
     const nofile = raiseNofileLimit();
-    const described = describeNofile(nofile, opts.broker ? undefined : opts.devices + DESCRIPTOR_MARGIN);
+    // A remote broker or a NATS cluster holds the devices' sockets in processes of its own.
+    const brokerHere = !opts.broker && (opts.brokerNodes ?? 1) === 1;
+    const described = describeNofile(nofile, brokerHere ? opts.devices + DESCRIPTOR_MARGIN : undefined);
     if (described.level === 'warn') console.error(`tally-sim: ${described.message}`);
     else log(described.message);
     const report = await runSimulation({
@@ -201,6 +222,7 @@ to stderr.`,
       arrivals: opts.poisson ? 'poisson' : 'constant',
       faults,
       ...(opts.hubs !== undefined ? { hubs: opts.hubs } : {}),
+      ...(opts.brokerNodes !== undefined ? { brokerNodes: opts.brokerNodes } : {}),
       remote: opts.broker
         ? {
             brokerUrl: opts.broker,

@@ -1,20 +1,19 @@
 // `tally-sim run --hubs N`: an embedded cluster to drive. A throwaway PostgreSQL server (initdb in
-// a temporary directory, fsync off: it is deleted at the end), one MQTT broker node in this process
-// (aedes, no Tally policy: the hubs check topics and signatures themselves), and N
-// `tally-hub start --cluster` processes sharing both and one hub key. Hub 0 serves the simulator's
-// API calls (enrolment, settlement, bundles) and is never killed; the others are the ones the
-// kill-hub fault SIGKILLs.
+// a temporary directory, fsync off: it is deleted at the end), an MQTT broker (cluster-broker.ts:
+// one aedes node in this process by default, or with --broker-nodes 3 a nats-server cluster; no
+// Tally policy: the hubs check topics and signatures themselves), and N `tally-hub start --cluster`
+// processes sharing both and one hub key. Hub 0 serves the simulator's API calls (enrolment,
+// settlement, bundles) and is never killed; the others are the ones the kill-hub fault SIGKILLs.
 //
 // Faults of the cluster:
 //   kill-hub=PERIOD          every PERIOD s one hub (round robin over 1..N-1) gets SIGKILL; its
 //                            failover is timed from the kill to the moment every partition it
 //                            held is held again (a higher fencing token in the database), then it
 //                            comes back under a new cluster id, as a replaced machine would;
-//   broker-node-down=PERIOD  every PERIOD s the broker node goes down for BROKER_DOWN_MS and comes
-//                            back empty (sessions and queued messages gone) on the same port.
+//   broker-node-down=PERIOD  every PERIOD s one broker node goes down: with one aedes node an
+//                            outage (it comes back empty after BROKER_DOWN_MS), with NATS a node
+//                            failover (SIGKILL, clients move to another node, the node rejoins).
 import { rmSync } from 'node:fs';
-import { createServer, type AddressInfo, type Server } from 'node:net';
-import { Aedes } from 'aedes';
 import pg from 'pg';
 import { hexToBytes } from '../protocol/index.js';
 import { findPostgres, startPostgres, type RunningPostgres } from '../common/throwaway-postgres.js';
@@ -22,9 +21,10 @@ import { sharedDataDirs, startHubProcess, type HubProcess } from './hub-process.
 import { loadIdentity } from '../hub/store/datadir.js';
 import { HubApi } from './hub-api.js';
 import type { Target } from './target.js';
+import { brokerUrlFor } from './brokers.js';
+import { startClusterBroker, type BrokerKind } from './cluster-broker.js';
 
-/** How long a broker-node-down keeps the node down. */
-export const BROKER_DOWN_MS = 2_000;
+export { BROKER_DOWN_MS } from './cluster-broker.js';
 
 export interface Failover {
   hub: string;
@@ -36,12 +36,15 @@ export interface Failover {
 
 export interface ClusterTarget extends Target {
   readonly hubs: number;
+  readonly broker: { kind: BrokerKind; nodes: number };
   readonly failovers: Failover[];
   readonly brokerOutages: number;
+  /** Process ids of the hubs and of the broker nodes that run in their own processes. */
+  pids(): number[];
   /** SIGKILLs the next hub and times its failover in the background; false (nothing done) while
    *  one is running or when that hub holds no partition yet. */
   killHub(atS: number): Promise<boolean>;
-  /** Takes the broker node down for BROKER_DOWN_MS, then brings it back. */
+  /** Takes a broker node down for BROKER_DOWN_MS, then brings it back (cluster-broker.ts). */
   brokerNodeDown(): Promise<void>;
   /** Resolves once the failover in progress (if any) is timed and the hub is back. */
   settled(): Promise<void>;
@@ -50,15 +53,11 @@ export interface ClusterTarget extends Target {
 /** True when the binaries an embedded cluster needs (PostgreSQL) are installed. */
 export const clusterAvailable = (): boolean => findPostgres() !== undefined;
 
-async function listen(server: Server, port: number): Promise<number> {
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(port, '127.0.0.1', () => resolve());
-  });
-  return (server.address() as AddressInfo).port;
-}
-
-export async function openClusterTarget(count: number, log: (m: string) => void): Promise<ClusterTarget> {
+export async function openClusterTarget(
+  count: number,
+  log: (m: string) => void,
+  brokerNodes = 1,
+): Promise<ClusterTarget> {
   const bin = findPostgres();
   if (!bin) throw new Error('--hubs needs PostgreSQL (initdb, postgres) installed, or TALLY_PG_BIN');
   const cleanups: (() => Promise<void> | void)[] = [];
@@ -73,23 +72,30 @@ export async function openClusterTarget(count: number, log: (m: string) => void)
     db.on('error', () => undefined);
     cleanups.push(() => db.end());
 
-    let aedes = await Aedes.createBroker();
-    let server = createServer(aedes.handle);
-    const port = await listen(server, 0);
-    const brokerUrl = `mqtt://127.0.0.1:${port}`;
-    const closeBroker = async () => {
-      await new Promise<void>((resolve) => aedes.close(() => resolve()));
-      await new Promise<void>((resolve) => server.close(() => resolve()));
-    };
-    cleanups.push(() => closeBroker());
+    const broker = await startClusterBroker(brokerNodes);
+    cleanups.push(() => broker.close());
+    // Every device and hub gets every node, its own start rotated (brokers.ts): connections spread
+    // over the nodes, and a client whose node dies moves on to the next.
+    const brokerUrl = broker.urls.join(',');
 
     const { root, dirs } = sharedDataDirs(count, 'sim-cluster');
     cleanups.push(() => rmSync(root, { recursive: true, force: true }));
     const identity = loadIdentity(dirs[0]!);
     const ids: string[] = dirs.map((_, i) => `h${i}`);
     const start = (i: number) =>
-      startHubProcess(['--data', dirs[i]!, '--broker', brokerUrl, '--store', storeUrl, '--cluster', ids[i]!]);
-    log(`starting a cluster: PostgreSQL, a broker node and ${count} hubs`);
+      startHubProcess([
+        '--data',
+        dirs[i]!,
+        '--broker',
+        brokerUrlFor(brokerUrl, i),
+        '--store',
+        storeUrl,
+        '--cluster',
+        ids[i]!,
+      ]);
+    log(
+      `starting a cluster: PostgreSQL, ${broker.kind === 'nats' ? `${broker.nodes} nats-server nodes` : 'an aedes broker node'} and ${count} hubs`,
+    );
     const procs: HubProcess[] = [];
     cleanups.push(async () => {
       for (const p of procs) await p.kill('SIGTERM');
@@ -137,6 +143,11 @@ export async function openClusterTarget(count: number, log: (m: string) => void)
     const target: ClusterTarget = {
       kind: 'cluster',
       hubs: count,
+      broker: { kind: broker.kind, nodes: broker.nodes },
+      pids: () => [
+        ...procs.flatMap((p) => (p.exited || p.child.pid === undefined ? [] : [p.child.pid])),
+        ...broker.pids(),
+      ],
       mqttUrl: brokerUrl,
       api: new HubApi(procs[0]!.httpUrl, identity.adminToken),
       hubKey: hexToBytes(identity.publicKeyHex),
@@ -185,11 +196,10 @@ export async function openClusterTarget(count: number, log: (m: string) => void)
         let back!: () => void;
         brokerBack = new Promise((r) => (back = r));
         try {
-          await closeBroker();
-          await new Promise((r) => setTimeout(r, BROKER_DOWN_MS));
-          aedes = await Aedes.createBroker();
-          server = createServer(aedes.handle);
-          await listen(server, port);
+          const node = await broker.nodeDown();
+          log(
+            `broker node ${node} down and back (${broker.kind === 'nats' ? 'SIGKILL, clients moved to other nodes' : 'outage, came back empty'})`,
+          );
         } finally {
           back();
           brokerBack = undefined;

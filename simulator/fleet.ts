@@ -22,9 +22,8 @@ export interface FleetOptions {
   events: DeviceEvents;
 }
 
-/** Agents started at once; the next wave waits for this one to connect, at most WAVE_MAX_WAIT_MS. */
-const WAVE = 250;
-const WAVE_MAX_WAIT_MS = 1_000;
+/** Longest wait for one wave of agents to connect before the next starts. */
+const WAVE_WAIT_MS = 10_000;
 
 export class Fleet {
   readonly devices: VirtualDevice[] = [];
@@ -71,20 +70,22 @@ export class Fleet {
     }
   }
 
-  /**
-   * Starts the agents in waves, the next one once nine in ten of those started are connected (or
-   * after WAVE_MAX_WAIT_MS, so that an unreachable broker only slows the start). Paced by the hub
-   * rather than by the clock: several fleet processes starting at once used to open connections
-   * faster than the hub could authenticate them (each CONNECT is a signature check), and the
-   * timed-out devices' retries kept it saturated long after the start.
-   */
+  /** Starts the agents in waves so that the broker is not hit by every CONNECT at once. The next
+   *  wave waits until most of this one is connected and subscribed (or WAVE_WAIT_MS has passed),
+   *  so the start is paced by the broker and the hub, not by a clock. The embedded hub checks a
+   *  signature per CONNECT: several fleet processes starting on a timer opened connections faster
+   *  than it could check them, and the timed-out devices' retries kept it saturated. nats-server
+   *  makes each persistent session's subscriptions JetStream consumers, a few hundred per second
+   *  on a small machine; a herd of thousands of CONNECTs at once makes it refuse them ("Unable to
+   *  add JetStream consumer"), the devices retry, and the herd never ends. */
   async startAgents(): Promise<void> {
-    for (let i = 0; i < this.devices.length; i += WAVE) {
-      for (const d of this.devices.slice(i, i + WAVE)) d.start();
-      const started = Math.min(i + WAVE, this.devices.length);
-      const until = Date.now() + WAVE_MAX_WAIT_MS;
+    const wave = 250;
+    for (let i = 0; i < this.devices.length; i += wave) {
+      const started = this.devices.slice(i, i + wave);
+      for (const d of started) d.start();
+      const until = Date.now() + WAVE_WAIT_MS;
       do await new Promise((r) => setTimeout(r, 25));
-      while (this.connected() < started * 0.9 && Date.now() < until);
+      while (Date.now() < until && started.filter((d) => d.connected).length < started.length * 0.9);
     }
   }
 

@@ -11,7 +11,16 @@ export interface ClusterSummary {
   hubs: number;
   /** Each SIGKILL: the hub, when (s into the run), its partitions and how long until all were held again. */
   failovers: Array<{ hub: string; atS: number; partitions: number; ms: number }>;
+  /** The broker: one aedes node (broker-node-down is an outage) or a nats-server cluster
+   *  (broker-node-down SIGKILLs one node and its clients fail over to the others). */
+  broker: { kind: 'aedes' | 'nats'; nodes: number };
   brokerOutages: number;
+}
+
+function formatBroker(c: ClusterSummary): string {
+  return c.broker.kind === 'nats'
+    ? `broker: ${c.broker.nodes} nats-server nodes, ${c.brokerOutages} node failover(s) (SIGKILL, clients moved)`
+    : `broker: one aedes node, ${c.brokerOutages} outage(s) (came back empty)`;
 }
 
 export interface FaultCount {
@@ -157,7 +166,7 @@ export function formatReport(r: SimReport): string {
       ? ([
           [
             'cluster',
-            `${r.cluster.hubs} hubs; failovers ${r.cluster.failovers.map((f) => `${f.hub} at ${f.atS} s: ${f.partitions} partitions in ${f.ms} ms`).join(', ') || 'none'}; broker node down ${r.cluster.brokerOutages} time(s)`,
+            `${r.cluster.hubs} hubs; failovers ${r.cluster.failovers.map((f) => `${f.hub} at ${f.atS} s: ${f.partitions} partitions in ${f.ms} ms`).join(', ') || 'none'}; ${formatBroker(r.cluster)}`,
           ],
         ] as Array<[string, string]>)
       : []),

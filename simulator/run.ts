@@ -35,6 +35,8 @@ export interface SimOptions {
   remote: RemoteTarget | undefined;
   /** An embedded cluster of this many hubs on PostgreSQL (cluster-target.ts); 0 = one hub. */
   hubs?: number;
+  /** The embedded cluster's broker: 1 aedes node in this process, or a nats-server cluster of 3+. */
+  brokerNodes?: number;
   batch: number;
   batchMs: number;
   window: number;
@@ -65,7 +67,9 @@ export const DESCRIPTOR_MARGIN = 256;
 
 export async function runSimulation(o: SimOptions): Promise<SimReport> {
   validateOptions(o);
-  const cluster: ClusterTarget | undefined = o.hubs ? await openClusterTarget(o.hubs, o.log) : undefined;
+  const cluster: ClusterTarget | undefined = o.hubs
+    ? await openClusterTarget(o.hubs, o.log, o.brokerNodes ?? 1)
+    : undefined;
   const target: Target = cluster ?? (await openTarget(o.remote, o.logger));
   const workDir = mkdtempSync(join(tmpdir(), 'tally-sim-'));
   const timeline = new Timeline(performance.now());
@@ -287,7 +291,14 @@ export async function runSimulation(o: SimOptions): Promise<SimReport> {
       durationS: o.durationS,
       hub: target.kind,
       ...(cluster
-        ? { cluster: { hubs: cluster.hubs, failovers: [...cluster.failovers], brokerOutages: cluster.brokerOutages } }
+        ? {
+            cluster: {
+              hubs: cluster.hubs,
+              broker: cluster.broker,
+              failovers: [...cluster.failovers],
+              brokerOutages: cluster.brokerOutages,
+            },
+          }
         : {}),
       reconciliation,
       meteredUnits: metered,

@@ -1,0 +1,259 @@
+// A real clustered MQTT broker on one machine, for the tests and for `tally-sim run --hubs N
+// --broker-nodes 3`: nats-server (2.9 in Debian) as a cluster of N nodes on free ports of 127.0.0.1, each with JetStream (its own store directory) and an MQTT listener.
+// NATS keeps MQTT sessions, retained messages and unacknowledged QoS 1 deliveries in JetStream
+// streams replicated across the nodes, so a client whose node dies can resume its session on
+// another node. The harness writes the configuration files, waits until every node accepts an MQTT
+// CONNECT and the cluster has formed (all routes up, a JetStream meta leader), and can SIGKILL and
+// restart one node. Found via TALLY_NATS_BIN, /usr/sbin/nats-server or the PATH.
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, openSync, closeSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer, type AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import mqtt from 'mqtt';
+
+export function findNatsServer(): string | undefined {
+  const candidates = [process.env.TALLY_NATS_BIN, '/usr/sbin/nats-server', '/usr/local/bin/nats-server'];
+  for (const c of candidates) if (c && existsSync(c)) return c;
+  try {
+    return execFileSync('sh', ['-c', 'command -v nats-server'], { encoding: 'utf8' }).trim() || undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+async function freePort(): Promise<number> {
+  const s = createServer();
+  await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
+  const port = (s.address() as AddressInfo).port;
+  await new Promise<void>((r) => s.close(() => r()));
+  return port;
+}
+
+const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+
+export interface NatsNode {
+  readonly name: string;
+  /** mqtt://127.0.0.1:<port> of this node's MQTT listener. */
+  readonly mqttUrl: string;
+  readonly mqttPort: number;
+  readonly httpPort: number;
+  readonly configFile: string;
+  readonly logFile: string;
+  readonly running: boolean;
+  /** The process id while running. */
+  readonly pid: number | undefined;
+}
+
+export interface NatsCluster {
+  readonly dir: string;
+  readonly nodes: readonly NatsNode[];
+  /** The MQTT URLs of all nodes, in node order. */
+  readonly urls: string[];
+  /** SIGKILL node `i` (no goodbye to its clients or routes) and wait until it has exited. */
+  kill(i: number): Promise<void>;
+  /** Start node `i` again with the same configuration and store; resolves when it serves MQTT and
+   *  has rejoined the cluster. */
+  restart(i: number): Promise<void>;
+  /** Stop every node (SIGTERM, SIGKILL after a grace period) and remove the temp dir. */
+  stop(): Promise<void>;
+}
+
+export interface NatsClusterOptions {
+  bin: string;
+  size?: number;
+  /** Extra lines for every node's `mqtt { }` block (e.g. `ack_wait: "5s"`). */
+  mqttExtra?: string;
+  /** Extra top-level configuration lines for every node (e.g. an `authorization` block). */
+  extra?: string;
+  /** Upper bound for one node to come up and join, in ms. */
+  readyTimeoutMs?: number;
+  /** JetStream limits of every node (default 64MB memory, 512MB file: plenty for a test). */
+  jetstreamMemory?: string;
+  jetstreamFile?: string;
+}
+
+interface NodeState {
+  name: string;
+  clientPort: number;
+  clusterPort: number;
+  httpPort: number;
+  mqttPort: number;
+  storeDir: string;
+  configFile: string;
+  logFile: string;
+  proc: ChildProcess | undefined;
+}
+
+function config(n: NodeState, all: NodeState[], o: NatsClusterOptions): string {
+  const routes = all.map((m) => `nats-route://127.0.0.1:${m.clusterPort}`).join(', ');
+  return [
+    `server_name: ${n.name}`,
+    `listen: 127.0.0.1:${n.clientPort}`,
+    `http: 127.0.0.1:${n.httpPort}`,
+    // JetStream holds the MQTT state; every node keeps its own store.
+    `jetstream { store_dir: "${n.storeDir}", max_memory_store: ${o.jetstreamMemory ?? '64MB'}, max_file_store: ${o.jetstreamFile ?? '512MB'} }`,
+    `cluster {`,
+    `  name: tally-test`,
+    `  listen: 127.0.0.1:${n.clusterPort}`,
+    `  routes: [ ${routes} ]`,
+    `}`,
+    `mqtt {`,
+    `  listen: 127.0.0.1:${n.mqttPort}`,
+    ...(o.mqttExtra ? [o.mqttExtra] : []),
+    `}`,
+    ...(o.extra ? [o.extra] : []),
+    '',
+  ].join('\n');
+}
+
+async function getJson(port: number, path: string): Promise<Record<string, unknown> | undefined> {
+  try {
+    const res = await fetch(`http://127.0.0.1:${port}${path}`, { signal: AbortSignal.timeout(2_000) });
+    if (!res.ok) return undefined;
+    return (await res.json()) as Record<string, unknown>;
+  } catch {
+    return undefined;
+  }
+}
+
+/** One MQTT CONNECT/CONNACK on the node. The first one on a fresh cluster also makes the server
+ *  create its MQTT streams, which needs a JetStream meta leader: a CONNACK proves both. */
+async function mqttAnswers(port: number): Promise<boolean> {
+  // Not connectAsync: a server that closes the socket without a CONNACK (JetStream not ready yet)
+  // leaves its promise unsettled when reconnecting is off.
+  const c = mqtt.connect(`mqtt://127.0.0.1:${port}`, {
+    clientId: `tally-probe-${port}-${process.pid}`,
+    protocolVersion: 4,
+    clean: true,
+    reconnectPeriod: 0,
+    connectTimeout: 5_000,
+  });
+  const ok = await new Promise<boolean>((resolve) => {
+    const timer = setTimeout(() => resolve(false), 6_000);
+    c.once('connect', () => (clearTimeout(timer), resolve(true)));
+    c.once('close', () => (clearTimeout(timer), resolve(false)));
+    c.once('error', () => (clearTimeout(timer), resolve(false)));
+  });
+  c.end(true);
+  return ok;
+}
+
+export async function startNatsCluster(o: NatsClusterOptions): Promise<NatsCluster> {
+  const size = o.size ?? 3;
+  const readyTimeoutMs = o.readyTimeoutMs ?? 45_000;
+  const dir = mkdtempSync(join(tmpdir(), 'tally-nats-'));
+  const states: NodeState[] = [];
+  for (let i = 0; i < size; i++) {
+    const name = `n${i + 1}`;
+    const storeDir = join(dir, name, 'store');
+    mkdirSync(storeDir, { recursive: true });
+    states.push({
+      name,
+      clientPort: await freePort(),
+      clusterPort: await freePort(),
+      httpPort: await freePort(),
+      mqttPort: await freePort(),
+      storeDir,
+      configFile: join(dir, name, 'nats.conf'),
+      logFile: join(dir, name, 'nats.log'),
+      proc: undefined,
+    });
+  }
+  for (const s of states) writeFileSync(s.configFile, config(s, states, o));
+
+  const spawnNode = (s: NodeState) => {
+    const fd = openSync(s.logFile, 'a');
+    const proc = spawn(o.bin, ['-c', s.configFile], { stdio: ['ignore', fd, fd] });
+    closeSync(fd);
+    s.proc = proc;
+    proc.once('exit', () => {
+      if (s.proc === proc) s.proc = undefined;
+    });
+    // A binary that cannot be started: the node counts as exited (waitReady names its log).
+    proc.on('error', () => {
+      if (s.proc === proc) s.proc = undefined;
+    });
+  };
+
+  const joined = async (s: NodeState): Promise<boolean> => {
+    const routez = await getJson(s.httpPort, '/routez');
+    if (!routez || routez.num_routes !== size - 1) return false;
+    const jsz = await getJson(s.httpPort, '/jsz');
+    const meta = jsz?.meta_cluster as { leader?: string } | undefined;
+    return Boolean(meta?.leader);
+  };
+
+  const waitReady = async (s: NodeState) => {
+    const deadline = Date.now() + readyTimeoutMs;
+    for (;;) {
+      if (!s.proc) throw new Error(`nats-server ${s.name} exited; see ${s.logFile}`);
+      if ((await joined(s)) && (await mqttAnswers(s.mqttPort))) return;
+      if (Date.now() > deadline)
+        throw new Error(`nats-server ${s.name} not ready in ${readyTimeoutMs} ms; see ${s.logFile}`);
+      await sleep(200);
+    }
+  };
+
+  const stopNode = async (s: NodeState, signal: NodeJS.Signals) => {
+    const p = s.proc;
+    if (!p) return;
+    const exited = new Promise<void>((r) => p.once('exit', () => r()));
+    p.kill(signal);
+    const timer = setTimeout(() => p.kill('SIGKILL'), 5_000);
+    await exited;
+    clearTimeout(timer);
+  };
+
+  const stop = async () => {
+    await Promise.all(states.map((s) => stopNode(s, 'SIGTERM')));
+    process.off('exit', orphanGuard);
+    rmSync(dir, { recursive: true, force: true });
+  };
+
+  // A test runner that gives up on this process must not leave servers behind.
+  const orphanGuard = () => {
+    for (const s of states) s.proc?.kill('SIGKILL');
+  };
+  process.once('exit', orphanGuard);
+  for (const s of states) spawnNode(s);
+  try {
+    await Promise.all(states.map((s) => waitReady(s)));
+  } catch (err) {
+    await stop();
+    throw err;
+  }
+
+  const nodes: NatsNode[] = states.map((s) => ({
+    name: s.name,
+    mqttUrl: `mqtt://127.0.0.1:${s.mqttPort}`,
+    mqttPort: s.mqttPort,
+    httpPort: s.httpPort,
+    configFile: s.configFile,
+    logFile: s.logFile,
+    get running() {
+      return s.proc !== undefined;
+    },
+    get pid() {
+      return s.proc?.pid;
+    },
+  }));
+  const at = (i: number): NodeState => {
+    const s = states[i];
+    if (!s) throw new RangeError(`no node ${i} in a cluster of ${size}`);
+    return s;
+  };
+  return {
+    dir,
+    nodes,
+    urls: nodes.map((n) => n.mqttUrl),
+    kill: (i) => stopNode(at(i), 'SIGKILL'),
+    restart: async (i) => {
+      const s = at(i);
+      if (s.proc) throw new Error(`node ${s.name} is running`);
+      spawnNode(s);
+      await waitReady(s);
+    },
+    stop,
+  };
+}
