@@ -282,10 +282,6 @@ Examples:
       if (!(err instanceof ConfigError)) hubLog.event('HUB_START_FAILED', { err });
       throw err;
     });
-    const mqtt = hub.mqttListeners.length > 0 ? hub.mqttListeners.map((l) => l.url) : [hub.mqttUrl];
-    process.stdout.write(
-      `tally-hub ${hub.publicKeyHex}\n  network   ${hub.identity.network}\n${mqtt.map((u) => `  mqtt      ${u}\n`).join('')}  http      ${hub.httpUrl}\n  dashboard ${hub.httpUrl}/\n`,
-    );
     const stop = (signal: string) => {
       hub.config.log.event('HUB_STOPPING', { signal });
       hub.close().then(
@@ -293,8 +289,14 @@ Examples:
         (err: unknown) => fail(err),
       );
     };
+    // Before the banner: whoever reads it (a supervisor, a test) may signal at once, and until a
+    // listener exists SIGTERM's default action kills the process without a clean stop.
     process.once('SIGINT', () => stop('SIGINT'));
     process.once('SIGTERM', () => stop('SIGTERM'));
+    const mqtt = hub.mqttListeners.length > 0 ? hub.mqttListeners.map((l) => l.url) : [hub.mqttUrl];
+    process.stdout.write(
+      `tally-hub ${hub.publicKeyHex}\n  network   ${hub.identity.network}\n${mqtt.map((u) => `  mqtt      ${u}\n`).join('')}  http      ${hub.httpUrl}\n  dashboard ${hub.httpUrl}/\n`,
+    );
   });
 
 const device = program.command('device').description('enrol, list, show and revoke devices');

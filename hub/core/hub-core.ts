@@ -450,8 +450,8 @@ export class HubCore {
 
   /**
    * What the HTTP API and the management commands show: the whole fleet. On one hub that is its
-   * live state; in a cluster, the database's, with this hub's live state for the devices it owns
-   * (only their owner knows whether they are connected: elsewhere they show as not connected).
+   * live state; in a cluster, the database's committed state (another hub may have closed the
+   * last epoch), and whether a device is connected as only its owner knows (elsewhere: not).
    */
   async fleetSnapshot(): Promise<Registry> {
     return this.cluster ? fleetSnapshot(this.store, this.registry, this.ownsDevice) : this.registry;
