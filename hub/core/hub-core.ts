@@ -465,9 +465,13 @@ export class HubCore {
     return this.showDevice(id, await this.fleetSnapshot());
   }
 
-  /** A channel's device, found in the whole fleet: a management write may name any channel. */
+  /** A channel's device, found in the whole fleet: a management write may name any channel. A
+   *  channel never changes device, so a full id this hub holds answers without reading the fleet
+   *  (a prefix must be unique in the whole fleet, so it is looked up there). */
   private async deviceOfChannel(id: string): Promise<string> {
-    return this.findChannel(id, this.cluster ? await this.fleetSnapshot() : this.registry).deviceHex;
+    const held = this.registry.channels.get(id.toLowerCase());
+    if (held || !this.cluster) return held?.deviceHex ?? this.findChannel(id).deviceHex;
+    return this.findChannel(id, await this.fleetSnapshot()).deviceHex;
   }
 
   /** Revokes a device: its channels stop accepting, its broker connection is closed. */

@@ -5,7 +5,7 @@
 // a restart, and a uint32 register that wraps is counted across the wrap.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
-import { createServer, type AddressInfo } from 'node:net';
+import { freePort } from '../../common/free-port.js';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import ModbusSerial from 'modbus-serial';
@@ -20,14 +20,6 @@ import { AgentFixture } from './helpers/agent-fixture.js';
 import { TestHub, waitFor } from '../../support/test-hub.js';
 
 const { ServerTCP, ServerSerial } = ModbusSerial;
-
-async function freePort(): Promise<number> {
-  const s = createServer();
-  await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
-  const port = (s.address() as AddressInfo).port;
-  await new Promise<void>((r) => s.close(() => r()));
-  return port;
-}
 
 /** A Modbus TCP slave whose 16-bit input registers the test sets; unit 1 only. */
 class EmulatedMeter {

@@ -6,27 +6,19 @@
 // dir's SQLite file holds no ledger, and a management command on the stopped hub refuses rather
 // than writing one.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { createServer } from 'node:net';
+import { freePort } from '../../common/free-port.js';
 import { join } from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { loadIdentity, openStore } from '../../hub/store/datadir.js';
 import { openPostgresStore } from '../../hub/store/postgres/store.js';
 import { startPostgres, type RunningPostgres } from '../../support/postgres.js';
 import { waitFor } from '../../support/test-hub.js';
-import { AgentFixture } from '../agent/helpers/agent-fixture.js';
+import { AgentFixture, waitDrained } from '../agent/helpers/agent-fixture.js';
 import { runHubCli } from './helpers/hub-cli.js';
 import { tempDir } from './helpers/hub.js';
 import { describePostgres } from './helpers/postgres.js';
 
 const PASSWORD = 'pg-pass-never-logged';
-
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  const port = (server.address() as { port: number }).port;
-  await new Promise((r) => server.close(r));
-  return port;
-}
 
 interface HubChild {
   child: ChildProcess;
@@ -143,17 +135,7 @@ describePostgres('test/hub/postgres-hub.test.ts', 'tally-hub start --store postg
       } finally {
         clearInterval(meter);
       }
-      await waitFor(
-        () =>
-          running.every(
-            (r, i) =>
-              r.snapshot().channel!.cumUnits === counters[i] &&
-              r.snapshot().ackedUnits === counters[i] &&
-              r.snapshot().outboxDepth === 0,
-          ),
-        'final drain',
-        60_000,
-      );
+      await waitDrained(running, counters);
       hub.child.kill('SIGTERM');
       expect(await hub.exited).toBe(0);
       logs[logs.length - 1] = hub.stderr();

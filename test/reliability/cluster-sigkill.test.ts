@@ -10,7 +10,7 @@ import { performance } from 'node:perf_hooks';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { verifyBundle } from '../../protocol/index.js';
 import { waitFor } from '../../support/test-hub.js';
-import { AgentFixture } from '../agent/helpers/agent-fixture.js';
+import { AgentFixture, waitDrained } from '../agent/helpers/agent-fixture.js';
 import { describePostgres } from '../hub/helpers/postgres.js';
 import {
   processCluster,
@@ -106,17 +106,7 @@ describePostgres('test/reliability/cluster-sigkill.test.ts', 'cluster members ki
         clearInterval(meter);
       }
       // Drain: every unit metered is signed, sent and acknowledged.
-      await waitFor(
-        () =>
-          running.every(
-            (r, i) =>
-              r.snapshot().channel!.cumUnits === counters[i] &&
-              r.snapshot().ackedUnits === counters[i] &&
-              r.snapshot().outboxDepth === 0,
-          ),
-        'final drain',
-        60_000,
-      );
+      await waitDrained(running, counters);
 
       // A last epoch, then every epoch is checked offline, through a member's API.
       await c.api('POST', '/api/settlements');

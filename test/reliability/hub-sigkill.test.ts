@@ -6,13 +6,13 @@
 // behind must be whole (its bundle verifies offline) and the epochs must add up to what was accepted.
 // Kills: TALLY_HUB_KILLS (default 6; docs/reliability.md).
 import { spawn, type ChildProcess } from 'node:child_process';
-import { createServer } from 'node:net';
+import { freePort } from '../../common/free-port.js';
 import { performance } from 'node:perf_hooks';
 import { createInterface } from 'node:readline';
 import { afterAll, describe, expect, it } from 'vitest';
 import { verifyBundle } from '../../protocol/index.js';
 import { loadIdentity, openStore } from '../../hub/store/datadir.js';
-import { AgentFixture } from '../agent/helpers/agent-fixture.js';
+import { AgentFixture, waitDrained } from '../agent/helpers/agent-fixture.js';
 import { waitFor } from '../../support/test-hub.js';
 import { bareCore } from '../hub/helpers/bare-core.js';
 import { tempDir } from '../hub/helpers/hub.js';
@@ -21,14 +21,6 @@ import { seededRandom } from './helpers/random.js';
 
 const KILLS = envInt('TALLY_HUB_KILLS', 6);
 const rec = recorder('hub-sigkill', { TALLY_HUB_KILLS: KILLS });
-
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  const port = (server.address() as { port: number }).port;
-  await new Promise((r) => server.close(r));
-  return port;
-}
 
 function startChild(dataDir: string, listen: string): Promise<ChildProcess> {
   const child = spawn(
@@ -114,17 +106,7 @@ describe('hub killed with SIGKILL at random points', () => {
         clearInterval(meter);
       }
       // Drain: every unit metered is signed, sent and acknowledged.
-      await waitFor(
-        () =>
-          running.every(
-            (r, i) =>
-              r.snapshot().channel!.cumUnits === counters[i] &&
-              r.snapshot().ackedUnits === counters[i] &&
-              r.snapshot().outboxDepth === 0,
-          ),
-        'final drain',
-        60_000,
-      );
+      await waitDrained(running, counters);
       await killed(child, 'SIGTERM');
       child = undefined;
 

@@ -8,6 +8,7 @@ import { Agent, type AgentOptions } from '../../../agent/agent.js';
 import { systemClock } from '../../../agent/clock.js';
 import type { AgentLogEntry } from '../../../agent/codes.js';
 import { createFileMeter } from '../../../agent/meter/file.js';
+import { waitFor } from '../../../support/test-hub.js';
 import { openOutboxDatabase, openSqliteOutbox } from '../../../agent/outbox/sqlite.js';
 import type { OutboxStore } from '../../../agent/outbox/types.js';
 
@@ -67,4 +68,20 @@ export class AgentFixture {
     await this.stop();
     rmSync(this.dir, { recursive: true, force: true });
   }
+}
+
+/** Waits until every agent has signed, sent and had acknowledged all its meter counted
+ *  (counters[i] is agent i's meter): nothing left in any outbox. */
+export async function waitDrained(running: readonly Agent[], counters: readonly bigint[], ms = 60_000): Promise<void> {
+  await waitFor(
+    () =>
+      running.every(
+        (r, i) =>
+          r.snapshot().channel!.cumUnits === counters[i] &&
+          r.snapshot().ackedUnits === counters[i] &&
+          r.snapshot().outboxDepth === 0,
+      ),
+    'final drain',
+    ms,
+  );
 }

@@ -3,7 +3,7 @@
 // (TALLY_MOSQUITTO_BIN or the usual paths).
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer, type AddressInfo } from 'node:net';
+import { freePort } from '../../../common/free-port.js';
 import { tmpdir, userInfo } from 'node:os';
 import { dirname, join } from 'node:path';
 import { findMosquitto } from '../../hub/helpers/mosquitto.js';
@@ -17,14 +17,6 @@ export interface PlainMosquitto {
   readonly user: string;
   readonly password: string;
   stop(): Promise<void>;
-}
-
-async function freePort(): Promise<number> {
-  const s = createServer();
-  await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
-  const port = (s.address() as AddressInfo).port;
-  await new Promise<void>((r) => s.close(() => r()));
-  return port;
 }
 
 export async function startPlainMosquitto(bin: string): Promise<PlainMosquitto> {

@@ -3,7 +3,7 @@
 // pattern ACL), on a free port of 127.0.0.1. Found via TALLY_MOSQUITTO_BIN or the PATH.
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
-import { createServer, type AddressInfo } from 'node:net';
+import { freePort } from '../../../common/free-port.js';
 import { userInfo } from 'node:os';
 import { join } from 'node:path';
 
@@ -67,14 +67,6 @@ export function issueCert(
     ext,
   ]);
   return { cert: join(dir, `${name}.pem`), key: join(dir, `${name}.key`) };
-}
-
-async function freePort(): Promise<number> {
-  const s = createServer();
-  await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
-  const port = (s.address() as AddressInfo).port;
-  await new Promise<void>((r) => s.close(() => r()));
-  return port;
 }
 
 export interface RunningMosquitto {
