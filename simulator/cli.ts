@@ -142,8 +142,9 @@ Examples:
   tally-sim run --devices 50 --fault tamper=0.05 --fault kill-agent=0.01 --json report.json
   tally-sim run --devices 10 --quiet --json - | jq .units
   tally-sim run --hubs 3 --fault kill-hub=15 --fault broker-node-down=20
-  tally-sim run --hubs 3 --broker-nodes 3 --devices 20000 --batch-ms 10000 --duration 60
-                            # 3 hubs on PostgreSQL, a 3-node nats-server cluster
+  tally-sim run --hubs 3 --broker-nodes 3 --devices 30 --fault broker-node-down=20
+                            # 3 hubs on PostgreSQL, a 3-node nats-server cluster, a node
+                            # killed every 20 s (large fleets: docs/scale-out.md)
   tally-sim run --broker mqtt://127.0.0.1:1883 --hub-api http://127.0.0.1:8080 --admin-token TOKEN
   tally-sim run --broker mqtt://n1:1883,mqtt://n2:1883,mqtt://n3:1883 --hub-api http://hub:8080 \\
     --admin-token TOKEN     # a clustered broker: devices spread over the nodes
