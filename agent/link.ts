@@ -4,6 +4,7 @@
 // source of truth for what must be sent, so nothing depends on MQTT.js's in-memory queue.
 import { EventEmitter } from 'node:events';
 import mqtt, { type IClientOptions, type MqttClient } from 'mqtt';
+import { setNoDelay } from '../common/no-delay.js';
 import { Backoff } from './backoff.js';
 import type { Clock, Timer } from './clock.js';
 
@@ -90,6 +91,7 @@ export class MqttLink extends EventEmitter<LinkEvents> {
     this.client = client;
     client.on('connect', () => {
       if (client !== this.client) return;
+      setNoDelay(client);
       client.subscribe(this.opts.subscriptions as string[], { qos: 1 }, (err) => {
         if (client !== this.client) return;
         if (err) {

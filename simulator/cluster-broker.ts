@@ -52,9 +52,10 @@ export async function startClusterBroker(nodes: number): Promise<ClusterBroker> 
   return nodes === 1 ? startAedes() : startNats(nodes);
 }
 
+// Nagle off on the broker's sockets, as the hub's embedded broker has it (common/no-delay.ts says why).
 async function startAedes(): Promise<ClusterBroker> {
   let aedes = await Aedes.createBroker();
-  let server = createServer(aedes.handle);
+  let server = createServer({ noDelay: true }, aedes.handle);
   server.on('error', () => undefined);
   const port = await listen(server, 0);
   const close = async () => {
@@ -69,7 +70,7 @@ async function startAedes(): Promise<ClusterBroker> {
       await close();
       await new Promise((r) => setTimeout(r, BROKER_DOWN_MS));
       aedes = await Aedes.createBroker();
-      server = createServer(aedes.handle);
+      server = createServer({ noDelay: true }, aedes.handle);
       server.on('error', () => undefined);
       await listen(server, port);
       return 'aedes';

@@ -273,6 +273,10 @@ export async function startEmbeddedBroker(args: {
       socket.destroy();
       return;
     }
+    // A receipt is a small write that follows the PUBACK of the segment it answers. With Nagle's
+    // algorithm on, it waits for the device to acknowledge that PUBACK, which the device's TCP
+    // delays by up to 40 ms (delayed ACK): most of sign -> receipt on an idle hub.
+    socket.setNoDelay(true);
     onStream(socket, admitted.settle);
   };
 

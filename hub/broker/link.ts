@@ -13,6 +13,7 @@ import type { BrokerTls } from '../base/config.js';
 import { downlinkVia, type Downlink } from '../model/downlink.js';
 import type { HubLog } from '../base/log-codes.js';
 import { filtersFor, type PartitionFilters } from './partition-filters.js';
+import { setNoDelay } from '../../common/no-delay.js';
 
 export { filtersFor };
 
@@ -160,6 +161,7 @@ export async function connectLink(o: LinkOptions): Promise<HubLink> {
   let firstConnect = true;
   let initial: Promise<void> | undefined;
   client.on('connect', (ack) => {
+    setNoDelay(client);
     if (ack.sessionPresent && !firstConnect) return;
     firstConnect = false;
     subscribed = new Set();

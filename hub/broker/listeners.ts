@@ -76,6 +76,8 @@ export async function openListener(
       raw.destroy();
       return;
     }
+    // TLS and WebSocket ride this socket: Nagle off for them too (embedded.ts says why).
+    raw.setNoDelay(true);
     const key = peer(raw);
     admitted.set(key, a.settle);
     open.add(raw);
