@@ -133,6 +133,49 @@ export function runStoreContract(name: string, open: () => Promise<StoreUnderTes
       expect(c.receipt).not.toBeNull();
     });
 
+    it('keeps every byte of a many-channel commit, and a head moved without a receipt keeps the last one', async () => {
+      const chs = [newChannel(bytes(32)), newChannel(bytes(32)), newChannel(bytes(32))];
+      await store.enrol(chs.map((channel) => ({ deviceKey: channel.deviceKey, atMs: 1n, channel })));
+      const batch = emptyBatch();
+      const segs = chs.map((ch, i) => ({ ...segment(ch.channelId, 1n, 10n, 10n), bytes: bytes(100 + i * 700) }));
+      const receipts = [bytes(162), null, bytes(162)];
+      batch.segments.push(...segs);
+      chs.forEach((ch, i) =>
+        batch.heads.push({
+          channelId: ch.channelId,
+          expectedSeq: 0n,
+          head: { seq: 10n, hash: segs[i]!.headHash, cumUnits: 10n, cumAmount: 30n },
+          state: 'open',
+          receipt: receipts[i] ?? null,
+          atMs: 2n,
+        }),
+      );
+      await store.commit(batch);
+      for (const [i, ch] of chs.entries()) {
+        const stored = (await store.segmentEndingAt(ch.channelId, 10n))!;
+        expect(Buffer.from(stored.bytes).equals(Buffer.from(segs[i]!.bytes))).toBe(true);
+        expect(Buffer.from(stored.headHash).equals(Buffer.from(segs[i]!.headHash))).toBe(true);
+        const c = (await store.getChannel(ch.channelId))!;
+        expect(Buffer.from(c.head.hash).equals(Buffer.from(segs[i]!.headHash))).toBe(true);
+        if (receipts[i]) expect(Buffer.from(c.receipt!).equals(Buffer.from(receipts[i]!))).toBe(true);
+        else expect(c.receipt ?? null).toBeNull();
+      }
+      // The next head of the first channel comes without a receipt: the stored one stays.
+      const next = emptyBatch();
+      next.heads.push({
+        channelId: chs[0]!.channelId,
+        expectedSeq: 10n,
+        head: { seq: 20n, hash: bytes(32), cumUnits: 20n, cumAmount: 60n },
+        state: 'open',
+        receipt: null,
+        atMs: 3n,
+      });
+      await store.commit(next);
+      const first = (await store.getChannel(chs[0]!.channelId))!;
+      expect(first.head.seq).toBe(20n);
+      expect(Buffer.from(first.receipt!).equals(Buffer.from(receipts[0]!))).toBe(true);
+    });
+
     it('finds the segment holding a seq and the one ending at a seq', async () => {
       const dev = bytes(32);
       const ch = newChannel(dev);

@@ -7,6 +7,7 @@
 import pg from 'pg';
 import { PG_MIGRATIONS } from './schema.js';
 import { insertEvents, PostgresOutbox } from './outbox.js';
+import { bytesAt, packBytes } from './pack.js';
 import type { OutboxEvent, OutboxStore } from '../outbox-types.js';
 import { asBuffer as buf, big, toChannel, toDevice, toEpoch, toSegment, u8, type Row } from '../rows.js';
 import {
@@ -272,20 +273,32 @@ class PostgresStore implements HubStore {
       if (this.options.beforeCommit) await this.options.beforeCommit(c, batch);
       const g = batch.segments;
       if (g.length > 0) {
+        const ids = packBytes(g.map((s) => s.channelId));
+        const hashes = packBytes(g.map((s) => s.headHash));
+        const bytes = packBytes(g.map((s) => s.bytes));
         await c.query(
           `INSERT INTO segments (channel_id, first_seq, new_from_seq, last_seq, head_hash, cum_units, cum_amount,
              bytes, received_at_ms)
-           SELECT * FROM UNNEST($1::bytea[], $2::int8[], $3::int8[], $4::int8[], $5::bytea[], $6::numeric[],
-             $7::numeric[], $8::bytea[], $9::int8[])`,
+           SELECT ${bytesAt('$1', 'id_s', 'id_l')}, first, nfrom, last, ${bytesAt('$2', 'h_s', 'h_l')}, units, amount,
+             ${bytesAt('$3', 'b_s', 'b_l')}, at
+           FROM UNNEST($4::int4[], $5::int4[], $6::int4[], $7::int4[], $8::int4[], $9::int4[], $10::int8[], $11::int8[],
+             $12::int8[], $13::numeric[], $14::numeric[], $15::int8[])
+             AS u(id_s, id_l, h_s, h_l, b_s, b_l, first, nfrom, last, units, amount, at)`,
           [
-            g.map((s) => buf(s.channelId)),
+            ids.blob,
+            hashes.blob,
+            bytes.blob,
+            ids.starts,
+            ids.lens,
+            hashes.starts,
+            hashes.lens,
+            bytes.starts,
+            bytes.lens,
             g.map((s) => str(s.firstSeq)),
             g.map((s) => str(s.newFromSeq)),
             g.map((s) => str(s.lastSeq)),
-            g.map((s) => buf(s.headHash)),
             g.map((s) => str(s.cumUnits)),
             g.map((s) => str(s.cumAmount)),
-            g.map((s) => buf(s.bytes)),
             g.map((s) => str(s.receivedAtMs)),
           ],
         );
@@ -294,22 +307,36 @@ class PostgresStore implements HubStore {
       if (h.length > 0) {
         // The guard: each head moves only from the seq the pipeline saw; a closed or revoked
         // channel keeps its state (its accepted vouchers still count, nothing after).
+        const ids = packBytes(h.map((x) => x.channelId));
+        const hashes = packBytes(h.map((x) => x.head.hash));
+        const receipts = packBytes(h.map((x) => x.receipt ?? null));
         const moved = await c.query(
           `UPDATE channels c SET head_seq = u.seq, head_hash = u.hash, head_units = u.units, head_amount = u.amount,
              receipt = coalesce(u.receipt, c.receipt),
              state = CASE WHEN c.state IN ('closed', 'revoked') THEN c.state ELSE u.state END,
              updated_at_ms = u.at
-           FROM UNNEST($1::bytea[], $2::int8[], $3::int8[], $4::bytea[], $5::numeric[], $6::numeric[], $7::bytea[],
-             $8::text[], $9::int8[]) AS u(id, expected, seq, hash, units, amount, receipt, state, at)
+           FROM (
+             SELECT ${bytesAt('$1', 'id_s', 'id_l')} AS id, expected, seq, ${bytesAt('$2', 'h_s', 'h_l')} AS hash, units,
+               amount, ${bytesAt('$3', 'r_s', 'r_l')} AS receipt, state, at
+             FROM UNNEST($4::int4[], $5::int4[], $6::int4[], $7::int4[], $8::int4[], $9::int4[], $10::int8[],
+               $11::int8[], $12::numeric[], $13::numeric[], $14::text[], $15::int8[])
+               AS p(id_s, id_l, h_s, h_l, r_s, r_l, expected, seq, units, amount, state, at)
+           ) AS u
            WHERE c.channel_id = u.id AND c.head_seq = u.expected`,
           [
-            h.map((x) => buf(x.channelId)),
+            ids.blob,
+            hashes.blob,
+            receipts.blob,
+            ids.starts,
+            ids.lens,
+            hashes.starts,
+            hashes.lens,
+            receipts.starts,
+            receipts.lens,
             h.map((x) => str(x.expectedSeq)),
             h.map((x) => str(x.head.seq)),
-            h.map((x) => buf(x.head.hash)),
             h.map((x) => str(x.head.cumUnits)),
             h.map((x) => str(x.head.cumAmount)),
-            h.map((x) => (x.receipt ? buf(x.receipt) : null)),
             h.map((x) => x.state),
             h.map((x) => str(x.atMs)),
           ],
