@@ -15,13 +15,14 @@
 //                            failover (SIGKILL, clients move to another node, the node rejoins).
 import { rmSync } from 'node:fs';
 import pg from 'pg';
-import { hexToBytes } from '../protocol/index.js';
+import { hexToBytes, partitionOf } from '../protocol/index.js';
 import { findPostgres, startPostgres, type RunningPostgres } from '../common/throwaway-postgres.js';
 import { sharedDataDirs, startHubProcess, type HubProcess } from './hub-process.js';
 import { loadIdentity } from '../hub/store/datadir.js';
 import { HubApi } from './hub-api.js';
 import type { Target } from './target.js';
 import { brokerUrlFor } from './brokers.js';
+import { wallNow } from './stages.js';
 import { startClusterBroker, type BrokerKind } from './cluster-broker.js';
 
 export { BROKER_DOWN_MS } from './cluster-broker.js';
@@ -32,6 +33,17 @@ export interface Failover {
   partitions: number;
   /** From SIGKILL to every partition of the dead hub held again. */
   ms: number;
+  /** From SIGKILL to the first receipt a device of those partitions verified after one of them
+   *  was taken over (so it came from a new owner); null while none has come (before the next kill
+   *  or the end of the run). */
+  firstReceiptMs: number | null;
+}
+
+interface Watch {
+  channels: Set<string>;
+  takenOverAt: number | undefined;
+  firstReceiptAt: number | undefined;
+  done(firstAt: number): void;
 }
 
 export interface ClusterTarget extends Target {
@@ -48,6 +60,9 @@ export interface ClusterTarget extends Target {
   brokerNodeDown(): Promise<void>;
   /** Resolves once the failover in progress (if any) is timed and the hub is back. */
   settled(): Promise<void>;
+  /** A device verified a receipt for the channel at `atMs` (stages.ts wallNow): what times the
+   *  first receipt of a failover. */
+  receiptVerified(channelIdHex: string, atMs: number): void;
 }
 
 /** True when the binaries an embedded cluster needs (PostgreSQL) are installed. */
@@ -139,6 +154,10 @@ export async function openClusterTarget(
     let nextVictim = 1;
     let inFlight: Promise<void> | undefined;
     let generation = 0;
+    /** The last failover: its devices' channels, when a survivor first took one of its partitions,
+     *  and the first receipt verified since (kept open a second for receipts stamped earlier that
+     *  arrive in a later batch: each fleet process reports every 250 ms). */
+    let watched: Watch | undefined;
 
     const target: ClusterTarget = {
       kind: 'cluster',
@@ -169,20 +188,43 @@ export async function openClusterTarget(
         if (held.length === 0) return false;
         nextVictim = nextVictim + 1 >= count ? 1 : nextVictim + 1;
         const killedAt = performance.now();
+        const killedWall = wallNow();
         await procs[i]!.kill('SIGKILL');
+        // The channels of the dead hub's devices, to tell their receipts from everyone else's.
+        const theirs = new Set(held.map((r) => r.partition));
+        watched = {
+          channels: new Set(
+            (
+              await db.query<{ id: string; dev: string }>(
+                "SELECT encode(channel_id, 'hex') AS id, encode(device_key, 'hex') AS dev FROM channels",
+              )
+            ).rows
+              .filter((r) => theirs.has(partitionOf(r.dev)))
+              .map((r) => r.id),
+          ),
+          takenOverAt: undefined,
+          firstReceiptAt: undefined,
+          done: () => undefined,
+        };
+        const watch = watched;
+        const failover: Failover = { hub: id, atS, partitions: held.length, ms: 0, firstReceiptMs: null };
+        failovers.push(failover);
+        watch.done = (firstAt) => (failover.firstReceiptMs = Math.round(firstAt - killedWall));
         inFlight = (async () => {
           const tokens = new Map(held.map((r) => [r.partition, BigInt(r.token)]));
+          const taken = (r: { partition: number; owner_hub: string | null; token: string }) =>
+            r.owner_hub !== null && BigInt(r.token) > tokens.get(r.partition)!;
           for (;;) {
             const rows = await owners();
-            const moved = rows.every(
-              (r) => !tokens.has(r.partition) || (r.owner_hub !== null && BigInt(r.token) > tokens.get(r.partition)!),
-            );
-            if (moved) break;
+            // A receipt verified after a partition was taken over cannot be the dead hub's.
+            if (watch.takenOverAt === undefined && rows.some((r) => tokens.has(r.partition) && taken(r)))
+              watch.takenOverAt = wallNow();
+            if (rows.every((r) => !tokens.has(r.partition) || taken(r))) break;
             await new Promise((r) => setTimeout(r, 50));
           }
-          const ms = Math.round(performance.now() - killedAt);
-          failovers.push({ hub: id, atS, partitions: held.length, ms });
-          log(`hub ${id} killed at ${atS} s: its ${held.length} partitions held again after ${ms} ms`);
+          watch.takenOverAt ??= wallNow();
+          failover.ms = Math.round(performance.now() - killedAt);
+          log(`hub ${id} killed at ${atS} s: its ${held.length} partitions held again after ${failover.ms} ms`);
           // A replacement joins under a new id; the cluster spreads the partitions again.
           ids[i] = `h${i}r${++generation}`;
           procs[i] = await restart(i);
@@ -207,6 +249,18 @@ export async function openClusterTarget(
       },
       settled: async () => {
         await inFlight;
+      },
+      receiptVerified(channelIdHex, atMs) {
+        const w = watched;
+        if (!w || w.takenOverAt === undefined || atMs < w.takenOverAt || !w.channels.has(channelIdHex)) return;
+        if (w.firstReceiptAt !== undefined && atMs >= w.firstReceiptAt) return;
+        const first = w.firstReceiptAt === undefined;
+        w.firstReceiptAt = atMs;
+        w.done(atMs);
+        if (first)
+          setTimeout(() => {
+            if (watched === w) watched = undefined;
+          }, 1_000).unref();
       },
       close: async () => {
         await inFlight?.catch(() => undefined);

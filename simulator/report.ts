@@ -9,8 +9,10 @@ import type { LatencySummary, TimelinePoint } from './timeline.js';
 
 export interface ClusterSummary {
   hubs: number;
-  /** Each SIGKILL: the hub, when (s into the run), its partitions and how long until all were held again. */
-  failovers: Array<{ hub: string; atS: number; partitions: number; ms: number }>;
+  /** Each SIGKILL: the hub, when (s into the run), its partitions, how long until all were held
+   *  again, and until the first receipt from their new owners (null: none came before the next kill
+   *  or the end of the run). */
+  failovers: Array<{ hub: string; atS: number; partitions: number; ms: number; firstReceiptMs: number | null }>;
   /** The broker: one aedes node (broker-node-down is an outage) or a nats-server cluster
    *  (broker-node-down SIGKILLs one node and its clients fail over to the others). */
   broker: { kind: 'aedes' | 'nats'; nodes: number };
@@ -166,7 +168,7 @@ export function formatReport(r: SimReport): string {
       ? ([
           [
             'cluster',
-            `${r.cluster.hubs} hubs; failovers ${r.cluster.failovers.map((f) => `${f.hub} at ${f.atS} s: ${f.partitions} partitions in ${f.ms} ms`).join(', ') || 'none'}; ${formatBroker(r.cluster)}`,
+            `${r.cluster.hubs} hubs; failovers ${r.cluster.failovers.map((f) => `${f.hub} at ${f.atS} s: ${f.partitions} partitions in ${f.ms} ms, first receipt ${f.firstReceiptMs === null ? 'none' : `${f.firstReceiptMs} ms`}`).join(', ') || 'none'}; ${formatBroker(r.cluster)}`,
           ],
         ] as Array<[string, string]>)
       : []),

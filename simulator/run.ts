@@ -112,9 +112,10 @@ export async function runSimulation(o: SimOptions): Promise<SimReport> {
       for (const [id, seq, units, amount] of b.signed) ledger.recordSigned(id, { seq, units, amount });
       for (let k = 0; k < b.receipts.length; k += 2) timeline.recordReceipt(b.receipts[k]!, b.receipts[k + 1]!);
       const t = b.segmentTimes;
-      b.segmentChannels.forEach((id, i) =>
-        stages.fleetSide(id, t[4 * i]!, t[4 * i + 1]!, t[4 * i + 2]!, t[4 * i + 3]!),
-      );
+      b.segmentChannels.forEach((id, i) => {
+        stages.fleetSide(id, t[4 * i]!, t[4 * i + 1]!, t[4 * i + 2]!, t[4 * i + 3]!);
+        cluster?.receiptVerified(id, t[4 * i + 3]!);
+      });
       fleetLoopMs = Math.max(fleetLoopMs, b.status.loopLag.maxMs);
       statuses[index] = b.status;
     };

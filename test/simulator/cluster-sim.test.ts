@@ -23,7 +23,7 @@ interface ClusterReport {
   cluster: {
     hubs: number;
     broker: { kind: string; nodes: number };
-    failovers: { hub: string; partitions: number; ms: number }[];
+    failovers: { hub: string; partitions: number; ms: number; firstReceiptMs: number | null }[];
     brokerOutages: number;
   };
 }
@@ -85,8 +85,14 @@ function expectConserved(report: ClusterReport, out: string): void {
   for (const f of report.cluster.failovers) {
     expect(f.partitions).toBeGreaterThan(0);
     expect(f.ms).toBeGreaterThan(0);
+    // The new owner's first receipt comes after the kill (none when the dead hub's partitions held
+    // no device, or none of them was receipted before the next kill or the end).
+    if (f.firstReceiptMs !== null) expect(f.firstReceiptMs).toBeGreaterThan(0);
   }
-  expect(out).toMatch(/cluster\s+3 hubs; failovers h\d at \d+ s: \d+ partitions in \d+ ms/);
+  expect(report.cluster.failovers.some((f) => f.firstReceiptMs !== null)).toBe(true);
+  expect(out).toMatch(
+    /cluster\s+3 hubs; failovers h\d at \d+ s: \d+ partitions in \d+ ms, first receipt (\d+ ms|none)/,
+  );
 }
 
 const nats = findNatsServer();
