@@ -10,8 +10,9 @@
 //   TALLY_BENCH_JSON=ladder.json npx tsx bench/fleet.ts    # the rows as JSON too
 //
 // A size whose sockets exceed the descriptor limit still runs: the simulator spreads the fleet
-// over processes, and a hub out of descriptors is counted (column "EMFILE"). Run it as root with
-// `prlimit --nofile=65536:65536 npx tsx bench/fleet.ts` to lift the limit for 20,000 devices.
+// over processes, and a hub out of descriptors is counted (column "EMFILE"). Where the hard limit
+// may be raised (root with CAP_SYS_RESOURCE; a container may refuse it), `prlimit
+// --nofile=65536:65536 npx tsx bench/fleet.ts` lifts it for 20,000 devices.
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
