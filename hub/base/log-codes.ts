@@ -61,7 +61,10 @@ export const HUB_LOG_CODES = {
   HUB_DESCRIPTORS_AVAILABLE: { level: 'info', message: 'file descriptors available again' },
   SERVER_ERROR: { level: 'error', message: 'a listening socket failed' },
   CLUSTER_JOINED: { level: 'info', message: 'cluster mode: taking partition leases' },
-  PARTITION_GAINED: { level: 'info', message: 'a partition lease was taken and its devices loaded' },
+  PARTITION_GAINED: {
+    level: 'info',
+    message: 'a partition lease was taken, its devices loaded and sent RESYNC (devices: how many)',
+  },
   PARTITION_LOST: {
     level: 'warn',
     message: 'a partition lease was lost: its state dropped, nothing more acknowledged',

@@ -112,7 +112,8 @@ export class ClusterMember {
       },
       {
         gained: (p, token) => {
-          this.options.log.event('PARTITION_GAINED', { partition: p, token: token.toString() });
+          const devices = core.resyncDevices(inPartition(p));
+          this.options.log.event('PARTITION_GAINED', { partition: p, token: token.toString(), devices });
           this.options.onGained?.(p, token);
         },
         lost: (p, reason) => {

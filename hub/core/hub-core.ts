@@ -219,6 +219,25 @@ export class HubCore {
   }
 
   /**
+   * Cluster mode, a partition just gained (its devices loaded, its uplinks subscribed): each of its
+   * devices gets RESYNC with its committed head [P-6.7]. What a device sent to the previous owner
+   * and never got a receipt for is re-sent at once; without this the device waits for its
+   * acknowledgement timer (15 s by default), and a device whose window is full of segments sent to
+   * a dead hub sends nothing the new owner could notice as a gap.
+   */
+  resyncDevices(match: (deviceHex: string) => boolean): number {
+    let n = 0;
+    for (const d of this.registry.devices.values()) {
+      if (d.revoked || !match(d.hex)) continue;
+      const ch = this.registry.currentChannel(d.hex);
+      if (!ch || ch.state === 'closed' || ch.state === 'revoked') continue;
+      this.controls.resync(ch, ch.durable, 'SEQ_GAP');
+      n++;
+    }
+    return n;
+  }
+
+  /**
    * Cluster mode, a partition lost: the matching devices' uncommitted segments, reorder buffers
    * and owed receipts are dropped at once, so nothing more is acknowledged for them here. The
    * devices still hold what was not receipted and re-send it to the new owner.
