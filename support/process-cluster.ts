@@ -34,6 +34,24 @@ export interface ProcessCluster {
   close(): Promise<void>;
 }
 
+/** An admin request to the first running hub's API (`Bearer` the shared admin token); the JSON answer. */
+export function adminApi(
+  hubs: readonly (HubProcess | undefined)[],
+  token: string,
+): <T>(method: 'GET' | 'POST', path: string, body?: unknown) => Promise<T> {
+  return async <T>(method: 'GET' | 'POST', path: string, body?: unknown): Promise<T> => {
+    const hub = hubs.find((h) => h && !h.exited);
+    if (!hub) throw new Error('no hub of the cluster is running');
+    const res = await fetch(`${hub.httpUrl}${path}`, {
+      method,
+      headers: { authorization: `Bearer ${token}` },
+      ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+    });
+    if (!res.ok) throw new Error(`${method} ${path}: ${res.status} ${await res.text()}`);
+    return (await res.json()) as T;
+  };
+}
+
 export async function startProcessCluster(count: number, options: { leaseMs?: number } = {}): Promise<ProcessCluster> {
   const postgres = await startPostgres({ durable: true });
   const cleanups: (() => Promise<unknown> | void)[] = [() => postgres.stop()];
@@ -67,17 +85,7 @@ export async function startProcessCluster(count: number, options: { leaseMs?: nu
     cleanups.push(async () => {
       for (const h of hubs) await h?.kill('SIGKILL');
     });
-    const api = async <T>(method: 'GET' | 'POST', path: string, body?: unknown): Promise<T> => {
-      const hub = hubs.find((h) => h && !h.exited);
-      if (!hub) throw new Error('no hub of the cluster is running');
-      const res = await fetch(`${hub.httpUrl}${path}`, {
-        method,
-        headers: { authorization: `Bearer ${token}` },
-        ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-      });
-      if (!res.ok) throw new Error(`${method} ${path}: ${res.status} ${await res.text()}`);
-      return (await res.json()) as T;
-    };
+    const api = adminApi(hubs, token);
     const owners = async () =>
       new Map(
         (
