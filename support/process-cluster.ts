@@ -25,7 +25,7 @@ export interface ProcessCluster {
   enrol(publicKeys: string[], pricePerUnit?: string): Promise<string[]>;
   /** Each partition's owner (null = free), from partition_leases. */
   owners(): Promise<Map<number, string | null>>;
-  /** Resolves once each running hub owns at least a fair share less 1/6 of the partitions. */
+  /** Resolves once the running hubs hold every partition, none above its fair share. */
   waitForSplit(timeoutMs?: number): Promise<void>;
   /** The fleet totals any member reports (GET /api/stats). */
   stats(): Promise<{ acceptedVouchers: string; rejectedVouchers: string }>;
@@ -131,13 +131,18 @@ export async function startProcessCluster(count: number, options: { leaseMs?: nu
       },
       owners,
       async waitForSplit(timeoutMs = 120_000) {
+        // Settled, not just spread: every partition held by a running hub and none above its fair
+        // share, ceil(P / hubs) (hub/cluster/leases.ts), so no lease moves while a run is timed. A
+        // partition moving mid-run drops what its old owner gathered, which the ingest publisher
+        // (unlike an agent) never re-sends.
         const end = Date.now() + timeoutMs;
         for (;;) {
           const running = hubs.flatMap((h, i) => (h && !h.exited ? [`h${i}`] : []));
-          const min = Math.floor((PARTITIONS / running.length) * (5 / 6));
+          const share = Math.ceil(PARTITIONS / running.length);
           const held = [...(await owners()).values()];
-          if (running.every((id) => held.filter((o) => o === id).length >= min)) return;
-          if (Date.now() > end) throw new Error(`the partitions did not spread over ${running.join(', ')}`);
+          const counts = running.map((id) => held.filter((o) => o === id).length);
+          if (counts.reduce((a, b) => a + b, 0) === PARTITIONS && counts.every((n) => n <= share)) return;
+          if (Date.now() > end) throw new Error(`the partitions did not settle over ${running.join(', ')}`);
           await new Promise((r) => setTimeout(r, 100));
         }
       },
