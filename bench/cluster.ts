@@ -46,6 +46,7 @@ const JSON_OUT = process.argv.includes('--json');
 const say = (line: string) => {
   if (!JSON_OUT) console.log(line);
 };
+const fmt = (n: number) => Math.round(n).toLocaleString('en-US');
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 async function until(cond: () => boolean | Promise<boolean>, what: string, ms = 120_000): Promise<void> {
   const end = Date.now() + ms;
@@ -78,6 +79,8 @@ async function ingest(args: string[]): Promise<IngestLine> {
     String(env('VOUCHERS64', 640_000)),
     '--vouchers1',
     String(env('VOUCHERS1', 100_000)),
+    '--stall-s',
+    '300',
   ];
   const { stdout } = await promisify(execFile)(
     process.execPath,
@@ -100,6 +103,10 @@ async function ingestAll(): Promise<(IngestLine & { label: string })[]> {
   for (const [label, args] of runs) {
     say(`ingest: ${label} ...`);
     out.push({ label, ...(await ingest(args)) });
+    const r = out.at(-1)!;
+    say(
+      `  ${r.results.map((x) => `${x.shape}: ${fmt(x.vouchersPerSecond)} vouchers/s`).join(', ')}; conserved ${r.conserved}`,
+    );
   }
   return out;
 }
@@ -235,7 +242,6 @@ async function failover() {
   }
 }
 
-const fmt = (n: number) => Math.round(n).toLocaleString('en-US');
 const ingestRuns = SKIP === 'ingest' ? [] : await ingestAll();
 const fail = SKIP === 'failover' ? undefined : await failover();
 const summary = { cores: availableParallelism(), node: process.version, ingest: ingestRuns, failover: fail };

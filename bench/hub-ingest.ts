@@ -1,5 +1,6 @@
 // Hub ingest benchmark: `npx tsx bench/hub-ingest.ts [--devices N] [--vouchers64 N] [--vouchers1 N]
-// [--verify-workers N] [--commit-delay MS] [--store sqlite|postgres] [--hubs N] [--no-mosquitto] [--json]`
+// [--verify-workers N] [--commit-delay MS] [--store sqlite|postgres] [--hubs N] [--no-mosquitto] [--json]
+// [--stall-s S]`
 // (or `npm run bench hub-ingest`).
 // `--hubs N` runs a cluster instead: N `tally-hub start --cluster hI --store postgres://...` child
 // processes on one throwaway PostgreSQL and a plain aedes broker in this process; the devices are
@@ -44,6 +45,7 @@ if (STORE !== 'sqlite' && STORE !== 'postgres') throw new Error('--store is sqli
 const HUBS = process.argv.includes('--hubs') ? arg('hubs', 1) : 0;
 if (HUBS !== 0 && !(Number.isInteger(HUBS) && HUBS >= 1)) throw new Error('--hubs is a whole number >= 1');
 const JSON_OUT = process.argv.includes('--json');
+const STALL_MS = arg('stall-s', 600) * 1000;
 const say = (line: string) => {
   if (!JSON_OUT) console.log(line);
 };
@@ -134,7 +136,17 @@ async function run(
   await c.next('ready');
   const t0 = performance.now();
   c.tell({ kind: 'go' });
-  const done = await c.next('done');
+  // A run that stops making progress fails (and cleans up) instead of hanging the benchmark.
+  let stall: NodeJS.Timeout | undefined;
+  const done = await Promise.race([
+    c.next('done'),
+    new Promise<never>((_, reject) => {
+      stall = setTimeout(() => {
+        c.proc.kill();
+        reject(new Error(`not every device had its last receipt within ${STALL_MS / 1000} s (--stall-s)`));
+      }, STALL_MS);
+    }),
+  ]).finally(() => clearTimeout(stall));
   const e2eMs = performance.now() - t0;
 
   // The same payloads through a plain broker to one subscriber here, in the same run.
