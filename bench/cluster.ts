@@ -1,7 +1,8 @@
 // bench/cluster: what a cluster of hubs costs, on one machine, in one run.
 //
-//   npx tsx bench/cluster.ts [--json]                 # the whole thing (about 15 minutes on 2 cores)
-//   TALLY_BENCH_KILLS=3 TALLY_BENCH_VOUCHERS64=64000 TALLY_BENCH_VOUCHERS1=10000 npx tsx bench/cluster.ts
+//   npx tsx bench/cluster.ts [--json]         # the whole thing (about 12 minutes on 2 cores)
+//   TALLY_BENCH_KILLS=3 TALLY_BENCH_SKIP=ingest npx tsx bench/cluster.ts
+//   TALLY_BENCH_SKIP=ingest TALLY_BENCH_KILLS=10 TALLY_BENCH_ACK_TIMEOUT_MS=2000 npx tsx bench/cluster.ts
 //
 // 1. Ingest: bench/hub-ingest.ts three times, each in its own process: one hub on SQLite, one hub on
 //    PostgreSQL, three `tally-hub start --cluster` processes on PostgreSQL (`--hubs 3`). Chained
@@ -20,8 +21,9 @@
 //    and every device's committed head must equal its meter (nothing lost or counted twice).
 //
 // Environment: TALLY_BENCH_KILLS, TALLY_BENCH_LEASE_MS, TALLY_BENCH_AGENTS, TALLY_BENCH_ACK_TIMEOUT_MS
-// (the agent's re-send timer; default the agent's own), TALLY_BENCH_DEVICES / _VOUCHERS64 /
-// _VOUCHERS1 (ingest size), TALLY_BENCH_SKIP=ingest|failover.
+// (the agent's re-send timer; default the agent's own, 15 s), TALLY_BENCH_DEVICES (32) /
+// _VOUCHERS64 (64,000) / _VOUCHERS1 (5,000) (ingest size per row; hub-ingest's own defaults, ten
+// times larger, stalled the three-hub row, see docs/scale-out.md), TALLY_BENCH_SKIP=ingest|failover.
 import { execFile } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { availableParallelism, tmpdir } from 'node:os';
@@ -76,9 +78,9 @@ async function ingest(args: string[]): Promise<IngestLine> {
     '--devices',
     String(env('DEVICES', 32)),
     '--vouchers64',
-    String(env('VOUCHERS64', 640_000)),
+    String(env('VOUCHERS64', 64_000)),
     '--vouchers1',
-    String(env('VOUCHERS1', 100_000)),
+    String(env('VOUCHERS1', 5_000)),
     '--stall-s',
     '300',
   ];
