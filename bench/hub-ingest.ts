@@ -1,6 +1,11 @@
 // Hub ingest benchmark: `npx tsx bench/hub-ingest.ts [--devices N] [--vouchers64 N] [--vouchers1 N]
-// [--verify-workers N] [--commit-delay MS] [--store sqlite|postgres] [--no-mosquitto]`
+// [--verify-workers N] [--commit-delay MS] [--store sqlite|postgres] [--hubs N] [--no-mosquitto] [--json]
+// [--stall-s S]`
 // (or `npm run bench hub-ingest`).
+// `--hubs N` runs a cluster instead: N `tally-hub start --cluster hI --store postgres://...` child
+// processes on one throwaway PostgreSQL and a plain aedes broker in this process; the devices are
+// enrolled through the first hub, the others join, and the clock starts once the partitions are
+// split. bench/cluster.ts runs this three ways and prints one table.
 // End to end: publishers -> broker -> hub -> SQLite commit (WAL, synchronous=FULL) -> receipt
 // back to the publisher; the clock runs from "go" until every device holds a receipt covering
 // its last seq. Two shapes: chained segments of 64 vouchers, and one voucher (one signature) per
@@ -20,8 +25,9 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Aedes } from 'aedes';
 import mqtt from 'mqtt';
-import { generateKeyPair, toHex } from '../protocol/index.js';
+import { generateKeyPair, toHex, type KeyPair } from '../protocol/index.js';
 import { startHub, type HubHandle } from '../hub/server.js';
+import { startProcessCluster } from '../support/process-cluster.js';
 import { findPostgres, startPostgres, type RunningPostgres } from '../support/postgres.js';
 import type { DeviceSpec, FromChild, ToChild } from './hub-ingest/publisher.js';
 
@@ -36,6 +42,32 @@ const VERIFY_WORKERS = process.argv.includes('--verify-workers') ? arg('verify-w
 const COMMIT_DELAY_MS = arg('commit-delay', 0);
 const STORE = process.argv.includes('--store') ? process.argv[process.argv.indexOf('--store') + 1] : 'sqlite';
 if (STORE !== 'sqlite' && STORE !== 'postgres') throw new Error('--store is sqlite or postgres');
+const HUBS = process.argv.includes('--hubs') ? arg('hubs', 1) : 0;
+if (HUBS !== 0 && !(Number.isInteger(HUBS) && HUBS >= 1)) throw new Error('--hubs is a whole number >= 1');
+const JSON_OUT = process.argv.includes('--json');
+const STALL_MS = arg('stall-s', 600) * 1000;
+const say = (line: string) => {
+  if (!JSON_OUT) console.log(line);
+};
+
+/** What a run needs of the hub (or cluster) under test. */
+export interface IngestTarget {
+  mqttUrl: string;
+  publicKeyHex: string;
+  /** Enrols the keys; each one's channel id, in order. */
+  enrol(keys: KeyPair[]): Promise<string[]>;
+}
+
+const hubTarget = (hub: HubHandle): IngestTarget => ({
+  mqttUrl: hub.mqttUrl,
+  publicKeyHex: hub.publicKeyHex,
+  enrol: async (keys) =>
+    (
+      await hub.core.enrol(
+        keys.map((k) => ({ publicKey: toHex(k.publicKey), unit: 'Wh', pricePerUnit: 3n, capacity: 1n << 62n })),
+      )
+    ).map((e) => e.channel.channelId),
+});
 
 function child(): {
   proc: ChildProcess;
@@ -84,16 +116,19 @@ interface Result {
   rawMs: number;
 }
 
-async function run(hub: HubHandle, perSegment: number, totalVouchers: number, rawUrl?: string): Promise<Result> {
+async function run(
+  hub: IngestTarget,
+  perSegment: number,
+  totalVouchers: number,
+  rawUrl?: string,
+  keys: KeyPair[] = Array.from({ length: DEVICES }, () => generateKeyPair()),
+): Promise<Result> {
   const segmentsPerDevice = Math.max(1, Math.round(totalVouchers / perSegment / DEVICES));
-  const keys = Array.from({ length: DEVICES }, () => generateKeyPair());
-  const enrolled = await hub.core.enrol(
-    keys.map((k) => ({ publicKey: toHex(k.publicKey), unit: 'Wh', pricePerUnit: 3n, capacity: 1n << 62n })),
-  );
+  const enrolled = await hub.enrol(keys);
   const devices: DeviceSpec[] = keys.map((k, i) => ({
     secretHex: toHex(k.secretKey),
     publicHex: toHex(k.publicKey),
-    channelIdHex: enrolled[i]!.channel.channelId,
+    channelIdHex: enrolled[i]!,
     price: '3',
   }));
   const c = child();
@@ -101,7 +136,17 @@ async function run(hub: HubHandle, perSegment: number, totalVouchers: number, ra
   await c.next('ready');
   const t0 = performance.now();
   c.tell({ kind: 'go' });
-  const done = await c.next('done');
+  // A run that stops making progress fails (and cleans up) instead of hanging the benchmark.
+  let stall: NodeJS.Timeout | undefined;
+  const done = await Promise.race([
+    c.next('done'),
+    new Promise<never>((_, reject) => {
+      stall = setTimeout(() => {
+        c.proc.kill();
+        reject(new Error(`not every device had its last receipt within ${STALL_MS / 1000} s (--stall-s)`));
+      }, STALL_MS);
+    }),
+  ]).finally(() => clearTimeout(stall));
   const e2eMs = performance.now() - t0;
 
   // The same payloads through a plain broker to one subscriber here, in the same run.
@@ -164,6 +209,7 @@ async function startBenchMosquitto(dir: string): Promise<{ url: string; stop: ()
 const fmt = (n: number) => Math.round(n).toLocaleString('en-US');
 
 function table(results: Result[]): void {
+  if (JSON_OUT) return;
   console.log('shape               vouchers  e2e vouchers/s  e2e msgs/s  raw broker msgs/s  ratio');
   for (const r of results) {
     const e2eMsgs = r.messages / (r.e2eMs / 1000);
@@ -190,7 +236,10 @@ async function overMosquitto(): Promise<void> {
     commitDelayMs: COMMIT_DELAY_MS,
   });
   try {
-    const results = [await run(hub, 64, VOUCHERS_64, mosquitto.url), await run(hub, 1, VOUCHERS_1, mosquitto.url)];
+    const results = [
+      await run(hubTarget(hub), 64, VOUCHERS_64, mosquitto.url),
+      await run(hubTarget(hub), 1, VOUCHERS_1, mosquitto.url),
+    ];
     console.log(`\nsame over Mosquitto (plain TCP, hub with --broker; raw = same Mosquitto to one subscriber):`);
     table(results);
     const expected = results.reduce((n, r) => n + r.vouchers, 0);
@@ -227,20 +276,19 @@ async function main(): Promise<void> {
     ...(VERIFY_WORKERS !== undefined ? { verifyWorkers: VERIFY_WORKERS } : {}),
   });
   try {
-    const results = [await run(hub, 64, VOUCHERS_64), await run(hub, 1, VOUCHERS_1)];
+    const results = [await run(hubTarget(hub), 64, VOUCHERS_64), await run(hubTarget(hub), 1, VOUCHERS_1)];
     const stats = await hub.core.stats();
     const store = postgres
       ? 'PostgreSQL on this machine (fsync and synchronous_commit on)'
       : `SQLite WAL synchronous=${hub.config.sqliteSynchronous}`;
-    console.log(
+    report(results, stats.acceptedVouchers, stats.rejectedVouchers, { hubs: 1, store: String(STORE) });
+    say(
       `tally hub ingest: ${DEVICES} devices, embedded aedes, ${store}, ` +
         `${hub.config.verifyWorkers} signature worker(s), commit delay ${hub.config.commitDelayMs} ms, node ${process.version}, ${availableParallelism()} cores`,
     );
     table(results);
     const expected = results.reduce((n, r) => n + r.vouchers, 0);
-    console.log(
-      `committed vouchers ${stats.acceptedVouchers} (expected ${expected}), rejected ${stats.rejectedVouchers}`,
-    );
+    say(`committed vouchers ${stats.acceptedVouchers} (expected ${expected}), rejected ${stats.rejectedVouchers}`);
     if (stats.acceptedVouchers !== String(expected)) process.exitCode = 1;
   } finally {
     await hub.close();
@@ -249,5 +297,76 @@ async function main(): Promise<void> {
   }
 }
 
-await main();
-if (!process.argv.includes('--no-mosquitto')) await overMosquitto();
+/** `--json`: one line a script (bench/cluster.ts) reads; committed must equal the vouchers sent. */
+function report(results: Result[], accepted: string, rejected: string, what: { hubs: number; store: string }): void {
+  if (!JSON_OUT) return;
+  const expected = results.reduce((n, r) => n + r.vouchers, 0);
+  console.log(
+    JSON.stringify({
+      ...what,
+      devices: DEVICES,
+      cores: availableParallelism(),
+      node: process.version,
+      results: results.map((r) => ({
+        shape: r.shape,
+        vouchers: r.vouchers,
+        messages: r.messages,
+        e2eMs: Math.round(r.e2eMs),
+        vouchersPerSecond: Math.round(r.vouchers / (r.e2eMs / 1000)),
+        rawBrokerMessagesPerSecond: Math.round(r.messages / (r.rawMs / 1000)),
+      })),
+      committed: accepted,
+      expected: String(expected),
+      rejected,
+      conserved: accepted === String(expected),
+    }),
+  );
+}
+
+/** `--hubs N`: the same two runs against N cluster hubs in child processes on one PostgreSQL. */
+async function clusterMain(): Promise<void> {
+  if (!findPostgres()) {
+    console.log('PostgreSQL: NOT RUN (no PostgreSQL binaries; install postgresql or set TALLY_PG_BIN)');
+    process.exitCode = 1;
+    return;
+  }
+  // Both runs' devices are enrolled before the other hubs join, as an operator would enrol a fleet.
+  const keys64 = Array.from({ length: DEVICES }, () => generateKeyPair());
+  const keys1 = Array.from({ length: DEVICES }, () => generateKeyPair());
+  const cluster = await startProcessCluster(HUBS);
+  try {
+    await cluster.start(0);
+    const all = [...keys64, ...keys1].map((k) => toHex(k.publicKey));
+    const ids = new Map((await cluster.enrol(all)).map((id, i) => [all[i]!, id]));
+    for (let i = 1; i < HUBS; i++) await cluster.start(i);
+    await cluster.waitForSplit();
+    const target: IngestTarget = {
+      mqttUrl: cluster.brokerUrl,
+      publicKeyHex: toHex(cluster.identity.keyPair.publicKey),
+      enrol: async (keys) => keys.map((k) => ids.get(toHex(k.publicKey))!),
+    };
+    const results = [
+      await run(target, 64, VOUCHERS_64, undefined, keys64),
+      await run(target, 1, VOUCHERS_1, undefined, keys1),
+    ];
+    const stats = await cluster.stats();
+    report(results, stats.acceptedVouchers, stats.rejectedVouchers, { hubs: HUBS, store: 'postgres' });
+    say(
+      `tally hub ingest: ${HUBS} cluster hubs (tally-hub start --cluster, child processes), ${DEVICES} devices, ` +
+        `plain aedes broker in the bench process, PostgreSQL on this machine (fsync and synchronous_commit on), ` +
+        `node ${process.version}, ${availableParallelism()} cores`,
+    );
+    table(results);
+    const expected = results.reduce((n, r) => n + r.vouchers, 0);
+    say(`committed vouchers ${stats.acceptedVouchers} (expected ${expected}), rejected ${stats.rejectedVouchers}`);
+    if (stats.acceptedVouchers !== String(expected)) process.exitCode = 1;
+  } finally {
+    await cluster.close();
+  }
+}
+
+if (HUBS > 0) await clusterMain();
+else {
+  await main();
+  if (!process.argv.includes('--no-mosquitto') && !JSON_OUT) await overMosquitto();
+}

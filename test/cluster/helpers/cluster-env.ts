@@ -13,6 +13,7 @@ import type { HubHandle } from '../../../hub/server.js';
 import { loadIdentity, type HubIdentity } from '../../../hub/store/datadir.js';
 import { startHubProcess, type HubProcess, sharedDataDirs } from '../../../simulator/hub-process.js';
 import { startPostgres, type RunningPostgres } from '../../../support/postgres.js';
+import { adminApi } from '../../../support/process-cluster.js';
 import { waitFor } from '../../../support/test-hub.js';
 import { testPool } from '../../hub/helpers/postgres.js';
 import { testHub } from '../../hub/helpers/hub.js';
@@ -202,17 +203,7 @@ export function processCluster(
 ): ProcessCluster {
   const hubs: (HubProcess | undefined)[] = Array.from({ length: count }, () => undefined);
   const token = readFileSync(join(cdb.dirs[0]!, 'admin-token'), 'utf8').trim();
-  const api = async <T>(method: 'GET' | 'POST', path: string, body?: unknown): Promise<T> => {
-    const hub = hubs.find((h) => h && !h.exited);
-    if (!hub) throw new Error('no hub of the cluster is running');
-    const res = await fetch(`${hub.httpUrl}${path}`, {
-      method,
-      headers: { authorization: `Bearer ${token}` },
-      ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-    });
-    if (!res.ok) throw new Error(`${method} ${path}: ${res.status} ${await res.text()}`);
-    return (await res.json()) as T;
-  };
+  const api = adminApi(hubs, token);
   return {
     hubs,
     async start(i) {
