@@ -242,12 +242,7 @@ async function overMosquitto(): Promise<void> {
     ];
     console.log(`\nsame over Mosquitto (plain TCP, hub with --broker; raw = same Mosquitto to one subscriber):`);
     table(results);
-    const expected = results.reduce((n, r) => n + r.vouchers, 0);
-    const stats = await hub.core.stats();
-    console.log(
-      `committed vouchers ${stats.acceptedVouchers} (expected ${expected}), rejected ${stats.rejectedVouchers}`,
-    );
-    if (stats.acceptedVouchers !== String(expected)) process.exitCode = 1;
+    checkCommitted(results, await hub.core.stats(), (line) => console.log(line));
   } finally {
     await hub.close();
     await mosquitto.stop();
@@ -287,14 +282,23 @@ async function main(): Promise<void> {
         `${hub.config.verifyWorkers} signature worker(s), commit delay ${hub.config.commitDelayMs} ms, node ${process.version}, ${availableParallelism()} cores`,
     );
     table(results);
-    const expected = results.reduce((n, r) => n + r.vouchers, 0);
-    say(`committed vouchers ${stats.acceptedVouchers} (expected ${expected}), rejected ${stats.rejectedVouchers}`);
-    if (stats.acceptedVouchers !== String(expected)) process.exitCode = 1;
+    checkCommitted(results, stats);
   } finally {
     await hub.close();
     await postgres?.stop();
     rmSync(dir, { recursive: true, force: true });
   }
+}
+
+/** Prints what was committed against what was sent; a run that lost or doubled a voucher exits 1. */
+function checkCommitted(
+  results: Result[],
+  stats: { acceptedVouchers: string; rejectedVouchers: string },
+  print: (line: string) => void = say,
+): void {
+  const expected = results.reduce((n, r) => n + r.vouchers, 0);
+  print(`committed vouchers ${stats.acceptedVouchers} (expected ${expected}), rejected ${stats.rejectedVouchers}`);
+  if (stats.acceptedVouchers !== String(expected)) process.exitCode = 1;
 }
 
 /** `--json`: one line a script (bench/cluster.ts) reads; committed must equal the vouchers sent. */
@@ -357,9 +361,7 @@ async function clusterMain(): Promise<void> {
         `node ${process.version}, ${availableParallelism()} cores`,
     );
     table(results);
-    const expected = results.reduce((n, r) => n + r.vouchers, 0);
-    say(`committed vouchers ${stats.acceptedVouchers} (expected ${expected}), rejected ${stats.rejectedVouchers}`);
-    if (stats.acceptedVouchers !== String(expected)) process.exitCode = 1;
+    checkCommitted(results, stats);
   } finally {
     await cluster.close();
   }

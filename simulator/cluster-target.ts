@@ -192,7 +192,9 @@ export async function openClusterTarget(
         await procs[i]!.kill('SIGKILL');
         // The channels of the dead hub's devices, to tell their receipts from everyone else's.
         const theirs = new Set(held.map((r) => r.partition));
-        watched = {
+        const failover: Failover = { hub: id, atS, partitions: held.length, ms: 0, firstReceiptMs: null };
+        failovers.push(failover);
+        const watch: Watch = {
           channels: new Set(
             (
               await db.query<{ id: string; dev: string }>(
@@ -204,12 +206,9 @@ export async function openClusterTarget(
           ),
           takenOverAt: undefined,
           firstReceiptAt: undefined,
-          done: () => undefined,
+          done: (firstAt) => (failover.firstReceiptMs = Math.round(firstAt - killedWall)),
         };
-        const watch = watched;
-        const failover: Failover = { hub: id, atS, partitions: held.length, ms: 0, firstReceiptMs: null };
-        failovers.push(failover);
-        watch.done = (firstAt) => (failover.firstReceiptMs = Math.round(firstAt - killedWall));
+        watched = watch;
         inFlight = (async () => {
           const tokens = new Map(held.map((r) => [r.partition, BigInt(r.token)]));
           const taken = (r: { partition: number; owner_hub: string | null; token: string }) =>

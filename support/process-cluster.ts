@@ -4,12 +4,11 @@
 // hub holding the same hub key (simulator/hub-process.ts). Any hub can be SIGKILLed and restarted.
 // test/cluster/helpers/cluster-env.ts is the same thing with a test's assertions around it.
 import { readFileSync, rmSync } from 'node:fs';
-import { createServer, type AddressInfo, type Socket } from 'node:net';
 import { join } from 'node:path';
-import { Aedes } from 'aedes';
 import pg from 'pg';
 import { loadIdentity, type HubIdentity } from '../hub/store/datadir.js';
 import { sharedDataDirs, startHubProcess, type HubProcess } from '../simulator/hub-process.js';
+import { startPlainBroker } from './plain-broker.js';
 import { startPostgres } from './postgres.js';
 
 /** The partitions a cluster splits (hub/cluster/leases.ts). */
@@ -63,21 +62,10 @@ export async function startProcessCluster(count: number, options: { leaseMs?: nu
     const db = new pg.Pool({ connectionString: url, max: 2 });
     db.on('error', () => undefined); // a killed server mid-query is reported by the query itself
     cleanups.push(() => db.end());
-    const aedes = await Aedes.createBroker({ concurrency: 1_000 });
-    const sockets = new Set<Socket>();
-    const server = createServer((socket) => {
-      sockets.add(socket);
-      socket.once('close', () => sockets.delete(socket));
-      aedes.handle(socket);
-    });
-    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-    cleanups.push(async () => {
-      const closed = new Promise<void>((r) => server.close(() => r()));
-      await new Promise<void>((r) => aedes.close(() => r()));
-      for (const s of sockets) s.destroy();
-      await closed;
-    });
-    const brokerUrl = `mqtt://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    // Every segment is sent at once: aedes's in-flight limit is raised accordingly.
+    const broker = await startPlainBroker({ concurrency: 1_000 });
+    cleanups.push(() => broker.close());
+    const brokerUrl = broker.url;
     const { root, dirs } = sharedDataDirs(count, 'bench');
     cleanups.push(() => rmSync(root, { recursive: true, force: true }));
     const token = readFileSync(join(dirs[0]!, 'admin-token'), 'utf8').trim();

@@ -1,12 +1,11 @@
-// A cluster's shared parts for tests: a throwaway PostgreSQL, a plain MQTT broker (aedes, no Tally
-// policy: the hubs check topics and signatures themselves) on a loopback port it keeps across
-// restarts, one data dir per hub holding the same hub key (simulator/hub-process.ts), and N hubs
+// A cluster's shared parts for tests: a throwaway PostgreSQL, a plain MQTT broker
+// (support/plain-broker.ts; no Tally policy: the hubs check topics and signatures themselves) on a
+// loopback port it keeps across restarts, one data dir per hub holding the same hub key
+// (simulator/hub-process.ts), and N hubs
 // on them, either in this process (testHub) or as `tally-hub start --cluster` child processes
 // that a test can SIGKILL. Every pool made here listens for 'error' (testPool).
 import { readFileSync, rmSync } from 'node:fs';
-import { createServer, type AddressInfo, type Server, type Socket } from 'node:net';
 import { join } from 'node:path';
-import { Aedes } from 'aedes';
 import type pg from 'pg';
 import type { HubConfigInput } from '../../../hub/base/config.js';
 import type { HubHandle } from '../../../hub/server.js';
@@ -15,76 +14,14 @@ import { startHubProcess, type HubProcess, sharedDataDirs } from '../../../simul
 import { startPostgres, type RunningPostgres } from '../../../support/postgres.js';
 import { adminApi } from '../../../support/process-cluster.js';
 import { waitFor } from '../../../support/test-hub.js';
+import { startPlainBroker, type PlainBroker } from '../../../support/plain-broker.js';
 import { testPool } from '../../hub/helpers/postgres.js';
 import { testHub } from '../../hub/helpers/hub.js';
 export { sharedDataDirs } from '../../../simulator/hub-process.js';
+export { startPlainBroker, type PlainBroker } from '../../../support/plain-broker.js';
 
 /** The partitions a cluster splits (hub/cluster/leases.ts). */
 export const PARTITIONS = 256;
-
-export interface PlainBroker {
-  url: string;
-  /** Drops every connection and comes back on the same port (a broker restart). */
-  restart(): Promise<void>;
-  /** Closes the broker; start() brings it back on the same port. */
-  stop(): Promise<void>;
-  start(): Promise<void>;
-  close(): Promise<void>;
-}
-
-interface Listening {
-  aedes: Aedes;
-  server: Server;
-  sockets: Set<Socket>;
-  port: number;
-}
-
-async function listen(port: number): Promise<Listening> {
-  const aedes = await Aedes.createBroker();
-  const sockets = new Set<Socket>();
-  const server: Server = createServer((socket) => {
-    sockets.add(socket);
-    socket.once('close', () => sockets.delete(socket));
-    aedes.handle(socket);
-  });
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(port, '127.0.0.1', () => {
-      server.off('error', reject);
-      resolve();
-    });
-  });
-  return { aedes, server, sockets, port: (server.address() as AddressInfo).port };
-}
-
-export async function startPlainBroker(): Promise<PlainBroker> {
-  let current: Listening | undefined = await listen(0);
-  const port = current.port;
-  const stop = async () => {
-    const c = current;
-    current = undefined;
-    if (!c) return;
-    // Stop accepting first: clients reconnect at once, and a connection accepted after the broker
-    // closed would hold server.close() open.
-    const closed = new Promise<void>((resolve) => c.server.close(() => resolve()));
-    await new Promise<void>((resolve) => c.aedes.close(() => resolve()));
-    for (const socket of c.sockets) socket.destroy();
-    await closed;
-  };
-  const start = async () => {
-    current ??= await listen(port);
-  };
-  return {
-    url: `mqtt://127.0.0.1:${port}`,
-    async restart() {
-      await stop();
-      await start();
-    },
-    stop,
-    start,
-    close: stop,
-  };
-}
 
 export const removeDir = (dir: string): void => rmSync(dir, { recursive: true, force: true });
 
