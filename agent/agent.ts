@@ -97,6 +97,9 @@ export class Agent extends EventEmitter<AgentEvents> {
           deviceSecretKey: this.o.keyPair.secretKey,
           devicePublicKey: this.o.keyPair.publicKey,
           issuedAtMs: lastIssuedAtMs,
+          // The agent's backend keeps the key object it signs vouchers with; the default one would
+          // rebuild it per credential once more keys than its cache holds sign in one process.
+          ...(this.o.backend ? { backend: this.o.backend } : {}),
         });
       },
       will: () => ({ topic: topics.status(dev), payload: this.uplink.statusBytes('offline') }), // [P-6.1] last will

@@ -157,6 +157,7 @@ try {
     samples.push(performance.now() - t);
     await sleep(20);
   }
+  activity.close();
   console.log(
     `activity sample (once a second) over ${stats.devices} devices and channels: median ${median(samples).toFixed(2)} ms`,
   );

@@ -5,22 +5,16 @@
 // another node. The harness writes the configuration files, waits until every node accepts an MQTT
 // CONNECT and the cluster has formed (all routes up, a JetStream meta leader), and can SIGKILL and
 // restart one node. Found via TALLY_NATS_BIN, /usr/sbin/nats-server or the PATH.
-import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, openSync, closeSync, rmSync, writeFileSync } from 'node:fs';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdirSync, mkdtempSync, openSync, closeSync, rmSync, writeFileSync } from 'node:fs';
 import { freePort } from './free-port.js';
+import { findBinary, stopProcess } from './server-process.js';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import mqtt from 'mqtt';
 
-export function findNatsServer(): string | undefined {
-  const candidates = [process.env.TALLY_NATS_BIN, '/usr/sbin/nats-server', '/usr/local/bin/nats-server'];
-  for (const c of candidates) if (c && existsSync(c)) return c;
-  try {
-    return execFileSync('sh', ['-c', 'command -v nats-server'], { encoding: 'utf8' }).trim() || undefined;
-  } catch {
-    return undefined;
-  }
-}
+export const findNatsServer = (): string | undefined =>
+  findBinary('TALLY_NATS_BIN', ['/usr/sbin/nats-server', '/usr/local/bin/nats-server'], 'nats-server');
 
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
@@ -188,13 +182,7 @@ export async function startNatsCluster(o: NatsClusterOptions): Promise<NatsClust
   };
 
   const stopNode = async (s: NodeState, signal: NodeJS.Signals) => {
-    const p = s.proc;
-    if (!p) return;
-    const exited = new Promise<void>((r) => p.once('exit', () => r()));
-    p.kill(signal);
-    const timer = setTimeout(() => p.kill('SIGKILL'), 5_000);
-    await exited;
-    clearTimeout(timer);
+    if (s.proc) await stopProcess(s.proc, signal);
   };
 
   const stop = async () => {

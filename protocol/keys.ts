@@ -24,6 +24,14 @@ export function keyPairFromSeed(seed: Uint8Array, backend: Ed25519Backend = defa
   return Object.freeze({ secretKey, publicKey: backend.publicKeyOf(secretKey) });
 }
 
+// Keys that passed, so that one seen again is not decompressed again: validity is a fact of the
+// 32 bytes. An agent decodes its own key in every GRANT's channel record, and a point decompression
+// in JavaScript costs more than the signature check beside it (a fifth of a fleet process's CPU
+// while thousands of agents connected). Only keys that pass are kept; bounded, and cleared when
+// full, like the partition cache.
+const VALID_KEYS_LIMIT = 65_536;
+const validKeys = new Set<string>();
+
 /**
  * Validates a public key for enrolment [P-2.3], in the clause's order: 32 bytes (KEY_LENGTH),
  * decodes to a curve point (KEY_NOT_ON_CURVE), re-encodes to the same bytes (KEY_NON_CANONICAL:
@@ -34,6 +42,9 @@ export function validatePublicKey(bytes: Uint8Array): Result<Uint8Array> {
   if (!(bytes instanceof Uint8Array) || bytes.length !== KEY_LENGTH) {
     return fail('KEY_LENGTH', `expected ${KEY_LENGTH} bytes`);
   }
+  // 'latin1' maps each byte to one character: a cheap, exact key.
+  const id = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('latin1');
+  if (validKeys.has(id)) return ok(Uint8Array.from(bytes));
   let point: InstanceType<typeof Point>;
   try {
     // Lenient (ZIP-215) decoding accepts y >= p and x = -0, so that such keys get the precise
@@ -44,6 +55,8 @@ export function validatePublicKey(bytes: Uint8Array): Result<Uint8Array> {
   }
   if (!bytesEqual(point.toBytes(), bytes)) return fail('KEY_NON_CANONICAL');
   if (point.isSmallOrder()) return fail('KEY_SMALL_ORDER');
+  if (validKeys.size >= VALID_KEYS_LIMIT) validKeys.clear();
+  validKeys.add(id);
   return ok(Uint8Array.from(bytes));
 }
 

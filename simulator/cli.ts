@@ -7,7 +7,8 @@ import { VERSION } from '../common/version.js';
 import { createLogger, LOG_LEVELS, type LogLevel } from '../common/log.js';
 import { UsageError, describeFaults, parseFaults } from './faults.js';
 import { clusterAvailable } from './cluster-target.js';
-import { brokerAvailable, validBrokerNodes } from './cluster-broker.js';
+import { chooseBroker, type BrokerChoice } from './broker-choice.js';
+import { brokerMissing } from './cluster-broker.js';
 import { renderHtml } from './html.js';
 import { formatReport, reportToJson } from './report.js';
 import { describeNofile, raiseNofileLimit } from '../common/nofile.js';
@@ -110,6 +111,10 @@ program
     integer(1, 7),
   )
   .option(
+    '--broker-engine <engine>',
+    'with --hubs, the broker software: aedes (1 node), nats (3, 5 or 7 nodes, sessions replicated) or mosquitto (2 to 7 nodes bridged to the first; sessions start fast, but are not shared: the one for 20,000 devices on one machine). Default: aedes for 1 node, nats for more; mosquitto defaults to 3 nodes',
+  )
+  .option(
     '--broker <url>',
     'MQTT broker of a running hub; the nodes of a clustered broker comma-separated (default: start an embedded hub and broker)',
   )
@@ -145,6 +150,8 @@ Examples:
   tally-sim run --hubs 3 --broker-nodes 3 --devices 30 --fault broker-node-down=20
                             # 3 hubs on PostgreSQL, a 3-node nats-server cluster, a node
                             # killed every 20 s (large fleets: docs/scale-out.md)
+  tally-sim run --hubs 3 --broker-engine mosquitto --devices 20000 --batch-ms 10000
+                            # 3 Mosquitto nodes bridged: the largest fleet on one machine
   tally-sim run --broker mqtt://127.0.0.1:1883 --hub-api http://127.0.0.1:8080 --admin-token TOKEN
   tally-sim run --broker mqtt://n1:1883,mqtt://n2:1883,mqtt://n3:1883 --hub-api http://hub:8080 \\
     --admin-token TOKEN     # a clustered broker: devices spread over the nodes
@@ -158,6 +165,7 @@ to stderr.`,
   .action(async (opts) => {
     let faults;
     let tlsCa: string | undefined;
+    let clusterBroker: BrokerChoice | undefined;
     try {
       faults = parseFaults(opts.fault);
       const remoteParts = [opts.broker, opts.hubApi, opts.adminToken].filter((x) => x !== undefined).length;
@@ -176,16 +184,17 @@ to stderr.`,
         throw new UsageError('--fault kill-hub needs --hubs 2 or more (one hub stays up to serve the run)');
       if (faults['broker-node-down'] !== undefined && opts.hubs === undefined)
         throw new UsageError('--fault broker-node-down needs --hubs');
-      if (opts.brokerNodes !== undefined && opts.hubs === undefined)
-        throw new UsageError('--broker-nodes is the broker of the embedded cluster: it needs --hubs');
-      if (opts.brokerNodes !== undefined && !validBrokerNodes(opts.brokerNodes))
+      if ((opts.brokerNodes !== undefined || opts.brokerEngine !== undefined) && opts.hubs === undefined)
         throw new UsageError(
-          '--broker-nodes takes 1 (aedes) or 3, 5 or 7 (a nats-server cluster keeps a JetStream majority with one node down only from 3 nodes)',
+          '--broker-nodes and --broker-engine are the broker of the embedded cluster: they need --hubs',
         );
-      if (opts.brokerNodes !== undefined && !brokerAvailable(opts.brokerNodes))
-        throw new UsageError(
-          '--broker-nodes 3 needs nats-server installed (Debian: nats-server), or TALLY_NATS_BIN; --broker-nodes 1 runs an aedes node without it',
-        );
+      if (opts.hubs !== undefined) {
+        const chosen = chooseBroker(opts.brokerNodes, opts.brokerEngine);
+        if (!chosen.ok) throw new UsageError(chosen.error);
+        const missing = brokerMissing(chosen.choice);
+        if (missing) throw new UsageError(missing);
+        clusterBroker = chosen.choice;
+      }
       if (opts.hubs !== undefined && !clusterAvailable())
         throw new UsageError('--hubs needs PostgreSQL (initdb, postgres) installed, or TALLY_PG_BIN');
       if (opts.tlsCa !== undefined && remoteParts !== 3)
@@ -211,7 +220,7 @@ to stderr.`,
     // hub holds a socket per device in this process; a warning is printed even with --quiet.
     const nofile = raiseNofileLimit();
     // A remote broker or a NATS cluster holds the devices' sockets in processes of its own.
-    const brokerHere = !opts.broker && (opts.brokerNodes ?? 1) === 1;
+    const brokerHere = !opts.broker && (clusterBroker?.kind ?? 'aedes') === 'aedes';
     const described = describeNofile(nofile, brokerHere ? opts.devices + DESCRIPTOR_MARGIN : undefined);
     if (described.level === 'warn') console.error(`tally-sim: ${described.message}`);
     else log(described.message);
@@ -223,7 +232,7 @@ to stderr.`,
       arrivals: opts.poisson ? 'poisson' : 'constant',
       faults,
       ...(opts.hubs !== undefined ? { hubs: opts.hubs } : {}),
-      ...(opts.brokerNodes !== undefined ? { brokerNodes: opts.brokerNodes } : {}),
+      ...(clusterBroker !== undefined ? { clusterBroker } : {}),
       remote: opts.broker
         ? {
             brokerUrl: opts.broker,

@@ -10,16 +10,21 @@
 //                               node (round robin) gets SIGKILL, its devices and hubs reconnect to
 //                               another node (each has every node's URL, start order rotated), and
 //                               the node is restarted BROKER_DOWN_MS later and rejoins the cluster.
-// With NATS no broker socket lives in the simulator's process, so a fleet as large as the fleet
-// processes can hold fits under one process's descriptor limit.
+//   --broker-engine mosquitto   2 to 7 Mosquitto nodes bridged to the first (common/mosquitto-cluster.ts):
+//                               a subscription is a topic-tree entry, not a JetStream consumer, so
+//                               tens of thousands of sessions start in seconds. Sessions are not
+//                               shared: broker-node-down SIGKILLs a node, its clients start new
+//                               sessions on another, and it comes back empty.
+// With NATS or Mosquitto no broker socket lives in the simulator's process, so a fleet as large as
+// the fleet processes can hold fits under one process's descriptor limit.
 import { createServer, type AddressInfo, type Server } from 'node:net';
 import { Aedes } from 'aedes';
+import { findMosquittoBin, startMosquittoCluster } from '../common/mosquitto-cluster.js';
 import { findNatsServer, startNatsCluster } from '../common/nats-cluster.js';
+import type { BrokerChoice, BrokerKind } from './broker-choice.js';
 
 /** How long a broker-node-down keeps the node down. */
 export const BROKER_DOWN_MS = 2_000;
-
-export type BrokerKind = 'aedes' | 'nats';
 
 export interface ClusterBroker {
   readonly kind: BrokerKind;
@@ -33,12 +38,14 @@ export interface ClusterBroker {
   close(): Promise<void>;
 }
 
-/** True when `--broker-nodes n` can run here: aedes always, NATS when a nats-server is installed. */
-export const brokerAvailable = (nodes: number): boolean => nodes === 1 || findNatsServer() !== undefined;
-
-/** Node counts `--broker-nodes` takes: one aedes node, or an odd NATS cluster (a majority of its
- *  JetStream meta group survives one node down only from three nodes up). */
-export const validBrokerNodes = (n: number): boolean => n === 1 || (n >= 3 && n <= 7 && n % 2 === 1);
+/** Why the chosen broker cannot run here (its server is not installed), or undefined. */
+export function brokerMissing(c: BrokerChoice): string | undefined {
+  if (c.kind === 'nats' && findNatsServer() === undefined)
+    return '--broker-nodes 3 needs nats-server installed (Debian: nats-server), or TALLY_NATS_BIN; --broker-nodes 1 runs an aedes node without it';
+  if (c.kind === 'mosquitto' && findMosquittoBin() === undefined)
+    return '--broker-engine mosquitto needs mosquitto installed (Debian: mosquitto), or TALLY_MOSQUITTO_BIN';
+  return undefined;
+}
 
 async function listen(server: Server, port: number): Promise<number> {
   await new Promise<void>((resolve, reject) => {
@@ -48,8 +55,9 @@ async function listen(server: Server, port: number): Promise<number> {
   return (server.address() as AddressInfo).port;
 }
 
-export async function startClusterBroker(nodes: number): Promise<ClusterBroker> {
-  return nodes === 1 ? startAedes() : startNats(nodes);
+export async function startClusterBroker(c: BrokerChoice): Promise<ClusterBroker> {
+  if (c.kind === 'mosquitto') return startMosquitto(c.nodes);
+  return c.kind === 'nats' ? startNats(c.nodes) : startAedes();
 }
 
 // Nagle off on the broker's sockets, as the hub's embedded broker has it (common/no-delay.ts says why).
@@ -97,6 +105,23 @@ const NATS_TOP = [
   'max_connections: 65536',
 ].join('\n');
 
+/** broker-node-down on a broker of several processes: SIGKILL the nodes in turn, each started
+ *  again BROKER_DOWN_MS later. */
+function nodesInTurn(
+  cluster: { readonly urls: string[]; kill(i: number): Promise<void>; restart(i: number): Promise<void> },
+  name: (i: number) => string,
+): () => Promise<string> {
+  let next = 0;
+  return async () => {
+    const i = next;
+    next = (next + 1) % cluster.urls.length;
+    await cluster.kill(i);
+    await new Promise((r) => setTimeout(r, BROKER_DOWN_MS));
+    await cluster.restart(i);
+    return name(i);
+  };
+}
+
 async function startNats(size: number): Promise<ClusterBroker> {
   const bin = findNatsServer();
   if (!bin) throw new Error('--broker-nodes needs nats-server installed (Debian: nats-server), or TALLY_NATS_BIN');
@@ -109,20 +134,26 @@ async function startNats(size: number): Promise<ClusterBroker> {
     jetstreamFile: '8GB',
     readyTimeoutMs: 90_000,
   });
-  let next = 0;
   return {
     kind: 'nats',
     nodes: size,
     urls: cluster.urls,
-    async nodeDown() {
-      const i = next;
-      next = (next + 1) % size;
-      await cluster.kill(i);
-      await new Promise((r) => setTimeout(r, BROKER_DOWN_MS));
-      await cluster.restart(i);
-      return cluster.nodes[i]!.name;
-    },
+    nodeDown: nodesInTurn(cluster, (i) => cluster.nodes[i]!.name),
     pids: () => cluster.nodes.flatMap((n) => (n.pid === undefined ? [] : [n.pid])),
+    close: () => cluster.stop(),
+  };
+}
+
+async function startMosquitto(size: number): Promise<ClusterBroker> {
+  const bin = findMosquittoBin();
+  if (!bin) throw new Error('--broker-engine mosquitto needs mosquitto installed (Debian: mosquitto)');
+  const cluster = await startMosquittoCluster({ bin, size });
+  return {
+    kind: 'mosquitto',
+    nodes: size,
+    urls: cluster.urls,
+    nodeDown: nodesInTurn(cluster, (i) => cluster.names[i]!),
+    pids: () => cluster.pids(),
     close: () => cluster.stop(),
   };
 }

@@ -23,7 +23,8 @@ import { HubApi } from './hub-api.js';
 import type { Target } from './target.js';
 import { brokerUrlFor } from './brokers.js';
 import { wallNow } from './stages.js';
-import { startClusterBroker, type BrokerKind } from './cluster-broker.js';
+import { describeBroker, nodeDownMeaning, type BrokerChoice } from './broker-choice.js';
+import { startClusterBroker } from './cluster-broker.js';
 
 export { BROKER_DOWN_MS } from './cluster-broker.js';
 
@@ -48,7 +49,7 @@ interface Watch {
 
 export interface ClusterTarget extends Target {
   readonly hubs: number;
-  readonly broker: { kind: BrokerKind; nodes: number };
+  readonly broker: BrokerChoice;
   readonly failovers: Failover[];
   readonly brokerOutages: number;
   /** Process ids of the hubs and of the broker nodes that run in their own processes. */
@@ -71,7 +72,7 @@ export const clusterAvailable = (): boolean => findPostgres() !== undefined;
 export async function openClusterTarget(
   count: number,
   log: (m: string) => void,
-  brokerNodes = 1,
+  brokerChoice: BrokerChoice = { kind: 'aedes', nodes: 1 },
 ): Promise<ClusterTarget> {
   const bin = findPostgres();
   if (!bin) throw new Error('--hubs needs PostgreSQL (initdb, postgres) installed, or TALLY_PG_BIN');
@@ -87,7 +88,7 @@ export async function openClusterTarget(
     db.on('error', () => undefined);
     cleanups.push(() => db.end());
 
-    const broker = await startClusterBroker(brokerNodes);
+    const broker = await startClusterBroker(brokerChoice);
     cleanups.push(() => broker.close());
     // Every device and hub gets every node, its own start rotated (brokers.ts): connections spread
     // over the nodes, and a client whose node dies moves on to the next.
@@ -108,9 +109,7 @@ export async function openClusterTarget(
         '--cluster',
         ids[i]!,
       ]);
-    log(
-      `starting a cluster: PostgreSQL, ${broker.kind === 'nats' ? `${broker.nodes} nats-server nodes` : 'an aedes broker node'} and ${count} hubs`,
-    );
+    log(`starting a cluster: PostgreSQL, ${describeBroker(broker)} and ${count} hubs`);
     const procs: HubProcess[] = [];
     cleanups.push(async () => {
       for (const p of procs) await p.kill('SIGTERM');
@@ -238,9 +237,7 @@ export async function openClusterTarget(
         brokerBack = new Promise((r) => (back = r));
         try {
           const node = await broker.nodeDown();
-          log(
-            `broker node ${node} down and back (${broker.kind === 'nats' ? 'SIGKILL, clients moved to other nodes' : 'outage, came back empty'})`,
-          );
+          log(`broker node ${node} down and back (${nodeDownMeaning(broker.kind)})`);
         } finally {
           back();
           brokerBack = undefined;

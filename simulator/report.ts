@@ -1,6 +1,7 @@
 // The simulator's report: one object, printed as a readable summary, written as JSON for
 // scripts (`--json FILE`) and as a self-contained page (`--html FILE`). Money and units are
 // decimal strings in JSON so no consumer ever sees a float.
+import { describeBroker, type BrokerChoice } from './broker-choice.js';
 import type { FaultKind, FaultPlan } from './faults.js';
 import type { ChannelMismatch, Reconciliation } from './ledger.js';
 import { worstLag, type LoopLag } from './loop-lag.js';
@@ -13,16 +14,16 @@ export interface ClusterSummary {
    *  again, and until the first receipt from their new owners (null: none came before the next kill
    *  or the end of the run). */
   failovers: Array<{ hub: string; atS: number; partitions: number; ms: number; firstReceiptMs: number | null }>;
-  /** The broker: one aedes node (broker-node-down is an outage) or a nats-server cluster
-   *  (broker-node-down SIGKILLs one node and its clients fail over to the others). */
-  broker: { kind: 'aedes' | 'nats'; nodes: number };
+  /** The broker: one aedes node (broker-node-down is an outage), a nats-server cluster or bridged
+   *  Mosquitto nodes (broker-node-down SIGKILLs one node and its clients fail over to the others). */
+  broker: BrokerChoice;
   brokerOutages: number;
 }
 
 function formatBroker(c: ClusterSummary): string {
-  return c.broker.kind === 'nats'
-    ? `broker: ${c.broker.nodes} nats-server nodes, ${c.brokerOutages} node failover(s) (SIGKILL, clients moved)`
-    : `broker: one aedes node, ${c.brokerOutages} outage(s) (came back empty)`;
+  return c.broker.kind === 'aedes'
+    ? `broker: one aedes node, ${c.brokerOutages} outage(s) (came back empty)`
+    : `broker: ${describeBroker(c.broker)}, ${c.brokerOutages} node failover(s) (SIGKILL, clients moved)`;
 }
 
 export interface FaultCount {

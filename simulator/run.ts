@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import type { Writable } from 'node:stream';
 import type { NofileLimit } from '../common/nofile.js';
 import { createNodeBackend, toHex } from '../protocol/index.js';
+import type { BrokerChoice } from './broker-choice.js';
 import type { FaultKind, FaultPlan } from './faults.js';
 import { deviceKeyPair, productOf } from './identity.js';
 import { Ledger, reconcile, type Totals } from './ledger.js';
@@ -36,7 +37,8 @@ export interface SimOptions {
   /** An embedded cluster of this many hubs on PostgreSQL (cluster-target.ts); 0 = one hub. */
   hubs?: number;
   /** The embedded cluster's broker: 1 aedes node in this process, or a nats-server cluster of 3+. */
-  brokerNodes?: number;
+  /** With hubs: the cluster's broker (default one aedes node). */
+  clusterBroker?: BrokerChoice;
   batch: number;
   batchMs: number;
   window: number;
@@ -68,7 +70,7 @@ export const DESCRIPTOR_MARGIN = 256;
 export async function runSimulation(o: SimOptions): Promise<SimReport> {
   validateOptions(o);
   const cluster: ClusterTarget | undefined = o.hubs
-    ? await openClusterTarget(o.hubs, o.log, o.brokerNodes ?? 1)
+    ? await openClusterTarget(o.hubs, o.log, o.clusterBroker)
     : undefined;
   const target: Target = cluster ?? (await openTarget(o.remote, o.logger));
   const workDir = mkdtempSync(join(tmpdir(), 'tally-sim-'));

@@ -28,6 +28,7 @@ import type { ControlChange } from '../store/control-notify.js';
 import type { Downlink } from '../model/downlink.js';
 import { liveChannelFromRow, Registry, type FleetView, type LiveChannel, type LiveDevice } from '../model/registry.js';
 import { fleetSnapshot } from '../model/fleet-snapshot.js';
+import { fleetTotals } from '../model/fleet-totals.js';
 import { channelView, deviceView, epochView, rejectionCountView, rejectionView } from '../model/views.js';
 import { parseThreshold } from '../base/webhook-config.js';
 import { formatThreshold } from '../model/low-capacity.js';
@@ -175,6 +176,7 @@ export class HubCore {
       if (!row) return;
       const device = this.registry.devices.get(deviceHex) ?? this.registry.addDevice(row);
       if (row.revokedAtMs !== null) device.revoked = true;
+      this.registry.noteDevice(device);
       for (const c of await this.store.listChannels({ deviceKey: key })) {
         const live = this.registry.channels.get(toHex(c.channelId));
         if (!live) {
@@ -185,6 +187,7 @@ export class HubCore {
         if (c.state === 'closed' || c.state === 'revoked') live.state = c.state;
         else if (live.state === 'exhausted' && live.head.cumAmount + live.pricePerUnit <= c.capacity)
           live.state = 'open';
+        this.registry.noteChannel(live);
       }
     });
     const device = this.registry.devices.get(deviceHex);
@@ -209,7 +212,7 @@ export class HubCore {
         if (old) this.forgetDevice(old);
         const device = this.registry.addDevice(row);
         if (old) device.connected = old.connected;
-        for (const ch of old?.channels ?? []) this.registry.channels.delete(ch);
+        for (const ch of old?.channels ?? []) this.registry.removeChannel(ch);
         for (const c of await this.store.listChannels({ deviceKey: row.deviceKey }))
           this.registry.addChannel(liveChannelFromRow(c));
         n++;
@@ -299,7 +302,10 @@ export class HubCore {
     const device = this.registry.devices.get(deviceHex);
     const ch = this.registry.currentChannel(deviceHex);
     if (!device || !ch) return;
-    if (fromHello && !this.links.seesConnections) device.connected = true;
+    if (fromHello && !this.links.seesConnections && !device.connected) {
+      device.connected = true;
+      this.registry.noteDevice(device);
+    }
     this.controls.grant(device, ch);
     if (ch.lastReceipt && ch.durable.seq > 0n) this.controls.publishReceipt(ch, ch.lastReceipt);
   }
@@ -308,6 +314,7 @@ export class HubCore {
     const device = this.registry.devices.get(deviceHex);
     if (!device || device.connected === connected) return;
     device.connected = connected;
+    this.registry.noteDevice(device);
     this.metrics.devicesConnected.inc(connected ? 1 : -1);
     if (connected) this.alerts.offline.connected(deviceHex);
     else this.alerts.offline.disconnected(deviceHex, this.now());
@@ -504,9 +511,11 @@ export class HubCore {
       await this.store.revokeDevice(d.key, atMs, [deviceEvents.revoked(this.alerts.source, d.key, channelIds, atMs)]);
       this.onWebhookEvents();
       d.revoked = true;
+      this.registry.noteDevice(d);
       for (const cid of d.channels) {
         const ch = this.registry.channels.get(cid)!;
         ch.state = 'revoked';
+        this.registry.noteChannel(ch);
         this.controls.grant(d, ch, true);
       }
       this.links.disconnectDevice?.(d.hex);
@@ -567,6 +576,7 @@ export class HubCore {
       this.onWebhookEvents();
       ch.capacity = capacity;
       ch.state = state;
+      this.registry.noteChannel(ch);
       this.controls.capacity(ch);
       const device = this.registry.devices.get(ch.deviceHex);
       if (device) this.controls.grant(device, ch, true);
@@ -589,6 +599,7 @@ export class HubCore {
         ]);
         this.onWebhookEvents();
         ch.state = 'closed';
+        this.registry.noteChannel(ch);
         const device = this.registry.devices.get(ch.deviceHex);
         if (device) this.controls.grant(device, ch, true);
       }
@@ -647,7 +658,9 @@ export class HubCore {
     this.onWebhookEvents();
     for (const [idHex, head] of result.settled) {
       const ch = this.registry.channels.get(idHex);
-      if (ch) ch.settled = head;
+      if (!ch) continue;
+      ch.settled = head;
+      this.registry.noteChannel(ch);
     }
     this.onEpochClosed?.();
     return epochView(result.epoch);
@@ -698,25 +711,12 @@ export class HubCore {
   /** Fleet totals from committed state; what a conservation check compares against. */
   async stats() {
     // Fleet totals in a cluster from the whole fleet; connected devices as this hub sees them.
-    const fleet = await this.fleetSnapshot();
-    let vouchers = 0n;
-    let units = 0n;
-    let amount = 0n;
-    let settledAmount = 0n;
-    let connected = 0;
-    let revoked = 0;
-    const byState: Record<string, number> = { open: 0, exhausted: 0, closed: 0, revoked: 0 };
-    for (const ch of fleet.channels.values()) {
-      vouchers += ch.durable.seq;
-      units += ch.durable.cumUnits;
-      amount += ch.durable.cumAmount;
-      settledAmount += ch.settled.cumAmount;
-      byState[ch.state] = (byState[ch.state] ?? 0) + 1;
-    }
-    for (const d of fleet.devices.values()) {
-      if (d.connected) connected++;
-      if (d.revoked) revoked++;
-    }
+    return { ...fleetTotals(await this.fleetSnapshot()), ...(await this.ledgerTotals()) };
+  }
+
+  /** The part of stats() the store and the reorder buffers answer: rejections, equivocations,
+   *  waiting segments, the last epoch. */
+  async ledgerTotals() {
     let rejectedEvents = 0n;
     let rejectedVouchers = 0n;
     for (const c of await this.store.rejectionCounts()) {
@@ -724,20 +724,16 @@ export class HubCore {
       rejectedVouchers += c.vouchers;
     }
     return {
-      devices: fleet.devices.size,
-      devicesConnected: connected,
-      devicesRevoked: revoked,
-      channels: fleet.channels.size,
-      channelsByState: byState,
-      acceptedVouchers: vouchers.toString(),
-      acceptedUnits: units.toString(),
-      acceptedAmount: amount.toString(),
-      settledAmount: settledAmount.toString(),
       rejectedEvents: rejectedEvents.toString(),
       rejectedVouchers: rejectedVouchers.toString(),
       equivocations: await this.store.countEquivocations(),
       waitingSegments: this.registry.waitingTotal,
       lastEpoch: (await this.store.lastEpoch())?.epoch.toString() ?? null,
     };
+  }
+
+  /** True when this hub is one of a cluster (its registry holds only the partitions it owns). */
+  get clustered(): boolean {
+    return this.cluster !== undefined;
   }
 }

@@ -2,6 +2,7 @@
 // The live tick's activity part is the hub's own type (type-only: nothing of it is bundled).
 
 import type { ActivitySnapshot, RatePoint } from '../model/activity.js';
+import type { FleetTotals } from '../model/fleet-totals.js';
 
 export type { RatePoint };
 
@@ -12,15 +13,7 @@ export interface Route {
   query: URLSearchParams;
 }
 
-export interface Stats {
-  devices: number;
-  devicesConnected: number;
-  channels: number;
-  channelsByState: Record<string, number>;
-  acceptedVouchers: string;
-  acceptedUnits: string;
-  acceptedAmount: string;
-  settledAmount: string;
+export interface Stats extends FleetTotals {
   rejectedEvents: string;
   rejectedVouchers: string;
   equivocations: number;

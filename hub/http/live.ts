@@ -10,11 +10,13 @@ import { rejectionCountView } from '../model/views.js';
 const json = (value: unknown): string =>
   JSON.stringify(value, (_k, v: unknown) => (typeof v === 'bigint' ? v.toString() : v));
 
-/** What every tick carries: the activity snapshot, the fleet totals and rejections by reason. */
+/** What every tick carries: the activity snapshot, the fleet totals and rejections by reason.
+ *  A single hub's totals come from the sample (kept from the changes); a cluster hub's from the
+ *  whole fleet in the database, as GET /api/stats gives them. */
 export async function liveTick(core: HubCore, activity: Activity) {
   return {
     ...activity.snapshot,
-    stats: await core.stats(),
+    stats: core.clustered ? await core.stats() : { ...activity.totals(), ...(await core.ledgerTotals()) },
     rejections: (await core.ledger.rejectionCounts()).map(rejectionCountView),
   };
 }

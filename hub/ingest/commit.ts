@@ -282,7 +282,10 @@ export class GroupCommit {
     this.metrics.commitBatch.observe(segments.length);
     for (const e of batch.equivocatedChannels) {
       const ch = this.registry.channels.get(Buffer.from(e).toString('hex'));
-      if (ch) ch.equivocated = true;
+      if (ch) {
+        ch.equivocated = true;
+        this.registry.noteChannel(ch);
+      }
     }
     const committedAt = performance.now();
     for (const ch of channels) {
@@ -293,6 +296,7 @@ export class GroupCommit {
       this.metrics.unitsAccepted.inc(Number(head.cumUnits - ch.durable.cumUnits));
       this.metrics.amountAccepted.inc(Number(head.cumAmount - ch.durable.cumAmount));
       ch.durable = head;
+      this.registry.noteChannel(ch);
       const receipt = receipts.get(ch);
       if (receipt) {
         ch.lastReceipt = receipt;

@@ -1,14 +1,16 @@
 // What the operator dashboard watches, sampled once a second from the registry the ingest pipeline
 // already keeps: fleet rates (units/s, vouchers/s) over the last minutes, each device's last-seen
-// time, and the signals that need attention (resyncs, gaps, equivocations). Sampling the committed
-// heads, instead of hooking every commit, keeps the ingest path untouched and costs one pass over
-// the channels per second (3-5 ms for 10,000, bench/dashboard.ts).
+// time, and the signals that need attention (resyncs, gaps, equivocations). A sample reads only
+// the channels and devices the registry says changed since the last one (Registry.watchChanges)
+// and keeps running totals, so it costs the fleet's activity, not its size: a
+// pass over every channel took 3-5 ms per 10,000 each second (bench/dashboard.ts).
 // Rates are floats: they are for charts, like the Prometheus metrics. The ledger stays bigint.
 
-import { decodeEntry, toHex } from '../../protocol/index.js';
+import { decodeEntry, toHex, type ChannelState } from '../../protocol/index.js';
 import type { HubMetrics } from '../base/metrics.js';
 import type { HubLedger } from '../store/types.js';
-import type { FleetView, LiveChannel } from './registry.js';
+import { emptyByState, type FleetTotals } from './fleet-totals.js';
+import type { ChangeWatcher, FleetView, LiveChannel } from './registry.js';
 
 /** Seconds of fleet rates kept for the live chart. */
 export const SERIES_SECONDS = 600;
@@ -57,14 +59,26 @@ export interface ActivitySnapshot {
 
 export class Activity {
   readonly series: RatePoint[] = [];
-  /** Device hex -> ms when it was last connected or its head last moved. */
+  /** Device hex -> ms when it was last connected or its head last moved (while connected, see
+   *  `connected`). */
   private readonly lastSeen = new Map<string, number>();
   /** Device hex -> ms of its last gap-class rejection or equivocation. */
   private readonly lastTrouble = new Map<string, number>();
-  private readonly lastSeq = new Map<string, bigint>();
+  /** Channel hex -> what the last sample saw of it; and their sums. */
+  private readonly seen = new Map<string, SeenChannel>();
+  private readonly sums = { vouchers: 0n, units: 0n, amount: 0n, settled: 0n, byState: emptyByState() };
+  /** Channels equivocated or exhausted: few, checked again at every sample. */
+  private readonly flagged = new Set<string>();
+  /** Devices connected at the last sample (seen then), and those of them not revoked. */
+  private readonly connected = new Set<string>();
+  private readonly online = new Set<string>();
+  private readonly revoked = new Set<string>();
+  /** Devices that disconnected since the last sample. */
+  private readonly leaving: string[] = [];
+  private unitsAtLastSample = 0n;
+  /** What create() gathered for the first sample. */
+  private pending: { channels: Set<string>; devices: Set<string> } | undefined;
   private lastRejectionId = 0n;
-  /** Committed units of the whole fleet at the previous sample; -1 before the first. */
-  private totalUnits = -1n;
   private lastSampleMs: number | undefined;
   private resyncs = 0;
   private current!: ActivitySnapshot;
@@ -83,25 +97,56 @@ export class Activity {
       if (row.head.seq > 0n && row.updatedAtMs > BigInt(activity.lastSeen.get(hex) ?? 0))
         activity.lastSeen.set(hex, Number(row.updatedAtMs));
     }
-    for (const ch of registry.channels.values()) activity.lastSeq.set(ch.idHex, ch.durable.seq);
+    // Everything the hub holds now is the starting point, not news: heads already committed are
+    // no rate, devices already connected are seen from the first sample on.
+    // From here on the sample reads what changed; the first one reads everything there is.
+    const changes = activity.changes.take();
+    for (const ch of registry.channels.values()) changes.channels.add(ch.idHex);
+    for (const d of registry.devices.values()) changes.devices.add(d.hex);
+    activity.pending = changes;
     // Rejections already stored are history, not news.
     activity.lastRejectionId = (await store.recentRejections({ limit: 1 }))[0]?.id ?? 0n;
     await activity.sample();
     return activity;
   }
 
+  private readonly changes: ChangeWatcher;
+
   private constructor(
     private readonly registry: FleetView,
     private readonly store: HubLedger,
     private readonly metrics: HubMetrics,
     private readonly now: () => number = Date.now,
-  ) {}
+  ) {
+    this.changes = registry.watchChanges();
+  }
+
+  /** Stops following the registry's changes. */
+  close(): void {
+    this.changes.stop();
+  }
 
   get snapshot(): ActivitySnapshot {
     return this.current;
   }
 
+  /** The fleet totals of stats() as of the last sample, kept from the changes, not counted again. */
+  totals(): FleetTotals {
+    return {
+      devices: this.registry.devices.size,
+      devicesConnected: this.connected.size,
+      devicesRevoked: this.revoked.size,
+      channels: this.seen.size,
+      channelsByState: { ...this.sums.byState },
+      acceptedVouchers: this.sums.vouchers.toString(),
+      acceptedUnits: this.sums.units.toString(),
+      acceptedAmount: this.sums.amount.toString(),
+      settledAmount: this.sums.settled.toString(),
+    };
+  }
+
   seenAtMs(deviceHex: string): number | null {
+    if (this.connected.has(deviceHex) && this.lastSampleMs !== undefined) return this.lastSampleMs;
     return this.lastSeen.get(deviceHex) ?? null;
   }
 
@@ -124,44 +169,40 @@ export class Activity {
   /** Called once a second (by the HTTP server while the dashboard can be watched). */
   async sample(): Promise<ActivitySnapshot> {
     const nowMs = this.now();
-    let vouchers = 0n;
-    let totalUnits = 0n;
+    const changes = this.pending ?? this.changes.take();
+    this.pending = undefined;
+    const vouchers = this.foldChannels(changes.channels, nowMs);
+    this.foldDevices(changes.devices);
     let equivocated = 0;
     let exhausted = 0;
     /** Devices that need attention (the same rules as needsAttention, without its lists). */
     const attention = new Set<string>();
-    for (const ch of this.registry.channels.values()) {
-      const before = this.lastSeq.get(ch.idHex);
-      const seq = ch.durable.seq;
-      if (before === undefined || seq !== before) {
-        this.lastSeq.set(ch.idHex, seq);
-        if (before !== undefined && seq > before) {
-          vouchers += seq - before;
-          this.lastSeen.set(ch.deviceHex, nowMs);
-        }
+    for (const id of this.flagged) {
+      const ch = this.registry.channels.get(id);
+      if (!ch || !isFlagged(ch)) {
+        this.flagged.delete(id);
+        continue;
       }
-      totalUnits += ch.durable.cumUnits;
       if (ch.equivocated) equivocated++;
       if (ch.state === 'exhausted') exhausted++;
-      if (ch.equivocated || ch.waiting.length > 0 || ch.state === 'exhausted') attention.add(ch.deviceHex);
+      attention.add(ch.deviceHex);
     }
-    // A failed commit reloads a channel and may lower the total: never report a negative rate.
-    const units = this.totalUnits < 0n || totalUnits < this.totalUnits ? 0n : totalUnits - this.totalUnits;
-    this.totalUnits = totalUnits;
-    let online = 0;
-    let revoked = 0;
-    for (const d of this.registry.devices.values()) {
-      if (d.connected) this.lastSeen.set(d.hex, nowMs);
-      // A revoked device is counted as revoked only, even in the moment before its disconnect.
-      if (d.revoked) revoked++;
-      else if (d.connected) online++;
-    }
+    for (const ch of this.registry.waitingChannels) attention.add(ch.deviceHex);
     await this.readRejections(nowMs);
     void this.readResyncs();
 
     const dtSec = this.lastSampleMs === undefined ? 1 : Math.max(0.001, (nowMs - this.lastSampleMs) / 1000);
     const first = this.lastSampleMs === undefined;
+    // Connected devices are seen at every sample (seenAtMs); one that went away was last seen at
+    // the sample before this one, when it was still connected.
+    const lastConnected = this.lastSampleMs ?? nowMs;
+    for (const hex of this.leaving) this.lastSeen.set(hex, Math.max(this.lastSeen.get(hex) ?? 0, lastConnected));
+    this.leaving.length = 0;
     this.lastSampleMs = nowMs;
+    // A failed commit reloads a channel and may lower the total: never report a negative rate.
+    const total = this.sums.units;
+    const units = first || this.unitsAtLastSample > total ? 0n : total - this.unitsAtLastSample;
+    this.unitsAtLastSample = total;
     // Two decimals are plenty for a chart and keep the 10-minute series small on the wire.
     const perSec = (n: bigint) => (first ? 0 : Math.round((Number(n) / dtSec) * 100) / 100);
     const rate: RatePoint = { atMs: nowMs, vouchersPerSec: perSec(vouchers), unitsPerSec: perSec(units) };
@@ -175,12 +216,13 @@ export class Activity {
       if (nowMs - atMs < ATTENTION_MS) attention.add(hex);
       else this.lastTrouble.delete(hex);
     }
+    const devices = this.registry.devices.size;
     this.current = {
       atMs: nowMs,
-      devices: this.registry.devices.size,
-      online,
-      offline: this.registry.devices.size - online - revoked,
-      revoked,
+      devices,
+      online: this.online.size,
+      offline: devices - this.online.size - this.revoked.size,
+      revoked: this.revoked.size,
       rate,
       signals: {
         resyncs: this.resyncs,
@@ -192,6 +234,62 @@ export class Activity {
       },
     };
     return this.current;
+  }
+
+  /** Folds the channels changed since the last sample into the sums; returns the vouchers they
+   *  committed meanwhile. A channel the sample had not seen yet adds no vouchers: its head is
+   *  where it started, not news. */
+  private foldChannels(changed: Set<string>, nowMs: number): bigint {
+    let vouchers = 0n;
+    const sums = this.sums;
+    for (const id of changed) {
+      const ch = this.registry.channels.get(id);
+      const before = this.seen.get(id);
+      if (before) {
+        sums.vouchers -= before.seq;
+        sums.units -= before.units;
+        sums.amount -= before.amount;
+        sums.settled -= before.settled;
+        sums.byState[before.state]--;
+      }
+      if (!ch) {
+        this.seen.delete(id);
+        this.flagged.delete(id);
+        continue;
+      }
+      const now: SeenChannel = {
+        seq: ch.durable.seq,
+        units: ch.durable.cumUnits,
+        amount: ch.durable.cumAmount,
+        settled: ch.settled.cumAmount,
+        state: ch.state,
+      };
+      if (before && now.seq > before.seq) {
+        vouchers += now.seq - before.seq;
+        this.lastSeen.set(ch.deviceHex, nowMs);
+      }
+      this.seen.set(id, now);
+      sums.vouchers += now.seq;
+      sums.units += now.units;
+      sums.amount += now.amount;
+      sums.settled += now.settled;
+      sums.byState[now.state]++;
+      if (isFlagged(ch)) this.flagged.add(id);
+    }
+    return vouchers;
+  }
+
+  private foldDevices(changed: Set<string>): void {
+    for (const hex of changed) {
+      const d = this.registry.devices.get(hex);
+      if (d?.connected) this.connected.add(hex);
+      else if (this.connected.delete(hex)) this.leaving.push(hex);
+      // A revoked device is counted as revoked only, even in the moment before its disconnect.
+      if (d?.revoked) this.revoked.add(hex);
+      else this.revoked.delete(hex);
+      if (d?.connected && !d.revoked) this.online.add(hex);
+      else this.online.delete(hex);
+    }
   }
 
   /** New rejections since the last sample: gap-class ones mark their device for attention. */
@@ -210,6 +308,17 @@ export class Activity {
     this.resyncs = metric.values.filter((v) => v.labels.kind === 'resync').reduce((sum, v) => sum + v.value, 0);
   }
 }
+
+/** What a sample saw of a channel: its share of the sums. */
+interface SeenChannel {
+  seq: bigint;
+  units: bigint;
+  amount: bigint;
+  settled: bigint;
+  state: ChannelState;
+}
+
+const isFlagged = (ch: Readonly<LiveChannel>): boolean => ch.equivocated || ch.state === 'exhausted';
 
 // ---- per-channel history, read from the store -------------------------------------------------
 

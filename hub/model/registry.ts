@@ -141,6 +141,25 @@ export interface FleetView {
   /** Segments waiting in all reorder buffers. */
   readonly waitingTotal: number;
   currentChannel(deviceHex: string): Readonly<LiveChannel> | undefined;
+  /** Channels with segments in their reorder buffer. */
+  readonly waitingChannels: ReadonlySet<Readonly<LiveChannel>>;
+  /** Starts following what changes from now on (see Registry.watchers). */
+  watchChanges(): ChangeWatcher;
+}
+
+/** The ids of the channels and devices changed since the last take(). */
+export class ChangeWatcher {
+  channels = new Set<string>();
+  devices = new Set<string>();
+
+  constructor(readonly stop: () => void) {}
+
+  take(): { channels: Set<string>; devices: Set<string> } {
+    const changes = { channels: this.channels, devices: this.devices };
+    this.channels = new Set();
+    this.devices = new Set();
+    return changes;
+  }
 }
 
 export class Registry implements FleetView {
@@ -151,6 +170,11 @@ export class Registry implements FleetView {
   /** Channels with segments in their reorder buffer: what the gap sweep looks at, so that a tick
    *  costs the gaps there are, not the size of the fleet. */
   readonly waitingChannels = new Set<LiveChannel>();
+  /** Who follows the changes (the dashboard's sample): each gets the ids of the channels whose
+   *  committed head, state or flags moved, or that came or went, and of the devices whose
+   *  connection or revocation changed, or that came. A sample then costs the changes, not the
+   *  fleet. Whatever changes those fields says so (noteChannel, noteDevice). */
+  private readonly watchers = new Set<ChangeWatcher>();
 
   static async load(store: HubStore): Promise<Registry> {
     const registry = new Registry();
@@ -171,12 +195,33 @@ export class Registry implements FleetView {
       credentialFloorMs: d.credentialFloorMs,
     };
     this.devices.set(device.hex, device);
+    this.noteDevice(device);
     return device;
   }
 
   addChannel(c: LiveChannel): void {
     this.channels.set(c.idHex, c);
+    this.noteChannel(c);
     this.devices.get(c.deviceHex)?.channels.push(c.idHex);
+  }
+
+  removeChannel(idHex: string): void {
+    this.channels.delete(idHex);
+    this.noteChannel({ idHex });
+  }
+
+  noteChannel(c: Pick<LiveChannel, 'idHex'>): void {
+    for (const w of this.watchers) w.channels.add(c.idHex);
+  }
+
+  noteDevice(d: Pick<LiveDevice, 'hex'>): void {
+    for (const w of this.watchers) w.devices.add(d.hex);
+  }
+
+  watchChanges(): ChangeWatcher {
+    const watcher = new ChangeWatcher(() => this.watchers.delete(watcher));
+    this.watchers.add(watcher);
+    return watcher;
   }
 
   currentChannel(deviceHex: string): LiveChannel | undefined {
@@ -195,5 +240,6 @@ export class Registry implements FleetView {
     this.waitingTotal -= old.waiting.length;
     this.waitingChannels.delete(old);
     this.channels.set(idHex, liveChannelFromRow(row));
+    this.noteChannel({ idHex });
   }
 }

@@ -147,5 +147,12 @@ describe('dashboard HTTP endpoints', () => {
     expect(tick.stats.devices).toBe(ENROLLED + 2);
     expect(tick.online).toBe(2);
     expect(BigInt(tick.stats.acceptedUnits)).toBeGreaterThan(0n);
+    // The tick's totals are kept from the registry's changes; GET /api/stats counts them afresh.
+    // The fleet keeps metering, so accepted units can only have grown since the tick.
+    const after = (await get<Record<string, string | number>>('/api/stats')).json;
+    expect(Object.keys(tick.stats).sort()).toEqual(Object.keys(after).sort());
+    const ticked = tick.stats as unknown as Record<string, unknown>;
+    for (const k of ['devices', 'channels', 'devicesRevoked', 'devicesConnected']) expect(ticked[k]).toBe(after[k]);
+    expect(BigInt(tick.stats.acceptedUnits)).toBeLessThanOrEqual(BigInt(after.acceptedUnits!));
   });
 });

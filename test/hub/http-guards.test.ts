@@ -58,8 +58,13 @@ function fakeResponse() {
   return res;
 }
 
-const core = { stats: async () => ({}), ledger: { rejectionCounts: async () => [] } } as unknown as HubCore;
-const activity = { series: [], snapshot: {} } as unknown as Activity;
+const core = {
+  clustered: false,
+  stats: async () => ({}),
+  ledgerTotals: async () => ({}),
+  ledger: { rejectionCounts: async () => [] },
+} as unknown as HubCore;
+const activity = { series: [], snapshot: {}, totals: () => ({}) } as unknown as Activity;
 
 describe('LiveStreams', () => {
   it('is full at its cap', async () => {

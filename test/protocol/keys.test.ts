@@ -61,6 +61,15 @@ describe('validatePublicKey [P-2.3]', () => {
     });
   });
 
+  it('gives the same verdict again: a valid key is remembered by its bytes, a bad one checked each time', () => {
+    const buffer = hexToBytes(RFC_PUB);
+    for (let i = 0; i < 3; i++) expect(toHex((validatePublicKey(buffer) as { value: Uint8Array }).value)).toBe(RFC_PUB);
+    // The same buffer, now holding the identity point (small order): its new bytes are judged anew.
+    buffer.set(hexToBytes('01' + '00'.repeat(31)));
+    for (let i = 0; i < 3; i++) expect(validatePublicKey(buffer)).toMatchObject({ ok: false, code: 'KEY_SMALL_ORDER' });
+    expect(validatePublicKey(hexToBytes(RFC_PUB)).ok).toBe(true);
+  });
+
   it('rejects each of the 14 small-order encodings: canonical ones as small order', () => {
     expect(SMALL_ORDER_ENCODINGS.length).toBe(14);
     for (const hex of SMALL_ORDER_ENCODINGS) {

@@ -43,6 +43,11 @@ describe('tally-sim usage', () => {
       ],
       /cannot restart the broker of a running hub/,
     ],
+    [['run', '--broker-engine', 'mosquitto'], /need --hubs/],
+    [['run', '--hubs', '3', '--broker-engine', 'kafka'], /--broker-engine takes aedes, nats, mosquitto; not "kafka"/],
+    [['run', '--hubs', '3', '--broker-engine', 'aedes', '--broker-nodes', '3'], /aedes is one node/],
+    [['run', '--hubs', '3', '--broker-nodes', '2'], /3, 5 or 7 for nats/],
+    [['run', '--hubs', '3', '--broker-engine', 'mosquitto', '--broker-nodes', '8'], /2 to 7 nodes/],
   ])('%j exits 2', (args, message) => {
     const r = sim(...args);
     expect(r.status).toBe(2);

@@ -1,10 +1,11 @@
 // tally-sim against an embedded cluster (--hubs): PostgreSQL, a broker and three tally-hub
 // processes; one hub SIGKILLed every 15 s and a broker node down every 20 s. The run must conserve
 // exactly (signed = accepted = settled, exit 0) and its JSON report must time each failover.
-// Twice: on the default broker (one aedes node: broker-node-down is an outage) and on a 3-node
-// nats-server cluster (--broker-nodes 3: broker-node-down SIGKILLs a node, its clients fail over).
-// Runs when PostgreSQL (and for the second, nats-server) is installed; says NOT RUN otherwise,
-// fails under CI=true.
+// Three times: on the default broker (one aedes node: broker-node-down is an outage), on a 3-node
+// nats-server cluster (--broker-nodes 3) and on three bridged Mosquitto nodes (--broker-engine
+// mosquitto); on the last two broker-node-down SIGKILLs a node and its clients fail over.
+// Runs when PostgreSQL (and for the others, nats-server or mosquitto) is installed; says NOT RUN
+// otherwise, fails under CI=true.
 import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -12,6 +13,7 @@ import { join } from 'node:path';
 import { expect, it } from 'vitest';
 import { describePostgres } from '../hub/helpers/postgres.js';
 import { findNatsServer } from '../../support/nats-cluster.js';
+import { findMosquittoBin } from '../../common/mosquitto-cluster.js';
 
 interface ClusterReport {
   ok: boolean;
@@ -96,6 +98,7 @@ function expectConserved(report: ClusterReport, out: string): void {
 }
 
 const nats = findNatsServer();
+const mosquitto = findMosquittoBin();
 
 describePostgres('test/simulator/cluster-sim.test.ts', 'tally-sim run --hubs', () => {
   it('conserves through hub kills and broker node outages, and times each failover', async () => {
@@ -123,5 +126,24 @@ describePostgres('test/simulator/cluster-sim.test.ts', 'tally-sim run --hubs', (
       'test/simulator/cluster-sim.test.ts: the --broker-nodes 3 case NOT RUN: no nats-server binary (install nats-server or set TALLY_NATS_BIN)',
     );
     it.skip('NOT RUN: --broker-nodes 3 needs a nats-server binary (install nats-server or set TALLY_NATS_BIN)', () => {});
+  }
+
+  if (mosquitto) {
+    it('on three bridged Mosquitto nodes: the core or a leaf SIGKILLed, its devices fail over, conservation exact', async () => {
+      const { out, report } = await runCluster(['--broker-engine', 'mosquitto'], 30);
+      expectConserved(report, out);
+      expect(report.cluster.broker).toEqual({ kind: 'mosquitto', nodes: 3 });
+      expect(out).toMatch(/broker: 3 Mosquitto nodes bridged to the first, \d+ node failover\(s\)/);
+      expect(report.agentLog.LINK_UP ?? 0).toBeGreaterThan(30);
+    }, 400_000);
+  } else if (process.env.CI) {
+    it('needs a mosquitto binary in CI', () => {
+      throw new Error('mosquitto not found: install it (Debian: mosquitto) or set TALLY_MOSQUITTO_BIN');
+    });
+  } else {
+    console.warn(
+      'test/simulator/cluster-sim.test.ts: the --broker-engine mosquitto case NOT RUN: no mosquitto binary (install mosquitto or set TALLY_MOSQUITTO_BIN)',
+    );
+    it.skip('NOT RUN: --broker-engine mosquitto needs a mosquitto binary (install mosquitto or set TALLY_MOSQUITTO_BIN)', () => {});
   }
 });

@@ -2,25 +2,12 @@
 // the configuration of docs/operations.md (mutual TLS, identity = certificate CN, per-device
 // pattern ACL), on a free port of 127.0.0.1. Found via TALLY_MOSQUITTO_BIN or the PATH.
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { freePort } from '../../../common/free-port.js';
 import { userInfo } from 'node:os';
 import { join } from 'node:path';
 
-export function findMosquitto(): string | undefined {
-  const candidates = [
-    process.env.TALLY_MOSQUITTO_BIN,
-    '/usr/sbin/mosquitto',
-    '/usr/local/sbin/mosquitto',
-    '/opt/homebrew/sbin/mosquitto',
-  ];
-  for (const c of candidates) if (c && existsSync(c)) return c;
-  try {
-    return execFileSync('sh', ['-c', 'command -v mosquitto'], { encoding: 'utf8' }).trim() || undefined;
-  } catch {
-    return undefined;
-  }
-}
+export { findMosquittoBin as findMosquitto } from '../../../common/mosquitto-cluster.js';
 
 const openssl = (dir: string, args: string[]) => execFileSync('openssl', args, { cwd: dir, stdio: 'pipe' });
 
