@@ -20,7 +20,9 @@
 //    settles and every device has a fresh receipt before the next kill. At the end the meters stop
 //    and every device's committed head must equal its meter (nothing lost or counted twice).
 //
-// Environment: TALLY_BENCH_KILLS, TALLY_BENCH_LEASE_MS, TALLY_BENCH_AGENTS, TALLY_BENCH_ACK_TIMEOUT_MS
+// Environment: TALLY_BENCH_KILLS, TALLY_BENCH_LEASE_MS, TALLY_BENCH_AGENTS, TALLY_BENCH_ENROLLED
+// (devices enrolled besides the agents, default 0: a takeover reads its partitions' devices),
+// TALLY_BENCH_ACK_TIMEOUT_MS
 // (the agent's re-send timer; default the agent's own, 15 s), TALLY_BENCH_DEVICES (32) /
 // _VOUCHERS64 (64,000) / _VOUCHERS1 (5,000) (ingest size per row; hub-ingest's own defaults, ten
 // times larger, stalled the three-hub row, see docs/scale-out.md), TALLY_BENCH_SKIP=ingest|failover.
@@ -42,6 +44,8 @@ const env = (name: string, fallback: number) => Number(process.env[`TALLY_BENCH_
 const KILLS = env('KILLS', 20);
 const LEASE_MS = env('LEASE_MS', 6000);
 const AGENTS = env('AGENTS', 12);
+// Devices enrolled besides the agents, none of them connected: what a takeover reads grows with them.
+const ENROLLED = env('ENROLLED', 0);
 const ACK_TIMEOUT_MS = env('ACK_TIMEOUT_MS', AGENT_DEFAULTS.ackTimeoutMs);
 const SKIP = process.env.TALLY_BENCH_SKIP ?? '';
 const JSON_OUT = process.argv.includes('--json');
@@ -159,6 +163,10 @@ async function failover() {
   try {
     await cluster.start(0);
     await cluster.enrol(devices.map((d) => d.hex));
+    for (let i = 0; i < ENROLLED; i += 1000) {
+      const n = Math.min(1000, ENROLLED - i);
+      await cluster.enrol(Array.from({ length: n }, () => toHex(generateKeyPair().publicKey)));
+    }
     await cluster.start(1);
     await cluster.start(2);
     await cluster.waitForSplit();
@@ -230,6 +238,7 @@ async function failover() {
       leaseMs: LEASE_MS,
       ackTimeoutMs: ACK_TIMEOUT_MS,
       agents: AGENTS,
+      enrolled: AGENTS + ENROLLED,
       firstReceiptMs: spread(firstReceipt),
       firstPartitionMs: spread(firstTaken),
       allPartitionsMs: spread(allTaken),
@@ -262,7 +271,7 @@ else {
   }
   if (fail) {
     console.log(
-      `\nfailover, ${fail.kills} SIGKILLs of 3 cluster hubs, ${fail.agents} agents streaming, lease ${fail.leaseMs} ms, ` +
+      `\nfailover, ${fail.kills} SIGKILLs of 3 cluster hubs, ${fail.agents} agents streaming of ${fail.enrolled} devices enrolled, lease ${fail.leaseMs} ms, ` +
         `agent re-send after ${fail.ackTimeoutMs} ms`,
     );
     console.log('| from SIGKILL to | p50 | p99 | max |');

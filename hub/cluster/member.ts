@@ -104,7 +104,7 @@ export class ClusterMember {
       link,
       {
         load: async (p) => {
-          await core.loadDevices(inPartition(p));
+          await core.loadDevices({ partitions: [p] });
         },
         drop: (p) => {
           core.dropDevices(inPartition(p));

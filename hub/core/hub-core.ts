@@ -21,7 +21,14 @@ import type { SignatureVerifier } from '../ingest/signature-pool.js';
 import type { HubMetrics } from '../base/metrics.js';
 import { exportBundle, exportCsv } from '../settlement/export.js';
 import { closeEpoch } from '../settlement/settle.js';
-import { StoreConflictError, type HubLedger, type HubStore, type NewChannel } from '../store/types.js';
+import {
+  StoreConflictError,
+  type ChannelRow,
+  type DeviceRow,
+  type HubLedger,
+  type HubStore,
+  type NewChannel,
+} from '../store/types.js';
 import { Controls } from '../model/controls.js';
 import { dropWaiting } from '../ingest/reorder.js';
 import type { ControlChange } from '../store/control-notify.js';
@@ -160,7 +167,7 @@ export class HubCore {
   /** Cluster mode: a device owned by another hub may have moved on since this hub last loaded it;
    *  a management write on it starts from the database. */
   private async fresh(deviceHex: string): Promise<void> {
-    if (this.cluster && !this.ownsDevice(deviceHex)) await this.loadDevices((hex) => hex === deviceHex);
+    if (this.cluster && !this.ownsDevice(deviceHex)) await this.loadDevices({ deviceHex });
   }
 
   /**
@@ -202,22 +209,38 @@ export class HubCore {
    * those enrolled by other hubs) with what the database holds now, heads as committed by whoever
    * committed them. In the commit line, so no group commit interleaves.
    */
-  async loadDevices(match: (deviceHex: string) => boolean): Promise<number> {
+  async loadDevices(which: { partitions: readonly number[] } | { deviceHex: string }): Promise<number> {
     return this.exclusive(async () => {
-      let n = 0;
-      for (const row of await this.store.listDevices()) {
+      // Two reads for the whole set, the database choosing the rows [P-6.7]: not the fleet's device
+      // list and a query per device for each partition a hub takes over.
+      let rows: DeviceRow[];
+      let channels: ChannelRow[];
+      if ('partitions' in which) {
+        rows = await this.store.listDevices({ partitions: which.partitions });
+        channels = await this.store.listChannels({ partitions: which.partitions });
+      } else {
+        const key = fromHex(which.deviceHex);
+        const row = key && (await this.store.getDevice(key));
+        rows = row ? [row] : [];
+        channels = row ? await this.store.listChannels({ deviceKey: row.deviceKey }) : [];
+      }
+      const channelsOf = new Map<string, ChannelRow[]>();
+      for (const c of channels) {
+        const hex = toHex(c.deviceKey);
+        const list = channelsOf.get(hex);
+        if (list) list.push(c);
+        else channelsOf.set(hex, [c]);
+      }
+      for (const row of rows) {
         const hex = toHex(row.deviceKey);
-        if (!match(hex)) continue;
         const old = this.registry.devices.get(hex);
         if (old) this.forgetDevice(old);
         const device = this.registry.addDevice(row);
         if (old) device.connected = old.connected;
         for (const ch of old?.channels ?? []) this.registry.removeChannel(ch);
-        for (const c of await this.store.listChannels({ deviceKey: row.deviceKey }))
-          this.registry.addChannel(liveChannelFromRow(c));
-        n++;
+        for (const c of channelsOf.get(hex) ?? []) this.registry.addChannel(liveChannelFromRow(c));
       }
-      return n;
+      return rows.length;
     });
   }
 

@@ -6,6 +6,7 @@ import Database from 'better-sqlite3';
 import { MIGRATIONS } from './schema.js';
 import type { OutboxEvent, OutboxStore } from './outbox-types.js';
 import { SqliteOutbox } from './sqlite-outbox.js';
+import { partitionOf } from '../../protocol/index.js';
 import { asBuffer as blob, big, bigOrNull, toChannel, toDevice, toEpoch, toSegment, u8, type Row } from './rows.js';
 import {
   StoreConflictError,
@@ -67,6 +68,13 @@ function migrate(db: Database.Database): void {
     })();
   }
 }
+
+// A single hub on SQLite holds every partition; the filter is there for the store contract. Rows
+// are filtered here, SQLite having no hash to compute a partition with.
+const inPartitions =
+  (partitions: readonly number[]) =>
+  (row: { deviceKey: Uint8Array }): boolean =>
+    partitions.includes(partitionOf(row.deviceKey));
 
 class SqliteStore implements SyncHubStore {
   private readonly s;
@@ -176,8 +184,9 @@ class SqliteStore implements SyncHubStore {
     return r && toDevice(r);
   }
 
-  listDevices(): DeviceRow[] {
-    return (this.s.listDevices.all() as Row[]).map(toDevice);
+  listDevices(filter: { partitions?: readonly number[] } = {}): DeviceRow[] {
+    const rows = (this.s.listDevices.all() as Row[]).map(toDevice);
+    return filter.partitions ? rows.filter(inPartitions(filter.partitions)) : rows;
   }
 
   revokeDevice(deviceKey: Uint8Array, atMs: bigint, events: OutboxEvent[] = []): boolean {
@@ -195,9 +204,10 @@ class SqliteStore implements SyncHubStore {
     return r && toChannel(r);
   }
 
-  listChannels(filter: { deviceKey?: Uint8Array } = {}): ChannelRow[] {
+  listChannels(filter: { deviceKey?: Uint8Array; partitions?: readonly number[] } = {}): ChannelRow[] {
     const rows = filter.deviceKey ? this.s.listChannelsOf.all(blob(filter.deviceKey)) : this.s.listChannels.all();
-    return (rows as Row[]).map(toChannel);
+    const channels = (rows as Row[]).map(toChannel);
+    return filter.partitions && !filter.deviceKey ? channels.filter(inPartitions(filter.partitions)) : channels;
   }
 
   setChannelCapacity(
@@ -429,11 +439,12 @@ class AsyncSqliteStore implements HubStore {
   setMeta = async (key: string, value: string) => this.s.setMeta(key, value);
   enrol = async (items: Parameters<HubStore['enrol']>[0]) => this.s.enrol(items);
   getDevice = async (deviceKey: Uint8Array) => this.s.getDevice(deviceKey);
-  listDevices = async () => this.s.listDevices();
+  listDevices = async (filter?: { partitions?: readonly number[] }) => this.s.listDevices(filter);
   revokeDevice = async (deviceKey: Uint8Array, atMs: bigint, events?: OutboxEvent[]) =>
     this.s.revokeDevice(deviceKey, atMs, events);
   getChannel = async (channelId: Uint8Array) => this.s.getChannel(channelId);
-  listChannels = async (filter?: { deviceKey?: Uint8Array }) => this.s.listChannels(filter);
+  listChannels = async (filter?: { deviceKey?: Uint8Array; partitions?: readonly number[] }) =>
+    this.s.listChannels(filter);
   setChannelCapacity = async (
     channelId: Uint8Array,
     capacity: bigint,

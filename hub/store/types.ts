@@ -159,13 +159,16 @@ export interface HubStore {
    *  when a device or channel already exists. */
   enrol(items: { deviceKey: Uint8Array; atMs: bigint; channel: NewChannel }[]): Promise<void>;
   getDevice(deviceKey: Uint8Array): Promise<DeviceRow | undefined>;
-  listDevices(): Promise<DeviceRow[]>;
+  /** Every device, or those of some partitions [P-6.7] (a cluster hub taking them over). */
+  listDevices(filter?: { partitions?: readonly number[] }): Promise<DeviceRow[]>;
   /** Marks the device revoked and every channel of it 'revoked'. Returns false if unknown.
    *  `events` (webhooks) are written in the same transaction, as in the two methods below. */
   revokeDevice(deviceKey: Uint8Array, atMs: bigint, events?: OutboxEvent[]): Promise<boolean>;
 
   getChannel(channelId: Uint8Array): Promise<ChannelRow | undefined>;
-  listChannels(filter?: { deviceKey?: Uint8Array }): Promise<ChannelRow[]>;
+  /** Every channel, or one device's, or those of the devices of some partitions [P-6.7]; in
+   *  opening order. */
+  listChannels(filter?: { deviceKey?: Uint8Array; partitions?: readonly number[] }): Promise<ChannelRow[]>;
   setChannelCapacity(
     channelId: Uint8Array,
     capacity: bigint,

@@ -3,6 +3,7 @@
 import { describe, expect, it, beforeEach, afterEach } from 'vitest';
 import { randomBytes } from 'node:crypto';
 import type { CommitBatch, HubStore, NewChannel, SegmentRow } from '../../hub/store/types.js';
+import { partitionOf } from '../../protocol/index.js';
 
 const bytes = (n: number): Uint8Array => new Uint8Array(randomBytes(n));
 
@@ -74,6 +75,26 @@ export function runStoreContract(name: string, open: () => Promise<StoreUnderTes
       expect(c.head.seq).toBe(0n);
       expect(Buffer.from(c.head.hash)).toEqual(Buffer.from(ch.channelId)); // genesis head [P-4.3]
       expect(await store.listChannels({ deviceKey: dev })).toHaveLength(1);
+    });
+
+    it('lists the devices and channels of some partitions [P-6.7], as the protocol computes them', async () => {
+      const keys = Array.from({ length: 60 }, () => bytes(32));
+      const channels = keys.map((k) => newChannel(k));
+      await store.enrol(keys.map((k, i) => ({ deviceKey: k, atMs: BigInt(i), channel: channels[i]! })));
+      const hex = (b: Uint8Array) => Buffer.from(b).toString('hex');
+      const wanted = [partitionOf(keys[0]!), partitionOf(keys[1]!)];
+      const inWanted = keys.filter((k) => wanted.includes(partitionOf(k))).map(hex);
+      expect((await store.listDevices({ partitions: wanted })).map((d) => hex(d.deviceKey))).toEqual(inWanted);
+      const chans = await store.listChannels({ partitions: wanted });
+      expect(chans.map((c) => hex(c.deviceKey)).sort()).toEqual([...inWanted].sort());
+      expect(chans.map((c) => hex(c.channelId)).sort()).toEqual(
+        channels
+          .filter((c) => inWanted.includes(hex(c.deviceKey)))
+          .map((c) => hex(c.channelId))
+          .sort(),
+      );
+      expect(await store.listDevices({ partitions: [] })).toEqual([]);
+      expect(await store.listDevices()).toHaveLength(60);
     });
 
     it('enrols a batch atomically: one duplicate key leaves nothing behind', async () => {

@@ -154,4 +154,12 @@ export const PG_MIGRATIONS: readonly string[] = [
     low_capacity text NOT NULL
   );
   `,
+  // A device's partition [P-6.7], computed by the database from its key: the first byte of
+  // H(tag("partition") || key), the tag being 'tally/v1/partition' and one 0x00 byte. A hub that
+  // takes partitions over reads just their devices and channels, not the whole fleet per partition.
+  `
+  ALTER TABLE devices ADD COLUMN partition int2 NOT NULL
+    GENERATED ALWAYS AS (get_byte(sha256('\\x74616c6c792f76312f706172746974696f6e00'::bytea || device_key), 0)) STORED;
+  CREATE INDEX devices_by_partition ON devices(partition);
+  `,
 ];

@@ -181,8 +181,13 @@ class PostgresStore implements HubStore {
     return r && toDevice(r);
   }
 
-  async listDevices(): Promise<DeviceRow[]> {
-    return (await this.rows('SELECT * FROM devices ORDER BY enrolled_at_ms, device_key')).map(toDevice);
+  async listDevices(filter: { partitions?: readonly number[] } = {}): Promise<DeviceRow[]> {
+    const rows = filter.partitions
+      ? await this.rows('SELECT * FROM devices WHERE partition = ANY($1::int2[]) ORDER BY enrolled_at_ms, device_key', [
+          [...filter.partitions],
+        ])
+      : await this.rows('SELECT * FROM devices ORDER BY enrolled_at_ms, device_key');
+    return rows.map(toDevice);
   }
 
   async revokeDevice(deviceKey: Uint8Array, atMs: bigint, events: OutboxEvent[] = []): Promise<boolean> {
@@ -207,12 +212,18 @@ class PostgresStore implements HubStore {
     return r && toChannel(r);
   }
 
-  async listChannels(filter: { deviceKey?: Uint8Array } = {}): Promise<ChannelRow[]> {
+  async listChannels(filter: { deviceKey?: Uint8Array; partitions?: readonly number[] } = {}): Promise<ChannelRow[]> {
     const rows = filter.deviceKey
       ? await this.rows('SELECT * FROM channels WHERE device_key = $1 ORDER BY opened_at_ms, channel_id', [
           buf(filter.deviceKey),
         ])
-      : await this.rows('SELECT * FROM channels ORDER BY opened_at_ms, channel_id');
+      : filter.partitions
+        ? await this.rows(
+            `SELECT c.* FROM channels c JOIN devices d ON d.device_key = c.device_key
+              WHERE d.partition = ANY($1::int2[]) ORDER BY c.opened_at_ms, c.channel_id`,
+            [[...filter.partitions]],
+          )
+        : await this.rows('SELECT * FROM channels ORDER BY opened_at_ms, channel_id');
     return rows.map(toChannel);
   }
 
