@@ -107,7 +107,7 @@ program
   )
   .option(
     '--broker-nodes <n>',
-    "with --hubs, the cluster's MQTT broker: 1 = one aedes node inside tally-sim (default: lightest, but it holds a socket per device in this process, and broker-node-down is an outage); 3, 5 or 7 = a nats-server cluster in its own processes (needs nats-server installed; broker-node-down SIGKILLs one node and devices fail over to the others)",
+    "with --hubs, the cluster's MQTT broker: 1 = one aedes node inside tally-sim (default: lightest, but it holds a socket per device in this process, and broker-node-down is an outage); 3, 5 or 7 = a nats-server cluster in its own processes (needs nats-server installed; broker-node-down SIGKILLs one node and devices fail over to the others); 2 to 7 with --broker-engine mosquitto",
     integer(1, 7),
   )
   .option(
