@@ -76,8 +76,6 @@ export class Activity {
   /** Devices that disconnected since the last sample. */
   private readonly leaving: string[] = [];
   private unitsAtLastSample = 0n;
-  /** What create() gathered for the first sample. */
-  private pending: { channels: Set<string>; devices: Set<string> } | undefined;
   private lastRejectionId = 0n;
   private lastSampleMs: number | undefined;
   private resyncs = 0;
@@ -97,13 +95,10 @@ export class Activity {
       if (row.head.seq > 0n && row.updatedAtMs > BigInt(activity.lastSeen.get(hex) ?? 0))
         activity.lastSeen.set(hex, Number(row.updatedAtMs));
     }
-    // Everything the hub holds now is the starting point, not news: heads already committed are
-    // no rate, devices already connected are seen from the first sample on.
-    // From here on the sample reads what changed; the first one reads everything there is.
-    const changes = activity.changes.take();
-    for (const ch of registry.channels.values()) changes.channels.add(ch.idHex);
-    for (const d of registry.devices.values()) changes.devices.add(d.hex);
-    activity.pending = changes;
+    // The first sample reads everything the hub holds now, later ones what changed. What it finds
+    // is the starting point, not news: heads already committed are no rate.
+    for (const ch of registry.channels.values()) activity.changes.channels.add(ch.idHex);
+    for (const d of registry.devices.values()) activity.changes.devices.add(d.hex);
     // Rejections already stored are history, not news.
     activity.lastRejectionId = (await store.recentRejections({ limit: 1 }))[0]?.id ?? 0n;
     await activity.sample();
@@ -169,8 +164,7 @@ export class Activity {
   /** Called once a second (by the HTTP server while the dashboard can be watched). */
   async sample(): Promise<ActivitySnapshot> {
     const nowMs = this.now();
-    const changes = this.pending ?? this.changes.take();
-    this.pending = undefined;
+    const changes = this.changes.take();
     const vouchers = this.foldChannels(changes.channels, nowMs);
     this.foldDevices(changes.devices);
     let equivocated = 0;

@@ -4,8 +4,7 @@
 import { createServer, type AddressInfo, type Socket } from 'node:net';
 import { Aedes } from 'aedes';
 import { afterEach, expect, it } from 'vitest';
-import { systemClock } from '../../agent/clock.js';
-import { MqttLink } from '../../agent/link.js';
+import { testLink } from './helpers/test-link.js';
 
 const closers: Array<() => Promise<void>> = [];
 afterEach(async () => {
@@ -39,17 +38,7 @@ async function resettingBroker(
 
 it.each(['on-accept', 'on-connect-packet'] as const)('reconnects after connections reset %s', async (when) => {
   const broker = await resettingBroker(3, when);
-  const link = new MqttLink({
-    url: broker.url,
-    clientId: 'tally-test',
-    credential: () => ({ username: 'u', password: 'p' }),
-    will: () => ({ topic: 'w', payload: new Uint8Array(1) }),
-    subscriptions: ['x/#'],
-    reconnectMinMs: 10,
-    reconnectMaxMs: 50,
-    clock: systemClock,
-  });
-  link.on('error', () => undefined);
+  const link = testLink(broker.url, 'tally-test');
   closers.push(() => link.stop(false));
   const up = new Promise<void>((resolve) => link.once('up', () => resolve()));
   link.start();

@@ -6,8 +6,7 @@
 import net, { type AddressInfo } from 'node:net';
 import { Aedes } from 'aedes';
 import { afterAll, afterEach, beforeAll, expect, it, vi } from 'vitest';
-import { systemClock } from '../../agent/clock.js';
-import { MqttLink } from '../../agent/link.js';
+import { testLink } from '../agent/helpers/test-link.js';
 import { startEmbeddedBroker } from '../../hub/broker/embedded.js';
 import { connectLink } from '../../hub/broker/link.js';
 import { generateKeyPair } from '../../protocol/index.js';
@@ -72,17 +71,7 @@ it('the embedded broker turns Nagle off on each connection it accepts', async ()
 
 it("the device's link turns Nagle off on its connection", async () => {
   const port = await plainBroker();
-  const link = new MqttLink({
-    url: `mqtt://127.0.0.1:${port}`,
-    clientId: 'tally-no-delay',
-    credential: () => ({ username: 'u', password: 'p' }),
-    will: () => ({ topic: 'w', payload: new Uint8Array(1) }),
-    subscriptions: ['x/#'],
-    reconnectMinMs: 10,
-    reconnectMaxMs: 50,
-    clock: systemClock,
-  });
-  link.on('error', () => undefined);
+  const link = testLink(`mqtt://127.0.0.1:${port}`, 'tally-no-delay');
   closers.push(() => link.stop(false));
   const up = new Promise<void>((resolve) => link.once('up', () => resolve()));
   link.start();
