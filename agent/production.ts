@@ -3,6 +3,7 @@
 // of the order in agent.ts). It is the only part of the agent that signs and commits, and it
 // decides how much may be signed: not past the channel's capacity [P-4.3], not past the backlog
 // bound, nothing on a closed channel. What it commits, the link side sends.
+import { BatchSchedule } from './batch-schedule.js';
 import { buildFlush, unitsAllowed } from './chain.js';
 import type { Timer } from './clock.js';
 import { EMPTY_COUNTER, stepCounter, type CounterState } from './meter/counter.js';
@@ -23,13 +24,14 @@ export class Production {
   private backlogLevel = 0;
   private batchTimer: Timer | undefined;
   private flushQueued = false;
-  /** No batch timer has run since the start: the next one is jittered (see armBatchTimer). */
-  private firstBatch = true;
+  private readonly schedule: BatchSchedule;
 
   constructor(
     private readonly ctx: AgentContext,
     private readonly uplink: Uplink,
-  ) {}
+  ) {
+    this.schedule = new BatchSchedule(ctx.o.batchMs, ctx.o.random ?? Math.random);
+  }
 
   /** Units metered and not yet signed. */
   get pendingUnits(): bigint {
@@ -48,7 +50,7 @@ export class Production {
     };
     this.pending = meter.carried;
     this.committedCarried = meter.carried;
-    this.firstBatch = true;
+    this.schedule.restart();
   }
 
   /** A cumulative reading: `value` whole units and `nanos` billionths of one (meter/counter.ts). */
@@ -93,15 +95,10 @@ export class Production {
 
   private armBatchTimer(): void {
     if (this.batchTimer === undefined && this.ctx.state.running) {
-      // The first partial segment after a start waits a random part of batchMs (full jitter), the
-      // later ones batchMs. Devices that start together (a site after a power cut, a simulated
-      // fleet) would otherwise sign, publish and wait for receipts in lockstep for as long as they
-      // run: the hub would take a whole fleet's segments in one burst every batchMs, and the
-      // last of each burst waits for all the others (docs/hub.md, "What grew with the fleet").
-      const { batchMs, random } = this.ctx.o;
-      const delay = this.firstBatch ? Math.max(1, Math.floor(batchMs * (random ?? Math.random)())) : batchMs;
-      this.firstBatch = false;
-      this.batchTimer = this.ctx.clock.after(delay, () => {
+      // Deadlines on a per-agent grid whose first point is jittered (batch-schedule.ts): devices
+      // that start together (a site after a power cut, a simulated fleet) do not sign, publish and
+      // wait for receipts in lockstep, and a busy spell does not bunch them up again.
+      this.batchTimer = this.ctx.clock.after(this.schedule.delayFrom(this.ctx.clock.now()), () => {
         this.batchTimer = undefined;
         this.flush(true);
       });
