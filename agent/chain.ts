@@ -1,8 +1,15 @@
 // Turns metered units into vouchers and signed segments: one voucher per unit (cumUnits + 1 each,
 // cumAmount = cumUnits x price [P-4.3]), cut into segments of at most `batch` vouchers, each signed
 // over its head [P-4.4] by protocol/'s buildSegment. Pure: no I/O, the caller commits the result.
-import { buildSegment, type Ed25519Backend, type Head, type Segment } from '../protocol/index.js';
-import { SQLITE_INT_MAX, type FlushRecord, type MeterState, type NewSegment, type NewVoucher } from './outbox/types.js';
+import { buildSegment, type Ed25519Backend, type Head } from '../protocol/index.js';
+import {
+  SQLITE_INT_MAX,
+  type FlushRecord,
+  type MeterState,
+  type NewSegment,
+  type NewVoucher,
+  type OutgoingSegment,
+} from './outbox/types.js';
 
 /**
  * How many more units the channel may carry after `head` [P-4.3: cumAmount <= capacity]. The store
@@ -33,14 +40,15 @@ export interface BuildFlushArgs {
 
 export interface BuiltFlush {
   readonly record: FlushRecord;
-  readonly segments: readonly Segment[];
+  /** The same segments as the outbox gives them back to be sent (OutboxStore.segmentsAfter). */
+  readonly segments: readonly OutgoingSegment[];
 }
 
 export function buildFlush(a: BuildFlushArgs): BuiltFlush {
   if (!Number.isSafeInteger(a.units) || a.units < 1) throw new RangeError('units must be a positive integer');
   const vouchers: NewVoucher[] = [];
   const stored: NewSegment[] = [];
-  const segments: Segment[] = [];
+  const segments: OutgoingSegment[] = [];
   let head = a.head;
   for (let done = 0; done < a.units;) {
     const n = Math.min(a.batch, a.units - done);
@@ -75,7 +83,7 @@ export function buildFlush(a: BuildFlushArgs): BuiltFlush {
       prevHash: built.segment.prevHash,
       signature: built.segment.signature,
     });
-    segments.push(built.segment);
+    segments.push({ ...built.segment, lastSeq: built.head.seq });
     head = built.head;
     done += n;
   }

@@ -59,7 +59,9 @@ export class DownlinkHandler {
       channelId: c?.channelId,
       ackedSeq: state.receipt?.seq ?? 0n,
       head: c?.head,
-      voucherAt: (seq) => (c === undefined ? undefined : o.store.voucherAt(c.channelId, seq)),
+      // The usual receipt covers the head, which is committed and held in memory.
+      voucherAt: (seq) =>
+        c === undefined ? undefined : seq === c.head.seq ? c.head : o.store.voucherAt(c.channelId, seq),
       ...(o.backend ? { backend: o.backend } : {}),
     });
     if (verdict.ok === 'stale') {
@@ -86,7 +88,7 @@ export class DownlinkHandler {
     this.uplink.acked(r.seq);
     this.ctx.events.emit('receipt', r.seq, r.cumUnits, r.cumAmount);
     this.uplink.pump();
-    this.production.flushSoonIfPending();
+    this.production.flushIfBatchHeld();
   }
 
   private onControl(bytes: Uint8Array): void {

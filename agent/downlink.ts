@@ -22,7 +22,8 @@ export interface ReceiptContext {
   readonly channelId: Uint8Array | undefined;
   readonly ackedSeq: bigint;
   readonly head: Head | undefined;
-  readonly voucherAt: (seq: bigint) => NewVoucher | undefined;
+  /** This device's own voucher at seq: its hash and totals, which the receipt must equal. */
+  readonly voucherAt: (seq: bigint) => Pick<NewVoucher, 'hash' | 'cumUnits' | 'cumAmount'> | undefined;
   readonly backend?: Ed25519Backend;
 }
 

@@ -80,9 +80,15 @@ export class Production {
     else this.armBatchTimer();
   }
 
-  /** Held units (a new grant, a top-up, a receipt that made room) are signed in the next turn. */
+  /** Held units (a new grant, a top-up) are signed in the next turn. */
   flushSoonIfPending(): void {
     if (this.pending > 0n) this.scheduleFlush();
+  }
+
+  /** A receipt made room in the backlog. A whole batch held for room is signed in the next turn;
+   *  fewer units wait for their batch timer, as they would have without the receipt. */
+  flushIfBatchHeld(): void {
+    if (this.pending >= BigInt(this.ctx.o.batch)) this.scheduleFlush();
   }
 
   flushAll(): void {
@@ -169,6 +175,7 @@ export class Production {
     this.ctx.counters.segmentsCommitted += built.segments.length;
     this.checkBacklog();
     this.ctx.events.emit('committed', built.record.vouchers[0]!.seq, built.record.head.seq);
+    this.uplink.committed(built.segments);
     this.uplink.pump();
     if (this.pending >= BigInt(o.batch)) this.scheduleFlush();
     else if (this.pending > 0n) this.armBatchTimer();

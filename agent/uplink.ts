@@ -9,6 +9,7 @@ import { backoffCeiling } from './backoff.js';
 import type { Timer } from './clock.js';
 import type { Drain } from './drain.js';
 import type { MqttLink } from './link.js';
+import type { OutgoingSegment } from './outbox/types.js';
 import type { AgentContext } from './state.js';
 
 /** A device without a channel asks again after this long, then backs off (see armHello). Its hello
@@ -76,6 +77,11 @@ export class Uplink {
   /** A verified receipt up to seq: those segments leave the window. */
   acked(seq: bigint): void {
     this.drain.acked(seq);
+  }
+
+  /** Segments just committed: the drain sends them without reading them back. */
+  committed(segments: readonly OutgoingSegment[]): void {
+    this.drain.committed(segments);
   }
 
   pump(): void {
