@@ -1,0 +1,69 @@
+// The worker pool's verdicts: the same answers as node:crypto on the caller's thread, in order,
+// across workers and batches, whatever buffer the bytes are views into.
+import { afterEach, describe, expect, it } from 'vitest';
+import { SignaturePool, type SignatureCheck } from '../../hub/ingest/signature-pool.js';
+import { generateKeyPair, nodeBackend } from '../../protocol/index.js';
+
+let pool: SignaturePool | undefined;
+afterEach(async () => {
+  await pool?.close();
+  pool = undefined;
+});
+
+function signed(message: Uint8Array): SignatureCheck {
+  const kp = generateKeyPair();
+  return { signature: nodeBackend.sign(message, kp.secretKey), message, publicKey: kp.publicKey };
+}
+
+/** The same bytes as a view into the middle of a larger buffer, as a received packet gives them. */
+function inLargerBuffer(bytes: Uint8Array): Uint8Array {
+  const big = new Uint8Array(65_536).fill(0xa5);
+  big.set(bytes, 1_000);
+  return big.subarray(1_000, 1_000 + bytes.length);
+}
+
+describe('signature pool', () => {
+  it('answers true for good signatures and false for bad ones, in order, across workers and batches', async () => {
+    pool = new SignaturePool(2);
+    const checks: SignatureCheck[] = [];
+    const expected: boolean[] = [];
+    for (let i = 0; i < 300; i++) {
+      const c = signed(new Uint8Array(10 + (i % 90)).fill(i & 0xff));
+      const kind = i % 5;
+      if (kind === 0) checks.push({ ...c, message: Uint8Array.from(c.message, (b, j) => (j === 0 ? b ^ 1 : b)) });
+      else if (kind === 1) checks.push({ ...c, publicKey: generateKeyPair().publicKey });
+      else if (kind === 2) {
+        checks.push({
+          signature: inLargerBuffer(c.signature),
+          message: inLargerBuffer(c.message),
+          publicKey: inLargerBuffer(c.publicKey),
+        });
+      } else checks.push(c);
+      expected.push(kind >= 2);
+    }
+    const verdicts = await Promise.all(checks.map((c) => pool!.verify(c)));
+    expect(verdicts).toEqual(expected);
+    for (let i = 0; i < checks.length; i++) {
+      const c = checks[i]!;
+      expect(verdicts[i]).toBe(nodeBackend.verify(c.signature, c.message, c.publicKey));
+    }
+  });
+
+  it('answers false for a check whose signature or key has the wrong length, and goes on', async () => {
+    pool = new SignaturePool(1);
+    const good = signed(new Uint8Array([1, 2, 3]));
+    const verdicts = await Promise.all([
+      pool.verify({ ...good, signature: good.signature.subarray(0, 63) }),
+      pool.verify({ ...good, publicKey: good.publicKey.subarray(0, 31) }),
+      pool.verify(good),
+    ]);
+    expect(verdicts).toEqual([false, false, true]);
+  });
+
+  it('answers undefined, not false, once closed: the hub cannot check, the device is not at fault', async () => {
+    pool = new SignaturePool(1);
+    await pool.close();
+    expect(await pool.verify(signed(new Uint8Array([9])))).toBeUndefined();
+    pool = undefined;
+  });
+});
