@@ -59,9 +59,13 @@ export class DownlinkHandler {
       channelId: c?.channelId,
       ackedSeq: state.receipt?.seq ?? 0n,
       head: c?.head,
-      // The usual receipt covers the head, which is committed and held in memory.
+      // The usual receipt covers the head this agent committed last, which it holds in memory.
       voucherAt: (seq) =>
-        c === undefined ? undefined : seq === c.head.seq ? c.head : o.store.voucherAt(c.channelId, seq),
+        c === undefined
+          ? undefined
+          : seq === c.head.seq && c.head === this.production.ownHead
+            ? c.head
+            : o.store.voucherAt(c.channelId, seq),
       ...(o.backend ? { backend: o.backend } : {}),
     });
     if (verdict.ok === 'stale') {

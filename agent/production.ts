@@ -3,6 +3,7 @@
 // of the order in agent.ts). It is the only part of the agent that signs and commits, and it
 // decides how much may be signed: not past the channel's capacity [P-4.3], not past the backlog
 // bound, nothing on a closed channel. What it commits, the link side sends.
+import type { Head } from '../protocol/index.js';
 import { BatchSchedule } from './batch-schedule.js';
 import { buildFlush, unitsAllowed } from './chain.js';
 import type { Timer } from './clock.js';
@@ -25,6 +26,9 @@ export class Production {
   private batchTimer: Timer | undefined;
   private flushQueued = false;
   private readonly schedule: BatchSchedule;
+  /** The head this agent itself signed and committed last (the object, compared by identity): a
+   *  head adopted from the hub or loaded from the outbox is not one. */
+  ownHead: Head | undefined;
 
   constructor(
     private readonly ctx: AgentContext,
@@ -170,6 +174,7 @@ export class Production {
     this.pending -= units;
     this.committedCarried = this.pending;
     c!.head = built.record.head;
+    this.ownHead = c!.head;
     state.outstanding += n;
     this.ctx.counters.vouchersCommitted += units;
     this.ctx.counters.segmentsCommitted += built.segments.length;
