@@ -10,7 +10,7 @@ import { systemClock } from '../../agent/clock.js';
 import { Drain } from '../../agent/drain.js';
 import { openOutboxDatabase, openSqliteOutbox } from '../../agent/outbox/sqlite.js';
 import type { OutboxStore } from '../../agent/outbox/types.js';
-import { encodeSegment, generateKeyPair, genesisHead, type Head } from '../../protocol/index.js';
+import { encodeSegment, generateKeyPair, genesisHead, toHex, type Head } from '../../protocol/index.js';
 
 const kp = generateKeyPair();
 const dirs: string[] = [];
@@ -21,7 +21,7 @@ afterEach(() => {
 function setup(window = 4) {
   const dir = mkdtempSync(join(tmpdir(), 'tally-drain-'));
   dirs.push(dir);
-  const real = openSqliteOutbox(openOutboxDatabase(join(dir, 'outbox.db')), Buffer.from(kp.publicKey).toString('hex'));
+  const real = openSqliteOutbox(openOutboxDatabase(join(dir, 'outbox.db')), toHex(kp.publicKey));
   let reads = 0;
   const store: OutboxStore = {
     ...real,
@@ -77,8 +77,8 @@ function setup(window = 4) {
   };
   /** What the outbox holds after `afterSeq`, encoded as it goes on the wire. */
   const fromOutbox = (channelId: Uint8Array, afterSeq: bigint) =>
-    real.segmentsAfter(channelId, afterSeq, 1_000).map((s) => Buffer.from(encodeSegment(s)).toString('hex'));
-  const hex = (bs: Uint8Array[]) => bs.map((b) => Buffer.from(b).toString('hex'));
+    real.segmentsAfter(channelId, afterSeq, 1_000).map((s) => toHex(encodeSegment(s)));
+  const hex = (bs: Uint8Array[]) => bs.map(toHex);
   return {
     drain,
     sent,
