@@ -9,7 +9,7 @@
 // protocol's nodeBackend does. The worker is an inline script so the bundled CLI needs no extra file.
 
 import { Worker } from 'node:worker_threads';
-import { passesStrictPrechecks, type Ed25519Backend } from '../../protocol/index.js';
+import { nodeBackend, passesStrictPrechecks, type Ed25519Backend } from '../../protocol/index.js';
 
 export interface SignatureCheck {
   signature: Uint8Array;
@@ -89,6 +89,16 @@ interface Batch {
   resolves: ((ok: boolean | undefined) => void)[];
 }
 
+/**
+ * A batch this small, with no worker busy, is checked on the calling thread. A worker costs two
+ * thread hand-offs per batch (wake the worker, wake the main thread for the verdict); when devices
+ * trickle in one segment at a time and the cores are shared, each hand-off can wait for a time
+ * slice, which is what a segment's latency then consists of. Checking one or two signatures here
+ * costs about as much CPU as the hand-offs. Under load the workers are always busy, so batches
+ * still go to them and the main thread keeps its time for ordering and commits.
+ */
+export const INLINE_MAX_CHECKS = 2;
+
 export class SignaturePool implements SignatureVerifier {
   private readonly workers: Worker[];
   private readonly inflight = new Map<number, Batch>();
@@ -97,6 +107,7 @@ export class SignaturePool implements SignatureVerifier {
   private scheduled = false;
   private nextId = 1;
   private closed = false;
+  private inline = 0;
 
   constructor(size: number) {
     this.workers = Array.from({ length: size }, () => {
@@ -111,6 +122,11 @@ export class SignaturePool implements SignatureVerifier {
 
   get size(): number {
     return this.workers.length;
+  }
+
+  /** Checks answered on the calling thread so far (see INLINE_MAX_CHECKS). */
+  get checkedInline(): number {
+    return this.inline;
   }
 
   /** Resolves true when the signature holds, false when it does not, undefined when the check
@@ -135,6 +151,12 @@ export class SignaturePool implements SignatureVerifier {
     const batch = this.queue;
     this.queue = { checks: [], resolves: [] };
     if (batch.checks.length === 0) return;
+    if (batch.checks.length <= INLINE_MAX_CHECKS && this.inflight.size === 0) {
+      // Same policy as the workers: the strict pre-checks, then OpenSSL's equation check.
+      this.inline += batch.checks.length;
+      batch.checks.forEach((c, i) => batch.resolves[i]!(nodeBackend.verify(c.signature, c.message, c.publicKey)));
+      return;
+    }
     const parts = Math.min(this.workers.length, Math.ceil(batch.checks.length / 16));
     const per = Math.ceil(batch.checks.length / parts);
     for (let p = 0; p < parts; p++) {

@@ -49,6 +49,20 @@ describe('signature pool', () => {
     }
   });
 
+  it('answers a lone check on the calling thread while the workers are idle, with the same verdicts', async () => {
+    pool = new SignaturePool(2);
+    const good = signed(new Uint8Array([4, 5, 6]));
+    const forged = { ...good, message: new Uint8Array([4, 5, 7]) };
+    expect(await pool.verify(good)).toBe(true);
+    expect(await pool.verify(forged)).toBe(false);
+    expect(pool.checkedInline).toBe(2);
+    // A burst goes to the workers: at most the first small batch is answered here.
+    const burst = Array.from({ length: 300 }, (_, i) => (i % 3 === 0 ? forged : good));
+    const verdicts = await Promise.all(burst.map((c) => pool!.verify(c)));
+    expect(verdicts).toEqual(burst.map((c) => c === good));
+    expect(pool.checkedInline).toBe(2);
+  });
+
   it('answers false for a check whose signature or key has the wrong length, and goes on', async () => {
     pool = new SignaturePool(1);
     const good = signed(new Uint8Array([1, 2, 3]));
