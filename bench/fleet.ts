@@ -2,8 +2,11 @@
 // `npm run build` first) in a fresh process against its embedded hub, reads its JSON report and
 // prints, size by size: conservation, sign -> receipt by stage (p99), end to end (p50, p99), the
 // event-loop lag of the hub and of the fleet processes, hub CPU per voucher and hub RSS per
-// connected device. The hub's CPU is its process's (all threads) from the start of production to
-// the end of the drain; its RSS is the process's peak, divided by the devices.
+// connected device. The hub's CPU per voucher is its process's (all threads) over the steady part of
+// production (its last two thirds), divided by the vouchers receipted meanwhile; the whole run's
+// (start of production to end of drain, with the connection storm) is in the JSON. Its RSS per
+// device is the process's peak minus its RSS before enrolment, divided by the devices; the peak
+// itself is printed too. Then the spread of both across sizes (largest / smallest).
 //
 //   npx tsx bench/fleet.ts                      # 1,000 / 5,000 / 10,000 / 20,000 devices, 60 s
 //   TALLY_BENCH_FLEET=1000,5000 TALLY_BENCH_SECONDS=30 npx tsx bench/fleet.ts
@@ -46,12 +49,15 @@ interface Row {
   fleetLoopP99: number;
   fleetProcesses: number;
   hubCpuUsPerVoucher: number;
+  hubRunCpuUsPerVoucher: number;
   hubRssKiBPerDevice: number;
+  hubRssMiB: number;
   emfile: number | null;
   wallS: number;
 }
 
 const rows: Row[] = [];
+const f = (v: number | undefined | null, digits = 0) => (v === undefined || v === null ? '-' : v.toFixed(digits));
 const dir = mkdtempSync(join(tmpdir(), 'tally-bench-fleet-'));
 try {
   for (const devices of sizes) {
@@ -101,22 +107,28 @@ try {
       hubLoopP99: r.eventLoopMs.main.p99Ms,
       fleetLoopP99: Math.max(0, ...r.eventLoopMs.fleet.map((l: { p99Ms: number }) => l.p99Ms)),
       fleetProcesses: r.process.fleetProcesses ?? 0,
-      hubCpuUsPerVoucher: vouchers > 0 ? ((r.process.runCpuS ?? 0) * 1e6) / vouchers : 0,
-      hubRssKiBPerDevice: (r.process.maxRssMiB * 1024) / devices,
+      hubCpuUsPerVoucher: r.process.steady?.cpuUsPerVoucher ?? 0,
+      hubRunCpuUsPerVoucher: vouchers > 0 ? ((r.process.runCpuS ?? 0) * 1e6) / vouchers : 0,
+      hubRssKiBPerDevice: ((r.process.maxRssMiB - (r.process.baseRssMiB ?? 0)) * 1024) / devices,
+      hubRssMiB: r.process.maxRssMiB,
       emfile: r.process.hubDescriptorErrors ?? null,
       wallS,
     });
+    const done = rows[rows.length - 1]!;
+    console.error(
+      `${devices} devices: ${done.ok ? 'conserves' : `does NOT conserve (exit ${done.exit})`}, ` +
+        `sign -> receipt p99 ${f(done.total?.p99)} ms, hub stage p99 ${f(done.stages.hub?.p99, 1)} ms (${Math.round(wallS)} s)`,
+    );
   }
 } finally {
   rmSync(dir, { recursive: true, force: true });
 }
 
-const f = (v: number | undefined | null, digits = 0) => (v === undefined || v === null ? '-' : v.toFixed(digits));
 console.log(
   `\nfleet ladder: ${rate} unit/s per device for ${seconds} s, a signed segment every ${batchMs} ms, embedded hub, fleet in child processes; ms`,
 );
 console.log(
-  'devices  conserves  vouchers/s  agent p99  broker+net p99  hub p99  back p99  e2e p50  e2e p99  hub lag p99  fleet lag p99 (procs)  hub cpu us/voucher  hub RSS KiB/device  EMFILE',
+  'devices  conserves  vouchers/s  agent p99  broker+net p99  hub p99  back p99  e2e p50  e2e p99  hub lag p99  fleet lag p99 (procs)  hub cpu us/voucher  hub RSS KiB/device  hub RSS MiB  EMFILE',
 );
 for (const r of rows) {
   const s = r.stages;
@@ -135,10 +147,19 @@ for (const r of rows) {
       `${f(r.fleetLoopP99, 1)} (${r.fleetProcesses})`.padStart(22),
       f(r.hubCpuUsPerVoucher).padStart(19),
       f(r.hubRssKiBPerDevice).padStart(19),
+      f(r.hubRssMiB).padStart(12),
       f(r.emfile).padStart(7),
     ].join(' '),
   );
 }
+const spread = (pick: (r: Row) => number) => {
+  const v = rows.map(pick).filter((x) => x > 0);
+  return v.length > 1 ? `${(Math.max(...v) / Math.min(...v)).toFixed(2)}x` : '-';
+};
+console.log(
+  `\nspread across sizes (largest / smallest): hub cpu per voucher ${spread((r) => r.hubCpuUsPerVoucher)}, ` +
+    `hub RSS per device ${spread((r) => r.hubRssKiBPerDevice)}`,
+);
 if (process.env.TALLY_BENCH_JSON) writeFileSync(process.env.TALLY_BENCH_JSON, `${JSON.stringify(rows, null, 2)}\n`);
 const best = rows.filter((r) => r.ok).sort((a, b) => b.devices - a.devices)[0];
 console.log(

@@ -68,6 +68,13 @@ export interface SimReport {
     /** CPU of this process (all its threads) from the start of production to the end of the drain:
      *  with an embedded hub and the fleet elsewhere, what the hub spent on the run's vouchers. */
     runCpuS?: number;
+    /** The steady part of production (its last two thirds: every device connected and granted long
+     *  before): CPU of this process and the vouchers receipted meanwhile. Per voucher, this is the
+     *  hub's running cost without the connection storm at the start or the drain at the end. */
+    steady?: { fromS: number; toS: number; cpuS: number; vouchers: number; cpuUsPerVoucher: number | null };
+    /** RSS of this process before the devices were enrolled: with an embedded hub, the hub at rest.
+     *  (maxRssMiB - baseRssMiB) / devices is what each device cost. */
+    baseRssMiB?: number;
     /** Fleet processes (0: the fleet ran in this process), and why the simulator chose more than
      *  asked, if it did. */
     fleetProcesses?: number;
@@ -196,6 +203,17 @@ export function formatReport(r: SimReport): string {
           ? `; fleet processes: cpu ${r.process.fleetCpuS} s, max RSS ${r.process.fleetMaxRssMiB} MiB`
           : ''),
     ],
+    ...(r.process.steady?.cpuUsPerVoucher != null
+      ? [
+          [
+            'steady state',
+            `seconds ${r.process.steady.fromS}-${r.process.steady.toS}: this process ${r.process.steady.cpuUsPerVoucher} us of cpu per voucher` +
+              (r.process.baseRssMiB !== undefined
+                ? `; RSS ${r.process.baseRssMiB} MiB before enrolment, ${r.process.maxRssMiB} MiB at most`
+                : ''),
+          ] as [string, string],
+        ]
+      : []),
   ];
   const width = Math.max(...rows.map(([k]) => k.length));
   const lines = rows.map(([k, v]) => `  ${k.padEnd(width)}  ${v}`);

@@ -91,6 +91,7 @@ export async function runSimulation(o: SimOptions): Promise<SimReport> {
     const rejectedBefore = await target.api.rejectionCounts();
     const epochsBefore = new Set((await target.api.epochs()).map((e) => e.epoch));
 
+    const baseRssMiB = Math.round(process.memoryUsage().rss / 2 ** 20);
     o.log(`enrolling ${o.devices} devices with the ${target.kind} hub`);
     const keyBackend = createNodeBackend({ maxSecretKeys: 1 });
     await target.api.enrol(o.devices, (from, to) => {
@@ -201,7 +202,10 @@ export async function runSimulation(o: SimOptions): Promise<SimReport> {
     let nextKill = o.faults['kill-hub'] ?? 0;
     let nextNodeDown = o.faults['broker-node-down'] ?? 0;
     let kills = 0;
+    const steadyFromS = Math.floor(o.durationS / 3);
+    let steadyStart = { cpu: process.cpuUsage(), vouchers: timeline.vouchers };
     for (let second = 1; second <= o.durationS; second++) {
+      if (second - 1 === steadyFromS) steadyStart = { cpu: process.cpuUsage(), vouchers: timeline.vouchers };
       await sleepUntil(started + second * 1000);
       if (nextBrokerRestart > 0 && second >= nextBrokerRestart && target.restartBroker) {
         nextBrokerRestart += o.faults['broker-restart']!;
@@ -219,6 +223,10 @@ export async function runSimulation(o: SimOptions): Promise<SimReport> {
       }
       show('run', second, o.durationS);
     }
+
+    const steadyCpu = process.cpuUsage(steadyStart.cpu);
+    const steadyVouchers = timeline.vouchers - steadyStart.vouchers;
+    const steadyCpuS = (steadyCpu.user + steadyCpu.system) / 1e6;
 
     // Drain: every signed voucher must get its receipt.
     for (const s of shards) s.stopProduction();
@@ -329,6 +337,14 @@ export async function runSimulation(o: SimOptions): Promise<SimReport> {
         fleetCpuS: round1(finals.reduce((a, f) => a + (f.usage?.cpuS ?? 0), 0)),
         fleetMaxRssMiB: Math.round(finals.reduce((a, f) => a + (f.usage?.maxRssMiB ?? 0), 0)),
         runCpuS: round1((runCpu.user + runCpu.system) / 1e6),
+        steady: {
+          fromS: steadyFromS,
+          toS: o.durationS,
+          cpuS: round1(steadyCpuS),
+          vouchers: steadyVouchers,
+          cpuUsPerVoucher: steadyVouchers > 0 ? Math.round((steadyCpuS * 1e6) / steadyVouchers) : null,
+        },
+        baseRssMiB,
         fleetProcesses: workers,
         ...(plan.reason ? { fleetSpread: plan.reason } : {}),
         descriptorLimit: {

@@ -31,6 +31,7 @@ export class Timeline {
   readonly #total = newHistogram();
   #bucket = newHistogram();
   #bucketVouchers = 0;
+  #vouchers = 0;
   #bucketStartMs: number;
   readonly #startMs: number;
   readonly points: TimelinePoint[] = [];
@@ -46,6 +47,12 @@ export class Timeline {
     this.#total.recordValue(us);
     this.#bucket.recordValue(us);
     this.#bucketVouchers += vouchers;
+    this.#vouchers += vouchers;
+  }
+
+  /** Vouchers covered by the receipts recorded so far. */
+  get vouchers(): number {
+    return this.#vouchers;
   }
 
   /** Closes the current bucket (call about once a second). */
