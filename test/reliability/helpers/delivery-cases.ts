@@ -12,12 +12,19 @@ import { seededRandom } from './random.js';
 import type { recorder } from './record.js';
 import type { DeliveryTarget, OpenTarget } from './target.js';
 
+/** How the reconnect storm runs on a target: hub options of its own and a longer budget. */
+export interface StormOptions {
+  hubOptions?: Parameters<OpenTarget>[0];
+  /** The whole case, and the wait for the fleet to catch up within it. Default 60 s each. */
+  timeoutMs?: number;
+}
+
 /** Registers the delivery cases in a describe block named `title`, each on a fresh target. */
 export function deliveryCases(
   title: string,
   open: () => OpenTarget,
   rec: ReturnType<typeof recorder>,
-  options: { reconnectStorm?: boolean } = {},
+  options: { reconnectStorm?: StormOptions } = {},
 ): void {
   describe(title, () => {
     const cleanups: (() => Promise<void> | void)[] = [];
@@ -213,10 +220,15 @@ export function deliveryCases(
       });
     });
 
-    if (options.reconnectStorm !== false)
-      it('survives a reconnect storm of the whole fleet with backlogs', async () => {
+    const storm = options.reconnectStorm ?? {};
+    it(
+      'survives a reconnect storm of the whole fleet with backlogs',
+      async () => {
         const devices = 40;
-        const { hub, fleet } = await hubAndFleet(devices, {}, () => ({ reconnectMinMs: 50, reconnectMaxMs: 500 }));
+        const { hub, fleet } = await hubAndFleet(devices, storm.hubOptions ?? {}, () => ({
+          reconnectMinMs: 50,
+          reconnectMaxMs: 500,
+        }));
         fleet.startMetering(50);
         await new Promise((r) => setTimeout(r, 500));
         // The hub and its broker go away; every agent keeps metering into its outbox.
@@ -224,7 +236,7 @@ export function deliveryCases(
         await new Promise((r) => setTimeout(r, 2000));
         const backlog = fleet.agents.reduce((a, x) => a + x.snapshot().outboxDepth, 0);
         await hub.back();
-        const recoveryMs = await fleet.caughtUp();
+        const recoveryMs = await fleet.caughtUp(storm.timeoutMs);
         fleet.stopMetering();
         await fleet.drained();
         const { c, text } = await settle(hub, fleet);
@@ -235,6 +247,8 @@ export function deliveryCases(
           observed: `${backlog} vouchers in outboxes when the hub came back; ${c.signedUnits} units committed exactly; rejected: ${text}`,
           figures: { lost: `${c.lost}`, duplicated: `${c.duplicated}`, recoveryMs, inputs: backlog },
         });
-      });
+      },
+      storm.timeoutMs,
+    );
   });
 }
