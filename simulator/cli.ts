@@ -54,6 +54,7 @@ const SIM_DEFAULTS = {
   batchMs: AGENT_DEFAULTS.batchMs,
   window: AGENT_DEFAULTS.window,
   drainTimeout: 120,
+  fleetNice: 10,
 } as const;
 
 const program = new Command()
@@ -93,6 +94,12 @@ program
     '--workers <n>',
     `fleet processes (0 = beside the hub in this process; default: 1 from ${WORKER_THRESHOLD} devices, one more per ${DEVICES_PER_FLEET_PROCESS}; never fewer than the descriptor limit allows)`,
     integer(0, 16),
+  )
+  .option(
+    '--fleet-nice <n>',
+    'scheduling priority of the fleet processes, 0-19 (nice): the fleet stands for devices with CPUs of their own, so on a shared machine it yields to the hub it measures; 0 shares the CPU equally',
+    integer(0, 19),
+    SIM_DEFAULTS.fleetNice,
   )
   .option(
     '--drain-timeout <seconds>',
@@ -247,6 +254,7 @@ to stderr.`,
       drainTimeoutS: opts.drainTimeout,
       workers: opts.workers ?? (opts.devices >= WORKER_THRESHOLD ? 1 : 0),
       autoWorkers: opts.workers === undefined,
+      fleetNice: opts.fleetNice,
       descriptorLimit: nofile.limit,
       ...(opts.quiet ? {} : { progress: process.stderr }),
       log,

@@ -79,6 +79,8 @@ export interface SimReport {
      *  asked, if it did. */
     fleetProcesses?: number;
     fleetSpread?: string;
+    /** Niceness the fleet processes ran at (absent with no fleet process). */
+    fleetNice?: number;
     /** This process's descriptor limit (fleet processes inherit it); null if unknown or unlimited. */
     descriptorLimit?: { soft: number | null; hard: number | null };
     /** EMFILE and ENFILE counted by the embedded hub; null for a running hub (see its /metrics). */
@@ -200,7 +202,7 @@ export function formatReport(r: SimReport): string {
       'process',
       `cpu ${r.process.cpuUserS} s user + ${r.process.cpuSystemS} s system, max RSS ${r.process.maxRssMiB} MiB` +
         (r.process.fleetCpuS > 0
-          ? `; fleet processes: cpu ${r.process.fleetCpuS} s, max RSS ${r.process.fleetMaxRssMiB} MiB`
+          ? `; fleet processes${r.process.fleetNice ? ` (nice ${r.process.fleetNice})` : ''}: cpu ${r.process.fleetCpuS} s, max RSS ${r.process.fleetMaxRssMiB} MiB`
           : ''),
     ],
     ...(r.process.steady?.cpuUsPerVoucher != null

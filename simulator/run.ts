@@ -46,6 +46,9 @@ export interface SimOptions {
   workers: number;
   /** The count was not given: large fleets are spread over more processes (fleet-plan.ts). */
   autoWorkers?: boolean;
+  /** Niceness of the fleet processes (default 0): with 10, a fleet sharing the machine yields the
+   *  CPU to the hub, as devices with CPUs of their own would. */
+  fleetNice?: number;
   /** This process's file-descriptor limit (the fleet processes inherit it); undefined if unknown. */
   descriptorLimit?: NofileLimit | undefined;
   /** Longest wait for the last receipts after production stops. */
@@ -150,7 +153,7 @@ export async function runSimulation(o: SimOptions): Promise<SimReport> {
         window: o.window,
         workDir,
       };
-      shards.push(workers > 0 ? processShard(init, onBatch(s)) : localShard(init, onBatch(s)));
+      shards.push(workers > 0 ? processShard(init, onBatch(s), o.fleetNice ?? 0) : localShard(init, onBatch(s)));
     }
     o.log(`connecting ${o.devices} agents${workers > 0 ? ` in ${workers} fleet process(es)` : ''}`);
     await Promise.all(shards.map((s) => s.start()));
@@ -346,6 +349,8 @@ export async function runSimulation(o: SimOptions): Promise<SimReport> {
         },
         baseRssMiB,
         fleetProcesses: workers,
+        // As the fleet processes saw their own priority, not as asked.
+        ...(workers > 0 ? { fleetNice: Math.min(...finals.map((f) => f.usage?.nice ?? 0)) } : {}),
         ...(plan.reason ? { fleetSpread: plan.reason } : {}),
         descriptorLimit: {
           soft: finiteOrNull(o.descriptorLimit?.soft),

@@ -2,6 +2,7 @@
 // use child processes: each has its own file-descriptor limit (10,000 devices are 10,000 client
 // sockets, and the embedded hub holds the other end of each) and its own core.
 import { fork, type ChildProcess } from 'node:child_process';
+import { getPriority, setPriority } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { Shard, type ShardBatch, type ShardFinal, type ShardInit } from './shard.js';
 import type { ToShard } from './shard-worker.js';
@@ -37,8 +38,17 @@ function startChild(): ChildProcess {
   });
 }
 
-export function processShard(init: ShardInit, onBatch: (b: ShardBatch) => void): ShardHost {
+/** A shard in a child process, at niceness `nice` (0: the parent's priority). */
+export function processShard(init: ShardInit, onBatch: (b: ShardBatch) => void, nice = 0): ShardHost {
   const child = startChild();
+  // Only ever up from this process's niceness (going down needs privileges). Should it fail, the
+  // fleet runs at this process's priority, which only makes the figures more pessimistic.
+  if (nice > getPriority() && child.pid !== undefined)
+    try {
+      setPriority(child.pid, nice);
+    } catch {
+      /* see above */
+    }
   const waiting = new Map<'started' | 'final', { resolve: (v: unknown) => void; reject: (e: Error) => void }>();
   let failure: Error | undefined;
   let finished = false;

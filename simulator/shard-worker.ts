@@ -1,6 +1,7 @@
 // Child-process entry of a shard: the main process sends init / start / stop-production / finish
 // over IPC (structured clone, so bigints travel), the shard posts its batches back. Bundled as
 // dist/tally-sim-shard.js.
+import { getPriority } from 'node:os';
 import { Shard, type ShardInit } from './shard.js';
 
 export type ToShard =
@@ -19,7 +20,11 @@ process.on('message', (msg: ToShard) => {
     else {
       const final = await shard!.finish();
       const cpu = process.cpuUsage();
-      final.usage = { cpuS: (cpu.user + cpu.system) / 1e6, maxRssMiB: process.resourceUsage().maxRSS / 1024 };
+      final.usage = {
+        cpuS: (cpu.user + cpu.system) / 1e6,
+        maxRssMiB: process.resourceUsage().maxRSS / 1024,
+        nice: getPriority(),
+      };
       // Not process.disconnect() here: it can drop this (large) message before it is flushed.
       // The main process ends this process once it has the report.
       send({ type: 'final', final });

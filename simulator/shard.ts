@@ -52,7 +52,8 @@ export interface ShardFinal {
   metered: Array<[string | null, bigint]>;
   status: ShardStatus;
   /** CPU and peak memory of the shard's own process (child-process shards only). */
-  usage?: { cpuS: number; maxRssMiB: number };
+  /** Of the shard's own process; `nice` as that process sees its priority. */
+  usage?: { cpuS: number; maxRssMiB: number; nice: number };
 }
 
 const REPORT_EVERY_MS = 250;

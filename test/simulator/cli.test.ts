@@ -1,6 +1,7 @@
 // tally-sim's usage errors (exit status 2 and a message that says what to fix), its report on
 // stdout with `--json -`, and its live progress line on a real terminal (a pty from script(1)).
 import { spawnSync } from 'node:child_process';
+import { getPriority } from 'node:os';
 import { describe, expect, it } from 'vitest';
 
 /** Runs tally-sim on a pseudo-terminal `columns` wide (script(1), util-linux, essential on
@@ -72,6 +73,30 @@ describe('tally-sim output', () => {
     expect(r.stderr).toContain('Tally fleet simulation');
     // --quiet: the final report only, no log lines.
     expect(r.stderr).not.toContain('tally-sim: enrolling');
+  });
+
+  it('runs the fleet processes at the niceness asked, as they see it themselves', () => {
+    const r = sim(
+      'run',
+      '--devices',
+      '2',
+      '--duration',
+      '1',
+      '--workers',
+      '1',
+      '--fleet-nice',
+      '7',
+      '--quiet',
+      '--json',
+      '-',
+    );
+    expect(r.status, r.stderr).toBe(0);
+    const report = JSON.parse(r.stdout) as { ok: boolean; process: { fleetProcesses: number; fleetNice: number } };
+    expect(report.ok).toBe(true);
+    expect(report.process.fleetProcesses).toBe(1);
+    // Niceness only goes up: under a test runner already at 7 or more the fleet keeps the runner's.
+    expect(report.process.fleetNice).toBe(Math.max(7, getPriority()));
+    expect(r.stderr).toContain(`fleet processes (nice ${report.process.fleetNice})`);
   });
 
   it('refuses --json - together with --html -', () => {
