@@ -72,7 +72,8 @@ export interface ClusterHooks {
   settling<T>(wait: boolean, task: () => Promise<T>): Promise<T | undefined>;
 }
 
-const noDownlink: Downlink = { publishReceipt() {}, publishControl() {} };
+/** Downlink messages held until attach() (at most this many; past it the devices re-send). */
+const MAX_EARLY_DOWNLINK = 100_000;
 
 export class HubCore {
   readonly controls: Controls;
@@ -80,7 +81,20 @@ export class HubCore {
   /** Which webhook events a change causes; the thresholds and the offline watch. */
   readonly alerts: WebhookAlerts;
   readonly webhooks: WebhookAdmin;
-  private links: CoreLinks = { downlink: noDownlink, seesConnections: true };
+  /**
+   * What the core published before attach(). A hub on an external broker with a persistent session
+   * is handed the uplinks queued for it the moment it connects, before its link reaches the core;
+   * the receipts of the ones committed by then wait here rather than vanish (the device would wait
+   * for its acknowledgement timer, 15 s by default, and send them again).
+   */
+  private early: { kind: 'receipt' | 'control'; deviceHex: string; bytes: Uint8Array }[] = [];
+  private links: CoreLinks = {
+    downlink: {
+      publishReceipt: (deviceHex, bytes) => this.holdEarly('receipt', deviceHex, bytes),
+      publishControl: (deviceHex, bytes) => this.holdEarly('control', deviceHex, bytes),
+    },
+    seesConnections: true,
+  };
   /** Cluster mode: which devices this hub owns now (hub/cluster/member.ts sets it). */
   private ownsDevice: (deviceHex: string) => boolean = () => true;
   private cluster: ClusterHooks | undefined;
@@ -302,6 +316,14 @@ export class HubCore {
 
   attach(links: CoreLinks): void {
     this.links = links;
+    for (const m of this.early.splice(0)) {
+      if (m.kind === 'receipt') links.downlink.publishReceipt(m.deviceHex, m.bytes);
+      else links.downlink.publishControl(m.deviceHex, m.bytes);
+    }
+  }
+
+  private holdEarly(kind: 'receipt' | 'control', deviceHex: string, bytes: Uint8Array): void {
+    if (this.early.length < MAX_EARLY_DOWNLINK) this.early.push({ kind, deviceHex, bytes });
   }
 
   /** Places every segment received so far and commits whatever the pipeline holds, so a reader

@@ -49,10 +49,17 @@ export interface BareCore {
   db: Database.Database;
   receipts: { deviceHex: string; bytes: Uint8Array }[];
   controls: { deviceHex: string; control: Control }[];
+  /** Hands the core its downlink (done at once unless `attachLater`). */
+  attach(): void;
   close(): Promise<void>;
 }
 
-export async function bareCore(dataDir: string, extra: HubConfigInput = {}, pool?: GatedPool): Promise<BareCore> {
+export async function bareCore(
+  dataDir: string,
+  extra: HubConfigInput = {},
+  pool?: GatedPool,
+  { attachLater = false }: { attachLater?: boolean } = {},
+): Promise<BareCore> {
   const config = resolveConfig({ network: 'test-net', verifyWorkers: 0, ...extra, dataDir });
   const { identity } = initDataDir(config.dataDir, {
     network: config.network ?? 'test-net',
@@ -66,21 +73,24 @@ export async function bareCore(dataDir: string, extra: HubConfigInput = {}, pool
   const core = await HubCore.open(config, identity, store, new HubMetrics(), config.now, pool);
   const receipts: BareCore['receipts'] = [];
   const controls: BareCore['controls'] = [];
-  core.attach({
-    seesConnections: true,
-    downlink: {
-      publishReceipt: (deviceHex, bytes) => receipts.push({ deviceHex, bytes }),
-      publishControl: (deviceHex, bytes) => {
-        const c = decodeControl(bytes, identity.keyPair.publicKey);
-        if (c.ok) controls.push({ deviceHex, control: c.value });
+  const attach = () =>
+    core.attach({
+      seesConnections: true,
+      downlink: {
+        publishReceipt: (deviceHex, bytes) => receipts.push({ deviceHex, bytes }),
+        publishControl: (deviceHex, bytes) => {
+          const c = decodeControl(bytes, identity.keyPair.publicKey);
+          if (c.ok) controls.push({ deviceHex, control: c.value });
+        },
       },
-    },
-  });
+    });
+  if (!attachLater) attach();
   return {
     core,
     db: db!,
     receipts,
     controls,
+    attach,
     async close() {
       await core.pipeline.placed();
       await core.pipeline.commit.stop();
