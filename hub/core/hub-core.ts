@@ -87,11 +87,11 @@ export class HubCore {
    * the receipts of the ones committed by then wait here rather than vanish (the device would wait
    * for its acknowledgement timer, 15 s by default, and send them again).
    */
-  private early: { kind: 'receipt' | 'control'; deviceHex: string; bytes: Uint8Array }[] = [];
+  private early: ((downlink: Downlink) => void)[] = [];
   private links: CoreLinks = {
     downlink: {
-      publishReceipt: (deviceHex, bytes) => this.holdEarly('receipt', deviceHex, bytes),
-      publishControl: (deviceHex, bytes) => this.holdEarly('control', deviceHex, bytes),
+      publishReceipt: (deviceHex, bytes) => this.holdEarly((d) => d.publishReceipt(deviceHex, bytes)),
+      publishControl: (deviceHex, bytes) => this.holdEarly((d) => d.publishControl(deviceHex, bytes)),
     },
     seesConnections: true,
   };
@@ -316,14 +316,11 @@ export class HubCore {
 
   attach(links: CoreLinks): void {
     this.links = links;
-    for (const m of this.early.splice(0)) {
-      if (m.kind === 'receipt') links.downlink.publishReceipt(m.deviceHex, m.bytes);
-      else links.downlink.publishControl(m.deviceHex, m.bytes);
-    }
+    for (const send of this.early.splice(0)) send(links.downlink);
   }
 
-  private holdEarly(kind: 'receipt' | 'control', deviceHex: string, bytes: Uint8Array): void {
-    if (this.early.length < MAX_EARLY_DOWNLINK) this.early.push({ kind, deviceHex, bytes });
+  private holdEarly(send: (downlink: Downlink) => void): void {
+    if (this.early.length < MAX_EARLY_DOWNLINK) this.early.push(send);
   }
 
   /** Places every segment received so far and commits whatever the pipeline holds, so a reader
