@@ -24,8 +24,8 @@
 // (devices enrolled besides the agents, default 0: a takeover reads its partitions' devices),
 // TALLY_BENCH_ACK_TIMEOUT_MS
 // (the agent's re-send timer; default the agent's own, 15 s), TALLY_BENCH_DEVICES (32) /
-// _VOUCHERS64 (64,000) / _VOUCHERS1 (5,000) (ingest size per row; hub-ingest's own defaults, ten
-// times larger, stalled the three-hub row, see docs/scale-out.md), TALLY_BENCH_SKIP=ingest|failover.
+// _VOUCHERS64 (640,000) / _VOUCHERS1 (100,000) (ingest size per row, hub-ingest's own defaults),
+// TALLY_BENCH_SKIP=ingest|failover.
 import { execFile } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { availableParallelism, tmpdir } from 'node:os';
@@ -82,9 +82,9 @@ async function ingest(args: string[]): Promise<IngestLine> {
     '--devices',
     String(env('DEVICES', 32)),
     '--vouchers64',
-    String(env('VOUCHERS64', 64_000)),
+    String(env('VOUCHERS64', 640_000)),
     '--vouchers1',
-    String(env('VOUCHERS1', 5_000)),
+    String(env('VOUCHERS1', 100_000)),
     '--stall-s',
     '300',
   ];
