@@ -55,7 +55,13 @@ interface Held {
   deadline: number;
   /** onGain has resolved: the partition's state is loaded and it may be served. */
   ready: boolean;
+  /** Lost before onGain resolved: onLose runs once it has, with this reason. */
+  lostWhileLoading?: LossReason;
 }
+
+/** Partitions a take loads at once (the hub reads them in one batch and subscribes to them in one
+ *  SUBSCRIBE); a renewal falls due between two such steps. */
+const LOADS_AT_ONCE = 32;
 
 export class LeaseManager {
   readonly hubId: string;
@@ -231,20 +237,42 @@ export class LeaseManager {
         RETURNING partition, token`,
       [this.hubId, lease, mine, count],
     );
-    for (const r of rows.sort((a, b) => a.partition - b.partition)) {
-      const token = BigInt(r.token);
-      const held: Held = { token, deadline: started + this.leaseMs - this.marginMs, ready: false };
-      this.held.set(r.partition, held);
-      this.log('info', `partition ${r.partition} taken (token ${token})`);
-      try {
-        await this.options.onGain(r.partition, token);
-        held.ready = true;
-      } catch (err) {
-        // A partition we cannot load is given back rather than held without being served.
-        this.log('error', `partition ${r.partition} could not be loaded: ${(err as Error).message}`);
-        await this.release([r.partition], 'released');
+    // Every row taken is held at once, so the renewals below cover the ones still waiting to load.
+    const gained: [number, Held][] = rows
+      .sort((a, b) => a.partition - b.partition)
+      .map((r) => {
+        const held: Held = { token: BigInt(r.token), deadline: started + this.leaseMs - this.marginMs, ready: false };
+        this.held.set(r.partition, held);
+        this.log('info', `partition ${r.partition} taken (token ${held.token})`);
+        return [r.partition, held];
+      });
+    // Loading a partition is a few queries and a subscription. A hub taking a whole fleet's
+    // partitions at once (alone at start, or the last survivor) loads them in parallel, and renews
+    // whenever a renewal falls due: loaded one after the other, 256 of them outlasted a 2 s lease
+    // under load and expired as they became ready, to be taken again and expire again.
+    let renewedAt = started;
+    for (let i = 0; i < gained.length; i += LOADS_AT_ONCE) {
+      if (this.now() - renewedAt >= this.renewMs) {
+        renewedAt = this.now();
+        await this.renew(renewedAt, lease);
       }
+      await Promise.all(gained.slice(i, i + LOADS_AT_ONCE).map(([p, held]) => this.load(p, held)));
     }
+  }
+
+  private async load(partition: number, held: Held): Promise<void> {
+    if (this.held.get(partition) !== held) return; // lost before its turn came
+    try {
+      await this.options.onGain(partition, held.token);
+    } catch (err) {
+      // A partition we cannot load is given back rather than held without being served.
+      this.log('error', `partition ${partition} could not be loaded: ${(err as Error).message}`);
+      if (this.held.get(partition) === held) await this.release([partition], 'released');
+      if (held.lostWhileLoading) this.options.onLose(partition, held.lostWhileLoading);
+      return;
+    }
+    if (held.lostWhileLoading) this.options.onLose(partition, held.lostWhileLoading);
+    else held.ready = true;
   }
 
   private async release(parts: number[], reason: LossReason): Promise<void> {
@@ -262,12 +290,17 @@ export class LeaseManager {
   }
 
   private lose(partition: number, reason: LossReason): void {
-    if (!this.held.delete(partition)) return;
+    const held = this.held.get(partition);
+    if (!held) return;
+    this.held.delete(partition);
     this.log(
       reason === 'released' || reason === 'stopped' ? 'info' : 'warn',
       `partition ${partition} lost (${reason})`,
     );
-    this.options.onLose(partition, reason);
+    // Still loading: onGain has not finished its subscription, so the undoing waits for it (the
+    // partition was never served: holds() wants it ready).
+    if (held.ready) this.options.onLose(partition, reason);
+    else held.lostWhileLoading = reason;
   }
 
   /** Drops partitions whose local deadline passed, even while the database cannot be reached. */

@@ -19,6 +19,7 @@ import { checkFence, LeaseLostError } from '../store/fence.js';
 import type { PgTransaction } from '../store/postgres/store.js';
 import type { CommitBatch } from '../store/types.js';
 import { LeaseManager, type LossReason } from './leases.js';
+import { batchedLoad } from './batched-load.js';
 import { Ownership } from './ownership.js';
 import type { HubLog } from '../base/log-codes.js';
 import { ControlRouter } from './control.js';
@@ -99,13 +100,12 @@ export class ClusterMember {
   async start(core: HubCore, link: Partitions): Promise<void> {
     this.core = core;
     const inPartition = (p: number) => (hex: string) => partitionOf(hex) === p;
+    const load = batchedLoad((partitions) => core.loadDevices({ partitions }));
     this.ownership = new Ownership(
       partitionOf,
       link,
       {
-        load: async (p) => {
-          await core.loadDevices({ partitions: [p] });
-        },
+        load,
         drop: (p) => {
           core.dropDevices(inPartition(p));
         },

@@ -100,6 +100,38 @@ describePostgres('test/hub/cluster-leases.test.ts', 'partition leases with fenci
     }
   });
 
+  it('keeps every partition it takes when loading them outlasts the lease', async () => {
+    // 64 partitions whose loads take 1.5 s each: loaded one after the other they would take 96 s,
+    // and even two batches (3 s) outlast the 2 s local deadline unless a renewal comes between them.
+    const pool = await freshDb();
+    const partitions = 64;
+    const loading = new Set<number>();
+    let mostAtOnce = 0;
+    const a = track(
+      hub(pool, 'hub-a', {
+        partitions,
+        onGain: async (p) => {
+          loading.add(p);
+          mostAtOnce = Math.max(mostAtOnce, loading.size);
+          await new Promise((r) => setTimeout(r, 1_500));
+          loading.delete(p);
+        },
+      }),
+    );
+    await a.leases.start();
+    expect(a.leases.owned().size).toBe(partitions);
+    expect(a.lost).toEqual([]);
+    expect(mostAtOnce).toBeGreaterThan(1);
+    // And the leases stay: past a whole lease nothing expired, every row is still in a's name.
+    await new Promise((r) => setTimeout(r, LEASE.leaseMs + 500));
+    expect(a.lost).toEqual([]);
+    expect(a.leases.owned().size).toBe(partitions);
+    const { rows } = await pool.query<{ n: number }>(
+      "SELECT count(*)::int AS n FROM partition_leases WHERE owner_hub = 'hub-a' AND expires_at > now()",
+    );
+    expect(rows[0]!.n).toBe(partitions);
+  });
+
   it('moves the partitions of a hub that stops renewing to another, with bigger tokens', async () => {
     const pool = await freshDb();
     const a = track(hub(pool, 'hub-a'));
