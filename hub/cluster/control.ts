@@ -29,6 +29,10 @@ export class ControlRouter {
 
   /** Applies a change if this hub owns its device; ignores it otherwise. Never throws. */
   onChange(change: ControlChange): Promise<void> {
+    if (change.kind === 'devices')
+      return Promise.all(
+        change.deviceKeys.map((deviceKey) => this.onChange({ kind: 'device', deviceKey, op: change.op })),
+      ).then(() => undefined);
     const key = fromHex(change.deviceKey);
     if (!key || !this.owns(key)) return Promise.resolve();
     const apply = () =>

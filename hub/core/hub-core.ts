@@ -31,7 +31,7 @@ import {
 } from '../store/types.js';
 import { Controls } from '../model/controls.js';
 import { dropWaiting } from '../ingest/reorder.js';
-import type { ControlChange } from '../store/control-notify.js';
+import { ENROLLED_PER_NOTIFY, type ControlChange } from '../store/control-notify.js';
 import type { Downlink } from '../model/downlink.js';
 import { liveChannelFromRow, Registry, type FleetView, type LiveChannel, type LiveDevice } from '../model/registry.js';
 import { fleetSnapshot } from '../model/fleet-snapshot.js';
@@ -458,14 +458,13 @@ export class HubCore {
         if (this.registry.devices.has(hex)) throw new ApiError('API_CONFLICT', `device already enrolled: ${hex}`);
       }
       try {
-        await this.store.enrol(built.map((b) => ({ deviceKey: b.channel.deviceKey, atMs: nowMs, channel: b.channel })));
+        return await this.store.enrol(
+          built.map((b) => ({ deviceKey: b.channel.deviceKey, atMs: nowMs, channel: b.channel })),
+        );
       } catch (err) {
         if (err instanceof StoreConflictError) throw new ApiError('API_CONFLICT', err.message);
         throw err;
       }
-      const out = [];
-      for (const b of built) out.push((await this.store.getChannel(b.channel.channelId))!);
-      return out;
     });
     const out = [];
     for (const [i, b] of built.entries()) {
@@ -480,7 +479,10 @@ export class HubCore {
       if (device.connected || !this.links.seesConnections) this.controls.grant(device, ch, true);
       out.push({ device: deviceView(device, ch), channel: channelView(ch) });
     }
-    for (const b of built) await this.changed({ kind: 'device', deviceKey: toHex(b.channel.deviceKey), op: 'enrol' });
+    // The owners hear of them in notifications of up to 100 keys, not one per device.
+    const keys = built.map((b) => toHex(b.channel.deviceKey));
+    for (let i = 0; i < keys.length; i += ENROLLED_PER_NOTIFY)
+      await this.changed({ kind: 'devices', deviceKeys: keys.slice(i, i + ENROLLED_PER_NOTIFY), op: 'enrol' });
     return out;
   }
 

@@ -15,7 +15,13 @@ export const CONTROL_CHANNEL = 'tally_control';
 
 export type ControlChange =
   | { kind: 'device'; deviceKey: string; op: 'enrol' | 'revoke' }
+  /** An enrolment of many devices, up to ENROLLED_PER_NOTIFY of them in one notification. */
+  | { kind: 'devices'; deviceKeys: string[]; op: 'enrol' }
   | { kind: 'channel'; channelId: string; deviceKey: string; op: 'topup' | 'close' | 'state' | 'open' };
+
+/** Device keys per 'devices' notification: 100 keys of 64 hex characters keep the payload under
+ *  PostgreSQL's 8,000-byte limit, and an enrolment of 20,000 devices costs 200 notifications. */
+export const ENROLLED_PER_NOTIFY = 100;
 
 const HEX32 = /^[0-9a-f]{64}$/;
 const DEVICE_OPS = new Set(['enrol', 'revoke']);
@@ -37,6 +43,12 @@ export function parseControl(payload: string | undefined): ControlChange | undef
   }
   if (typeof v !== 'object' || v === null) return undefined;
   const o = v as Record<string, unknown>;
+  if (o.kind === 'devices' && o.op === 'enrol' && Array.isArray(o.deviceKeys)) {
+    const keys = o.deviceKeys as unknown[];
+    if (keys.length === 0 || keys.length > ENROLLED_PER_NOTIFY) return undefined;
+    if (!keys.every((k) => typeof k === 'string' && HEX32.test(k))) return undefined;
+    return { kind: 'devices', deviceKeys: keys as string[], op: 'enrol' };
+  }
   if (typeof o.deviceKey !== 'string' || !HEX32.test(o.deviceKey) || typeof o.op !== 'string') return undefined;
   if (o.kind === 'device' && DEVICE_OPS.has(o.op))
     return { kind: 'device', deviceKey: o.deviceKey, op: o.op as 'enrol' | 'revoke' };

@@ -151,8 +151,8 @@ class SqliteStore implements SyncHubStore {
     this.s.setMeta.run(key, value);
   }
 
-  enrol(items: { deviceKey: Uint8Array; atMs: bigint; channel: NewChannel }[]): void {
-    this.db.transaction(() => {
+  enrol(items: { deviceKey: Uint8Array; atMs: bigint; channel: NewChannel }[]): ChannelRow[] {
+    return this.db.transaction(() => {
       for (const { deviceKey, atMs, channel: c } of items) {
         try {
           this.s.insertDevice.run(blob(deviceKey), atMs);
@@ -176,6 +176,7 @@ class SqliteStore implements SyncHubStore {
           throw err;
         }
       }
+      return items.map(({ channel }) => toChannel(this.s.getChannel.get(blob(channel.channelId)) as Row));
     })();
   }
 

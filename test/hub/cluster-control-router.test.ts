@@ -36,6 +36,13 @@ describe('control router', () => {
     expect(log).toEqual(['channel cc of aa']);
   });
 
+  it('applies an enrolment of many devices to the ones this hub owns', async () => {
+    const log: string[] = [];
+    const router = new ControlRouter(owns, target(log));
+    await router.onChange({ kind: 'devices', deviceKeys: [THEIRS, MINE, THEIRS], op: 'enrol' });
+    expect(log).toEqual(['device aa']);
+  });
+
   it("applies one device's changes in the order they were committed", async () => {
     const log: string[] = [];
     const router = new ControlRouter(owns, target(log));

@@ -7,6 +7,7 @@ import {
   CONTROL_CHANNEL,
   ControlListener,
   notifyControl,
+  ENROLLED_PER_NOTIFY,
   parseControl,
   type ControlChange,
 } from '../../hub/store/control-notify.js';
@@ -41,7 +42,11 @@ describe('control payloads', () => {
     const ok: ControlChange[] = [
       { kind: 'device', deviceKey: DEV, op: 'revoke' },
       { kind: 'channel', channelId: CH, deviceKey: DEV, op: 'topup' },
+      { kind: 'devices', deviceKeys: [DEV, CH], op: 'enrol' },
+      { kind: 'devices', deviceKeys: Array.from({ length: ENROLLED_PER_NOTIFY }, () => DEV), op: 'enrol' },
     ];
+    // The largest batch fits PostgreSQL's 8,000-byte payload.
+    expect(JSON.stringify(ok[3]).length).toBeLessThan(8000);
     for (const c of ok) expect(parseControl(JSON.stringify(c))).toEqual(c);
     for (const bad of [
       undefined,
@@ -54,6 +59,15 @@ describe('control payloads', () => {
       JSON.stringify({ kind: 'device', deviceKey: DEV.slice(2), op: 'revoke' }),
       JSON.stringify({ kind: 'channel', deviceKey: DEV, op: 'topup' }),
       JSON.stringify({ kind: 'epoch', deviceKey: DEV, op: 'enrol' }),
+      JSON.stringify({ kind: 'devices', deviceKeys: [], op: 'enrol' }),
+      JSON.stringify({ kind: 'devices', deviceKeys: [DEV, 'xyz'], op: 'enrol' }),
+      JSON.stringify({ kind: 'devices', deviceKeys: [DEV], op: 'revoke' }),
+      JSON.stringify({ kind: 'devices', deviceKeys: DEV, op: 'enrol' }),
+      JSON.stringify({
+        kind: 'devices',
+        deviceKeys: Array.from({ length: ENROLLED_PER_NOTIFY + 1 }, () => DEV),
+        op: 'enrol',
+      }),
     ])
       expect(parseControl(bad), String(bad)).toBeUndefined();
   });

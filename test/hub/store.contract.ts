@@ -65,7 +65,7 @@ export function runStoreContract(name: string, open: () => Promise<StoreUnderTes
     it('enrols a device with its channel and reads them back with u64 values intact', async () => {
       const dev = bytes(32);
       const ch = newChannel(dev);
-      await store.enrol([{ deviceKey: dev, atMs: 5n, channel: ch }]);
+      const stored = await store.enrol([{ deviceKey: dev, atMs: 5n, channel: ch }]);
       const d = (await store.getDevice(dev))!;
       expect(Buffer.from(d.deviceKey)).toEqual(Buffer.from(dev));
       expect(d.revokedAtMs).toBeNull();
@@ -75,13 +75,17 @@ export function runStoreContract(name: string, open: () => Promise<StoreUnderTes
       expect(c.head.seq).toBe(0n);
       expect(Buffer.from(c.head.hash)).toEqual(Buffer.from(ch.channelId)); // genesis head [P-4.3]
       expect(await store.listChannels({ deviceKey: dev })).toHaveLength(1);
+      expect(stored).toEqual([c]); // what enrol returns is what is stored
     });
 
     it('lists the devices and channels of some partitions [P-6.7], as the protocol computes them', async () => {
       const keys = Array.from({ length: 60 }, () => bytes(32));
       const channels = keys.map((k) => newChannel(k));
-      await store.enrol(keys.map((k, i) => ({ deviceKey: k, atMs: BigInt(i), channel: channels[i]! })));
+      const stored = await store.enrol(keys.map((k, i) => ({ deviceKey: k, atMs: BigInt(i), channel: channels[i]! })));
       const hex = (b: Uint8Array) => Buffer.from(b).toString('hex');
+      // Returned in the order given, as stored.
+      expect(stored.map((c) => hex(c.channelId))).toEqual(channels.map((c) => hex(c.channelId)));
+      for (const c of stored) expect(c).toEqual(await store.getChannel(c.channelId));
       const wanted = [partitionOf(keys[0]!), partitionOf(keys[1]!)];
       const inWanted = keys.filter((k) => wanted.includes(partitionOf(k))).map(hex);
       expect((await store.listDevices({ partitions: wanted })).map((d) => hex(d.deviceKey))).toEqual(inWanted);

@@ -143,20 +143,21 @@ class PostgresStore implements HubStore {
     );
   }
 
-  async enrol(items: { deviceKey: Uint8Array; atMs: bigint; channel: NewChannel }[]): Promise<void> {
+  async enrol(items: { deviceKey: Uint8Array; atMs: bigint; channel: NewChannel }[]): Promise<ChannelRow[]> {
     try {
-      await this.tx(async (c) => {
+      return await this.tx(async (c) => {
         await c.query(
           'INSERT INTO devices (device_key, enrolled_at_ms) SELECT * FROM UNNEST($1::bytea[], $2::int8[])',
           [items.map((i) => buf(i.deviceKey)), items.map((i) => str(i.atMs))],
         );
         const chs = items.map((i) => i.channel);
-        await c.query(
+        const inserted = await c.query(
           `INSERT INTO channels (channel_id, device_key, record, unit, price, capacity, opened_at_ms, expires_at_ms,
              state, head_hash, settled_hash, updated_at_ms)
            SELECT id, dev, rec, unit, price, cap, opened, expires, 'open', id, id, at
            FROM UNNEST($1::bytea[], $2::bytea[], $3::bytea[], $4::text[], $5::numeric[], $6::numeric[], $7::int8[],
-             $8::int8[], $9::int8[]) AS u(id, dev, rec, unit, price, cap, opened, expires, at)`,
+             $8::int8[], $9::int8[]) AS u(id, dev, rec, unit, price, cap, opened, expires, at)
+           RETURNING *`,
           [
             chs.map((ch) => buf(ch.channelId)),
             chs.map((ch) => buf(ch.deviceKey)),
@@ -169,6 +170,9 @@ class PostgresStore implements HubStore {
             items.map((i) => str(i.atMs)),
           ],
         );
+        // RETURNING names no order: the rows are put back in the order given.
+        const byId = new Map((inserted.rows as Row[]).map((r) => [buf(r.channel_id as Uint8Array).toString('hex'), r]));
+        return chs.map((ch) => toChannel(byId.get(buf(ch.channelId).toString('hex'))!));
       });
     } catch (err) {
       if (isUniqueViolation(err)) throw new StoreConflictError(`device or channel already exists`);
