@@ -49,9 +49,13 @@ interface Row {
   fleetLoopP99: number;
   fleetProcesses: number;
   hubCpuUsPerVoucher: number;
+  /** Vouchers per group commit in the steady window: what a commit's fixed cost is spread over. */
+  vouchersPerCommit: number | null;
   hubRunCpuUsPerVoucher: number;
   hubRssKiBPerDevice: number;
   hubRssMiB: number;
+  /** Of which the V8 heap at most (sampled once a second). */
+  hubHeapMiB: number | null;
   emfile: number | null;
   wallS: number;
 }
@@ -108,9 +112,13 @@ try {
       fleetLoopP99: Math.max(0, ...r.eventLoopMs.fleet.map((l: { p99Ms: number }) => l.p99Ms)),
       fleetProcesses: r.process.fleetProcesses ?? 0,
       hubCpuUsPerVoucher: r.process.steady?.cpuUsPerVoucher ?? 0,
+      vouchersPerCommit: r.process.steady?.groupCommits
+        ? r.process.steady.vouchers / r.process.steady.groupCommits
+        : null,
       hubRunCpuUsPerVoucher: vouchers > 0 ? ((r.process.runCpuS ?? 0) * 1e6) / vouchers : 0,
       hubRssKiBPerDevice: ((r.process.maxRssMiB - (r.process.baseRssMiB ?? 0)) * 1024) / devices,
       hubRssMiB: r.process.maxRssMiB,
+      hubHeapMiB: r.process.maxHeapMiB ?? null,
       emfile: r.process.hubDescriptorErrors ?? null,
       wallS,
     });
@@ -128,7 +136,7 @@ console.log(
   `\nfleet ladder: ${rate} unit/s per device for ${seconds} s, a signed segment every ${batchMs} ms, embedded hub, fleet in child processes; ms`,
 );
 console.log(
-  'devices  conserves  vouchers/s  agent p99  broker+net p99  hub p99  back p99  e2e p50  e2e p99  hub lag p99  fleet lag p99 (procs)  hub cpu us/voucher  hub RSS KiB/device  hub RSS MiB  EMFILE',
+  'devices  conserves  vouchers/s  agent p99  broker+net p99  hub p99  back p99  e2e p50  e2e p99  hub lag p99  fleet lag p99 (procs)  hub cpu us/voucher  vouchers/commit  hub RSS KiB/device  hub RSS MiB  hub heap MiB  EMFILE',
 );
 for (const r of rows) {
   const s = r.stages;
@@ -146,8 +154,10 @@ for (const r of rows) {
       f(r.hubLoopP99, 1).padStart(12),
       `${f(r.fleetLoopP99, 1)} (${r.fleetProcesses})`.padStart(22),
       f(r.hubCpuUsPerVoucher).padStart(19),
+      f(r.vouchersPerCommit, 1).padStart(17),
       f(r.hubRssKiBPerDevice).padStart(19),
       f(r.hubRssMiB).padStart(12),
+      f(r.hubHeapMiB).padStart(13),
       f(r.emfile).padStart(7),
     ].join(' '),
   );

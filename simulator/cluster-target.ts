@@ -174,6 +174,7 @@ export async function openClusterTarget(
       // The hubs are other processes: their stages and descriptor counts are in their /metrics.
       onSegmentStages: undefined,
       descriptorErrors: undefined,
+      groupCommits: undefined,
       failovers,
       get brokerOutages() {
         return brokerOutages;

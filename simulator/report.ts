@@ -71,10 +71,24 @@ export interface SimReport {
     /** The steady part of production (its last two thirds: every device connected and granted long
      *  before): CPU of this process and the vouchers receipted meanwhile. Per voucher, this is the
      *  hub's running cost without the connection storm at the start or the drain at the end. */
-    steady?: { fromS: number; toS: number; cpuS: number; vouchers: number; cpuUsPerVoucher: number | null };
+    steady?: {
+      fromS: number;
+      toS: number;
+      cpuS: number;
+      vouchers: number;
+      cpuUsPerVoucher: number | null;
+      /** The kernel's part of cpuS (system calls: socket reads and writes, fsync). */
+      systemCpuS?: number;
+      /** Group commits the embedded hub made in the window (each one transaction and one fsync);
+       *  null for a remote hub. Vouchers per commit is what a commit's fixed cost is spread over. */
+      groupCommits?: number | null;
+    };
     /** RSS of this process before the devices were enrolled: with an embedded hub, the hub at rest.
      *  (maxRssMiB - baseRssMiB) / devices is what each device cost. */
     baseRssMiB?: number;
+    /** Largest V8 heap of this process (heapTotal, sampled once a second): the part of the RSS that
+     *  the collector sizes to the allocation rate. */
+    maxHeapMiB?: number;
     /** Fleet processes (0: the fleet ran in this process), and why the simulator chose more than
      *  asked, if it did. */
     fleetProcesses?: number;
@@ -210,8 +224,10 @@ export function formatReport(r: SimReport): string {
           [
             'steady state',
             `seconds ${r.process.steady.fromS}-${r.process.steady.toS}: this process ${r.process.steady.cpuUsPerVoucher} us of cpu per voucher` +
+              formatCommits(r.process.steady) +
               (r.process.baseRssMiB !== undefined
-                ? `; RSS ${r.process.baseRssMiB} MiB before enrolment, ${r.process.maxRssMiB} MiB at most`
+                ? `; RSS ${r.process.baseRssMiB} MiB before enrolment, ${r.process.maxRssMiB} MiB at most` +
+                  (r.process.maxHeapMiB !== undefined ? ` (V8 heap at most ${r.process.maxHeapMiB} MiB)` : '')
                 : ''),
           ] as [string, string],
         ]
@@ -252,6 +268,13 @@ export function formatLoops(r: SimReport): string {
   const fleet = r.eventLoopMs.fleet;
   if (fleet.length === 0) return `${main} (fleet in the same process)`;
   return `${main}, fleet ${f(worstLag(fleet))} (worst of ${fleet.length} process${fleet.length > 1 ? 'es' : ''})`;
+}
+
+/** '; 812 group commits of 8.4 vouchers' for the steady-state line, or nothing for a remote hub. */
+function formatCommits(steady: NonNullable<SimReport['process']['steady']>): string {
+  const n = steady.groupCommits;
+  if (n === null || n === undefined || n === 0) return '';
+  return `, ${steady.systemCpuS ?? '?'} s of it in the kernel; ${n} group commits of ${(steady.vouchers / n).toFixed(1)} vouchers`;
 }
 
 function formatDescriptors(p: SimReport['process']): string {

@@ -95,6 +95,9 @@ export async function runSimulation(o: SimOptions): Promise<SimReport> {
     const epochsBefore = new Set((await target.api.epochs()).map((e) => e.epoch));
 
     const baseRssMiB = Math.round(process.memoryUsage().rss / 2 ** 20);
+    // The V8 heap's share of the RSS peak, sampled once a second: it is sized by the allocation
+    // rate and the collector, not by the devices, and it is most of what a small fleet adds.
+    let maxHeapBytes = process.memoryUsage().heapTotal;
     o.log(`enrolling ${o.devices} devices with the ${target.kind} hub`);
     const keyBackend = createNodeBackend({ maxSecretKeys: 1 });
     await target.api.enrol(o.devices, (from, to) => {
@@ -176,6 +179,7 @@ export async function runSimulation(o: SimOptions): Promise<SimReport> {
     }, 2000);
     const sum = (f: (s: ShardStatus) => number) => statuses.reduce((a, s) => a + (s ? f(s) : 0), 0);
     const show = (phase: string, elapsedS: number, durationS: number) => {
+      maxHeapBytes = Math.max(maxHeapBytes, process.memoryUsage().heapTotal);
       const point = timeline.tick(
         performance.now(),
         sum((s) => s.backlog),
@@ -206,9 +210,14 @@ export async function runSimulation(o: SimOptions): Promise<SimReport> {
     let nextNodeDown = o.faults['broker-node-down'] ?? 0;
     let kills = 0;
     const steadyFromS = Math.floor(o.durationS / 3);
-    let steadyStart = { cpu: process.cpuUsage(), vouchers: timeline.vouchers };
+    const steadyMark = async () => ({
+      cpu: process.cpuUsage(),
+      vouchers: timeline.vouchers,
+      commits: await target.groupCommits?.(),
+    });
+    let steadyStart = await steadyMark();
     for (let second = 1; second <= o.durationS; second++) {
-      if (second - 1 === steadyFromS) steadyStart = { cpu: process.cpuUsage(), vouchers: timeline.vouchers };
+      if (second - 1 === steadyFromS) steadyStart = await steadyMark();
       await sleepUntil(started + second * 1000);
       if (nextBrokerRestart > 0 && second >= nextBrokerRestart && target.restartBroker) {
         nextBrokerRestart += o.faults['broker-restart']!;
@@ -230,6 +239,11 @@ export async function runSimulation(o: SimOptions): Promise<SimReport> {
     const steadyCpu = process.cpuUsage(steadyStart.cpu);
     const steadyVouchers = timeline.vouchers - steadyStart.vouchers;
     const steadyCpuS = (steadyCpu.user + steadyCpu.system) / 1e6;
+    const steadyCommitsEnd = await target.groupCommits?.();
+    const steadyCommits =
+      steadyCommitsEnd !== undefined && steadyStart.commits !== undefined
+        ? steadyCommitsEnd - steadyStart.commits
+        : null;
 
     // Drain: every signed voucher must get its receipt.
     for (const s of shards) s.stopProduction();
@@ -346,8 +360,11 @@ export async function runSimulation(o: SimOptions): Promise<SimReport> {
           cpuS: round1(steadyCpuS),
           vouchers: steadyVouchers,
           cpuUsPerVoucher: steadyVouchers > 0 ? Math.round((steadyCpuS * 1e6) / steadyVouchers) : null,
+          systemCpuS: round1(steadyCpu.system / 1e6),
+          groupCommits: steadyCommits,
         },
         baseRssMiB,
+        maxHeapMiB: Math.round(maxHeapBytes / 2 ** 20),
         fleetProcesses: workers,
         // As the fleet processes saw their own priority, not as asked.
         ...(workers > 0 ? { fleetNice: Math.min(...finals.map((f) => f.usage?.nice ?? 0)) } : {}),

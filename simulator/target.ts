@@ -25,6 +25,9 @@ export interface Target {
   /** EMFILE and ENFILE the embedded hub counted (tally_descriptor_errors_total); undefined for a
    *  remote hub. */
   readonly descriptorErrors: (() => Promise<number>) | undefined;
+  /** Group commits the embedded hub has made so far (tally_commit_batch_segments_count); undefined
+   *  for a remote hub. */
+  readonly groupCommits: (() => Promise<number>) | undefined;
   /** Restarts the embedded broker (the broker-restart fault); undefined for a remote hub. */
   readonly restartBroker: (() => Promise<void>) | undefined;
   close(): Promise<void>;
@@ -49,6 +52,7 @@ export async function openTarget(remote: RemoteTarget | undefined, logger?: Logg
       hubKey: hexToBytes(info.publicKey),
       onSegmentStages: undefined,
       descriptorErrors: undefined,
+      groupCommits: undefined,
       restartBroker: undefined,
       close: async () => {},
     };
@@ -91,6 +95,9 @@ export async function openTarget(remote: RemoteTarget | undefined, logger?: Logg
     },
     descriptorErrors: async () =>
       (await hub.metrics.descriptorErrors.get()).values.reduce((sum, v) => sum + v.value, 0),
+    groupCommits: async () =>
+      (await hub.metrics.commitBatch.get()).values.find((v) => v.metricName === 'tally_commit_batch_segments_count')
+        ?.value ?? 0,
     restartBroker: () => hub.restartBroker(),
     close: async () => {
       await hub.close();

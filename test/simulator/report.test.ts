@@ -75,6 +75,24 @@ describe('simulation report', () => {
     expect(html).toContain('Event-loop lag');
   });
 
+  it('says over how many group commits the steady state spread its cpu', () => {
+    const r = sampleReport(10n);
+    r.process.steady = {
+      fromS: 2,
+      toS: 6,
+      cpuS: 0.5,
+      vouchers: 84,
+      cpuUsPerVoucher: 60,
+      systemCpuS: 0.2,
+      groupCommits: 10,
+    };
+    expect(formatReport(r)).toMatch(
+      /60 us of cpu per voucher, 0\.2 s of it in the kernel; 10 group commits of 8\.4 vouchers/,
+    );
+    r.process.steady.groupCommits = null; // a remote hub
+    expect(formatReport(r)).not.toMatch(/group commits/);
+  });
+
   it('fails and names the channel when units were lost', () => {
     const r = sampleReport(7n);
     expect(r.ok).toBe(false);

@@ -61,6 +61,10 @@ describe('tally-sim', () => {
       expect(r.faults[kind as keyof typeof r.faults]?.injected, kind).toBeGreaterThan(0);
     // Forgeries must never pass as a device's own double-signing.
     expect(r.rejected.byReason.EQUIVOCATION).toBeUndefined();
+    // The embedded hub's group commits in the steady window: at least one, at most one per segment.
+    const steady = r.process.steady!;
+    expect(steady.groupCommits).toBeGreaterThan(0);
+    expect(steady.groupCommits).toBeLessThanOrEqual(steady.vouchers);
   });
 
   it('rejects every forged and replayed segment and counts none of them', async () => {
