@@ -253,6 +253,13 @@ export class GroupCommit {
       events,
     };
     this.touched.clear();
+    if (nothingToWrite(batch) && reack.length === 0) {
+      // Every touched channel waits for a signature verdict, which touches it again: a transaction
+      // with nothing in it would only cost a store round trip. At a few segments a second this was
+      // every other commit (the commit's turn came before the signature pool's).
+      this.pendingSegments = 0;
+      return;
+    }
     this.reack.clear();
     this.rejections = [];
     this.equivocations = [];
@@ -362,4 +369,16 @@ export class GroupCommit {
       if (ch) this.equivocated.add(ch);
     }
   }
+}
+
+function nothingToWrite(b: CommitBatch): boolean {
+  return (
+    b.segments.length === 0 &&
+    b.heads.length === 0 &&
+    b.rejections.length === 0 &&
+    b.equivocations.length === 0 &&
+    b.equivocatedChannels.length === 0 &&
+    (b.credentialFloors?.length ?? 0) === 0 &&
+    (b.events?.length ?? 0) === 0
+  );
 }

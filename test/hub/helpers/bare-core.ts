@@ -57,7 +57,7 @@ export interface BareCore {
 export async function bareCore(
   dataDir: string,
   extra: HubConfigInput = {},
-  pool?: GatedPool,
+  pool?: SignatureVerifier,
   { attachLater = false }: { attachLater?: boolean } = {},
 ): Promise<BareCore> {
   const config = resolveConfig({ network: 'test-net', verifyWorkers: 0, ...extra, dataDir });
