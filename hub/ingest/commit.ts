@@ -253,7 +253,8 @@ export class GroupCommit {
       events,
     };
     this.touched.clear();
-    if (nothingToWrite(batch) && reack.length === 0) {
+    // Idle now that the touched channels are taken: no rejection, evidence, floor or re-ack either.
+    if (segments.length === 0 && heads.length === 0 && this.equivocated.size === 0 && this.idle) {
       // Every touched channel waits for a signature verdict, which touches it again: a transaction
       // with nothing in it would only cost a store round trip. At a few segments a second this was
       // every other commit (the commit's turn came before the signature pool's).
@@ -369,16 +370,4 @@ export class GroupCommit {
       if (ch) this.equivocated.add(ch);
     }
   }
-}
-
-function nothingToWrite(b: CommitBatch): boolean {
-  return (
-    b.segments.length === 0 &&
-    b.heads.length === 0 &&
-    b.rejections.length === 0 &&
-    b.equivocations.length === 0 &&
-    b.equivocatedChannels.length === 0 &&
-    (b.credentialFloors?.length ?? 0) === 0 &&
-    (b.events?.length ?? 0) === 0
-  );
 }
