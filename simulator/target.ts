@@ -95,9 +95,7 @@ export async function openTarget(remote: RemoteTarget | undefined, logger?: Logg
     },
     descriptorErrors: async () =>
       (await hub.metrics.descriptorErrors.get()).values.reduce((sum, v) => sum + v.value, 0),
-    groupCommits: async () =>
-      (await hub.metrics.commitBatch.get()).values.find((v) => v.metricName === 'tally_commit_batch_segments_count')
-        ?.value ?? 0,
+    groupCommits: () => hub.metrics.groupCommits(),
     restartBroker: () => hub.restartBroker(),
     close: async () => {
       await hub.close();

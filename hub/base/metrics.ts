@@ -117,6 +117,12 @@ export class HubMetrics {
     buckets: [1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024, 2048],
     registers: [this.registry],
   });
+  /** Group commits made so far (the histogram's count). */
+  async groupCommits(): Promise<number> {
+    const { values } = await this.commitBatch.get();
+    return values.find((v) => v.metricName === 'tally_commit_batch_segments_count')?.value ?? 0;
+  }
+
   readonly descriptorErrors = new Counter({
     name: 'tally_descriptor_errors_total',
     help: 'Out of file descriptors (EMFILE: this process, ENFILE: the system), by where it was seen: accepting mqtt or http connections, or the once-a-second probe',

@@ -265,11 +265,15 @@ export class LeaseManager {
     try {
       await this.options.onGain(partition, held.token);
     } catch (err) {
-      // A partition we cannot load is given back rather than held without being served.
+      // A partition we cannot load is given back rather than held without being served; marked
+      // lost, what onGain did is undone below.
       this.log('error', `partition ${partition} could not be loaded: ${(err as Error).message}`);
-      if (this.held.get(partition) === held) await this.release([partition], 'released');
-      if (held.lostWhileLoading) this.options.onLose(partition, held.lostWhileLoading);
-      return;
+      if (this.held.get(partition) === held) {
+        await this.release([partition], 'released').catch((again: unknown) =>
+          this.log('warn', `partition ${partition} not given back: ${(again as Error).message}`),
+        );
+        this.lose(partition, 'released'); // in case the release failed before it marked it lost
+      }
     }
     if (held.lostWhileLoading) this.options.onLose(partition, held.lostWhileLoading);
     else held.ready = true;

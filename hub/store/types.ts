@@ -156,9 +156,8 @@ export interface HubStore {
   setMeta(key: string, value: string): Promise<void>;
 
   /** Enrols devices with their first channels atomically: all or none. Throws StoreConflictError
-   *  when a device or channel already exists. */
-  /** Enrols the devices with their first channels, all or none; returns the channels as stored,
-   *  in the order given (the hub builds its live state from them without reading them back). */
+   *  when a device or channel already exists. Returns the channels as stored, in the order given
+   *  (the hub builds its live state from them without reading them back). */
   enrol(items: { deviceKey: Uint8Array; atMs: bigint; channel: NewChannel }[]): Promise<ChannelRow[]>;
   getDevice(deviceKey: Uint8Array): Promise<DeviceRow | undefined>;
   /** Every device, or those of some partitions [P-6.7] (a cluster hub taking them over). */

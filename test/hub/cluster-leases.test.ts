@@ -132,6 +132,23 @@ describePostgres('test/hub/cluster-leases.test.ts', 'partition leases with fenci
     expect(rows[0]!.n).toBe(partitions);
   });
 
+  it('gives back a partition it cannot load, and undoes what the load did', async () => {
+    const pool = await freshDb();
+    const a = track(
+      hub(pool, 'hub-a', {
+        onGain: async (p) => {
+          if (p === 3) throw new Error('no database for you');
+        },
+      }),
+    );
+    await a.leases.start();
+    a.leases.halt(); // no second tick to take it again while we look
+    expect(a.leases.holds(3)).toBe(false);
+    expect(a.lost).toEqual([{ partition: 3, reason: 'released' }]); // onLose ran: the load is undone
+    expect(a.leases.owned().size).toBe(P - 1);
+    expect((await leaseRow(pool, 3)).owner_hub).toBeNull(); // free for another hub
+  });
+
   it('moves the partitions of a hub that stops renewing to another, with bigger tokens', async () => {
     const pool = await freshDb();
     const a = track(hub(pool, 'hub-a'));
