@@ -6,7 +6,7 @@
 // CONNECT and the cluster has formed (all routes up, a JetStream meta leader), and can SIGKILL and
 // restart one node. Found via TALLY_NATS_BIN, /usr/sbin/nats-server or the PATH.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdirSync, mkdtempSync, openSync, closeSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, openSync, closeSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { freePort } from './free-port.js';
 import { findBinary, stopProcess } from './server-process.js';
 import { tmpdir } from 'node:os';
@@ -57,6 +57,8 @@ export interface NatsClusterOptions {
   /** JetStream limits of every node (default 64MB memory, 512MB file: plenty for a test). */
   jetstreamMemory?: string;
   jetstreamFile?: string;
+  /** Where the ports come from (default: free ones the system picks; a test gives a taken one). */
+  pickPort?: () => Promise<number>;
 }
 
 interface NodeState {
@@ -128,25 +130,31 @@ async function mqttAnswers(port: number): Promise<boolean> {
 export async function startNatsCluster(o: NatsClusterOptions): Promise<NatsCluster> {
   const size = o.size ?? 3;
   const readyTimeoutMs = o.readyTimeoutMs ?? 45_000;
-  const dir = mkdtempSync(join(tmpdir(), 'tally-nats-'));
-  const states: NodeState[] = [];
-  for (let i = 0; i < size; i++) {
-    const name = `n${i + 1}`;
-    const storeDir = join(dir, name, 'store');
-    mkdirSync(storeDir, { recursive: true });
-    states.push({
-      name,
-      clientPort: await freePort(),
-      clusterPort: await freePort(),
-      httpPort: await freePort(),
-      mqttPort: await freePort(),
-      storeDir,
-      configFile: join(dir, name, 'nats.conf'),
-      logFile: join(dir, name, 'nats.log'),
-      proc: undefined,
-    });
-  }
-  for (const s of states) writeFileSync(s.configFile, config(s, states, o));
+  /** A fresh directory, ports and configuration files for every node. */
+  const layout = async (): Promise<{ dir: string; states: NodeState[] }> => {
+    const dir = mkdtempSync(join(tmpdir(), 'tally-nats-'));
+    const states: NodeState[] = [];
+    for (let i = 0; i < size; i++) {
+      const name = `n${i + 1}`;
+      const storeDir = join(dir, name, 'store');
+      mkdirSync(storeDir, { recursive: true });
+      const port = o.pickPort ?? freePort;
+      states.push({
+        name,
+        clientPort: await port(),
+        clusterPort: await port(),
+        httpPort: await port(),
+        mqttPort: await port(),
+        storeDir,
+        configFile: join(dir, name, 'nats.conf'),
+        logFile: join(dir, name, 'nats.log'),
+        proc: undefined,
+      });
+    }
+    for (const s of states) writeFileSync(s.configFile, config(s, states, o));
+    return { dir, states };
+  };
+  let { dir, states } = await layout();
 
   const spawnNode = (s: NodeState) => {
     const fd = openSync(s.logFile, 'a');
@@ -196,12 +204,21 @@ export async function startNatsCluster(o: NatsClusterOptions): Promise<NatsClust
     for (const s of states) s.proc?.kill('SIGKILL');
   };
   process.once('exit', orphanGuard);
-  for (const s of states) spawnNode(s);
-  try {
-    await Promise.all(states.map((s) => waitReady(s)));
-  } catch (err) {
-    await stop();
-    throw err;
+  // Each port was free when picked; another process may bind it before the node does (the tests
+  // open many connections, whose local ports come from the same range), so a start that failed on
+  // a taken port is tried again on fresh ones, as throwaway-postgres does.
+  for (let attempt = 0; ; attempt++) {
+    for (const s of states) spawnNode(s);
+    try {
+      await Promise.all(states.map((s) => waitReady(s)));
+      break;
+    } catch (err) {
+      const portTaken = states.some((s) => !s.proc && /address already in use/i.test(readLog(s.logFile)));
+      await stop();
+      if (!portTaken || attempt >= 3) throw err;
+      ({ dir, states } = await layout());
+      process.once('exit', orphanGuard);
+    }
   }
 
   const nodes: NatsNode[] = states.map((s) => ({
@@ -236,4 +253,12 @@ export async function startNatsCluster(o: NatsClusterOptions): Promise<NatsClust
     },
     stop,
   };
+}
+
+function readLog(file: string): string {
+  try {
+    return readFileSync(file, 'utf8');
+  } catch {
+    return '';
+  }
 }
