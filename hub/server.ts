@@ -74,7 +74,17 @@ export async function startHub(
     : undefined;
   const store = await openLedger(config, identity, cluster ? { beforeCommit: cluster.fence } : {});
   const metrics = new HubMetrics({ processMetrics: true });
-  const pool = config.verifyWorkers > 0 ? new SignaturePool(config.verifyWorkers) : undefined;
+  const pool =
+    config.verifyWorkers > 0
+      ? new SignaturePool(config.verifyWorkers, {
+          onWorkerExit: (exit) => {
+            metrics.verifyWorkerExits.inc();
+            metrics.verifyWorkers.set(pool?.liveWorkers ?? 0);
+            config.log.event('VERIFY_WORKER_EXITED', { ...exit });
+          },
+        })
+      : undefined;
+  metrics.verifyWorkers.set(pool?.liveWorkers ?? 0);
   let core: HubCore;
   try {
     core = await HubCore.open(config, identity, store, metrics, config.now, pool);

@@ -60,6 +60,10 @@ export const HUB_LOG_CODES = {
   HUB_OUT_OF_DESCRIPTORS: { level: 'error', message: 'out of file descriptors: new connections are refused' },
   HUB_DESCRIPTORS_AVAILABLE: { level: 'info', message: 'file descriptors available again' },
   SERVER_ERROR: { level: 'error', message: 'a listening socket failed' },
+  VERIFY_WORKER_EXITED: {
+    level: 'error',
+    message: 'a signature-check worker thread ended; the checks it held are sent again by their devices',
+  },
   CLUSTER_JOINED: { level: 'info', message: 'cluster mode: taking partition leases' },
   PARTITION_GAINED: {
     level: 'info',

@@ -141,6 +141,16 @@ export class HubMetrics {
     labelNames: ['code'],
     registers: [this.registry],
   });
+  readonly verifyWorkerExits = new Counter({
+    name: 'tally_verify_worker_exits_total',
+    help: 'Signature-check worker threads that ended unasked (their checks were answered HUB_INTERNAL and sent again)',
+    registers: [this.registry],
+  });
+  readonly verifyWorkers = new Gauge({
+    name: 'tally_verify_workers',
+    help: 'Signature-check worker threads running (0 with --verify-workers 0, or when none could be kept running: the main thread checks)',
+    registers: [this.registry],
+  });
   readonly commitFailures = new Counter({
     name: 'tally_commit_failures_total',
     help: 'Group commits the database refused (nothing in them was acknowledged)',

@@ -19,7 +19,7 @@ export interface SignatureCheck {
 
 // Step 5 of [P-2.2] only: RFC 8410 SubjectPublicKeyInfo wrapping of the raw key, as in
 // protocol/crypto/node.ts, and OpenSSL's verify. KeyObjects are cached per device key.
-const WORKER_SOURCE = `
+export const WORKER_SOURCE = `
 const { parentPort } = require('node:worker_threads');
 const { createPublicKey, verify } = require('node:crypto');
 const SPKI = Buffer.from('302a300506032b6570032100', 'hex');
@@ -99,34 +99,124 @@ interface Batch {
  */
 export const INLINE_MAX_CHECKS = 2;
 
+/** A worker thread that ended while the pool was open, as the pool reports it. */
+export interface WorkerExit {
+  /** Which of the pool's workers (0-based). */
+  worker: number;
+  /** Its exit code, and its uncaught error when it threw one. */
+  code: number;
+  error?: string;
+  /** Checks it had been given and will never answer: each resolved undefined (the hub's fault). */
+  lost: number;
+  /** Whether a new worker takes its place; when not, its share is checked on the calling thread. */
+  replaced: boolean;
+}
+
+export interface SignaturePoolOptions {
+  /** Told of every worker that ends unasked (the hub logs it and counts it in /metrics). */
+  onWorkerExit?: (exit: WorkerExit) => void;
+  /** The worker's script (tests give one that fails); the default is WORKER_SOURCE above. */
+  workerSource?: string;
+}
+
+/** A worker that ends before it has answered anything this many times in a row is not started
+ *  again: something in the process (a preload that throws on worker threads, a resource limit)
+ *  stops every worker, and the main thread checks its share instead. */
+export const MAX_FAILED_STARTS = 3;
+
+interface Slot {
+  worker: Worker | undefined;
+  /** Checks sent to it and not answered yet. */
+  load: number;
+  /** Ends since it last answered. */
+  failures: number;
+  lastError: string | undefined;
+}
+
 export class SignaturePool implements SignatureVerifier {
-  private readonly workers: Worker[];
-  private readonly inflight = new Map<number, Batch>();
-  private readonly load: number[];
+  private readonly slots: Slot[];
+  private readonly inflight = new Map<number, Batch & { slot: Slot }>();
   private queue: Batch = { checks: [], resolves: [] };
   private scheduled = false;
   private nextId = 1;
   private closed = false;
   private inline = 0;
+  private exits = 0;
 
-  constructor(size: number) {
-    this.workers = Array.from({ length: size }, () => {
-      const w = new Worker(WORKER_SOURCE, { eval: true });
-      w.on('message', ({ id, out }: { id: number; out: Uint8Array }) => this.done(id, out));
-      w.on('error', () => this.failAll());
-      w.unref();
-      return w;
-    });
-    this.load = this.workers.map(() => 0);
+  constructor(
+    size: number,
+    private readonly options: SignaturePoolOptions = {},
+  ) {
+    this.slots = Array.from({ length: size }, () => ({
+      worker: undefined,
+      load: 0,
+      failures: 0,
+      lastError: undefined,
+    }));
+    this.slots.forEach((slot) => this.start(slot));
   }
 
   get size(): number {
-    return this.workers.length;
+    return this.slots.length;
   }
 
-  /** Checks answered on the calling thread so far (see INLINE_MAX_CHECKS). */
+  /** Checks answered on the calling thread so far (see INLINE_MAX_CHECKS and MAX_FAILED_STARTS). */
   get checkedInline(): number {
     return this.inline;
+  }
+
+  /** Workers that ended while the pool was open. */
+  get workerExits(): number {
+    return this.exits;
+  }
+
+  /** Workers running now. */
+  get liveWorkers(): number {
+    return this.slots.filter((s) => s.worker !== undefined).length;
+  }
+
+  private start(slot: Slot): void {
+    const w = new Worker(this.options.workerSource ?? WORKER_SOURCE, { eval: true });
+    slot.worker = w;
+    w.on('message', ({ id, out }: { id: number; out: Uint8Array }) => {
+      slot.failures = 0;
+      this.done(id, out);
+    });
+    // 'error' (an uncaught exception in the worker) is always followed by 'exit'.
+    w.on('error', (err) => (slot.lastError = err instanceof Error ? err.message : String(err)));
+    w.on('exit', (code) => this.ended(slot, w, code));
+    w.unref();
+  }
+
+  /**
+   * A worker ended. Whatever it had been given would otherwise wait for ever, and with it every
+   * later segment of those channels, since a channel's segments are applied in order: so its checks
+   * are answered undefined (the device sends them again), and a new worker takes its place.
+   */
+  private ended(slot: Slot, w: Worker, code: number): void {
+    if (this.closed || slot.worker !== w) return;
+    slot.worker = undefined;
+    slot.load = 0;
+    this.exits++;
+    let lost = 0;
+    for (const [id, b] of this.inflight) {
+      if (b.slot !== slot) continue;
+      this.inflight.delete(id);
+      lost += b.resolves.length;
+      for (const r of b.resolves) r(undefined);
+    }
+    slot.failures++;
+    const replaced = slot.failures <= MAX_FAILED_STARTS;
+    const error = slot.lastError;
+    slot.lastError = undefined;
+    if (replaced) this.start(slot);
+    this.options.onWorkerExit?.({
+      worker: this.slots.indexOf(slot),
+      code,
+      ...(error !== undefined ? { error } : {}),
+      lost,
+      replaced,
+    });
   }
 
   /** Resolves true when the signature holds, false when it does not, undefined when the check
@@ -151,44 +241,39 @@ export class SignaturePool implements SignatureVerifier {
     const batch = this.queue;
     this.queue = { checks: [], resolves: [] };
     if (batch.checks.length === 0) return;
-    if (batch.checks.length <= INLINE_MAX_CHECKS && this.inflight.size === 0) {
+    const live = this.slots.filter((s) => s.worker !== undefined);
+    if (live.length === 0 || (batch.checks.length <= INLINE_MAX_CHECKS && this.inflight.size === 0)) {
       // Same policy as the workers: the strict pre-checks, then OpenSSL's equation check.
       this.inline += batch.checks.length;
       batch.checks.forEach((c, i) => batch.resolves[i]!(nodeBackend.verify(c.signature, c.message, c.publicKey)));
       return;
     }
-    const parts = Math.min(this.workers.length, Math.ceil(batch.checks.length / 16));
+    const parts = Math.min(live.length, Math.ceil(batch.checks.length / 16));
     const per = Math.ceil(batch.checks.length / parts);
     for (let p = 0; p < parts; p++) {
       const checks = batch.checks.slice(p * per, (p + 1) * per);
       const resolves = batch.resolves.slice(p * per, (p + 1) * per);
-      let w = 0;
-      for (let i = 1; i < this.load.length; i++) if (this.load[i]! < this.load[w]!) w = i;
+      const slot = live.reduce((least, s) => (s.load < least.load ? s : least));
       const id = this.nextId++;
-      this.inflight.set(id, { checks, resolves });
-      this.load[w]! += checks.length;
-      (this.inflight.get(id) as Batch & { worker?: number }).worker = w;
-      this.workers[w]!.postMessage({ id, checks });
+      this.inflight.set(id, { checks, resolves, slot });
+      slot.load += checks.length;
+      slot.worker!.postMessage({ id, checks });
     }
   }
 
   private done(id: number, out: Uint8Array): void {
-    const batch = this.inflight.get(id) as (Batch & { worker?: number }) | undefined;
+    const batch = this.inflight.get(id);
     if (!batch) return;
     this.inflight.delete(id);
-    this.load[batch.worker!]! -= batch.checks.length;
+    batch.slot.load -= batch.checks.length;
     batch.resolves.forEach((resolve, i) => resolve(out[i] === 1));
-  }
-
-  private failAll(): void {
-    for (const b of this.inflight.values()) for (const r of b.resolves) r(undefined);
-    this.inflight.clear();
   }
 
   async close(): Promise<void> {
     this.closed = true;
     for (const r of this.queue.resolves) r(undefined);
-    this.failAll();
-    await Promise.all(this.workers.map((w) => w.terminate()));
+    for (const b of this.inflight.values()) for (const r of b.resolves) r(undefined);
+    this.inflight.clear();
+    await Promise.all(this.slots.map((s) => s.worker?.terminate()));
   }
 }

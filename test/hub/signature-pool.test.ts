@@ -1,7 +1,13 @@
 // The worker pool's verdicts: the same answers as node:crypto on the caller's thread, in order,
 // across workers and batches, whatever buffer the bytes are views into.
 import { afterEach, describe, expect, it } from 'vitest';
-import { SignaturePool, type SignatureCheck } from '../../hub/ingest/signature-pool.js';
+import {
+  MAX_FAILED_STARTS,
+  SignaturePool,
+  WORKER_SOURCE,
+  type SignatureCheck,
+  type WorkerExit,
+} from '../../hub/ingest/signature-pool.js';
 import { generateKeyPair, nodeBackend } from '../../protocol/index.js';
 
 let pool: SignaturePool | undefined;
@@ -79,5 +85,49 @@ describe('signature pool', () => {
     await pool.close();
     expect(await pool.verify(signed(new Uint8Array([9])))).toBeUndefined();
     pool = undefined;
+  });
+
+  it('answers undefined for the checks a worker held when it ends, and a new worker takes its place', async () => {
+    // A worker that ends (exit code 7) when a batch holds a check whose message starts with 0xee.
+    const poisoned = `require('node:worker_threads').parentPort.on('message', ({ checks }) => {
+      if (checks.some((c) => c.message[0] === 0xee)) process.exit(7);
+    });\n${WORKER_SOURCE}`;
+    const exits: WorkerExit[] = [];
+    pool = new SignaturePool(1, { workerSource: poisoned, onWorkerExit: (e) => exits.push(e) });
+    const good = signed(new Uint8Array([1, 2, 3]));
+    const poison = signed(new Uint8Array([0xee]));
+    const batch = Array.from({ length: 20 }, (_, i) => (i === 7 ? poison : good));
+    // Without the replacement these would never settle, and the test would time out.
+    expect(await Promise.all(batch.map((c) => pool!.verify(c)))).toEqual(batch.map(() => undefined));
+    expect(exits).toEqual([{ worker: 0, code: 7, lost: 20, replaced: true }]);
+    expect(pool.liveWorkers).toBe(1);
+    // The next batch goes to the new worker, not to the calling thread.
+    const forged = { ...good, message: new Uint8Array([1, 2, 4]) };
+    const next = Array.from({ length: 20 }, (_, i) => (i % 4 === 0 ? forged : good));
+    expect(await Promise.all(next.map((c) => pool!.verify(c)))).toEqual(next.map((c) => c === good));
+    expect(pool.checkedInline).toBe(0);
+    expect(pool.workerExits).toBe(1);
+  });
+
+  it('checks on the calling thread once no worker can be kept running, with the same verdicts', async () => {
+    // What a preload that throws on worker threads does to every worker the hub starts.
+    const exits: WorkerExit[] = [];
+    pool = new SignaturePool(2, {
+      workerSource: "throw new Error('no worker threads here')",
+      onWorkerExit: (e) => exits.push(e),
+    });
+    const starts = 2 * (1 + MAX_FAILED_STARTS);
+    for (let waited = 0; exits.length < starts && waited < 30_000; waited += 20) {
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    expect(exits).toHaveLength(starts);
+    expect(exits.every((e) => e.error === 'no worker threads here' && e.lost === 0)).toBe(true);
+    expect(exits.filter((e) => !e.replaced)).toHaveLength(2);
+    expect(pool.liveWorkers).toBe(0);
+    const good = signed(new Uint8Array([5]));
+    const forged = { ...good, message: new Uint8Array([6]) };
+    const checks = Array.from({ length: 50 }, (_, i) => (i % 5 === 0 ? forged : good));
+    expect(await Promise.all(checks.map((c) => pool!.verify(c)))).toEqual(checks.map((c) => c === good));
+    expect(pool.checkedInline).toBe(50);
   });
 });
